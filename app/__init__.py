@@ -1,0 +1,1 @@
+"""Ridethrough backend: fleet supervisory dashboard for battery energy storage."""

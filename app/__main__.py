@@ -1,0 +1,7 @@
+"""Run the backend command line."""
+
+import sys
+
+from app.cli import main
+
+sys.exit(main())

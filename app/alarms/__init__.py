@@ -1,0 +1,1 @@
+"""Alarms with the ISA-18.2 lifecycle."""

@@ -1,0 +1,85 @@
+"""Backend command line: `python -m app load-sites FILE`, `seed-demo`, `serve`."""
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from app.config import get_settings
+from app.core.db import create_engine, create_sessionmaker
+from app.sites.service import (
+    DEMO_FLEET_FILE,
+    DuplicateDeviceError,
+    FleetConfigError,
+    UnknownSiteError,
+    apply_fleet_config,
+    create_edge_device,
+    load_fleet_config,
+)
+
+
+async def load_sites(path: Path) -> None:
+    """Apply a site configuration file in one transaction and report what changed."""
+    fleet = load_fleet_config(path)
+    engine = create_engine(get_settings())
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            applied = await apply_fleet_config(session, fleet=fleet)
+    finally:
+        await engine.dispose()
+    for site in applied:
+        print(
+            f"site {site.code}: id {site.site_id}, {len(site.rack_ids)} strings, "
+            f"{site.new_modules} new modules"
+        )
+
+
+async def new_edge_device(site_code: str, name: str) -> None:
+    """Register an edge device and print its token, which is shown this once only."""
+    engine = create_engine(get_settings())
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            token = await create_edge_device(session, site_code=site_code, name=name)
+    finally:
+        await engine.dispose()
+    print(token)
+    print(f"edge device {name!r} for site {site_code}: store this token now; "
+          "it is not shown again", file=sys.stderr)  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-command per task."""
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    load = sub.add_parser("load-sites", help="create or update sites from a TOML file")
+    load.add_argument("file", type=Path)
+    sub.add_parser("seed-demo", help="create the demo fleet (idempotent)")
+    device = sub.add_parser("create-edge-device", help="register an edge device, print its token")
+    device.add_argument("--site", required=True, help="site code")
+    device.add_argument("--name", required=True, help="device name, unique within the site")
+    serve = sub.add_parser("serve", help="run the backend with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "load-sites":
+            asyncio.run(load_sites(args.file))
+        elif args.command == "seed-demo":
+            asyncio.run(load_sites(DEMO_FLEET_FILE))
+        elif args.command == "create-edge-device":
+            asyncio.run(new_edge_device(args.site, args.name))
+        elif args.command == "serve":
+            uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
+                        workers=args.workers, log_level="info")  # fmt: skip
+    except (FleetConfigError, UnknownSiteError, DuplicateDeviceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

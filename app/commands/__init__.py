@@ -1,0 +1,1 @@
+"""Degrade-not-trip commands and their lifecycle."""

@@ -1,0 +1,63 @@
+"""Typed settings for the backend, read once from RIDETHROUGH_* environment variables."""
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, PostgresDsn, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "secret", "ridethrough", "dev"})
+DEV_DATABASE_URL = "postgresql+psycopg://ridethrough:ridethrough@127.0.0.1:55432/ridethrough"
+
+
+class Environment(StrEnum):
+    """Where the process runs; only development tolerates placeholder secrets."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Backend configuration; each field is RIDETHROUGH_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="RIDETHROUGH_", env_file=None, extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: PostgresDsn = Field(default=PostgresDsn(DEV_DATABASE_URL))
+    secret_key: SecretStr = SecretStr("changethis")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    log_level: str = "INFO"
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    static_dir: Path = PROJECT_ROOT / "static"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Self:
+        """Outside development, a placeholder secret or database password is a start-up error."""
+        if self.env is Environment.DEVELOPMENT:
+            return self
+        if self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                f"RIDETHROUGH_SECRET_KEY is a placeholder; set a random value in env={self.env}"
+            )
+        password = self.database_url.hosts()[0].get("password") or ""
+        if password in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                f"the password in RIDETHROUGH_DATABASE_URL is a placeholder; set a real one in "
+                f"env={self.env}"
+            )
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL as SQLAlchemy wants it."""
+        return str(self.database_url)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, validated on first use."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: database, templating, htmx helpers, errors."""

@@ -1,0 +1,15 @@
+"""Imports every domain's models so the metadata is complete (for Alembic and tests)."""
+
+from app.alarms.models import Alarm
+from app.audit.models import AuditEntry
+from app.commands.models import Command
+from app.core.models import Base
+from app.isolations.models import Isolation
+from app.sites.models import EdgeDevice, Module, Rack, Site
+from app.telemetry.models import ModuleLatest, ModuleSample, RackLatest, RackSample
+
+ALL_MODELS = (
+    Site, EdgeDevice, Rack, Module, ModuleSample, ModuleLatest, RackSample, RackLatest,
+    Alarm, Isolation, Command, AuditEntry,
+)  # fmt: skip
+metadata = Base.metadata

@@ -1,0 +1,29 @@
+"""Jinja2 environment shared by every HTML route."""
+
+from datetime import datetime
+
+from fastapi.templating import Jinja2Templates
+
+from app.config import Settings
+
+
+def format_age(ts: datetime | None, now: datetime) -> str:
+    """How long ago a timestamp was, for data-age columns ('4 s', '3 min', '2 h', 'never')."""
+    if ts is None:
+        return "never"
+    seconds = max(0, int((now - ts).total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"
+
+
+def create_templates(settings: Settings) -> Jinja2Templates:
+    """Templates from the project's templates/ folder with the app's filters."""
+    templates = Jinja2Templates(directory=settings.templates_dir)
+    templates.env.globals["app_name"] = "Ridethrough"
+    templates.env.globals["format_age"] = format_age
+    return templates

@@ -1,0 +1,1 @@
+"""Isolations: strings or modules taken out of service, and their return."""

@@ -1,0 +1,46 @@
+"""The FastAPI application factory."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.config import Settings, get_settings
+from app.core.db import create_engine, create_sessionmaker
+from app.core.errors import install_error_handlers
+from app.core.templating import create_templates
+from app.health.routes import router as health_router
+from app.web.routes import router as web_router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app: settings validated, engine created, routers and static files mounted."""
+    settings = settings or get_settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Ridethrough",
+        version="0.1.0",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = create_engine(settings)
+    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.templates = create_templates(settings)
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+    return app

@@ -1,0 +1,1 @@
+"""Sites, strings (racks), modules and edge devices: the asset registry."""

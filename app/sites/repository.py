@@ -1,0 +1,102 @@
+"""SQL for the asset registry."""
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.sites.models import EdgeDevice, Module, Rack, Site
+from app.sites.schemas import SiteConfig, SiteSummary
+from app.telemetry.models import RackLatest
+
+
+async def upsert_site(session: AsyncSession, config: SiteConfig) -> int:
+    """Create or update a site's nameplate by code; returns its id."""
+    values = config.model_dump(
+        include={"code", "name", "timezone", "chemistry", "nameplate_power_kw",
+                 "nameplate_energy_kwh"}
+    )  # fmt: skip
+    stmt = insert(Site).values(**values)
+    stmt = stmt.on_conflict_do_update(index_elements=[Site.code], set_=values)
+    result = await session.execute(stmt.returning(Site.id))
+    return result.scalar_one()
+
+
+async def ensure_racks(session: AsyncSession, site_id: int, config: SiteConfig) -> list[int]:
+    """Create the site's strings that do not exist yet; returns all their ids in order."""
+    rows = [
+        {"site_id": site_id, "index": i, "name": f"String {i}",
+         "max_charge_a": config.rack_max_charge_a, "max_discharge_a": config.rack_max_discharge_a,
+         "capacity_ah": config.module_capacity_ah}
+        for i in range(1, config.racks + 1)
+    ]  # fmt: skip
+    await session.execute(insert(Rack).values(rows).on_conflict_do_nothing())
+    result = await session.execute(
+        select(Rack.id).where(Rack.site_id == site_id).order_by(Rack.index)
+    )
+    return list(result.scalars())
+
+
+async def ensure_modules(session: AsyncSession, rack_ids: list[int], config: SiteConfig) -> int:
+    """Create the modules that do not exist yet in each string; returns how many were new."""
+    rows = [
+        {"rack_id": rack_id, "position": p, "cell_count": config.cells_per_module,
+         "temp_count": config.temps_per_module, "chemistry": config.chemistry,
+         "capacity_ah": config.module_capacity_ah}
+        for rack_id in rack_ids
+        for p in range(1, config.modules_per_rack + 1)
+    ]  # fmt: skip
+    result = await session.execute(
+        insert(Module).values(rows).on_conflict_do_nothing().returning(Module.id)
+    )
+    return len(result.all())
+
+
+async def list_site_summaries(session: AsyncSession) -> list[SiteSummary]:
+    """Every site with its size and the age of its newest string data."""
+    racks = (
+        select(
+            Rack.site_id,
+            func.count(func.distinct(Rack.id)).label("rack_count"),
+            func.count(Module.id).label("module_count"),
+            func.max(RackLatest.ts).label("last_data_at"),
+        )
+        .outerjoin(Module, Module.rack_id == Rack.id)
+        .outerjoin(RackLatest, RackLatest.rack_id == Rack.id)
+        .group_by(Rack.site_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Site.id, Site.code, Site.name, Site.timezone, Site.nameplate_power_kw,
+            Site.nameplate_energy_kwh,
+            func.coalesce(racks.c.rack_count, 0).label("rack_count"),
+            func.coalesce(racks.c.module_count, 0).label("module_count"),
+            racks.c.last_data_at,
+        )
+        .outerjoin(racks, racks.c.site_id == Site.id)
+        .order_by(Site.name)
+    )  # fmt: skip
+    result = await session.execute(stmt)
+    return [SiteSummary.model_validate(row, from_attributes=True) for row in result]
+
+
+async def site_id_by_code(session: AsyncSession, code: str) -> int | None:
+    """A site's id, or None when no site has that code."""
+    result = await session.execute(select(Site.id).where(Site.code == code))
+    return result.scalar_one_or_none()
+
+
+async def insert_edge_device(
+    session: AsyncSession, *, site_id: int, name: str, token_hash: str
+) -> int:
+    """Register an edge device; returns its id."""
+    device = EdgeDevice(site_id=site_id, name=name, token_hash=token_hash)
+    session.add(device)
+    await session.flush()
+    return device.id
+
+
+async def edge_device_exists(session: AsyncSession, *, site_id: int, name: str) -> bool:
+    """Whether the site already has a device with this name."""
+    stmt = select(EdgeDevice.id).where(EdgeDevice.site_id == site_id, EdgeDevice.name == name)
+    return (await session.execute(stmt)).first() is not None

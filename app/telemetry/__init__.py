@@ -1,0 +1,1 @@
+"""Module and string telemetry: hypertables, latest state, series."""

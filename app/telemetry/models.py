@@ -1,0 +1,102 @@
+"""Telemetry hypertables (one row per asset per period) and the latest-value tables."""
+
+from datetime import datetime
+
+from sqlalchemy import REAL, BigInteger, Boolean, Double, ForeignKey, Integer, SmallInteger
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.models import Base
+
+
+class ModuleSampleColumns:
+    """Columns shared by a module sample and a module's latest state."""
+
+    ts: Mapped[datetime]
+    soc_pct: Mapped[float | None] = mapped_column(REAL)
+    soh_pct: Mapped[float | None] = mapped_column(REAL)
+    current_a: Mapped[float | None] = mapped_column(REAL)
+    voltage_v: Mapped[float | None] = mapped_column(REAL)
+    cell_v: Mapped[list[float]] = mapped_column(ARRAY(REAL))
+    cell_v_min: Mapped[float] = mapped_column(REAL)
+    cell_v_max: Mapped[float] = mapped_column(REAL)
+    cell_v_avg: Mapped[float] = mapped_column(REAL)
+    cell_v_min_idx: Mapped[int] = mapped_column(SmallInteger)
+    cell_v_max_idx: Mapped[int] = mapped_column(SmallInteger)
+    temp_c: Mapped[list[float]] = mapped_column(ARRAY(REAL))
+    temp_c_max: Mapped[float | None] = mapped_column(REAL)
+    # Bit i set = cell i is being bled by passive balancing.
+    balancing: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    status_bits: Mapped[int] = mapped_column(Integer, server_default="0")
+    fault_bits: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Data-quality flags: which signals arrived flagged invalid or stale.
+    quality: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+
+
+class ModuleSample(ModuleSampleColumns, Base):
+    """One module's state in one period; the (module_id, ts) key makes replays idempotent."""
+
+    __tablename__ = "module_sample"
+
+    module_id: Mapped[int] = mapped_column(
+        ForeignKey("module.id", ondelete="CASCADE"), primary_key=True
+    )
+    ts: Mapped[datetime] = mapped_column(primary_key=True)
+
+
+class ModuleLatest(ModuleSampleColumns, Base):
+    """The last known state of each module, upserted per ingest batch for live screens."""
+
+    __tablename__ = "module_latest"
+
+    module_id: Mapped[int] = mapped_column(
+        ForeignKey("module.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class RackSampleColumns:
+    """Columns shared by a string sample and a string's latest state."""
+
+    ts: Mapped[datetime]
+    voltage_v: Mapped[float | None] = mapped_column(REAL)
+    current_a: Mapped[float | None] = mapped_column(REAL)
+    power_kw: Mapped[float | None] = mapped_column(REAL)
+    soc_pct: Mapped[float | None] = mapped_column(REAL)
+    soh_pct: Mapped[float | None] = mapped_column(REAL)
+    contactor_closed: Mapped[bool | None] = mapped_column(Boolean)
+    n_mod_connected: Mapped[int | None] = mapped_column(SmallInteger)
+    n_mod_bypassed: Mapped[int | None] = mapped_column(SmallInteger)
+    insulation_kohm: Mapped[float | None] = mapped_column(REAL)
+    # The derate state: charge/discharge current limits the string currently enforces.
+    charge_limit_a: Mapped[float | None] = mapped_column(REAL)
+    discharge_limit_a: Mapped[float | None] = mapped_column(REAL)
+    energy_charged_kwh: Mapped[float | None] = mapped_column(Double)
+    energy_discharged_kwh: Mapped[float | None] = mapped_column(Double)
+    cell_v_min: Mapped[float | None] = mapped_column(REAL)
+    cell_v_max: Mapped[float | None] = mapped_column(REAL)
+    status_bits: Mapped[int] = mapped_column(Integer, server_default="0")
+    fault_bits: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # SunSpec StrDisRsn when the string is disabled: 1 fault, 2 maintenance, 3 external, 4 other.
+    disable_reason: Mapped[int | None] = mapped_column(SmallInteger)
+    quality: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+
+
+class RackSample(RackSampleColumns, Base):
+    """One string's state in one period."""
+
+    __tablename__ = "rack_sample"
+
+    rack_id: Mapped[int] = mapped_column(
+        ForeignKey("rack.id", ondelete="CASCADE"), primary_key=True
+    )
+    ts: Mapped[datetime] = mapped_column(primary_key=True)
+
+
+class RackLatest(RackSampleColumns, Base):
+    """The last known state of each string."""
+
+    __tablename__ = "rack_latest"
+
+    rack_id: Mapped[int] = mapped_column(
+        ForeignKey("rack.id", ondelete="CASCADE"), primary_key=True
+    )

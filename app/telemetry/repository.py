@@ -1,0 +1,49 @@
+"""SQL for telemetry: binary COPY into the hypertables, reads of samples."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from psycopg import AsyncConnection as PsycopgConnection
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.telemetry.models import ModuleSample
+from app.telemetry.schemas import MODULE_SAMPLE_COLUMNS, MODULE_SAMPLE_PG_TYPES, ModuleSampleRow
+
+
+async def driver_connection(session: AsyncSession) -> PsycopgConnection[object]:
+    """The psycopg connection under a session, in the session's transaction (for COPY)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert isinstance(driver, PsycopgConnection)
+    return driver
+
+
+async def copy_module_samples(session: AsyncSession, rows: Iterable[ModuleSampleRow]) -> int:
+    """Write module samples with binary COPY; a (module_id, ts) already stored is an error."""
+    conn = await driver_connection(session)
+    columns = ", ".join(MODULE_SAMPLE_COLUMNS)
+    count = 0
+    async with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY module_sample ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.set_types(list(MODULE_SAMPLE_PG_TYPES))
+        for row in rows:
+            await copy.write_row(tuple(getattr(row, c) for c in MODULE_SAMPLE_COLUMNS))
+            count += 1
+    return count
+
+
+async def module_samples(
+    session: AsyncSession, *, module_id: int, start: datetime, end: datetime
+) -> list[ModuleSampleRow]:
+    """A module's raw samples in [start, end), oldest first."""
+    stmt = (
+        select(*(getattr(ModuleSample, c) for c in MODULE_SAMPLE_COLUMNS))
+        .where(ModuleSample.module_id == module_id, ModuleSample.ts >= start, ModuleSample.ts < end)
+        .order_by(ModuleSample.ts)
+    )
+    result = await session.execute(stmt)
+    return [ModuleSampleRow(*row) for row in result]

@@ -1,0 +1,36 @@
+"""Telemetry rows as the repositories write and read them."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleSampleRow:
+    """One module sample in storage form (volts, amperes, degrees Celsius, percent)."""
+
+    module_id: int
+    ts: datetime
+    soc_pct: float | None
+    soh_pct: float | None
+    current_a: float | None
+    voltage_v: float | None
+    cell_v: list[float]
+    cell_v_min: float
+    cell_v_max: float
+    cell_v_avg: float
+    cell_v_min_idx: int
+    cell_v_max_idx: int
+    temp_c: list[float]
+    temp_c_max: float | None
+    balancing: int
+    status_bits: int
+    fault_bits: int
+    quality: int
+
+
+MODULE_SAMPLE_COLUMNS: tuple[str, ...] = tuple(ModuleSampleRow.__dataclass_fields__)
+# PostgreSQL types of those columns in order, for binary COPY.
+MODULE_SAMPLE_PG_TYPES: tuple[str, ...] = (
+    "int4", "timestamptz", "float4", "float4", "float4", "float4", "float4[]", "float4",
+    "float4", "float4", "int2", "int2", "float4[]", "float4", "int8", "int4", "int8", "int2",
+)  # fmt: skip

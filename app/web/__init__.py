@@ -1,0 +1,1 @@
+"""Hypermedia UI routes: full pages and htmx fragments."""

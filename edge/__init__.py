@@ -1,0 +1,1 @@
+"""Ridethrough edge collector: CAN in, decoded telemetry out, commands back to the bus."""

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Bring the whole system up: database, migrations, demo fleet, backend. Ctrl-C stops what it started.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+HOST="${RIDETHROUGH_HOST:-127.0.0.1}"
+PORT="${RIDETHROUGH_PORT:-8000}"
+pids=()
+db_was_running=""
+
+cleanup() {
+    trap - INT TERM EXIT
+    echo
+    step "stopping"
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    [ -z "$db_was_running" ] && bash scripts/db.sh stop
+    exit 0
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; }
+
+bash scripts/setup.sh
+port_free || fail "port $PORT on $HOST is already in use" "stop the other process or run: RIDETHROUGH_PORT=8001 make run"
+bash scripts/db.sh status >/dev/null 2>&1 && db_was_running=1
+bash scripts/db.sh start
+trap cleanup INT TERM EXIT
+export RIDETHROUGH_DATABASE_URL="${RIDETHROUGH_DATABASE_URL:-$(bash scripts/db.sh url)}"
+
+step "migrating the database"
+.venv/bin/alembic upgrade head 2>&1 | grep -v "^INFO  \[alembic.runtime.migration\] \(Context\|Will assume\)" || true
+step "seeding the demo fleet"
+.venv/bin/python -m app seed-demo
+
+step "starting the backend on http://$HOST:$PORT"
+.venv/bin/python -m app serve --host "$HOST" --port "$PORT" &
+pids+=($!)
+for _ in $(seq 1 100); do
+    curl -fs "http://$HOST:$PORT/readyz" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+curl -fs "http://$HOST:$PORT/readyz" >/dev/null || fail "the backend did not become ready" "see its log above"
+
+cat <<MSG
+
+  Ridethrough is running:  http://$HOST:$PORT
+  Readiness:               http://$HOST:$PORT/readyz
+  API docs:                http://$HOST:$PORT/api/docs
+  Login:                   none yet in development (accounts and roles arrive with access control)
+
+  Press Ctrl-C to stop everything this command started.
+
+MSG
+wait
