@@ -1,0 +1,97 @@
+"""Pure decoding: one CAN frame in, addressed model values out (no I/O)."""
+
+import math
+from dataclasses import dataclass
+
+from edge.counters import Counters, Reason
+from edge.model import Target
+from edge.protocol import Protocol, ResolvedField, Route
+
+MAX_STRING = 31
+MAX_MODULE = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A received CAN frame, independent of the python-can Message class."""
+
+    ts: float  # seconds since the epoch (UTC)
+    frame_id: int
+    extended: bool
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """Valid values from one frame, with where they belong."""
+
+    target: Target
+    string: int
+    module: int
+    ts: float
+    values: tuple[tuple[ResolvedField, float], ...]
+
+
+class FrameDecoder:
+    """Decodes frames of one protocol, counting every frame and every rejection."""
+
+    def __init__(self, protocol: Protocol, counters: Counters) -> None:
+        self.protocol = protocol
+        self.counters = counters
+
+    def decode(self, frame: Frame) -> Decoded | None:
+        """The frame's valid values, or None when the whole frame is rejected."""
+        self.counters.frames += 1
+        route = self.protocol.route_for(frame.frame_id, frame.extended)
+        if route is None:
+            self.counters.reject(Reason.UNKNOWN_ID, f"frame id {frame.frame_id:#x}")
+            return None
+        if len(frame.data) != route.codec.length:
+            detail = f"{route.message} ({frame.frame_id:#x}): {len(frame.data)} bytes"
+            self.counters.reject(Reason.WRONG_DLC, f"{detail}, expected {route.codec.length}")
+            return None
+        signals = route.codec.decode(frame.data)
+        address = self._address(route, frame, signals)
+        if address is None:
+            return None
+        self.counters.decoded += 1
+        values = tuple(self._valid_values(route, signals, address))
+        return Decoded(route.target, address[0], address[1], frame.ts, values)
+
+    def _address(
+        self, route: Route, frame: Frame, signals: dict[str, float]
+    ) -> tuple[int, int] | None:
+        string = route.string.read(frame.frame_id, signals) if route.string else 0
+        module = route.module.read(frame.frame_id, signals) if route.module else 0
+        bad_string = route.string is not None and not 1 <= string <= MAX_STRING
+        bad_module = route.module is not None and not 0 <= module <= MAX_MODULE
+        needs_module = route.target is Target.MODULE and module == 0
+        if bad_string or bad_module or needs_module:
+            self.counters.reject(Reason.BAD_ADDRESS, f"{route.message} ({frame.frame_id:#x}): "
+                                 f"string {string}, module {module}")  # fmt: skip
+            return None
+        return string, module
+
+    def _valid_values(
+        self, route: Route, signals: dict[str, float], address: tuple[int, int]
+    ) -> list[tuple[ResolvedField, float]]:
+        out = []
+        for field in route.fields:
+            raw = signals.get(field.signal)
+            if raw is None:  # multiplexed away: this frame carries another group
+                continue
+            if field.valid is not None and not signals.get(field.valid):
+                self.counters.reject(Reason.INVALID_FLAG, f"{route.message}.{field.signal} "
+                                     f"flagged invalid at {address}")  # fmt: skip
+                continue
+            value = raw * field.factor
+            if math.isnan(value) or math.isinf(value):
+                self.counters.reject(Reason.NOT_A_NUMBER, f"{route.message}.{field.signal}")
+                continue
+            if not field.low <= value <= field.high:
+                self.counters.reject(Reason.OUT_OF_RANGE, f"{route.message}.{field.signal} = "
+                                     f"{value:g} outside {field.low:g}..{field.high:g} "
+                                     f"at {address}")  # fmt: skip
+                continue
+            out.append((field, value))
+        return out
