@@ -12,7 +12,7 @@ def _id_text(route: Route) -> str:
 
 def signal_table(protocol: Protocol) -> list[tuple[str, ...]]:
     """One row per resolved signal binding, in DBC id order."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for route in sorted(protocol.routes.values(), key=lambda r: (r.frame_id, r.message)):
         for field in route.fields:
             rows.append((
