@@ -113,3 +113,11 @@ class MessageCodec:
         if self.multiplexer is not None and mux is not None:
             values[self.multiplexer.name] = mux
         return values
+
+
+def encode(message: Any, values: dict[str, float]) -> bytes:
+    """Encode a frame with cantools; signals not given are sent as raw zero, ranges unchecked."""
+    full = {signal.name: float(signal.offset) for signal in message.signals}
+    full.update(values)
+    data: bytes = message.encode(full, scaling=True, strict=False)
+    return data

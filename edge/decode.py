@@ -30,6 +30,7 @@ class Decoded:
     module: int
     ts: float
     values: tuple[tuple[ResolvedField, float], ...]
+    invalid: int  # values of this frame that were flagged invalid or out of range
 
 
 class FrameDecoder:
@@ -55,8 +56,10 @@ class FrameDecoder:
         if address is None:
             return None
         self.counters.decoded += 1
-        values = tuple(self._valid_values(route, signals, address))
-        return Decoded(route.target, address[0], address[1], frame.ts, values)
+        values = self._valid_values(route, signals, address)
+        present = sum(1 for field in route.fields if field.signal in signals)
+        return Decoded(route.target, address[0], address[1], frame.ts, tuple(values),
+                       present - len(values))  # fmt: skip
 
     def _address(
         self, route: Route, frame: Frame, signals: dict[str, float]

@@ -86,6 +86,15 @@ class ProtocolInfo(BaseModel):
     dbc: Path
 
 
+class FaultNames(BaseModel):
+    """Names of fault bits (bit number -> fault code), so events carry catalogue codes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    module: dict[int, str] = Field(default_factory=dict)
+    string: dict[int, str] = Field(default_factory=dict)
+
+
 class MappingFile(BaseModel):
     """A whole mapping file."""
 
@@ -93,6 +102,7 @@ class MappingFile(BaseModel):
 
     protocol: ProtocolInfo
     message: Annotated[list[MessageMapping], Field(min_length=1)]
+    faults: FaultNames = FaultNames()
 
 
 class MappingError(ValueError):

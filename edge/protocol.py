@@ -83,6 +83,7 @@ class Protocol:
     database: Any
     routes: dict[tuple[int, int, bool], Route]  # (id mask, masked id, extended)
     masks: tuple[tuple[int, bool], ...]
+    fault_names: dict[Target, dict[int, str]]
 
     def route_for(self, frame_id: int, extended: bool) -> Route | None:
         """The route whose id matches this frame once its own address bits are masked out."""
@@ -114,7 +115,8 @@ def load_protocol(mapping_path: Path) -> Protocol:
         raise MappingError(mapping_path, problems)
     table = {(r.id_mask, r.frame_id, r.extended): r for r in resolved}
     masks = tuple(dict.fromkeys((r.id_mask, r.extended) for r in resolved))
-    return Protocol(mapping.protocol.name, dbc_path, database, table, masks)
+    faults = {Target.MODULE: mapping.faults.module, Target.STRING: mapping.faults.string}
+    return Protocol(mapping.protocol.name, dbc_path, database, table, masks, faults)
 
 
 def _resolve_message(database: Any, mapping: MessageMapping, problems: list[str]) -> Route | None:

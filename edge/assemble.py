@@ -1,0 +1,165 @@
+"""Assembly: decoded frames -> full module and string snapshots, one per asset per period."""
+
+import math
+from dataclasses import dataclass, field
+
+from edge.decode import Decoded
+from edge.events import Event, EventKind, fault_edges
+from edge.model import Target
+
+# Data-quality flags carried with every sample.
+Q_STALE = 1  # some values were not refreshed during the period (the last ones are carried)
+Q_INCOMPLETE = 2  # some temperatures or scalar values have never been received
+Q_INVALID = 4  # some values arrived flagged invalid or out of range during the period
+
+
+@dataclass(slots=True)
+class AssetState:
+    """What is known about one module or string: latest values and when they arrived."""
+
+    cell_v: list[float | None]
+    cell_at: list[float]
+    temp_c: list[float | None]
+    scalars: dict[str, float] = field(default_factory=dict)
+    scalar_at: dict[str, float] = field(default_factory=dict)
+    last_seen: float = 0.0
+    invalid_in_period: bool = False
+    comms_lost: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One sample of one module (module > 0) or string (module == 0), for a whole period."""
+
+    ts: float  # period start, seconds since the epoch
+    string: int
+    module: int
+    values: dict[str, float]
+    cell_v: tuple[float, ...]
+    temp_c: tuple[float, ...]
+    quality: int
+
+
+@dataclass(slots=True)
+class PeriodOutput:
+    """What closing one or more periods produced."""
+
+    modules: list[Snapshot] = field(default_factory=list)
+    strings: list[Snapshot] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    incomplete: int = 0  # modules heard from but never with all cell voltages
+
+
+class Assembler:
+    """Keeps per-asset state, detects events, and emits one snapshot per asset per period."""
+
+    def __init__(
+        self, *, period_s: float, cells: int, temps: int, comms_timeout_s: float,
+        fault_names: dict[Target, dict[int, str]] | None = None,
+    ) -> None:  # fmt: skip
+        self.period_s = period_s
+        self.cells = cells
+        self.temps = temps
+        self.comms_timeout_s = comms_timeout_s
+        self.fault_names = fault_names or {}
+        self.assets: dict[tuple[int, int], AssetState] = {}
+        self.period_start: float | None = None
+        self.ready = PeriodOutput()
+
+    def add(self, decoded: Decoded) -> None:
+        """Fold a decoded frame into its asset's state; closes periods the frame has passed."""
+        if decoded.target is Target.ACK:
+            return
+        self._close_periods_before(decoded.ts)
+        key = (decoded.string, decoded.module if decoded.target is Target.MODULE else 0)
+        state = self.assets.get(key) or self._new_state(key)
+        if state.comms_lost:
+            state.comms_lost = False
+            self._event(decoded.ts, EventKind.COMMS_RESTORED, decoded.target, key)
+        state.last_seen = max(state.last_seen, decoded.ts)
+        if decoded.invalid:
+            state.invalid_in_period = True
+        for resolved, value in decoded.values:
+            if resolved.index is None:
+                self._scalar(state, decoded, key, resolved.field, value)
+            elif resolved.field == "cell_v" and resolved.index < self.cells:
+                state.cell_v[resolved.index] = value
+                state.cell_at[resolved.index] = decoded.ts
+            elif resolved.field == "temp_c" and resolved.index < self.temps:
+                state.temp_c[resolved.index] = value
+
+    def flush(self, now: float) -> PeriodOutput:
+        """Everything ready by `now`: closed periods' snapshots, and events (comms loss too)."""
+        self._close_periods_before(now)
+        self._detect_comms_loss(now)
+        output, self.ready = self.ready, PeriodOutput()
+        return output
+
+    def _close_periods_before(self, ts: float) -> None:
+        # Frames arrive in bus order, so the first frame of a new period closes the open one.
+        start = math.floor(ts / self.period_s) * self.period_s
+        if self.period_start is not None and start > self.period_start:
+            self._close_period(self.ready)
+        if self.period_start is None or start > self.period_start:
+            self.period_start = start
+
+    def _new_state(self, key: tuple[int, int]) -> AssetState:
+        cells = self.cells if key[1] else 0
+        temps = self.temps if key[1] else 0
+        state = AssetState([None] * cells, [0.0] * cells, [None] * temps)
+        self.assets[key] = state
+        return state
+
+    def _scalar(
+        self, state: AssetState, decoded: Decoded, key: tuple[int, int], name: str, value: float
+    ) -> None:
+        previous = state.scalars.get(name)
+        state.scalars[name] = value
+        state.scalar_at[name] = decoded.ts
+        if name == "fault_bits" and previous != value:
+            names = self.fault_names.get(decoded.target, {})
+            where = (decoded.target, key[0], key[1])
+            self.ready.events.extend(fault_edges(previous=int(previous or 0),
+                                                   current=int(value), names=names,
+                                                   where=where, ts=decoded.ts))  # fmt: skip
+        elif name == "contactor_closed" and previous is not None and previous != value:
+            kind = EventKind.CONTACTOR_CLOSED if value else EventKind.CONTACTOR_OPENED
+            self._event(decoded.ts, kind, decoded.target, key)
+
+    def _event(self, ts: float, kind: EventKind, target: Target, key: tuple[int, int]) -> None:
+        self.ready.events.append(Event(ts, kind, target, key[0], key[1]))
+
+    def _close_period(self, output: PeriodOutput) -> None:
+        assert self.period_start is not None
+        start = self.period_start
+        for key, state in self.assets.items():
+            if state.last_seen < start or state.comms_lost:
+                continue  # not heard from in this period: a gap stays a gap
+            snapshot = self._snapshot(start, key, state)
+            state.invalid_in_period = False
+            if snapshot is None:
+                output.incomplete += 1
+            elif key[1]:
+                output.modules.append(snapshot)
+            else:
+                output.strings.append(snapshot)
+
+    def _snapshot(self, start: float, key: tuple[int, int], state: AssetState) -> Snapshot | None:
+        if any(v is None for v in state.cell_v):
+            return None
+        quality = Q_INVALID if state.invalid_in_period else 0
+        if any(at < start for at in state.cell_at):
+            quality |= Q_STALE
+        if any(t is None for t in state.temp_c):
+            quality |= Q_INCOMPLETE
+        temps = tuple(t for t in state.temp_c if t is not None)
+        cells = tuple(v for v in state.cell_v if v is not None)
+        return Snapshot(start, key[0], key[1], dict(state.scalars), cells, temps, quality)
+
+    def _detect_comms_loss(self, now: float) -> None:
+        for key, state in self.assets.items():
+            if not state.comms_lost and now - state.last_seen > self.comms_timeout_s:
+                state.comms_lost = True
+                target = Target.MODULE if key[1] else Target.STRING
+                # The onset is the last frame heard: data stopped right after it.
+                self._event(state.last_seen, EventKind.COMMS_LOST, target, key)

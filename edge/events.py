@@ -1,0 +1,50 @@
+"""Events the edge detects: fault bits raised/cleared, contactor changes, comms lost/restored."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from edge.model import Target
+
+
+class EventKind(StrEnum):
+    """What happened."""
+
+    FAULT_RAISED = "fault_raised"
+    FAULT_CLEARED = "fault_cleared"
+    CONTACTOR_OPENED = "contactor_opened"
+    CONTACTOR_CLOSED = "contactor_closed"
+    COMMS_LOST = "comms_lost"
+    COMMS_RESTORED = "comms_restored"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event with its exact onset time (the frame that showed it, or the last frame heard)."""
+
+    ts: float
+    kind: EventKind
+    target: Target
+    string: int
+    module: int  # 0 for string-level events
+    code: str = ""
+
+
+def fault_code(names: dict[int, str], target: Target, bit: int) -> str:
+    """The catalogue code of a fault bit, or a generic one when the mapping does not name it."""
+    return names.get(bit, f"{target}_fault_bit_{bit}")
+
+
+def fault_edges(
+    *, previous: int, current: int, names: dict[int, str], where: tuple[Target, int, int], ts: float
+) -> list[Event]:
+    """Events for every bit that changed between two fault words."""
+    target, string, module = where
+    events = []
+    changed = previous ^ current
+    bit = 0
+    while changed >> bit:
+        if (changed >> bit) & 1:
+            kind = EventKind.FAULT_RAISED if (current >> bit) & 1 else EventKind.FAULT_CLEARED
+            events.append(Event(ts, kind, target, string, module, fault_code(names, target, bit)))
+        bit += 1
+    return events
