@@ -1,12 +1,26 @@
 """Edge command line: run, simulate, replay, check-config."""
 
 import argparse
+import logging
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import can
+
+from edge.app import EdgeProcess
 from edge.check_config import render_table
+from edge.config import EdgeSettings
+from edge.decode import Frame
 from edge.mapping import MappingError
 from edge.protocol import load_protocol
+from edge.sim.faults import Fault
+from edge.sim.runner import Simulator
+from edge.site import SiteFileError
+from edge.sources import bus_frames, log_frames, open_buses
+
+log = logging.getLogger("edge")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,18 +29,107 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check-config", help="validate a DBC + mapping pair, print the table")
     check.add_argument("mapping", type=Path, help="mapping TOML file (names its DBC)")
+    run = sub.add_parser("run", help="collect from the site's CAN buses")
+    run.add_argument("--config", type=Path, help="site file (default RIDETHROUGH_EDGE_SITE_CONFIG)")
+    sim = sub.add_parser("simulate", help="simulated BMS + collector on a virtual bus")
+    sim.add_argument("--config", type=Path, help="site file (default RIDETHROUGH_EDGE_SITE_CONFIG)")
+    sim.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=Fault.parse,
+        help="inject a fault, e.g. cell_ov:string=1,module=3,cell=5,at=30",
+    )
+    replay = sub.add_parser("replay", help="collect from a recorded log and send it")
+    replay.add_argument("file", type=Path, help="candump .log, .asc, .blf or .trc")
+    replay.add_argument(
+        "--config", type=Path, help="site file (default RIDETHROUGH_EDGE_SITE_CONFIG)"
+    )
+    replay.add_argument("--realtime", action="store_true", help="at the original speed")
     return parser
+
+
+def live(edge: EdgeProcess, buses: list[can.BusABC]) -> int:
+    """Collect from open buses until stopped, then drain the spool and close."""
+    edge.stop_on_signals()
+    edge.start_uplink()
+    try:
+        edge.collector.run(bus_frames(buses, edge.stop), clock="wall")
+    finally:
+        for bus in buses:
+            bus.shutdown()
+        edge.collector.flush(time.time())
+        edge.drain(edge.settings.drain_timeout_s)
+        edge.close()
+    return 0
+
+
+def simulate(edge: EdgeProcess, faults: list[Fault]) -> int:
+    """Run the simulated BMS and the collector on a shared virtual bus."""
+    channel = f"sim-{edge.site.site.code}"
+    sim_bus = can.Bus(interface="virtual", channel=channel)
+    collector_bus = can.Bus(interface="virtual", channel=channel)
+    simulator = Simulator(edge.site, edge.protocol, sim_bus, faults)
+    simulator.start()
+    log.info(
+        "simulating site %s (%d strings x %d modules) at %gx",
+        edge.site.site.code,
+        edge.site.site.strings,
+        edge.site.site.modules_per_string,
+        edge.site.simulator.acceleration,
+    )
+    try:
+        return live(edge, [collector_bus])
+    finally:
+        simulator.stop()
+        simulator.join(timeout=5)
+        sim_bus.shutdown()
+
+
+def replay(edge: EdgeProcess, path: Path, *, realtime: bool) -> int:
+    """Send a recorded log through the collector; exit once the backend has confirmed it all."""
+    edge.stop_on_signals()
+    edge.start_uplink()
+    try:
+        frames: Iterator[Frame | None] = log_frames(path, edge.counters, realtime=realtime)
+        edge.collector.run(frames, clock="frames")
+        drained = edge.drain(edge.settings.drain_timeout_s)
+    finally:
+        edge.close()
+    log.info("replayed %s: %s", path.name, edge.counters.snapshot())
+    if not drained:
+        log.error("the backend did not confirm every batch; they stay in the spool")
+        return 1
+    return 0
+
+
+def dispatch(args: argparse.Namespace, settings: EdgeSettings) -> int:
+    """Run the chosen sub-command."""
+    if args.command == "check-config":
+        print(render_table(load_protocol(args.mapping)))
+        return 0
+    edge = EdgeProcess.from_settings(settings, args.config)
+    if args.command == "simulate":
+        return simulate(edge, args.fault)
+    if args.command == "replay":
+        return replay(edge, args.file, realtime=args.realtime)
+    return live(edge, open_buses(list(edge.site.bus)))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    settings = EdgeSettings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     try:
-        if args.command == "check-config":
-            print(render_table(load_protocol(args.mapping)))
+        return dispatch(args, settings)
     except MappingError as exc:
         print(f"error: {exc.source}:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
-    return 0
+    except (SiteFileError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -13,7 +13,11 @@ class EdgeSettings(BaseSettings):
 
     backend_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
     token: SecretStr = SecretStr("")
-    site_config: Path = Path("edge/sites/demo.toml")
-    spool_path: Path = Path(".data/edge/spool.sqlite3")
-    period_s: float = Field(default=1.0, gt=0, le=60)
+    site_config: Path = Path("edge/sites/north-quay.toml")
+    spool_path: Path | None = None  # default: .data/edge/<site code>.sqlite3
     log_level: str = "INFO"
+    drain_timeout_s: float = Field(default=30.0, ge=0)
+
+    def spool_for(self, site_code: str) -> Path:
+        """The spool file of a site."""
+        return self.spool_path or Path(".data/edge") / f"{site_code}.sqlite3"

@@ -1,0 +1,75 @@
+"""Wiring of one edge process: site file, protocol, spool, collector, uplink and shutdown."""
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge.collector import Collector
+from edge.config import EdgeSettings
+from edge.counters import Counters
+from edge.protocol import Protocol, load_protocol
+from edge.site import SiteFile, load_site_file
+from edge.spool import Spool
+from edge.uplink import Uplink
+
+log = logging.getLogger("edge")
+
+
+@dataclass
+class EdgeProcess:
+    """The parts of a running edge and the event that stops them."""
+
+    site: SiteFile
+    protocol: Protocol
+    settings: EdgeSettings
+    counters: Counters = field(default_factory=Counters)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        max_bytes = int(self.site.collector.spool_max_mb * 1024 * 1024)
+        self.spool = Spool(self.settings.spool_for(self.site.site.code), max_bytes=max_bytes)
+        self.collector = Collector(self.site, self.protocol, self.spool, self.counters)
+        self.uplink = Uplink(self.spool, self.counters, base_url=str(self.settings.backend_url),
+                             token=self.settings.token.get_secret_value())  # fmt: skip
+        self.uplink_thread = threading.Thread(target=self.uplink.run, name="uplink", daemon=True)
+
+    @classmethod
+    def from_settings(cls, settings: EdgeSettings, site_path: Path | None = None) -> "EdgeProcess":
+        """Load the site file and its protocol."""
+        site = load_site_file(site_path or settings.site_config)
+        return cls(site, load_protocol(site.mapping), settings)
+
+    def start_uplink(self) -> None:
+        """Start sending spooled batches in the background."""
+        self.uplink_thread.start()
+
+    def stop_on_signals(self) -> None:
+        """SIGINT and SIGTERM stop the collector gracefully."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self.stop.set())
+
+    def drain(self, timeout_s: float) -> bool:
+        """Wait until the backend has confirmed every spooled batch; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while self.spool.depth() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.spool.depth() == 0
+
+    def close(self) -> None:
+        """Stop the uplink and close the spool."""
+        self.uplink.close()
+        if self.uplink_thread.is_alive():
+            self.uplink_thread.join(timeout=5)
+        self.spool.close()
+
+
+def until_stopped(frames: Iterator[object], stop: threading.Event) -> Iterator[object]:
+    """Pass items through until the stop event is set."""
+    for item in frames:
+        if stop.is_set():
+            return
+        yield item

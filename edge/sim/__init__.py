@@ -1,0 +1,1 @@
+"""Site simulator: a physically plausible LFP BMS speaking the reference protocol."""

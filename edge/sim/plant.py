@@ -1,0 +1,189 @@
+"""The simulated plant: strings of modules of LFP cells, stepped in (possibly accelerated) time."""
+
+import random
+from dataclasses import dataclass, field
+
+from edge.sim import lfp
+
+CELL_R_OHM = 0.00025  # internal resistance of a 280 Ah-class LFP cell
+BLEED_A = 0.2  # passive balancing resistor current
+BALANCE_WINDOW_V = 0.010  # bleed cells more than this above the lowest cell
+BALANCE_MIN_SOC = 0.80  # passive balancing runs near the top of charge
+THERMAL_TAU_S = 900.0  # module temperature time constant
+HEATING_C_AT_RATED = 8.0  # steady-state rise above ambient at rated current
+SOH_FADE_PER_CYCLE = 0.20 / 6000  # 80 % SoH after about 6,000 full cycles
+INSULATION_HEALTHY_KOHM = 5000.0
+
+
+@dataclass(slots=True)
+class Cell:
+    """One cell: capacity and resistance vary from cell to cell, which makes spread grow."""
+
+    capacity_ah: float
+    r_ohm: float
+    soc: float
+    voltage: float = 0.0
+    bleeding: bool = False
+    fault_offset_v: float = 0.0  # injected sensor-visible deviation
+
+
+@dataclass(slots=True)
+class SimModule:
+    """A module: its cells in series, temperature sensors, state of health."""
+
+    position: int
+    cells: list[Cell]
+    temps: list[float]
+    soh: float
+    bypassed: bool = False
+    comms_ok: bool = True
+    temp_offset_c: float = 0.0
+    faults: int = 0  # fault word as sent in MOD_FLAGS
+    alive: int = 0
+
+
+@dataclass(slots=True)
+class SimString:
+    """A string (rack): modules in series behind one set of contactors."""
+
+    index: int
+    modules: list[SimModule]
+    rated_a: float
+    contactor_closed: bool = True
+    enabled: bool = True
+    dis_reason: int = 0
+    contactor_stuck: bool = False  # injected contactor failure: it no longer closes
+    charge_limit_a: float = 0.0
+    discharge_limit_a: float = 0.0
+    derate_revert_at: float | None = None
+    insulation_kohm: float = INSULATION_HEALTHY_KOHM
+    current_a: float = 0.0
+    energy_in_kwh: float = 0.0
+    energy_out_kwh: float = 0.0
+    faults: int = 0
+    heartbeat: int = 0
+    balancing_enabled: bool = True
+
+    def active_modules(self) -> list[SimModule]:
+        """Modules carrying current (not bypassed)."""
+        return [m for m in self.modules if not m.bypassed]
+
+    def voltage(self) -> float:
+        """String voltage: the sum of the active modules' cell voltages."""
+        return sum(c.voltage for m in self.active_modules() for c in m.cells)
+
+    def cell_voltages(self) -> list[float]:
+        """Every active cell voltage in the string."""
+        return [c.voltage for m in self.active_modules() for c in m.cells]
+
+    def soc(self) -> float:
+        """Mean state of charge (0..1) of the active cells."""
+        cells = [c.soc for m in self.active_modules() for c in m.cells]
+        return sum(cells) / len(cells) if cells else 0.0
+
+
+@dataclass(frozen=True)
+class PlantSpec:
+    """Topology and nameplate of the simulated site."""
+
+    strings: int
+    modules_per_string: int
+    cells_per_module: int
+    temps_per_module: int
+    capacity_ah: float
+    string_rated_a: float
+    energy_kwh: float
+    power_kw: float
+    initial_soc: float = 0.55
+    ambient_c: float = 22.0
+
+
+@dataclass
+class Plant:
+    """The whole site: strings in parallel on one DC bus, following a power set-point."""
+
+    spec: PlantSpec
+    strings: list[SimString] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, spec: PlantSpec, seed: int) -> "Plant":
+        """A plant with reproducible cell-to-cell spread drawn from `seed`."""
+        rnd = random.Random(seed)
+        plant = cls(spec)
+        for s in range(1, spec.strings + 1):
+            modules = [_module(spec, rnd, p) for p in range(1, spec.modules_per_string + 1)]
+            string = SimString(s, modules, spec.string_rated_a, charge_limit_a=spec.string_rated_a,
+                               discharge_limit_a=spec.string_rated_a)  # fmt: skip
+            plant.strings.append(string)
+        plant.step(0.0, 0.0, now=0.0)
+        return plant
+
+    def connected(self) -> list[SimString]:
+        """Strings whose contactors are closed."""
+        return [s for s in self.strings if s.contactor_closed]
+
+    def step(self, dt: float, setpoint_kw: float, *, now: float) -> None:
+        """Advance `dt` simulated seconds with the site asked for `setpoint_kw` (+ charges)."""
+        connected = self.connected()
+        share_kw = setpoint_kw / len(connected) if connected else 0.0
+        for string in self.strings:
+            if string.derate_revert_at is not None and now >= string.derate_revert_at:
+                string.charge_limit_a = string.discharge_limit_a = string.rated_a
+                string.derate_revert_at = None
+            current = _string_current(string, share_kw) if string.contactor_closed else 0.0
+            string.current_a = current
+            for module in string.modules:
+                _step_module(module, 0.0 if module.bypassed else current, dt, self.spec,
+                             balancing=string.balancing_enabled)  # fmt: skip
+            _count_energy(string, dt)
+
+
+def _module(spec: PlantSpec, rnd: random.Random, position: int) -> SimModule:
+    soh = rnd.uniform(0.96, 0.995)
+    cells = [
+        Cell(capacity_ah=spec.capacity_ah * soh * rnd.gauss(1.0, 0.012),
+             r_ohm=CELL_R_OHM * rnd.gauss(1.0, 0.1),
+             soc=min(0.99, max(0.01, spec.initial_soc + rnd.gauss(0.0, 0.008))))
+        for _ in range(spec.cells_per_module)
+    ]  # fmt: skip
+    temps = [spec.ambient_c + rnd.uniform(-0.5, 0.5) for _ in range(spec.temps_per_module)]
+    return SimModule(position, cells, temps, soh)
+
+
+def _string_current(string: SimString, share_kw: float) -> float:
+    voltage = max(string.voltage(), 1.0)
+    current = share_kw * 1000.0 / voltage
+    current = min(current, string.charge_limit_a) if current > 0 else current
+    current = max(current, -string.discharge_limit_a) if current < 0 else current
+    cells = string.cell_voltages()
+    # The BMS tapers charge near full and stops discharge near empty.
+    if current > 0 and cells and max(cells) >= lfp.TAPER_HIGH_V:
+        current = 0.0
+    if current < 0 and cells and min(cells) <= lfp.TAPER_LOW_V:
+        current = 0.0
+    return current
+
+
+def _step_module(
+    module: SimModule, current: float, dt: float, spec: PlantSpec, *, balancing: bool
+) -> None:
+    lowest = min(c.voltage for c in module.cells)
+    for cell in module.cells:
+        cell.bleeding = (balancing and current >= 0 and cell.soc > BALANCE_MIN_SOC
+                         and cell.voltage - lowest > BALANCE_WINDOW_V)  # fmt: skip
+        net = current - (BLEED_A if cell.bleeding else 0.0)
+        cell.soc = min(1.0, max(0.0, cell.soc + net * dt / 3600.0 / cell.capacity_ah))
+        cell.voltage = lfp.ocv(cell.soc) + current * cell.r_ohm + cell.fault_offset_v
+    load = abs(current) / spec.string_rated_a
+    target = spec.ambient_c + HEATING_C_AT_RATED * load * load
+    alpha = min(1.0, dt / THERMAL_TAU_S)
+    module.temps = [t + (target - t) * alpha for t in module.temps]
+    module.soh -= abs(current) * dt / 3600.0 / spec.capacity_ah / 2 * SOH_FADE_PER_CYCLE
+
+
+def _count_energy(string: SimString, dt: float) -> None:
+    energy_kwh = string.voltage() * abs(string.current_a) * dt / 3_600_000.0
+    if string.current_a > 0:
+        string.energy_in_kwh += energy_kwh
+    else:
+        string.energy_out_kwh += energy_kwh

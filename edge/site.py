@@ -1,0 +1,88 @@
+"""The edge's site file: topology, protocol, CAN buses, collector and simulator settings."""
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class SiteInfo(BaseModel):
+    """The site this edge serves and its topology (must match the backend's registry)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    strings: int = Field(ge=1, le=31)
+    modules_per_string: int = Field(ge=1, le=32)
+    cells_per_module: int = Field(ge=1, le=32)
+    temps_per_module: int = Field(ge=0, le=16)
+    module_capacity_ah: float = Field(gt=0)
+    string_rated_a: float = Field(gt=0)
+    nameplate_power_kw: float = Field(gt=0)
+    nameplate_energy_kwh: float = Field(gt=0)
+
+
+class BusConfig(BaseModel):
+    """One CAN bus, opened with can.Bus(interface=..., channel=..., **options)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interface: str
+    channel: str
+    bitrate: int = 500_000
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class CollectorConfig(BaseModel):
+    """Aggregation and comms-loss settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    period_s: float = Field(default=1.0, gt=0, le=60)
+    comms_timeout_s: float = Field(default=3.0, gt=0)
+    spool_max_mb: float = Field(default=256, gt=0)
+
+
+class SimulatorConfig(BaseModel):
+    """The simulated BMS behind `python -m edge simulate`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = 1
+    acceleration: float = Field(default=1.0, gt=0, le=10_000)
+    frame_period_s: float = Field(default=0.5, gt=0)
+    initial_soc_pct: float = Field(default=55, ge=1, le=99)
+
+
+class SiteFile(BaseModel):
+    """A whole site file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    site: SiteInfo
+    mapping: Path  # relative to the site file
+    bus: Annotated[list[BusConfig], Field(min_length=1)]
+    collector: CollectorConfig = CollectorConfig()
+    simulator: SimulatorConfig = SimulatorConfig()
+
+
+class SiteFileError(ValueError):
+    """A site file that cannot be used, with the field named."""
+
+
+def load_site_file(path: Path) -> SiteFile:
+    """Parse and validate a site file; the mapping path is made absolute."""
+    try:
+        site = SiteFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise SiteFileError(f"{path}: cannot read: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SiteFileError(f"{path}: not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])} = {e.get('input')!r}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise SiteFileError(f"{path}: {problems}") from exc
+    return site.model_copy(update={"mapping": (path.parent / site.mapping).resolve()})

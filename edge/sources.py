@@ -1,0 +1,107 @@
+"""Frame sources: live CAN buses (any python-can interface) and recorded logs."""
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TextIO
+
+import can
+
+from edge.counters import Counters, Reason
+from edge.decode import Frame
+from edge.site import BusConfig
+
+log = logging.getLogger("edge.sources")
+LOG_SUFFIXES = {".log", ".asc", ".blf", ".trc"}
+
+
+def to_frame(message: can.Message) -> Frame | None:
+    """A data frame as the decoder wants it; error and remote frames are not telemetry."""
+    if message.is_error_frame or message.is_remote_frame:
+        return None
+    return Frame(message.timestamp, message.arbitration_id, message.is_extended_id,
+                 bytes(message.data))  # fmt: skip
+
+
+def open_buses(configs: list[BusConfig]) -> list[can.BusABC]:
+    """Open every configured bus through can.Bus (never a vendor class directly)."""
+    buses = []
+    for config in configs:
+        options = {"bitrate": config.bitrate, **config.options}
+        if config.interface == "virtual":
+            options.pop("bitrate")  # the virtual bus has no bit timing
+        buses.append(can.Bus(interface=config.interface, channel=config.channel, **options))
+    return buses
+
+
+def bus_frames(
+    buses: list[can.BusABC], stop: threading.Event, poll_s: float = 0.1
+) -> Iterator[Frame | None]:
+    """Frames from several buses merged in arrival order; None when a poll interval passes idle."""
+    reader = can.BufferedReader()
+    notifier = can.Notifier(buses, [reader], timeout=poll_s)
+    try:
+        while not stop.is_set():
+            message = reader.get_message(timeout=poll_s)
+            yield None if message is None else to_frame(message)
+    finally:
+        notifier.stop()
+
+
+# A well-formed candump -L line: (timestamp) interface ID#DATA, with optional R/T direction.
+HEX_BYTES = r"(?:[0-9A-Fa-f]{2})*"
+CANDUMP_LINE = re.compile(
+    rf"^\(\d+(\.\d+)?\) \S+ [0-9A-Fa-f]{{1,8}}#(R\d*|#[0-9A-Fa-f]{HEX_BYTES}|{HEX_BYTES})( [RT])?$"
+)
+
+
+class CheckedCandumpLines:
+    """Feeds python-can's candump reader only well-formed lines; counts the others."""
+
+    def __init__(self, file: TextIO, counters: Counters, name: str) -> None:
+        self.file = file
+        self.counters = counters
+        self.name = name
+
+    def __iter__(self) -> Iterator[str]:
+        for number, line in enumerate(self.file, start=1):
+            text = line.strip()
+            if not text or CANDUMP_LINE.match(text):
+                yield line
+            else:
+                self.counters.reject(Reason.BAD_LOG_LINE, f"{self.name}:{number}: {text[:80]!r}")
+
+    def close(self) -> None:
+        """Close the underlying file."""
+        self.file.close()
+
+
+def log_frames(path: Path, counters: Counters, *, realtime: bool = False) -> Iterator[Frame]:
+    """Frames from a recorded log (.log candump, .asc, .blf, .trc), optionally at original speed."""
+    suffix = path.suffix.lower()
+    if suffix not in LOG_SUFFIXES:
+        raise ValueError(f"{path}: unsupported log format {path.suffix!r} "
+                         f"(use {', '.join(sorted(LOG_SUFFIXES))})")  # fmt: skip
+    if suffix == ".log":
+        lines = CheckedCandumpLines(
+            path.open(encoding="ascii", errors="replace"), counters, path.name
+        )
+        reader: Iterable[can.Message] = can.CanutilsLogReader(lines)  # type: ignore[arg-type]
+    else:
+        reader = can.LogReader(str(path))
+    messages = can.MessageSync(reader, timestamps=True) if realtime else reader
+    iterator = iter(messages)
+    while True:
+        try:
+            message = next(iterator)
+        except StopIteration:
+            return
+        except (ValueError, IndexError, KeyError) as exc:
+            # Binary and vendor formats cannot resync after corruption: count it, stop cleanly.
+            counters.reject(Reason.BAD_LOG_LINE, f"{path.name}: {exc}")
+            return
+        frame = to_frame(message)
+        if frame is not None:
+            yield frame

@@ -1,0 +1,156 @@
+"""SQLite store-and-forward spool: nothing leaves it before the backend confirms it.
+
+WAL mode with synchronous=FULL: a committed batch survives the process being killed. Each batch
+gets the next sequence number in the same transaction that stores it, so (edge_id, seq) is
+unique even across restarts. The spool is bounded: past its byte limit the oldest batches are
+dropped, and the drop is counted, logged and reported to the backend.
+"""
+
+import gzip
+import json
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("edge.spool")
+LIVE_WINDOW_S = 5.0  # a batch younger than this is live data and jumps the backlog
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledBatch:
+    """A stored batch ready to send: its number and gzip-compressed JSON body."""
+
+    seq: int
+    created_at: float
+    body: bytes
+
+
+class Spool:
+    """The persistent queue of batches waiting for the backend's confirmation."""
+
+    def __init__(self, path: Path, *, max_bytes: int = 256 * 1024 * 1024) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_bytes = max_bytes
+        # One connection shared by the collector and uplink threads, serialised by a lock.
+        self.lock = threading.RLock()
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS batch (seq INTEGER PRIMARY KEY, "
+            "created_at REAL NOT NULL, bytes INTEGER NOT NULL, body BLOB NOT NULL)"
+        )
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS dead (seq INTEGER PRIMARY KEY, "
+            "reason TEXT NOT NULL, body BLOB NOT NULL)"
+        )
+        self.edge_id = self._meta("edge_id") or self._init_edge_id()
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _init_edge_id(self) -> str:
+        edge_id = str(uuid.uuid4())
+        self.db.execute(
+            "INSERT INTO meta VALUES ('edge_id', ?), ('next_seq', '1'), ('dropped', '0')",
+            (edge_id,),
+        )
+        return edge_id
+
+    def append(self, build: Callable[[int], dict[str, Any]], *, now: float | None = None) -> int:
+        """Store the batch `build(seq)` under the next sequence number; returns that number."""
+        created = time.time() if now is None else now
+        with self._transaction():
+            seq = int(self._meta("next_seq") or 1)
+            body = gzip.compress(json.dumps(build(seq), separators=(",", ":")).encode(), 5)
+            self.db.execute(
+                "INSERT INTO batch VALUES (?, ?, ?, ?)", (seq, created, len(body), body)
+            )
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (str(seq + 1),))
+            self._enforce_limit()
+        return seq
+
+    def _enforce_limit(self) -> None:
+        total = self.db.execute("SELECT coalesce(sum(bytes), 0) FROM batch").fetchone()[0]
+        dropped = 0
+        while total > self.max_bytes:
+            seq, size = self.db.execute(
+                "SELECT seq, bytes FROM batch ORDER BY seq LIMIT 1"
+            ).fetchone()
+            self.db.execute("DELETE FROM batch WHERE seq = ?", (seq,))
+            total -= size
+            dropped += 1
+        if dropped:
+            previous = int(self._meta("dropped") or 0)
+            self.db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'dropped'", (str(previous + dropped),)
+            )
+            log.error(
+                "spool full (%d bytes): dropped the %d oldest batches (%d in all)",
+                self.max_bytes,
+                dropped,
+                previous + dropped,
+            )
+
+    def next_batch(self, *, now: float | None = None) -> SpooledBatch | None:
+        """The batch to send next: the newest if it is live, otherwise the oldest backlog."""
+        with self.lock:
+            current = time.time() if now is None else now
+            newest = self.db.execute(
+                "SELECT seq, created_at, body FROM batch ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            if newest is None:
+                return None
+            if current - newest[1] <= LIVE_WINDOW_S:
+                return SpooledBatch(*newest)
+            oldest = self.db.execute("SELECT seq, created_at, body FROM batch ORDER BY seq LIMIT 1")
+            return SpooledBatch(*oldest.fetchone())
+
+    def confirm(self, seq: int) -> None:
+        """The backend has stored batch `seq`: delete it."""
+        with self.lock:
+            self.db.execute("DELETE FROM batch WHERE seq = ?", (seq,))
+
+    def bury(self, seq: int, reason: str) -> None:
+        """Move a batch the backend refused as a whole into the dead-letter table (kept)."""
+        with self._transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO dead SELECT seq, ?, body FROM batch WHERE seq = ?",
+                (reason, seq),
+            )
+            self.db.execute("DELETE FROM batch WHERE seq = ?", (seq,))
+
+    def depth(self) -> int:
+        """Batches waiting."""
+        with self.lock:
+            return int(self.db.execute("SELECT count(*) FROM batch").fetchone()[0])
+
+    def dropped(self) -> int:
+        """Batches dropped because the spool was full, since it was created."""
+        with self.lock:
+            return int(self._meta("dropped") or 0)
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
