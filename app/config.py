@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("changethis")
     db_pool_size: int = Field(default=10, ge=1, le=200)
     log_level: str = "INFO"
+    ingest_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    ingest_max_future_s: float = Field(default=300.0, ge=0)
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"
 

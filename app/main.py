@@ -12,6 +12,7 @@ from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import install_error_handlers
 from app.core.templating import create_templates
 from app.health.routes import router as health_router
+from app.ingest.routes import router as ingest_router
 from app.web.routes import router as web_router
 
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = create_templates(settings)
     install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(ingest_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     return app

@@ -1,15 +1,16 @@
 """Factories for test data, built through the app's own services."""
 
 import itertools
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.sites.models import Module, Rack
 from app.sites.schemas import SiteConfig
-from app.sites.service import AppliedSite, apply_site_config
+from app.sites.service import AppliedSite, apply_site_config, create_edge_device
 from app.telemetry.schemas import ModuleSampleRow
 
 _site_numbers = itertools.count(1)
@@ -63,3 +64,23 @@ async def module_ids(session: AsyncSession, site: AppliedSite) -> list[int]:
         .order_by(Rack.index, Module.position)
     )
     return list(result.scalars())
+
+
+@dataclass(frozen=True)
+class DeviceSite:
+    """A committed site with an edge device, as a live server sees it."""
+
+    code: str
+    site_id: int
+    token: str
+    module_ids: list[int]
+
+
+async def committed_device_site(engine: AsyncEngine, **overrides: Any) -> DeviceSite:
+    """Commit a site and an edge device for it (the live server cannot see rolled-back data)."""
+    config = site_config(**overrides)
+    async with AsyncSession(engine) as session, session.begin():
+        applied = await apply_site_config(session, config=config)
+        token = await create_edge_device(session, site_code=config.code, name="edge-test")
+        modules = await module_ids(session, applied)
+    return DeviceSite(config.code, applied.site_id, token, modules)

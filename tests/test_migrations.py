@@ -16,7 +16,7 @@ DB = "ridethrough_migrations_test"
 HYPERTABLES = {"module_sample", "rack_sample"}
 TABLES = {
     "site", "edge_device", "rack", "module", "module_sample", "rack_sample", "module_latest",
-    "rack_latest", "alarm", "isolation", "command", "audit_log",
+    "rack_latest", "alarm", "isolation", "command", "audit_log", "ingest_batch", "ingest_rejection",
 }  # fmt: skip
 
 

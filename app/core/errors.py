@@ -49,7 +49,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             {"status_code": exc.status_code, "message": exc.detail},
             status_code=exc.status_code,
         )
-    body = error_body(code, str(exc.detail))
+    # A handler may pass a whole error body (with per-field details) as the detail.
+    body = exc.detail if isinstance(exc.detail, dict) else error_body(code, str(exc.detail))
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 

@@ -4,12 +4,13 @@ from app.alarms.models import Alarm
 from app.audit.models import AuditEntry
 from app.commands.models import Command
 from app.core.models import Base
+from app.ingest.models import IngestBatch, IngestRejection
 from app.isolations.models import Isolation
 from app.sites.models import EdgeDevice, Module, Rack, Site
 from app.telemetry.models import ModuleLatest, ModuleSample, RackLatest, RackSample
 
 ALL_MODELS = (
     Site, EdgeDevice, Rack, Module, ModuleSample, ModuleLatest, RackSample, RackLatest,
-    Alarm, Isolation, Command, AuditEntry,
+    Alarm, Isolation, Command, AuditEntry, IngestBatch, IngestRejection,
 )  # fmt: skip
 metadata = Base.metadata

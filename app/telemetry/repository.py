@@ -20,20 +20,30 @@ async def driver_connection(session: AsyncSession) -> PsycopgConnection[object]:
     return driver
 
 
-async def copy_module_samples(session: AsyncSession, rows: Iterable[ModuleSampleRow]) -> int:
-    """Write module samples with binary COPY; a (module_id, ts) already stored is an error."""
+async def copy_rows(
+    session: AsyncSession,
+    table: str,
+    columns: tuple[str, ...],
+    types: tuple[str, ...],
+    rows: Iterable[object],
+) -> int:
+    """Binary COPY of dataclass rows into `table`; a duplicate key raises UniqueViolation."""
     conn = await driver_connection(session)
-    columns = ", ".join(MODULE_SAMPLE_COLUMNS)
     count = 0
-    async with (
-        conn.cursor() as cur,
-        cur.copy(f"COPY module_sample ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
-    ):
-        copy.set_types(list(MODULE_SAMPLE_PG_TYPES))
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    async with conn.cursor() as cur, cur.copy(statement) as copy:
+        copy.set_types(list(types))
         for row in rows:
-            await copy.write_row(tuple(getattr(row, c) for c in MODULE_SAMPLE_COLUMNS))
+            await copy.write_row(tuple(getattr(row, c) for c in columns))
             count += 1
     return count
+
+
+async def copy_module_samples(session: AsyncSession, rows: Iterable[ModuleSampleRow]) -> int:
+    """Write module samples with binary COPY; a (module_id, ts) already stored is an error."""
+    return await copy_rows(
+        session, "module_sample", MODULE_SAMPLE_COLUMNS, MODULE_SAMPLE_PG_TYPES, rows
+    )
 
 
 async def module_samples(

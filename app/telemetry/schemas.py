@@ -34,3 +34,38 @@ MODULE_SAMPLE_PG_TYPES: tuple[str, ...] = (
     "int4", "timestamptz", "float4", "float4", "float4", "float4", "float4[]", "float4",
     "float4", "float4", "int2", "int2", "float4[]", "float4", "int8", "int4", "int8", "int2",
 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class RackSampleRow:
+    """One string sample in storage form."""
+
+    rack_id: int
+    ts: datetime
+    voltage_v: float | None
+    current_a: float | None
+    power_kw: float | None
+    soc_pct: float | None
+    soh_pct: float | None
+    contactor_closed: bool | None
+    n_mod_connected: int | None
+    n_mod_bypassed: int | None
+    insulation_kohm: float | None
+    charge_limit_a: float | None
+    discharge_limit_a: float | None
+    energy_charged_kwh: float | None
+    energy_discharged_kwh: float | None
+    cell_v_min: float | None
+    cell_v_max: float | None
+    status_bits: int
+    fault_bits: int
+    disable_reason: int | None
+    quality: int
+
+
+RACK_SAMPLE_COLUMNS: tuple[str, ...] = tuple(RackSampleRow.__dataclass_fields__)
+RACK_SAMPLE_PG_TYPES: tuple[str, ...] = (
+    "int4", "timestamptz", "float4", "float4", "float4", "float4", "float4", "bool", "int2",
+    "int2", "float4", "float4", "float4", "float8", "float8", "float4", "float4", "int4", "int8",
+    "int2", "int2",
+)  # fmt: skip

@@ -1,0 +1,1 @@
+"""Telemetry ingest: validate, de-duplicate and bulk-write batches from edge devices."""

@@ -1,0 +1,51 @@
+"""Edge device authentication: a bearer token resolves to one device of one site."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import select
+
+from app.core.db import SessionDep
+from app.core.security import hash_token
+from app.sites.models import EdgeDevice, Site
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    """The authenticated edge device and the only site it may write to."""
+
+    device_id: int
+    site_id: int
+    site_code: str
+
+
+def bearer_token(request: Request) -> str:
+    """The token of an 'Authorization: Bearer ...' header, or 401."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(
+            401,
+            "missing bearer token (Authorization: Bearer <device token>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token.strip()
+
+
+async def current_device(request: Request, session: SessionDep) -> DeviceIdentity:
+    """The device behind the request's token; 401 for an unknown or revoked token."""
+    token = bearer_token(request)
+    stmt = (
+        select(EdgeDevice.id, EdgeDevice.site_id, Site.code)
+        .join(Site, Site.id == EdgeDevice.site_id)
+        .where(EdgeDevice.token_hash == hash_token(token), EdgeDevice.revoked_at.is_(None))
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        raise HTTPException(
+            401, "unknown or revoked device token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return DeviceIdentity(row[0], row[1], row[2])
+
+
+DeviceDep = Annotated[DeviceIdentity, Depends(current_device)]

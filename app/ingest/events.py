@@ -1,0 +1,113 @@
+"""Edge events become alarm and isolation rows, keeping their onset and feedback times."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.alarms.catalogue import describe
+from app.alarms.repository import AlarmSource, clear_alarm, raise_alarm
+from app.core.enums import Actor, DisableReason
+from app.ingest.schemas import EventRow
+from app.ingest.validation import SiteAssets
+from app.isolations.models import Isolation
+from app.isolations.repository import fault_onset, open_isolation
+from app.telemetry.schemas import ModuleSampleRow, RackSampleRow
+
+COMMS_LOST = "module_comms_lost"
+STR_DIS_RSN = {
+    1: DisableReason.FAULT,
+    2: DisableReason.MAINTENANCE,
+    3: DisableReason.EXTERNAL,
+    4: DisableReason.OTHER,
+}
+
+
+def _offending_value(code: str, sample: ModuleSampleRow | None) -> tuple[float | None, int | None]:
+    """The measured value (and cell) behind a module fault, from the batch's sample."""
+    if sample is None:
+        return None, None
+    if code.startswith("cell_ov"):
+        return sample.cell_v_max, sample.cell_v_max_idx
+    if code.startswith("cell_uv"):
+        return sample.cell_v_min, sample.cell_v_min_idx
+    if code.startswith(("over_temp", "under_temp")) and sample.temp_c:
+        hot = code.startswith("over")
+        return (max if hot else min)(sample.temp_c), None
+    return None, None
+
+
+class EventApplier:
+    """Applies one batch's events for one site."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        assets: SiteAssets,
+        modules: list[ModuleSampleRow],
+        strings: list[RackSampleRow],
+    ) -> None:
+        self.session = session
+        self.assets = assets
+        self.module_samples = {m.module_id: m for m in modules}
+        self.rack_samples = {s.rack_id: s for s in strings}
+
+    async def apply(self, events: list[EventRow]) -> None:
+        """Apply events in time order."""
+        for event in sorted(events, key=lambda e: e.ts):
+            rack_id = self.assets.racks.get(event.string)
+            module = self.assets.modules.get((event.string, event.module or 0))
+            source = AlarmSource(self.assets.site_id, rack_id, module.module_id if module else None)
+            if event.kind in ("fault_raised", "comms_lost"):
+                await self._raise(event, source)
+            elif event.kind == "fault_cleared" and event.code:
+                await clear_alarm(self.session, source, code=event.code, ts=event.ts)
+            elif event.kind == "comms_restored":
+                await clear_alarm(self.session, source, code=COMMS_LOST, ts=event.ts)
+            elif event.kind == "contactor_opened" and rack_id is not None:
+                await self._isolated(event, rack_id)
+            elif event.kind == "contactor_closed" and rack_id is not None:
+                await self._returned(event, rack_id)
+
+    async def _raise(self, event: EventRow, source: AlarmSource) -> None:
+        code = COMMS_LOST if event.kind == "comms_lost" else (event.code or "unknown_fault")
+        entry = describe(code)
+        sample = self.module_samples.get(source.module_id) if source.module_id else None
+        value, cell = _offending_value(code, sample)
+        where = f"string {event.string}" + (f" module {event.module}" if event.module else "")
+        if cell is not None:
+            where += f" cell {cell + 1}"
+        cell_source = AlarmSource(source.site_id, source.rack_id, source.module_id, cell)
+        await raise_alarm(
+            self.session,
+            cell_source,
+            code=code,
+            priority=entry.priority,
+            message=f"{entry.title} at {where}",
+            ts=event.ts,
+            value=value,
+            threshold=entry.threshold,
+        )
+
+    async def _isolated(self, event: EventRow, rack_id: int) -> None:
+        if await open_isolation(self.session, rack_id=rack_id) is not None:
+            return
+        onset, code = await fault_onset(
+            self.session, site_id=self.assets.site_id, rack_id=rack_id, ts=event.ts
+        )
+        sample = self.rack_samples.get(rack_id)
+        reason = STR_DIS_RSN.get(sample.disable_reason or 0) if sample else None
+        reason = reason or (DisableReason.FAULT if code else DisableReason.OTHER)
+        self.session.add(
+            Isolation(
+                site_id=self.assets.site_id,
+                rack_id=rack_id,
+                reason=reason,
+                isolated_by=Actor.BMS,
+                fault_code=code,
+                onset_at=onset,
+                isolated_at=event.ts,
+            )
+        )
+
+    async def _returned(self, event: EventRow, rack_id: int) -> None:
+        isolation = await open_isolation(self.session, rack_id=rack_id)
+        if isolation is not None and event.ts >= isolation.onset_at:
+            isolation.returned_at = event.ts

@@ -1,0 +1,200 @@
+"""SQL for ingest: asset lookup, batch bookkeeping, sample writes with conflict handling."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import errors as pg_errors
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ingest.models import IngestBatch, IngestRejection
+from app.ingest.schemas import Rejection
+from app.ingest.validation import ModuleAsset, SiteAssets
+from app.sites.models import EdgeDevice, Module, Rack
+from app.telemetry.models import ModuleLatest, RackLatest
+from app.telemetry.repository import copy_rows, driver_connection
+from app.telemetry.schemas import (
+    MODULE_SAMPLE_COLUMNS,
+    MODULE_SAMPLE_PG_TYPES,
+    RACK_SAMPLE_COLUMNS,
+    RACK_SAMPLE_PG_TYPES,
+    ModuleSampleRow,
+    RackSampleRow,
+)
+
+
+async def site_assets(session: AsyncSession, site_id: int) -> SiteAssets:
+    """A site's strings and modules keyed the way the edge addresses them."""
+    racks = await session.execute(select(Rack.index, Rack.id).where(Rack.site_id == site_id))
+    modules = await session.execute(
+        select(
+            Rack.index,
+            Module.position,
+            Module.id,
+            Module.rack_id,
+            Module.cell_count,
+            Module.temp_count,
+        )
+        .join(Rack, Rack.id == Module.rack_id)
+        .where(Rack.site_id == site_id)
+    )
+    return SiteAssets(
+        site_id=site_id,
+        racks=dict(racks.tuples().all()),
+        modules={(r, p): ModuleAsset(m, rk, c, t) for r, p, m, rk, c, t in modules},
+    )
+
+
+async def claim_batch(
+    session: AsyncSession, *, device_id: int, edge_id: UUID, seq: int, values: dict[str, Any]
+) -> bool:
+    """Record a batch as stored; False when it already was (a replay)."""
+    stmt = (
+        insert(IngestBatch)
+        .values(edge_device_id=device_id, edge_id=edge_id, seq=seq, **values)
+        .on_conflict_do_nothing()
+        .returning(IngestBatch.seq)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def write_samples(
+    session: AsyncSession, table: str, rows: Sequence[ModuleSampleRow | RackSampleRow]
+) -> int:
+    """Store samples; returns how many were new. Samples already stored are left untouched."""
+    if not rows:
+        return 0
+    columns, types = _layout(table)
+    try:
+        # Fast path: straight binary COPY. Overlaps are rare (replayed batches stop earlier).
+        async with session.begin_nested():
+            await copy_rows(session, table, columns, types, rows)
+        return len(rows)
+    except pg_errors.UniqueViolation:
+        return await _write_through_staging(session, table, rows)
+
+
+def _layout(table: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if table == "module_sample":
+        return MODULE_SAMPLE_COLUMNS, MODULE_SAMPLE_PG_TYPES
+    return RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES
+
+
+async def _write_through_staging(
+    session: AsyncSession, table: str, rows: Sequence[ModuleSampleRow | RackSampleRow]
+) -> int:
+    columns, types = _layout(table)
+    stage = f"{table}_stage"
+    await session.execute(
+        text(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) "
+            "ON COMMIT DELETE ROWS"
+        )
+    )
+    await session.execute(text(f"TRUNCATE {stage}"))
+    await copy_rows(session, stage, columns, types, rows)
+    names = ", ".join(columns)
+    conn = await driver_connection(session)
+    cursor = await conn.execute(
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING"  # noqa: S608 - fixed identifiers
+    )
+    return cursor.rowcount
+
+
+async def upsert_module_latest(session: AsyncSession, rows: Sequence[ModuleSampleRow]) -> None:
+    """Move each module's latest state forward (never backward, for late batches)."""
+    newest: dict[int, ModuleSampleRow] = {}
+    for row in rows:
+        if row.module_id not in newest or row.ts > newest[row.module_id].ts:
+            newest[row.module_id] = row
+    await _upsert_latest(
+        session,
+        ModuleLatest,
+        "module_id",
+        [_as_dict(r, MODULE_SAMPLE_COLUMNS) for r in newest.values()],
+    )
+
+
+async def upsert_rack_latest(session: AsyncSession, rows: Sequence[RackSampleRow]) -> None:
+    """Move each string's latest state forward."""
+    newest: dict[int, RackSampleRow] = {}
+    for row in rows:
+        if row.rack_id not in newest or row.ts > newest[row.rack_id].ts:
+            newest[row.rack_id] = row
+    await _upsert_latest(
+        session, RackLatest, "rack_id", [_as_dict(r, RACK_SAMPLE_COLUMNS) for r in newest.values()]
+    )
+
+
+def _as_dict(row: ModuleSampleRow | RackSampleRow, columns: tuple[str, ...]) -> dict[str, Any]:
+    return {c: getattr(row, c) for c in columns}
+
+
+async def _upsert_latest(
+    session: AsyncSession,
+    model: type[ModuleLatest] | type[RackLatest],
+    key: str,
+    values: list[dict[str, Any]],
+) -> None:
+    if not values:
+        return
+    stmt = insert(model).values(values)
+    updates = {c: stmt.excluded[c] for c in values[0] if c != key}
+    table = model.__table__
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[key], set_=updates, where=table.c.ts < stmt.excluded.ts
+    )
+    await session.execute(stmt)
+
+
+async def insert_rejections(
+    session: AsyncSession,
+    *,
+    site_id: int,
+    device_id: int,
+    edge_id: UUID,
+    seq: int,
+    rejections: list[Rejection],
+) -> None:
+    """Keep refused rows with their reasons (values stored as text, truncated)."""
+    if not rejections:
+        return
+    await session.execute(
+        insert(IngestRejection),
+        [
+            {
+                "site_id": site_id,
+                "edge_device_id": device_id,
+                "edge_id": edge_id,
+                "seq": seq,
+                "section": r.section,
+                "row_index": r.row,
+                "field": r.field,
+                "value": None if r.value is None else str(r.value)[:500],
+                "reason": r.reason,
+            }
+            for r in rejections
+        ],
+    )
+
+
+async def touch_device(
+    session: AsyncSession, *, device_id: int, seen_at: datetime, version: str
+) -> None:
+    """Record that a device was heard from, and its software version."""
+    await session.execute(
+        update(EdgeDevice)
+        .where(EdgeDevice.id == device_id)
+        .values(last_seen_at=seen_at, software_version=version)
+    )
+
+
+async def notify_site(session: AsyncSession, *, site_id: int, payload: str) -> None:
+    """Wake live screens of this site (delivered at commit, to every app process)."""
+    await session.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": f"site_{site_id}", "payload": payload},
+    )

@@ -1,0 +1,78 @@
+"""POST /api/v1/ingest: the edge's telemetry upload."""
+
+import json
+import zlib
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import ValidationError
+
+from app.config import Settings
+from app.core.db import SessionDep
+from app.core.errors import error_body
+from app.ingest.dependencies import DeviceDep
+from app.ingest.schemas import Batch, IngestResponse
+from app.ingest.service import ingest_batch
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"])
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, gunzipped if needed; 413 past `limit` bytes either way."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"payload exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if request.headers.get("Content-Encoding", "").lower() != "gzip":
+        return body
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        # max_length stops a small gzip bomb from inflating past the limit.
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise HTTPException(400, f"body is not valid gzip: {exc}") from exc
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise HTTPException(413, f"decompressed payload exceeds the limit of {limit} bytes")
+    return data
+
+
+def parse_batch(body: bytes) -> Batch:
+    """The batch envelope, or 400/422 saying which field is wrong and why."""
+    try:
+        raw = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPException(400, f"body is not valid JSON: {exc}") from exc
+    try:
+        return Batch.model_validate(raw)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        error = error_body("invalid_batch", "the batch envelope is invalid", details)
+        raise HTTPException(422, error) from exc
+
+
+@router.post(
+    "/ingest",
+    response_model=IngestResponse,
+    responses={400: {}, 401: {}, 403: {}, 413: {}, 422: {}},
+    summary="Upload a telemetry batch from an edge device",
+)
+async def ingest(request: Request, session: SessionDep, device: DeviceDep) -> IngestResponse:
+    """Store a batch exactly once; the answer lists what was new, already stored, or refused."""
+    settings: Settings = request.app.state.settings
+    batch = parse_batch(await read_body(request, settings.ingest_max_bytes))
+    if batch.site != device.site_code:
+        raise HTTPException(
+            403, f"this device's token is for site {device.site_code!r}, not {batch.site!r}"
+        )
+    return await ingest_batch(
+        session,
+        device=device,
+        batch=batch,
+        now=datetime.now(UTC),
+        max_future=timedelta(seconds=settings.ingest_max_future_s),
+    )

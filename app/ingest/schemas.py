@@ -1,0 +1,134 @@
+"""The wire contract as the backend reads it (ridethrough.telemetry.v1), row by row.
+
+The batch envelope is validated as a whole; rows are validated one at a time so that one bad
+row is refused with its reason while the good rows of the same batch are stored.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SCHEMA = "ridethrough.telemetry.v1"
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+CellVolts = Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)]
+Celsius = Annotated[float, Field(ge=-40, le=125, allow_inf_nan=False)]
+Bits = Annotated[int, Field(ge=0, lt=2**63)]
+StringNo = Annotated[int, Field(ge=1, le=255)]
+
+
+class Row(BaseModel):
+    """Settings shared by every row model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class ModuleRow(Row):
+    """One module sample."""
+
+    ts: AwareDatetime
+    string: StringNo
+    module: Annotated[int, Field(ge=1, le=255)]
+    cell_v: Annotated[list[CellVolts], Field(min_length=1, max_length=64)]
+    temp_c: Annotated[list[Celsius], Field(max_length=16)] = []
+    soc_pct: Percent | None = None
+    soh_pct: Percent | None = None
+    voltage_v: Annotated[float, Field(ge=0, le=1500, allow_inf_nan=False)] | None = None
+    current_a: Annotated[float, Field(ge=-5000, le=5000, allow_inf_nan=False)] | None = None
+    balancing: Bits = 0
+    fault_bits: Bits = 0
+    status_bits: Annotated[int, Field(ge=0, lt=2**31)] = 0
+    bypassed: bool | None = None
+    quality: Annotated[int, Field(ge=0, lt=2**15)] = 0
+
+
+class StringRow(Row):
+    """One string (rack) sample."""
+
+    ts: AwareDatetime
+    string: StringNo
+    voltage_v: Annotated[float, Field(ge=0, le=2000, allow_inf_nan=False)] | None = None
+    current_a: Annotated[float, Field(ge=-5000, le=5000, allow_inf_nan=False)] | None = None
+    soc_pct: Percent | None = None
+    soh_pct: Percent | None = None
+    contactor_closed: bool | None = None
+    contactor_fault: bool | None = None
+    enabled: bool | None = None
+    disable_reason: Annotated[int, Field(ge=0, le=4)] | None = None
+    charge_limit_a: Annotated[float, Field(ge=0, le=10000, allow_inf_nan=False)] | None = None
+    discharge_limit_a: Annotated[float, Field(ge=0, le=10000, allow_inf_nan=False)] | None = None
+    insulation_kohm: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = None
+    n_mod_connected: Annotated[int, Field(ge=0, le=64)] | None = None
+    n_mod_bypassed: Annotated[int, Field(ge=0, le=64)] | None = None
+    energy_charged_kwh: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    energy_discharged_kwh: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    fault_bits: Bits = 0
+    quality: Annotated[int, Field(ge=0, lt=2**15)] = 0
+
+
+EventKind = Literal[
+    "fault_raised", "fault_cleared", "contactor_opened", "contactor_closed", "comms_lost",
+    "comms_restored",
+]  # fmt: skip
+
+
+class EventRow(Row):
+    """One event detected by the edge."""
+
+    ts: AwareDatetime
+    kind: EventKind
+    target: Literal["module", "string"]
+    string: StringNo
+    module: Annotated[int, Field(ge=1, le=255)] | None = None
+    code: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")] | None = None
+
+
+class Batch(BaseModel):
+    """The batch envelope; rows stay raw here and are validated one by one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_: Literal["ridethrough.telemetry.v1"] = Field(alias="schema")
+    edge_id: Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$")]
+    seq: Annotated[int, Field(ge=1, lt=2**62)]
+    site: str
+    created_at: AwareDatetime
+    software_version: Annotated[str, Field(max_length=64)]
+    counters: dict[str, Any] = {}
+    modules: Annotated[list[dict[str, Any]], Field(max_length=20_000)] = []
+    strings: Annotated[list[dict[str, Any]], Field(max_length=2_000)] = []
+    events: Annotated[list[dict[str, Any]], Field(max_length=20_000)] = []
+
+
+class Rejection(BaseModel):
+    """Why one row (or one field of it) was refused."""
+
+    section: Literal["modules", "strings", "events"]
+    row: int
+    field: str
+    value: Any = None
+    reason: str
+
+
+class SectionResult(BaseModel):
+    """Counts for one section of a batch."""
+
+    received: int = 0
+    stored: int = 0
+    already_stored: int = 0
+    rejected: int = 0
+
+
+class IngestResponse(BaseModel):
+    """What the backend did with a batch."""
+
+    edge_id: str
+    seq: int
+    duplicate_batch: bool
+    modules: SectionResult
+    strings: SectionResult
+    events: SectionResult
+    rejections: list[Rejection]
+    received_at: datetime

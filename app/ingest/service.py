@@ -1,0 +1,111 @@
+"""Ingest of one batch: validate, de-duplicate, write, turn events into alarms and isolations."""
+
+import json
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ingest import repository
+from app.ingest.dependencies import DeviceIdentity
+from app.ingest.events import EventApplier
+from app.ingest.schemas import Batch, IngestResponse, SectionResult
+from app.ingest.validation import SiteAssets, Validated, validate_batch
+
+
+def _sections(batch: Batch, validated: Validated) -> dict[str, SectionResult]:
+    rejected: dict[str, set[int]] = {"modules": set(), "strings": set(), "events": set()}
+    for rejection in validated.rejections:
+        rejected[rejection.section].add(rejection.row)
+    return {
+        "modules": SectionResult(received=len(batch.modules), rejected=len(rejected["modules"])),
+        "strings": SectionResult(received=len(batch.strings), rejected=len(rejected["strings"])),
+        "events": SectionResult(received=len(batch.events), rejected=len(rejected["events"])),
+    }
+
+
+async def ingest_batch(
+    session: AsyncSession,
+    *,
+    device: DeviceIdentity,
+    batch: Batch,
+    now: datetime,
+    max_future: timedelta,
+) -> IngestResponse:
+    """Store a batch exactly once; refused rows are recorded and reported, good rows kept."""
+    assets = await repository.site_assets(session, device.site_id)
+    validated = validate_batch(
+        modules=batch.modules,
+        strings=batch.strings,
+        events=batch.events,
+        assets=assets,
+        latest_allowed=now + max_future,
+    )
+    sections = _sections(batch, validated)
+    edge_id = UUID(batch.edge_id)
+    fresh = await repository.claim_batch(
+        session,
+        device_id=device.device_id,
+        edge_id=edge_id,
+        seq=batch.seq,
+        values={
+            "created_at": batch.created_at,
+            "n_modules": len(validated.modules),
+            "n_strings": len(validated.strings),
+            "n_events": len(validated.events),
+            "n_rejected": len(validated.rejections),
+            "counters": batch.counters,
+        },
+    )
+    await repository.touch_device(
+        session, device_id=device.device_id, seen_at=now, version=batch.software_version
+    )
+    response = IngestResponse(
+        edge_id=batch.edge_id,
+        seq=batch.seq,
+        duplicate_batch=not fresh,
+        rejections=validated.rejections,
+        received_at=now,
+        **sections,
+    )
+    if not fresh:
+        response.modules.already_stored = len(validated.modules)
+        response.strings.already_stored = len(validated.strings)
+        return response
+    await _store(session, device, assets, validated, response)
+    return response
+
+
+async def _store(
+    session: AsyncSession,
+    device: DeviceIdentity,
+    assets: SiteAssets,
+    validated: Validated,
+    response: IngestResponse,
+) -> None:
+    new_modules = await repository.write_samples(session, "module_sample", validated.modules)
+    new_strings = await repository.write_samples(session, "rack_sample", validated.strings)
+    response.modules.stored, response.strings.stored = new_modules, new_strings
+    response.modules.already_stored = len(validated.modules) - new_modules
+    response.strings.already_stored = len(validated.strings) - new_strings
+    await repository.upsert_module_latest(session, validated.modules)
+    await repository.upsert_rack_latest(session, validated.strings)
+    await EventApplier(session, assets, validated.modules, validated.strings).apply(
+        validated.events
+    )
+    response.events.stored = len(validated.events)
+    await repository.insert_rejections(
+        session,
+        site_id=device.site_id,
+        device_id=device.device_id,
+        edge_id=UUID(response.edge_id),
+        seq=response.seq,
+        rejections=validated.rejections,
+    )
+    payload = {
+        "site_id": device.site_id,
+        "modules": new_modules,
+        "strings": new_strings,
+        "events": len(validated.events),
+    }
+    await repository.notify_site(session, site_id=device.site_id, payload=json.dumps(payload))

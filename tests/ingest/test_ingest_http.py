@@ -1,0 +1,180 @@
+"""POST /api/v1/ingest over real HTTP into the real database."""
+
+import gzip
+import json
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.db import psycopg_dsn
+from tests.factories import DeviceSite, committed_device_site
+from tests.server import LiveServer
+from tests.wire import T0, batch, full_site_rows, module_row, string_row
+
+pytestmark = pytest.mark.usefixtures("server")
+
+
+@pytest.fixture
+async def site(engine: AsyncEngine) -> DeviceSite:
+    """A committed 2 x 3 module site with an edge device."""
+    return await committed_device_site(engine)
+
+
+def post(
+    server: LiveServer, token: str, body: dict[str, Any], *, gz: bool = True
+) -> httpx.Response:
+    """Send a batch as the edge does (gzip JSON with a bearer token)."""
+    data = json.dumps(body).encode()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if gz:
+        data = gzip.compress(data)
+        headers["Content-Encoding"] = "gzip"
+    return httpx.post(f"{server.url}/api/v1/ingest", content=data, headers=headers, timeout=30)
+
+
+def count(dsn: str, sql: str, *params: object) -> int:
+    """A single integer from the database."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(sql, params).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def module_samples(dsn: str, site: DeviceSite) -> int:
+    """Module samples stored for a site."""
+    return count(
+        dsn, "SELECT count(*) FROM module_sample WHERE module_id = ANY(%s)", site.module_ids
+    )
+
+
+def test_batch_is_stored_with_latest_state(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    response = post(server, site.token, batch(site.code, 1, **full_site_rows(T0)))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["duplicate_batch"] is False
+    assert body["modules"] == {"received": 6, "stored": 6, "already_stored": 0, "rejected": 0}
+    assert body["strings"]["stored"] == 2
+    dsn = psycopg_dsn(test_database_url)
+    assert module_samples(dsn, site) == 6
+    assert (
+        count(dsn, "SELECT count(*) FROM module_latest WHERE module_id = ANY(%s)", site.module_ids)
+        == 6
+    )
+    with psycopg.connect(dsn) as conn:
+        cells = conn.execute(
+            "SELECT cell_v, cell_v_max, cell_v_max_idx FROM module_sample WHERE module_id = %s",
+            (site.module_ids[0],),
+        ).fetchone()
+    assert cells == (module_row(1, 1, T0)["cell_v"], 3.294, 4)
+
+
+def test_same_batch_twice_is_stored_once(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    body = batch(site.code, 1, **full_site_rows(T0))
+    assert post(server, site.token, body).json()["duplicate_batch"] is False
+    again = post(server, site.token, body).json()
+    assert again["duplicate_batch"] is True
+    assert again["modules"]["already_stored"] == 6
+    assert module_samples(psycopg_dsn(test_database_url), site) == 6
+
+
+def test_overlapping_batch_adds_only_new_samples(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    post(server, site.token, batch(site.code, 1, **full_site_rows(T0)))
+    overlap = full_site_rows(T0)
+    overlap["modules"] += [module_row(1, 1, T0 + timedelta(seconds=1))]
+    response = post(server, site.token, batch(site.code, 2, **overlap)).json()
+    assert response["duplicate_batch"] is False
+    assert response["modules"] == {"received": 7, "stored": 1, "already_stored": 6, "rejected": 0}
+    assert module_samples(psycopg_dsn(test_database_url), site) == 7
+
+
+def test_bad_rows_are_refused_with_reasons_and_good_rows_kept(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    rows = [
+        module_row(1, 1, T0),
+        module_row(1, 2, T0, cell_v=[3.3] * 15 + [7.2]),
+        module_row(1, 3, T0, soc_pct=130),
+        module_row(2, 9, T0),
+        module_row(2, 1, T0 + timedelta(days=2)),
+        module_row(2, 2, T0, cell_v=[3.3] * 12),
+    ]
+    body = batch(site.code, 1, modules=rows, strings=[string_row(7, T0)])
+    response = post(server, site.token, body, gz=False)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["modules"]["stored"] == 1
+    refused = {(r["section"], r["row"], r["field"]) for r in result["rejections"]}
+    assert refused == {
+        ("modules", 1, "cell_v.15"),
+        ("modules", 2, "soc_pct"),
+        ("modules", 3, "module"),
+        ("modules", 4, "ts"),
+        ("modules", 5, "cell_v"),
+        ("strings", 0, "string"),
+    }
+    reasons = {r["row"]: r["reason"] for r in result["rejections"] if r["section"] == "modules"}
+    assert "less than or equal to 5" in reasons[1]
+    assert "no module 9" in reasons[3]
+    assert "12 cell voltages for a 16-cell module" in reasons[5]
+    dsn = psycopg_dsn(test_database_url)
+    assert module_samples(dsn, site) == 1
+    assert count(dsn, "SELECT count(*) FROM ingest_rejection WHERE site_id = %s", site.site_id) == 6
+
+
+def test_nan_is_refused(server: LiveServer, site: DeviceSite) -> None:
+    text = json.dumps(batch(site.code, 1, modules=[module_row(1, 1, T0)])).replace(
+        '"soc_pct": 55.5', '"soc_pct": NaN'
+    )
+    response = httpx.post(
+        f"{server.url}/api/v1/ingest",
+        content=text,
+        headers={"Authorization": f"Bearer {site.token}"},
+    )
+    assert response.status_code == 200
+    assert response.json()["rejections"][0]["field"] == "soc_pct"
+    assert response.json()["modules"]["stored"] == 0
+
+
+async def test_a_token_cannot_write_to_another_site(
+    server: LiveServer, site: DeviceSite, engine: AsyncEngine, test_database_url: str
+) -> None:
+    other = await committed_device_site(engine)
+    response = post(server, site.token, batch(other.code, 1, **full_site_rows(T0)))
+    assert response.status_code == 403
+    assert f"for site '{site.code}'" in response.json()["error"]["message"]
+    assert module_samples(psycopg_dsn(test_database_url), other) == 0
+
+
+@pytest.mark.parametrize("header", [None, "Bearer rte_not-a-real-token", "Basic abc"])
+def test_missing_or_unknown_token_is_401(server: LiveServer, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = httpx.post(f"{server.url}/api/v1/ingest", content=b"{}", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_invalid_envelope_names_the_field(server: LiveServer, site: DeviceSite) -> None:
+    body = batch(site.code, 0)
+    del body["edge_id"]
+    response = post(server, site.token, body)
+    assert response.status_code == 422
+    fields = {d["field"] for d in response.json()["error"]["details"]}
+    assert fields == {"edge_id", "seq"}
+
+
+def test_payload_limits_give_413(server: LiveServer, site: DeviceSite) -> None:
+    headers = {"Authorization": f"Bearer {site.token}", "Content-Encoding": "gzip"}
+    bomb = gzip.compress(b" " * (17 * 1024 * 1024))  # inflates past the 16 MiB limit
+    response = httpx.post(f"{server.url}/api/v1/ingest", content=bomb, headers=headers)
+    assert response.status_code == 413
+    assert "16777216 bytes" in response.json()["error"]["message"]
