@@ -2,11 +2,12 @@
 
 import random
 from pathlib import Path
+from typing import Any, Literal
 
 import cantools
 import pytest
 
-from edge.codec import MessageCodec
+from edge.codec import MessageCodec, compile_signal
 from edge.mapping import MappingError
 from edge.model import Target
 from edge.protocol import load_protocol
@@ -34,8 +35,21 @@ def test_string_frames_do_not_match_with_a_module_byte() -> None:
     assert protocol.route_for(0x0201_0100, extended=False) is None
 
 
-def test_compiled_codec_matches_cantools_on_random_frames() -> None:
-    database = cantools.database.load_file(PROTOCOLS / "reference.dbc")
+def with_mux(message: Any, data: bytearray, value: int) -> bytes:
+    """The frame with its multiplexer signal set to `value` (so a defined group follows)."""
+    mux = next(s for s in message.signals if s.is_multiplexer)
+    layout = compile_signal(mux, message.length)
+    order: Literal["big", "little"] = "big" if layout.big_endian else "little"
+    word = int.from_bytes(data, order) & ~(layout.mask << layout.shift) | value << layout.shift
+    return word.to_bytes(message.length, order)
+
+
+OTHER_DBC = PROTOCOLS.parents[1] / "tests" / "protocols" / "other_vendor.dbc"
+
+
+@pytest.mark.parametrize("dbc", [PROTOCOLS / "reference.dbc", OTHER_DBC], ids=["le", "be"])
+def test_compiled_codec_matches_cantools_on_random_frames(dbc: Path) -> None:
+    database = cantools.database.load_file(dbc)
     assert isinstance(database, cantools.database.can.Database)
     rnd = random.Random(7)
     for message in database.messages:
@@ -43,7 +57,7 @@ def test_compiled_codec_matches_cantools_on_random_frames() -> None:
         for _ in range(500):
             data = bytearray(rnd.getrandbits(8) for _ in range(message.length))
             if message.is_multiplexed():
-                data[0] = (data[0] & 0xF0) | rnd.randrange(4)
+                data = bytearray(with_mux(message, data, rnd.randrange(4)))
             expected = message.decode(bytes(data), decode_choices=False)
             assert isinstance(expected, dict)
             decoded = codec.decode(bytes(data))

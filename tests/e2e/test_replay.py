@@ -1,0 +1,209 @@
+"""Recorded CAN logs replayed through the real edge into the real backend and TimescaleDB."""
+
+import math
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import can
+import cantools
+import psycopg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from edge.protocol import load_protocol
+from edge.sim.runner import Simulator
+from edge.site import load_site_file
+from tests.db import psycopg_dsn
+from tests.edge_process import (
+    OTHER_MAPPING,
+    REFERENCE_MAPPING,
+    edge_env,
+    run_edge,
+    write_site_file,
+)
+from tests.factories import committed_device_site
+from tests.server import LiveServer
+
+Samples = dict[tuple[int, int, int], tuple[float, ...]]  # (string, module, second) -> cells
+
+
+def record_simulated_log(path: Path, site_file: Path, seconds: float) -> None:
+    """Record the simulator's bus traffic with python-can's own candump logger."""
+    site = load_site_file(site_file)
+    channel = f"rec-{uuid.uuid4()}"
+    sim_bus = can.Bus(interface="virtual", channel=channel)
+    rec_bus = can.Bus(interface="virtual", channel=channel)
+    logger = can.Logger(str(path))
+    notifier = can.Notifier(rec_bus, [logger])
+    simulator = Simulator(site, load_protocol(site.mapping), sim_bus)
+    simulator.start()
+    time.sleep(seconds)
+    simulator.stop()
+    simulator.join(timeout=5)
+    notifier.stop()
+    logger.stop()
+    sim_bus.shutdown()
+    rec_bus.shutdown()
+
+
+def oracle(path: Path, dbc: Path, cells: int) -> Samples:
+    """Expected samples, decoded independently with plain cantools: the last cell values known
+    at the end of every second in which a module sent any frame."""
+    database = cantools.database.load_file(dbc)
+    assert isinstance(database, cantools.database.can.Database)
+    known: dict[tuple[int, int], dict[int, float]] = defaultdict(dict)
+    seen: set[tuple[int, int]] = set()
+    expected: Samples = {}
+    second: int | None = None
+    for message in can.LogReader(str(path)):
+        now = math.floor(message.timestamp)
+        if second is not None and now > second:
+            expected |= _close(known, seen, second, cells)
+        second = now
+        decoded = _module_cells(database, message)
+        if decoded is not None:
+            key, values = decoded
+            known[key].update(values)
+            seen.add(key)
+    assert second is not None
+    return expected | _close(known, seen, second, cells)
+
+
+def _module_cells(
+    database: cantools.database.can.Database, message: can.Message
+) -> tuple[tuple[int, int], dict[int, float]] | None:
+    """(string, module) and {cell index: volts} of a reference module frame, else None."""
+    if message.arbitration_id >> 16 not in (0x101, 0x102, 0x103, 0x104):
+        return None
+    key = ((message.arbitration_id >> 8) & 0xFF, message.arbitration_id & 0xFF)
+    if message.arbitration_id >> 16 != 0x101:
+        return key, {}
+    frame = database.get_message_by_name("MOD_CELL_V").decode(
+        bytes(message.data), decode_choices=False
+    )
+    assert isinstance(frame, dict)
+    return key, {
+        int(name[6:8]) - 1: round(float(v), 3)
+        for name, v in frame.items()
+        if name.startswith("CellV_") and not name.endswith("_Ok") and isinstance(v, int | float)
+    }
+
+
+def _close(
+    known: dict[tuple[int, int], dict[int, float]],
+    seen: set[tuple[int, int]],
+    second: int,
+    cells: int,
+) -> Samples:
+    out = {
+        (s, m, second): tuple(known[(s, m)][i] for i in range(cells))
+        for s, m in seen
+        if len(known[(s, m)]) >= cells
+    }
+    seen.clear()
+    return out
+
+
+def stored(dsn: str, site_id: int) -> Samples:
+    """Module samples in TimescaleDB, keyed like the oracle."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT r.index, m.position, extract(epoch FROM s.ts)::bigint, s.cell_v "
+            "FROM module_sample s JOIN module m ON m.id = s.module_id "
+            "JOIN rack r ON r.id = m.rack_id WHERE r.site_id = %s",
+            (site_id,),
+        ).fetchall()
+    return {(r, p, t): tuple(round(v, 3) for v in cells) for r, p, t, cells in rows}
+
+
+async def test_reference_protocol_log_reaches_timescaledb(
+    server: LiveServer, engine: AsyncEngine, test_database_url: str, tmp_path: Path
+) -> None:
+    site = await committed_device_site(engine)
+    site_file = write_site_file(
+        tmp_path,
+        code=site.code,
+        mapping=REFERENCE_MAPPING,
+        simulator="frame_period_s = 0.25\nacceleration = 600",
+    )
+    log = tmp_path / "reference.log"
+    record_simulated_log(log, site_file, seconds=3.5)
+
+    env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
+    result = run_edge(["replay", str(log), "--config", str(site_file)], env)
+    assert result.returncode == 0, result.stderr
+
+    expected = oracle(log, REFERENCE_MAPPING.parent / "reference.dbc", cells=16)
+    assert len(expected) >= 6 * 3  # 6 modules over at least 3 seconds
+    assert stored(psycopg_dsn(test_database_url), site.site_id) == expected
+
+
+def write_other_vendor_log(path: Path, start: float, seconds: int) -> Samples:
+    """A candump log of the other vendor's protocol (1 string, 2 modules) and its samples."""
+    database = cantools.database.load_file(OTHER_MAPPING.parent / "other_vendor.dbc")
+    assert isinstance(database, cantools.database.can.Database)
+    cells_msg, mod_msg = (
+        database.get_message_by_name("BMS_CELLS"),
+        database.get_message_by_name("BMS_MOD"),
+    )
+    lines, expected = [], {}
+    for second in range(seconds):
+        for address in (0, 1):
+            millivolts = [3280 + 10 * address + second + i for i in range(16)]
+            ts = start + second + 0.1 + 0.3 * address
+            for page in range(6):
+                values = {"ModAddr": address, "Page": page}
+                for k in range(3):
+                    n = page * 3 + k + 1
+                    if n <= 16:
+                        values[f"Cell_{n:02}"] = millivolts[n - 1]
+                lines.append((ts + page * 0.01, 0x301, cells_msg.encode(values)))
+            lines.append(
+                (
+                    ts + 0.1,
+                    0x341,
+                    mod_msg.encode(
+                        {
+                            "ModAddr": address,
+                            "SoC": 60.5,
+                            "Temp_1": 25,
+                            "Temp_2": 26,
+                            "ModV": sum(millivolts) / 1000,
+                            "Faults": 0,
+                        }
+                    ),
+                )
+            )
+            expected[(1, address + 1, int(start) + second)] = tuple(mv / 1000 for mv in millivolts)
+    path.write_text(
+        "".join(f"({ts:.6f}) can0 {fid:03X}#{data.hex().upper()}\n" for ts, fid, data in lines)
+    )
+    return expected
+
+
+async def test_other_vendor_protocol_log_needs_only_dbc_and_mapping(
+    server: LiveServer, engine: AsyncEngine, test_database_url: str, tmp_path: Path
+) -> None:
+    site = await committed_device_site(engine, racks=1, modules_per_rack=2, temps_per_module=2)
+    site_file = write_site_file(
+        tmp_path, code=site.code, mapping=OTHER_MAPPING, strings=1, modules=2, temps=2
+    )
+    log = tmp_path / "other.log"
+    start = math.floor(datetime.now(UTC).timestamp()) - 60
+    expected = write_other_vendor_log(log, start, seconds=3)
+
+    env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
+    result = run_edge(["replay", str(log), "--config", str(site_file)], env)
+    assert result.returncode == 0, result.stderr
+
+    assert stored(psycopg_dsn(test_database_url), site.site_id) == expected
+    with psycopg.connect(psycopg_dsn(test_database_url)) as conn:
+        row = conn.execute(
+            "SELECT soc_pct, temp_c FROM module_latest l JOIN module m "
+            "ON m.id = l.module_id JOIN rack r ON r.id = m.rack_id "
+            "WHERE r.site_id = %s LIMIT 1",
+            (site.site_id,),
+        ).fetchone()
+    assert row == (60.5, [25.0, 26.0])

@@ -1,0 +1,93 @@
+"""The wire contract: the edge writes, and the backend reads, exactly the pinned v1 fixture."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from app.ingest.schemas import Batch
+from app.ingest.validation import ModuleAsset, SiteAssets, validate_batch
+from edge.assemble import Q_STALE, Snapshot
+from edge.events import Event, EventKind
+from edge.model import Target
+from edge.wire import batch_body, event_record, module_record, string_record
+
+FIXTURE = Path(__file__).parent / "fixtures" / "wire_batch_v1.json"
+T0 = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC).timestamp()
+
+
+def edge_batch() -> dict[str, Any]:
+    """A batch built by the edge's own wire functions from fixed snapshots."""
+    module = Snapshot(
+        T0,
+        1,
+        2,
+        {
+            "soc_pct": 55.5,
+            "soh_pct": 98.1,
+            "voltage_v": 52.71,
+            "current_a": -40.5,
+            "balancing": 5.0,
+            "fault_bits": 2.0,
+            "status_bits": 3.0,
+            "bypassed": 0.0,
+            "alive": 17.0,
+        },
+        tuple(3.29 + i / 1000 for i in range(4)),
+        (24.5, 25.1),
+        Q_STALE,
+    )
+    string = Snapshot(
+        T0,
+        1,
+        0,
+        {
+            "voltage_v": 843.2,
+            "current_a": -40.5,
+            "soc_pct": 55.0,
+            "contactor_closed": 1.0,
+            "contactor_fault": 0.0,
+            "enabled": 1.0,
+            "disable_reason": 0.0,
+            "charge_limit_a": 140.0,
+            "insulation_kohm": 5000.0,
+            "n_mod_connected": 2.0,
+            "heartbeat": 9.0,
+        },
+        (),
+        (),
+        0,
+    )
+    event = Event(T0 + 0.25, EventKind.FAULT_RAISED, Target.MODULE, 1, 2, "cell_ov_warning")
+    return batch_body(
+        edge_id="8a0d4b9e-3c1f-4f7e-9a55-2b1c0d9e8f71",
+        seq=42,
+        site="fixture-site",
+        created_at=T0 + 1,
+        counters={"frames": 100, "decoded": 99},
+        modules=[module_record(module)],
+        strings=[string_record(string)],
+        events=[event_record(event)],
+    )
+
+
+def test_edge_writes_the_pinned_fixture() -> None:
+    assert edge_batch() == json.loads(FIXTURE.read_text())
+
+
+def test_backend_reads_the_pinned_fixture_without_rejections() -> None:
+    batch = Batch.model_validate(json.loads(FIXTURE.read_text()))
+    assets = SiteAssets(site_id=1, racks={1: 10}, modules={(1, 2): ModuleAsset(20, 10, 4, 2)})
+    latest = datetime.fromtimestamp(T0, UTC) + timedelta(minutes=5)
+    validated = validate_batch(
+        modules=batch.modules,
+        strings=batch.strings,
+        events=batch.events,
+        assets=assets,
+        latest_allowed=latest,
+    )
+    assert validated.rejections == []
+    assert [m.cell_v for m in validated.modules] == [[3.29, 3.291, 3.292, 3.293]]
+    assert validated.modules[0].quality == Q_STALE
+    assert validated.strings[0].contactor_closed is True
+    assert validated.events[0].code == "cell_ov_warning"
