@@ -36,12 +36,12 @@ async def load_sites(path: Path) -> None:
         )
 
 
-async def new_edge_device(site_code: str, name: str) -> None:
+async def new_edge_device(site_code: str, name: str, *, rotate: bool) -> None:
     """Register an edge device and print its token, which is shown this once only."""
     engine = create_engine(get_settings())
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            token = await create_edge_device(session, site_code=site_code, name=name)
+            token = await create_edge_device(session, site_code=site_code, name=name, rotate=rotate)
     finally:
         await engine.dispose()
     print(token)
@@ -59,10 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     device = sub.add_parser("create-edge-device", help="register an edge device, print its token")
     device.add_argument("--site", required=True, help="site code")
     device.add_argument("--name", required=True, help="device name, unique within the site")
+    device.add_argument("--rotate", action="store_true", help="new token for an existing device")
     serve = sub.add_parser("serve", help="run the backend with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--no-access-log", action="store_true", help="do not log every request")
     return parser
 
 
@@ -75,10 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "seed-demo":
             asyncio.run(load_sites(DEMO_FLEET_FILE))
         elif args.command == "create-edge-device":
-            asyncio.run(new_edge_device(args.site, args.name))
+            asyncio.run(new_edge_device(args.site, args.name, rotate=args.rotate))
         elif args.command == "serve":
             uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
-                        workers=args.workers, log_level="info")  # fmt: skip
+                        workers=args.workers, log_level="info",
+                        access_log=not args.no_access_log)  # fmt: skip
     except (FleetConfigError, UnknownSiteError, DuplicateDeviceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

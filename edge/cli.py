@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # One line per HTTP request is noise at 1 Hz; the uplink logs failures itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         return dispatch(args, settings)
     except MappingError as exc:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bring the whole system up: database, migrations, demo fleet, backend. Ctrl-C stops what it started.
+# Bring the whole system up: database, migrations, demo fleet, backend and simulated sites
+# streaming through the real CAN -> edge -> HTTP path. Ctrl-C stops what it started.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -34,7 +35,7 @@ step "seeding the demo fleet"
 .venv/bin/python -m app seed-demo
 
 step "starting the backend on http://$HOST:$PORT"
-.venv/bin/python -m app serve --host "$HOST" --port "$PORT" &
+.venv/bin/python -m app serve --host "$HOST" --port "$PORT" --no-access-log &
 pids+=($!)
 for _ in $(seq 1 100); do
     curl -fs "http://$HOST:$PORT/readyz" >/dev/null 2>&1 && break
@@ -42,11 +43,26 @@ for _ in $(seq 1 100); do
 done
 curl -fs "http://$HOST:$PORT/readyz" >/dev/null || fail "the backend did not become ready" "see its log above"
 
+# One simulated site per edge process, streaming through the real path:
+# simulated BMS -> python-can virtual bus -> edge decode/assembly -> spool -> HTTP ingest.
+mkdir -p .data/logs .data/edge
+for site_file in edge/sites/*.toml; do
+    code=$(basename "$site_file" .toml)
+    token=$(.venv/bin/python -m app create-edge-device --site "$code" --name demo-edge --rotate 2>/dev/null) \
+        || fail "could not issue an edge token for $code"
+    step "streaming simulated site $code (log .data/logs/edge-$code.log)"
+    RIDETHROUGH_EDGE_BACKEND_URL="http://$HOST:$PORT" RIDETHROUGH_EDGE_TOKEN="$token" \
+        RIDETHROUGH_EDGE_SPOOL_PATH=".data/edge/$code.sqlite3" \
+        .venv/bin/python -m edge simulate --config "$site_file" >".data/logs/edge-$code.log" 2>&1 &
+    pids+=($!)
+done
+
 cat <<MSG
 
   Ridethrough is running:  http://$HOST:$PORT
   Readiness:               http://$HOST:$PORT/readyz
   API docs:                http://$HOST:$PORT/api/docs
+  Simulated sites:         $(ls edge/sites/*.toml | xargs -n1 basename | sed 's/.toml//' | paste -sd' ')
   Login:                   none yet in development (accounts and roles arrive with access control)
 
   Press Ctrl-C to stop everything this command started.

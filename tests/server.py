@@ -33,9 +33,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(env: dict[str, str]) -> Iterator[LiveServer]:
+def live_server(env: dict[str, str], port: int | None = None) -> Iterator[LiveServer]:
     """Start `python -m app serve` with extra environment, wait until it answers, stop it after."""
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port)],
         cwd=PROJECT_ROOT,

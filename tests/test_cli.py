@@ -17,9 +17,14 @@ def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run `python -m app ARGS` on the test database."""
     env = {**os.environ, "RIDETHROUGH_DATABASE_URL": database_url}
     return subprocess.run(
-        [sys.executable, "-m", "app", *args], cwd=PROJECT_ROOT, env=env,
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "app", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +72,16 @@ def test_edge_device_token_is_printed_once_and_stored_hashed(
     again = run_cli(test_database_url, "create-edge-device", "--site", "cli-site", "--name", "gw")
     assert again.returncode == 2
     assert "already has an edge device named 'gw'" in again.stderr
+
+    rotated = run_cli(
+        test_database_url, "create-edge-device", "--site", "cli-site", "--name", "gw", "--rotate"
+    )
+    new_token = rotated.stdout.strip()
+    assert rotated.returncode == 0, rotated.stderr
+    assert new_token != token
+    with psycopg.connect(psycopg_dsn(test_database_url)) as conn:
+        stored = conn.execute("SELECT token_hash FROM edge_device WHERE name = 'gw'").fetchall()
+    assert stored == [(hash_token(new_token),)]
 
 
 def test_edge_device_for_unknown_site_is_refused(test_database_url: str) -> None:

@@ -1,6 +1,6 @@
 """SQL for the asset registry."""
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -100,3 +100,14 @@ async def edge_device_exists(session: AsyncSession, *, site_id: int, name: str) 
     """Whether the site already has a device with this name."""
     stmt = select(EdgeDevice.id).where(EdgeDevice.site_id == site_id, EdgeDevice.name == name)
     return (await session.execute(stmt)).first() is not None
+
+
+async def set_edge_token(
+    session: AsyncSession, *, site_id: int, name: str, token_hash: str
+) -> None:
+    """Replace a device's token (and un-revoke it)."""
+    await session.execute(
+        update(EdgeDevice)
+        .where(EdgeDevice.site_id == site_id, EdgeDevice.name == name)
+        .values(token_hash=token_hash, revoked_at=None)
+    )

@@ -69,14 +69,27 @@ class DuplicateDeviceError(ValueError):
 EDGE_TOKEN_PREFIX = "rte_"  # noqa: S105 - a public prefix, not a secret
 
 
-async def create_edge_device(session: AsyncSession, *, site_code: str, name: str) -> str:
-    """Register an edge device for a site and return its token (only its hash is stored)."""
+async def create_edge_device(
+    session: AsyncSession, *, site_code: str, name: str, rotate: bool = False
+) -> str:
+    """Register an edge device and return its token (only its hash is stored).
+
+    With `rotate`, an existing device of that name gets a new token and the old one stops working.
+    """
     site_id = await repository.site_id_by_code(session, site_code)
     if site_id is None:
         raise UnknownSiteError(f"no site with code {site_code!r}")
-    if await repository.edge_device_exists(session, site_id=site_id, name=name):
-        raise DuplicateDeviceError(f"site {site_code!r} already has an edge device named {name!r}")
     token = new_token(EDGE_TOKEN_PREFIX)
+    if await repository.edge_device_exists(session, site_id=site_id, name=name):
+        if not rotate:
+            raise DuplicateDeviceError(
+                f"site {site_code!r} already has an edge device named {name!r} "
+                "(use --rotate to issue it a new token)"
+            )
+        await repository.set_edge_token(
+            session, site_id=site_id, name=name, token_hash=hash_token(token)
+        )
+        return token
     await repository.insert_edge_device(
         session, site_id=site_id, name=name, token_hash=hash_token(token)
     )
