@@ -1,8 +1,8 @@
 """Nothing lost: the backend goes away mid-stream, the edge is killed with SIGKILL."""
 
+import asyncio
 import signal
 import subprocess
-import asyncio
 from pathlib import Path
 
 import psycopg
