@@ -3,6 +3,7 @@
 import math
 from dataclasses import dataclass
 
+from edge.codec import decode
 from edge.counters import Counters, Reason
 from edge.model import Target
 from edge.protocol import Protocol, ResolvedField, Route
@@ -47,19 +48,17 @@ class FrameDecoder:
         if route is None:
             self.counters.reject(Reason.UNKNOWN_ID, f"frame id {frame.frame_id:#x}")
             return None
-        if len(frame.data) != route.codec.length:
+        if len(frame.data) != route.length:
             detail = f"{route.message} ({frame.frame_id:#x}): {len(frame.data)} bytes"
-            self.counters.reject(Reason.WRONG_DLC, f"{detail}, expected {route.codec.length}")
+            self.counters.reject(Reason.WRONG_DLC, f"{detail}, expected {route.length}")
             return None
-        signals = route.codec.decode(frame.data)
+        signals = decode(route.message_def, frame.data)
         address = self._address(route, frame, signals)
         if address is None:
             return None
         self.counters.decoded += 1
-        values = self._valid_values(route, signals, address)
-        present = sum(1 for field in route.fields if field.signal in signals)
-        return Decoded(route.target, address[0], address[1], frame.ts, tuple(values),
-                       present - len(values))  # fmt: skip
+        values, rejected = self._valid_values(route, signals, address)
+        return Decoded(route.target, address[0], address[1], frame.ts, tuple(values), rejected)
 
     def _address(
         self, route: Route, frame: Frame, signals: dict[str, float]
@@ -77,24 +76,30 @@ class FrameDecoder:
 
     def _valid_values(
         self, route: Route, signals: dict[str, float], address: tuple[int, int]
-    ) -> list[tuple[ResolvedField, float]]:
+    ) -> tuple[list[tuple[ResolvedField, float]], int]:
         out = []
-        for field in route.fields:
-            raw = signals.get(field.signal)
-            if raw is None:  # multiplexed away: this frame carries another group
+        rejected = 0
+        # cantools returns only the multiplexed group present, so this loop is short.
+        for name, raw in signals.items():
+            field = route.by_signal.get(name)
+            if field is None:
                 continue
-            if field.valid is not None and not signals.get(field.valid):
-                self.counters.reject(Reason.INVALID_FLAG, f"{route.message}.{field.signal} "
-                                     f"flagged invalid at {address}")  # fmt: skip
+            reason = self._problem(field, signals, raw)
+            if reason is not None:
+                rejected += 1
+                self.counters.reject(reason, f"{route.message}.{name} = {raw!r} at {address}")
                 continue
             value = raw * field.factor
-            if math.isnan(value) or math.isinf(value):
-                self.counters.reject(Reason.NOT_A_NUMBER, f"{route.message}.{field.signal}")
-                continue
-            if not field.low <= value <= field.high:
-                self.counters.reject(Reason.OUT_OF_RANGE, f"{route.message}.{field.signal} = "
-                                     f"{value:g} outside {field.low:g}..{field.high:g} "
-                                     f"at {address}")  # fmt: skip
-                continue
-            out.append((field, value))
-        return out
+            out.append((field, round(value, field.decimals) if field.decimals >= 0 else value))
+        return out, rejected
+
+    @staticmethod
+    def _problem(field: ResolvedField, signals: dict[str, float], raw: float) -> str | None:
+        if field.valid is not None and not signals.get(field.valid):
+            return Reason.INVALID_FLAG
+        value = raw * field.factor
+        if math.isnan(value) or math.isinf(value):
+            return Reason.NOT_A_NUMBER
+        if not field.low <= value <= field.high:
+            return Reason.OUT_OF_RANGE
+        return None

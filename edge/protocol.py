@@ -1,4 +1,4 @@
-"""A DBC + mapping pair resolved into routes: frame id -> codec, address readers, field bindings."""
+"""A DBC + mapping pair resolved into routes: frame id -> message, addresses, field bindings."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -7,7 +7,7 @@ from typing import Any
 import cantools
 from cantools.database.errors import Error as CantoolsError
 
-from edge.codec import MessageCodec
+from edge.codec import decimals
 from edge.mapping import (
     AddressPart,
     FieldBinding,
@@ -32,6 +32,7 @@ class ResolvedField:
     unit: str
     low: float
     high: float
+    decimals: int  # rounding that removes float noise from scaling (-1: none)
 
     @property
     def label(self) -> str:
@@ -68,10 +69,12 @@ class Route:
     extended: bool
     id_mask: int
     target: Target
-    codec: MessageCodec
+    message_def: Any  # the cantools message
+    length: int
     string: AddressReader | None
     module: AddressReader | None
     fields: tuple[ResolvedField, ...]
+    by_signal: dict[str, ResolvedField]
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,8 @@ def _resolve_message(database: Any, mapping: MessageMapping, problems: list[str]
         for resolved in _resolve_binding(message, mapping.target, binding, problems)
     ]
     return Route(mapping.name, message.frame_id, message.is_extended_frame, id_mask,
-                 mapping.target, MessageCodec(message), string, module, tuple(fields))  # fmt: skip
+                 mapping.target, message, message.length, string, module, tuple(fields),
+                 {f.signal: f for f in fields})  # fmt: skip
 
 
 def _address_reader(
@@ -217,8 +221,10 @@ def _resolve_one(
     factor = _unit_factor(spec, binding, signals[name].unit, f"{where}, signal {name}", problems)
     if factor is None:
         return None
+    signal = signals[name]
+    places = decimals(float(signal.scale) * factor, float(signal.offset) * factor)
     return ResolvedField(binding.field, None if n is None else n - 1, name, valid, factor,
-                         canonical_unit(signals[name].unit), spec.low, spec.high)  # fmt: skip
+                         canonical_unit(signal.unit), spec.low, spec.high, places)  # fmt: skip
 
 
 def _unit_factor(
