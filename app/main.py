@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from app.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import install_error_handlers
+from app.core.registry import ALL_MODELS
 from app.core.templating import create_templates
 from app.health.routes import router as health_router
 from app.ingest.routes import router as ingest_router
@@ -19,6 +20,8 @@ from app.web.routes import router as web_router
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app: settings validated, engine created, routers and static files mounted."""
     settings = settings or get_settings()
+    # Every model must be mapped before the first flush resolves foreign keys between domains.
+    assert ALL_MODELS
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

@@ -89,6 +89,9 @@ def log_frames(path: Path, counters: Counters, *, realtime: bool = False) -> Ite
             path.open(encoding="ascii", errors="replace"), counters, path.name
         )
         reader: Iterable[can.Message] = can.CanutilsLogReader(lines)  # type: ignore[arg-type]
+    elif suffix == ".asc":
+        # ASC stores times relative to its header date; the collector wants absolute times.
+        reader = can.ASCReader(str(path), relative_timestamp=False)
     else:
         reader = can.LogReader(str(path))
     messages = can.MessageSync(reader, timestamps=True) if realtime else reader

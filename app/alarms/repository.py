@@ -86,3 +86,25 @@ async def clear_alarm(
         },
     )
     return int(getattr(result, "rowcount", 0))
+
+
+async def open_alarm_value(
+    session: AsyncSession, source: AlarmSource, *, code: str
+) -> float | None:
+    """The value of the open alarm for this source and code, if there is one."""
+    result = await session.execute(
+        text(
+            "SELECT coalesce(value, 0) FROM alarm WHERE site_id = :site_id "
+            "AND coalesce(rack_id, 0) = coalesce(:rack_id, 0) "
+            "AND coalesce(module_id, 0) = coalesce(:module_id, 0) AND code = :code "
+            "AND state <> 'normal'"
+        ),
+        {
+            "site_id": source.site_id,
+            "rack_id": source.rack_id,
+            "module_id": source.module_id,
+            "code": code,
+        },
+    )
+    value = result.scalar()
+    return None if value is None else float(value)

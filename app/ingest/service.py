@@ -6,11 +6,42 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alarms.catalogue import describe
+from app.alarms.repository import AlarmSource, open_alarm_value, raise_alarm
 from app.ingest import repository
 from app.ingest.dependencies import DeviceIdentity
 from app.ingest.events import EventApplier
 from app.ingest.schemas import Batch, IngestResponse, SectionResult
 from app.ingest.validation import SiteAssets, Validated, validate_batch
+
+SPOOL_OVERFLOW = "edge_spool_overflow"
+
+
+async def _report_spool_overflow(
+    session: AsyncSession,
+    device: DeviceIdentity,
+    response: IngestResponse,
+    *,
+    counters: dict[str, object],
+) -> None:
+    """Raise (or bump) an alarm when the edge says its full spool dropped batches."""
+    dropped = counters.get("spool_dropped")
+    if not isinstance(dropped, int) or dropped <= 0:
+        return
+    source = AlarmSource(device.site_id)
+    known = await open_alarm_value(session, source, code=SPOOL_OVERFLOW)
+    if known is not None and known >= dropped:
+        return
+    entry = describe(SPOOL_OVERFLOW)
+    await raise_alarm(
+        session,
+        source,
+        code=SPOOL_OVERFLOW,
+        priority=entry.priority,
+        message=f"{entry.title} ({dropped} batches in all)",
+        ts=response.received_at,
+        value=float(dropped),
+    )
 
 
 def _sections(batch: Batch, validated: Validated) -> dict[str, SectionResult]:
@@ -41,6 +72,7 @@ async def ingest_batch(
         assets=assets,
         latest_allowed=now + max_future,
     )
+    validated.counters = dict(batch.counters)
     sections = _sections(batch, validated)
     edge_id = UUID(batch.edge_id)
     fresh = await repository.claim_batch(
@@ -102,6 +134,7 @@ async def _store(
         seq=response.seq,
         rejections=validated.rejections,
     )
+    await _report_spool_overflow(session, device, response, counters=validated.counters)
     payload = {
         "site_id": device.site_id,
         "modules": new_modules,

@@ -8,7 +8,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from app.ingest.schemas import EventRow, ModuleRow, Rejection, StringRow
-from app.telemetry.schemas import ModuleSampleRow, RackSampleRow
+from app.telemetry.schemas import QUALITY_BYPASSED, ModuleSampleRow, RackSampleRow
 
 Section = Literal["modules", "strings", "events"]
 RowT = TypeVar("RowT", bound=BaseModel)
@@ -41,6 +41,7 @@ class Validated:
     strings: list[RackSampleRow] = field(default_factory=list)
     events: list[EventRow] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    counters: dict[str, object] = field(default_factory=dict)
 
 
 def _parse(
@@ -94,7 +95,7 @@ def _module_sample(row: ModuleRow, asset: ModuleAsset) -> ModuleSampleRow:
         balancing=row.balancing,
         status_bits=row.status_bits,
         fault_bits=row.fault_bits,
-        quality=row.quality | (0x100 if row.bypassed else 0),
+        quality=row.quality | (QUALITY_BYPASSED if row.bypassed else 0),
     )
 
 

@@ -28,6 +28,9 @@ class ModuleSampleRow:
     quality: int
 
 
+# Data-quality bits from the edge (1 stale, 2 incomplete, 4 invalid) and the backend's own.
+QUALITY_BYPASSED = 0x100  # the module reported itself bypassed (out of the string's current path)
+
 MODULE_SAMPLE_COLUMNS: tuple[str, ...] = tuple(ModuleSampleRow.__dataclass_fields__)
 # PostgreSQL types of those columns in order, for binary COPY.
 MODULE_SAMPLE_PG_TYPES: tuple[str, ...] = (

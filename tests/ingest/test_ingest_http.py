@@ -178,3 +178,23 @@ def test_payload_limits_give_413(server: LiveServer, site: DeviceSite) -> None:
     response = httpx.post(f"{server.url}/api/v1/ingest", content=bomb, headers=headers)
     assert response.status_code == 413
     assert "16777216 bytes" in response.json()["error"]["message"]
+
+
+def test_spool_overflow_reported_by_the_edge_raises_an_alarm(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    first = batch(site.code, 1, **full_site_rows(T0))
+    first["counters"] = {"spool_dropped": 3}
+    second = batch(site.code, 2, **full_site_rows(T0 + timedelta(seconds=1)))
+    second["counters"] = {"spool_dropped": 3}  # same total: no new occurrence
+    third = batch(site.code, 3, **full_site_rows(T0 + timedelta(seconds=2)))
+    third["counters"] = {"spool_dropped": 5}
+    for body in (first, second, third):
+        assert post(server, site.token, body).status_code == 200
+    with psycopg.connect(psycopg_dsn(test_database_url)) as conn:
+        rows = conn.execute(
+            "SELECT value, occurrences, priority FROM alarm WHERE site_id = %s "
+            "AND code = 'edge_spool_overflow'",
+            (site.site_id,),
+        ).fetchall()
+    assert rows == [(5.0, 2, 2)]

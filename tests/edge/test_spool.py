@@ -1,0 +1,71 @@
+"""The store-and-forward spool: numbering, live-first order, confirmation, bounded size."""
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from edge.spool import Spool
+
+
+def body(seq: int, size: int = 10) -> dict[str, Any]:
+    """A batch body of roughly `size` bytes once compressed (random-ish, so it compresses badly)."""
+    return {"seq": seq, "pad": [str((seq * 7919 + i) * 104729) for i in range(size)]}
+
+
+def decode(raw: bytes) -> dict[str, Any]:
+    """The JSON body of a spooled batch."""
+    loaded: dict[str, Any] = json.loads(gzip.decompress(raw))
+    return loaded
+
+
+def test_sequence_numbers_survive_a_reopen(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite3")
+    assert [spool.append(body, now=100.0) for _ in range(3)] == [1, 2, 3]
+    edge_id = spool.edge_id
+    spool.close()
+    reopened = Spool(tmp_path / "s.sqlite3")
+    assert reopened.edge_id == edge_id
+    assert reopened.append(body, now=101.0) == 4
+    assert reopened.depth() == 4
+
+
+def test_live_batch_goes_before_backlog_then_oldest_first(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite3")
+    for t in (10.0, 11.0, 12.0):
+        spool.append(body, now=t)
+    spool.append(body, now=100.0)
+    assert spool.next_batch(now=101.0).seq == 4  # type: ignore[union-attr]
+    spool.confirm(4)
+    assert spool.next_batch(now=101.0).seq == 1  # type: ignore[union-attr]
+    spool.confirm(1)
+    batch = spool.next_batch(now=101.0)
+    assert batch is not None
+    assert decode(batch.body)["seq"] == 2
+
+
+def test_confirmed_batches_leave_and_nothing_else_does(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite3")
+    for _ in range(3):
+        spool.append(body, now=1.0)
+    spool.confirm(2)
+    assert spool.depth() == 2
+    assert spool.next_batch(now=1.0).seq == 3  # type: ignore[union-attr]
+
+
+def test_full_spool_drops_oldest_and_counts(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite3", max_bytes=6_000)
+    for _ in range(20):
+        spool.append(lambda seq: body(seq, size=200), now=1.0)
+    assert spool.dropped() > 0
+    assert spool.depth() + spool.dropped() == 20
+    oldest = spool.db.execute("SELECT min(seq) FROM batch").fetchone()[0]
+    assert oldest == spool.dropped() + 1  # the oldest went first
+
+
+def test_refused_batch_is_kept_aside_not_lost(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite3")
+    spool.append(body, now=1.0)
+    spool.bury(1, "422: schema")
+    assert spool.depth() == 0
+    assert spool.db.execute("SELECT seq, reason FROM dead").fetchall() == [(1, "422: schema")]

@@ -1,0 +1,147 @@
+"""Edge events become alarms (ISA-18.2 states) and isolations (onset and feedback times)."""
+
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.db import psycopg_dsn
+from tests.factories import DeviceSite, committed_device_site
+from tests.ingest.test_ingest_http import post
+from tests.server import LiveServer
+from tests.wire import T0, batch, iso, module_row, string_row
+
+pytestmark = pytest.mark.usefixtures("server")
+
+
+def event(
+    kind: str, seconds: float, string: int, module: int | None = None, code: str | None = None
+) -> dict[str, Any]:
+    """A wire event at T0 + seconds."""
+    row: dict[str, Any] = {
+        "ts": iso(T0 + timedelta(seconds=seconds)),
+        "kind": kind,
+        "target": "module" if module else "string",
+        "string": string,
+    }
+    if module:
+        row["module"] = module
+    if code:
+        row["code"] = code
+    return row
+
+
+def fetch(dsn: str, sql: str, site_id: int) -> list[tuple[Any, ...]]:
+    """Rows of a query about one site."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(sql, (site_id,)).fetchall()
+
+
+@pytest.fixture
+async def site(engine: AsyncEngine) -> DeviceSite:
+    """A committed site with an edge device."""
+    return await committed_device_site(engine)
+
+
+def test_fault_alarm_then_isolation_then_return(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    hot_cells = [3.3] * 16
+    hot_cells[4] = 3.71
+    raised = batch(
+        site.code,
+        1,
+        modules=[module_row(1, 2, T0, cell_v=hot_cells)],
+        events=[event("fault_raised", 0.4, 1, 2, "cell_ov_alarm")],
+    )
+    opened = batch(
+        site.code,
+        2,
+        strings=[
+            string_row(
+                1,
+                T0 + timedelta(seconds=1),
+                contactor_closed=False,
+                disable_reason=1,
+                current_a=0.0,
+            )
+        ],
+        events=[event("contactor_opened", 1.3, 1)],
+    )
+    cleared = batch(
+        site.code,
+        3,
+        events=[
+            event("fault_cleared", 30, 1, 2, "cell_ov_alarm"),
+            event("contactor_closed", 60, 1),
+        ],
+    )
+    for body in (raised, opened, cleared):
+        response = post(server, site.token, body)
+        assert response.status_code == 200, response.text
+        assert response.json()["rejections"] == []
+
+    dsn = psycopg_dsn(test_database_url)
+    alarms = fetch(
+        dsn,
+        "SELECT code, priority, state, value, threshold, cell_index, raised_at, "
+        "cleared_at, message FROM alarm WHERE site_id = %s",
+        site.site_id,
+    )
+    assert len(alarms) == 1
+    code, priority, state, value, threshold, cell, raised_at, cleared_at, message = alarms[0]
+    assert (code, priority, state, cell) == ("cell_ov_alarm", 2, "rtn_unacked", 4)
+    assert value == pytest.approx(3.71)
+    assert threshold == pytest.approx(3.65)
+    assert raised_at == T0 + timedelta(seconds=0.4)
+    assert cleared_at == T0 + timedelta(seconds=30)
+    assert message == "Cell over-voltage alarm at string 1 module 2 cell 5"
+
+    isolations = fetch(
+        dsn,
+        "SELECT reason, isolated_by, fault_code, onset_at, isolated_at, "
+        "returned_at FROM isolation WHERE site_id = %s",
+        site.site_id,
+    )
+    assert isolations == [
+        (
+            "fault",
+            "bms",
+            "cell_ov_alarm",
+            T0 + timedelta(seconds=0.4),
+            T0 + timedelta(seconds=1.3),
+            T0 + timedelta(seconds=60),
+        )
+    ]
+
+
+def test_chattering_alarm_counts_occurrences(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    events = [
+        event("fault_raised", 1, 1, 1, "cell_ov_warning"),
+        event("fault_cleared", 2, 1, 1, "cell_ov_warning"),
+        event("fault_raised", 3, 1, 1, "cell_ov_warning"),
+    ]
+    assert post(server, site.token, batch(site.code, 1, events=events)).status_code == 200
+    rows = fetch(
+        psycopg_dsn(test_database_url),
+        "SELECT state, occurrences FROM alarm WHERE site_id = %s",
+        site.site_id,
+    )
+    assert rows == [("unacked", 2)]
+
+
+def test_comms_loss_raises_and_restores(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    events = [event("comms_lost", 5, 2, 3), event("comms_restored", 9, 2, 3)]
+    assert post(server, site.token, batch(site.code, 1, events=events)).status_code == 200
+    rows = fetch(
+        psycopg_dsn(test_database_url),
+        "SELECT code, state, raised_at FROM alarm WHERE site_id = %s",
+        site.site_id,
+    )
+    assert rows == [("module_comms_lost", "rtn_unacked", T0 + timedelta(seconds=5))]
