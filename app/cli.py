@@ -9,6 +9,7 @@ import uvicorn
 
 from app.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
+from app.core.jobs import retention_once, rollup_once
 from app.sites.service import (
     DEMO_FLEET_FILE,
     DuplicateDeviceError,
@@ -49,6 +50,20 @@ async def new_edge_device(site_code: str, name: str, *, rotate: bool) -> None:
           "it is not shown again", file=sys.stderr)  # fmt: skip
 
 
+async def run_job(name: str) -> None:
+    """Run one background job now (for cron, or after a bulk import)."""
+    settings = get_settings()
+    engine = create_engine(settings)
+    try:
+        if name == "rollup":
+            print(f"rolled up {await rollup_once(create_sessionmaker(engine))} minutes")
+        else:
+            await retention_once(create_sessionmaker(engine), settings)
+            print("retention applied")
+    finally:
+        await engine.dispose()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per task."""
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
@@ -60,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     device.add_argument("--site", required=True, help="site code")
     device.add_argument("--name", required=True, help="device name, unique within the site")
     device.add_argument("--rotate", action="store_true", help="new token for an existing device")
+    sub.add_parser("rollup", help="bring the one-minute rollups up to date now")
+    sub.add_parser("retention", help="drop raw and rollup chunks past their retention now")
     serve = sub.add_parser("serve", help="run the backend with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -78,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(load_sites(DEMO_FLEET_FILE))
         elif args.command == "create-edge-device":
             asyncio.run(new_edge_device(args.site, args.name, rotate=args.rotate))
+        elif args.command in ("rollup", "retention"):
+            asyncio.run(run_job(args.command))
         elif args.command == "serve":
             uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
                         workers=args.workers, log_level="info",

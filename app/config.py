@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     ingest_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     ingest_max_future_s: float = Field(default=300.0, ge=0)
+    jobs_enabled: bool = True  # rollups and retention inside the app (safe with several processes)
+    rollup_interval_s: float = Field(default=20.0, gt=0)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+    raw_retention_days: float = Field(default=30.0, gt=0)
+    rollup_retention_days: float = Field(default=730.0, gt=0)
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"
 

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from app.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import install_error_handlers
+from app.core.jobs import Jobs
 from app.core.registry import ALL_MODELS
 from app.core.templating import create_templates
 from app.health.routes import router as health_router
@@ -28,7 +29,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        jobs = Jobs(settings, app.state.sessionmaker)
+        jobs.start()
         yield
+        await jobs.stop()
         await app.state.engine.dispose()
 
     app = FastAPI(

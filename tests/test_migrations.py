@@ -13,10 +13,11 @@ from app.core.registry import metadata
 from tests.db import alembic_config, drop_database, psycopg_dsn, recreate_database
 
 DB = "ridethrough_migrations_test"
-HYPERTABLES = {"module_sample", "rack_sample"}
+HYPERTABLES = {"module_sample", "rack_sample", "module_sample_1m", "rack_sample_1m"}
 TABLES = {
     "site", "edge_device", "rack", "module", "module_sample", "rack_sample", "module_latest",
-    "rack_latest", "alarm", "isolation", "command", "audit_log", "ingest_batch", "ingest_rejection",
+    "rack_latest", "alarm", "isolation", "command", "audit_log", "ingest_batch",
+    "ingest_rejection", "rollup_dirty", "module_sample_1m", "rack_sample_1m",
 }  # fmt: skip
 
 

@@ -7,10 +7,19 @@ from app.core.models import Base
 from app.ingest.models import IngestBatch, IngestRejection
 from app.isolations.models import Isolation
 from app.sites.models import EdgeDevice, Module, Rack, Site
-from app.telemetry.models import ModuleLatest, ModuleSample, RackLatest, RackSample
+from app.telemetry.models import (
+    ModuleLatest,
+    ModuleRollup,
+    ModuleSample,
+    RackLatest,
+    RackRollup,
+    RackSample,
+    RollupDirty,
+)  # fmt: skip
 
 ALL_MODELS = (
     Site, EdgeDevice, Rack, Module, ModuleSample, ModuleLatest, RackSample, RackLatest,
-    Alarm, Isolation, Command, AuditEntry, IngestBatch, IngestRejection,
+    Alarm, Isolation, Command, AuditEntry, IngestBatch, IngestRejection, ModuleRollup,
+    RackRollup, RollupDirty,
 )  # fmt: skip
 metadata = Base.metadata

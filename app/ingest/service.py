@@ -13,6 +13,7 @@ from app.ingest.dependencies import DeviceIdentity
 from app.ingest.events import EventApplier
 from app.ingest.schemas import Batch, IngestResponse, SectionResult
 from app.ingest.validation import SiteAssets, Validated, validate_batch
+from app.telemetry.rollups import MODULES, RACKS, mark_dirty
 
 SPOOL_OVERFLOW = "edge_spool_overflow"
 
@@ -120,6 +121,8 @@ async def _store(
     response.modules.stored, response.strings.stored = new_modules, new_strings
     response.modules.already_stored = len(validated.modules) - new_modules
     response.strings.already_stored = len(validated.strings) - new_strings
+    await mark_dirty(session, MODULES, (row.ts for row in validated.modules))
+    await mark_dirty(session, RACKS, (row.ts for row in validated.strings))
     await repository.upsert_module_latest(session, validated.modules)
     await repository.upsert_rack_latest(session, validated.strings)
     await EventApplier(session, assets, validated.modules, validated.strings).apply(

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import REAL, BigInteger, Boolean, Double, ForeignKey, Integer, SmallInteger
+from sqlalchemy import REAL, BigInteger, Boolean, Double, ForeignKey, Integer, SmallInteger, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -100,3 +100,63 @@ class RackLatest(RackSampleColumns, Base):
     rack_id: Mapped[int] = mapped_column(
         ForeignKey("rack.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class ModuleRollup(Base):
+    """One module over one minute: min/max/avg, cell spread statistics, sample count."""
+
+    __tablename__ = "module_sample_1m"
+
+    module_id: Mapped[int] = mapped_column(
+        ForeignKey("module.id", ondelete="CASCADE"), primary_key=True
+    )
+    bucket: Mapped[datetime] = mapped_column(primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer)
+    soc_pct_avg: Mapped[float | None] = mapped_column(REAL)
+    current_a_avg: Mapped[float | None] = mapped_column(REAL)
+    current_a_abs_max: Mapped[float | None] = mapped_column(REAL)
+    voltage_v_avg: Mapped[float | None] = mapped_column(REAL)
+    cell_v_min: Mapped[float] = mapped_column(REAL)
+    cell_v_max: Mapped[float] = mapped_column(REAL)
+    cell_v_avg: Mapped[float] = mapped_column(REAL)
+    spread_mv_avg: Mapped[float] = mapped_column(REAL)
+    spread_mv_max: Mapped[float] = mapped_column(REAL)
+    spread_mv_p95: Mapped[float] = mapped_column(REAL)
+    temp_c_max: Mapped[float | None] = mapped_column(REAL)
+    balancing_samples: Mapped[int] = mapped_column(Integer)
+
+
+class RackRollup(Base):
+    """One string over one minute."""
+
+    __tablename__ = "rack_sample_1m"
+
+    rack_id: Mapped[int] = mapped_column(
+        ForeignKey("rack.id", ondelete="CASCADE"), primary_key=True
+    )
+    bucket: Mapped[datetime] = mapped_column(primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer)
+    voltage_v_avg: Mapped[float | None] = mapped_column(REAL)
+    current_a_avg: Mapped[float | None] = mapped_column(REAL)
+    current_a_min: Mapped[float | None] = mapped_column(REAL)
+    current_a_max: Mapped[float | None] = mapped_column(REAL)
+    power_kw_avg: Mapped[float | None] = mapped_column(REAL)
+    soc_pct_avg: Mapped[float | None] = mapped_column(REAL)
+    cell_v_min: Mapped[float | None] = mapped_column(REAL)
+    cell_v_max: Mapped[float | None] = mapped_column(REAL)
+    spread_mv_max: Mapped[float | None] = mapped_column(REAL)
+    spread_mv_p95: Mapped[float | None] = mapped_column(REAL)
+    closed_samples: Mapped[int] = mapped_column(Integer)
+    charge_limit_a_min: Mapped[float | None] = mapped_column(REAL)
+    discharge_limit_a_min: Mapped[float | None] = mapped_column(REAL)
+    energy_charged_kwh_max: Mapped[float | None] = mapped_column(Double)
+    energy_discharged_kwh_max: Mapped[float | None] = mapped_column(Double)
+
+
+class RollupDirty(Base):
+    """Minutes that received samples since they were last rolled up (the job's work queue)."""
+
+    __tablename__ = "rollup_dirty"
+
+    source: Mapped[str] = mapped_column(Text, primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(primary_key=True)

@@ -1,0 +1,104 @@
+"""One-minute rollups, maintained incrementally from a queue of minutes that received data.
+
+Ingest marks each minute it writes as dirty; the job claims dirty minutes with
+FOR UPDATE SKIP LOCKED (so concurrent runs split the work), recomputes those minutes from the
+raw samples and upserts them. Late data re-marks its minute, which is then recomputed: the
+job is idempotent and safe to run in several processes at once.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+MODULES, RACKS = "module", "rack"
+COMPLETE_AFTER = timedelta(seconds=65)  # a minute is rolled up once it (and a grace) has passed
+
+MARK = text(
+    "INSERT INTO rollup_dirty (source, bucket) SELECT :source, unnest(CAST(:buckets AS "
+    "timestamptz[])) ON CONFLICT DO NOTHING"
+)
+
+CLAIM = text("""
+DELETE FROM rollup_dirty WHERE (source, bucket) IN (
+    SELECT source, bucket FROM rollup_dirty
+    WHERE source = :source AND bucket < :cutoff
+    ORDER BY bucket LIMIT :limit FOR UPDATE SKIP LOCKED)
+RETURNING bucket
+""")
+
+MODULE_ROLLUP = text("""
+INSERT INTO module_sample_1m AS r (module_id, bucket, samples, soc_pct_avg, current_a_avg,
+    current_a_abs_max, voltage_v_avg, cell_v_min, cell_v_max, cell_v_avg, spread_mv_avg,
+    spread_mv_max, spread_mv_p95, temp_c_max, balancing_samples)
+SELECT module_id, time_bucket('1 minute', ts), count(*), avg(soc_pct), avg(current_a),
+       max(abs(current_a)), avg(voltage_v), min(cell_v_min), max(cell_v_max), avg(cell_v_avg),
+       avg(spread), max(spread), percentile_cont(0.95) WITHIN GROUP (ORDER BY spread),
+       max(temp_c_max), count(*) FILTER (WHERE balancing <> 0)
+FROM (SELECT *, (cell_v_max - cell_v_min) * 1000 AS spread FROM module_sample
+      WHERE ts >= :first AND ts < :last + interval '1 minute'
+        AND time_bucket('1 minute', ts) = ANY(CAST(:buckets AS timestamptz[]))) s
+GROUP BY 1, 2
+ON CONFLICT (module_id, bucket) DO UPDATE SET samples = excluded.samples,
+    soc_pct_avg = excluded.soc_pct_avg, current_a_avg = excluded.current_a_avg,
+    current_a_abs_max = excluded.current_a_abs_max, voltage_v_avg = excluded.voltage_v_avg,
+    cell_v_min = excluded.cell_v_min, cell_v_max = excluded.cell_v_max,
+    cell_v_avg = excluded.cell_v_avg, spread_mv_avg = excluded.spread_mv_avg,
+    spread_mv_max = excluded.spread_mv_max, spread_mv_p95 = excluded.spread_mv_p95,
+    temp_c_max = excluded.temp_c_max, balancing_samples = excluded.balancing_samples
+""")
+
+RACK_ROLLUP = text("""
+INSERT INTO rack_sample_1m AS r (rack_id, bucket, samples, voltage_v_avg, current_a_avg,
+    current_a_min, current_a_max, power_kw_avg, soc_pct_avg, cell_v_min, cell_v_max,
+    spread_mv_max, spread_mv_p95, closed_samples, charge_limit_a_min, discharge_limit_a_min,
+    energy_charged_kwh_max, energy_discharged_kwh_max)
+SELECT rack_id, time_bucket('1 minute', ts), count(*), avg(voltage_v), avg(current_a),
+       min(current_a), max(current_a), avg(power_kw), avg(soc_pct), min(cell_v_min),
+       max(cell_v_max), max(spread), percentile_cont(0.95) WITHIN GROUP (ORDER BY spread),
+       count(*) FILTER (WHERE contactor_closed), min(charge_limit_a), min(discharge_limit_a),
+       max(energy_charged_kwh), max(energy_discharged_kwh)
+FROM (SELECT *, (cell_v_max - cell_v_min) * 1000 AS spread FROM rack_sample
+      WHERE ts >= :first AND ts < :last + interval '1 minute'
+        AND time_bucket('1 minute', ts) = ANY(CAST(:buckets AS timestamptz[]))) s
+GROUP BY 1, 2
+ON CONFLICT (rack_id, bucket) DO UPDATE SET samples = excluded.samples,
+    voltage_v_avg = excluded.voltage_v_avg, current_a_avg = excluded.current_a_avg,
+    current_a_min = excluded.current_a_min, current_a_max = excluded.current_a_max,
+    power_kw_avg = excluded.power_kw_avg, soc_pct_avg = excluded.soc_pct_avg,
+    cell_v_min = excluded.cell_v_min, cell_v_max = excluded.cell_v_max,
+    spread_mv_max = excluded.spread_mv_max, spread_mv_p95 = excluded.spread_mv_p95,
+    closed_samples = excluded.closed_samples, charge_limit_a_min = excluded.charge_limit_a_min,
+    discharge_limit_a_min = excluded.discharge_limit_a_min,
+    energy_charged_kwh_max = excluded.energy_charged_kwh_max,
+    energy_discharged_kwh_max = excluded.energy_discharged_kwh_max
+""")
+
+
+def minute(ts: datetime) -> datetime:
+    """The start of the minute a timestamp falls in."""
+    return ts.replace(second=0, microsecond=0)
+
+
+async def mark_dirty(session: AsyncSession, source: str, stamps: Iterable[datetime]) -> None:
+    """Queue the minutes these samples fall in for (re)computation."""
+    buckets = sorted({minute(ts) for ts in stamps})
+    if buckets:
+        await session.execute(MARK, {"source": source, "buckets": buckets})
+
+
+async def roll_up(session: AsyncSession, *, now: datetime, limit: int = 240) -> int:
+    """Recompute up to `limit` complete dirty minutes per source; returns minutes done."""
+    done = 0
+    for source, statement in ((MODULES, MODULE_ROLLUP), (RACKS, RACK_ROLLUP)):
+        claimed = await session.execute(
+            CLAIM, {"source": source, "cutoff": now - COMPLETE_AFTER, "limit": limit}
+        )
+        buckets = sorted(claimed.scalars())
+        if buckets:
+            await session.execute(
+                statement, {"buckets": buckets, "first": buckets[0], "last": buckets[-1]}
+            )
+            done += len(buckets)
+    return done
