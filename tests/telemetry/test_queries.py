@@ -1,0 +1,118 @@
+"""The query layer: latest state, raw vs rollup series with gaps kept, spread per string."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ingest.repository import upsert_module_latest
+from app.telemetry.queries import module_series, site_latest, spread_per_string
+from app.telemetry.repository import copy_module_samples, copy_rows
+from app.telemetry.rollups import MODULES, RACKS, mark_dirty, roll_up
+from app.telemetry.schemas import RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES, RackSampleRow
+from tests.factories import make_site, module_ids, module_sample
+
+T0 = datetime(2026, 11, 19, 0, 0, 0, tzinfo=UTC)
+
+
+def rack_row(rack_id: int, ts: datetime, spread_mv: float, current: float) -> RackSampleRow:
+    """A string sample with a given cell spread and current."""
+    return RackSampleRow(
+        rack_id=rack_id,
+        ts=ts,
+        voltage_v=800.0,
+        current_a=current,
+        power_kw=current * 0.8,
+        soc_pct=50.0,
+        soh_pct=98.0,
+        contactor_closed=True,
+        n_mod_connected=3,
+        n_mod_bypassed=0,
+        insulation_kohm=5000.0,
+        charge_limit_a=140.0,
+        discharge_limit_a=140.0,
+        energy_charged_kwh=1.0,
+        energy_discharged_kwh=1.0,
+        cell_v_min=3.3,
+        cell_v_max=round(3.3 + spread_mv / 1000, 4),
+        status_bits=0,
+        fault_bits=0,
+        disable_reason=0,
+        quality=0,
+    )
+
+
+async def test_short_range_reads_raw_and_keeps_gaps(session: AsyncSession) -> None:
+    module_id = (await module_ids(session, await make_site(session)))[0]
+    stamps = [T0 + timedelta(seconds=s) for s in (*range(0, 60, 5), *range(300, 360, 5))]
+    await copy_module_samples(session, [module_sample(module_id, ts, [3.3] * 16) for ts in stamps])
+    series = await module_series(
+        session, module_id=module_id, start=T0, end=T0 + timedelta(minutes=10), max_points=600
+    )
+    assert series.source == "raw"
+    assert series.bucket_s == 1.0
+    assert [row[0] for row in series.rows] == stamps  # nothing invented between 60 s and 300 s
+
+
+async def test_long_range_reads_rollups(session: AsyncSession) -> None:
+    module_id = (await module_ids(session, await make_site(session)))[0]
+    rows = [
+        module_sample(module_id, T0 + timedelta(minutes=m), [3.3] * 15 + [3.31])
+        for m in range(0, 24 * 60, 30)
+    ]
+    await copy_module_samples(session, rows)
+    await mark_dirty(session, MODULES, (r.ts for r in rows))
+    await roll_up(session, now=T0 + timedelta(days=2), limit=1000)
+    series = await module_series(
+        session, module_id=module_id, start=T0, end=T0 + timedelta(days=1), max_points=200
+    )
+    assert series.source == "rollup_1m"
+    assert series.bucket_s == pytest.approx(432.0)
+    assert len(series.rows) == 48
+    spread = series.rows[0][series.columns.index("spread_mv")]
+    assert spread == pytest.approx(10.0, abs=0.01)
+
+
+async def test_site_latest_lists_every_module_even_without_data(session: AsyncSession) -> None:
+    site = await make_site(session)
+    ids = await module_ids(session, site)
+    await upsert_module_latest(session, [module_sample(ids[0], T0, [3.3] * 15 + [3.32])])
+    latest = await site_latest(session, site_id=site.site_id)
+    assert [(m["string"], m["position"]) for m in latest.modules] == [
+        (1, 1),
+        (1, 2),
+        (1, 3),
+        (2, 1),
+        (2, 2),
+        (2, 3),
+    ]
+    assert latest.modules[0]["spread_mv"] == pytest.approx(20.0, abs=0.01)
+    assert latest.modules[1]["ts"] is None
+    assert [r["string"] for r in latest.racks] == [1, 2]
+
+
+async def test_spread_per_string_under_load(session: AsyncSession) -> None:
+    site = await make_site(session)
+    rows = [
+        rack_row(
+            site.rack_ids[0],
+            T0 + timedelta(minutes=m),
+            spread_mv=10 + (m % 10),
+            current=-100.0 if m % 2 else 0.0,
+        )
+        for m in range(120)
+    ]
+    await copy_rows(session, "rack_sample", RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES, rows)
+    await mark_dirty(session, RACKS, (r.ts for r in rows))
+    await roll_up(session, now=T0 + timedelta(days=1), limit=1000)
+    every = await spread_per_string(
+        session, site_id=site.site_id, start=T0, end=T0 + timedelta(hours=2)
+    )
+    loaded = await spread_per_string(
+        session, site_id=site.site_id, start=T0, end=T0 + timedelta(hours=2), load_a=56.0
+    )
+    assert (every[0].minutes, loaded[0].minutes) == (120, 60)
+    assert every[0].max_mv == pytest.approx(19.0, abs=0.01)
+    assert loaded[0].max_mv == pytest.approx(19.0, abs=0.01)  # odd minutes carry 11..19 mV
+    assert every[1].minutes == 0
+    assert every[1].p95_mv is None
