@@ -33,11 +33,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(env: dict[str, str], port: int | None = None) -> Iterator[LiveServer]:
+def live_server(
+    env: dict[str, str], port: int | None = None, workers: int = 1
+) -> Iterator[LiveServer]:
     """Start `python -m app serve` with extra environment, wait until it answers, stop it after."""
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=PROJECT_ROOT,
         env={**os.environ, **env},
     )

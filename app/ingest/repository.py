@@ -1,6 +1,7 @@
 """SQL for ingest: asset lookup, batch bookkeeping, sample writes with conflict handling."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -14,7 +15,6 @@ from app.ingest.models import IngestBatch, IngestRejection
 from app.ingest.schemas import Rejection
 from app.ingest.validation import ModuleAsset, SiteAssets
 from app.sites.models import EdgeDevice, Module, Rack
-from app.telemetry.models import ModuleLatest, RackLatest
 from app.telemetry.repository import copy_rows, driver_connection
 from app.telemetry.schemas import (
     MODULE_SAMPLE_COLUMNS,
@@ -106,48 +106,53 @@ async def _write_through_staging(
 
 async def upsert_module_latest(session: AsyncSession, rows: Sequence[ModuleSampleRow]) -> None:
     """Move each module's latest state forward (never backward, for late batches)."""
-    newest: dict[int, ModuleSampleRow] = {}
-    for row in rows:
-        if row.module_id not in newest or row.ts > newest[row.module_id].ts:
-            newest[row.module_id] = row
     await _upsert_latest(
         session,
-        ModuleLatest,
-        "module_id",
-        [_as_dict(r, MODULE_SAMPLE_COLUMNS) for r in newest.values()],
+        LatestSpec("module_latest", "module_sample", "module_id", MODULE_SAMPLE_COLUMNS),
+        [(r.module_id, r.ts) for r in rows],
     )
 
 
 async def upsert_rack_latest(session: AsyncSession, rows: Sequence[RackSampleRow]) -> None:
     """Move each string's latest state forward."""
-    newest: dict[int, RackSampleRow] = {}
-    for row in rows:
-        if row.rack_id not in newest or row.ts > newest[row.rack_id].ts:
-            newest[row.rack_id] = row
     await _upsert_latest(
-        session, RackLatest, "rack_id", [_as_dict(r, RACK_SAMPLE_COLUMNS) for r in newest.values()]
+        session,
+        LatestSpec("rack_latest", "rack_sample", "rack_id", RACK_SAMPLE_COLUMNS),
+        [(r.rack_id, r.ts) for r in rows],
     )
 
 
-def _as_dict(row: ModuleSampleRow | RackSampleRow, columns: tuple[str, ...]) -> dict[str, Any]:
-    return {c: getattr(row, c) for c in columns}
+@dataclass(frozen=True)
+class LatestSpec:
+    """A latest-state table, the hypertable it follows, its key and columns."""
+
+    table: str
+    source: str
+    key: str
+    columns: tuple[str, ...]
 
 
 async def _upsert_latest(
-    session: AsyncSession,
-    model: type[ModuleLatest] | type[RackLatest],
-    key: str,
-    values: list[dict[str, Any]],
+    session: AsyncSession, spec: LatestSpec, keys: list[tuple[int, datetime]]
 ) -> None:
-    if not values:
+    # The rows were just stored in the hypertable: copy the newest per asset from there by key,
+    # one set-based statement instead of sending every value a second time.
+    if not keys:
         return
-    stmt = insert(model).values(values)
-    updates = {c: stmt.excluded[c] for c in values[0] if c != key}
-    table = model.__table__
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[key], set_=updates, where=table.c.ts < stmt.excluded.ts
+    names = ", ".join(spec.columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in spec.columns if c != spec.key)
+    statement = (
+        f"INSERT INTO {spec.table} ({names}) SELECT DISTINCT ON ({spec.key}) {names} "  # noqa: S608 - fixed identifiers
+        f"FROM {spec.source} WHERE ({spec.key}, ts) IN (SELECT * FROM unnest("
+        "CAST(:ids AS int[]), CAST(:stamps AS timestamptz[]))) AND ts >= :first AND ts <= :last "
+        f"ORDER BY {spec.key}, ts DESC ON CONFLICT ({spec.key}) DO UPDATE SET {updates} "
+        f"WHERE {spec.table}.ts < excluded.ts"
     )
-    await session.execute(stmt)
+    stamps = [ts for _, ts in keys]
+    await session.execute(
+        text(statement),
+        {"ids": [i for i, _ in keys], "stamps": stamps, "first": min(stamps), "last": max(stamps)},
+    )
 
 
 async def insert_rejections(

@@ -3,7 +3,9 @@
 import json
 import zlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import orjson
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 
@@ -39,12 +41,21 @@ async def read_body(request: Request, limit: int) -> bytes:
     return data
 
 
+def _lenient_json(body: bytes) -> Any:
+    """Parse JSON that strict parsers refuse only for NaN/Infinity literals, so such values are
+    refused row by row (with the field named) instead of losing the whole batch."""
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPException(400, f"body is not valid JSON: {exc}") from exc
+
+
 def parse_batch(body: bytes) -> Batch:
     """The batch envelope, or 400/422 saying which field is wrong and why."""
     try:
-        raw = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HTTPException(400, f"body is not valid JSON: {exc}") from exc
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raw = _lenient_json(body)
     try:
         return Batch.model_validate(raw)
     except ValidationError as exc:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.alarms.catalogue import describe
 from app.alarms.repository import AlarmSource, open_alarm_value, raise_alarm
 from app.ingest import repository
+from app.ingest.assets import names_unknown_asset, site_assets
 from app.ingest.dependencies import DeviceIdentity
 from app.ingest.events import EventApplier
 from app.ingest.schemas import Batch, IngestResponse, SectionResult
@@ -65,7 +66,9 @@ async def ingest_batch(
     max_future: timedelta,
 ) -> IngestResponse:
     """Store a batch exactly once; refused rows are recorded and reported, good rows kept."""
-    assets = await repository.site_assets(session, device.site_id)
+    assets = await site_assets(session, device.site_id)
+    if names_unknown_asset(batch, assets):
+        assets = await site_assets(session, device.site_id, fresh=True)
     validated = validate_batch(
         modules=batch.modules,
         strings=batch.strings,

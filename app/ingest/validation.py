@@ -1,13 +1,21 @@
 """Row-by-row validation of a batch against the wire schema and the site's registry."""
 
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from app.ingest.schemas import EventRow, ModuleRow, Rejection, StringRow
+from app.ingest.schemas import (
+    CELL_V_RANGE,
+    TEMP_C_RANGE,
+    EventRow,
+    ModuleRow,
+    Rejection,
+    StringRow,
+)
 from app.telemetry.schemas import QUALITY_BYPASSED, ModuleSampleRow, RackSampleRow
 
 Section = Literal["modules", "strings", "events"]
@@ -44,29 +52,36 @@ class Validated:
     counters: dict[str, object] = field(default_factory=dict)
 
 
+_ADAPTERS: dict[type[BaseModel], TypeAdapter[Any]] = {
+    ModuleRow: TypeAdapter(list[ModuleRow]),
+    StringRow: TypeAdapter(list[StringRow]),
+    EventRow: TypeAdapter(list[EventRow]),
+}
+
+
 def _parse(
-    model: type[RowT], section: Section, rows: Iterable[dict[str, Any]], out: Validated
+    model: type[RowT], section: Section, rows: list[Any], out: Validated
 ) -> list[tuple[int, RowT]]:
-    parsed = []
-    for index, raw in enumerate(rows):
-        try:
-            parsed.append((index, model.model_validate(raw)))
-        except ValidationError as exc:
-            for error in exc.errors():
-                out.rejections.append(
-                    Rejection(
-                        section=section,
-                        row=index,
-                        field=".".join(str(p) for p in error["loc"]),
-                        value=error.get("input"),
-                        reason=error["msg"],
-                    )
-                )
-        except (TypeError, ValueError) as exc:
+    """Validate a whole section in one call; on errors, report them per row and keep the rest."""
+    adapter = _ADAPTERS[model]
+    try:
+        return list(enumerate(adapter.validate_python(rows)))
+    except ValidationError as exc:
+        bad: set[int] = set()
+        for error in exc.errors():
+            index, *path = error["loc"]
+            bad.add(int(index))
             out.rejections.append(
-                Rejection(section=section, row=index, field="", reason=f"not an object: {exc}")
+                Rejection(
+                    section=section,
+                    row=int(index),
+                    field=".".join(str(p) for p in path),
+                    value=error.get("input"),
+                    reason=error["msg"],
+                )
             )
-    return parsed
+    good = [i for i in range(len(rows)) if i not in bad]
+    return list(zip(good, adapter.validate_python([rows[i] for i in good]), strict=True))
 
 
 def _reject(out: Validated, where: tuple[Section, int], name: str, value: Any, why: str) -> None:
@@ -129,6 +144,51 @@ def _rack_sample(row: StringRow, rack_id: int, cells: tuple[float, float] | None
     )
 
 
+Problem = tuple[str, Any, str]  # field, value, reason
+
+
+def _array_problem(name: str, values: list[float], bounds: tuple[float, float]) -> Problem | None:
+    """The first element outside its bounds or not finite, named by index (cell_v.15)."""
+    low, high = bounds
+    if all(map(math.isfinite, values)) and (
+        not values or low <= min(values) <= max(values) <= high
+    ):
+        return None
+    for i, value in enumerate(values):
+        if not math.isfinite(value):
+            return f"{name}.{i}", value, "Input should be a finite number"
+        if value < low:
+            return f"{name}.{i}", value, f"Input should be greater than or equal to {low:g}"
+        if value > high:
+            return f"{name}.{i}", value, f"Input should be less than or equal to {high:g}"
+    return None
+
+
+def _module_problem(row: ModuleRow, asset: ModuleAsset | None) -> Problem | None:
+    """Why a parsed module row cannot be stored for this site, or None."""
+    if asset is None:
+        return (
+            "module",
+            [row.string, row.module],
+            f"string {row.string} has no module {row.module} at this site",
+        )
+    if len(row.cell_v) != asset.cell_count:
+        return (
+            "cell_v",
+            len(row.cell_v),
+            f"{len(row.cell_v)} cell voltages for a {asset.cell_count}-cell module",
+        )
+    if len(row.temp_c) > asset.temp_count:
+        return (
+            "temp_c",
+            len(row.temp_c),
+            f"{len(row.temp_c)} temperatures for a module with {asset.temp_count} sensors",
+        )
+    return _array_problem("cell_v", row.cell_v, CELL_V_RANGE) or _array_problem(
+        "temp_c", row.temp_c, TEMP_C_RANGE
+    )
+
+
 def validate_batch(
     *,
     modules: list[dict[str, Any]],
@@ -143,49 +203,25 @@ def validate_batch(
     cell_range: dict[tuple[int, datetime], tuple[float, float]] = {}
     seen: set[tuple[int, datetime]] = set()
     for index, row in _parse(ModuleRow, "modules", modules, out):
-        asset = assets.modules.get((row.string, row.module))
         if in_future("modules", index, row.ts):
             continue
-        if asset is None:
-            _reject(
-                out,
-                ("modules", index),
-                "module",
-                [row.string, row.module],
-                f"string {row.string} has no module {row.module} at this site",
-            )
-        elif len(row.cell_v) != asset.cell_count:
-            _reject(
-                out,
-                ("modules", index),
-                "cell_v",
-                len(row.cell_v),
-                f"{len(row.cell_v)} cell voltages for a {asset.cell_count}-cell module",
-            )
-        elif len(row.temp_c) > asset.temp_count:
-            _reject(
-                out,
-                ("modules", index),
-                "temp_c",
-                len(row.temp_c),
-                f"{len(row.temp_c)} temperatures for a module with {asset.temp_count} sensors",
-            )
-        elif (asset.module_id, row.ts) in seen:
-            _reject(
-                out,
-                ("modules", index),
+        asset = assets.modules.get((row.string, row.module))
+        problem = _module_problem(row, asset)
+        if problem is None and asset is not None and (asset.module_id, row.ts) in seen:
+            problem = (
                 "ts",
                 row.ts.isoformat(),
                 "a second sample for the same module and time in this batch",
             )
-        else:
-            seen.add((asset.module_id, row.ts))
-            out.modules.append(_module_sample(row, asset))
-            low, high = cell_range.get((asset.rack_id, row.ts), (10.0, 0.0))
-            cell_range[(asset.rack_id, row.ts)] = (
-                min(low, *row.cell_v),
-                max(high, *row.cell_v),
-            )
+        if problem is not None or asset is None:
+            _reject(out, ("modules", index), *(problem or ("module", None, "unknown module")))
+            continue
+        seen.add((asset.module_id, row.ts))
+        sample = _module_sample(row, asset)
+        out.modules.append(sample)
+        key = (asset.rack_id, row.ts)
+        low, high = cell_range.get(key, (10.0, 0.0))
+        cell_range[key] = (min(low, sample.cell_v_min), max(high, sample.cell_v_max))
     _validate_strings(out, strings, assets, in_future, cell_range)
     for index, event in _parse(EventRow, "events", events, out):
         if not in_future("events", index, event.ts):

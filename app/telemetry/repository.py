@@ -8,7 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.telemetry.models import ModuleSample
-from app.telemetry.schemas import MODULE_SAMPLE_COLUMNS, MODULE_SAMPLE_PG_TYPES, ModuleSampleRow
+from app.telemetry.schemas import (
+    MODULE_SAMPLE_COLUMNS,
+    MODULE_SAMPLE_COPY_TYPES,
+    MODULE_SAMPLE_PG_TYPES,
+    ModuleSampleRow,
+    module_copy_tuple,
+)
 
 
 async def driver_connection(session: AsyncSession) -> PsycopgConnection[object]:
@@ -27,14 +33,21 @@ async def copy_rows(
     types: tuple[str, ...],
     rows: Iterable[object],
 ) -> int:
-    """Binary COPY of dataclass rows into `table`; a duplicate key raises UniqueViolation."""
+    """Binary COPY of rows into `table`; a duplicate key raises UniqueViolation.
+
+    Module rows go with pre-encoded arrays (see module_copy_tuple); other rows column by column.
+    """
     conn = await driver_connection(session)
     count = 0
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    is_module = columns == MODULE_SAMPLE_COLUMNS
     async with conn.cursor() as cur, cur.copy(statement) as copy:
-        copy.set_types(list(types))
+        copy.set_types(list(MODULE_SAMPLE_COPY_TYPES if is_module else types))
         for row in rows:
-            await copy.write_row(tuple(getattr(row, c) for c in columns))
+            if is_module:
+                await copy.write_row(module_copy_tuple(row))  # type: ignore[arg-type]
+            else:
+                await copy.write_row(tuple(getattr(row, c) for c in columns))
             count += 1
     return count
 

@@ -83,7 +83,7 @@ def minute(ts: datetime) -> datetime:
 
 async def mark_dirty(session: AsyncSession, source: str, stamps: Iterable[datetime]) -> None:
     """Queue the minutes these samples fall in for (re)computation."""
-    buckets = sorted({minute(ts) for ts in stamps})
+    buckets = sorted({minute(ts) for ts in set(stamps)})
     if buckets:
         await session.execute(MARK, {"source": source, "buckets": buckets})
 

@@ -1,7 +1,9 @@
 """Telemetry rows as the repositories write and read them."""
 
+import struct
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain, repeat
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +74,36 @@ RACK_SAMPLE_PG_TYPES: tuple[str, ...] = (
     "int2", "float4", "float4", "float4", "float8", "float8", "float4", "float4", "int4", "int8",
     "int2", "int2",
 )  # fmt: skip
+
+
+FLOAT4_OID = 700
+_ARRAY_FORMATS: dict[int, struct.Struct] = {}
+
+
+def float4_array_binary(values: list[float]) -> bytes:
+    """A one-dimensional real[] in PostgreSQL's binary format, built with one struct call.
+
+    Binary COPY sends it as raw field bytes (declared as bytea to the driver), which is several
+    times faster than the driver's generic per-element array dumper.
+    """
+    n = len(values)
+    packer = _ARRAY_FORMATS.get(n)
+    if packer is None:
+        packer = _ARRAY_FORMATS[n] = struct.Struct(f">5i{'if' * n}")
+    # Each element is preceded by its length (4 bytes).
+    return packer.pack(1, 0, FLOAT4_OID, n, 1, *chain.from_iterable(zip(repeat(4), values)))
+
+
+ARRAY_COLUMNS = frozenset({"cell_v", "temp_c"})
+MODULE_SAMPLE_COPY_TYPES: tuple[str, ...] = tuple(
+    "bytea" if column in ARRAY_COLUMNS else pg_type
+    for column, pg_type in zip(MODULE_SAMPLE_COLUMNS, MODULE_SAMPLE_PG_TYPES, strict=True)
+)
+
+
+def module_copy_tuple(r: ModuleSampleRow) -> tuple[object, ...]:
+    """A module row as binary COPY wants it (column order of MODULE_SAMPLE_COLUMNS)."""
+    return (r.module_id, r.ts, r.soc_pct, r.soh_pct, r.current_a, r.voltage_v,
+            float4_array_binary(r.cell_v), r.cell_v_min, r.cell_v_max, r.cell_v_avg,
+            r.cell_v_min_idx, r.cell_v_max_idx, float4_array_binary(r.temp_c), r.temp_c_max,
+            r.balancing, r.status_bits, r.fault_bits, r.quality)  # fmt: skip

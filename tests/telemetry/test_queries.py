@@ -76,7 +76,9 @@ async def test_long_range_reads_rollups(session: AsyncSession) -> None:
 async def test_site_latest_lists_every_module_even_without_data(session: AsyncSession) -> None:
     site = await make_site(session)
     ids = await module_ids(session, site)
-    await upsert_module_latest(session, [module_sample(ids[0], T0, [3.3] * 15 + [3.32])])
+    row = module_sample(ids[0], T0, [3.3] * 15 + [3.32])
+    await copy_module_samples(session, [row])
+    await upsert_module_latest(session, [row])
     latest = await site_latest(session, site_id=site.site_id)
     assert [(m["string"], m["position"]) for m in latest.modules] == [
         (1, 1),
