@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
@@ -10,6 +11,8 @@ import uvicorn
 from app.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.jobs import retention_once, rollup_once
+from app.ingest.repository import rejection_summary
+from app.sites.repository import site_id_by_code
 from app.sites.service import (
     DEMO_FLEET_FILE,
     DuplicateDeviceError,
@@ -46,8 +49,10 @@ async def new_edge_device(site_code: str, name: str, *, rotate: bool) -> None:
     finally:
         await engine.dispose()
     print(token)
-    print(f"edge device {name!r} for site {site_code}: store this token now; "
-          "it is not shown again", file=sys.stderr)  # fmt: skip
+    print(
+        f"edge device {name!r} for site {site_code}: store this token now; it is not shown again",
+        file=sys.stderr,
+    )
 
 
 async def run_job(name: str) -> None:
@@ -64,6 +69,25 @@ async def run_job(name: str) -> None:
         await engine.dispose()
 
 
+async def show_rejections(site_code: str, hours: float) -> None:
+    """Print what ingest refused for a site, grouped by section and reason."""
+    engine = create_engine(get_settings())
+    since = datetime.now(UTC) - timedelta(hours=hours)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            site_id = await site_id_by_code(session, site_code)
+            if site_id is None:
+                raise UnknownSiteError(f"no site with code {site_code!r}")
+            rows = await rejection_summary(session, site_id=site_id, since=since)
+    finally:
+        await engine.dispose()
+    print(
+        f"rows refused at ingest for {site_code} in the last {hours:g} h: {sum(r[2] for r in rows)}"
+    )
+    for section, reason, count, last in rows:
+        print(f"{count:>8}  {section:<8} {reason}  (last {last.isoformat(timespec='seconds')})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per task."""
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
@@ -75,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     device.add_argument("--site", required=True, help="site code")
     device.add_argument("--name", required=True, help="device name, unique within the site")
     device.add_argument("--rotate", action="store_true", help="new token for an existing device")
+    rejections = sub.add_parser("rejections", help="what ingest refused for a site, by reason")
+    rejections.add_argument("--site", required=True, help="site code")
+    rejections.add_argument("--hours", type=float, default=24.0, help="look-back window")
     sub.add_parser("rollup", help="bring the one-minute rollups up to date now")
     sub.add_parser("retention", help="drop raw and rollup chunks past their retention now")
     serve = sub.add_parser("serve", help="run the backend with uvicorn")
@@ -95,12 +122,20 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(load_sites(DEMO_FLEET_FILE))
         elif args.command == "create-edge-device":
             asyncio.run(new_edge_device(args.site, args.name, rotate=args.rotate))
+        elif args.command == "rejections":
+            asyncio.run(show_rejections(args.site, args.hours))
         elif args.command in ("rollup", "retention"):
             asyncio.run(run_job(args.command))
         elif args.command == "serve":
-            uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
-                        workers=args.workers, log_level="info",
-                        access_log=not args.no_access_log)  # fmt: skip
+            uvicorn.run(
+                "app.main:create_app",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_level="info",
+                access_log=not args.no_access_log,
+            )
     except (FleetConfigError, UnknownSiteError, DuplicateDeviceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -203,3 +203,18 @@ async def notify_site(session: AsyncSession, *, site_id: int, payload: str) -> N
         text("SELECT pg_notify(:channel, :payload)"),
         {"channel": f"site_{site_id}", "payload": payload},
     )
+
+
+async def rejection_summary(
+    session: AsyncSession, *, site_id: int, since: datetime
+) -> list[tuple[str, str, int, datetime]]:
+    """Refused rows of a site since a time: (section, reason, count, last seen), most first."""
+    result = await session.execute(
+        text(
+            "SELECT section, reason, count(*), max(received_at) FROM ingest_rejection "
+            "WHERE site_id = :site_id AND received_at >= :since "
+            "GROUP BY section, reason ORDER BY count(*) DESC, section, reason"
+        ),
+        {"site_id": site_id, "since": since},
+    )
+    return [(row[0], row[1], int(row[2]), row[3]) for row in result]

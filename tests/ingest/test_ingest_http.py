@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.db import psycopg_dsn
 from tests.factories import DeviceSite, committed_device_site
 from tests.server import LiveServer
+from tests.test_cli import run_cli
 from tests.wire import T0, batch, full_site_rows, module_row, string_row
 
 pytestmark = pytest.mark.usefixtures("server")
@@ -198,3 +199,18 @@ def test_spool_overflow_reported_by_the_edge_raises_an_alarm(
             (site.site_id,),
         ).fetchall()
     assert rows == [(5.0, 2, 2)]
+
+
+def test_admins_see_refusals_counted_per_site(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    rows = [module_row(1, 1, T0, soc_pct=130), module_row(1, 2, T0, soc_pct=140),
+            module_row(2, 9, T0)]  # fmt: skip
+    post(server, site.token, batch(site.code, 1, modules=rows))
+    result = run_cli(test_database_url, "rejections", "--site", site.code)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith(": 3")
+    assert lines[1].split()[:2] == ["2", "modules"]
+    assert "less than or equal to 100" in lines[1]
+    assert "has no module 9" in lines[2]
