@@ -17,7 +17,7 @@ HYPERTABLES = {"module_sample", "rack_sample", "module_sample_1m", "rack_sample_
 TABLES = {
     "site", "edge_device", "rack", "module", "module_sample", "rack_sample", "module_latest",
     "rack_latest", "alarm", "isolation", "command", "audit_log", "ingest_batch",
-    "ingest_rejection", "rollup_dirty", "module_sample_1m", "rack_sample_1m",
+    "ingest_rejection", "rollup_dirty", "module_sample_1m", "rack_sample_1m", "rack_spread_1d",
 }  # fmt: skip
 
 

@@ -14,12 +14,13 @@ from app.telemetry.models import (
     RackLatest,
     RackRollup,
     RackSample,
+    RackSpreadDay,
     RollupDirty,
-)  # fmt: skip
+)
 
 ALL_MODELS = (
     Site, EdgeDevice, Rack, Module, ModuleSample, ModuleLatest, RackSample, RackLatest,
     Alarm, Isolation, Command, AuditEntry, IngestBatch, IngestRejection, ModuleRollup,
-    RackRollup, RollupDirty,
+    RackRollup, RollupDirty, RackSpreadDay,
 )  # fmt: skip
 metadata = Base.metadata

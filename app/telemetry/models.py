@@ -160,3 +160,26 @@ class RollupDirty(Base):
 
     source: Mapped[str] = mapped_column(Text, primary_key=True)
     bucket: Mapped[datetime] = mapped_column(primary_key=True)
+
+
+class RackSpreadDay(Base):
+    """A day's distribution of one string's per-minute spread (p95 within each minute).
+
+    Sparse histograms with SPREAD_BIN_MV-wide bins, for all minutes and for minutes under load,
+    let long windows (30 days, a year) be answered from a few rows per string.
+    """
+
+    __tablename__ = "rack_spread_1d"
+
+    rack_id: Mapped[int] = mapped_column(
+        ForeignKey("rack.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[datetime] = mapped_column(primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    minutes_load: Mapped[int] = mapped_column(Integer)
+    load_a: Mapped[float] = mapped_column(REAL)
+    max_mv: Mapped[float | None] = mapped_column(REAL)
+    max_mv_load: Mapped[float | None] = mapped_column(REAL)
+    bins: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger))
+    counts: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    counts_load: Mapped[list[int]] = mapped_column(ARRAY(Integer))

@@ -4,12 +4,15 @@ Short ranges read raw samples; longer ones read the one-minute rollups. Either w
 is bucketed to at most `max_points`, and buckets without data are absent: gaps stay gaps.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.telemetry.rollups import LOAD_A, SPREAD_BIN_MV
 
 RAW_LIMIT = timedelta(hours=6)  # beyond this, series come from the rollups
 DEFAULT_POINTS = 1500
@@ -215,15 +218,23 @@ async def site_latest(session: AsyncSession, *, site_id: int) -> SiteLatest:
     )
 
 
-SPREAD_P95 = text("""
+SHORT_WINDOW = timedelta(days=2)  # up to this, spread comes straight from minute rollups
+
+SPREAD_MINUTES = text(f"""
 SELECT r.index, r.id,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY s.spread_mv_p95),
        max(s.spread_mv_max), count(s.bucket)
-FROM rack r
+FROM rack r JOIN {LOAD_A} l ON l.id = r.id
 LEFT JOIN rack_sample_1m s ON s.rack_id = r.id AND s.bucket >= :start AND s.bucket < :end
-     AND (:load_a <= 0 OR abs(s.current_a_avg) >= :load_a)
+     AND (NOT :under_load OR abs(s.current_a_avg) >= l.load_a)
 WHERE r.site_id = :site_id
 GROUP BY r.index, r.id ORDER BY r.index
+""")  # noqa: S608
+
+SPREAD_DAYS = text("""
+SELECT r.index, r.id, d.bins, d.counts, d.counts_load, d.max_mv, d.max_mv_load
+FROM rack r LEFT JOIN rack_spread_1d d ON d.rack_id = r.id AND d.day >= :start AND d.day < :end
+WHERE r.site_id = :site_id ORDER BY r.index
 """)
 
 
@@ -239,13 +250,48 @@ class StringSpread:
 
 
 async def spread_per_string(
-    session: AsyncSession, *, site_id: int, start: datetime, end: datetime, load_a: float = 0.0
+    session: AsyncSession,
+    *,
+    site_id: int,
+    start: datetime,
+    end: datetime,
+    under_load: bool = False,
 ) -> list[StringSpread]:
-    """p95 and max spread per string, optionally only for minutes under load (|I| >= load_a).
+    """p95 and max of each string's per-minute spread over a window, optionally under load.
 
-    The p95 is taken over the per-minute p95 values of the rollups: an upper bound of the raw
-    p95 that stays exact enough for ranking strings, at a cost independent of the window.
+    Windows up to two days read the minute rollups (exact percentile). Longer windows read the
+    daily histograms: whole UTC days overlapping the window, p95 to the 0.5 mV bin. Either way
+    the p95 is over the per-minute p95 values, an upper bound of the raw p95 that ranks strings
+    reliably at a cost independent of the sampling rate.
     """
-    params = {"site_id": site_id, "start": start, "end": end, "load_a": load_a}
-    result = await session.execute(SPREAD_P95, params)
-    return [StringSpread(*row) for row in result]
+    if end - start <= SHORT_WINDOW:
+        params = {"site_id": site_id, "start": start, "end": end, "under_load": under_load}
+        return [StringSpread(*row) for row in await session.execute(SPREAD_MINUTES, params)]
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    result = await session.execute(SPREAD_DAYS, {"site_id": site_id, "start": day, "end": end})
+    histograms: dict[tuple[int, int], tuple[Counter[int], list[float]]] = {}
+    for index, rack_id, bins, counts, counts_load, max_mv, max_mv_load in result:
+        hist, maxima = histograms.setdefault((index, rack_id), (Counter(), []))
+        if bins is not None:
+            hist.update(dict(zip(bins, counts_load if under_load else counts, strict=True)))
+            peak = max_mv_load if under_load else max_mv
+            maxima.extend([peak] if peak is not None else [])
+    return [
+        StringSpread(
+            index, rack_id, _histogram_p95(hist), max(maxima, default=None), sum(hist.values())
+        )
+        for (index, rack_id), (hist, maxima) in histograms.items()
+    ]
+
+
+def _histogram_p95(hist: Counter[int]) -> float | None:
+    """The 95th percentile of binned values: the middle of the bin holding that rank."""
+    total = sum(hist.values())
+    if total == 0:
+        return None
+    rank, seen = 0.95 * total, 0
+    for bin_index in sorted(hist):
+        seen += hist[bin_index]
+        if seen >= rank:
+            return (bin_index + 0.5) * SPREAD_BIN_MV
+    return None

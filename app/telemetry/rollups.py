@@ -76,6 +76,39 @@ ON CONFLICT (rack_id, bucket) DO UPDATE SET samples = excluded.samples,
 """)
 
 
+SPREAD_BIN_MV = 0.5
+SPREAD_LAST_BIN = 399  # 0-199.5 mV in 0.5 mV bins; the last bin also holds anything larger
+DEFAULT_LOAD_C_RATE = 0.2  # "under load" = |string current| >= this C-rate (site setting)
+
+# The per-site load threshold in amperes: the string's capacity times the site's C-rate.
+LOAD_A = f"""(SELECT r.id, r.capacity_ah * coalesce((st.settings ->> 'spread_load_c_rate')::real,
+            {DEFAULT_LOAD_C_RATE}) AS load_a FROM rack r JOIN site st ON st.id = r.site_id)"""  # noqa: S608 - constants only
+
+# Only module constants are interpolated below; every value from outside is a bind parameter.
+SPREAD_DAYS = text(f"""
+INSERT INTO rack_spread_1d (rack_id, day, minutes, minutes_load, load_a, max_mv, max_mv_load,
+                            bins, counts, counts_load)
+SELECT rack_id, day, sum(n), sum(nl), max(load_a), max(mx), max(mxl), array_agg(bin ORDER BY bin),
+       array_agg(n ORDER BY bin), array_agg(nl ORDER BY bin)
+FROM (SELECT s.rack_id, time_bucket('1 day', s.bucket) AS day, l.load_a,
+             least(floor(s.spread_mv_p95 / {SPREAD_BIN_MV}), {SPREAD_LAST_BIN})::smallint AS bin,
+             count(*)::int AS n,
+             (count(*) FILTER (WHERE abs(s.current_a_avg) >= l.load_a))::int AS nl,
+             max(s.spread_mv_max) AS mx,
+             max(s.spread_mv_max) FILTER (WHERE abs(s.current_a_avg) >= l.load_a) AS mxl
+      FROM rack_sample_1m s JOIN {LOAD_A} l ON l.id = s.rack_id
+      WHERE s.bucket >= :first AND s.bucket < :last + interval '1 day'
+        AND time_bucket('1 day', s.bucket) = ANY(CAST(:days AS timestamptz[]))
+        AND s.spread_mv_p95 IS NOT NULL
+      GROUP BY 1, 2, 3, 4) h
+GROUP BY rack_id, day
+ON CONFLICT (rack_id, day) DO UPDATE SET minutes = excluded.minutes,
+    minutes_load = excluded.minutes_load, load_a = excluded.load_a, max_mv = excluded.max_mv,
+    max_mv_load = excluded.max_mv_load, bins = excluded.bins, counts = excluded.counts,
+    counts_load = excluded.counts_load
+""")  # noqa: S608
+
+
 def minute(ts: datetime) -> datetime:
     """The start of the minute a timestamp falls in."""
     return ts.replace(second=0, microsecond=0)
@@ -101,4 +134,12 @@ async def roll_up(session: AsyncSession, *, now: datetime, limit: int = 240) -> 
                 statement, {"buckets": buckets, "first": buckets[0], "last": buckets[-1]}
             )
             done += len(buckets)
+            if source == RACKS:
+                await _refresh_spread_days(session, buckets)
     return done
+
+
+async def _refresh_spread_days(session: AsyncSession, buckets: list[datetime]) -> None:
+    """Recompute the daily spread histograms of the days these minutes belong to."""
+    days = sorted({b.replace(hour=0, minute=0) for b in buckets})
+    await session.execute(SPREAD_DAYS, {"days": days, "first": days[0], "last": days[-1]})

@@ -111,10 +111,50 @@ async def test_spread_per_string_under_load(session: AsyncSession) -> None:
         session, site_id=site.site_id, start=T0, end=T0 + timedelta(hours=2)
     )
     loaded = await spread_per_string(
-        session, site_id=site.site_id, start=T0, end=T0 + timedelta(hours=2), load_a=56.0
+        session, site_id=site.site_id, start=T0, end=T0 + timedelta(hours=2), under_load=True
     )
     assert (every[0].minutes, loaded[0].minutes) == (120, 60)
     assert every[0].max_mv == pytest.approx(19.0, abs=0.01)
-    assert loaded[0].max_mv == pytest.approx(19.0, abs=0.01)  # odd minutes carry 11..19 mV
+    # Under load = |I| >= 0.2 C of 280 Ah = 56 A: the odd minutes, which carry 11..19 mV.
+    assert loaded[0].max_mv == pytest.approx(19.0, abs=0.01)
     assert every[1].minutes == 0
     assert every[1].p95_mv is None
+
+
+async def test_long_windows_read_daily_histograms(session: AsyncSession) -> None:
+    site = await make_site(session)
+    rows = [
+        rack_row(
+            site.rack_ids[1],
+            T0 + timedelta(minutes=m),
+            spread_mv=(m * 7) % 40,
+            current=-100.0 if m % 3 == 0 else 0.0,
+        )
+        for m in range(0, 3 * 24 * 60, 4)
+    ]
+    await copy_rows(session, "rack_sample", RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES, rows)
+    await mark_dirty(session, RACKS, (r.ts for r in rows))
+    while await roll_up(session, now=T0 + timedelta(days=5), limit=2000):
+        pass
+    end = T0 + timedelta(days=3)
+    long_all = await spread_per_string(session, site_id=site.site_id, start=T0, end=end)
+    long_load = await spread_per_string(
+        session, site_id=site.site_id, start=T0, end=end, under_load=True
+    )
+    spreads = sorted(float((m * 7) % 40) for m in range(0, 3 * 24 * 60, 4))
+    loaded = sorted(float((m * 7) % 40) for m in range(0, 3 * 24 * 60, 4) if m % 3 == 0)
+    assert long_all[1].minutes == len(spreads)
+    assert long_load[1].minutes == len(loaded)
+    # Within the 0.5 mV bin of the exact percentile over the same minutes.
+    assert long_all[1].p95_mv == pytest.approx(percentile(spreads, 0.95), abs=0.5)
+    assert long_load[1].p95_mv == pytest.approx(percentile(loaded, 0.95), abs=0.5)
+    assert long_all[1].max_mv == pytest.approx(max(spreads), abs=0.01)
+    assert long_all[0].minutes == 0
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """Linear-interpolation percentile of sorted values."""
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
