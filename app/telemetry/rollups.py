@@ -135,11 +135,11 @@ async def roll_up(session: AsyncSession, *, now: datetime, limit: int = 240) -> 
             )
             done += len(buckets)
             if source == RACKS:
-                await _refresh_spread_days(session, buckets)
+                await refresh_spread_days(session, {b.replace(hour=0, minute=0) for b in buckets})
     return done
 
 
-async def _refresh_spread_days(session: AsyncSession, buckets: list[datetime]) -> None:
-    """Recompute the daily spread histograms of the days these minutes belong to."""
-    days = sorted({b.replace(hour=0, minute=0) for b in buckets})
+async def refresh_spread_days(session: AsyncSession, days: Iterable[datetime]) -> None:
+    """Recompute the daily spread histograms of these UTC days (midnights)."""
+    days = sorted(days)
     await session.execute(SPREAD_DAYS, {"days": days, "first": days[0], "last": days[-1]})
