@@ -222,7 +222,12 @@ def _resolve_one(
     if factor is None:
         return None
     signal = signals[name]
-    places = decimals(float(signal.scale) * factor, float(signal.offset) * factor)
+    # Integer signals carry as many decimals as their scale; IEEE-float signals are not rounded.
+    places = (
+        -1
+        if signal.is_float
+        else decimals(float(signal.scale) * factor, float(signal.offset) * factor)
+    )
     return ResolvedField(binding.field, None if n is None else n - 1, name, valid, factor,
                          canonical_unit(signal.unit), spec.low, spec.high, places)  # fmt: skip
 
