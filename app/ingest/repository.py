@@ -15,10 +15,9 @@ from app.ingest.models import IngestBatch, IngestRejection
 from app.ingest.schemas import Rejection
 from app.ingest.validation import ModuleAsset, SiteAssets
 from app.sites.models import EdgeDevice, Module, Rack
-from app.telemetry.repository import copy_rows, driver_connection
+from app.telemetry.repository import copy_module_rows, copy_rows, driver_connection
 from app.telemetry.schemas import (
     MODULE_SAMPLE_COLUMNS,
-    MODULE_SAMPLE_PG_TYPES,
     RACK_SAMPLE_COLUMNS,
     RACK_SAMPLE_PG_TYPES,
     ModuleSampleRow,
@@ -67,26 +66,31 @@ async def write_samples(
     """Store samples; returns how many were new. Samples already stored are left untouched."""
     if not rows:
         return 0
-    columns, types = _layout(table)
     try:
         # Fast path: straight binary COPY. Overlaps are rare (replayed batches stop earlier).
         async with session.begin_nested():
-            await copy_rows(session, table, columns, types, rows)
+            await _copy(session, table, table, rows)
         return len(rows)
     except pg_errors.UniqueViolation:
         return await _write_through_staging(session, table, rows)
 
 
-def _layout(table: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+async def _copy(
+    session: AsyncSession, table: str, target: str, rows: Sequence[ModuleSampleRow | RackSampleRow]
+) -> None:
+    """COPY rows of `table`'s shape into `target` (the table itself or its staging twin)."""
     if table == "module_sample":
-        return MODULE_SAMPLE_COLUMNS, MODULE_SAMPLE_PG_TYPES
-    return RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES
+        module_rows = [r for r in rows if isinstance(r, ModuleSampleRow)]
+        assert len(module_rows) == len(rows), "module_sample takes module rows only"
+        await copy_module_rows(session, target, module_rows)
+    else:
+        await copy_rows(session, target, RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES, rows)
 
 
 async def _write_through_staging(
     session: AsyncSession, table: str, rows: Sequence[ModuleSampleRow | RackSampleRow]
 ) -> int:
-    columns, types = _layout(table)
+    columns = MODULE_SAMPLE_COLUMNS if table == "module_sample" else RACK_SAMPLE_COLUMNS
     stage = f"{table}_stage"
     await session.execute(
         text(
@@ -95,7 +99,7 @@ async def _write_through_staging(
         )
     )
     await session.execute(text(f"TRUNCATE {stage}"))
-    await copy_rows(session, stage, columns, types, rows)
+    await _copy(session, table, stage, rows)
     names = ", ".join(columns)
     conn = await driver_connection(session)
     cursor = await conn.execute(

@@ -7,13 +7,11 @@ from psycopg import AsyncConnection as PsycopgConnection
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.telemetry.copy_binary import module_rows_copy_data
 from app.telemetry.models import ModuleSample
 from app.telemetry.schemas import (
     MODULE_SAMPLE_COLUMNS,
-    MODULE_SAMPLE_COPY_TYPES,
-    MODULE_SAMPLE_PG_TYPES,
     ModuleSampleRow,
-    module_copy_tuple,
 )
 
 
@@ -35,28 +33,31 @@ async def copy_rows(
 ) -> int:
     """Binary COPY of rows into `table`; a duplicate key raises UniqueViolation.
 
-    Module rows go with pre-encoded arrays (see module_copy_tuple); other rows column by column.
+    Column by column through psycopg's adapters; module samples use copy_module_rows.
     """
     conn = await driver_connection(session)
     count = 0
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-    is_module = columns == MODULE_SAMPLE_COLUMNS
     async with conn.cursor() as cur, cur.copy(statement) as copy:
-        copy.set_types(list(MODULE_SAMPLE_COPY_TYPES if is_module else types))
+        copy.set_types(list(types))
         for row in rows:
-            if is_module:
-                await copy.write_row(module_copy_tuple(row))  # type: ignore[arg-type]
-            else:
-                await copy.write_row(tuple(getattr(row, c) for c in columns))
+            await copy.write_row(tuple(getattr(row, c) for c in columns))
             count += 1
     return count
 
 
+async def copy_module_rows(session: AsyncSession, table: str, rows: list[ModuleSampleRow]) -> int:
+    """Binary COPY of module samples as one pre-built stream (see copy_binary)."""
+    conn = await driver_connection(session)
+    statement = f"COPY {table} ({', '.join(MODULE_SAMPLE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+    async with conn.cursor() as cur, cur.copy(statement) as copy:
+        await copy.write(module_rows_copy_data(rows))
+    return len(rows)
+
+
 async def copy_module_samples(session: AsyncSession, rows: Iterable[ModuleSampleRow]) -> int:
     """Write module samples with binary COPY; a (module_id, ts) already stored is an error."""
-    return await copy_rows(
-        session, "module_sample", MODULE_SAMPLE_COLUMNS, MODULE_SAMPLE_PG_TYPES, rows
-    )
+    return await copy_module_rows(session, "module_sample", list(rows))
 
 
 async def module_samples(

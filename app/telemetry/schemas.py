@@ -92,18 +92,3 @@ def float4_array_binary(values: list[float]) -> bytes:
         packer = _ARRAY_FORMATS[n] = struct.Struct(f">5i{'if' * n}")
     # Each element is preceded by its length (4 bytes).
     return packer.pack(1, 0, FLOAT4_OID, n, 1, *chain.from_iterable(zip(repeat(4), values)))
-
-
-ARRAY_COLUMNS = frozenset({"cell_v", "temp_c"})
-MODULE_SAMPLE_COPY_TYPES: tuple[str, ...] = tuple(
-    "bytea" if column in ARRAY_COLUMNS else pg_type
-    for column, pg_type in zip(MODULE_SAMPLE_COLUMNS, MODULE_SAMPLE_PG_TYPES, strict=True)
-)
-
-
-def module_copy_tuple(r: ModuleSampleRow) -> tuple[object, ...]:
-    """A module row as binary COPY wants it (column order of MODULE_SAMPLE_COLUMNS)."""
-    return (r.module_id, r.ts, r.soc_pct, r.soh_pct, r.current_a, r.voltage_v,
-            float4_array_binary(r.cell_v), r.cell_v_min, r.cell_v_max, r.cell_v_avg,
-            r.cell_v_min_idx, r.cell_v_max_idx, float4_array_binary(r.temp_c), r.temp_c_max,
-            r.balancing, r.status_bits, r.fault_bits, r.quality)  # fmt: skip
