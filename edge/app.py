@@ -4,7 +4,6 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,11 +64,3 @@ class EdgeProcess:
         if self.uplink_thread.is_alive():
             self.uplink_thread.join(timeout=5)
         self.spool.close()
-
-
-def until_stopped(frames: Iterator[object], stop: threading.Event) -> Iterator[object]:
-    """Pass items through until the stop event is set."""
-    for item in frames:
-        if stop.is_set():
-            return
-        yield item

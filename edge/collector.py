@@ -2,6 +2,7 @@
 
 import logging
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from edge.wire import batch_body, event_record, module_record, string_record
 
 log = logging.getLogger("edge.collector")
 STATUS_LOG_INTERVAL_S = 60.0
+ACKS_KEPT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,8 @@ class Collector:
             temps=site.site.temps_per_module, comms_timeout_s=site.collector.comms_timeout_s,
             fault_names=protocol.fault_names,
         )  # fmt: skip
-        self.acks: list[Ack] = []
+        # Kept for the command path; bounded so a long run never grows without limit.
+        self.acks: deque[Ack] = deque(maxlen=ACKS_KEPT)
         self._logged_at = 0.0
 
     def feed(self, frame: Frame) -> None:

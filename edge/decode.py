@@ -84,20 +84,19 @@ class FrameDecoder:
             field = route.by_signal.get(name)
             if field is None:
                 continue
-            reason = self._problem(field, signals, raw)
+            value = raw * field.factor
+            reason = self._problem(field, signals, value)
             if reason is not None:
                 rejected += 1
                 self.counters.reject(reason, f"{route.message}.{name} = {raw!r} at {address}")
                 continue
-            value = raw * field.factor
             out.append((field, round(value, field.decimals) if field.decimals >= 0 else value))
         return out, rejected
 
     @staticmethod
-    def _problem(field: ResolvedField, signals: dict[str, float], raw: float) -> str | None:
+    def _problem(field: ResolvedField, signals: dict[str, float], value: float) -> str | None:
         if field.valid is not None and not signals.get(field.valid):
             return Reason.INVALID_FLAG
-        value = raw * field.factor
         if math.isnan(value) or math.isinf(value):
             return Reason.NOT_A_NUMBER
         if not field.low <= value <= field.high:

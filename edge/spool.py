@@ -54,6 +54,8 @@ class Spool:
             "reason TEXT NOT NULL, body BLOB NOT NULL)"
         )
         self.edge_id = self._meta("edge_id") or self._init_edge_id()
+        # Bytes spooled, kept in memory so an append does not re-sum the whole table.
+        self.size = int(self.db.execute("SELECT coalesce(sum(bytes), 0) FROM batch").fetchone()[0])
 
     def _meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -77,17 +79,17 @@ class Spool:
                 "INSERT INTO batch VALUES (?, ?, ?, ?)", (seq, created, len(body), body)
             )
             self.db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (str(seq + 1),))
-            self._enforce_limit()
+            total = self._enforce_limit(self.size + len(body))
+        self.size = total  # only once the transaction has committed
         return seq
 
-    def _enforce_limit(self) -> None:
-        total = self.db.execute("SELECT coalesce(sum(bytes), 0) FROM batch").fetchone()[0]
+    def _enforce_limit(self, total: int) -> int:
+        """Drop the oldest batches while over the limit; returns the bytes left."""
         dropped = 0
         while total > self.max_bytes:
-            seq, size = self.db.execute(
-                "SELECT seq, bytes FROM batch ORDER BY seq LIMIT 1"
+            (size,) = self.db.execute(
+                "DELETE FROM batch WHERE seq = (SELECT min(seq) FROM batch) RETURNING bytes"
             ).fetchone()
-            self.db.execute("DELETE FROM batch WHERE seq = ?", (seq,))
             total -= size
             dropped += 1
         if dropped:
@@ -101,25 +103,31 @@ class Spool:
                 dropped,
                 previous + dropped,
             )
+        return total
 
     def next_batch(self, *, now: float | None = None) -> SpooledBatch | None:
         """The batch to send next: the newest if it is live, otherwise the oldest backlog."""
         with self.lock:
             current = time.time() if now is None else now
             newest = self.db.execute(
-                "SELECT seq, created_at, body FROM batch ORDER BY seq DESC LIMIT 1"
+                "SELECT seq, created_at FROM batch ORDER BY seq DESC LIMIT 1"
             ).fetchone()
             if newest is None:
                 return None
+            # Only the chosen batch's body is read: the newest if live, else the oldest.
             if current - newest[1] <= LIVE_WINDOW_S:
-                return SpooledBatch(*newest)
-            oldest = self.db.execute("SELECT seq, created_at, body FROM batch ORDER BY seq LIMIT 1")
-            return SpooledBatch(*oldest.fetchone())
+                seq = newest[0]
+            else:
+                seq = self.db.execute("SELECT min(seq) FROM batch").fetchone()[0]
+            row = self.db.execute(
+                "SELECT seq, created_at, body FROM batch WHERE seq = ?", (seq,)
+            ).fetchone()
+            return SpooledBatch(*row)
 
     def confirm(self, seq: int) -> None:
         """The backend has stored batch `seq`: delete it."""
         with self.lock:
-            self.db.execute("DELETE FROM batch WHERE seq = ?", (seq,))
+            self._delete(seq)
 
     def bury(self, seq: int, reason: str) -> None:
         """Move a batch the backend refused as a whole into the dead-letter table (kept)."""
@@ -128,7 +136,12 @@ class Spool:
                 "INSERT OR REPLACE INTO dead SELECT seq, ?, body FROM batch WHERE seq = ?",
                 (reason, seq),
             )
-            self.db.execute("DELETE FROM batch WHERE seq = ?", (seq,))
+            self._delete(seq)
+
+    def _delete(self, seq: int) -> None:
+        row = self.db.execute("DELETE FROM batch WHERE seq = ? RETURNING bytes", (seq,)).fetchone()
+        if row is not None:
+            self.size -= row[0]
 
     def depth(self) -> int:
         """Batches waiting."""

@@ -1,7 +1,6 @@
 """Token generation and hashing for edge devices and API tokens."""
 
 import hashlib
-import hmac
 import secrets
 
 TOKEN_BYTES = 32
@@ -15,8 +14,3 @@ def new_token(prefix: str) -> str:
 def hash_token(token: str) -> str:
     """The stored form of a token; a fast hash suffices because tokens carry 256 random bits."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def token_matches(token: str, stored_hash: str) -> bool:
-    """Constant-time comparison of a presented token against a stored hash."""
-    return hmac.compare_digest(hash_token(token), stored_hash)

@@ -2,6 +2,7 @@
 
 import json
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +25,7 @@ async def _report_spool_overflow(
     device: DeviceIdentity,
     response: IngestResponse,
     *,
-    counters: dict[str, object],
+    counters: dict[str, Any],
 ) -> None:
     """Raise (or bump) an alarm when the edge says its full spool dropped batches."""
     dropped = counters.get("spool_dropped")
@@ -76,7 +77,6 @@ async def ingest_batch(
         assets=assets,
         latest_allowed=now + max_future,
     )
-    validated.counters = dict(batch.counters)
     sections = _sections(batch, validated)
     edge_id = UUID(batch.edge_id)
     fresh = await repository.claim_batch(
@@ -109,6 +109,7 @@ async def ingest_batch(
         response.strings.already_stored = len(validated.strings)
         return response
     await _store(session, device, assets, validated, response)
+    await _report_spool_overflow(session, device, response, counters=batch.counters)
     return response
 
 
@@ -140,7 +141,6 @@ async def _store(
         seq=response.seq,
         rejections=validated.rejections,
     )
-    await _report_spool_overflow(session, device, response, counters=validated.counters)
     payload = {
         "site_id": device.site_id,
         "modules": new_modules,

@@ -49,7 +49,6 @@ class Validated:
     strings: list[RackSampleRow] = field(default_factory=list)
     events: list[EventRow] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
-    counters: dict[str, object] = field(default_factory=dict)
 
 
 _ADAPTERS: dict[type[BaseModel], TypeAdapter[Any]] = {

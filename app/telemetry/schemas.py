@@ -34,11 +34,6 @@ class ModuleSampleRow:
 QUALITY_BYPASSED = 0x100  # the module reported itself bypassed (out of the string's current path)
 
 MODULE_SAMPLE_COLUMNS: tuple[str, ...] = tuple(ModuleSampleRow.__dataclass_fields__)
-# PostgreSQL types of those columns in order, for binary COPY.
-MODULE_SAMPLE_PG_TYPES: tuple[str, ...] = (
-    "int4", "timestamptz", "float4", "float4", "float4", "float4", "float4[]", "float4",
-    "float4", "float4", "int2", "int2", "float4[]", "float4", "int8", "int4", "int8", "int2",
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,13 +39,15 @@ def module_faults(module: SimModule, ambient_c: float) -> int:
     volts = [c.voltage for c in module.cells]
     hottest = max(module.temps) + module.temp_offset_c if module.temps else ambient_c
     coldest = min(module.temps) + module.temp_offset_c if module.temps else ambient_c
-    word = (_bit(max(volts) >= lfp.CELL_OV_WARNING_V, M_CELL_OV_WARN)
-            | _bit(max(volts) >= lfp.CELL_OV_ALARM_V, M_CELL_OV_ALARM)
-            | _bit(min(volts) <= lfp.CELL_UV_WARNING_V, M_CELL_UV_WARN)
-            | _bit(min(volts) <= lfp.CELL_UV_ALARM_V, M_CELL_UV_ALARM)
-            | _bit(hottest >= lfp.OVER_TEMP_WARNING_C, M_OT_WARN)
-            | _bit(hottest >= lfp.OVER_TEMP_ALARM_C, M_OT_ALARM)
-            | _bit(coldest <= lfp.UNDER_TEMP_WARNING_C, M_UT_WARN))  # fmt: skip
+    word = (
+        _bit(max(volts) >= lfp.CELL_OV_WARNING_V, M_CELL_OV_WARN)
+        | _bit(max(volts) >= lfp.CELL_OV_ALARM_V, M_CELL_OV_ALARM)
+        | _bit(min(volts) <= lfp.CELL_UV_WARNING_V, M_CELL_UV_WARN)
+        | _bit(min(volts) <= lfp.CELL_UV_ALARM_V, M_CELL_UV_ALARM)
+        | _bit(hottest >= lfp.OVER_TEMP_WARNING_C, M_OT_WARN)
+        | _bit(hottest >= lfp.OVER_TEMP_ALARM_C, M_OT_ALARM)
+        | _bit(coldest <= lfp.UNDER_TEMP_WARNING_C, M_UT_WARN)
+    )
     # Alarm-level bits latch until an alarm reset (SunSpec AlmRst).
     return word | (module.faults & LATCHED_MODULE_BITS)
 
@@ -56,9 +58,21 @@ class SimBms:
     def __init__(self, plant: Plant, protocol: Protocol) -> None:
         self.plant = plant
         self.protocol = protocol
-        self.messages = {name: protocol.message(name) for name in (
-            "MOD_CELL_V", "MOD_TEMP", "MOD_STATUS", "MOD_FLAGS", "STR_STATUS", "STR_LIMITS",
-            "STR_ENERGY", "STR_FAULTS", "CMD", "ACK")}  # fmt: skip
+        self.messages = {
+            name: protocol.message(name)
+            for name in (
+                "MOD_CELL_V",
+                "MOD_TEMP",
+                "MOD_STATUS",
+                "MOD_FLAGS",
+                "STR_STATUS",
+                "STR_LIMITS",
+                "STR_ENERGY",
+                "STR_FAULTS",
+                "CMD",
+                "ACK",
+            )
+        }
         self.cmd_type: int = self.messages["CMD"].frame_id
 
     def evaluate(self) -> None:
@@ -66,11 +80,11 @@ class SimBms:
         for string in self.plant.strings:
             for module in string.modules:
                 module.faults = module_faults(module, self.plant.spec.ambient_c)
-            string.faults = (_bit(string.insulation_kohm < lfp.INSULATION_WARNING_KOHM,
-                                  S_INSULATION_WARN)
-                             | _bit(string.insulation_kohm < lfp.INSULATION_ALARM_KOHM,
-                                    S_INSULATION_ALARM)
-                             | _bit(string.contactor_stuck, S_CONTACTOR_FAIL))  # fmt: skip
+            string.faults = (
+                _bit(string.insulation_kohm < lfp.INSULATION_WARNING_KOHM, S_INSULATION_WARN)
+                | _bit(string.insulation_kohm < lfp.INSULATION_ALARM_KOHM, S_INSULATION_ALARM)
+                | _bit(string.contactor_stuck, S_CONTACTOR_FAIL)
+            )
             if string.contactor_closed and self._needs_protection(string):
                 log.warning("BMS protection opens string %d", string.index)
                 string.contactor_closed = False
@@ -78,11 +92,14 @@ class SimBms:
 
     def _needs_protection(self, string: SimString) -> bool:
         volts = string.cell_voltages()
-        hottest = max((max(m.temps) + m.temp_offset_c for m in string.modules if m.temps),
-                      default=0.0)  # fmt: skip
-        return bool(volts) and (max(volts) >= lfp.PROTECT_CELL_HIGH_V
-                                or min(volts) <= lfp.PROTECT_CELL_LOW_V
-                                or hottest >= lfp.PROTECT_TEMP_C)  # fmt: skip
+        hottest = max(
+            (max(m.temps) + m.temp_offset_c for m in string.modules if m.temps), default=0.0
+        )
+        return bool(volts) and (
+            max(volts) >= lfp.PROTECT_CELL_HIGH_V
+            or min(volts) <= lfp.PROTECT_CELL_LOW_V
+            or hottest >= lfp.PROTECT_TEMP_C
+        )
 
     def frames(self) -> list[OutFrame]:
         """One full set of module and string frames, in bus order."""
@@ -90,7 +107,7 @@ class SimBms:
         for string in self.plant.strings:
             for module in string.modules:
                 if module.comms_ok:
-                    out.extend(self._module_frames(string.index, module))
+                    out.extend(self._module_frames(string, module))
             out.extend(self._string_frames(string))
         return out
 
@@ -98,60 +115,100 @@ class SimBms:
         message = self.messages[name]
         return OutFrame(message.frame_id | string << 8 | module, encode(message, values))
 
-    def _module_frames(self, string: int, module: SimModule) -> list[OutFrame]:
+    def _module_frames(self, string: SimString, module: SimModule) -> list[OutFrame]:
         module.alive = (module.alive + 1) % 256
-        frames = []
-        for group in range((len(module.cells) + 3) // 4):
-            values: dict[str, float] = {"CellGroup": group}
-            for n in range(group * 4 + 1, min(group * 4 + 4, len(module.cells)) + 1):
-                values[f"CellV_{n:02}"] = round(
-                    min(8.191, max(0.0, module.cells[n - 1].voltage)), 3
-                )
-                values[f"CellV_{n:02}_Ok"] = 1
-            frames.append(self._frame("MOD_CELL_V", string, module.position, values))
-        for group in range((len(module.temps) + 3) // 4):
-            values = {"TempGroup": group}
-            for n in range(group * 4 + 1, min(group * 4 + 4, len(module.temps)) + 1):
-                values[f"Temp_{n:02}"] = round(module.temps[n - 1] + module.temp_offset_c, 1)
-                values[f"Temp_{n:02}_Ok"] = 1
-            frames.append(self._frame("MOD_TEMP", string, module.position, values))
-        frames.append(self._frame("MOD_STATUS", string, module.position, self._status(module)))
+        position = module.position
+        cells = [round(min(8.191, max(0.0, c.voltage)), 3) for c in module.cells]
+        temps = [round(t + module.temp_offset_c, 1) for t in module.temps]
+        frames = self._grouped("MOD_CELL_V", "CellGroup", "CellV", cells, (string.index, position))
+        frames += self._grouped("MOD_TEMP", "TempGroup", "Temp", temps, (string.index, position))
+        frames.append(
+            self._frame("MOD_STATUS", string.index, position, self._status(string, module))
+        )
         balancing = sum(1 << i for i, c in enumerate(module.cells) if c.bleeding)
-        frames.append(self._frame("MOD_FLAGS", string, module.position, {
-            "Balancing": balancing, "ModFaults": module.faults, "ModStatus": 0b11}))  # fmt: skip
+        frames.append(
+            self._frame(
+                "MOD_FLAGS",
+                string.index,
+                position,
+                {"Balancing": balancing, "ModFaults": module.faults, "ModStatus": 0b11},
+            )
+        )
         return frames
 
-    def _status(self, module: SimModule) -> dict[str, float]:
+    def _grouped(
+        self, name: str, mux: str, prefix: str, values: list[float], where: tuple[int, int]
+    ) -> list[OutFrame]:
+        """Multiplexed frames of four values each, every value flagged valid."""
+        frames = []
+        for group in range((len(values) + 3) // 4):
+            signals: dict[str, float] = {mux: group}
+            for n in range(group * 4 + 1, min(group * 4 + 4, len(values)) + 1):
+                signals[f"{prefix}_{n:02}"] = values[n - 1]
+                signals[f"{prefix}_{n:02}_Ok"] = 1
+            frames.append(self._frame(name, where[0], where[1], signals))
+        return frames
+
+    def _status(self, string: SimString, module: SimModule) -> dict[str, float]:
         cells = module.cells
         soc = sum(c.soc for c in cells) / len(cells)
-        string = next(s for s in self.plant.strings if module in s.modules)
         current = 0.0 if module.bypassed else string.current_a
-        return {"ModSoC": round(soc * 100, 1), "ModSoC_Ok": 1, "ModSoH": round(module.soh * 100, 1),
-                "ModSoH_Ok": 1, "ModVoltage": round(sum(c.voltage for c in cells), 2),
-                "ModCurrent": round(current, 1), "ModCurrent_Ok": 1,
-                "ModBypassed": int(module.bypassed), "ModAlive": module.alive}  # fmt: skip
+        return {
+            "ModSoC": round(soc * 100, 1),
+            "ModSoC_Ok": 1,
+            "ModSoH": round(module.soh * 100, 1),
+            "ModSoH_Ok": 1,
+            "ModVoltage": round(sum(c.voltage for c in cells), 2),
+            "ModCurrent": round(current, 1),
+            "ModCurrent_Ok": 1,
+            "ModBypassed": int(module.bypassed),
+            "ModAlive": module.alive,
+        }
 
     def _string_frames(self, string: SimString) -> list[OutFrame]:
         string.heartbeat = (string.heartbeat + 1) % 64
         connected = sum(1 for m in string.modules if not m.bypassed)
         return [
-            self._frame("STR_STATUS", string.index, 0, {
-                "StrVoltage": round(string.voltage(), 1), "StrCurrent": round(string.current_a, 1),
-                "StrSoC": round(string.soc() * 100, 1),
-                "StrSoH": round(min(m.soh for m in string.modules) * 100, 1),
-                "StrContactorClosed": int(string.contactor_closed),
-                "StrConFail": int(string.contactor_stuck), "StrEnabled": int(string.enabled),
-                "StrDisRsn": string.dis_reason, "StrHeartbeat": string.heartbeat}),
-            self._frame("STR_LIMITS", string.index, 0, {
-                "StrChaLimit": round(string.charge_limit_a, 1),
-                "StrDisLimit": round(string.discharge_limit_a, 1),
-                "StrInsulation": round(string.insulation_kohm), "StrInsulation_Ok": 1,
-                "StrNModConnected": connected, "StrNModBypassed": len(string.modules) - connected}),
-            self._frame("STR_ENERGY", string.index, 0, {
-                "StrEnergyCharged": round(string.energy_in_kwh, 1),
-                "StrEnergyDischarged": round(string.energy_out_kwh, 1)}),
+            self._frame(
+                "STR_STATUS",
+                string.index,
+                0,
+                {
+                    "StrVoltage": round(string.voltage(), 1),
+                    "StrCurrent": round(string.current_a, 1),
+                    "StrSoC": round(string.soc() * 100, 1),
+                    "StrSoH": round(min(m.soh for m in string.modules) * 100, 1),
+                    "StrContactorClosed": int(string.contactor_closed),
+                    "StrConFail": int(string.contactor_stuck),
+                    "StrEnabled": int(string.enabled),
+                    "StrDisRsn": string.dis_reason,
+                    "StrHeartbeat": string.heartbeat,
+                },
+            ),
+            self._frame(
+                "STR_LIMITS",
+                string.index,
+                0,
+                {
+                    "StrChaLimit": round(string.charge_limit_a, 1),
+                    "StrDisLimit": round(string.discharge_limit_a, 1),
+                    "StrInsulation": round(string.insulation_kohm),
+                    "StrInsulation_Ok": 1,
+                    "StrNModConnected": connected,
+                    "StrNModBypassed": len(string.modules) - connected,
+                },
+            ),
+            self._frame(
+                "STR_ENERGY",
+                string.index,
+                0,
+                {
+                    "StrEnergyCharged": round(string.energy_in_kwh, 1),
+                    "StrEnergyDischarged": round(string.energy_out_kwh, 1),
+                },
+            ),
             self._frame("STR_FAULTS", string.index, 0, {"StrFaults": string.faults}),
-        ]  # fmt: skip
+        ]
 
     def is_command(self, frame_id: int) -> bool:
         """Whether a received frame is a command for this BMS."""
