@@ -1,6 +1,7 @@
 """Shared pieces of the benchmarks: a scratch database, a big site, a live backend."""
 
 import asyncio
+import os
 import statistics
 from typing import Any
 
@@ -50,6 +51,14 @@ async def create_site(url: str, config: SiteConfig) -> tuple[AppliedSite, str]:
 def run(coro: Any) -> Any:
     """Run a coroutine to completion."""
     return asyncio.run(coro)
+
+
+def cpu_busy_s() -> float:
+    """CPU seconds spent by the whole machine so far (every core, every process): /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def percentiles(samples_ms: list[float]) -> tuple[float, float]:

@@ -13,6 +13,9 @@ import gzip
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +24,7 @@ import psycopg
 
 from app.telemetry.copy_binary import module_rows_copy_data
 from app.telemetry.schemas import MODULE_SAMPLE_COLUMNS, ModuleSampleRow
-from bench.common import big_site_config, create_site, fresh_database, run
+from bench.common import big_site_config, cpu_busy_s, create_site, fresh_database, run
 from tests.db import psycopg_dsn
 from tests.server import live_server
 from tests.wire import iso, module_row, string_row
@@ -62,13 +65,40 @@ def build_bodies(
     return bodies
 
 
-def raw_copy_rate(
-    url: str, module_ids: list[int], batches: int, start: datetime, *, per_batch: bool
-) -> float:
-    """Module rows per second of a bare binary COPY of the same shape of rows.
+@dataclass(frozen=True)
+class Measurement:
+    """A path's throughput and what it cost the machine in CPU time."""
 
-    The COPY stream is built before the clock starts, with the same encoder ingest uses, so this
-    is the ceiling: the database's COPY rate into the hypertable.
+    samples: int
+    wall_s: float
+    cpu_s: float
+
+    @property
+    def rate(self) -> float:
+        """Module samples per second."""
+        return self.samples / self.wall_s
+
+    @property
+    def cpu_ms_per_1000(self) -> float:
+        """CPU milliseconds (all processes, all cores) per 1,000 module samples."""
+        return self.cpu_s * 1e6 / self.samples
+
+
+@contextmanager
+def measured(samples: int, out: list[Measurement]) -> Iterator[None]:
+    """Time a block on the wall clock and on the machine's CPU counters."""
+    wall, cpu = time.perf_counter(), cpu_busy_s()
+    yield
+    out.append(Measurement(samples, time.perf_counter() - wall, cpu_busy_s() - cpu))
+
+
+def raw_copy(
+    url: str, module_ids: list[int], batches: int, start: datetime, *, per_batch: bool
+) -> Measurement:
+    """A bare binary COPY of the same shape of rows: one stream, or one COPY + commit per batch.
+
+    The COPY streams are built before the clock starts, with the same encoder ingest uses, so
+    this is the ceiling: the database's COPY rate into the hypertable.
     """
     rows = []
     for n in range(batches):
@@ -97,21 +127,23 @@ def raw_copy_rate(
                     0,
                 )
             )
-    data = module_rows_copy_data(rows)
+    size = len(module_ids) if per_batch else len(rows)
+    streams = [module_rows_copy_data(rows[i : i + size]) for i in range(0, len(rows), size)]
     statement = (
         f"COPY module_sample ({', '.join(MODULE_SAMPLE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
     )
-    with psycopg.connect(psycopg_dsn(url)) as conn:
-        begin = time.perf_counter()
-        with conn.cursor() as cur, cur.copy(statement) as copy:
-            copy.write(data)
-        conn.commit()
-        return len(rows) / (time.perf_counter() - begin)
+    result: list[Measurement] = []
+    with psycopg.connect(psycopg_dsn(url)) as conn, measured(len(rows), result):
+        for data in streams:
+            with conn.cursor() as cur, cur.copy(statement) as copy:
+                copy.write(data)
+            conn.commit()
+    return result[0]
 
 
-def ingest_rate(
+def ingest(
     base_url: str, token: str, bodies: list[bytes], modules: int, clients: int
-) -> float:
+) -> Measurement:
     """Module rows per second through the HTTP ingest endpoint, `clients` requests at a time."""
     headers = {
         "Authorization": f"Bearer {token}",
@@ -119,7 +151,7 @@ def ingest_rate(
         "Content-Encoding": "gzip",
     }
 
-    async def send_all() -> float:
+    async def send_all() -> Measurement:
         async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120) as client:
             (await client.post("/api/v1/ingest", content=bodies[0])).raise_for_status()  # warm-up
             queue = list(bodies[1:])
@@ -131,12 +163,13 @@ def ingest_rate(
                     ).json()
                     assert answer["modules"]["stored"] == modules, answer
 
-            begin = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(clients)))
-            return (len(bodies) - 1) * modules / (time.perf_counter() - begin)
+            result: list[Measurement] = []
+            with measured((len(bodies) - 1) * modules, result):
+                await asyncio.gather(*(worker() for _ in range(clients)))
+            return result[0]
 
-    rate: float = asyncio.run(send_all())
-    return rate
+    measurement: Measurement = asyncio.run(send_all())
+    return measurement
 
 
 def main() -> None:
@@ -156,32 +189,36 @@ def main() -> None:
         ids = [i for (i,) in conn.execute("SELECT id FROM module ORDER BY id")]
     start = datetime.now(UTC) - timedelta(hours=2)
     bodies = build_bodies(config.code, args.strings, args.modules_per_string, args.batches, start)
-    raw = raw_copy_rate(url, ids, args.batches - 1, start - timedelta(hours=1), per_batch=False)
-    raw_batches = raw_copy_rate(
-        url, ids, args.batches - 1, start - timedelta(hours=3), per_batch=True
-    )
+    raw = raw_copy(url, ids, args.batches - 1, start - timedelta(hours=1), per_batch=False)
+    raw_batches = raw_copy(url, ids, args.batches - 1, start - timedelta(hours=3), per_batch=True)
     env = {
         "RIDETHROUGH_DATABASE_URL": url,
         "RIDETHROUGH_JOBS_ENABLED": "false",
         "RIDETHROUGH_LOG_LEVEL": "WARNING",
     }
-    with live_server(env, workers=args.workers) as server:
-        ingest = ingest_rate(server.url, token, bodies, modules, args.clients)
+    # As `make run` serves: no access log line per request.
+    with live_server(env, workers=args.workers, options=("--no-access-log",)) as server:
+        http = ingest(server.url, token, bodies, modules, args.clients)
     print(
         f"site: {modules} modules x {CELLS} cells, {args.batches - 1} batches of one second "
         f"each; {args.workers} backend workers, {args.clients} concurrent uploads"
     )
-    rates = (
+    paths = (
         ("raw COPY, one stream:", raw),
         ("raw COPY per batch:", raw_batches),
-        ("HTTP ingest (full):", ingest),
+        ("HTTP ingest (full):", http),
     )
-    for label, rate in rates:
+    for label, m in paths:
         print(
-            f"{label:<20} {rate:>10,.0f} module-samples/s  {rate * CELLS:>12,.0f} cell-voltages/s"
+            f"{label:<22} {m.rate:>9,.0f} module-samples/s {m.rate * CELLS:>11,.0f} cell-voltages/s"
+            f"  {m.cpu_ms_per_1000:6.1f} CPU-ms per 1,000 samples"
         )
-    print(f"ingest / raw COPY (one stream) = {ingest / raw:.2f}x  (target >= 0.60x)")
-    print(f"ingest / raw COPY (per batch)  = {ingest / raw_batches:.2f}x")
+    print(f"ingest / raw COPY (one stream) = {http.rate / raw.rate:.2f}x  (target >= 0.60x)")
+    print(f"ingest / raw COPY (per batch)  = {http.rate / raw_batches.rate:.2f}x")
+    print(
+        "CPU cost per sample, ingest / raw COPY (per batch) = "
+        f"{http.cpu_ms_per_1000 / raw_batches.cpu_ms_per_1000:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -34,12 +34,16 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(
-    env: dict[str, str], port: int | None = None, workers: int = 1
+    env: dict[str, str],
+    port: int | None = None,
+    workers: int = 1,
+    options: tuple[str, ...] = (),
 ) -> Iterator[LiveServer]:
     """Start `python -m app serve` with extra environment, wait until it answers, stop it after."""
     port = port or free_port()
+    command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)],
+        [*command, *options],
         cwd=PROJECT_ROOT,
         env={**os.environ, **env},
     )

@@ -1,11 +1,14 @@
 """The wire contract: the edge writes, and the backend reads, exactly the pinned v1 fixture."""
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from app.ingest.schemas import Batch
+import pytest
+
+from app.ingest.parsing import ParsedBatch, parse_row_by_row, parse_strict
 from app.ingest.validation import ModuleAsset, SiteAssets, validate_batch
 from edge.assemble import Q_STALE, Snapshot
 from edge.events import Event, EventKind
@@ -75,17 +78,15 @@ def test_edge_writes_the_pinned_fixture() -> None:
     assert edge_batch() == json.loads(FIXTURE.read_text())
 
 
-def test_backend_reads_the_pinned_fixture_without_rejections() -> None:
-    batch = Batch.model_validate(json.loads(FIXTURE.read_text()))
+@pytest.mark.parametrize("parse", [parse_strict, parse_row_by_row])
+def test_backend_reads_the_pinned_fixture_without_rejections(
+    parse: Callable[[bytes], ParsedBatch | None],
+) -> None:
+    batch = parse(FIXTURE.read_bytes())
+    assert batch is not None
     assets = SiteAssets(site_id=1, racks={1: 10}, modules={(1, 2): ModuleAsset(20, 10, 4, 2)})
     latest = datetime.fromtimestamp(T0, UTC) + timedelta(minutes=5)
-    validated = validate_batch(
-        modules=batch.modules,
-        strings=batch.strings,
-        events=batch.events,
-        assets=assets,
-        latest_allowed=latest,
-    )
+    validated = validate_batch(batch, assets, latest_allowed=latest)
     assert validated.rejections == []
     assert [m.cell_v for m in validated.modules] == [[3.29, 3.291, 3.292, 3.293]]
     assert validated.modules[0].quality == Q_STALE

@@ -6,11 +6,11 @@ as soon as it is registered.
 """
 
 import time
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ingest import repository
+from app.ingest.parsing import ParsedBatch
 from app.ingest.validation import SiteAssets
 
 TTL_S = 60.0
@@ -27,11 +27,9 @@ async def site_assets(session: AsyncSession, site_id: int, *, fresh: bool = Fals
     return assets
 
 
-def names_unknown_asset(batch: Any, assets: SiteAssets) -> bool:
+def names_unknown_asset(batch: ParsedBatch, assets: SiteAssets) -> bool:
     """Whether a batch addresses a string or module the cached map does not know."""
-    for row in batch.modules:
-        if isinstance(row, dict) and (row.get("string"), row.get("module")) not in assets.modules:
-            return True
-    return any(
-        isinstance(row, dict) and row.get("string") not in assets.racks for row in batch.strings
+    known_modules, known_racks = assets.modules, assets.racks
+    return any((row.string, row.module) not in known_modules for _, row in batch.modules) or any(
+        row.string not in known_racks for _, row in batch.strings
     )

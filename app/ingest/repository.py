@@ -1,6 +1,5 @@
 """SQL for ingest: asset lookup, batch bookkeeping, sample writes with conflict handling."""
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +14,8 @@ from app.ingest.models import IngestBatch, IngestRejection
 from app.ingest.schemas import Rejection
 from app.ingest.validation import ModuleAsset, SiteAssets
 from app.sites.models import EdgeDevice, Module, Rack
-from app.telemetry.repository import copy_module_rows, copy_rows, driver_connection
+from app.telemetry.copy_binary import module_rows_copy_data, scalar_rows_copy_data
+from app.telemetry.repository import copy_data, driver_connection
 from app.telemetry.schemas import (
     MODULE_SAMPLE_COLUMNS,
     RACK_SAMPLE_COLUMNS,
@@ -60,102 +60,89 @@ async def claim_batch(
     return (await session.execute(stmt)).first() is not None
 
 
-async def write_samples(
-    session: AsyncSession, table: str, rows: Sequence[ModuleSampleRow | RackSampleRow]
-) -> int:
+@dataclass(frozen=True)
+class SampleStream:
+    """One batch's samples for a hypertable, encoded once for binary COPY.
+
+    The same bytes go into the hypertable, into its staging twin when some samples are already
+    stored, and into the staging table the latest-state upsert reads from.
+    """
+
+    table: str
+    latest: str
+    key: str
+    columns: tuple[str, ...]
+    count: int
+    data: bytes
+
+
+def module_stream(rows: list[ModuleSampleRow]) -> SampleStream:
+    """Module samples ready for COPY."""
+    data = module_rows_copy_data(rows)
+    return SampleStream(
+        "module_sample", "module_latest", "module_id", MODULE_SAMPLE_COLUMNS, len(rows), data
+    )
+
+
+def rack_stream(rows: list[RackSampleRow]) -> SampleStream:
+    """String samples ready for COPY."""
+    data = scalar_rows_copy_data(rows, RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES)
+    return SampleStream(
+        "rack_sample", "rack_latest", "rack_id", RACK_SAMPLE_COLUMNS, len(rows), data
+    )
+
+
+async def write_samples(session: AsyncSession, samples: SampleStream) -> int:
     """Store samples; returns how many were new. Samples already stored are left untouched."""
-    if not rows:
+    if not samples.count:
         return 0
     try:
         # Fast path: straight binary COPY. Overlaps are rare (replayed batches stop earlier).
         async with session.begin_nested():
-            await _copy(session, table, table, rows)
-        return len(rows)
+            await copy_data(session, samples.table, samples.columns, samples.data)
+        return samples.count
     except pg_errors.UniqueViolation:
-        return await _write_through_staging(session, table, rows)
+        return await _write_through_staging(session, samples)
 
 
-async def _copy(
-    session: AsyncSession, table: str, target: str, rows: Sequence[ModuleSampleRow | RackSampleRow]
-) -> None:
-    """COPY rows of `table`'s shape into `target` (the table itself or its staging twin)."""
-    if table == "module_sample":
-        module_rows = [r for r in rows if isinstance(r, ModuleSampleRow)]
-        assert len(module_rows) == len(rows), "module_sample takes module rows only"
-        await copy_module_rows(session, target, module_rows)
-    else:
-        await copy_rows(session, target, RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES, rows)
-
-
-async def _write_through_staging(
-    session: AsyncSession, table: str, rows: Sequence[ModuleSampleRow | RackSampleRow]
-) -> int:
-    columns = MODULE_SAMPLE_COLUMNS if table == "module_sample" else RACK_SAMPLE_COLUMNS
-    stage = f"{table}_stage"
+async def _stage(session: AsyncSession, like: str, samples: SampleStream) -> str:
+    """COPY the samples into an empty per-connection temp table shaped like `like`."""
+    stage = f"{like}_stage"
     await session.execute(
-        text(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) "
-            "ON COMMIT DELETE ROWS"
-        )
+        text(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {like}) ON COMMIT DELETE ROWS")
     )
     await session.execute(text(f"TRUNCATE {stage}"))
-    await _copy(session, table, stage, rows)
-    names = ", ".join(columns)
+    await copy_data(session, stage, samples.columns, samples.data)
+    return stage
+
+
+async def _write_through_staging(session: AsyncSession, samples: SampleStream) -> int:
+    stage = await _stage(session, samples.table, samples)
+    names = ", ".join(samples.columns)
     conn = await driver_connection(session)
     cursor = await conn.execute(
-        f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING"  # noqa: S608 - fixed identifiers
+        f"INSERT INTO {samples.table} ({names}) SELECT {names} FROM {stage} "  # noqa: S608 - fixed identifiers
+        "ON CONFLICT DO NOTHING"
     )
     return cursor.rowcount
 
 
-async def upsert_module_latest(session: AsyncSession, rows: Sequence[ModuleSampleRow]) -> None:
-    """Move each module's latest state forward (never backward, for late batches)."""
-    await _upsert_latest(
-        session,
-        LatestSpec("module_latest", "module_sample", "module_id", MODULE_SAMPLE_COLUMNS),
-        [(r.module_id, r.ts) for r in rows],
-    )
-
-
-async def upsert_rack_latest(session: AsyncSession, rows: Sequence[RackSampleRow]) -> None:
-    """Move each string's latest state forward."""
-    await _upsert_latest(
-        session,
-        LatestSpec("rack_latest", "rack_sample", "rack_id", RACK_SAMPLE_COLUMNS),
-        [(r.rack_id, r.ts) for r in rows],
-    )
-
-
-@dataclass(frozen=True)
-class LatestSpec:
-    """A latest-state table, the hypertable it follows, its key and columns."""
-
-    table: str
-    source: str
-    key: str
-    columns: tuple[str, ...]
-
-
-async def _upsert_latest(
-    session: AsyncSession, spec: LatestSpec, keys: list[tuple[int, datetime]]
-) -> None:
-    # The rows were just stored in the hypertable: copy the newest per asset from there by key,
-    # one set-based statement instead of sending every value a second time.
-    if not keys:
+async def upsert_latest(session: AsyncSession, samples: SampleStream) -> None:
+    """Move each asset's latest state forward to its newest sample here (never backward)."""
+    if not samples.count:
         return
-    names = ", ".join(spec.columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in spec.columns if c != spec.key)
-    statement = (
-        f"INSERT INTO {spec.table} ({names}) SELECT DISTINCT ON ({spec.key}) {names} "  # noqa: S608 - fixed identifiers
-        f"FROM {spec.source} WHERE ({spec.key}, ts) IN (SELECT * FROM unnest("
-        "CAST(:ids AS int[]), CAST(:stamps AS timestamptz[]))) AND ts >= :first AND ts <= :last "
-        f"ORDER BY {spec.key}, ts DESC ON CONFLICT ({spec.key}) DO UPDATE SET {updates} "
-        f"WHERE {spec.table}.ts < excluded.ts"
-    )
-    stamps = [ts for _, ts in keys]
+    # Staged from the bytes already encoded: several times cheaper than reading the rows back
+    # from the hypertable by key, or binding every value as a parameter.
+    stage = await _stage(session, samples.latest, samples)
+    names = ", ".join(samples.columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in samples.columns if c != samples.key)
     await session.execute(
-        text(statement),
-        {"ids": [i for i, _ in keys], "stamps": stamps, "first": min(stamps), "last": max(stamps)},
+        text(
+            f"INSERT INTO {samples.latest} ({names}) SELECT DISTINCT ON ({samples.key}) {names} "  # noqa: S608 - fixed identifiers
+            f"FROM {stage} ORDER BY {samples.key}, ts DESC "
+            f"ON CONFLICT ({samples.key}) DO UPDATE SET {updates} "
+            f"WHERE {samples.latest}.ts < excluded.ts"
+        )
     )
 
 

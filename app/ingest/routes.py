@@ -1,19 +1,16 @@
 """POST /api/v1/ingest: the edge's telemetry upload."""
 
-import json
 import zlib
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import orjson
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import ValidationError
 
 from app.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import error_body
 from app.ingest.dependencies import DeviceDep
-from app.ingest.schemas import Batch, IngestResponse
+from app.ingest.parsing import EnvelopeError, ParsedBatch, parse_batch
+from app.ingest.schemas import IngestResponse
 from app.ingest.service import ingest_batch
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -41,29 +38,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     return data
 
 
-def _lenient_json(body: bytes) -> Any:
-    """Parse JSON that strict parsers refuse only for NaN/Infinity literals, so such values are
-    refused row by row (with the field named) instead of losing the whole batch."""
+def read_batch(body: bytes) -> ParsedBatch:
+    """The parsed batch, or 400/422 saying which field is wrong and why."""
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HTTPException(400, f"body is not valid JSON: {exc}") from exc
-
-
-def parse_batch(body: bytes) -> Batch:
-    """The batch envelope, or 400/422 saying which field is wrong and why."""
-    try:
-        raw = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raw = _lenient_json(body)
-    try:
-        return Batch.model_validate(raw)
-    except ValidationError as exc:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
-        error = error_body("invalid_batch", "the batch envelope is invalid", details)
-        raise HTTPException(422, error) from exc
+        return parse_batch(body)
+    except EnvelopeError as exc:
+        if exc.status == 400:
+            raise HTTPException(400, exc.message) from exc
+        raise HTTPException(422, error_body("invalid_batch", exc.message, exc.details)) from exc
 
 
 @router.post(
@@ -75,10 +57,11 @@ def parse_batch(body: bytes) -> Batch:
 async def ingest(request: Request, session: SessionDep, device: DeviceDep) -> IngestResponse:
     """Store a batch exactly once; the answer lists what was new, already stored, or refused."""
     settings: Settings = request.app.state.settings
-    batch = parse_batch(await read_body(request, settings.ingest_max_bytes))
-    if batch.site != device.site_code:
+    batch = read_batch(await read_body(request, settings.ingest_max_bytes))
+    site = batch.envelope.site
+    if site != device.site_code:
         raise HTTPException(
-            403, f"this device's token is for site {device.site_code!r}, not {batch.site!r}"
+            403, f"this device's token is for site {device.site_code!r}, not {site!r}"
         )
     return await ingest_batch(
         session,

@@ -13,10 +13,11 @@ SCHEMA = "ridethrough.telemetry.v1"
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-# Per-element limits of the arrays; checked in bulk after parsing (see validation.py), which
+# Per-element limits of the arrays; checked in bulk after parsing (see parsing.py), which
 # is several times faster than a constrained type per element.
 CELL_V_RANGE = (0.0, 5.0)
 TEMP_C_RANGE = (-40.0, 125.0)
+Energy = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]  # kWh counters
 Bits = Annotated[int, Field(ge=0, lt=2**63)]
 StringNo = Annotated[int, Field(ge=1, le=255)]
 
@@ -64,8 +65,8 @@ class StringRow(Row):
     insulation_kohm: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = None
     n_mod_connected: Annotated[int, Field(ge=0, le=64)] | None = None
     n_mod_bypassed: Annotated[int, Field(ge=0, le=64)] | None = None
-    energy_charged_kwh: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    energy_discharged_kwh: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    energy_charged_kwh: Energy | None = None
+    energy_discharged_kwh: Energy | None = None
     fault_bits: Bits = 0
     quality: Annotated[int, Field(ge=0, lt=2**15)] = 0
 

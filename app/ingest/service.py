@@ -13,7 +13,8 @@ from app.ingest import repository
 from app.ingest.assets import names_unknown_asset, site_assets
 from app.ingest.dependencies import DeviceIdentity
 from app.ingest.events import EventApplier
-from app.ingest.schemas import Batch, IngestResponse, SectionResult
+from app.ingest.parsing import ParsedBatch
+from app.ingest.schemas import IngestResponse, SectionResult
 from app.ingest.validation import SiteAssets, Validated, validate_batch
 from app.telemetry.rollups import MODULES, RACKS, mark_dirty
 
@@ -47,14 +48,13 @@ async def _report_spool_overflow(
     )
 
 
-def _sections(batch: Batch, validated: Validated) -> dict[str, SectionResult]:
-    rejected: dict[str, set[int]] = {"modules": set(), "strings": set(), "events": set()}
+def _sections(batch: ParsedBatch, validated: Validated) -> dict[str, SectionResult]:
+    rejected: dict[str, set[int]] = {section: set() for section in batch.received}
     for rejection in validated.rejections:
         rejected[rejection.section].add(rejection.row)
     return {
-        "modules": SectionResult(received=len(batch.modules), rejected=len(rejected["modules"])),
-        "strings": SectionResult(received=len(batch.strings), rejected=len(rejected["strings"])),
-        "events": SectionResult(received=len(batch.events), rejected=len(rejected["events"])),
+        section: SectionResult(received=count, rejected=len(rejected[section]))
+        for section, count in batch.received.items()
     }
 
 
@@ -62,7 +62,7 @@ async def ingest_batch(
     session: AsyncSession,
     *,
     device: DeviceIdentity,
-    batch: Batch,
+    batch: ParsedBatch,
     now: datetime,
     max_future: timedelta,
 ) -> IngestResponse:
@@ -70,35 +70,29 @@ async def ingest_batch(
     assets = await site_assets(session, device.site_id)
     if names_unknown_asset(batch, assets):
         assets = await site_assets(session, device.site_id, fresh=True)
-    validated = validate_batch(
-        modules=batch.modules,
-        strings=batch.strings,
-        events=batch.events,
-        assets=assets,
-        latest_allowed=now + max_future,
-    )
+    validated = validate_batch(batch, assets, latest_allowed=now + max_future)
     sections = _sections(batch, validated)
-    edge_id = UUID(batch.edge_id)
+    envelope = batch.envelope
     fresh = await repository.claim_batch(
         session,
         device_id=device.device_id,
-        edge_id=edge_id,
-        seq=batch.seq,
+        edge_id=UUID(envelope.edge_id),
+        seq=envelope.seq,
         values={
-            "created_at": batch.created_at,
+            "created_at": envelope.created_at,
             "n_modules": len(validated.modules),
             "n_strings": len(validated.strings),
             "n_events": len(validated.events),
             "n_rejected": len(validated.rejections),
-            "counters": batch.counters,
+            "counters": envelope.counters,
         },
     )
     await repository.touch_device(
-        session, device_id=device.device_id, seen_at=now, version=batch.software_version
+        session, device_id=device.device_id, seen_at=now, version=envelope.software_version
     )
     response = IngestResponse(
-        edge_id=batch.edge_id,
-        seq=batch.seq,
+        edge_id=envelope.edge_id,
+        seq=envelope.seq,
         duplicate_batch=not fresh,
         rejections=validated.rejections,
         received_at=now,
@@ -109,7 +103,7 @@ async def ingest_batch(
         response.strings.already_stored = len(validated.strings)
         return response
     await _store(session, device, assets, validated, response)
-    await _report_spool_overflow(session, device, response, counters=batch.counters)
+    await _report_spool_overflow(session, device, response, counters=envelope.counters)
     return response
 
 
@@ -120,15 +114,17 @@ async def _store(
     validated: Validated,
     response: IngestResponse,
 ) -> None:
-    new_modules = await repository.write_samples(session, "module_sample", validated.modules)
-    new_strings = await repository.write_samples(session, "rack_sample", validated.strings)
+    modules = repository.module_stream(validated.modules)
+    strings = repository.rack_stream(validated.strings)
+    new_modules = await repository.write_samples(session, modules)
+    new_strings = await repository.write_samples(session, strings)
     response.modules.stored, response.strings.stored = new_modules, new_strings
     response.modules.already_stored = len(validated.modules) - new_modules
     response.strings.already_stored = len(validated.strings) - new_strings
     await mark_dirty(session, MODULES, (row.ts for row in validated.modules))
     await mark_dirty(session, RACKS, (row.ts for row in validated.strings))
-    await repository.upsert_module_latest(session, validated.modules)
-    await repository.upsert_rack_latest(session, validated.strings)
+    await repository.upsert_latest(session, modules)
+    await repository.upsert_latest(session, strings)
     await EventApplier(session, assets, validated.modules, validated.strings).apply(
         validated.events
     )

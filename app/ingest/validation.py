@@ -1,25 +1,13 @@
 """Row-by-row validation of a batch against the wire schema and the site's registry."""
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
-
-from app.ingest.schemas import (
-    CELL_V_RANGE,
-    TEMP_C_RANGE,
-    EventRow,
-    ModuleRow,
-    Rejection,
-    StringRow,
-)
+from app.ingest.parsing import ModuleFields, ParsedBatch, Section, StringFields
+from app.ingest.schemas import EventRow, Rejection
 from app.telemetry.schemas import QUALITY_BYPASSED, ModuleSampleRow, RackSampleRow
-
-Section = Literal["modules", "strings", "events"]
-RowT = TypeVar("RowT", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,44 +39,12 @@ class Validated:
     rejections: list[Rejection] = field(default_factory=list)
 
 
-_ADAPTERS: dict[type[BaseModel], TypeAdapter[Any]] = {
-    ModuleRow: TypeAdapter(list[ModuleRow]),
-    StringRow: TypeAdapter(list[StringRow]),
-    EventRow: TypeAdapter(list[EventRow]),
-}
-
-
-def _parse(
-    model: type[RowT], section: Section, rows: list[Any], out: Validated
-) -> list[tuple[int, RowT]]:
-    """Validate a whole section in one call; on errors, report them per row and keep the rest."""
-    adapter = _ADAPTERS[model]
-    try:
-        return list(enumerate(adapter.validate_python(rows)))
-    except ValidationError as exc:
-        bad: set[int] = set()
-        for error in exc.errors():
-            index, *path = error["loc"]
-            bad.add(int(index))
-            out.rejections.append(
-                Rejection(
-                    section=section,
-                    row=int(index),
-                    field=".".join(str(p) for p in path),
-                    value=error.get("input"),
-                    reason=error["msg"],
-                )
-            )
-    good = [i for i in range(len(rows)) if i not in bad]
-    return list(zip(good, adapter.validate_python([rows[i] for i in good]), strict=True))
-
-
 def _reject(out: Validated, where: tuple[Section, int], name: str, value: Any, why: str) -> None:
     section, row = where
     out.rejections.append(Rejection(section=section, row=row, field=name, value=value, reason=why))
 
 
-def _module_sample(row: ModuleRow, asset: ModuleAsset) -> ModuleSampleRow:
+def _module_sample(row: ModuleFields, asset: ModuleAsset) -> ModuleSampleRow:
     cells = row.cell_v
     low, high = min(cells), max(cells)
     return ModuleSampleRow(
@@ -113,7 +69,9 @@ def _module_sample(row: ModuleRow, asset: ModuleAsset) -> ModuleSampleRow:
     )
 
 
-def _rack_sample(row: StringRow, rack_id: int, cells: tuple[float, float] | None) -> RackSampleRow:
+def _rack_sample(
+    row: StringFields, rack_id: int, cells: tuple[float, float] | None
+) -> RackSampleRow:
     power = None
     if row.voltage_v is not None and row.current_a is not None:
         power = round(row.voltage_v * row.current_a / 1000, 3)
@@ -143,27 +101,15 @@ def _rack_sample(row: StringRow, rack_id: int, cells: tuple[float, float] | None
     )
 
 
-Problem = tuple[str, Any, str]  # field, value, reason
+Problem = tuple[str, Any, str]
+SECTION_ORDER: dict[Section, int] = {
+    "modules": 0,
+    "strings": 1,
+    "events": 2,
+}  # field, value, reason
 
 
-def _array_problem(name: str, values: list[float], bounds: tuple[float, float]) -> Problem | None:
-    """The first element outside its bounds or not finite, named by index (cell_v.15)."""
-    low, high = bounds
-    if all(map(math.isfinite, values)) and (
-        not values or low <= min(values) <= max(values) <= high
-    ):
-        return None
-    for i, value in enumerate(values):
-        if not math.isfinite(value):
-            return f"{name}.{i}", value, "Input should be a finite number"
-        if value < low:
-            return f"{name}.{i}", value, f"Input should be greater than or equal to {low:g}"
-        if value > high:
-            return f"{name}.{i}", value, f"Input should be less than or equal to {high:g}"
-    return None
-
-
-def _module_problem(row: ModuleRow, asset: ModuleAsset | None) -> Problem | None:
+def _module_problem(row: ModuleFields, asset: ModuleAsset | None) -> Problem | None:
     """Why a parsed module row cannot be stored for this site, or None."""
     if asset is None:
         return (
@@ -183,60 +129,54 @@ def _module_problem(row: ModuleRow, asset: ModuleAsset | None) -> Problem | None
             len(row.temp_c),
             f"{len(row.temp_c)} temperatures for a module with {asset.temp_count} sensors",
         )
-    return _array_problem("cell_v", row.cell_v, CELL_V_RANGE) or _array_problem(
-        "temp_c", row.temp_c, TEMP_C_RANGE
-    )
+    return None
 
 
-def validate_batch(
-    *,
-    modules: list[dict[str, Any]],
-    strings: list[dict[str, Any]],
-    events: list[dict[str, Any]],
-    assets: SiteAssets,
-    latest_allowed: datetime,
-) -> Validated:
-    """Split a batch into storable rows and rejections with row, field and reason."""
-    out = Validated()
+def validate_batch(parsed: ParsedBatch, assets: SiteAssets, latest_allowed: datetime) -> Validated:
+    """Split parsed rows into storable rows and rejections with row, field and reason."""
+    out = Validated(rejections=list(parsed.rejections))
     in_future = _future_check(out, latest_allowed)
     cell_range: dict[tuple[int, datetime], tuple[float, float]] = {}
     seen: set[tuple[int, datetime]] = set()
-    for index, row in _parse(ModuleRow, "modules", modules, out):
-        if in_future("modules", index, row.ts):
+    for index, row in parsed.modules:
+        ts = row.ts
+        if in_future("modules", index, ts):
             continue
         asset = assets.modules.get((row.string, row.module))
         problem = _module_problem(row, asset)
-        if problem is None and asset is not None and (asset.module_id, row.ts) in seen:
+        key = (asset.module_id, ts) if asset is not None else None
+        if problem is None and key in seen:
             problem = (
                 "ts",
-                row.ts.isoformat(),
+                ts.isoformat(),
                 "a second sample for the same module and time in this batch",
             )
-        if problem is not None or asset is None:
+        if problem is not None or asset is None or key is None:
             _reject(out, ("modules", index), *(problem or ("module", None, "unknown module")))
             continue
-        seen.add((asset.module_id, row.ts))
+        seen.add(key)
         sample = _module_sample(row, asset)
         out.modules.append(sample)
-        key = (asset.rack_id, row.ts)
-        low, high = cell_range.get(key, (10.0, 0.0))
-        cell_range[key] = (min(low, sample.cell_v_min), max(high, sample.cell_v_max))
-    _validate_strings(out, strings, assets, in_future, cell_range)
-    for index, event in _parse(EventRow, "events", events, out):
+        rack_key = (asset.rack_id, ts)
+        low, high = cell_range.get(rack_key, (10.0, 0.0))
+        cell_range[rack_key] = (min(low, sample.cell_v_min), max(high, sample.cell_v_max))
+    _validate_strings(out, parsed.strings, assets, in_future, cell_range)
+    for index, event in parsed.events:
         if not in_future("events", index, event.ts):
             out.events.append(event)
+    out.rejections.sort(key=lambda r: (SECTION_ORDER[r.section], r.row))
     return out
 
 
 def _validate_strings(
     out: Validated,
-    strings: list[dict[str, Any]],
+    strings: list[tuple[int, StringFields]],
     assets: SiteAssets,
     in_future: Callable[[Section, int, datetime], bool],
     cell_range: dict[tuple[int, datetime], tuple[float, float]],
 ) -> None:
     seen: set[tuple[int, datetime]] = set()
-    for index, row in _parse(StringRow, "strings", strings, out):
+    for index, row in strings:
         rack_id = assets.racks.get(row.string)
         if in_future("strings", index, row.ts):
             continue

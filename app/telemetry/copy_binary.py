@@ -6,6 +6,7 @@ faster. The layout follows PostgreSQL's documented binary COPY format.
 """
 
 import struct
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from app.telemetry.schemas import ModuleSampleRow, float4_array_binary
@@ -23,6 +24,19 @@ _CELL_STATS = struct.Struct(">ifififihih")
 # balancing int8, status_bits int4, fault_bits int8, quality int2.
 _TAIL = struct.Struct(">iqiiiqih")
 FIELDS = 18
+
+
+# Scalar column types: each field is its length, then its big-endian value.
+_SCALARS: dict[str, struct.Struct] = {
+    "bool": struct.Struct(">i?"),
+    "int2": struct.Struct(">ih"),
+    "int4": struct.Struct(">ii"),
+    "int8": struct.Struct(">iq"),
+    "float4": struct.Struct(">if"),
+    "float8": struct.Struct(">id"),
+    "timestamptz": struct.Struct(">iq"),
+}
+_FIELD_COUNT = struct.Struct(">h")
 
 
 def _timestamp_us(ts: datetime) -> int:
@@ -67,5 +81,25 @@ def module_rows_copy_data(rows: list[ModuleSampleRow]) -> bytes:
             _float4(r.temp_c_max),
             _TAIL.pack(8, r.balancing, 4, r.status_bits, 8, r.fault_bits, 2, r.quality),
         )
+    parts.append(TRAILER)
+    return b"".join(parts)
+
+
+def scalar_rows_copy_data(
+    rows: Iterable[object], columns: tuple[str, ...], types: tuple[str, ...]
+) -> bytes:
+    """The COPY ... (FORMAT BINARY) stream for rows of scalar columns (None is NULL)."""
+    plan = [(name, kind, _SCALARS[kind]) for name, kind in zip(columns, types, strict=True)]
+    parts = [SIGNATURE]
+    for row in rows:
+        parts.append(_FIELD_COUNT.pack(len(plan)))
+        for name, kind, packer in plan:
+            value = getattr(row, name)
+            if value is None:
+                parts.append(NULL)
+            elif kind == "timestamptz":
+                parts.append(packer.pack(8, _timestamp_us(value)))
+            else:
+                parts.append(packer.pack(packer.size - 4, value))
     parts.append(TRAILER)
     return b"".join(parts)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ingest.repository import upsert_module_latest
+from app.ingest.repository import module_stream, upsert_latest
 from app.telemetry.queries import module_series, site_latest, spread_per_string
 from app.telemetry.repository import copy_module_samples, copy_rows
 from app.telemetry.rollups import MODULES, RACKS, mark_dirty, roll_up
@@ -78,7 +78,7 @@ async def test_site_latest_lists_every_module_even_without_data(session: AsyncSe
     ids = await module_ids(session, site)
     row = module_sample(ids[0], T0, [3.3] * 15 + [3.32])
     await copy_module_samples(session, [row])
-    await upsert_module_latest(session, [row])
+    await upsert_latest(session, module_stream([row]))
     latest = await site_latest(session, site_id=site.site_id)
     assert [(m["string"], m["position"]) for m in latest.modules] == [
         (1, 1),
