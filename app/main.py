@@ -7,15 +7,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.alarms.routes import router as alarms_router
 from app.config import Settings, get_settings
-from app.core.db import create_engine, create_sessionmaker
+from app.core.db import create_engine, create_sessionmaker, libpq_dsn
 from app.core.errors import install_error_handlers
 from app.core.jobs import Jobs
 from app.core.registry import ALL_MODELS
 from app.core.templating import create_templates
 from app.health.routes import router as health_router
 from app.ingest.routes import router as ingest_router
-from app.web.routes import router as web_router
+from app.live.hub import LiveHub
+from app.live.routes import router as live_router
+from app.web.assets import router as assets_router
+from app.web.fleet import router as fleet_router
+from app.web.site import router as site_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,7 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         jobs = Jobs(settings, app.state.sessionmaker)
         jobs.start()
+        app.state.live.start()
         yield
+        await app.state.live.stop()
         await jobs.stop()
         await app.state.engine.dispose()
 
@@ -47,9 +54,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     app.state.templates = create_templates(settings)
+    app.state.live = LiveHub(libpq_dsn(settings))
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(ingest_router)
-    app.include_router(web_router)
+    app.include_router(live_router)
+    app.include_router(fleet_router)
+    app.include_router(site_router)
+    app.include_router(assets_router)
+    app.include_router(alarms_router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     return app

@@ -38,7 +38,7 @@ UPDATE alarm SET cleared_at = :ts,
                                     WHEN 'unacked' THEN 'rtn_unacked' ELSE state END
 WHERE site_id = :site_id AND coalesce(rack_id, 0) = coalesce(:rack_id, 0)
   AND coalesce(module_id, 0) = coalesce(:module_id, 0) AND code = :code
-  AND state IN ('unacked', 'acked') AND raised_at <= :ts
+  AND state IN ('unacked', 'acked', 'shelved') AND raised_at <= :ts
 """)
 
 
@@ -74,7 +74,8 @@ async def raise_alarm(
 async def clear_alarm(
     session: AsyncSession, source: AlarmSource, *, code: str, ts: datetime
 ) -> int:
-    """Mark the condition gone (acked -> normal, unacked -> returned-to-normal-unacked)."""
+    """Mark the condition gone (acked -> normal, unacked -> returned-to-normal-unacked; a
+    shelved alarm stays shelved and learns it has cleared)."""
     result = await session.execute(
         CLEAR,
         {

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,6 +25,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # Times are always UTC in the database session; display converts per site.
         connect_args={"options": "-c timezone=UTC"},
     )
+
+
+def libpq_dsn(settings: Settings) -> str:
+    """The database URL as a libpq connection string, for plain psycopg connections."""
+    url = make_url(settings.sqlalchemy_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

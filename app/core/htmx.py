@@ -1,9 +1,16 @@
-"""htmx helpers: render a page's named block as a fragment when the request comes from htmx."""
+"""htmx helpers: a page renders whole for a plain request and as fragments for htmx.
+
+- Navigation (hx-boost into #main): the page's content block, its <title> and the main nav
+  (out of band, so the current page stays marked).
+- A live part of a page re-fetching itself (hx-target="#part", where `part` is also a block
+  name): only that block.
+"""
 
 from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import Template
 from starlette.responses import HTMLResponse
 
 
@@ -15,21 +22,34 @@ def is_htmx(request: Request) -> bool:
     )
 
 
+def _block(template: Template, name: str, context: dict[str, Any]) -> str:
+    return "".join(template.blocks[name](template.new_context(context)))
+
+
 def render(
     request: Request,
     templates: Jinja2Templates,
     name: str,
     context: dict[str, Any],
     *,
-    block: str = "content",
     status_code: int = 200,
 ) -> HTMLResponse:
-    """The full page, or only `block` of it for htmx; both vary on HX-Request for caches."""
+    """The full page, or the fragment htmx asked for; both vary on HX-Request for caches."""
     template = templates.get_template(name)
     full_context = {"request": request, **context}
-    if is_htmx(request):
-        render_block = template.blocks[block]
-        html = "".join(render_block(template.new_context(full_context)))
-    else:
+    if not is_htmx(request):
         html = template.render(full_context)
-    return HTMLResponse(html, status_code=status_code, headers={"Vary": "HX-Request"})
+    else:
+        target = request.headers.get("HX-Target", "")
+        if target != "content" and target in template.blocks:
+            html = _block(template, target, full_context)
+        else:
+            base = templates.get_template("base.html")
+            fragment_context = {**full_context, "oob": True}
+            title = _block(template, "title", fragment_context).strip()
+            html = (
+                f"<title>{title} · {templates.env.globals['app_name']}</title>"
+                + _block(template, "content", fragment_context)
+                + _block(base, "nav", fragment_context)
+            )
+    return HTMLResponse(html, status_code=status_code, headers={"Vary": "HX-Request, HX-Target"})

@@ -1,4 +1,4 @@
-"""Background jobs inside each app process: rollups and retention, on fixed intervals.
+"""Background jobs inside each app process: rollups, retention and shelf expiry, on intervals.
 
 Both jobs are safe with several processes: rollups claim work with SKIP LOCKED, retention
 takes an advisory lock. A failing run is logged with its context and retried next interval.
@@ -12,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.alarms.lifecycle import unshelve_expired
 from app.config import Settings
 from app.telemetry.retention import apply_retention
 from app.telemetry.rollups import roll_up
 
 log = logging.getLogger("app.jobs")
+SHELF_CHECK_S = 10.0  # a shelved alarm comes back at most this late
 
 
 async def rollup_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -42,6 +44,12 @@ async def retention_once(
         )
     if any(result.dropped.values()):
         log.info("retention dropped chunks: %s", result.dropped)
+
+
+async def unshelve_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """Return alarms whose shelf has run out."""
+    async with sessionmaker() as session, session.begin():
+        return await unshelve_expired(session, now=datetime.now(UTC))
 
 
 async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
@@ -72,6 +80,9 @@ class Jobs:
                     "rollup",
                     lambda: rollup_once(self.sessionmaker),
                 )
+            ),
+            asyncio.create_task(
+                _every(SHELF_CHECK_S, "unshelve", lambda: unshelve_once(self.sessionmaker))
             ),
             asyncio.create_task(
                 _every(

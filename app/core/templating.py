@@ -4,7 +4,12 @@ from datetime import datetime
 
 from fastapi.templating import Jinja2Templates
 
+from app.alarms.lifecycle import SHELVE_CHOICES
+from app.alarms.queries import STATE_LABELS as ALARM_STATES
 from app.config import Settings
+from app.sites.overview import STATE_LABELS
+
+PRIORITY_LABELS = {1: "Critical", 2: "High", 3: "Medium", 4: "Low"}
 
 
 def format_age(ts: datetime | None, now: datetime) -> str:
@@ -26,4 +31,10 @@ def create_templates(settings: Settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=settings.templates_dir)
     templates.env.globals["app_name"] = "Ridethrough"
     templates.env.globals["format_age"] = format_age
+    templates.env.globals["priority_labels"] = PRIORITY_LABELS
+    templates.env.globals["state_labels"] = STATE_LABELS
+    templates.env.globals["alarm_states"] = ALARM_STATES
+    templates.env.globals["shelve_choices"] = SHELVE_CHOICES
+    # Shared macros as a global, so a block rendered alone (an htmx fragment) can use them too.
+    templates.env.globals["ui"] = templates.env.get_template("macros.html").module
     return templates

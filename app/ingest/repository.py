@@ -188,14 +188,6 @@ async def touch_device(
     )
 
 
-async def notify_site(session: AsyncSession, *, site_id: int, payload: str) -> None:
-    """Wake live screens of this site (delivered at commit, to every app process)."""
-    await session.execute(
-        text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": f"site_{site_id}", "payload": payload},
-    )
-
-
 async def rejection_summary(
     session: AsyncSession, *, site_id: int, since: datetime
 ) -> list[tuple[str, str, int, datetime]]:

@@ -1,6 +1,5 @@
 """Ingest of one batch: validate, de-duplicate, write, turn events into alarms and isolations."""
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -16,6 +15,7 @@ from app.ingest.events import EventApplier
 from app.ingest.parsing import ParsedBatch
 from app.ingest.schemas import IngestResponse, SectionResult
 from app.ingest.validation import SiteAssets, Validated, validate_batch
+from app.live.hub import notify
 from app.telemetry.rollups import MODULES, RACKS, mark_dirty
 
 SPOOL_OVERFLOW = "edge_spool_overflow"
@@ -137,10 +137,7 @@ async def _store(
         seq=response.seq,
         rejections=validated.rejections,
     )
-    payload = {
-        "site_id": device.site_id,
-        "modules": new_modules,
-        "strings": new_strings,
-        "events": len(validated.events),
-    }
-    await repository.notify_site(session, site_id=device.site_id, payload=json.dumps(payload))
+    # Open pages of this site refresh (at commit, in every app process).
+    await notify(session, site_id=device.site_id, kind="telemetry")
+    if validated.events:
+        await notify(session, site_id=device.site_id, kind="alarms")

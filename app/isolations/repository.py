@@ -1,5 +1,6 @@
 """SQL for isolations opened and closed by contactor feedback."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, text
@@ -35,3 +36,44 @@ async def open_isolation(session: AsyncSession, *, rack_id: int) -> Isolation | 
         Isolation.rack_id == rack_id, Isolation.module_id.is_(None), Isolation.returned_at.is_(None)
     )
     return (await session.execute(stmt.order_by(Isolation.onset_at.desc()).limit(1))).scalar()
+
+
+RECENT = text("""
+SELECT i.id, r.index, m.position, i.module_id, i.reason, i.isolated_by, i.fault_code,
+       i.onset_at, i.isolated_at, i.returned_at, i.note
+FROM isolation i JOIN rack r ON r.id = i.rack_id LEFT JOIN module m ON m.id = i.module_id
+WHERE i.site_id = :site_id AND (CAST(:rack_id AS int) IS NULL OR i.rack_id = :rack_id)
+ORDER BY i.onset_at DESC LIMIT :limit
+""")
+
+
+@dataclass(frozen=True, slots=True)
+class IsolationView:
+    """One isolation as the screens show it."""
+
+    id: int
+    string: int
+    module: int | None
+    module_id: int | None
+    reason: str
+    isolated_by: str
+    fault_code: str | None
+    onset_at: datetime
+    isolated_at: datetime | None
+    returned_at: datetime | None
+    note: str | None
+
+    @property
+    def time_to_isolate_s(self) -> float | None:
+        """Fault onset to contactor-open feedback, in seconds."""
+        if self.isolated_at is None:
+            return None
+        return (self.isolated_at - self.onset_at).total_seconds()
+
+
+async def recent_isolations(
+    session: AsyncSession, *, site_id: int, rack_id: int | None = None, limit: int = 10
+) -> list[IsolationView]:
+    """A site's (or string's) latest isolations, newest first, open or ended."""
+    params = {"site_id": site_id, "rack_id": rack_id, "limit": limit}
+    return [IsolationView(*row) for row in await session.execute(RECENT, params)]

@@ -1,4 +1,4 @@
-"""The fleet page over real HTTP: full page without HX-Request, fragment with it."""
+"""Pages over real HTTP: full page without HX-Request, fragments with it, errors named."""
 
 import httpx
 import pytest
@@ -22,7 +22,7 @@ async def test_fleet_full_page(server: LiveServer, committed_site: str) -> None:
     async with httpx.AsyncClient(base_url=server.url) as client:
         response = await client.get("/")
     assert response.status_code == 200
-    assert response.headers["vary"] == "HX-Request"
+    assert response.headers["vary"] == "HX-Request, HX-Target"
     assert response.text.startswith("<!doctype html>")
     assert "htmx.min.js" in response.text
     assert f'data-site="{committed_site}"' in response.text
@@ -34,10 +34,36 @@ async def test_fleet_fragment_for_htmx(server: LiveServer, committed_site: str) 
     async with httpx.AsyncClient(base_url=server.url) as client:
         response = await client.get("/", headers={"HX-Request": "true"})
     assert response.status_code == 200
-    assert response.headers["vary"] == "HX-Request"
     assert "<html" not in response.text
-    assert response.text.lstrip().startswith('<section id="fleet"')
+    # Navigation fragment: the page title, the content, and the main nav out of band.
+    assert response.text.startswith("<title>Fleet · Ridethrough</title>")
+    assert '<section id="fleet"' in response.text
+    assert 'id="mainnav" aria-label="Main" hx-swap-oob="true"' in response.text
     assert f'data-site="{committed_site}"' in response.text
+
+
+async def test_a_live_part_refreshes_alone(server: LiveServer, committed_site: str) -> None:
+    headers = {"HX-Request": "true", "HX-Target": "fleet_table"}
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.get("/", headers=headers, params={"q": committed_site})
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<div id="fleet_table"')
+    assert "<title>" not in response.text
+    assert f'data-site="{committed_site}"' in response.text
+
+
+async def test_fleet_filter_and_sort(server: LiveServer, committed_site: str) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        found = await client.get("/", params={"q": committed_site, "sort": "name", "dir": "desc"})
+        missing = await client.get("/", params={"q": "no-such-site-anywhere"})
+        offline = await client.get("/", params={"q": committed_site, "state": "normal"})
+        bad = await client.get("/", params={"sort": "colour"})
+    assert f'data-site="{committed_site}"' in found.text
+    assert 'aria-sort="descending"' in found.text
+    assert "No site matches these filters." in missing.text
+    # A site that never sent data is offline, so a filter for normal sites leaves it out.
+    assert f'data-site="{committed_site}"' not in offline.text
+    assert bad.status_code == 422
 
 
 async def test_unknown_page_is_html_for_browsers_and_json_for_api(server: LiveServer) -> None:

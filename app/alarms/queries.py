@@ -1,0 +1,117 @@
+"""Alarm lists for the screens, with each alarm's effective ISA-18.2 state and its source."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.alarms.catalogue import FaultCode, describe
+
+# Module alarms under a string that is deliberately isolated are suppressed by design.
+EFFECTIVE_STATE = """CASE WHEN a.state IN ('unacked', 'acked', 'rtn_unacked')
+      AND a.module_id IS NOT NULL AND EXISTS (
+          SELECT 1 FROM isolation i WHERE i.rack_id = a.rack_id AND i.module_id IS NULL
+            AND i.returned_at IS NULL)
+    THEN 'suppressed' ELSE a.state END"""
+
+STANDING = ("unacked", "acked", "rtn_unacked")
+STATE_LABELS = {
+    "unacked": "Unacknowledged",
+    "acked": "Acknowledged",
+    "rtn_unacked": "Cleared, unacknowledged",
+    "shelved": "Shelved",
+    "suppressed": "Suppressed (string isolated)",
+    "normal": "Cleared",
+}
+
+LIST = text(f"""
+SELECT * FROM (
+  SELECT a.id, s.code, s.name, r.index, m.position, a.module_id, a.cell_index, a.code,
+         a.priority, {EFFECTIVE_STATE} AS effective_state, a.message, a.value, a.threshold,
+         a.raised_at, a.last_raised_at, a.occurrences, a.acked_at, a.acked_by, a.ack_note,
+         a.cleared_at, a.shelved_until, a.shelved_by, a.shelve_reason
+  FROM alarm a JOIN site s ON s.id = a.site_id
+  LEFT JOIN rack r ON r.id = a.rack_id LEFT JOIN module m ON m.id = a.module_id
+  WHERE (CAST(:site_id AS int) IS NULL OR a.site_id = :site_id)
+    AND (CAST(:module_id AS int) IS NULL OR a.module_id = :module_id)
+    AND (CAST(:rack_id AS int) IS NULL OR a.rack_id = :rack_id)
+    AND (CAST(:priority AS int) IS NULL OR a.priority = :priority)
+    AND (:include_history OR a.state <> 'normal')
+) alarms
+WHERE effective_state = ANY(:states)
+ORDER BY effective_state = 'unacked' DESC, priority, last_raised_at DESC
+LIMIT :limit
+""")  # noqa: S608 - constant SQL
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmView:
+    """One alarm as the screens show it."""
+
+    id: int
+    site_code: str
+    site_name: str
+    string: int | None
+    module: int | None
+    module_id: int | None
+    cell_index: int | None
+    code: str
+    priority: int
+    state: str
+    message: str
+    value: float | None
+    threshold: float | None
+    raised_at: datetime
+    last_raised_at: datetime
+    occurrences: int
+    acked_at: datetime | None
+    acked_by: str | None
+    ack_note: str | None
+    cleared_at: datetime | None
+    shelved_until: datetime | None
+    shelved_by: str | None
+    shelve_reason: str | None
+
+    @property
+    def fault(self) -> FaultCode:
+        """The catalogue entry: title, meaning, actions, unit."""
+        return describe(self.code)
+
+    @property
+    def source(self) -> str:
+        """Where it comes from: string, module and cell, as technicians name them."""
+        parts = []
+        if self.string is not None:
+            parts.append(f"String {self.string}")
+        if self.module is not None:
+            parts.append(f"module {self.module}")
+        if self.cell_index is not None:
+            parts.append(f"cell {self.cell_index + 1}")
+        return ", ".join(parts) or "Site"
+
+
+@dataclass(frozen=True)
+class AlarmFilter:
+    """Which alarms to list."""
+
+    site_id: int | None = None
+    rack_id: int | None = None
+    module_id: int | None = None
+    priority: int | None = None
+    states: tuple[str, ...] = STANDING
+    limit: int = 200
+
+
+async def list_alarms(session: AsyncSession, where: AlarmFilter) -> list[AlarmView]:
+    """Alarms matching a filter: unacknowledged first, then by priority and recency."""
+    params = {
+        "site_id": where.site_id,
+        "rack_id": where.rack_id,
+        "module_id": where.module_id,
+        "priority": where.priority,
+        "states": list(where.states),
+        "include_history": "normal" in where.states,
+        "limit": where.limit,
+    }
+    return [AlarmView(*row) for row in await session.execute(LIST, params)]

@@ -1,0 +1,1 @@
+"""Live updates for open pages: PostgreSQL LISTEN/NOTIFY fanned out as server-sent events."""

@@ -1,0 +1,177 @@
+"""String and module pages: state now, per-cell voltages, trends and fault history."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import HTMLResponse, JSONResponse
+
+from app.alarms.queries import STANDING, AlarmFilter, list_alarms
+from app.core.db import SessionDep
+from app.core.htmx import render
+from app.isolations.repository import recent_isolations
+from app.telemetry.queries import module_series, rack_series, site_latest
+from app.web.site import site_or_404, string_rows
+from app.web.trends import CHART_POINTS, RANGES, TrendRange, series_json
+
+router = APIRouter(include_in_schema=False)
+HISTORY = (*STANDING, "shelved", "suppressed", "normal")
+
+MODULE = text("""
+SELECT m.id, m.position, m.cell_count, m.temp_count, m.chemistry, m.capacity_ah, m.serial,
+       m.firmware, r.id, r.index, r.name, l.ts, l.soc_pct, l.soh_pct, l.current_a, l.voltage_v,
+       l.cell_v, l.cell_v_min_idx, l.cell_v_max_idx, l.temp_c, l.balancing, l.fault_bits,
+       l.quality
+FROM module m JOIN rack r ON r.id = m.rack_id
+LEFT JOIN module_latest l ON l.module_id = m.id
+WHERE m.id = :module_id AND r.site_id = :site_id
+""")
+MODULE_FIELDS = (
+    "id", "position", "cell_count", "temp_count", "chemistry", "capacity_ah", "serial",
+    "firmware", "rack_id", "string", "string_name", "ts", "soc_pct", "soh_pct", "current_a",
+    "voltage_v", "cell_v", "min_idx", "max_idx", "temp_c", "balancing", "fault_bits", "quality",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CellBar:
+    """One cell's bar: its voltage, height in the chart, and its marks."""
+
+    number: int
+    volts: float
+    height: float  # 0..1 within the module's own range, padded
+    is_min: bool
+    is_max: bool
+    balancing: bool
+
+
+def cell_bars(module: dict[str, Any]) -> list[CellBar]:
+    """Per-cell bars scaled to the module's spread, so a 5 mV difference is visible."""
+    cells: list[float] = module["cell_v"] or []
+    if not cells:
+        return []
+    low, high = min(cells), max(cells)
+    pad = max(0.005, (high - low) * 0.25)  # volts
+    bottom, span = low - pad, (high - low) + 2 * pad
+    balancing = module["balancing"] or 0
+    return [
+        CellBar(
+            i + 1,
+            v,
+            (v - bottom) / span,
+            i == module["min_idx"],
+            i == module["max_idx"],
+            bool(balancing >> i & 1),
+        )
+        for i, v in enumerate(cells)
+    ]
+
+
+async def _module_or_404(session: AsyncSession, site_id: int, module_id: int) -> dict[str, Any]:
+    row = (await session.execute(MODULE, {"module_id": module_id, "site_id": site_id})).first()
+    if row is None:
+        raise HTTPException(404, f"this site has no module {module_id}")
+    return dict(zip(MODULE_FIELDS, row, strict=True))
+
+
+@router.get("/sites/{code}/modules/{module_id}", response_class=HTMLResponse)
+async def module_page(
+    request: Request,
+    session: SessionDep,
+    code: str,
+    module_id: int,
+    range: TrendRange = "24h",
+) -> HTMLResponse:
+    """A module: cells now, temperatures, trends, fault history."""
+    site = await site_or_404(session, code)
+    module = await _module_or_404(session, site.id, module_id)
+    history = AlarmFilter(site_id=site.id, module_id=module_id, states=HISTORY, limit=50)
+    context = {
+        "site": site,
+        "module": module,
+        "cells": cell_bars(module),
+        "alarms": await list_alarms(session, history),
+        "range": range,
+        "ranges": RANGES,
+        "trend_url": f"/sites/{code}/modules/{module_id}/trend.json?range={range}",
+        "now": datetime.now(UTC),
+        "active": "fleet",
+    }
+    return render(request, request.app.state.templates, "module.html", context)
+
+
+@router.get("/sites/{code}/modules/{module_id}/trend.json")
+async def module_trend(
+    session: SessionDep,
+    code: str,
+    module_id: int,
+    range: TrendRange = "24h",
+) -> JSONResponse:
+    """A module's spread, SoC, current and temperature over a range, for the charts."""
+    site = await site_or_404(session, code)
+    await _module_or_404(session, site.id, module_id)
+    end = datetime.now(UTC)
+    start = end - RANGES[range]
+    series = await module_series(
+        session, module_id=module_id, start=start, end=end, max_points=CHART_POINTS
+    )
+    return JSONResponse(series_json(series, start, end))
+
+
+async def _string_or_404(session: AsyncSession, site_id: int, index: int) -> dict[str, Any]:
+    latest = await site_latest(session, site_id=site_id)
+    for rack in latest.racks:
+        if rack["string"] == index:
+            modules = [m for m in latest.modules if m["string"] == index]
+            return {"rack": rack, "modules": modules}
+    raise HTTPException(404, f"this site has no string {index}")
+
+
+@router.get("/sites/{code}/strings/{index}", response_class=HTMLResponse)
+async def string_page(
+    request: Request,
+    session: SessionDep,
+    code: str,
+    index: int,
+    range: TrendRange = "24h",
+) -> HTMLResponse:
+    """A string: state now, its modules, trends, isolations and fault history."""
+    site = await site_or_404(session, code)
+    found = await _string_or_404(session, site.id, index)
+    rack = found["rack"]
+    isolations = await recent_isolations(session, site_id=site.id, rack_id=rack["rack_id"])
+    history = AlarmFilter(site_id=site.id, rack_id=rack["rack_id"], states=HISTORY, limit=50)
+    context = {
+        "site": site,
+        "string": string_rows([rack], isolations, {})[0],
+        "modules": found["modules"],
+        "isolations": isolations,
+        "alarms": await list_alarms(session, history),
+        "range": range,
+        "ranges": RANGES,
+        "trend_url": f"/sites/{code}/strings/{index}/trend.json?range={range}",
+        "now": datetime.now(UTC),
+        "active": "fleet",
+    }
+    return render(request, request.app.state.templates, "string.html", context)
+
+
+@router.get("/sites/{code}/strings/{index}/trend.json")
+async def string_trend(
+    session: SessionDep,
+    code: str,
+    index: int,
+    range: TrendRange = "24h",
+) -> JSONResponse:
+    """A string's spread, SoC, current, power and limits over a range, for the charts."""
+    site = await site_or_404(session, code)
+    rack = (await _string_or_404(session, site.id, index))["rack"]
+    end = datetime.now(UTC)
+    start = end - RANGES[range]
+    series = await rack_series(
+        session, rack_id=rack["rack_id"], start=start, end=end, max_points=CHART_POINTS
+    )
+    return JSONResponse(series_json(series, start, end))

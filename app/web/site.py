@@ -1,0 +1,123 @@
+"""The site page: KPI strip, strings with their state, heatmap, alarms, recent isolations."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import HTMLResponse
+
+from app.alarms.queries import AlarmFilter, AlarmView, list_alarms
+from app.core.db import SessionDep
+from app.core.enums import DisableReason
+from app.core.htmx import render
+from app.isolations.repository import IsolationView, recent_isolations
+from app.sites.overview import SiteOverview, site_overviews
+from app.sites.repository import site_id_by_code
+from app.telemetry.queries import site_latest, spread_per_string
+from app.web.heatmap import METRICS, build_heatmap
+
+router = APIRouter(include_in_schema=False)
+
+HeatmapMetric = Literal["soc", "spread", "deviation", "temp", "soh"]
+SPREAD_WINDOW = timedelta(hours=24)
+STR_DIS_RSN = {1: "fault", 2: "maintenance", 3: "external", 4: "other"}
+
+
+@dataclass(frozen=True, slots=True)
+class StringRow:
+    """One string on the site page: latest values and its state in words."""
+
+    latest: dict[str, Any]
+    state: str  # closed / open / no data
+    notes: list[str]  # derate, isolation and disable reason, in words
+    spread_p95_mv: float | None
+
+
+async def site_or_404(session: AsyncSession, code: str) -> SiteOverview:
+    """The site's overview, or 404 naming the code."""
+    site_id = await site_id_by_code(session, code)
+    if site_id is None:
+        raise HTTPException(404, f"no site with code {code!r}")
+    return (await site_overviews(session, site_id))[0]
+
+
+def _derate_pct(rack: dict[str, Any]) -> float | None:
+    """The tighter of the charge/discharge limits as a share of nameplate, when below it."""
+    shares = [
+        rack[limit] / rack[nameplate]
+        for limit, nameplate in (
+            ("charge_limit_a", "max_charge_a"),
+            ("discharge_limit_a", "max_discharge_a"),
+        )
+        if rack[limit] is not None and rack[nameplate]
+    ]
+    share = min(shares, default=1.0)
+    return 100.0 * share if share < 1.0 else None
+
+
+def string_rows(
+    racks: list[dict[str, Any]], isolations: list[IsolationView], spread: dict[int, float | None]
+) -> list[StringRow]:
+    """Each string with its state and the reasons behind it."""
+    open_isolations = {
+        i.string: i for i in isolations if i.returned_at is None and i.module_id is None
+    }
+    rows = []
+    for rack in racks:
+        notes = []
+        derate = _derate_pct(rack)
+        if derate is not None:
+            notes.append(f"derated to {derate:.0f} %")
+        isolation = open_isolations.get(rack["string"])
+        if isolation is not None:
+            notes.append(
+                f"isolated: {isolation.reason}, by {isolation.isolated_by.replace('_', ' ')}"
+            )
+        elif rack["disable_reason"]:
+            notes.append(f"disabled: {STR_DIS_RSN.get(rack['disable_reason'], 'other')}")
+        closed = rack["contactor_closed"]
+        state = "no data" if closed is None else ("closed" if closed else "open")
+        rows.append(StringRow(rack, state, notes, spread.get(rack["rack_id"])))
+    return rows
+
+
+def worst_priority_by_module(alarms: list[AlarmView]) -> dict[int, int]:
+    """Each module's most urgent standing alarm priority."""
+    worst: dict[int, int] = {}
+    for alarm in alarms:
+        if alarm.module_id is not None:
+            worst[alarm.module_id] = min(alarm.priority, worst.get(alarm.module_id, 9))
+    return worst
+
+
+@router.get("/sites/{code}", response_class=HTMLResponse)
+async def site_page(
+    request: Request, session: SessionDep, code: str, metric: HeatmapMetric = "spread"
+) -> HTMLResponse:
+    """A site's strings, heatmap, alarms and isolations."""
+    now = datetime.now(UTC)
+    site = await site_or_404(session, code)
+    latest = await site_latest(session, site_id=site.id)
+    alarms = await list_alarms(session, AlarmFilter(site_id=site.id, limit=100))
+    isolations = await recent_isolations(session, site_id=site.id, limit=10)
+    spreads = await spread_per_string(
+        session, site_id=site.id, start=now - SPREAD_WINDOW, end=now, under_load=True
+    )
+    spread_by_rack = {s.rack_id: s.p95_mv for s in spreads}
+    context = {
+        "site": site,
+        "state": site.state(now),
+        "strings": string_rows(latest.racks, isolations, spread_by_rack),
+        "heatmap": build_heatmap(latest.modules, metric, worst_priority_by_module(alarms), now),
+        "metric": metric,
+        "metrics": METRICS,
+        "alarms": alarms,
+        "isolations": isolations,
+        "spread_p95_mv": max((s.p95_mv for s in spreads if s.p95_mv is not None), default=None),
+        "reasons": [r.value for r in DisableReason],
+        "now": now,
+        "active": "fleet",
+    }
+    return render(request, request.app.state.templates, "site.html", context)
