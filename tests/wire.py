@@ -1,8 +1,14 @@
 """Builders of wire batches (ridethrough.telemetry.v1) for ingest tests."""
 
+import gzip
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import httpx
+
+from tests.server import LiveServer
 
 T0 = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)
 
@@ -60,3 +66,32 @@ def full_site_rows(ts: datetime, strings: int = 2, modules: int = 3) -> dict[str
                     for m in range(1, modules + 1)],
         "strings": [string_row(s, ts) for s in range(1, strings + 1)],
     }  # fmt: skip
+
+
+def event(
+    kind: str, seconds: float, string: int, module: int | None = None, code: str | None = None
+) -> dict[str, Any]:
+    """A wire event at T0 + seconds."""
+    row: dict[str, Any] = {
+        "ts": iso(T0 + timedelta(seconds=seconds)),
+        "kind": kind,
+        "target": "module" if module else "string",
+        "string": string,
+    }
+    if module:
+        row["module"] = module
+    if code:
+        row["code"] = code
+    return row
+
+
+def post_batch(
+    server: LiveServer, token: str, body: dict[str, Any], *, gz: bool = True
+) -> httpx.Response:
+    """Send a batch as the edge does (gzip JSON with a bearer token)."""
+    data = json.dumps(body).encode()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if gz:
+        data = gzip.compress(data)
+        headers["Content-Encoding"] = "gzip"
+    return httpx.post(f"{server.url}/api/v1/ingest", content=data, headers=headers, timeout=30)

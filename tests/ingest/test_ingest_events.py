@@ -9,28 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.db import psycopg_dsn
 from tests.factories import DeviceSite, committed_device_site
-from tests.ingest.test_ingest_http import post
 from tests.server import LiveServer
-from tests.wire import T0, batch, iso, module_row, string_row
+from tests.wire import T0, batch, event, module_row, string_row
+from tests.wire import post_batch as post
 
 pytestmark = pytest.mark.usefixtures("server")
-
-
-def event(
-    kind: str, seconds: float, string: int, module: int | None = None, code: str | None = None
-) -> dict[str, Any]:
-    """A wire event at T0 + seconds."""
-    row: dict[str, Any] = {
-        "ts": iso(T0 + timedelta(seconds=seconds)),
-        "kind": kind,
-        "target": "module" if module else "string",
-        "string": string,
-    }
-    if module:
-        row["module"] = module
-    if code:
-        row["code"] = code
-    return row
 
 
 def fetch(dsn: str, sql: str, site_id: int) -> list[tuple[Any, ...]]:

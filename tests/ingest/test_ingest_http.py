@@ -3,7 +3,6 @@
 import gzip
 import json
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import psycopg
@@ -15,6 +14,7 @@ from tests.factories import DeviceSite, committed_device_site
 from tests.server import LiveServer
 from tests.test_cli import run_cli
 from tests.wire import T0, batch, full_site_rows, module_row, string_row
+from tests.wire import post_batch as post
 
 pytestmark = pytest.mark.usefixtures("server")
 
@@ -23,18 +23,6 @@ pytestmark = pytest.mark.usefixtures("server")
 async def site(engine: AsyncEngine) -> DeviceSite:
     """A committed 2 x 3 module site with an edge device."""
     return await committed_device_site(engine)
-
-
-def post(
-    server: LiveServer, token: str, body: dict[str, Any], *, gz: bool = True
-) -> httpx.Response:
-    """Send a batch as the edge does (gzip JSON with a bearer token)."""
-    data = json.dumps(body).encode()
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    if gz:
-        data = gzip.compress(data)
-        headers["Content-Encoding"] = "gzip"
-    return httpx.post(f"{server.url}/api/v1/ingest", content=data, headers=headers, timeout=30)
 
 
 def count(dsn: str, sql: str, *params: object) -> int:

@@ -1,0 +1,204 @@
+"""Site, string and module pages and the alarm actions, over real HTTP on a live backend."""
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.db import psycopg_dsn
+from tests.factories import DeviceSite, committed_device_site
+from tests.server import LiveServer
+from tests.wire import T0, batch, event, full_site_rows, module_row, post_batch
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+async def site(engine: AsyncEngine, server: LiveServer) -> DeviceSite:
+    """A committed 2 x 3 site with one sample per module and a cell over-voltage warning."""
+    site = await committed_device_site(engine)
+    body = batch(site.code, 1, **full_site_rows(T0))
+    body["events"] = [event("fault_raised", 0.5, 1, 2, "cell_ov_warning")]
+    response = post_batch(server, site.token, body)
+    assert response.status_code == 200, response.text
+    return site
+
+
+def alarm_id(url: str, site: DeviceSite) -> int:
+    """The site's one alarm."""
+    with psycopg.connect(psycopg_dsn(url)) as conn:
+        row = conn.execute("SELECT id FROM alarm WHERE site_id = %s", (site.site_id,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def query_one(url: str, sql: str, *params: object) -> tuple[object, ...]:
+    """One row from the database."""
+    with psycopg.connect(psycopg_dsn(url)) as conn:
+        row = conn.execute(sql, params).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_site_page_shows_heatmap_strings_and_the_alarm(
+    server: LiveServer, site: DeviceSite
+) -> None:
+    page = httpx.get(f"{server.url}/sites/{site.code}")
+    assert page.status_code == 200
+    assert page.text.count('class="hm ') == 6
+    # The module with the alarm is outlined in its priority's colour and says so in text.
+    alarmed = f'href="/sites/{site.code}/modules/{site.module_ids[1]}"'
+    tag = page.text[page.text.rindex("<a", 0, page.text.index(alarmed)) : page.text.index(alarmed)]
+    assert "alarm-3" in tag
+    assert "Cell over-voltage warning" in page.text
+    assert "String 1, module 2, cell" in page.text
+
+
+def test_heatmap_metric_switch_and_live_part(server: LiveServer, site: DeviceSite) -> None:
+    soc = httpx.get(f"{server.url}/sites/{site.code}", params={"metric": "soc"})
+    live = httpx.get(f"{server.url}/sites/{site.code}", headers={**HTMX, "HX-Target": "site_live"})
+    bad = httpx.get(f"{server.url}/sites/{site.code}", params={"metric": "colour"})
+    assert "Modules: SoC" in soc.text
+    assert live.text.lstrip().startswith('<div id="site_live"')
+    assert "<title>" not in live.text
+    assert bad.status_code == 422
+
+
+def test_module_page_marks_min_and_max_cells(server: LiveServer, site: DeviceSite) -> None:
+    page = httpx.get(f"{server.url}/sites/{site.code}/modules/{site.module_ids[0]}")
+    assert page.status_code == 200
+    assert page.text.count('role="listitem"') == 16
+    assert "▲ max" in page.text
+    assert "▼ min" in page.text
+    assert "Sensor 4: <strong>24.0 °C</strong>" in page.text
+
+
+def test_pages_of_unknown_assets_are_404_with_the_reason(
+    server: LiveServer, site: DeviceSite
+) -> None:
+    html = {"Accept": "text/html"}
+    other_site_module = 10**9
+    assert httpx.get(f"{server.url}/sites/nowhere", headers=html).status_code == 404
+    module = httpx.get(f"{server.url}/sites/{site.code}/modules/{other_site_module}", headers=html)
+    string = httpx.get(f"{server.url}/sites/{site.code}/strings/9")
+    assert module.status_code == 404
+    assert f"this site has no module {other_site_module}" in module.text
+    assert string.status_code == 404
+    assert string.json()["error"]["message"] == "this site has no string 9"
+
+
+def test_string_page(server: LiveServer, site: DeviceSite) -> None:
+    page = httpx.get(f"{server.url}/sites/{site.code}/strings/1")
+    assert page.status_code == 200
+    for position, module_id in enumerate(site.module_ids[:3], start=1):
+        assert f'href="/sites/{site.code}/modules/{module_id}">Module {position}</a>' in page.text
+    assert f'href="/sites/{site.code}/modules/{site.module_ids[3]}"' not in page.text
+    assert "Fault history" in page.text
+
+
+def test_trend_keeps_gaps_as_gaps(server: LiveServer, site: DeviceSite) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    first = [now - timedelta(minutes=40) + timedelta(seconds=5 * i) for i in range(12)]
+    second = [now - timedelta(minutes=10) + timedelta(seconds=5 * i) for i in range(12)]
+    rows = [module_row(1, 1, ts) for ts in first + second]
+    assert post_batch(server, site.token, batch(site.code, 2, modules=rows)).status_code == 200
+    trend = httpx.get(
+        f"{server.url}/sites/{site.code}/modules/{site.module_ids[0]}/trend.json",
+        params={"range": "1h"},
+    ).json()
+    assert trend["source"] == "raw"
+    spread = trend["spread_mv"]
+    assert spread.count(None) == 1  # one break between the two runs of data
+    assert len([v for v in spread if v is not None]) >= 12
+    assert trend["x"] == sorted(trend["x"])
+
+
+def test_acknowledge_with_a_note_is_audited_and_only_once(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    alarm = alarm_id(test_database_url, site)
+    url = f"{server.url}/alarms/{alarm}/acknowledge"
+    first = httpx.post(url, data={"note": "checking <b>cell</b> 7"}, headers=HTMX)
+    again = httpx.post(url, data={"note": "twice"}, headers=HTMX)
+    assert first.status_code == 204
+    assert first.headers["HX-Trigger"] == "alarms-changed"
+    assert again.status_code == 409
+    assert "nothing to acknowledge" in again.json()["error"]["message"]
+    state, note = query_one(
+        test_database_url, "SELECT state, ack_note FROM alarm WHERE id = %s", alarm
+    )
+    assert (state, note) == ("acked", "checking <b>cell</b> 7")
+    audit = query_one(
+        test_database_url,
+        "SELECT action, details->>'note' FROM audit_log WHERE target = %s",
+        f"alarm {alarm}",
+    )
+    assert audit == ("alarm.acknowledge", "checking <b>cell</b> 7")
+    page = httpx.get(f"{server.url}/alarms", params={"site": site.code})
+    assert "checking &lt;b&gt;cell&lt;/b&gt; 7" in page.text  # notes are escaped
+
+
+def test_plain_form_post_redirects_back(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    alarm = alarm_id(test_database_url, site)
+    back = f"/sites/{site.code}"
+    done = httpx.post(f"{server.url}/alarms/{alarm}/acknowledge", data={"back": back})
+    offsite = httpx.post(
+        f"{server.url}/alarms/{alarm}/shelve",
+        data={"minutes": "15", "reason": "sensor swap", "back": "https://evil.example/"},
+    )
+    assert (done.status_code, done.headers["location"]) == (303, back)
+    assert (offsite.status_code, offsite.headers["location"]) == (303, "/alarms")
+
+
+def test_shelve_for_a_while_then_unshelve(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    alarm = alarm_id(test_database_url, site)
+    refused = httpx.post(
+        f"{server.url}/alarms/{alarm}/shelve", data={"minutes": "7", "reason": "x"}, headers=HTMX
+    )
+    shelved = httpx.post(
+        f"{server.url}/alarms/{alarm}/shelve",
+        data={"minutes": "60", "reason": "known sensor fault"},
+        headers=HTMX,
+    )
+    assert refused.status_code == 422  # reason too short (and 7 minutes is not offered)
+    assert shelved.status_code == 204
+    state, minutes = query_one(
+        test_database_url,
+        "SELECT state, extract(epoch FROM shelved_until - now()) / 60 FROM alarm WHERE id = %s",
+        alarm,
+    )
+    assert state == "shelved"
+    assert 58 < float(minutes) <= 60  # type: ignore[arg-type]
+    standing = httpx.get(f"{server.url}/alarms", params={"site": site.code})
+    listed = httpx.get(f"{server.url}/alarms", params={"site": site.code, "state": "shelved"})
+    assert f'data-alarm="{alarm}"' not in standing.text
+    assert f'data-alarm="{alarm}"' in listed.text
+    assert "known sensor fault" in listed.text
+    assert httpx.post(f"{server.url}/alarms/{alarm}/unshelve", headers=HTMX).status_code == 204
+    assert query_one(test_database_url, "SELECT state FROM alarm WHERE id = %s", alarm) == (
+        "unacked",
+    )
+
+
+def test_module_alarms_are_suppressed_under_an_isolated_string(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    with psycopg.connect(psycopg_dsn(test_database_url)) as conn:
+        conn.execute(
+            "INSERT INTO isolation (site_id, rack_id, reason, isolated_by, onset_at, isolated_at) "
+            "SELECT %s, id, 'maintenance', 'operator', %s, %s FROM rack "
+            "WHERE site_id = %s AND index = 1",
+            (site.site_id, T0, T0 + timedelta(seconds=1), site.site_id),
+        )
+    listed = httpx.get(f"{server.url}/alarms", params={"site": site.code, "state": "suppressed"})
+    standing = httpx.get(f"{server.url}/alarms", params={"site": site.code})
+    assert "Suppressed (string isolated)" in listed.text
+    assert "No alarms here." in standing.text
+    page = httpx.get(f"{server.url}/sites/{site.code}")
+    assert "isolated: maintenance, by operator" in page.text

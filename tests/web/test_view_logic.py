@@ -1,0 +1,97 @@
+"""Pure view logic: site state, heatmap shading and marks, trend gaps, cell bars."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from app.sites.overview import SiteOverview, SiteState
+from app.telemetry.queries import Series
+from app.telemetry.schemas import QUALITY_BYPASSED
+from app.web.assets import cell_bars
+from app.web.heatmap import build_heatmap
+from app.web.trends import series_json
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+SITE = SiteOverview(
+    1, "s", "S", 100.0, 200.0, 4, 4, 0, 0, 4.0, 50.0, 10.0, NOW, 8, 5.0, 0, 0, 0, 0, 0
+)
+
+
+def test_site_state_by_severity() -> None:
+    assert SITE.state(NOW) is SiteState.NORMAL
+    assert replace(SITE, modules_bypassed=1).state(NOW) is SiteState.DEGRADED
+    assert replace(SITE, strings_derated=1).state(NOW) is SiteState.DEGRADED
+    assert replace(SITE, strings_closed=3, strings_derated=1).state(NOW) is SiteState.ISOLATED
+    assert replace(SITE, strings_closed=0).state(NOW) is SiteState.TRIPPED
+    stale = replace(SITE, last_data_at=NOW - timedelta(minutes=2), strings_closed=0)
+    assert stale.state(NOW) is SiteState.OFFLINE
+    assert replace(SITE, last_data_at=None).state(NOW) is SiteState.OFFLINE
+    assert replace(SITE, capacity_online=3.5).capacity_online_pct == 87.5
+
+
+def module(
+    position: int, avg: float | None, spread: float | None, **extra: object
+) -> dict[str, object]:
+    """A latest-state row as site_latest returns it."""
+    row: dict[str, object] = {
+        "string": 1, "position": position, "module_id": 100 + position, "ts": NOW,
+        "soc_pct": 50.0, "soh_pct": 99.0, "cell_v_min": None, "cell_v_max": None,
+        "cell_v_avg": avg, "spread_mv": spread, "temp_c_max": 25.0, "fault_bits": 0,
+        "balancing": 0, "quality": 0,
+    }  # fmt: skip
+    row.update(extra)
+    return row
+
+
+def test_heatmap_shades_by_value_and_marks_abnormal_modules() -> None:
+    modules = [
+        module(1, 3.30, 2.0),
+        module(2, 3.31, 6.0, quality=QUALITY_BYPASSED),
+        module(3, None, None, ts=None),
+        module(4, 3.32, 10.0, ts=NOW - timedelta(minutes=5)),
+    ]
+    heat = build_heatmap(modules, "spread", {102: 2}, NOW)
+    cells = heat.rows[0][1]
+    assert (heat.low, heat.high) == (2.0, 10.0)
+    assert [c.level for c in cells] == [0.0, 0.5, None, 1.0]
+    assert cells[1].marks == "alarm-2 bypassed"
+    assert cells[2].marks == "stale"
+    assert cells[2].text == "no data"
+    assert cells[3].marks == "stale"
+
+
+def test_deviation_is_centred_on_the_site_mean() -> None:
+    modules = [module(1, 3.30, 1.0), module(2, 3.31, 1.0), module(3, 3.32, 1.0)]
+    heat = build_heatmap(modules, "deviation", {}, NOW)
+    levels = [c.level for c in heat.rows[0][1]]
+    assert levels[1] is not None
+    assert abs(levels[1] - 0.5) < 1e-9
+    assert heat.rows[0][1][0].text == "-10.0 mV"
+    assert heat.low is not None
+    assert heat.high is not None
+    assert abs(heat.low + 10.0) < 1e-6
+    assert abs(heat.high - 10.0) < 1e-6
+
+
+def test_gaps_in_a_series_become_one_null() -> None:
+    start = NOW - timedelta(hours=1)
+    times = [start + timedelta(seconds=5 * i) for i in range(5)]
+    times += [start + timedelta(minutes=30, seconds=5 * i) for i in range(5)]
+    series = Series("raw", 2.4, ("ts", "spread_mv"), [(t, 3.0) for t in times])
+    data = series_json(series, start, NOW)
+    assert data["spread_mv"] == [3.0] * 5 + [None] + [3.0] * 5
+    assert len(data["x"]) == 11
+    steady = Series("raw", 2.4, ("ts", "spread_mv"), [(t, 3.0) for t in times[:5]])
+    assert None not in series_json(steady, start, NOW)["spread_mv"]
+
+
+def test_cell_bars_mark_min_max_and_balancing() -> None:
+    row = {"cell_v": [3.30, 3.35, 3.28], "min_idx": 2, "max_idx": 1, "balancing": 0b010}
+    bars = cell_bars(row)
+    assert [(b.is_min, b.is_max, b.balancing) for b in bars] == [
+        (False, False, False),
+        (False, True, True),
+        (True, False, False),
+    ]
+    assert bars[1].height > bars[0].height > bars[2].height
+    assert 0 < bars[2].height < bars[1].height < 1
+    assert cell_bars({"cell_v": None, "min_idx": None, "max_idx": None, "balancing": None}) == []
