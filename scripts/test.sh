@@ -5,6 +5,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 bash scripts/setup.sh
+# The browser tests drive Debian's Chromium through Playwright (no browser download).
+apt_install chromium fonts-dejavu-core
 step "ruff format --check"
 .venv/bin/ruff format --check .
 step "ruff check"

@@ -1,0 +1,73 @@
+"""Headless Chromium (Debian's package) driven by Playwright, against a live backend.
+
+The async API, so the browser shares the test session's event loop with the async fixtures.
+"""
+
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.factories import DeviceSite, committed_device_site
+from tests.server import LiveServer
+from tests.wire import T0, batch, event, full_site_rows, post_batch
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+VIEWPORTS = {"desktop": (1440, 900), "tablet-portrait": (800, 1280)}
+
+
+@pytest_asyncio.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the whole session."""
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        await chromium.close()
+
+
+@dataclass
+class Watched:
+    """A page and every console error or uncaught exception it produced."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+
+
+async def open_page(browser: Browser, width: int, height: int) -> Watched:
+    """A fresh page that records console errors and page errors."""
+    page = await browser.new_page(viewport={"width": width, "height": height})
+    watched = Watched(page)
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            watched.errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: watched.errors.append(str(error)))
+    return watched
+
+
+@pytest_asyncio.fixture
+async def watched(browser: Browser) -> AsyncIterator[Watched]:
+    """A desktop-size page, closed after the test."""
+    page = await open_page(browser, *VIEWPORTS["desktop"])
+    yield page
+    await page.page.close()
+
+
+@pytest.fixture
+async def browser_site(engine: AsyncEngine, server: LiveServer) -> DeviceSite:
+    """A committed site with data and a standing alarm on string 1, module 2."""
+    site = await committed_device_site(engine, name="Browser <Site>")
+    body = batch(site.code, 1, **full_site_rows(T0))
+    body["events"] = [event("fault_raised", 0.5, 1, 2, "cell_ov_warning")]
+    assert post_batch(server, site.token, body).status_code == 200
+    return site
