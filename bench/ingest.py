@@ -32,37 +32,51 @@ from tests.wire import iso, module_row, string_row
 CELLS = 16
 
 
+def site_batch(
+    code: str, strings: int, modules: int, *, edge_id: str, seq: int, ts: datetime
+) -> dict[str, Any]:
+    """A wire batch with one sample of every module and string of the site at `ts`."""
+    return {
+        "schema": "ridethrough.telemetry.v1",
+        "edge_id": edge_id,
+        "seq": seq,
+        "site": code,
+        "created_at": iso(ts),
+        "software_version": "bench",
+        "counters": {},
+        "modules": [
+            module_row(
+                s, m, ts, cell_v=[round(3.28 + ((s * m + i) % 17) / 1000, 3) for i in range(CELLS)]
+            )
+            for s in range(1, strings + 1)
+            for m in range(1, modules + 1)
+        ],
+        "strings": [string_row(s, ts) for s in range(1, strings + 1)],
+        "events": [],
+    }
+
+
 def build_bodies(
     code: str, strings: int, modules: int, batches: int, start: datetime
 ) -> list[bytes]:
     """One gzip batch per second with every module and string of the site."""
     edge_id = str(uuid.uuid4())
-    bodies = []
-    for seq in range(1, batches + 1):
-        ts = start + timedelta(seconds=seq)
-        body = {
-            "schema": "ridethrough.telemetry.v1",
-            "edge_id": edge_id,
-            "seq": seq,
-            "site": code,
-            "created_at": iso(ts),
-            "software_version": "bench",
-            "counters": {},
-            "modules": [
-                module_row(
-                    s,
-                    m,
-                    ts,
-                    cell_v=[round(3.28 + ((s * m + i) % 17) / 1000, 3) for i in range(CELLS)],
+    return [
+        gzip.compress(
+            json.dumps(
+                site_batch(
+                    code,
+                    strings,
+                    modules,
+                    edge_id=edge_id,
+                    seq=seq,
+                    ts=start + timedelta(seconds=seq),
                 )
-                for s in range(1, strings + 1)
-                for m in range(1, modules + 1)
-            ],
-            "strings": [string_row(s, ts) for s in range(1, strings + 1)],
-            "events": [],
-        }
-        bodies.append(gzip.compress(json.dumps(body).encode(), 5))
-    return bodies
+            ).encode(),
+            5,
+        )
+        for seq in range(1, batches + 1)
+    ]
 
 
 @dataclass(frozen=True)

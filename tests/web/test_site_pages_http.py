@@ -49,7 +49,7 @@ def test_site_page_shows_heatmap_strings_and_the_alarm(
     assert page.status_code == 200
     assert page.text.count('class="hm ') == 6
     # The module with the alarm is outlined in its priority's colour and says so in text.
-    alarmed = f'href="/sites/{site.code}/modules/{site.module_ids[1]}"'
+    alarmed = f'href="{site.code}/modules/{site.module_ids[1]}"'
     tag = page.text[page.text.rindex("<a", 0, page.text.index(alarmed)) : page.text.index(alarmed)]
     assert "alarm-3" in tag
     assert "Cell over-voltage warning" in page.text
