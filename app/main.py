@@ -20,6 +20,7 @@ from app.ingest.routes import router as ingest_router
 from app.live.hub import LiveHub
 from app.live.routes import router as live_router
 from app.web.assets import router as assets_router
+from app.web.faults import router as faults_router
 from app.web.fleet import router as fleet_router
 from app.web.site import router as site_router
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fleet_router)
     app.include_router(site_router)
     app.include_router(assets_router)
+    app.include_router(faults_router)
     app.include_router(alarms_router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     return app

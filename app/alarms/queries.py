@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.alarms.catalogue import FaultCode, describe
+from app.alarms.catalogue import FaultCode, catalogue, describe
 
 # Module alarms under a string that is deliberately isolated are suppressed by design.
 EFFECTIVE_STATE = """CASE WHEN a.state IN ('unacked', 'acked', 'rtn_unacked')
@@ -38,9 +38,13 @@ SELECT * FROM (
     AND (CAST(:rack_id AS int) IS NULL OR a.rack_id = :rack_id)
     AND (CAST(:priority AS int) IS NULL OR a.priority = :priority)
     AND (:include_history OR a.state <> 'normal')
+    AND (CAST(:since AS timestamptz) IS NULL OR a.last_raised_at >= :since)
+    AND (CAST(:pattern AS text) IS NULL OR a.code = ANY(:codes) OR a.message ILIKE :pattern
+         OR a.code ILIKE :pattern)
 ) alarms
 WHERE effective_state = ANY(:states)
-ORDER BY effective_state = 'unacked' DESC, priority, last_raised_at DESC
+ORDER BY CASE WHEN :recent_first THEN 0 ELSE (effective_state <> 'unacked')::int END,
+         CASE WHEN :recent_first THEN 0 ELSE priority END, last_raised_at DESC
 LIMIT :limit
 """)  # noqa: S608 - constant SQL
 
@@ -100,7 +104,25 @@ class AlarmFilter:
     module_id: int | None = None
     priority: int | None = None
     states: tuple[str, ...] = STANDING
+    since: datetime | None = None
+    search: str = ""  # words in the code, its catalogue title or meaning, or the message
+    recent_first: bool = False  # else: unacknowledged first, then by priority
     limit: int = 200
+
+
+def escape_like(text: str) -> str:
+    """Text matched literally inside an ILIKE pattern."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def matching_codes(search: str) -> list[str]:
+    """Catalogue codes whose title or meaning mentions the search text."""
+    needle = search.lower()
+    return [
+        entry.code
+        for entry in catalogue().values()
+        if needle in entry.title.lower() or needle in entry.meaning.lower()
+    ]
 
 
 async def list_alarms(session: AsyncSession, where: AlarmFilter) -> list[AlarmView]:
@@ -111,6 +133,10 @@ async def list_alarms(session: AsyncSession, where: AlarmFilter) -> list[AlarmVi
         "module_id": where.module_id,
         "priority": where.priority,
         "states": list(where.states),
+        "since": where.since,
+        "pattern": f"%{escape_like(where.search)}%" if where.search else None,
+        "codes": matching_codes(where.search) if where.search else [],
+        "recent_first": where.recent_first,
         "include_history": "normal" in where.states,
         "limit": where.limit,
     }

@@ -111,3 +111,9 @@ async def set_edge_token(
         .where(EdgeDevice.site_id == site_id, EdgeDevice.name == name)
         .values(token_hash=token_hash, revoked_at=None)
     )
+
+
+async def rack_id_by_index(session: AsyncSession, site_id: int, index: int) -> int | None:
+    """The id of a site's string by its number, or None."""
+    stmt = select(Rack.id).where(Rack.site_id == site_id, Rack.index == index)
+    return (await session.execute(stmt)).scalar()

@@ -1,5 +1,7 @@
 """Site, string and module pages and the alarm actions, over real HTTP on a live backend."""
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -202,3 +204,37 @@ def test_module_alarms_are_suppressed_under_an_isolated_string(
     assert "No alarms here." in standing.text
     page = httpx.get(f"{server.url}/sites/{site.code}")
     assert "isolated: maintenance, by operator" in page.text
+
+
+def test_fault_log_search_filters_and_plain_language(server: LiveServer, site: DeviceSite) -> None:
+    log = f"{server.url}/sites/{site.code}/faults"
+    by_title = httpx.get(log, params={"q": "over-voltage", "window": "all"})
+    by_meaning = httpx.get(log, params={"q": "imbalance near full", "window": "all"})
+    nothing = httpx.get(log, params={"q": "insulation", "window": "all"})
+    other_string = httpx.get(log, params={"string": "2", "window": "all"})
+    literal = httpx.get(log, params={"q": "%", "window": "all"})
+    assert by_title.text.count("data-fault=") == 1
+    assert by_meaning.text.count("data-fault=") == 1
+    assert "Check the cell&#39;s history and balancing activity" in by_title.text  # technician
+    assert "LFP cells above 3.65 V age quickly" in by_title.text  # safety note
+    assert nothing.text.count("data-fault=") == 0
+    assert other_string.text.count("data-fault=") == 0
+    assert literal.text.count("data-fault=") == 0  # % is searched for, not a wildcard
+
+
+def test_fault_log_csv_matches_the_log(server: LiveServer, site: DeviceSite) -> None:
+    response = httpx.get(
+        f"{server.url}/sites/{site.code}/faults.csv", params={"window": "all", "string": "1"}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert f'filename="{site.code}-faults-' in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["code"] == "cell_ov_warning"
+    assert row["title"] == "Cell over-voltage warning"
+    assert (row["string"], row["module"]) == ("1", "2")
+    assert row["raised_at"] == "2026-11-21T10:00:00.500000Z"
+    assert row["state"] == "unacked"
+    assert row["safety_note"].startswith("LFP cells above 3.65 V")
