@@ -17,6 +17,7 @@ from app.core.registry import ALL_MODELS
 from app.core.templating import create_templates
 from app.health.routes import router as health_router
 from app.ingest.routes import router as ingest_router
+from app.kpis.routes import router as kpis_router
 from app.live.hub import LiveHub
 from app.live.routes import router as live_router
 from app.web.assets import router as assets_router
@@ -69,5 +70,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(assets_router)
     app.include_router(faults_router)
     app.include_router(alarms_router)
+    app.include_router(kpis_router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     return app

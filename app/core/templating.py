@@ -4,6 +4,7 @@ from datetime import datetime
 
 from fastapi.templating import Jinja2Templates
 
+from app.alarms.catalogue import describe
 from app.alarms.lifecycle import SHELVE_CHOICES
 from app.alarms.queries import STATE_LABELS as ALARM_STATES
 from app.config import Settings
@@ -35,6 +36,7 @@ def create_templates(settings: Settings) -> Jinja2Templates:
     templates.env.globals["state_labels"] = STATE_LABELS
     templates.env.globals["alarm_states"] = ALARM_STATES
     templates.env.globals["shelve_choices"] = SHELVE_CHOICES
+    templates.env.globals["describe"] = describe
     # Shared macros as a global, so a block rendered alone (an htmx fragment) can use them too.
     templates.env.globals["ui"] = templates.env.get_template("macros.html").module
     return templates

@@ -285,11 +285,16 @@ async def spread_per_string(
 
 
 def _histogram_p95(hist: Counter[int]) -> float | None:
-    """The 95th percentile of binned values: the middle of the bin holding that rank."""
+    """The 95th percentile of binned spread values."""
+    return histogram_quantile(hist, 0.95)
+
+
+def histogram_quantile(hist: Counter[int], q: float) -> float | None:
+    """A quantile of binned spread values: the middle of the bin holding that rank."""
     total = sum(hist.values())
     if total == 0:
         return None
-    rank, seen = 0.95 * total, 0
+    rank, seen = q * total, 0
     for bin_index in sorted(hist):
         seen += hist[bin_index]
         if seen >= rank:

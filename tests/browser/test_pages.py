@@ -17,6 +17,9 @@ def pages(site: DeviceSite) -> dict[str, str]:
         "site-soc": f"/sites/{site.code}?metric=soc",
         "string": f"/sites/{site.code}/strings/1",
         "module": f"/sites/{site.code}/modules/{site.module_ids[1]}?range=1h",
+        "faults": f"/sites/{site.code}/faults?window=all",
+        "kpis-site": f"/kpis?site={site.code}&window=30d",
+        "kpis-fleet": "/kpis",
     }
 
 

@@ -238,3 +238,19 @@ def test_fault_log_csv_matches_the_log(server: LiveServer, site: DeviceSite) -> 
     assert row["raised_at"] == "2026-11-21T10:00:00.500000Z"
     assert row["state"] == "unacked"
     assert row["safety_note"].startswith("LFP cells above 3.65 V")
+
+
+def test_kpi_page_shows_each_figure_with_its_definition(
+    server: LiveServer, site: DeviceSite
+) -> None:
+    page = httpx.get(f"{server.url}/kpis", params={"site": site.code, "window": "30d"})
+    fleet = httpx.get(f"{server.url}/kpis")
+    unknown = httpx.get(f"{server.url}/kpis", params={"site": "nowhere"})
+    assert page.status_code == 200
+    for kpi in ("spread", "mtta", "isolate", "mttr", "availability", "rte", "balancing"):
+        card = page.text[page.text.index(f'id="kpi-{kpi}"') :]
+        assert '<p class="definition">' in card[: card.index("</article>")], kpi
+    assert "Cell over-voltage warning" in page.text  # the Pareto names the site's fault
+    assert fleet.status_code == 200
+    assert "whole fleet" in fleet.text
+    assert unknown.status_code == 404
