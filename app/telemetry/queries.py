@@ -75,7 +75,7 @@ RACK_COLUMNS = (
 RACK_RAW = text("""
 SELECT time_bucket(make_interval(secs => :width), ts) AS t, avg(voltage_v), avg(current_a),
        avg(power_kw), avg(soc_pct), max((cell_v_max - cell_v_min) * 1000), min(charge_limit_a),
-       min(discharge_limit_a), avg(CASE WHEN contactor_closed THEN 1.0 ELSE 0.0 END)
+       min(discharge_limit_a), avg(CASE WHEN contactor_closed THEN 1.0 ELSE 0.0 END)::float8
 FROM rack_sample WHERE rack_id = :id AND ts >= :start AND ts < :end
 GROUP BY t ORDER BY t
 """)
@@ -145,6 +145,40 @@ async def rack_series(
         end=end,
         max_points=max_points,
     )
+
+
+STRING_TEMP_RAW = text("""
+SELECT time_bucket(make_interval(secs => :width), s.ts) AS t, max(s.temp_c_max)
+FROM module_sample s JOIN module m ON m.id = s.module_id
+WHERE m.rack_id = :id AND s.ts >= :start AND s.ts < :end
+GROUP BY t ORDER BY t
+""")
+
+STRING_TEMP_ROLLUP = text("""
+SELECT time_bucket(make_interval(secs => :width), s.bucket) AS t, max(s.temp_c_max)
+FROM module_sample_1m s JOIN module m ON m.id = s.module_id
+WHERE m.rack_id = :id AND s.bucket >= :start AND s.bucket < :end
+GROUP BY t ORDER BY t
+""")
+
+
+async def string_series(
+    session: AsyncSession,
+    *,
+    rack_id: int,
+    start: datetime,
+    end: datetime,
+    max_points: int = DEFAULT_POINTS,
+) -> Series:
+    """rack_series plus the hottest module sensor of the string in each bucket."""
+    series = await rack_series(
+        session, rack_id=rack_id, start=start, end=end, max_points=max_points
+    )
+    statement = STRING_TEMP_RAW if series.source == "raw" else STRING_TEMP_ROLLUP
+    params = {"id": rack_id, "start": start, "end": end, "width": series.bucket_s}
+    hottest = dict(tuple(row) for row in await session.execute(statement, params))
+    rows = [(*row, hottest.get(row[0])) for row in series.rows]
+    return Series(series.source, series.bucket_s, (*series.columns, "temp_c_max"), rows)
 
 
 SITE_MODULES = text("""

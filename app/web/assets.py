@@ -13,7 +13,7 @@ from app.alarms.queries import STANDING, AlarmFilter, list_alarms
 from app.core.db import SessionDep
 from app.core.htmx import render
 from app.isolations.repository import recent_isolations
-from app.telemetry.queries import module_series, rack_series, site_latest
+from app.telemetry.queries import module_series, site_latest, string_series
 from app.web.site import site_or_404, string_rows
 from app.web.trends import CHART_POINTS, RANGES, TrendRange, series_json
 
@@ -166,12 +166,12 @@ async def string_trend(
     index: int,
     range: TrendRange = "24h",
 ) -> JSONResponse:
-    """A string's spread, SoC, current, power and limits over a range, for the charts."""
+    """A string's spread, SoC, current, power, limits and hottest sensor, for the charts."""
     site = await site_or_404(session, code)
     rack = (await _string_or_404(session, site.id, index))["rack"]
     end = datetime.now(UTC)
     start = end - RANGES[range]
-    series = await rack_series(
+    series = await string_series(
         session, rack_id=rack["rack_id"], start=start, end=end, max_points=CHART_POINTS
     )
     return JSONResponse(series_json(series, start, end))

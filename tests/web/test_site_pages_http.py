@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.db import psycopg_dsn
 from tests.factories import DeviceSite, committed_device_site
 from tests.server import LiveServer
-from tests.wire import T0, batch, event, full_site_rows, module_row, post_batch
+from tests.wire import T0, batch, event, full_site_rows, module_row, post_batch, string_row
 
 HTMX = {"HX-Request": "true"}
 
@@ -254,3 +254,16 @@ def test_kpi_page_shows_each_figure_with_its_definition(
     assert fleet.status_code == 200
     assert "whole fleet" in fleet.text
     assert unknown.status_code == 404
+
+
+def test_string_trend_has_the_hottest_module_sensor(server: LiveServer, site: DeviceSite) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = [module_row(1, m, now - timedelta(minutes=5), temp_c=[20.0, 31.5 + m]) for m in (1, 2)]
+    strings = [string_row(1, now - timedelta(minutes=5))]
+    body = batch(site.code, 3, modules=rows, strings=strings)
+    assert post_batch(server, site.token, body).status_code == 200
+    trend = httpx.get(
+        f"{server.url}/sites/{site.code}/strings/1/trend.json", params={"range": "1h"}
+    ).json()
+    assert trend["temp_c_max"] == [33.5]  # module 2's hottest sensor, in the string's bucket
+    assert trend["current_a"] == [-40.0]
