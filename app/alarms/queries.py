@@ -16,6 +16,8 @@ EFFECTIVE_STATE = """CASE WHEN a.state IN ('unacked', 'acked', 'rtn_unacked')
     THEN 'suppressed' ELSE a.state END"""
 
 STANDING = ("unacked", "acked", "rtn_unacked")
+OPEN = (*STANDING, "shelved", "suppressed")
+EVERY_STATE = (*OPEN, "normal")
 STATE_LABELS = {
     "unacked": "Unacknowledged",
     "acked": "Acknowledged",

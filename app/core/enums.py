@@ -39,6 +39,15 @@ class DisableReason(StrEnum):
     OTHER = "other"
 
 
+# SunSpec StrDisRsn codes as the BMS reports them.
+STR_DIS_RSN = {
+    1: DisableReason.FAULT,
+    2: DisableReason.MAINTENANCE,
+    3: DisableReason.EXTERNAL,
+    4: DisableReason.OTHER,
+}
+
+
 class Actor(StrEnum):
     """Who took an isolation or command decision."""
 

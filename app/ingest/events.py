@@ -4,7 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.catalogue import describe
 from app.alarms.repository import AlarmSource, clear_alarm, raise_alarm
-from app.core.enums import Actor, DisableReason
+from app.core.enums import STR_DIS_RSN, Actor, DisableReason
 from app.ingest.schemas import EventRow
 from app.ingest.validation import SiteAssets
 from app.isolations.models import Isolation
@@ -12,12 +12,6 @@ from app.isolations.repository import fault_onset, open_isolation
 from app.telemetry.schemas import ModuleSampleRow, RackSampleRow
 
 COMMS_LOST = "module_comms_lost"
-STR_DIS_RSN = {
-    1: DisableReason.FAULT,
-    2: DisableReason.MAINTENANCE,
-    3: DisableReason.EXTERNAL,
-    4: DisableReason.OTHER,
-}
 
 
 def _offending_value(code: str, sample: ModuleSampleRow | None) -> tuple[float | None, int | None]:

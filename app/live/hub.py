@@ -98,7 +98,7 @@ class LiveHub:
                     self.connected.set()
                     async for note in conn.notifies():
                         self.dispatch(note.payload)
-            except psycopg.OperationalError as exc:
+            except (psycopg.Error, OSError) as exc:
                 self.connected.clear()
                 log.warning("live updates paused, database unreachable: %s", exc)
                 await asyncio.sleep(RECONNECT_S)

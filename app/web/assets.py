@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import HTMLResponse, JSONResponse
 
-from app.alarms.queries import STANDING, AlarmFilter, list_alarms
+from app.alarms.queries import EVERY_STATE, AlarmFilter, list_alarms
 from app.core.db import SessionDep
 from app.core.htmx import render
 from app.isolations.repository import recent_isolations
@@ -18,7 +18,6 @@ from app.web.site import site_or_404, string_rows
 from app.web.trends import CHART_POINTS, RANGES, TrendRange, series_json
 
 router = APIRouter(include_in_schema=False)
-HISTORY = (*STANDING, "shelved", "suppressed", "normal")
 
 MODULE = text("""
 SELECT m.id, m.position, m.cell_count, m.temp_count, m.chemistry, m.capacity_ah, m.serial,
@@ -88,7 +87,7 @@ async def module_page(
     """A module: cells now, temperatures, trends, fault history."""
     site = await site_or_404(session, code)
     module = await _module_or_404(session, site.id, module_id)
-    history = AlarmFilter(site_id=site.id, module_id=module_id, states=HISTORY, limit=50)
+    history = AlarmFilter(site_id=site.id, module_id=module_id, states=EVERY_STATE, limit=50)
     context = {
         "site": site,
         "module": module,
@@ -143,7 +142,7 @@ async def string_page(
     found = await _string_or_404(session, site.id, index)
     rack = found["rack"]
     isolations = await recent_isolations(session, site_id=site.id, rack_id=rack["rack_id"])
-    history = AlarmFilter(site_id=site.id, rack_id=rack["rack_id"], states=HISTORY, limit=50)
+    history = AlarmFilter(site_id=site.id, rack_id=rack["rack_id"], states=EVERY_STATE, limit=50)
     context = {
         "site": site,
         "string": string_rows([rack], isolations, {})[0],

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import HTMLResponse, StreamingResponse
 
-from app.alarms.queries import STANDING, AlarmFilter, AlarmView, list_alarms
+from app.alarms.queries import EVERY_STATE, OPEN, AlarmFilter, AlarmView, list_alarms
 from app.core.db import SessionDep
 from app.core.htmx import render
 from app.sites.repository import rack_id_by_index
@@ -40,11 +40,7 @@ class FaultQuery(BaseModel):
 
 
 def _filter(site_id: int, rack_id: int | None, query: FaultQuery, limit: int) -> AlarmFilter:
-    states = {
-        "all": (*STANDING, "shelved", "suppressed", "normal"),
-        "open": (*STANDING, "shelved", "suppressed"),
-        "cleared": ("normal", "rtn_unacked"),
-    }[query.status]
+    states = {"all": EVERY_STATE, "open": OPEN, "cleared": ("normal", "rtn_unacked")}[query.status]
     since = None if query.window == "all" else datetime.now(UTC) - WINDOWS[query.window]
     return AlarmFilter(
         site_id=site_id,

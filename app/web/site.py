@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse
 
 from app.alarms.queries import AlarmFilter, AlarmView, list_alarms
 from app.core.db import SessionDep
-from app.core.enums import DisableReason
+from app.core.enums import STR_DIS_RSN, DisableReason
 from app.core.htmx import render
 from app.isolations.repository import IsolationView, recent_isolations
 from app.sites.overview import SiteOverview, site_overviews
@@ -24,7 +24,6 @@ router = APIRouter(include_in_schema=False)
 HeatmapMetric = Literal["soc", "spread", "deviation", "temp", "soh"]
 SPREAD_WINDOW = timedelta(hours=24)
 SITE_ALARM_ROWS = 20
-STR_DIS_RSN = {1: "fault", 2: "maintenance", 3: "external", 4: "other"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +77,8 @@ def string_rows(
                 f"isolated: {isolation.reason}, by {isolation.isolated_by.replace('_', ' ')}"
             )
         elif rack["disable_reason"]:
-            notes.append(f"disabled: {STR_DIS_RSN.get(rack['disable_reason'], 'other')}")
+            reason = STR_DIS_RSN.get(rack["disable_reason"], DisableReason.OTHER)
+            notes.append(f"disabled: {reason.value}")
         closed = rack["contactor_closed"]
         state = "no data" if closed is None else ("closed" if closed else "open")
         rows.append(StringRow(rack, state, notes, spread.get(rack["rack_id"])))
@@ -136,7 +136,6 @@ async def site_page(
         "alarms_total": len(alarms),
         "isolations": isolations,
         "spread_p95_mv": max((s.p95_mv for s in spreads if s.p95_mv is not None), default=None),
-        "reasons": [r.value for r in DisableReason],
         "now": now,
         "active": "fleet",
     }
