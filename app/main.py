@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.alarms.routes import router as alarms_router
+from app.commands.routes import router as commands_router
 from app.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker, libpq_dsn
 from app.core.errors import install_error_handlers
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(ingest_router)
+    app.include_router(commands_router)
     app.include_router(live_router)
     app.include_router(fleet_router)
     app.include_router(site_router)

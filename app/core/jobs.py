@@ -1,7 +1,8 @@
-"""Background jobs inside each app process: rollups, retention and shelf expiry, on intervals.
+"""Background jobs in each app process: rollups, retention, shelf expiry, command timeouts.
 
-Both jobs are safe with several processes: rollups claim work with SKIP LOCKED, retention
-takes an advisory lock. A failing run is logged with its context and retried next interval.
+All are safe with several processes: rollups claim work with SKIP LOCKED, retention takes an
+advisory lock, shelf and command transitions are conditional UPDATEs. A failing run is logged
+with its context and retried next interval.
 """
 
 import asyncio
@@ -13,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.alarms.lifecycle import unshelve_expired
+from app.commands.service import expire_overdue, sites_awaiting_verification, verify
 from app.config import Settings
 from app.telemetry.retention import apply_retention
 from app.telemetry.rollups import roll_up
 
 log = logging.getLogger("app.jobs")
 SHELF_CHECK_S = 10.0  # a shelved alarm comes back at most this late
+COMMAND_CHECK_S = 1.0  # expiry and verification timeouts are noticed at most this late
 
 
 async def rollup_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -52,6 +55,16 @@ async def unshelve_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         return await unshelve_expired(session, now=datetime.now(UTC))
 
 
+async def commands_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """Expire overdue queued commands; fail acknowledged ones whose effect never showed."""
+    async with sessionmaker() as session, session.begin():
+        now = datetime.now(UTC)
+        changed = await expire_overdue(session, now)
+        for site_id in await sites_awaiting_verification(session):
+            changed += await verify(session, site_id, now)
+        return changed
+
+
 async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
     while True:
         try:
@@ -83,6 +96,9 @@ class Jobs:
             ),
             asyncio.create_task(
                 _every(SHELF_CHECK_S, "unshelve", lambda: unshelve_once(self.sessionmaker))
+            ),
+            asyncio.create_task(
+                _every(COMMAND_CHECK_S, "commands", lambda: commands_once(self.sessionmaker))
             ),
             asyncio.create_task(
                 _every(

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import SessionDep
 from app.core.security import hash_token
@@ -34,7 +35,11 @@ def bearer_token(request: Request) -> str:
 
 async def current_device(request: Request, session: SessionDep) -> DeviceIdentity:
     """The device behind the request's token; 401 for an unknown or revoked token."""
-    token = bearer_token(request)
+    return await device_for_token(session, bearer_token(request))
+
+
+async def device_for_token(session: AsyncSession, token: str) -> DeviceIdentity:
+    """The device a token belongs to; 401 for an unknown or revoked token."""
     stmt = (
         select(EdgeDevice.id, EdgeDevice.site_id, Site.code)
         .join(Site, Site.id == EdgeDevice.site_id)

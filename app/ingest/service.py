@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.catalogue import describe
 from app.alarms.repository import AlarmSource, open_alarm_value, raise_alarm
+from app.commands.service import verify as verify_commands
 from app.ingest import repository
 from app.ingest.assets import names_unknown_asset, site_assets
 from app.ingest.dependencies import DeviceIdentity
@@ -125,6 +126,8 @@ async def _store(
     await mark_dirty(session, RACKS, (row.ts for row in validated.strings))
     await repository.upsert_latest(session, modules)
     await repository.upsert_latest(session, strings)
+    # Commands waiting for their effect are verified against the state just stored.
+    await verify_commands(session, device.site_id, response.received_at)
     await EventApplier(session, assets, validated.modules, validated.strings).apply(
         validated.events
     )

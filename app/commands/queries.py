@@ -1,0 +1,28 @@
+"""Command lists for the API and the screens."""
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.commands.schemas import CommandView
+
+LIST = text("""
+SELECT c.id, s.code, c.kind, r.index, m.position, c.params, c.reason, c.note, c.origin,
+       c.requested_by, c.state, c.requested_at, c.expires_at, c.revert_at, c.sent_at, c.acked_at,
+       c.verified_at, c.finished_at, c.result
+FROM command c JOIN site s ON s.id = c.site_id
+LEFT JOIN rack r ON r.id = c.rack_id LEFT JOIN module m ON m.id = c.module_id
+WHERE c.site_id = :site AND (CAST(:id AS bigint) IS NULL OR c.id = :id)
+ORDER BY c.id DESC LIMIT :limit
+""")
+FIELDS = tuple(CommandView.model_fields)
+
+
+async def list_commands(
+    session: AsyncSession, site_id: int, *, command_id: int | None = None, limit: int = 50
+) -> list[CommandView]:
+    """A site's commands, newest first (or one of them)."""
+    params = {"site": site_id, "id": command_id, "limit": limit}
+    return [
+        CommandView(**dict(zip(FIELDS, row, strict=True)))
+        for row in await session.execute(LIST, params)
+    ]

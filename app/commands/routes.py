@@ -1,0 +1,125 @@
+"""Command API: operators queue and cancel; the site's edge long-polls and reports back."""
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.commands import service
+from app.commands.queries import list_commands
+from app.commands.schemas import CommandRequest, CommandView, EdgeCommand, EdgeResult
+from app.core.db import SessionDep
+from app.core.enums import Actor
+from app.ingest.dependencies import DeviceDep, bearer_token, device_for_token
+from app.live.hub import LiveHub, Subscription
+from app.sites.overview import site_overviews
+from app.sites.repository import site_id_by_code
+
+router = APIRouter(prefix="/api/v1", tags=["commands"])
+
+# Until sign-in exists (issue #7) operator commands are recorded under this name.
+ANONYMOUS = "unauthenticated"
+LONG_POLL_MAX_S = 30.0
+
+
+async def _site(session: AsyncSession, code: str) -> service.SiteRef:
+    site_id = await site_id_by_code(session, code)
+    if site_id is None:
+        raise HTTPException(404, f"no site with code {code!r}")
+    site = (await site_overviews(session, site_id))[0]
+    return service.SiteRef(site.id, site.code, site.nameplate_power_kw, site.strings)
+
+
+def _operator(request: Request) -> service.Requester:
+    host = request.client.host if request.client else None
+    return service.Requester(ANONYMOUS, Actor.OPERATOR.value, host)
+
+
+@router.post("/sites/{code}/commands", status_code=201, responses={404: {}, 409: {}, 422: {}})
+async def queue(
+    request: Request, session: SessionDep, code: str, body: CommandRequest
+) -> CommandView:
+    """Queue a degrade-not-trip command after the interlocks; 409 says why it was refused."""
+    site = await _site(session, code)
+    try:
+        command_id = await service.queue_command(
+            session, site, body, _operator(request), datetime.now(UTC)
+        )
+    except service.CommandRefusedError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return (await list_commands(session, site.id, command_id=command_id))[0]
+
+
+@router.get("/sites/{code}/commands")
+async def commands(
+    session: SessionDep, code: str, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> list[CommandView]:
+    """A site's commands, newest first, with every lifecycle timestamp."""
+    site = await _site(session, code)
+    return await list_commands(session, site.id, limit=limit)
+
+
+@router.post("/sites/{code}/commands/{command_id}/cancel", responses={404: {}, 409: {}})
+async def cancel(request: Request, session: SessionDep, code: str, command_id: int) -> CommandView:
+    """Cancel a command that is still queued."""
+    site = await _site(session, code)
+    try:
+        await service.cancel_command(
+            session, site.id, command_id, _operator(request), datetime.now(UTC)
+        )
+    except service.CommandRefusedError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return (await list_commands(session, site.id, command_id=command_id))[0]
+
+
+@router.get("/edge/commands", responses={401: {}})
+async def edge_commands(
+    request: Request, wait: Annotated[float, Query(ge=0, le=LONG_POLL_MAX_S)] = 0
+) -> list[EdgeCommand]:
+    """The device's commands: answers as soon as there are any, or after `wait` seconds.
+
+    The wait holds no database connection: it sleeps on the process's LISTEN hub.
+    """
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    token = bearer_token(request)
+    async with sessionmaker() as session:
+        device = await device_for_token(session, token)
+    hub: LiveHub = request.app.state.live
+    subscription = hub.subscribe(device.site_id)
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            subscription.take()  # earlier wake-ups are covered by looking at the database now
+            async with sessionmaker() as session, session.begin():
+                found = await service.deliver(session, device.site_id, datetime.now(UTC))
+            left = deadline - time.monotonic()
+            if found or left <= 0:
+                return found
+            try:
+                await asyncio.wait_for(_until(subscription, "commands"), left)
+            except TimeoutError:
+                return []
+    finally:
+        hub.unsubscribe(subscription)
+
+
+async def _until(subscription: Subscription, kind: str) -> None:
+    """Return once a change of `kind` has been seen (other kinds are ignored)."""
+    while kind not in subscription.kinds:
+        subscription.changed.clear()
+        await subscription.changed.wait()
+
+
+@router.post("/edge/commands/{command_id}/result", responses={401: {}, 404: {}})
+async def edge_result(
+    session: SessionDep, device: DeviceDep, command_id: int, body: EdgeResult
+) -> CommandView:
+    """Record what the edge did (acked by the BMS, refused by the edge, or failed)."""
+    await service.report(session, device.site_id, command_id, body)
+    found = await list_commands(session, device.site_id, command_id=command_id)
+    if not found:
+        raise HTTPException(404, f"this site has no command {command_id}")
+    return found[0]

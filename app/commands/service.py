@@ -1,0 +1,317 @@
+"""Command lifecycle: queued → sent → acked → verified, or failed / expired / cancelled.
+
+Every transition is one conditional UPDATE (the state it leaves is in its WHERE clause), so
+repeated polls, repeated reports and concurrent operators cannot move a command twice.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.alarms.catalogue import describe
+from app.alarms.repository import AlarmSource, raise_alarm
+from app.audit.models import AuditEntry
+from app.commands import interlocks
+from app.commands.effects import AckedCommand, Latest, effect_seen, latest_for
+from app.commands.schemas import CommandRequest, EdgeCommand, EdgeResult
+from app.core.enums import CommandKind
+from app.live.hub import notify
+
+VERIFY_TIMEOUT = timedelta(seconds=15)  # acked, but telemetry never showed the effect: failed
+FAILED = "command_failed"
+
+
+class CommandRefusedError(Exception):
+    """An interlock, a conflict or a state refused the request; the message says why."""
+
+
+@dataclass(frozen=True)
+class SiteRef:
+    """The site a command is for."""
+
+    id: int
+    code: str
+    nameplate_power_kw: float
+    strings: int
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asks, in what role (operator or edge policy), from where."""
+
+    name: str
+    origin: str
+    remote_addr: str | None = None
+
+
+STRINGS = text("""
+SELECT r.id, r.index, coalesce(l.contactor_closed, false), coalesce(l.current_a, 0),
+       coalesce(l.charge_limit_a, r.max_charge_a), coalesce(l.discharge_limit_a, r.max_discharge_a)
+FROM rack r LEFT JOIN rack_latest l ON l.rack_id = r.id WHERE r.site_id = :site ORDER BY r.index
+""")
+PENDING = text("""
+SELECT id, kind, rack_id, module_id FROM command
+WHERE site_id = :site AND state IN ('queued', 'sent', 'acked')
+""")
+TARGET = text("""
+SELECT r.id, m.id FROM rack r LEFT JOIN module m ON m.rack_id = r.id AND m.position = :module
+WHERE r.site_id = :site AND r.index = :string
+""")
+INSERT = text("""
+INSERT INTO command (site_id, rack_id, module_id, kind, params, reason, note, origin,
+                     requested_by, requested_at, expires_at, revert_at)
+VALUES (:site, :rack, :module, :kind, CAST(:params AS jsonb), :reason, :note, :origin, :by, :now,
+        :expires, :revert)
+RETURNING id
+""")
+
+
+async def _target(
+    session: AsyncSession, site: SiteRef, request: CommandRequest
+) -> interlocks.Target:
+    if request.string is None:
+        return interlocks.Target()
+    params = {"site": site.id, "string": request.string, "module": request.module or 0}
+    row = (await session.execute(TARGET, params)).first()
+    if row is None:
+        raise CommandRefusedError(f"this site has no string {request.string}")
+    if request.module is not None and row[1] is None:
+        raise CommandRefusedError(f"string {request.string} has no module {request.module}")
+    return interlocks.Target(rack_id=row[0], module_id=row[1])
+
+
+def _params(site: SiteRef, request: CommandRequest) -> dict[str, Any]:
+    if request.kind is CommandKind.DERATE:
+        if request.pct is not None:
+            return {"pct": request.pct}
+        share = site.nameplate_power_kw / (site.strings if request.string else 1)
+        assert request.kw is not None
+        return {"pct": round(min(100.0, 100.0 * request.kw / share), 2), "kw": request.kw}
+    if request.kind is CommandKind.SET_BALANCING:
+        return {"enabled": request.enabled}
+    return {}
+
+
+async def queue_command(
+    session: AsyncSession, site: SiteRef, request: CommandRequest, who: Requester, now: datetime
+) -> int:
+    """Check the interlocks and queue the command; CommandRefusedError says why not."""
+    # One request at a time per site, so two operators cannot both pass the same interlock.
+    await session.execute(text("SELECT pg_advisory_xact_lock(4242, :site)"), {"site": site.id})
+    target = await _target(session, site, request)
+    strings = [
+        interlocks.StringState(*row) for row in await session.execute(STRINGS, {"site": site.id})
+    ]
+    pending = [
+        interlocks.Pending(*row) for row in await session.execute(PENDING, {"site": site.id})
+    ]
+    refusal = interlocks.check(request.kind, target, strings, pending)
+    if refusal is not None:
+        raise CommandRefusedError(refusal)
+    revert = now + timedelta(seconds=request.revert_after_s) if request.revert_after_s else None
+    values = {
+        "site": site.id, "rack": target.rack_id, "module": target.module_id,
+        "kind": request.kind.value, "params": _json(_params(site, request)),
+        "reason": request.reason.value, "note": request.note, "origin": who.origin,
+        "by": who.name, "now": now, "expires": now + timedelta(seconds=request.expires_in_s),
+        "revert": revert,
+    }  # fmt: skip
+    command_id = int((await session.execute(INSERT, values)).scalar_one())
+    await _audit(
+        session,
+        who=who,
+        action="command.queue",
+        site_id=site.id,
+        command_id=command_id,
+        details=request.model_dump(mode="json"),
+    )
+    await notify(session, site_id=site.id, kind="commands")
+    return command_id
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value)
+
+
+async def _audit(
+    session: AsyncSession,
+    *,
+    who: Requester,
+    action: str,
+    site_id: int,
+    command_id: int,
+    details: dict[str, Any],
+) -> None:
+    session.add(
+        AuditEntry(
+            actor=who.name,
+            action=action,
+            site_id=site_id,
+            target=f"command {command_id}",
+            details=details,
+            remote_addr=who.remote_addr,
+        )
+    )
+
+
+CANCEL = text("""
+UPDATE command SET state = 'cancelled', finished_at = :now
+WHERE id = :id AND site_id = :site AND state = 'queued' RETURNING id
+""")
+
+
+async def cancel_command(
+    session: AsyncSession, site_id: int, command_id: int, who: Requester, now: datetime
+) -> None:
+    """Cancel a command the edge has not picked up yet."""
+    params = {"id": command_id, "site": site_id, "now": now}
+    if (await session.execute(CANCEL, params)).first() is None:
+        raise CommandRefusedError("only a queued command can be cancelled (it may already be sent)")
+    await _audit(
+        session,
+        who=who,
+        action="command.cancel",
+        site_id=site_id,
+        command_id=command_id,
+        details={},
+    )
+    await notify(session, site_id=site_id, kind="commands")
+
+
+EXPIRE = text("""
+UPDATE command SET state = 'expired', finished_at = :now,
+       result = jsonb_build_object('detail', 'not picked up by the edge before it expired')
+WHERE state = 'queued' AND expires_at <= :now AND (CAST(:site AS int) IS NULL OR site_id = :site)
+RETURNING site_id
+""")
+
+DELIVER = text("""
+WITH picked AS (
+  UPDATE command SET state = 'sent', sent_at = :now
+  WHERE site_id = :site AND state = 'queued' AND expires_at > :now RETURNING id)
+SELECT c.id, c.kind, r.index, m.position, c.params, c.reason, c.expires_at, c.revert_at
+FROM command c LEFT JOIN rack r ON r.id = c.rack_id LEFT JOIN module m ON m.id = c.module_id
+WHERE c.site_id = :site AND (c.id IN (SELECT id FROM picked) OR c.state = 'sent')
+ORDER BY c.id
+""")
+
+
+async def expire_overdue(session: AsyncSession, now: datetime, site_id: int | None = None) -> int:
+    """Queued commands past their pickup deadline become expired (and are never sent)."""
+    sites = list((await session.execute(EXPIRE, {"now": now, "site": site_id})).scalars())
+    for site in set(sites):
+        await notify(session, site_id=site, kind="commands")
+    return len(sites)
+
+
+async def deliver(session: AsyncSession, site_id: int, now: datetime) -> list[EdgeCommand]:
+    """The site's commands for its edge: newly picked up, and any sent but not yet reported.
+
+    A command the edge received but did not report (it restarted) comes again; the edge's own
+    journal of executed ids makes sure it is carried out once.
+    """
+    await expire_overdue(session, now, site_id)
+    rows = await session.execute(DELIVER, {"site": site_id, "now": now})
+    commands = []
+    for id_, kind, string, module, params, reason, expires, revert in rows:
+        after = None if revert is None else max(60, round((revert - now).total_seconds()))
+        commands.append(EdgeCommand(id=id_, kind=kind, string=string, module=module,
+                                    params=params, reason=reason, expires_at=expires,
+                                    revert_after_s=after))  # fmt: skip
+    if commands:
+        await notify(session, site_id=site_id, kind="commands")
+    return commands
+
+
+REPORT = text("""
+UPDATE command SET state = CASE WHEN :outcome = 'acked' THEN 'acked' ELSE 'failed' END,
+       acked_at = CASE WHEN :outcome = 'acked' THEN :at ELSE acked_at END,
+       finished_at = CASE WHEN :outcome = 'acked' THEN NULL ELSE :at END,
+       result = result || jsonb_build_object('edge', :outcome, 'detail', CAST(:detail AS text))
+WHERE id = :id AND site_id = :site AND state = 'sent'
+RETURNING kind, rack_id, module_id, state
+""")
+
+
+async def report(session: AsyncSession, site_id: int, command_id: int, result: EdgeResult) -> bool:
+    """Record what the edge did; False when already recorded (a repeated report changes nothing)."""
+    params = {"id": command_id, "site": site_id, "outcome": result.outcome,
+              "detail": result.detail, "at": result.at}  # fmt: skip
+    row = (await session.execute(REPORT, params)).first()
+    if row is None:
+        return False
+    kind, rack_id, module_id, state = row
+    if state == "failed":
+        source = AlarmSource(site_id, rack_id, module_id)
+        await _raise_failed(session, source, kind=kind, detail=result.detail, at=result.at)
+    await notify(session, site_id=site_id, kind="commands")
+    return True
+
+
+async def _raise_failed(
+    session: AsyncSession, source: AlarmSource, *, kind: str, detail: str, at: datetime
+) -> None:
+    entry = describe(FAILED)
+    await raise_alarm(
+        session,
+        source,
+        code=FAILED,
+        priority=entry.priority,
+        message=f"{kind.replace('_', ' ')} failed: {detail}",
+        ts=at,
+    )
+    await notify(session, site_id=source.site_id, kind="alarms")
+
+
+ACKED = text("""
+SELECT id, kind, rack_id, module_id, params, acked_at FROM command
+WHERE site_id = :site AND state = 'acked'
+""")
+VERIFIED = text("""
+UPDATE command SET state = 'verified', verified_at = :now, finished_at = :now,
+       result = result || jsonb_build_object('verified_by', CAST(:evidence AS text))
+WHERE id = :id AND state = 'acked' RETURNING id
+""")
+UNVERIFIED = text("""
+UPDATE command SET state = 'failed', finished_at = :now,
+       result = result || jsonb_build_object('detail', CAST(:detail AS text))
+WHERE id = :id AND state = 'acked' RETURNING id
+""")
+
+
+async def verify(session: AsyncSession, site_id: int, now: datetime) -> int:
+    """Acked commands whose effect shows in the telemetry become verified; late ones fail."""
+    acked = list(await session.execute(ACKED, {"site": site_id}))
+    if not acked:
+        return 0
+    latest: Latest = await latest_for(session, site_id)
+    changed = 0
+    for row in acked:
+        command = AckedCommand(row[0], CommandKind(row[1]), *row[2:])
+        evidence = effect_seen(command, latest)
+        # Another process may get there first: only the one whose UPDATE matched acts on it.
+        if evidence is not None:
+            params = {"id": command.id, "now": now, "evidence": evidence}
+            changed += len((await session.execute(VERIFIED, params)).all())
+        elif now - command.acked_at > VERIFY_TIMEOUT:
+            detail = f"acknowledged, but no telemetry showed it in {VERIFY_TIMEOUT.seconds} s"
+            params = {"id": command.id, "now": now, "detail": detail}
+            if (await session.execute(UNVERIFIED, params)).first() is not None:
+                source = AlarmSource(site_id, command.rack_id, command.module_id)
+                await _raise_failed(session, source, kind=row[1], detail=detail, at=now)
+                changed += 1
+    if changed:
+        await notify(session, site_id=site_id, kind="commands")
+    return changed
+
+
+async def sites_awaiting_verification(session: AsyncSession) -> list[int]:
+    """Sites with acknowledged commands not yet verified."""
+    result = await session.execute(
+        text("SELECT DISTINCT site_id FROM command WHERE state = 'acked'")
+    )
+    return list(result.scalars())
