@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                 workers=args.workers,
                 log_level="info",
                 access_log=not args.no_access_log,
+                # Long polls and event streams would otherwise hold a shutdown open.
+                timeout_graceful_shutdown=5,
             )
     except (FleetConfigError, UnknownSiteError, DuplicateDeviceError) as exc:
         print(f"error: {exc}", file=sys.stderr)

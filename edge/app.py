@@ -4,12 +4,16 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.collector import Collector
+from edge.command_frames import CommandFrame
+from edge.commands import CommandRunner
 from edge.config import EdgeSettings
 from edge.counters import Counters
+from edge.journal import Journal
 from edge.protocol import Protocol, load_protocol
 from edge.site import SiteFile, load_site_file
 from edge.spool import Spool
@@ -35,12 +39,32 @@ class EdgeProcess:
         self.uplink = Uplink(self.spool, self.counters, base_url=str(self.settings.backend_url),
                              token=self.settings.token.get_secret_value())  # fmt: skip
         self.uplink_thread = threading.Thread(target=self.uplink.run, name="uplink", daemon=True)
+        self.commands: CommandRunner | None = None
 
     @classmethod
     def from_settings(cls, settings: EdgeSettings, site_path: Path | None = None) -> "EdgeProcess":
         """Load the site file and its protocol."""
         site = load_site_file(site_path or settings.site_config)
         return cls(site, load_protocol(site.mapping), settings)
+
+    def start_commands(self, send: Callable[[CommandFrame], None]) -> None:
+        """Start the command channel, when the protocol can carry commands."""
+        frames = self.protocol.commands
+        if frames is None:
+            log.info(
+                "protocol %s has no [commands]; this edge takes no commands", self.protocol.name
+            )
+            return
+        journal = Journal(
+            self.settings.spool_for(self.site.site.code).with_suffix(".commands.sqlite3")
+        )
+        self.commands = CommandRunner.connect(
+            base_url=str(self.settings.backend_url),
+            token=self.settings.token.get_secret_value(),
+            frames=frames, collector=self.collector, send=send, journal=journal,
+            strings=self.site.site.strings,
+        )  # fmt: skip
+        threading.Thread(target=self.commands.run, name="commands", daemon=True).start()
 
     def start_uplink(self) -> None:
         """Start sending spooled batches in the background."""
@@ -59,7 +83,9 @@ class EdgeProcess:
         return self.spool.depth() == 0
 
     def close(self) -> None:
-        """Stop the uplink and close the spool."""
+        """Stop the command channel and the uplink, and close the spool."""
+        if self.commands is not None:
+            self.commands.stop()
         self.uplink.close()
         if self.uplink_thread.is_alive():
             self.uplink_thread.join(timeout=5)

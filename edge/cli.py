@@ -18,7 +18,7 @@ from edge.protocol import load_protocol
 from edge.sim.faults import Fault
 from edge.sim.runner import Simulator
 from edge.site import SiteFileError
-from edge.sources import bus_frames, log_frames, open_buses
+from edge.sources import bus_frames, log_frames, open_buses, to_message
 
 log = logging.getLogger("edge")
 
@@ -53,6 +53,8 @@ def live(edge: EdgeProcess, buses: list[can.BusABC]) -> int:
     """Collect from open buses until stopped, then drain the spool and close."""
     edge.stop_on_signals()
     edge.start_uplink()
+    # Commands go out on the site's first bus (where the BMS listens).
+    edge.start_commands(lambda frame: buses[0].send(to_message(frame)))
     try:
         edge.collector.run(bus_frames(buses, edge.stop), clock="wall")
     finally:

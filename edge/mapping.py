@@ -95,6 +95,31 @@ class FaultNames(BaseModel):
     string: dict[int, str] = Field(default_factory=dict)
 
 
+class CommandSignals(BaseModel):
+    """The command message's signals, by role."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    opcode: str
+    reason: str | None = None
+    param: str | None = None
+    timeout: str | None = None
+
+
+class CommandMapping(BaseModel):
+    """How degrade-not-trip commands are written as frames: one message, opcodes per kind."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    message: str
+    address: Address  # id_bits only: the frame id carries the target
+    signals: CommandSignals
+    opcodes: dict[str, int]  # command kind -> opcode; kinds left out are unsupported
+    reasons: dict[str, int] = Field(default_factory=dict)  # fault/maintenance/... -> code
+    ack_results: dict[int, str] = Field(default_factory=dict)  # ACK result code -> meaning
+
+
 class MappingFile(BaseModel):
     """A whole mapping file."""
 
@@ -103,6 +128,7 @@ class MappingFile(BaseModel):
     protocol: ProtocolInfo
     message: Annotated[list[MessageMapping], Field(min_length=1)]
     faults: FaultNames = FaultNames()
+    commands: CommandMapping | None = None
 
 
 class MappingError(ValueError):

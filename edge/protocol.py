@@ -8,6 +8,7 @@ import cantools
 from cantools.database.errors import Error as CantoolsError
 
 from edge.codec import decimals
+from edge.command_frames import CommandFrames, resolve_commands
 from edge.mapping import (
     AddressPart,
     FieldBinding,
@@ -87,6 +88,7 @@ class Protocol:
     routes: dict[tuple[int, int, bool], Route]  # (id mask, masked id, extended)
     masks: tuple[tuple[int, bool], ...]
     fault_names: dict[Target, dict[int, str]]
+    commands: CommandFrames | None = None  # None: this protocol cannot carry commands
 
     def route_for(self, frame_id: int, extended: bool) -> Route | None:
         """The route whose id matches this frame once its own address bits are masked out."""
@@ -114,12 +116,13 @@ def load_protocol(mapping_path: Path) -> Protocol:
     routes = [_resolve_message(database, m, problems) for m in mapping.message]
     resolved = [r for r in routes if r is not None]
     _check_overlaps(resolved, problems)
+    commands = resolve_commands(database, mapping.commands, problems)
     if problems:
         raise MappingError(mapping_path, problems)
     table = {(r.id_mask, r.frame_id, r.extended): r for r in resolved}
     masks = tuple(dict.fromkeys((r.id_mask, r.extended) for r in resolved))
     faults = {Target.MODULE: mapping.faults.module, Target.STRING: mapping.faults.string}
-    return Protocol(mapping.protocol.name, dbc_path, database, table, masks, faults)
+    return Protocol(mapping.protocol.name, dbc_path, database, table, masks, faults, commands)
 
 
 def _resolve_message(database: Any, mapping: MessageMapping, problems: list[str]) -> Route | None:

@@ -9,6 +9,7 @@ from typing import TextIO
 
 import can
 
+from edge.command_frames import CommandFrame
 from edge.counters import Counters, Reason
 from edge.decode import Frame
 from edge.site import BusConfig
@@ -23,6 +24,13 @@ def to_frame(message: can.Message) -> Frame | None:
         return None
     return Frame(message.timestamp, message.arbitration_id, message.is_extended_id,
                  bytes(message.data))  # fmt: skip
+
+
+def to_message(frame: CommandFrame) -> can.Message:
+    """A command frame as python-can sends it."""
+    return can.Message(
+        arbitration_id=frame.frame_id, data=frame.data, is_extended_id=frame.extended
+    )
 
 
 def open_buses(configs: list[BusConfig]) -> list[can.BusABC]:

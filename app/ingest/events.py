@@ -8,7 +8,7 @@ from app.core.enums import STR_DIS_RSN, Actor, DisableReason
 from app.ingest.schemas import EventRow
 from app.ingest.validation import SiteAssets
 from app.isolations.models import Isolation
-from app.isolations.repository import fault_onset, open_isolation
+from app.isolations.repository import commanded_isolation, fault_onset, open_isolation
 from app.telemetry.schemas import ModuleSampleRow, RackSampleRow
 
 COMMS_LOST = "module_comms_lost"
@@ -89,17 +89,25 @@ class EventApplier:
         sample = self.rack_samples.get(rack_id)
         reason = STR_DIS_RSN.get(sample.disable_reason or 0) if sample else None
         reason = reason or (DisableReason.FAULT if code else DisableReason.OTHER)
-        self.session.add(
-            Isolation(
-                site_id=self.assets.site_id,
-                rack_id=rack_id,
-                reason=reason,
-                isolated_by=Actor.BMS,
-                fault_code=code,
-                onset_at=onset,
-                isolated_at=event.ts,
-            )
+        isolation = Isolation(
+            site_id=self.assets.site_id,
+            rack_id=rack_id,
+            reason=reason,
+            isolated_by=Actor.BMS,
+            fault_code=code,
+            onset_at=onset,
+            isolated_at=event.ts,
         )
+        # A commanded isolation is the operator's (or the edge policy's), with its reason; a
+        # non-fault one begins when it was asked for.
+        command = await commanded_isolation(self.session, rack_id=rack_id, ts=event.ts)
+        if command is not None:
+            isolation.command_id = command.command_id
+            isolation.reason = command.reason
+            isolation.isolated_by = command.origin
+            if command.reason != DisableReason.FAULT or code is None:
+                isolation.onset_at = min(command.requested_at, event.ts)
+        self.session.add(isolation)
 
     async def _returned(self, event: EventRow, rack_id: int) -> None:
         isolation = await open_isolation(self.session, rack_id=rack_id)

@@ -77,3 +77,33 @@ async def recent_isolations(
     """A site's (or string's) latest isolations, newest first, open or ended."""
     params = {"site_id": site_id, "rack_id": rack_id, "limit": limit}
     return [IsolationView(*row) for row in await session.execute(RECENT, params)]
+
+
+# The isolate-string command behind a contactor opening, if one was sent shortly before (the
+# slack covers the edge's clock against the backend's).
+COMMANDED = text("""
+SELECT id, reason, origin, requested_at FROM command
+WHERE rack_id = :rack_id AND module_id IS NULL AND kind = 'isolate_string'
+  AND state IN ('sent', 'acked', 'verified')
+  AND sent_at BETWEEN CAST(:ts AS timestamptz) - interval '5 minutes'
+                  AND CAST(:ts AS timestamptz) + interval '5 seconds'
+ORDER BY sent_at DESC LIMIT 1
+""")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandedBy:
+    """The command that opened a string's contactor."""
+
+    command_id: int
+    reason: str
+    origin: str
+    requested_at: datetime
+
+
+async def commanded_isolation(
+    session: AsyncSession, *, rack_id: int, ts: datetime
+) -> CommandedBy | None:
+    """The isolate-string command that explains a contactor opening at `ts`, if any."""
+    row = (await session.execute(COMMANDED, {"rack_id": rack_id, "ts": ts})).first()
+    return None if row is None else CommandedBy(*row)

@@ -1,0 +1,88 @@
+"""Commands end to end: HTTP → backend → edge long-poll → CAN frame → simulated BMS → ACK →
+telemetry → verified; the rest of the site keeps carrying current throughout."""
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.db import psycopg_dsn
+from tests.e2e.test_resilience import FAST_SIM, stop_edge
+from tests.edge_process import REFERENCE_MAPPING, edge_env, start_edge, write_site_file
+from tests.factories import committed_device_site
+from tests.server import LiveServer
+
+SETTLE_S = 15.0
+
+
+async def wait_for_state(
+    server: LiveServer, code: str, command_id: int, wanted: str
+) -> dict[str, Any]:
+    """Poll the command list until the command reaches `wanted` (or a final state)."""
+    deadline = time.monotonic() + SETTLE_S
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        while True:
+            listed = (await client.get(f"/api/v1/sites/{code}/commands")).json()
+            command: dict[str, Any] = next(c for c in listed if c["id"] == command_id)
+            if command["state"] in (wanted, "failed", "expired") or time.monotonic() > deadline:
+                return command
+            await asyncio.sleep(0.1)
+
+
+def strings_now(dsn: str, site_id: int) -> dict[int, tuple[bool, float]]:
+    """Each string's latest contactor state and current."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT r.index, l.contactor_closed, l.current_a FROM rack r "
+            "JOIN rack_latest l ON l.rack_id = r.id WHERE r.site_id = %s",
+            (site_id,),
+        ).fetchall()
+    return {index: (closed, current) for index, closed, current in rows}
+
+
+async def test_isolate_and_return_a_string_through_the_real_path(
+    engine: AsyncEngine, server: LiveServer, test_database_url: str, tmp_path: Path
+) -> None:
+    site = await committed_device_site(engine, racks=3)
+    site_file = write_site_file(
+        tmp_path, code=site.code, mapping=REFERENCE_MAPPING, strings=3, simulator=FAST_SIM
+    )
+    env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
+    edge = start_edge(["simulate", "--config", str(site_file)], env)
+    dsn = psycopg_dsn(test_database_url)
+    try:
+        await asyncio.sleep(4)  # telemetry flowing, every string closed
+        assert all(closed for closed, _ in strings_now(dsn, site.site_id).values())
+        commands = f"{server.url}/api/v1/sites/{site.code}/commands"
+        request = {"kind": "isolate_string", "string": 2, "reason": "fault", "note": "e2e"}
+        async with httpx.AsyncClient() as client:
+            queued = await client.post(commands, json=request)
+        assert queued.status_code == 201, queued.text
+        isolated = await wait_for_state(server, site.code, queued.json()["id"], "verified")
+        assert isolated["state"] == "verified", isolated
+        assert isolated["result"]["verified_by"].startswith("contactor open")
+        state = strings_now(dsn, site.site_id)
+        assert state[2][0] is False
+        assert state[1][0]  # the rest of the site stays connected
+        assert state[3][0]
+
+        back = {"kind": "return_string", "string": 2, "reason": "fault", "note": "repaired"}
+        async with httpx.AsyncClient() as client:
+            returned = await client.post(commands, json=back)
+        assert returned.status_code == 201, returned.text
+        done = await wait_for_state(server, site.code, returned.json()["id"], "verified")
+        assert done["state"] == "verified", done
+    finally:
+        output = stop_edge(edge)
+    with psycopg.connect(dsn) as conn:
+        isolation = conn.execute(
+            "SELECT reason, isolated_by, command_id IS NOT NULL, onset_at <= isolated_at, "
+            "returned_at IS NOT NULL FROM isolation "
+            "WHERE site_id = %s",
+            (site.site_id,),
+        ).fetchall()
+    assert isolation == [("fault", "operator", True, True, True)], output
