@@ -22,6 +22,7 @@ from app.kpis.routes import router as kpis_router
 from app.live.hub import LiveHub
 from app.live.routes import router as live_router
 from app.web.assets import router as assets_router
+from app.web.commands import router as web_commands_router
 from app.web.faults import router as faults_router
 from app.web.fleet import router as fleet_router
 from app.web.site import router as site_router
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(site_router)
     app.include_router(assets_router)
     app.include_router(faults_router)
+    app.include_router(web_commands_router)
     app.include_router(alarms_router)
     app.include_router(kpis_router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")

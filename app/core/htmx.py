@@ -33,12 +33,19 @@ def render(
     context: dict[str, Any],
     *,
     status_code: int = 200,
+    navigation: bool = True,
 ) -> HTMLResponse:
-    """The full page, or the fragment htmx asked for; both vary on HX-Request for caches."""
+    """The full page, or the fragment htmx asked for; both vary on HX-Request for caches.
+
+    With navigation=False (an answer shown inside the current page, like a confirmation), htmx
+    gets only the content block, without a new title or nav.
+    """
     template = templates.get_template(name)
     full_context = {"request": request, **context}
     if not is_htmx(request):
         html = template.render(full_context)
+    elif not navigation:
+        html = _block(template, "content", full_context)
     else:
         target = request.headers.get("HX-Target", "")
         if target != "content" and target in template.blocks:

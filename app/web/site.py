@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import HTMLResponse
 
 from app.alarms.queries import AlarmFilter, AlarmView, list_alarms
+from app.commands.queries import list_commands
 from app.core.db import SessionDep
 from app.core.enums import STR_DIS_RSN, DisableReason
 from app.core.htmx import render
@@ -44,7 +45,7 @@ async def site_or_404(session: AsyncSession, code: str) -> SiteOverview:
     return (await site_overviews(session, site_id))[0]
 
 
-def _derate_pct(rack: dict[str, Any]) -> float | None:
+def derate_pct(rack: dict[str, Any]) -> float | None:
     """The tighter of the charge/discharge limits as a share of nameplate, when below it."""
     shares = [
         rack[limit] / rack[nameplate]
@@ -68,7 +69,7 @@ def string_rows(
     rows = []
     for rack in racks:
         notes = []
-        derate = _derate_pct(rack)
+        derate = derate_pct(rack)
         if derate is not None:
             notes.append(f"derated to {derate:.0f} %")
         isolation = open_isolations.get(rack["string"])
@@ -135,6 +136,7 @@ async def site_page(
         "alarms": alarms[:SITE_ALARM_ROWS],
         "alarms_total": len(alarms),
         "isolations": isolations,
+        "commands": await list_commands(session, site.id, limit=20),
         "spread_p95_mv": max((s.p95_mv for s in spreads if s.p95_mv is not None), default=None),
         "now": now,
         "active": "fleet",

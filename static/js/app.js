@@ -81,3 +81,16 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
+
+// Command panels: a refusal (409) or an incomplete request (422) is the answer to show in place.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var status = event.detail.xhr.status;
+  if ((status === 409 || status === 422) && event.detail.target.closest(".command-slot")) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-dismiss]");
+  if (button) button.closest(".command-slot").innerHTML = "";
+});

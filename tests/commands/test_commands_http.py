@@ -217,3 +217,35 @@ def test_a_waiting_edge_gets_a_new_command_within_a_second(
         time.sleep(0.02)
     assert [c["id"] for c in waiting_poll["commands"]] == [command["id"]]
     assert waiting_poll["answered"] - queued_at < 1.0
+
+
+def test_browser_form_previews_the_impact_then_sends(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    form = {"kind": "isolate_string", "string": "2", "reason": "maintenance",
+            "note": "swap fan", "revert_after_s": ""}  # fmt: skip
+    htmx = {"HX-Request": "true"}
+    preview = httpx.post(
+        f"{server.url}/sites/{site.code}/commands/preview", data=form, headers=htmx
+    )
+    assert preview.status_code == 200
+    assert "Impact: site power 100 kW → 67 kW, 2 of 3 strings online." in preview.text
+    assert "<title>" not in preview.text  # an answer inside the page, not a navigation
+    with psycopg.connect(psycopg_dsn(test_database_url)) as conn:
+        queued_before = conn.execute(
+            "SELECT count(*) FROM command WHERE site_id = %s", (site.site_id,)
+        ).fetchone()
+    assert queued_before == (0,)  # a preview sends nothing
+    sent = httpx.post(f"{server.url}/sites/{site.code}/commands/send", data=form, headers=htmx)
+    assert sent.status_code == 200
+    assert "queued" in sent.text
+    again = httpx.post(f"{server.url}/sites/{site.code}/commands/send", data=form, headers=htmx)
+    assert again.status_code == 409
+    assert "is still in flight" in again.text
+    bad = httpx.post(
+        f"{server.url}/sites/{site.code}/commands/preview",
+        data={**form, "kind": "derate"},
+        headers=htmx,
+    )
+    assert bad.status_code == 422
+    assert "derate needs exactly one of pct or kw" in bad.text

@@ -1,0 +1,95 @@
+"""Command controls in the browser: a form, a confirmation that states the impact, then send."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.responses import HTMLResponse
+
+from app.commands import service
+from app.commands.impact import StringCapacity, describe_impact
+from app.commands.queries import list_commands
+from app.commands.routes import ANONYMOUS
+from app.commands.schemas import CommandRequest
+from app.core.db import SessionDep
+from app.core.enums import Actor
+from app.core.htmx import render
+from app.telemetry.queries import site_latest
+from app.web.site import derate_pct, site_or_404
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    """The posted form's text fields."""
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+def _request(fields: dict[str, Any]) -> CommandRequest:
+    """The form as a command request; blank optional fields are absent."""
+    present = {k: v for k, v in fields.items() if v not in (None, "")}
+    return CommandRequest.model_validate(present)
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    """Each problem as 'field: why' ('request' when it concerns the fields together)."""
+    out = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "request"
+        out.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+    return out
+
+
+async def _capacities(session: SessionDep, site_id: int) -> list[StringCapacity]:
+    racks = (await site_latest(session, site_id=site_id)).racks
+    return [
+        StringCapacity(r["string"], bool(r["contactor_closed"]), (derate_pct(r) or 100.0) / 100)
+        for r in racks
+    ]
+
+
+@router.post("/sites/{code}/commands/preview", response_class=HTMLResponse)
+async def preview(request: Request, session: SessionDep, code: str) -> HTMLResponse:
+    """Step one: what the command would do; nothing is sent yet."""
+    site = await site_or_404(session, code)
+    form = await _form(request)
+    context: dict[str, Any] = {"site": site, "fields": form}
+    try:
+        command = _request(form)
+    except ValidationError as exc:
+        context["problems"] = _problems(exc)
+        return _answer(request, context, 422)
+    capacities = await _capacities(session, site.id)
+    context["impact"] = describe_impact(command, capacities, site.nameplate_power_kw)
+    context["command"] = command
+    return _answer(request, context, 200)
+
+
+@router.post("/sites/{code}/commands/send", response_class=HTMLResponse)
+async def send(request: Request, session: SessionDep, code: str) -> HTMLResponse:
+    """Step two: queue it (after the interlocks); the answer says what happened."""
+    site = await site_or_404(session, code)
+    form = await _form(request)
+    context: dict[str, Any] = {"site": site, "fields": form}
+    status = 200
+    try:
+        command = _request(form)
+        ref = service.SiteRef(site.id, site.code, site.nameplate_power_kw, site.strings)
+        who = service.Requester(
+            ANONYMOUS, Actor.OPERATOR.value, request.client.host if request.client else None
+        )
+        command_id = await service.queue_command(session, ref, command, who, datetime.now(UTC))
+        context["queued"] = (await list_commands(session, site.id, command_id=command_id))[0]
+    except ValidationError as exc:
+        context["problems"], status = _problems(exc), 422
+    except service.CommandRefusedError as exc:
+        context["refusal"], status = str(exc), 409
+    return _answer(request, context, status)
+
+
+def _answer(request: Request, context: dict[str, Any], status: int) -> HTMLResponse:
+    """The confirmation panel (inside the page for htmx, as a page without JavaScript)."""
+    templates = request.app.state.templates
+    return render(request, templates, "command_confirm.html", context, status_code=status,
+                  navigation=False)  # fmt: skip
