@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -156,8 +157,8 @@ class CommandRunner:
         entry = self.journal.get(command_id)
         if entry is None or entry.outcome is None:
             return
-        body = {"outcome": entry.outcome, "detail": entry.detail,
-                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+        at = datetime.now(UTC).isoformat()  # to the microsecond: lifecycle steps are sub-second
+        body = {"outcome": entry.outcome, "detail": entry.detail, "at": at}
         response = self.client.post(f"{POLL_PATH}/{command_id}/result", json=body)
         if response.status_code in (200, 404):  # 404: the backend no longer has it
             self.journal.reported(command_id)
