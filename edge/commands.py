@@ -101,6 +101,10 @@ class CommandRunner:
     def _execute(self, command: dict[str, Any]) -> None:
         command_id = int(command["id"])
         self.journal.start(command_id, time.time())
+        expires = command.get("expires_at")
+        if expires and datetime.fromisoformat(expires) <= datetime.now(UTC):
+            self.journal.finish(command_id, "refused", "expired before the edge could send it")
+            return
         if not self.frames.supports(command["kind"]):
             self.journal.finish(
                 command_id, "refused", f"this BMS protocol has no {command['kind']}"

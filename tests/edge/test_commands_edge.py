@@ -137,6 +137,16 @@ def test_an_interrupted_command_is_not_repeated_after_a_restart(rig: Rig) -> Non
     assert "restarted" in after["result"]["detail"]
 
 
+def test_a_command_that_expired_in_transit_is_not_sent(rig: Rig) -> None:
+    command = delivered(rig, kind="reset_alarms", string=1)
+    command["expires_at"] = "2020-01-01T00:00:00+00:00"  # the poll answer came too late
+    runner = rig.runner()
+    runner.handle(command)
+    runner.stop()
+    assert rig.commands_seen == []
+    assert state(rig, command["id"])["result"]["detail"] == "expired before the edge could send it"
+
+
 def snapshot(string: int, closed: bool, current: float, limit: float = 140.0) -> Snapshot:
     """A string snapshot as the collector keeps it."""
     values = {"contactor_closed": 1.0 if closed else 0.0, "current_a": current,
