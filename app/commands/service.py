@@ -23,6 +23,7 @@ from app.live.hub import notify
 
 VERIFY_TIMEOUT = timedelta(seconds=15)  # acked, but telemetry never showed the effect: failed
 FAILED = "command_failed"
+COMMAND_LOCK = 0x434D44  # advisory-lock namespace for queueing commands ("CMD")
 
 
 class CommandRefusedError(Exception):
@@ -101,7 +102,9 @@ async def queue_command(
 ) -> int:
     """Check the interlocks and queue the command; CommandRefusedError says why not."""
     # One request at a time per site, so two operators cannot both pass the same interlock.
-    await session.execute(text("SELECT pg_advisory_xact_lock(4242, :site)"), {"site": site.id})
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:key, :site)"), {"key": COMMAND_LOCK, "site": site.id}
+    )
     target = await _target(session, site, request)
     strings = [
         interlocks.StringState(*row) for row in await session.execute(STRINGS, {"site": site.id})
@@ -115,7 +118,7 @@ async def queue_command(
     revert = now + timedelta(seconds=request.revert_after_s) if request.revert_after_s else None
     values = {
         "site": site.id, "rack": target.rack_id, "module": target.module_id,
-        "kind": request.kind.value, "params": _json(_params(site, request)),
+        "kind": request.kind.value, "params": json.dumps(_params(site, request)),
         "reason": request.reason.value, "note": request.note, "origin": who.origin,
         "by": who.name, "now": now, "expires": now + timedelta(seconds=request.expires_in_s),
         "revert": revert,
@@ -131,10 +134,6 @@ async def queue_command(
     )
     await notify(session, site_id=site.id, kind="commands")
     return command_id
-
-
-def _json(value: dict[str, Any]) -> str:
-    return json.dumps(value)
 
 
 async def _audit(
