@@ -53,6 +53,9 @@ class SimulatorConfig(BaseModel):
     acceleration: float = Field(default=1.0, gt=0, le=10_000)
     frame_period_s: float = Field(default=0.5, gt=0)
     initial_soc_pct: float = Field(default=55, ge=1, le=99)
+    # A constant site set-point in kW (positive charges) instead of the daily schedule: for
+    # tests and benchmarks whose outcome must not depend on the time of day.
+    setpoint_kw: float | None = None
 
 
 class SiteFile(BaseModel):

@@ -41,7 +41,7 @@ class Simulator(threading.Thread):
         self.stopping = threading.Event()
         self.lock = threading.Lock()  # tests inject faults while the loop runs
         self.started_at = time.time()
-        self.setpoint_override_kw: float | None = None
+        self.setpoint_override_kw: float | None = site.simulator.setpoint_kw
 
     def sim_time(self, now: float) -> float:
         """Simulated wall-clock time: the real start plus accelerated elapsed time."""

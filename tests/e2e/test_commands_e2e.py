@@ -48,8 +48,13 @@ async def test_isolate_and_return_a_string_through_the_real_path(
     engine: AsyncEngine, server: LiveServer, test_database_url: str, tmp_path: Path
 ) -> None:
     site = await committed_device_site(engine, racks=3)
+    # A light, steady discharge: the interlocks must let one of three strings go at any hour.
     site_file = write_site_file(
-        tmp_path, code=site.code, mapping=REFERENCE_MAPPING, strings=3, simulator=FAST_SIM
+        tmp_path,
+        code=site.code,
+        mapping=REFERENCE_MAPPING,
+        strings=3,
+        simulator=f"{FAST_SIM}\nsetpoint_kw = -20",
     )
     env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
     edge = start_edge(["simulate", "--config", str(site_file)], env)
@@ -63,7 +68,7 @@ async def test_isolate_and_return_a_string_through_the_real_path(
             queued = await client.post(commands, json=request)
         assert queued.status_code == 201, queued.text
         isolated = await wait_for_state(server, site.code, queued.json()["id"], "verified")
-        assert isolated["state"] == "verified", isolated
+        assert isolated["state"] == "verified", isolated["result"]
         assert isolated["result"]["verified_by"].startswith("contactor open")
         state = strings_now(dsn, site.site_id)
         assert state[2][0] is False
@@ -75,7 +80,7 @@ async def test_isolate_and_return_a_string_through_the_real_path(
             returned = await client.post(commands, json=back)
         assert returned.status_code == 201, returned.text
         done = await wait_for_state(server, site.code, returned.json()["id"], "verified")
-        assert done["state"] == "verified", done
+        assert done["state"] == "verified", done["result"]
     finally:
         output = stop_edge(edge)
     with psycopg.connect(dsn) as conn:
