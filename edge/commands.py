@@ -23,6 +23,10 @@ log = logging.getLogger("edge.commands")
 POLL_PATH = "/api/v1/edge/commands"
 POLL_WAIT_S = 20.0
 ACK_TIMEOUT_S = 2.0
+EVIDENCE_TIMEOUT_S = 1.5  # how long to wait for status frames newer than the ACK
+# The values that show a command's effect, per target: string or module.
+STRING_EVIDENCE = ("contactor_closed", "current_a", "charge_limit_a", "discharge_limit_a")
+MODULE_EVIDENCE = ("bypassed",)
 RETRY_S = 2.0
 CURRENT_MARGIN_A = 1.0
 
@@ -63,6 +67,7 @@ class CommandRunner:
 
     def __post_init__(self) -> None:
         self.stopping = threading.Event()
+        self.evidence: dict[int, dict[str, dict[str, float]]] = {}  # until reported
 
     @classmethod
     def connect(cls, *, base_url: str, token: str, **parts: Any) -> "CommandRunner":
@@ -139,6 +144,8 @@ class CommandRunner:
             results.append((target, self._await_ack(frame, target, sent_at)))
         failed = [(t, r) for t, r in results if r is None or r.result != ACK_DONE]
         if not failed:
+            acked_at = max(r.ts for _, r in results if r is not None)
+            self.evidence[int(command["id"])] = self._observe([t for t, _ in results], acked_at)
             return "acked", ""
         (string, module), ack = failed[0]
         where = f"string {string}" + (f" module {module}" if module else "")
@@ -157,12 +164,34 @@ class CommandRunner:
             time.sleep(0.005)
         return None
 
+    def _observe(self, targets: list[tuple[int, int]], since: float) -> dict[str, dict[str, float]]:
+        """The BMS's own status values for each target, read from frames newer than the ACK.
+
+        They let the backend verify the effect now instead of at the next telemetry period.
+        Targets without fresh frames in time are left out (verification then waits for them).
+        """
+        deadline = time.monotonic() + EVIDENCE_TIMEOUT_S
+        seen: dict[str, dict[str, float]] = {}
+        while len(seen) < len(targets) and time.monotonic() < deadline:
+            for string, module in targets:
+                names = MODULE_EVIDENCE if module else STRING_EVIDENCE
+                state = self.collector.assembler.assets.get((string, module))
+                if state is None:
+                    continue
+                values = {n: state.scalars[n] for n in names if state.scalar_at.get(n, 0) > since}
+                if len(values) == len(names):
+                    seen[f"{string}.{module}"] = values
+            time.sleep(0.01)
+        return seen
+
     def _report(self, command_id: int) -> None:
         entry = self.journal.get(command_id)
         if entry is None or entry.outcome is None:
             return
         at = datetime.now(UTC).isoformat()  # to the microsecond: lifecycle steps are sub-second
-        body = {"outcome": entry.outcome, "detail": entry.detail, "at": at}
+        body: dict[str, Any] = {"outcome": entry.outcome, "detail": entry.detail, "at": at}
+        if command_id in self.evidence:
+            body["evidence"] = self.evidence.pop(command_id)
         response = self.client.post(f"{POLL_PATH}/{command_id}/result", json=body)
         if response.status_code in (200, 404):  # 404: the backend no longer has it
             self.journal.reported(command_id)

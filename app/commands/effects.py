@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.commands.schemas import EvidenceField
 from app.core.enums import CommandKind
 from app.telemetry.schemas import QUALITY_BYPASSED
 
@@ -120,3 +121,44 @@ def effect_seen(command: AckedCommand, latest: Latest) -> str | None:
     if not racks or not all(_fresh(r.ts, command.acked_at) for r in racks):
         return None  # only telemetry taken after the acknowledgement counts
     return _string_effect(command, racks)
+
+
+STRING_EVIDENCE = ("contactor_closed", "current_a", "charge_limit_a", "discharge_limit_a")
+
+SITE_RACKS = text("""
+SELECT r.id, r.index, r.max_charge_a, r.max_discharge_a FROM rack r WHERE r.site_id = :site
+""")
+MODULE_AT = text("""
+SELECT m.id FROM module m JOIN rack r ON r.id = m.rack_id
+WHERE r.site_id = :site AND r.index = :string AND m.position = :position
+""")
+
+
+async def latest_from_evidence(
+    session: AsyncSession,
+    site_id: int,
+    evidence: dict[str, dict[EvidenceField, float]],
+    at: datetime,
+) -> Latest:
+    """The edge's post-ACK readings as a Latest; strings it did not read count as not fresh."""
+    racks: dict[int, RackNow] = {}
+    for rack_id, index, max_charge, max_discharge in await session.execute(
+        SITE_RACKS, {"site": site_id}
+    ):
+        seen = evidence.get(f"{index}.0")
+        if seen is None or not all(name in seen for name in STRING_EVIDENCE):
+            racks[rack_id] = RackNow(None, None, None, None, None, max_charge, max_discharge)
+            continue
+        racks[rack_id] = RackNow(
+            at, seen["contactor_closed"] >= 0.5, seen["current_a"], seen["charge_limit_a"],
+            seen["discharge_limit_a"], max_charge, max_discharge,
+        )  # fmt: skip
+    modules: dict[int, tuple[datetime, bool]] = {}
+    for key, seen in evidence.items():
+        string, position = (int(part) for part in key.split("."))
+        if position and "bypassed" in seen:
+            params = {"site": site_id, "string": string, "position": position}
+            module_id = (await session.execute(MODULE_AT, params)).scalar()
+            if module_id is not None:
+                modules[module_id] = (at, seen["bypassed"] >= 0.5)
+    return Latest(racks, modules)

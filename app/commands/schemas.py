@@ -91,6 +91,13 @@ class EdgeCommand(BaseModel):
     revert_after_s: int | None
 
 
+EvidenceTarget = Annotated[str, Field(pattern=r"^\d{1,3}\.\d{1,3}$")]  # "string.module"
+EvidenceField = Literal[
+    "contactor_closed", "current_a", "charge_limit_a", "discharge_limit_a", "bypassed"
+]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class EdgeResult(BaseModel):
     """What the edge did with a command."""
 
@@ -99,3 +106,8 @@ class EdgeResult(BaseModel):
     outcome: Literal["acked", "refused", "failed"]
     detail: Annotated[str, Field(max_length=500)] = ""
     at: datetime
+    # Status values the edge read from BMS frames newer than the ACK, per "string.module"
+    # (module 0 for the string itself): telemetry that can verify the command at once.
+    evidence: Annotated[
+        dict[EvidenceTarget, dict[EvidenceField, Finite]], Field(max_length=64)
+    ] = {}

@@ -16,7 +16,13 @@ from app.alarms.catalogue import describe
 from app.alarms.repository import AlarmSource, raise_alarm
 from app.audit.models import AuditEntry
 from app.commands import interlocks
-from app.commands.effects import AckedCommand, Latest, effect_seen, latest_for
+from app.commands.effects import (
+    AckedCommand,
+    Latest,
+    effect_seen,
+    latest_for,
+    latest_from_evidence,
+)
 from app.commands.schemas import CommandRequest, EdgeCommand, EdgeResult
 from app.core.enums import CommandKind
 from app.live.hub import notify
@@ -226,6 +232,24 @@ async def deliver(session: AsyncSession, site_id: int, now: datetime) -> list[Ed
     return commands
 
 
+COMMAND = text("""
+SELECT id, kind, rack_id, module_id, params, acked_at FROM command WHERE id = :id
+""")
+
+
+async def _verify_from_evidence(
+    session: AsyncSession, site_id: int, command_id: int, result: EdgeResult
+) -> None:
+    """Verify at once from the BMS readings the edge took after the ACK, when they show it."""
+    row = (await session.execute(COMMAND, {"id": command_id})).one()
+    command = AckedCommand(row[0], CommandKind(row[1]), *row[2:])
+    latest = await latest_from_evidence(session, site_id, result.evidence, result.at)
+    evidence = effect_seen(command, latest)
+    if evidence is not None:
+        text_ = f"{evidence} (BMS frames after the ACK, read by the edge)"
+        await session.execute(VERIFIED, {"id": command_id, "now": result.at, "evidence": text_})
+
+
 REPORT = text("""
 UPDATE command SET state = CASE WHEN :outcome = 'acked' THEN 'acked' ELSE 'failed' END,
        acked_at = CASE WHEN :outcome = 'acked' THEN :at ELSE acked_at END,
@@ -244,6 +268,8 @@ async def report(session: AsyncSession, site_id: int, command_id: int, result: E
     if row is None:
         return False
     kind, rack_id, module_id, state = row
+    if state == "acked" and result.evidence:
+        await _verify_from_evidence(session, site_id, command_id, result)
     if state == "failed":
         source = AlarmSource(site_id, rack_id, module_id)
         await _raise_failed(session, source, kind=kind, detail=result.detail, at=result.at)

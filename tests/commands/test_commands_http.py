@@ -249,3 +249,35 @@ def test_browser_form_previews_the_impact_then_sends(
     )
     assert bad.status_code == 422
     assert "derate needs exactly one of pct or kw" in bad.text
+
+
+def test_edge_readings_after_the_ack_verify_at_once(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    command = queue(server, site, kind="isolate_string", string=1).json()
+    partial = queue(server, site, kind="derate", string=2, pct=40).json()
+    poll(server, site)
+    now = datetime.now(UTC).isoformat()
+    opened = {"1.0": {"contactor_closed": 0, "current_a": 0.1, "charge_limit_a": 140,
+                      "discharge_limit_a": 140}}  # fmt: skip
+    answer = httpx.post(
+        f"{server.url}/api/v1/edge/commands/{command['id']}/result",
+        json={"outcome": "acked", "at": now, "evidence": opened},
+        headers=edge_headers(site),
+    ).json()
+    assert answer["state"] == "verified"
+    assert answer["result"]["verified_by"].startswith("contactor open, 0.1 A (BMS frames after")
+    # Readings that do not show the effect (or are incomplete) leave it to the telemetry.
+    unproven = httpx.post(
+        f"{server.url}/api/v1/edge/commands/{partial['id']}/result",
+        json={"outcome": "acked", "at": now, "evidence": {"2.0": {"charge_limit_a": 56}}},
+        headers=edge_headers(site),
+    )
+    assert unproven.status_code == 200
+    assert unproven.json()["state"] == "acked"
+    bad = httpx.post(
+        f"{server.url}/api/v1/edge/commands/{partial['id']}/result",
+        json={"outcome": "acked", "at": now, "evidence": {"2.0": {"soc_pct": 5}}},
+        headers=edge_headers(site),
+    )
+    assert bad.status_code == 422

@@ -3,6 +3,7 @@ telemetry → verified; the rest of the site keeps carrying current throughout."
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,18 @@ def strings_now(dsn: str, site_id: int) -> dict[int, tuple[bool, float]]:
     return {index: (closed, current) for index, closed, current in rows}
 
 
+async def stored_state(
+    dsn: str, site_id: int, ready: Callable[[dict[int, tuple[bool, float]]], bool]
+) -> dict[int, tuple[bool, float]]:
+    """The strings' stored state once `ready` holds (or after a few seconds)."""
+    deadline = time.monotonic() + 5
+    state = strings_now(dsn, site_id)
+    while not ready(state) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        state = strings_now(dsn, site_id)
+    return state
+
+
 async def test_isolate_and_return_a_string_through_the_real_path(
     engine: AsyncEngine, server: LiveServer, test_database_url: str, tmp_path: Path
 ) -> None:
@@ -70,7 +83,8 @@ async def test_isolate_and_return_a_string_through_the_real_path(
         isolated = await wait_for_state(server, site.code, queued.json()["id"], "verified")
         assert isolated["state"] == "verified", isolated["result"]
         assert isolated["result"]["verified_by"].startswith("contactor open")
-        state = strings_now(dsn, site.site_id)
+        # Verified from the BMS frames the edge read after the ACK; the stored telemetry follows.
+        state = await stored_state(dsn, site.site_id, lambda s: s[2][0] is False)
         assert state[2][0] is False
         assert state[1][0]  # the rest of the site stays connected
         assert state[3][0]
