@@ -9,11 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.alarms.catalogue import FaultCode, catalogue, describe
 
 # Module alarms under a string that is deliberately isolated are suppressed by design.
-EFFECTIVE_STATE = """CASE WHEN a.state IN ('unacked', 'acked', 'rtn_unacked')
-      AND a.module_id IS NOT NULL AND EXISTS (
-          SELECT 1 FROM isolation i WHERE i.rack_id = a.rack_id AND i.module_id IS NULL
-            AND i.returned_at IS NULL)
-    THEN 'suppressed' ELSE a.state END"""
+# A module alarm of alarm `a` under a string that is deliberately isolated (suppressed by design).
+UNDER_ISOLATED_STRING = """a.module_id IS NOT NULL AND EXISTS (
+      SELECT 1 FROM isolation i WHERE i.rack_id = a.rack_id AND i.module_id IS NULL
+        AND i.returned_at IS NULL)"""
+EFFECTIVE_STATE = f"""CASE WHEN a.state IN ('unacked', 'acked', 'rtn_unacked')
+      AND {UNDER_ISOLATED_STRING} THEN 'suppressed' ELSE a.state END"""
 
 STANDING = ("unacked", "acked", "rtn_unacked")
 OPEN = (*STANDING, "shelved", "suppressed")

@@ -18,13 +18,12 @@ from app.alarms.lifecycle import (
 from app.alarms.queries import STANDING, AlarmFilter, list_alarms
 from app.core.db import SessionDep
 from app.core.htmx import is_htmx, render
+from app.core.security import ANONYMOUS_ACTOR, client_host
 from app.sites.overview import site_overviews
 from app.sites.repository import site_id_by_code
 
 router = APIRouter(include_in_schema=False)
 
-# Until sign-in exists (issue #7) every action is recorded under this name.
-ANONYMOUS = "unauthenticated"
 
 StateFilter = Literal[
     "standing", "unacked", "acked", "rtn_unacked", "shelved", "suppressed", "normal"
@@ -41,7 +40,7 @@ class AlarmQuery(BaseModel):
 
 def actor(request: Request) -> Actor:
     """Who is acting, from where."""
-    return Actor(ANONYMOUS, request.client.host if request.client else None)
+    return Actor(ANONYMOUS_ACTOR, client_host(request))
 
 
 def _states(state: StateFilter) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from app.commands.queries import list_commands
 from app.commands.schemas import CommandRequest, CommandView, EdgeCommand, EdgeResult
 from app.core.db import SessionDep
 from app.core.enums import Actor
+from app.core.security import ANONYMOUS_ACTOR, client_host
 from app.ingest.dependencies import DeviceDep, bearer_token, device_for_token
 from app.live.hub import LiveHub, Subscription
 from app.sites.overview import site_overviews
@@ -20,8 +21,6 @@ from app.sites.repository import site_id_by_code
 
 router = APIRouter(prefix="/api/v1", tags=["commands"])
 
-# Until sign-in exists (issue #7) operator commands are recorded under this name.
-ANONYMOUS = "unauthenticated"
 LONG_POLL_MAX_S = 30.0
 
 
@@ -33,9 +32,9 @@ async def _site(session: AsyncSession, code: str) -> service.SiteRef:
     return service.SiteRef(site.id, site.code, site.nameplate_power_kw, site.strings)
 
 
-def _operator(request: Request) -> service.Requester:
-    host = request.client.host if request.client else None
-    return service.Requester(ANONYMOUS, Actor.OPERATOR.value, host)
+def operator(request: Request) -> service.Requester:
+    """The operator behind a browser or API request (anonymous until sign-in exists)."""
+    return service.Requester(ANONYMOUS_ACTOR, Actor.OPERATOR.value, client_host(request))
 
 
 @router.post("/sites/{code}/commands", status_code=201, responses={404: {}, 409: {}, 422: {}})
@@ -46,7 +45,7 @@ async def queue(
     site = await _site(session, code)
     try:
         command_id = await service.queue_command(
-            session, site, body, _operator(request), datetime.now(UTC)
+            session, site, body, operator(request), datetime.now(UTC)
         )
     except service.CommandRefusedError as exc:
         raise HTTPException(409, str(exc)) from exc
@@ -68,7 +67,7 @@ async def cancel(request: Request, session: SessionDep, code: str, command_id: i
     site = await _site(session, code)
     try:
         await service.cancel_command(
-            session, site.id, command_id, _operator(request), datetime.now(UTC)
+            session, site.id, command_id, operator(request), datetime.now(UTC)
         )
     except service.CommandRefusedError as exc:
         raise HTTPException(409, str(exc)) from exc
@@ -95,17 +94,23 @@ async def edge_commands(
             subscription.take()  # earlier wake-ups are covered by looking at the database now
             async with sessionmaker() as session, session.begin():
                 found = await service.deliver(session, device.site_id, datetime.now(UTC))
-            left = deadline - time.monotonic()
-            if found or left <= 0:
+            if found or not await _told_of_commands(request, subscription, deadline):
                 return found
-            try:
-                await asyncio.wait_for(_until(subscription, "commands"), min(left, 1.0))
-            except TimeoutError:
-                # Checked every second: an edge that hung up leaves no waiter behind.
-                if await request.is_disconnected():
-                    return []
     finally:
         hub.unsubscribe(subscription)
+
+
+async def _told_of_commands(request: Request, subscription: Subscription, deadline: float) -> bool:
+    """Wait for a commands notification; False at the deadline or when the edge hung up."""
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            await asyncio.wait_for(_until(subscription, "commands"), min(left, 1.0))
+            return True
+        except TimeoutError:
+            # Checked every second, so an edge that hung up leaves no waiter behind.
+            if await request.is_disconnected():
+                return False
+    return False
 
 
 async def _until(subscription: Subscription, kind: str) -> None:

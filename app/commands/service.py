@@ -198,7 +198,8 @@ DELIVER = text("""
 WITH picked AS (
   UPDATE command SET state = 'sent', sent_at = :now
   WHERE site_id = :site AND state = 'queued' AND expires_at > :now RETURNING id)
-SELECT c.id, c.kind, r.index, m.position, c.params, c.reason, c.expires_at, c.revert_at
+SELECT c.id, c.kind, r.index, m.position, c.params, c.reason, c.expires_at, c.revert_at,
+       c.id IN (SELECT id FROM picked) AS picked_now
 FROM command c LEFT JOIN rack r ON r.id = c.rack_id LEFT JOIN module m ON m.id = c.module_id
 WHERE c.site_id = :site AND (c.id IN (SELECT id FROM picked) OR c.state = 'sent')
 ORDER BY c.id
@@ -221,13 +222,14 @@ async def deliver(session: AsyncSession, site_id: int, now: datetime) -> list[Ed
     """
     await expire_overdue(session, now, site_id)
     rows = await session.execute(DELIVER, {"site": site_id, "now": now})
-    commands = []
-    for id_, kind, string, module, params, reason, expires, revert in rows:
+    commands, picked = [], False
+    for id_, kind, string, module, params, reason, expires, revert, picked_now in rows:
         after = None if revert is None else max(60, round((revert - now).total_seconds()))
         commands.append(EdgeCommand(id=id_, kind=kind, string=string, module=module,
                                     params=params, reason=reason, expires_at=expires,
                                     revert_after_s=after))  # fmt: skip
-    if commands:
+        picked = picked or picked_now
+    if picked:  # a re-delivery changes no state, so pages need not refresh for it
         await notify(session, site_id=site_id, kind="commands")
     return commands
 

@@ -1,7 +1,9 @@
-"""Token generation and hashing for edge devices and API tokens."""
+"""Tokens for edge devices and API clients, and who is acting on a request."""
 
 import hashlib
 import secrets
+
+from starlette.requests import Request
 
 TOKEN_BYTES = 32
 
@@ -14,3 +16,12 @@ def new_token(prefix: str) -> str:
 def hash_token(token: str) -> str:
     """The stored form of a token; a fast hash suffices because tokens carry 256 random bits."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# Until sign-in exists (issue #7) every browser action is recorded under this name.
+ANONYMOUS_ACTOR = "unauthenticated"
+
+
+def client_host(request: Request) -> str | None:
+    """Where a request came from, for the audit log."""
+    return request.client.host if request.client else None

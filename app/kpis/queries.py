@@ -6,7 +6,7 @@ can say how much evidence is behind it.
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -301,6 +301,3 @@ async def isolation_timeline(
         label = f"String {string}" + (f" module {module}" if module else "")
         bars.append(TimelineBar(code, label, reason, by, fault, onset, returned, left, width))
     return bars
-
-
-WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}

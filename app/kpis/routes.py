@@ -9,6 +9,7 @@ from starlette.responses import HTMLResponse
 
 from app.core.db import SessionDep
 from app.core.htmx import render
+from app.core.windows import WINDOWS
 from app.kpis import queries
 from app.sites.overview import site_overviews
 from app.sites.repository import site_id_by_code
@@ -34,7 +35,7 @@ async def kpi_page(
         if site_id is None:
             raise HTTPException(404, f"no site with code {query.site!r}")
     end = datetime.now(UTC)
-    start = end - queries.WINDOWS[query.window]
+    start = end - WINDOWS[query.window]
     window = (session, site_id, start, end)
     context = {
         "query": query,

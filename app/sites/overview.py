@@ -11,16 +11,15 @@ from enum import StrEnum
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alarms.queries import UNDER_ISOLATED_STRING
+
 OFFLINE_AFTER = timedelta(seconds=60)  # no string data for this long: the site is offline
 
 # Alarms that stand (not shelved, not suppressed by an open isolation of their string).
-STANDING_ALARMS = """
+STANDING_ALARMS = f"""
 SELECT a.* FROM alarm a
-WHERE a.state IN ('unacked', 'acked', 'rtn_unacked')
-  AND NOT (a.module_id IS NOT NULL AND EXISTS (
-      SELECT 1 FROM isolation i
-      WHERE i.rack_id = a.rack_id AND i.module_id IS NULL AND i.returned_at IS NULL))
-"""
+WHERE a.state IN ('unacked', 'acked', 'rtn_unacked') AND NOT ({UNDER_ISOLATED_STRING})
+"""  # noqa: S608 - constants only
 
 OVERVIEW = text(f"""
 WITH racks AS (

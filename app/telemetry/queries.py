@@ -244,12 +244,18 @@ class SiteLatest:
 
 async def site_latest(session: AsyncSession, *, site_id: int) -> SiteLatest:
     """Latest state of a site, in two queries (strings, then modules)."""
-    racks = await session.execute(SITE_RACKS, {"site_id": site_id})
+    racks = await strings_latest(session, site_id=site_id)
     modules = await session.execute(SITE_MODULES, {"site_id": site_id})
     return SiteLatest(
-        racks=[dict(zip(RACK_LATEST_FIELDS, row, strict=True)) for row in racks],
+        racks=racks,
         modules=[dict(zip(MODULE_LATEST_FIELDS, row, strict=True)) for row in modules],
     )
+
+
+async def strings_latest(session: AsyncSession, *, site_id: int) -> list[dict[str, Any]]:
+    """Latest state of a site's strings only."""
+    racks = await session.execute(SITE_RACKS, {"site_id": site_id})
+    return [dict(zip(RACK_LATEST_FIELDS, row, strict=True)) for row in racks]
 
 
 SHORT_WINDOW = timedelta(days=2)  # up to this, spread comes straight from minute rollups

@@ -13,6 +13,7 @@ from app.alarms.queries import EVERY_STATE, AlarmFilter, list_alarms
 from app.core.db import SessionDep
 from app.core.htmx import render
 from app.isolations.repository import recent_isolations
+from app.sites.repository import rack_id_by_index
 from app.telemetry.queries import module_series, site_latest, string_series
 from app.web.site import site_or_404, string_rows
 from app.web.trends import CHART_POINTS, RANGES, TrendRange, series_json
@@ -167,10 +168,12 @@ async def string_trend(
 ) -> JSONResponse:
     """A string's spread, SoC, current, power, limits and hottest sensor, for the charts."""
     site = await site_or_404(session, code)
-    rack = (await _string_or_404(session, site.id, index))["rack"]
+    rack_id = await rack_id_by_index(session, site.id, index)
+    if rack_id is None:
+        raise HTTPException(404, f"this site has no string {index}")
     end = datetime.now(UTC)
     start = end - RANGES[range]
     series = await string_series(
-        session, rack_id=rack["rack_id"], start=start, end=end, max_points=CHART_POINTS
+        session, rack_id=rack_id, start=start, end=end, max_points=CHART_POINTS
     )
     return JSONResponse(series_json(series, start, end))

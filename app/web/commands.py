@@ -10,12 +10,11 @@ from starlette.responses import HTMLResponse
 from app.commands import service
 from app.commands.impact import StringCapacity, describe_impact
 from app.commands.queries import list_commands
-from app.commands.routes import ANONYMOUS
+from app.commands.routes import operator
 from app.commands.schemas import CommandRequest
 from app.core.db import SessionDep
-from app.core.enums import Actor
 from app.core.htmx import render
-from app.telemetry.queries import site_latest
+from app.telemetry.queries import strings_latest
 from app.web.site import derate_pct, site_or_404
 
 router = APIRouter(include_in_schema=False)
@@ -42,7 +41,7 @@ def _problems(exc: ValidationError) -> list[str]:
 
 
 async def _capacities(session: SessionDep, site_id: int) -> list[StringCapacity]:
-    racks = (await site_latest(session, site_id=site_id)).racks
+    racks = await strings_latest(session, site_id=site_id)
     return [
         StringCapacity(r["string"], bool(r["contactor_closed"]), (derate_pct(r) or 100.0) / 100)
         for r in racks
@@ -76,10 +75,9 @@ async def send(request: Request, session: SessionDep, code: str) -> HTMLResponse
     try:
         command = _request(form)
         ref = service.SiteRef(site.id, site.code, site.nameplate_power_kw, site.strings)
-        who = service.Requester(
-            ANONYMOUS, Actor.OPERATOR.value, request.client.host if request.client else None
+        command_id = await service.queue_command(
+            session, ref, command, operator(request), datetime.now(UTC)
         )
-        command_id = await service.queue_command(session, ref, command, who, datetime.now(UTC))
         context["queued"] = (await list_commands(session, site.id, command_id=command_id))[0]
     except ValidationError as exc:
         context["problems"], status = _problems(exc), 422

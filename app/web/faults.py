@@ -3,7 +3,7 @@
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -13,12 +13,12 @@ from starlette.responses import HTMLResponse, StreamingResponse
 from app.alarms.queries import EVERY_STATE, OPEN, AlarmFilter, AlarmView, list_alarms
 from app.core.db import SessionDep
 from app.core.htmx import render
+from app.core.windows import WINDOWS
 from app.sites.repository import rack_id_by_index
 from app.web.site import site_or_404
 
 router = APIRouter(include_in_schema=False)
 
-WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 LOG_ROWS = 300
 CSV_ROWS = 100_000
 CSV_COLUMNS = (

@@ -1,19 +1,15 @@
 """Trend data for the charts: columns as arrays for uPlot, with gaps written as nulls."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import pairwise
 from statistics import median
 from typing import Any, Literal
 
+from app.core.windows import WINDOWS
 from app.telemetry.queries import Series
 
 TrendRange = Literal["1h", "24h", "7d", "30d"]
-RANGES: dict[str, timedelta] = {
-    "1h": timedelta(hours=1),
-    "24h": timedelta(hours=24),
-    "7d": timedelta(days=7),
-    "30d": timedelta(days=30),
-}
+RANGES = WINDOWS  # the trend charts offer every window
 CHART_POINTS = 800
 
 
