@@ -8,12 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge.bus_commands import BusCommander
 from edge.collector import Collector
 from edge.command_frames import CommandFrame
 from edge.commands import CommandRunner
 from edge.config import EdgeSettings
 from edge.counters import Counters
 from edge.journal import Journal
+from edge.policy import Policy, check_codes
+from edge.policy_runner import PolicyRunner
 from edge.protocol import Protocol, load_protocol
 from edge.site import SiteFile, load_site_file
 from edge.spool import Spool
@@ -33,6 +36,8 @@ class EdgeProcess:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
+        if self.site.policy is not None:
+            check_codes(self.site.policy, self.protocol.fault_names)
         max_bytes = int(self.site.collector.spool_max_mb * 1024 * 1024)
         self.spool = Spool(self.settings.spool_for(self.site.site.code), max_bytes=max_bytes)
         self.collector = Collector(self.site, self.protocol, self.spool, self.counters)
@@ -40,6 +45,7 @@ class EdgeProcess:
                              token=self.settings.token.get_secret_value())  # fmt: skip
         self.uplink_thread = threading.Thread(target=self.uplink.run, name="uplink", daemon=True)
         self.commands: CommandRunner | None = None
+        self.policy: PolicyRunner | None = None
 
     @classmethod
     def from_settings(cls, settings: EdgeSettings, site_path: Path | None = None) -> "EdgeProcess":
@@ -48,23 +54,33 @@ class EdgeProcess:
         return cls(site, load_protocol(site.mapping), settings)
 
     def start_commands(self, send: Callable[[CommandFrame], None]) -> None:
-        """Start the command channel, when the protocol can carry commands."""
+        """Start the command channel and the local policy, when the protocol has commands."""
         frames = self.protocol.commands
         if frames is None:
-            log.info(
-                "protocol %s has no [commands]; this edge takes no commands", self.protocol.name
-            )
+            log.info("protocol %s has no [commands]: no commands, no local policy",
+                     self.protocol.name)  # fmt: skip
             return
         journal = Journal(
             self.settings.spool_for(self.site.site.code).with_suffix(".commands.sqlite3")
         )
+        commander = BusCommander(frames, self.collector, send)
         self.commands = CommandRunner.connect(
             base_url=str(self.settings.backend_url),
             token=self.settings.token.get_secret_value(),
-            frames=frames, collector=self.collector, send=send, journal=journal,
-            strings=self.site.site.strings,
+            commander=commander, journal=journal, strings=self.site.site.strings,
         )  # fmt: skip
         threading.Thread(target=self.commands.run, name="commands", daemon=True).start()
+        if self.site.policy is None:
+            log.info("site %s has no [policy]: the edge takes no action of its own",
+                     self.site.site.code)  # fmt: skip
+            return
+        self.policy = PolicyRunner(
+            Policy(self.site.policy, can_bypass=frames.supports("isolate_module")),
+            commander, journal, self.commands.client, edge_id=self.spool.edge_id,
+            strings=self.site.site.strings, string_rated_a=self.site.site.string_rated_a,
+        )  # fmt: skip
+        self.collector.assembler.listener = self.policy.observe
+        threading.Thread(target=self.policy.run, name="policy", daemon=True).start()
 
     def start_uplink(self) -> None:
         """Start sending spooled batches in the background."""
@@ -84,6 +100,8 @@ class EdgeProcess:
 
     def close(self) -> None:
         """Stop the command channel and the uplink, and close the spool."""
+        if self.policy is not None:
+            self.policy.stop()
         if self.commands is not None:
             self.commands.stop()
         self.uplink.close()

@@ -1,6 +1,7 @@
 """Assembly: decoded frames -> full module and string snapshots, one per asset per period."""
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge.decode import Decoded
@@ -65,6 +66,9 @@ class Assembler:
         self.assets: dict[tuple[int, int], AssetState] = {}
         self.period_start: float | None = None
         self.ready = PeriodOutput()
+        # Told of fault and contactor events the moment their frame arrives (the local
+        # policy), not at the end of the period.
+        self.listener: Callable[[list[Event]], None] | None = None
 
     def add(self, decoded: Decoded) -> None:
         """Fold a decoded frame into its asset's state; closes periods the frame has passed."""
@@ -119,12 +123,16 @@ class Assembler:
         if name == "fault_bits" and previous != value:
             names = self.fault_names.get(decoded.target, {})
             where = (decoded.target, key[0], key[1])
-            self.ready.events.extend(fault_edges(previous=int(previous or 0),
-                                                   current=int(value), names=names,
-                                                   where=where, ts=decoded.ts))  # fmt: skip
+            self._tell(fault_edges(previous=int(previous or 0), current=int(value),
+                                   names=names, where=where, ts=decoded.ts))  # fmt: skip
         elif name == "contactor_closed" and previous is not None and previous != value:
             kind = EventKind.CONTACTOR_CLOSED if value else EventKind.CONTACTOR_OPENED
-            self._event(decoded.ts, kind, decoded.target, key)
+            self._tell([Event(decoded.ts, kind, decoded.target, key[0], key[1])])
+
+    def _tell(self, events: list[Event]) -> None:
+        self.ready.events.extend(events)
+        if self.listener is not None:
+            self.listener(events)
 
     def _event(self, ts: float, kind: EventKind, target: Target, key: tuple[int, int]) -> None:
         self.ready.events.append(Event(ts, kind, target, key[0], key[1]))

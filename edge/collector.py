@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from edge.assemble import Assembler, PeriodOutput, Snapshot
+from edge.assemble import Assembler, PeriodOutput
 from edge.counters import Counters, Reason
 from edge.decode import Decoded, Frame, FrameDecoder
 from edge.model import Target
@@ -48,8 +48,6 @@ class Collector:
         )  # fmt: skip
         # Kept for the command path; bounded so a long run never grows without limit.
         self.acks: deque[Ack] = deque(maxlen=ACKS_KEPT)
-        # Each string's latest snapshot: what the edge interlocks judge a command by.
-        self.latest_strings: dict[int, Snapshot] = {}
         self._logged_at = 0.0
 
     def feed(self, frame: Frame) -> None:
@@ -80,7 +78,6 @@ class Collector:
         """Spool what is ready at `now` as one batch; returns its sequence number, if any."""
         output = self.assembler.flush(now)
         self._log_status(now)
-        self.latest_strings.update({s.string: s for s in output.strings})
         if not (output.modules or output.strings or output.events):
             return None
         self.counters.spool_depth = self.spool.depth()

@@ -5,10 +5,12 @@ backend hands again is never sent again: a finished one is reported as it ended,
 was interrupted is reported failed, for the operator to decide.
 """
 
+import json
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS command (
@@ -17,8 +19,19 @@ CREATE TABLE IF NOT EXISTS command (
     outcome TEXT,
     detail TEXT NOT NULL DEFAULT '',
     reported INTEGER NOT NULL DEFAULT 0
-)
+);
+-- Actions of the local policy: numbered here, reported to the backend when it can be reached.
+CREATE TABLE IF NOT EXISTS policy_action (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    action TEXT NOT NULL,
+    outcome TEXT,
+    detail TEXT NOT NULL DEFAULT '',
+    acked_at REAL,
+    evidence TEXT NOT NULL DEFAULT '{}',
+    reported INTEGER NOT NULL DEFAULT 0
+);
 """
+INTERRUPTED = "the edge restarted while carrying it out; it was not repeated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +44,18 @@ class Entry:
     reported: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ActionEntry:
+    """A finished policy action, as the backend is told of it."""
+
+    number: int
+    action: dict[str, Any]
+    outcome: str
+    detail: str
+    acked_at: float | None
+    evidence: dict[str, dict[str, float]]
+
+
 class Journal:
     """A small SQLite table next to the spool, shared by the command threads."""
 
@@ -39,7 +64,7 @@ class Journal:
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute(SCHEMA)
+        self.db.executescript(SCHEMA)
         self.lock = threading.Lock()
 
     def get(self, command_id: int) -> Entry | None:
@@ -79,6 +104,51 @@ class Journal:
                 "WHERE outcome IS NOT NULL AND reported = 0 ORDER BY id"
             ).fetchall()
         return [Entry(r[0], r[1], r[2], bool(r[3])) for r in rows]
+
+    def start_action(self, action: dict[str, Any]) -> int:
+        """Record a policy action before its frame is sent; returns its local number."""
+        with self.lock:
+            cursor = self.db.execute(
+                "INSERT INTO policy_action (action) VALUES (?)", (json.dumps(action),)
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def finish_action(
+        self, number: int, *, outcome: str, detail: str, acked_at: float | None = None,
+        evidence: dict[str, dict[str, float]] | None = None,
+    ) -> None:  # fmt: skip
+        """Record how a policy action ended."""
+        with self.lock:
+            self.db.execute(
+                "UPDATE policy_action SET outcome = ?, detail = ?, acked_at = ?, evidence = ? "
+                "WHERE id = ?",
+                (outcome, detail, acked_at, json.dumps(evidence or {}), number),
+            )
+
+    def fail_interrupted_actions(self) -> int:
+        """At start-up: actions a previous run began but never finished count as failed."""
+        with self.lock:
+            cursor = self.db.execute(
+                "UPDATE policy_action SET outcome = 'failed', detail = ? WHERE outcome IS NULL",
+                (INTERRUPTED,),
+            )
+        return cursor.rowcount
+
+    def unreported_actions(self) -> list[ActionEntry]:
+        """Finished policy actions the backend has not recorded yet, oldest first."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT id, action, outcome, detail, acked_at, evidence FROM policy_action "
+                "WHERE outcome IS NOT NULL AND reported = 0 ORDER BY id"
+            ).fetchall()
+        return [ActionEntry(r[0], json.loads(r[1]), r[2], r[3], r[4], json.loads(r[5]))
+                for r in rows]  # fmt: skip
+
+    def action_reported(self, number: int) -> None:
+        """The backend has recorded the action."""
+        with self.lock:
+            self.db.execute("UPDATE policy_action SET reported = 1 WHERE id = ?", (number,))
 
     def close(self) -> None:
         """Close the database."""

@@ -2,9 +2,9 @@
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class SiteInfo(BaseModel):
@@ -58,6 +58,37 @@ class SimulatorConfig(BaseModel):
     setpoint_kw: float | None = None
 
 
+class PolicyConfig(BaseModel):
+    """The edge's local degrade-not-trip policy: which fault codes are in which tier.
+
+    warning -> derate the affected string; alarm -> isolate the string (or bypass the module);
+    safety -> trip the site. Codes are the mapping's fault names.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    warning: list[str] = Field(default_factory=list)
+    alarm: list[str] = Field(default_factory=list)
+    safety: list[str] = Field(default_factory=list)
+    derate_pct: float = Field(default=50, gt=0, lt=100)
+    # The BMS reverts a policy derate by itself after this, so none lingers once forgotten.
+    derate_revert_s: int = Field(default=600, ge=60, le=86_400)
+    isolate: Literal["string", "module"] = "string"
+    # Alarm-level conditions on this many strings at once are a site-level condition: trip.
+    # 0 never trips for that reason.
+    trip_when_strings_in_alarm: int = Field(default=0, ge=0, le=31)
+
+    @model_validator(mode="after")
+    def _each_code_in_one_tier(self) -> Self:
+        seen: dict[str, str] = {}
+        for tier in ("warning", "alarm", "safety"):
+            for code in getattr(self, tier):
+                if code in seen:
+                    raise ValueError(f"{code!r} is in both {seen[code]} and {tier}")
+                seen[code] = tier
+        return self
+
+
 class SiteFile(BaseModel):
     """A whole site file."""
 
@@ -68,6 +99,7 @@ class SiteFile(BaseModel):
     bus: Annotated[list[BusConfig], Field(min_length=1)]
     collector: CollectorConfig = CollectorConfig()
     simulator: SimulatorConfig = SimulatorConfig()
+    policy: PolicyConfig | None = None  # no [policy]: the edge takes no action of its own
 
 
 class SiteFileError(ValueError):

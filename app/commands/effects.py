@@ -99,6 +99,9 @@ def _string_effect(command: AckedCommand, racks: list[RackNow]) -> str | None:
     if command.kind is CommandKind.DERATE:
         pct = float(command.params["pct"])
         return f"limits at or below {pct:g} %" if all(_derated(r, pct) for r in racks) else None
+    if command.kind is CommandKind.TRIP:
+        opened = all(r.closed is False and abs(r.current_a or 0.0) <= CURRENT_ZERO_A for r in racks)
+        return "every string open, no current" if opened else None
     rack = racks[0]
     current = abs(rack.current_a or 0.0)
     if command.kind is CommandKind.ISOLATE_STRING and rack.closed is False:

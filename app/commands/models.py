@@ -35,6 +35,8 @@ class Command(Base):
     verified_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # The edge's own reference for a command its local policy issued (unique per site).
+    edge_ref: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(sql_in(CommandKind, "kind"), name="kind_valid"),
@@ -42,6 +44,13 @@ class Command(Base):
         CheckConstraint(sql_in(DisableReason, "reason"), name="reason_valid"),
         CheckConstraint(sql_in(Actor, "origin"), name="origin_valid"),
         Index("ix_command_site_id_requested_at", "site_id", text("requested_at DESC")),
+        Index(
+            "uq_command_site_id_edge_ref",
+            "site_id",
+            "edge_ref",
+            unique=True,
+            postgresql_where=text("edge_ref IS NOT NULL"),
+        ),
         Index(
             "ix_command_pending",
             "site_id",

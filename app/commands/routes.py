@@ -5,12 +5,19 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.commands import service
+from app.commands.policy import record_policy_action
 from app.commands.queries import list_commands
-from app.commands.schemas import CommandRequest, CommandView, EdgeCommand, EdgeResult
+from app.commands.schemas import (
+    CommandRequest,
+    CommandView,
+    EdgeCommand,
+    EdgeResult,
+    PolicyActionReport,
+)
 from app.core.db import SessionDep
 from app.core.enums import Actor
 from app.core.security import ANONYMOUS_ACTOR, client_host
@@ -130,3 +137,17 @@ async def edge_result(
     if not found:
         raise HTTPException(404, f"this site has no command {command_id}")
     return found[0]
+
+
+@router.post("/edge/policy-actions", status_code=201, responses={200: {}, 401: {}, 422: {}})
+async def edge_policy_action(
+    response: Response, session: SessionDep, device: DeviceDep, body: PolicyActionReport
+) -> CommandView:
+    """Record an action the edge's local policy took by itself (201; 200 when already recorded)."""
+    try:
+        command_id, created = await record_policy_action(session, device, body)
+    except service.CommandRefusedError as exc:
+        raise HTTPException(422, f"policy action {body.ref}: {exc}") from exc
+    if not created:
+        response.status_code = 200
+    return (await list_commands(session, device.site_id, command_id=command_id))[0]

@@ -49,6 +49,11 @@ class CommandRequest(BaseModel):
             None,
         ):
             raise ValueError("pct, kw and revert_after_s are for derate only")
+        if kind is CommandKind.TRIP:
+            raise ValueError(
+                "trip is the edge safety policy's last resort, not an operator command; "
+                "isolate strings one by one instead"
+            )
         if (kind is CommandKind.SET_BALANCING) != (self.enabled is not None):
             raise ValueError("enabled is for set_balancing, which needs it")
         return self
@@ -111,3 +116,59 @@ class EdgeResult(BaseModel):
     evidence: Annotated[
         dict[EvidenceTarget, dict[EvidenceField, Finite]], Field(max_length=64)
     ] = {}
+
+
+class PolicyTrigger(BaseModel):
+    """The condition an edge policy action answered: its tier, fault code, onset and place."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tier: Literal["warning", "alarm", "safety"]
+    code: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[a-z0-9_]+$")]
+    onset_at: datetime
+    string: Annotated[int, Field(ge=1, le=255)]
+    module: Annotated[int, Field(ge=1, le=255)] | None = None
+
+
+POLICY_TARGETS = {
+    "derate": "string",
+    "isolate_string": "string",
+    "isolate_module": "module",
+    "trip": "site",
+}
+
+
+class PolicyActionReport(BaseModel):
+    """An action the edge's local policy took by itself, reported after the fact."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ref: Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    kind: Literal["derate", "isolate_string", "isolate_module", "trip"]
+    string: Annotated[int, Field(ge=1, le=255)] | None = None
+    module: Annotated[int, Field(ge=1, le=255)] | None = None
+    pct: Annotated[float, Field(gt=0, le=100)] | None = None
+    revert_after_s: Annotated[int, Field(ge=0, le=7 * 86400)] | None = None
+    trigger: PolicyTrigger
+    sent_at: datetime
+    outcome: Literal["acked", "refused", "failed"]
+    detail: Annotated[str, Field(max_length=500)] = ""
+    acked_at: datetime | None = None
+    evidence: Annotated[
+        dict[EvidenceTarget, dict[EvidenceField, Finite]], Field(max_length=64)
+    ] = {}
+    reported_at: datetime
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        scope = POLICY_TARGETS[self.kind]
+        has = (self.string is not None, self.module is not None)
+        if has != {"site": (False, False), "string": (True, False), "module": (True, True)}[scope]:
+            raise ValueError(f"{self.kind} acts on {scope}: give exactly its string/module")
+        if (self.kind == "derate") != (self.pct is not None):
+            raise ValueError("pct is for derate, which needs it")
+        if (self.outcome == "acked") != (self.acked_at is not None):
+            raise ValueError("acked_at goes with outcome acked, and only with it")
+        if self.trigger.onset_at > self.sent_at:
+            raise ValueError("trigger.onset_at is after sent_at: the action came before its cause")
+        return self

@@ -77,17 +77,18 @@ RETURNING id
 """)
 
 
-async def _target(
-    session: AsyncSession, site: SiteRef, request: CommandRequest
+async def resolve_target(
+    session: AsyncSession, site_id: int, *, string: int | None, module: int | None
 ) -> interlocks.Target:
-    if request.string is None:
+    """The rack and module ids of a command's target; CommandRefusedError if there is none."""
+    if string is None:
         return interlocks.Target()
-    params = {"site": site.id, "string": request.string, "module": request.module or 0}
+    params = {"site": site_id, "string": string, "module": module or 0}
     row = (await session.execute(TARGET, params)).first()
     if row is None:
-        raise CommandRefusedError(f"this site has no string {request.string}")
-    if request.module is not None and row[1] is None:
-        raise CommandRefusedError(f"string {request.string} has no module {request.module}")
+        raise CommandRefusedError(f"this site has no string {string}")
+    if module is not None and row[1] is None:
+        raise CommandRefusedError(f"string {string} has no module {module}")
     return interlocks.Target(rack_id=row[0], module_id=row[1])
 
 
@@ -111,7 +112,7 @@ async def queue_command(
     await session.execute(
         text("SELECT pg_advisory_xact_lock(:key, :site)"), {"key": COMMAND_LOCK, "site": site.id}
     )
-    target = await _target(session, site, request)
+    target = await resolve_target(session, site.id, string=request.string, module=request.module)
     strings = [
         interlocks.StringState(*row) for row in await session.execute(STRINGS, {"site": site.id})
     ]
@@ -239,7 +240,7 @@ SELECT id, kind, rack_id, module_id, params, acked_at FROM command WHERE id = :i
 """)
 
 
-async def _verify_from_evidence(
+async def verify_from_evidence(
     session: AsyncSession, site_id: int, command_id: int, result: EdgeResult
 ) -> None:
     """Verify at once from the BMS readings the edge took after the ACK, when they show it."""
@@ -271,17 +272,18 @@ async def report(session: AsyncSession, site_id: int, command_id: int, result: E
         return False
     kind, rack_id, module_id, state = row
     if state == "acked" and result.evidence:
-        await _verify_from_evidence(session, site_id, command_id, result)
+        await verify_from_evidence(session, site_id, command_id, result)
     if state == "failed":
         source = AlarmSource(site_id, rack_id, module_id)
-        await _raise_failed(session, source, kind=kind, detail=result.detail, at=result.at)
+        await raise_failed(session, source, kind=kind, detail=result.detail, at=result.at)
     await notify(session, site_id=site_id, kind="commands")
     return True
 
 
-async def _raise_failed(
+async def raise_failed(
     session: AsyncSession, source: AlarmSource, *, kind: str, detail: str, at: datetime
 ) -> None:
+    """Raise the command-failed alarm at the command's target."""
     entry = describe(FAILED)
     await raise_alarm(
         session,
@@ -329,7 +331,7 @@ async def verify(session: AsyncSession, site_id: int, now: datetime) -> int:
             params = {"id": command.id, "now": now, "detail": detail}
             if (await session.execute(UNVERIFIED, params)).first() is not None:
                 source = AlarmSource(site_id, command.rack_id, command.module_id)
-                await _raise_failed(session, source, kind=row[1], detail=detail, at=now)
+                await raise_failed(session, source, kind=row[1], detail=detail, at=now)
                 changed += 1
     if changed:
         await notify(session, site_id=site_id, kind="commands")

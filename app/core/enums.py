@@ -66,6 +66,7 @@ class CommandKind(StrEnum):
     RETURN_MODULE = "return_module"
     RESET_ALARMS = "reset_alarms"
     SET_BALANCING = "set_balancing"
+    TRIP = "trip"  # every string opened: the edge policy's answer to a site-level condition
 
 
 class CommandState(StrEnum):

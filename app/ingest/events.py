@@ -100,7 +100,9 @@ class EventApplier:
         )
         # A commanded isolation is the operator's (or the edge policy's), with its reason; a
         # non-fault one begins when it was asked for.
-        command = await commanded_isolation(self.session, rack_id=rack_id, ts=event.ts)
+        command = await commanded_isolation(
+            self.session, site_id=self.assets.site_id, rack_id=rack_id, ts=event.ts
+        )
         if command is not None:
             isolation.command_id = command.command_id
             isolation.reason = command.reason

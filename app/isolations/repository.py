@@ -79,11 +79,12 @@ async def recent_isolations(
     return [IsolationView(*row) for row in await session.execute(RECENT, params)]
 
 
-# The isolate-string command behind a contactor opening, if one was sent shortly before (the
-# slack covers the edge's clock against the backend's).
+# The command behind a contactor opening (an isolation of the string, or a trip of its site),
+# if one was sent shortly before (the slack covers the edge's clock against the backend's).
 COMMANDED = text("""
 SELECT id, reason, origin, requested_at FROM command
-WHERE rack_id = :rack_id AND module_id IS NULL AND kind = 'isolate_string'
+WHERE site_id = :site_id AND module_id IS NULL
+  AND ((kind = 'isolate_string' AND rack_id = :rack_id) OR (kind = 'trip' AND rack_id IS NULL))
   AND state IN ('sent', 'acked', 'verified')
   AND sent_at BETWEEN CAST(:ts AS timestamptz) - interval '5 minutes'
                   AND CAST(:ts AS timestamptz) + interval '5 seconds'
@@ -102,8 +103,9 @@ class CommandedBy:
 
 
 async def commanded_isolation(
-    session: AsyncSession, *, rack_id: int, ts: datetime
+    session: AsyncSession, *, site_id: int, rack_id: int, ts: datetime
 ) -> CommandedBy | None:
-    """The isolate-string command that explains a contactor opening at `ts`, if any."""
-    row = (await session.execute(COMMANDED, {"rack_id": rack_id, "ts": ts})).first()
+    """The command that explains a string's contactor opening at `ts`, if any."""
+    params = {"site_id": site_id, "rack_id": rack_id, "ts": ts}
+    row = (await session.execute(COMMANDED, params)).first()
     return None if row is None else CommandedBy(*row)

@@ -214,18 +214,30 @@ class SimBms:
         """Whether a received frame is a command for this BMS."""
         return bool(frame_id & 0x1FFF0000 == self.cmd_type)
 
-    def handle_command(self, frame_id: int, data: bytes, now: float) -> OutFrame:
-        """Carry out a command frame and return the ACK frame."""
+    def handle_command(self, frame_id: int, data: bytes, now: float) -> list[OutFrame]:
+        """Carry out a command frame; returns the ACK frame and the string's fresh status.
+
+        Like many BMSs, it sends its status frames at once when a command changes them
+        (event-triggered), not only at the next cycle.
+        """
         values: dict[str, float] = self.messages["CMD"].decode(data, decode_choices=False)
         string_no, module_no = (frame_id >> 8) & 0xFF, frame_id & 0xFF
         opcode = int(values["CmdOpcode"])
         strings = {s.index: s for s in self.plant.strings}
-        if string_no not in strings:
-            result = ACK_INVALID_TARGET
-        else:
-            result = self._apply(strings[string_no], module_no, opcode, values, now)
+        string = strings.get(string_no)
+        result = ACK_INVALID_TARGET
+        if string is not None:
+            result = self._apply(string, module_no, opcode, values, now)
         ack = {"AckCmdId": values["CmdId"], "AckResult": result, "AckOpcode": opcode}
-        return self._frame("ACK", string_no, module_no, ack)
+        out = [self._frame("ACK", string_no, module_no, ack)]
+        if string is not None and result == ACK_DONE:
+            if opcode in (OP_DISCONNECT, OP_DISABLE):
+                string.current_a = 0.0  # the contactor is open: nothing flows from now on
+            out += self._string_frames(string)
+            module = next((m for m in string.modules if m.position == module_no), None)
+            if module is not None and module.comms_ok:
+                out += self._module_frames(string, module)
+        return out
 
     def _apply(
         self, string: SimString, module_no: int, opcode: int, values: dict[str, float], now: float

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
-from edge.sim.plant import Plant
+from edge.sim.plant import INSULATION_HEALTHY_KOHM, Plant
 
 
 class FaultKind(StrEnum):
@@ -83,3 +83,19 @@ def apply_fault(plant: Plant, fault: Fault) -> None:
         if not 1 <= fault.cell <= len(module.cells):
             raise ValueError(f"fault {fault.kind}: no cell {fault.cell} in module {fault.module}")
         module.cells[fault.cell - 1].fault_offset_v = size
+
+
+def clear_fault(plant: Plant, fault: Fault) -> None:
+    """Undo a fault: the place behaves normally again (latched BMS bits need an alarm reset)."""
+    string = next(s for s in plant.strings if s.index == fault.string)
+    module = next(m for m in string.modules if m.position == fault.module)
+    if fault.kind is FaultKind.INSULATION_DROP:
+        string.insulation_kohm = INSULATION_HEALTHY_KOHM
+    elif fault.kind is FaultKind.CONTACTOR_FAILURE:
+        string.contactor_stuck = False
+    elif fault.kind is FaultKind.COMMS_LOSS:
+        module.comms_ok = True
+    elif fault.kind is FaultKind.OVER_TEMP:
+        module.temp_offset_c = 0.0
+    else:
+        module.cells[fault.cell - 1].fault_offset_v = 0.0

@@ -8,7 +8,7 @@ import can
 
 from edge.protocol import Protocol
 from edge.sim.bms import SimBms
-from edge.sim.faults import Fault, apply_fault
+from edge.sim.faults import Fault, apply_fault, clear_fault
 from edge.sim.plant import Plant, PlantSpec
 from edge.sim.schedule import c_rate_at
 from edge.site import SiteFile
@@ -61,6 +61,12 @@ class Simulator(threading.Thread):
             apply_fault(self.plant, fault)
         log.warning("injected fault %s", fault)
 
+    def repair(self, fault: Fault) -> None:
+        """Undo an injected fault, as a technician's repair would (latched bits stay)."""
+        with self.lock:
+            clear_fault(self.plant, fault)
+        log.warning("repaired fault %s", fault)
+
     def run(self) -> None:
         """Loop until stopped: step, evaluate, send, answer commands."""
         period = self.site.simulator.frame_period_s
@@ -92,10 +98,11 @@ class Simulator(threading.Thread):
             if message is None or not self.bms.is_command(message.arbitration_id):
                 continue
             with self.lock:
-                ack = self.bms.handle_command(message.arbitration_id, bytes(message.data),
-                                              time.time())  # fmt: skip
-            self.bus.send(can.Message(arbitration_id=ack.frame_id, data=ack.data,
-                                      is_extended_id=True))  # fmt: skip
+                answer = self.bms.handle_command(message.arbitration_id, bytes(message.data),
+                                                 time.time())  # fmt: skip
+            for frame in answer:
+                self.bus.send(can.Message(arbitration_id=frame.frame_id, data=frame.data,
+                                          is_extended_id=True))  # fmt: skip
 
     def stop(self) -> None:
         """Ask the loop to end."""

@@ -54,7 +54,7 @@ def command(bms: SimBms, string: int, opcode: int, module: int = 0, **values: fl
     """Send one command frame to the BMS and return the ACK result code."""
     cmd = bms.messages["CMD"]
     data = encode(cmd, {"CmdId": 7, "CmdOpcode": opcode, **values})
-    ack = bms.handle_command(cmd.frame_id | string << 8 | module, data, now=0.0)
+    ack = bms.handle_command(cmd.frame_id | string << 8 | module, data, now=0.0)[0]
     decoded = bms.messages["ACK"].decode(ack.data, decode_choices=False)
     assert decoded["AckCmdId"] == 7
     return int(decoded["AckResult"])
@@ -103,6 +103,20 @@ def test_isolating_a_string_opens_it_and_the_rest_carry_on(protocol: Protocol) -
     assert plant.strings[1].current_a < shared  # more discharge current each
     assert command(bms, 1, OP_CONNECT) == ACK_DONE
     assert plant.strings[0].contactor_closed
+
+
+def test_an_isolation_answers_with_the_open_contactor_at_once(protocol: Protocol) -> None:
+    plant = Plant.build(SPEC, seed=1)
+    bms = SimBms(plant, protocol)
+    plant.step(1.0, -45.0, now=0.0)
+    cmd, status = bms.messages["CMD"], bms.messages["STR_STATUS"]
+    data = encode(cmd, {"CmdId": 9, "CmdOpcode": OP_DISCONNECT, "CmdReason": 1})
+    answer = bms.handle_command(cmd.frame_id | 2 << 8, data, now=0.0)
+    statuses = [f for f in answer if f.frame_id == status.frame_id | 2 << 8]
+    assert len(statuses) == 1  # the ACK is followed by string 2's status, not a cycle later
+    seen = status.decode(statuses[0].data, decode_choices=False)
+    assert seen["StrContactorClosed"] == 0
+    assert seen["StrCurrent"] == 0
 
 
 def test_cell_over_voltage_latches_until_alarm_reset(protocol: Protocol) -> None:

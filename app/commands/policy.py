@@ -1,0 +1,118 @@
+"""Commands the edge's local policy issued by itself, recorded after the fact.
+
+The policy acts without the backend (DESIGN §6); its actions arrive here, possibly minutes
+later, and become ordinary commands with origin edge_policy, so they appear in the command list,
+the audit trail and the isolation record behind mean time to isolate.
+"""
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.alarms.repository import AlarmSource
+from app.audit.models import AuditEntry
+from app.commands import service
+from app.commands.schemas import EdgeResult, PolicyActionReport
+from app.core.enums import Actor, DisableReason
+from app.ingest.dependencies import DeviceIdentity
+from app.live.hub import notify
+
+RECORD = text("""
+INSERT INTO command (site_id, rack_id, module_id, kind, params, reason, note, origin,
+                     requested_by, requested_at, state, revert_at, sent_at, acked_at,
+                     finished_at, result, edge_ref)
+VALUES (:site, :rack, :module, :kind, CAST(:params AS jsonb), :reason, :note, :origin, :by,
+        :sent, :state, :revert, :sent, :acked, :finished, CAST(:result AS jsonb), :ref)
+ON CONFLICT (site_id, edge_ref) WHERE edge_ref IS NOT NULL DO NOTHING
+RETURNING id
+""")
+EXISTING = text("SELECT id FROM command WHERE site_id = :site AND edge_ref = :ref")
+# An isolation the contactor feedback opened before this report arrived (the link was down, or
+# the telemetry simply came first) is the policy's: the same window as in the other direction.
+ATTACH = text("""
+UPDATE isolation SET command_id = :command, isolated_by = :origin, reason = :reason,
+       fault_code = coalesce(fault_code, :code),
+       onset_at = CASE WHEN :onset <= isolated_at THEN least(onset_at, :onset) ELSE onset_at END
+WHERE site_id = :site AND module_id IS NULL AND command_id IS NULL
+  AND (CAST(:rack AS int) IS NULL OR rack_id = :rack)
+  AND isolated_at BETWEEN CAST(:sent AS timestamptz) - interval '5 seconds'
+                      AND CAST(:sent AS timestamptz) + interval '5 minutes'
+""")
+
+
+def _note(report: PolicyActionReport) -> str:
+    trigger = report.trigger
+    where = f"string {trigger.string}" + (f" module {trigger.module}" if trigger.module else "")
+    return f"edge policy, {trigger.tier} tier: {trigger.code} at {where}"
+
+
+def _values(report: PolicyActionReport, device: DeviceIdentity, target: Any) -> dict[str, Any]:
+    acked = report.outcome == "acked"
+    params = {} if report.pct is None else {"pct": report.pct}
+    revert = None
+    if report.revert_after_s:
+        revert = report.sent_at + timedelta(seconds=report.revert_after_s)
+    result = {"edge": report.outcome, "detail": report.detail,
+              "trigger": report.trigger.model_dump(mode="json")}  # fmt: skip
+    return {
+        "site": device.site_id, "rack": target.rack_id, "module": target.module_id,
+        "kind": report.kind, "params": json.dumps(params), "reason": DisableReason.FAULT.value,
+        "note": _note(report), "origin": Actor.EDGE_POLICY.value, "by": _who(device),
+        "sent": report.sent_at, "state": "acked" if acked else "failed", "revert": revert,
+        "acked": report.acked_at, "finished": None if acked else report.reported_at,
+        "result": json.dumps(result), "ref": report.ref,
+    }  # fmt: skip
+
+
+def _who(device: DeviceIdentity) -> str:
+    return f"edge policy (device #{device.device_id})"
+
+
+async def record_policy_action(
+    session: AsyncSession, device: DeviceIdentity, report: PolicyActionReport
+) -> tuple[int, bool]:
+    """Record the action as a command; returns its id and whether it is new (False: a retry)."""
+    target = await service.resolve_target(
+        session, device.site_id, string=report.string, module=report.module
+    )
+    values = _values(report, device, target)
+    command_id = (await session.execute(RECORD, values)).scalar()
+    if command_id is None:
+        existing = await session.execute(EXISTING, {"site": device.site_id, "ref": report.ref})
+        return int(existing.scalar_one()), False
+    await _follow_up(session, device, report, command_id=command_id, rack_id=target.rack_id,
+                     module_id=target.module_id)  # fmt: skip
+    return command_id, True
+
+
+async def _follow_up(
+    session: AsyncSession, device: DeviceIdentity, report: PolicyActionReport, *,
+    command_id: int, rack_id: int | None, module_id: int | None,
+) -> None:  # fmt: skip
+    """Audit, attach the isolation, verify from evidence or alarm a failure, and tell pages."""
+    session.add(AuditEntry(
+        actor=_who(device), action="command.policy", site_id=device.site_id,
+        target=f"command {command_id}", details=report.model_dump(mode="json"),
+    ))  # fmt: skip
+    if report.outcome == "acked":
+        if report.kind in ("isolate_string", "trip"):
+            await session.execute(ATTACH, {
+                "command": command_id, "origin": Actor.EDGE_POLICY.value,
+                "reason": DisableReason.FAULT.value, "code": report.trigger.code,
+                "onset": report.trigger.onset_at, "site": device.site_id, "rack": rack_id,
+                "sent": report.sent_at,
+            })  # fmt: skip
+        if report.evidence:
+            assert report.acked_at is not None
+            result = EdgeResult(outcome="acked", at=report.acked_at,
+                                        evidence=report.evidence)  # fmt: skip
+            await service.verify_from_evidence(session, device.site_id, command_id, result)
+    else:
+        source = AlarmSource(device.site_id, rack_id, module_id)
+        detail = f"edge policy could not act: {report.detail or report.outcome}"
+        await service.raise_failed(session, source, kind=report.kind, detail=detail,
+                                   at=report.reported_at)  # fmt: skip
+    await notify(session, site_id=device.site_id, kind="commands")
