@@ -112,7 +112,8 @@ def dispatch(args: argparse.Namespace, settings: EdgeSettings) -> int:
         return 0
     edge = EdgeProcess.from_settings(settings, args.config)
     if args.command == "simulate":
-        return simulate(edge, args.fault)
+        configured = [Fault.parse(text) for text in edge.site.simulator.faults]
+        return simulate(edge, configured + args.fault)
     if args.command == "replay":
         return replay(edge, args.file, realtime=args.realtime)
     return live(edge, open_buses(list(edge.site.bus)))

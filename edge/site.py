@@ -4,7 +4,16 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from edge.sim.faults import Fault
 
 
 class SiteInfo(BaseModel):
@@ -56,6 +65,15 @@ class SimulatorConfig(BaseModel):
     # A constant site set-point in kW (positive charges) instead of the daily schedule: for
     # tests and benchmarks whose outcome must not depend on the time of day.
     setpoint_kw: float | None = None
+    # Faults to inject, as on the command line ("cell_ov:string=4,module=9,at=90"), for demos.
+    faults: list[str] = Field(default_factory=list)
+
+    @field_validator("faults")
+    @classmethod
+    def _faults_parse(cls, faults: list[str]) -> list[str]:
+        for text in faults:
+            Fault.parse(text)  # raises ValueError naming the bad part
+        return faults
 
 
 class PolicyConfig(BaseModel):

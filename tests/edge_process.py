@@ -21,6 +21,7 @@ def write_site_file(
     cells: int = 16,
     temps: int = 4,
     simulator: str = "",
+    policy: str | None = None,
 ) -> Path:
     """A site file for a test site (same topology as the backend's factory site)."""
     path = directory / f"{code}.toml"
@@ -31,8 +32,17 @@ def write_site_file(
         "nameplate_power_kw = 100\nnameplate_energy_kwh = 200\n\n"
         f'[[bus]]\ninterface = "virtual"\nchannel = "{code}"\n\n'
         f"[collector]\nperiod_s = 1.0\ncomms_timeout_s = 3.0\n\n[simulator]\n{simulator}\n"
+        + ("" if policy is None else f"\n[policy]\n{policy}\n")
     )
     return path
+
+
+# The reference protocol's tiers, as the demo sites configure them.
+REFERENCE_POLICY = """\
+warning = ["cell_ov_warning", "cell_uv_warning", "over_temp_warning", "insulation_warning"]
+alarm = ["cell_ov_alarm", "cell_uv_alarm", "over_temp_alarm", "insulation_alarm"]
+derate_pct = 50
+"""
 
 
 def edge_env(*, backend: str, token: str, spool: Path, **extra: str) -> dict[str, str]:

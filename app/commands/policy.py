@@ -6,7 +6,7 @@ the audit trail and the isolation record behind mean time to isolate.
 """
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -49,13 +49,15 @@ def _note(report: PolicyActionReport) -> str:
     return f"edge policy, {trigger.tier} tier: {trigger.code} at {where}"
 
 
-def _values(report: PolicyActionReport, device: DeviceIdentity, target: Any) -> dict[str, Any]:
+def _values(
+    report: PolicyActionReport, device: DeviceIdentity, target: Any, now: datetime
+) -> dict[str, Any]:
     acked = report.outcome == "acked"
     params = {} if report.pct is None else {"pct": report.pct}
     revert = None
     if report.revert_after_s:
         revert = report.sent_at + timedelta(seconds=report.revert_after_s)
-    result = {"edge": report.outcome, "detail": report.detail,
+    result = {"edge": report.outcome, "detail": report.detail, "recorded_at": now.isoformat(),
               "trigger": report.trigger.model_dump(mode="json")}  # fmt: skip
     return {
         "site": device.site_id, "rack": target.rack_id, "module": target.module_id,
@@ -78,7 +80,7 @@ async def record_policy_action(
     target = await service.resolve_target(
         session, device.site_id, string=report.string, module=report.module
     )
-    values = _values(report, device, target)
+    values = _values(report, device, target, datetime.now(UTC))
     command_id = (await session.execute(RECORD, values)).scalar()
     if command_id is None:
         existing = await session.execute(EXISTING, {"site": device.site_id, "ref": report.ref})

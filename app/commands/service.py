@@ -296,9 +296,12 @@ async def raise_failed(
     await notify(session, site_id=source.site_id, kind="alarms")
 
 
+# The verification timeout runs from the acknowledgement, or for an edge policy action reported
+# late (the link was down) from when the backend recorded it.
 ACKED = text("""
-SELECT id, kind, rack_id, module_id, params, acked_at FROM command
-WHERE site_id = :site AND state = 'acked'
+SELECT id, kind, rack_id, module_id, params, acked_at,
+       greatest(acked_at, CAST(result ->> 'recorded_at' AS timestamptz))
+FROM command WHERE site_id = :site AND state = 'acked'
 """)
 VERIFIED = text("""
 UPDATE command SET state = 'verified', verified_at = :now, finished_at = :now,
@@ -320,13 +323,14 @@ async def verify(session: AsyncSession, site_id: int, now: datetime) -> int:
     latest: Latest = await latest_for(session, site_id)
     changed = 0
     for row in acked:
-        command = AckedCommand(row[0], CommandKind(row[1]), *row[2:])
+        command = AckedCommand(row[0], CommandKind(row[1]), *row[2:6])
+        watched_since = row[6]
         evidence = effect_seen(command, latest)
         # Another process may get there first: only the one whose UPDATE matched acts on it.
         if evidence is not None:
             params = {"id": command.id, "now": now, "evidence": evidence}
             changed += len((await session.execute(VERIFIED, params)).all())
-        elif now - command.acked_at > VERIFY_TIMEOUT:
+        elif now - watched_since > VERIFY_TIMEOUT:
             detail = f"acknowledged, but no telemetry showed it in {VERIFY_TIMEOUT.seconds} s"
             params = {"id": command.id, "now": now, "detail": detail}
             if (await session.execute(UNVERIFIED, params)).first() is not None:

@@ -4,6 +4,7 @@ to the backend down, recorded as commands once it is back."""
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,9 +16,9 @@ from edge.policy import Policy, Tier, check_codes
 from edge.policy_runner import PolicyRunner
 from edge.protocol import load_protocol
 from edge.sim.faults import Fault, FaultKind
-from edge.site import PolicyConfig
+from edge.site import PolicyConfig, SiteFileError, load_site_file
 from tests.edge.conftest import Rig
-from tests.edge_process import REFERENCE_MAPPING
+from tests.edge_process import REFERENCE_MAPPING, REFERENCE_POLICY, write_site_file
 
 CONFIG = PolicyConfig(
     warning=["cell_ov_warning", "insulation_warning"],
@@ -131,6 +132,7 @@ def test_an_alarm_isolates_its_string_with_the_link_down_then_is_recorded(
     assert wait_for(lambda: reading(rig, 1, "current_a") < -1 and reading(rig, 2, "current_a") < -1)
     rig.simulator.inject(cell_ov(0.40))  # above the 3.65 V alarm, below the BMS's own 3.75 V
     assert wait_for(lambda: reading(rig, 2, "contactor_closed") == 0.0)
+    assert wait_for(lambda: bool(offline_policy.journal.unreported_actions()))
     assert [m.arbitration_id & 0xFF00 for m in rig.commands_seen] == [0x0200]  # one, string 2
     time.sleep(0.5)  # string 1 takes over the site's discharge
     assert reading(rig, 1, "contactor_closed") == 1.0
@@ -172,6 +174,8 @@ def test_a_warning_derates_its_string(rig: Rig, offline_policy: PolicyRunner) ->
     assert reading(rig, 2, "discharge_limit_a") <= 70.5
     assert reading(rig, 2, "contactor_closed") == 1.0  # derated, not isolated
     assert reading(rig, 1, "charge_limit_a") == 140.0
+    # The journal entry is finished once the edge has read the BMS status after the ACK.
+    assert wait_for(lambda: bool(offline_policy.journal.unreported_actions()))
     (entry,) = offline_policy.journal.unreported_actions()
     assert (entry.action["kind"], entry.action["pct"]) == ("derate", 50)
 
@@ -187,3 +191,17 @@ def test_the_edge_interlock_vetoes_its_own_policy(rig: Rig, offline_policy: Poli
     assert entry.detail == "edge interlock: this is the last connected string"
     assert len(rig.commands_seen) == 1  # only the operator's isolation of string 1
     assert reading(rig, 2, "contactor_closed") == 1.0
+
+
+def test_site_files_carry_the_policy_and_demo_faults(tmp_path: Path) -> None:
+    good = write_site_file(tmp_path, code="policy-site", mapping=REFERENCE_MAPPING,
+                           simulator='faults = ["cell_ov:string=2,module=1,at=90"]',
+                           policy=REFERENCE_POLICY)  # fmt: skip
+    site = load_site_file(good)
+    assert site.policy is not None
+    assert site.policy.alarm[0] == "cell_ov_alarm"
+    assert site.simulator.faults == ["cell_ov:string=2,module=1,at=90"]
+    bad = write_site_file(tmp_path, code="bad-site", mapping=REFERENCE_MAPPING,
+                          simulator='faults = ["cell_ov:strng=2"]')  # fmt: skip
+    with pytest.raises(SiteFileError, match=r"simulator.faults .*'strng=2'"):
+        load_site_file(bad)
