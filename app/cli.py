@@ -2,12 +2,15 @@
 
 import argparse
 import asyncio
+import secrets
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
 
+from app.auth.permissions import Role
+from app.auth.service import save_user
 from app.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.jobs import retention_once, rollup_once
@@ -55,6 +58,23 @@ async def new_edge_device(site_code: str, name: str, *, rotate: bool) -> None:
     )
 
 
+async def save_user_now(username: str, role: str, sites: str, *, password_stdin: bool) -> None:
+    """Create or reset a user; a generated password is printed this once."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    engine = create_engine(get_settings())
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            codes = [c.strip() for c in sites.split(",") if c.strip()] or None
+            await save_user(session, username=username, password=password, role=Role(role),
+                            site_codes=codes)  # fmt: skip
+    finally:
+        await engine.dispose()
+    if not password_stdin:
+        print(password)
+    where = f"sites {sites}" if sites else "every site"
+    print(f"user {username!r}: {role} on {where}", file=sys.stderr)
+
+
 async def run_job(name: str) -> None:
     """Run one background job now (for cron, or after a bulk import)."""
     settings = get_settings()
@@ -99,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     device.add_argument("--site", required=True, help="site code")
     device.add_argument("--name", required=True, help="device name, unique within the site")
     device.add_argument("--rotate", action="store_true", help="new token for an existing device")
+    user = sub.add_parser("create-user", help="create a user (or reset one), print the password")
+    user.add_argument("--username", required=True)
+    user.add_argument("--role", required=True, choices=[r.value for r in Role])
+    user.add_argument("--sites", default="", help="comma-separated site codes (default: all)")
+    user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     rejections = sub.add_parser("rejections", help="what ingest refused for a site, by reason")
     rejections.add_argument("--site", required=True, help="site code")
     rejections.add_argument("--hours", type=float, default=24.0, help="look-back window")
@@ -122,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(load_sites(DEMO_FLEET_FILE))
         elif args.command == "create-edge-device":
             asyncio.run(new_edge_device(args.site, args.name, rotate=args.rotate))
+        elif args.command == "create-user":
+            asyncio.run(save_user_now(args.username, args.role, args.sites,
+                                      password_stdin=args.password_stdin))  # fmt: skip
         elif args.command == "rejections":
             asyncio.run(show_rejections(args.site, args.hours))
         elif args.command in ("rollup", "retention"):
@@ -138,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 # Long polls and event streams would otherwise hold a shutdown open.
                 timeout_graceful_shutdown=5,
             )
-    except (FleetConfigError, UnknownSiteError, DuplicateDeviceError) as exc:
+    except (FleetConfigError, UnknownSiteError, DuplicateDeviceError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -9,6 +9,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.alarms.routes import router as alarms_router
+from app.auth.dependencies import NotSignedInError, require
+from app.auth.permissions import Permission
+from app.auth.routes import not_signed_in
+from app.auth.routes import router as auth_router
 from app.commands.routes import router as commands_router
 from app.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker, libpq_dsn
@@ -26,6 +30,13 @@ from app.web.commands import router as web_commands_router
 from app.web.faults import router as faults_router
 from app.web.fleet import router as fleet_router
 from app.web.site import router as site_router
+
+# Routers that check access route by route: probes and login (open), ingest and the edge's
+# command endpoints (device tokens), the command API (roles).
+OWN_ACCESS_ROUTERS = (health_router, auth_router, ingest_router, commands_router)
+# Everything a person sees needs a signed-in user; what they may change, a role (per route).
+SIGNED_IN_ROUTERS = (live_router, fleet_router, site_router, assets_router, faults_router,
+                     web_commands_router, alarms_router, kpis_router)  # fmt: skip
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -64,16 +75,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = create_templates(settings)
     app.state.live = LiveHub(libpq_dsn(settings))
     install_error_handlers(app)
-    app.include_router(health_router)
-    app.include_router(ingest_router)
-    app.include_router(commands_router)
-    app.include_router(live_router)
-    app.include_router(fleet_router)
-    app.include_router(site_router)
-    app.include_router(assets_router)
-    app.include_router(faults_router)
-    app.include_router(web_commands_router)
-    app.include_router(alarms_router)
-    app.include_router(kpis_router)
+    app.add_exception_handler(NotSignedInError, not_signed_in)
+    for router in OWN_ACCESS_ROUTERS:
+        app.include_router(router)
+    signed_in = [require(Permission.VIEW)]
+    for router in SIGNED_IN_ROUTERS:
+        app.include_router(router, dependencies=signed_in)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     return app

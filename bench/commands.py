@@ -57,8 +57,8 @@ def main() -> None:
             {"RIDETHROUGH_DATABASE_URL": url, "RIDETHROUGH_LOG_LEVEL": "WARNING"},
             options=("--no-access-log",),
         ) as server,
-        httpx.Client(base_url=server.url, timeout=30) as client,
     ):
+        client = server.client()  # signed in as an operator
         site_file = write_site_file(
             Path(tmp),
             code=config.code,

@@ -77,8 +77,8 @@ def main() -> None:
     env = {"RIDETHROUGH_DATABASE_URL": url, "RIDETHROUGH_JOBS_ENABLED": "false"}
     with (
         live_server(env, options=("--no-access-log",)) as server,
-        httpx.Client(base_url=server.url, timeout=60) as client,
     ):
+        client = server.client()  # signed in as an operator
         client.post(
             "/api/v1/ingest", json=body, headers={"Authorization": f"Bearer {token}"}
         ).raise_for_status()

@@ -57,13 +57,24 @@ for site_file in edge/sites/*.toml; do
     pids+=($!)
 done
 
+# One demo user per role, with a fresh password each run (printed below, stored nowhere else).
+declare -A passwords
+for role in viewer technician operator admin; do
+    passwords[$role]=$(.venv/bin/python -m app create-user --username "$role" --role "$role" 2>/dev/null) \
+        || fail "could not create the demo user $role"
+done
+
 cat <<MSG
 
   Ridethrough is running:  http://$HOST:$PORT
   Readiness:               http://$HOST:$PORT/readyz
   API docs:                http://$HOST:$PORT/api/docs
   Simulated sites:         $(ls edge/sites/*.toml | xargs -n1 basename | sed 's/.toml//' | paste -sd' ')
-  Login:                   none yet in development (accounts and roles arrive with access control)
+  Sign in as (user / password, new each run):
+      operator    ${passwords[operator]}
+      technician  ${passwords[technician]}
+      viewer      ${passwords[viewer]}
+      admin       ${passwords[admin]}
 
   Press Ctrl-C to stop everything this command started.
 

@@ -7,21 +7,53 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
 from app.config import PROJECT_ROOT
+from tests.db import psycopg_dsn
+from tests.signin import ensure_user, sign_in
 
 STARTUP_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
 class LiveServer:
-    """A running backend: its base URL and process."""
+    """A running backend: its base URL and process, and signed-in clients per role."""
 
     url: str
     process: subprocess.Popen[bytes]
+    database_url: str = ""
+    signed_in: dict[str, tuple[dict[str, str], str]] = field(default_factory=dict)
+    clients: dict[str, httpx.Client] = field(default_factory=dict)
+
+    def credentials(self, role: str = "operator") -> tuple[dict[str, str], str]:
+        """The session cookie and CSRF token of the role's test user (signed in once)."""
+        if role not in self.signed_in:
+            username = ensure_user(psycopg_dsn(self.database_url), role)
+            self.signed_in[role] = sign_in(self.url, username)
+        return self.signed_in[role]
+
+    def client(self, role: str = "operator") -> httpx.Client:
+        """An HTTP client signed in as the role's test user, sending its CSRF token."""
+        if role not in self.clients:
+            cookies, csrf = self.credentials(role)
+            self.clients[role] = httpx.Client(
+                base_url=self.url, cookies=cookies, headers={"X-CSRF-Token": csrf}, timeout=60
+            )
+        return self.clients[role]
+
+    @property
+    def http(self) -> httpx.Client:
+        """A client signed in as an operator."""
+        return self.client("operator")
+
+    def async_client(self, role: str = "operator") -> httpx.AsyncClient:
+        """A new async client signed in as the role's test user (the caller closes it)."""
+        cookies, csrf = self.credentials(role)
+        return httpx.AsyncClient(base_url=self.url, cookies=cookies,
+                                 headers={"X-CSRF-Token": csrf}, timeout=30)  # fmt: skip
 
 
 def free_port() -> int:
@@ -50,7 +82,7 @@ def live_server(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, process)
-        yield LiveServer(url, process)
+        yield LiveServer(url, process, env.get("RIDETHROUGH_DATABASE_URL", ""))
     finally:
         process.terminate()
         process.wait(timeout=15)

@@ -10,13 +10,13 @@ from tests.server import LiveServer, free_port, live_server
 
 
 def test_healthz(server: LiveServer) -> None:
-    response = httpx.get(f"{server.url}/healthz")
+    response = server.http.get(f"{server.url}/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
 def test_readyz_when_migrated(server: LiveServer) -> None:
-    response = httpx.get(f"{server.url}/readyz")
+    response = server.http.get(f"{server.url}/readyz")
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ready"

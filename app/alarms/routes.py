@@ -16,9 +16,11 @@ from app.alarms.lifecycle import (
     unshelve,
 )
 from app.alarms.queries import STANDING, AlarmFilter, list_alarms
+from app.auth.dependencies import Acknowledger, Shelver
+from app.auth.service import SignedIn
 from app.core.db import SessionDep
 from app.core.htmx import is_htmx, render
-from app.core.security import ANONYMOUS_ACTOR, client_host
+from app.core.security import client_host
 from app.sites.overview import site_overviews
 from app.sites.repository import site_id_by_code
 
@@ -38,9 +40,9 @@ class AlarmQuery(BaseModel):
     state: StateFilter = "standing"
 
 
-def actor(request: Request) -> Actor:
+def actor(request: Request, user: SignedIn) -> Actor:
     """Who is acting, from where."""
-    return Actor(ANONYMOUS_ACTOR, client_host(request))
+    return Actor(user.username, client_host(request))
 
 
 def _states(state: StateFilter) -> tuple[str, ...]:
@@ -82,13 +84,15 @@ async def acknowledge_alarm(
     request: Request,
     session: SessionDep,
     alarm_id: int,
+    *,
+    user: Acknowledger,
     note: Annotated[str, Form(max_length=500)] = "",
     back: Annotated[str, Form()] = "/alarms",
 ) -> Response:
     """Acknowledge, with an optional note."""
     try:
         await acknowledge(
-            session, alarm_id, actor=actor(request), note=note.strip(), at=datetime.now(UTC)
+            session, alarm_id, actor=actor(request, user), note=note.strip(), at=datetime.now(UTC)
         )
     except AlarmStateError as exc:
         raise HTTPException(409, str(exc)) from exc
@@ -105,7 +109,11 @@ class ShelveForm(BaseModel):
 
 @router.post("/alarms/{alarm_id}/shelve")
 async def shelve_alarm(
-    request: Request, session: SessionDep, alarm_id: int, form: Annotated[ShelveForm, Form()]
+    request: Request,
+    session: SessionDep,
+    alarm_id: int,
+    form: Annotated[ShelveForm, Form()],
+    user: Shelver,
 ) -> Response:
     """Shelve for one of the offered durations, with a reason."""
     if form.minutes not in SHELVE_CHOICES:
@@ -114,7 +122,7 @@ async def shelve_alarm(
         await shelve(
             session,
             alarm_id,
-            actor=actor(request),
+            actor=actor(request, user),
             minutes=form.minutes,
             reason=form.reason.strip(),
             at=datetime.now(UTC),
@@ -126,11 +134,15 @@ async def shelve_alarm(
 
 @router.post("/alarms/{alarm_id}/unshelve")
 async def unshelve_alarm(
-    request: Request, session: SessionDep, alarm_id: int, back: Annotated[str, Form()] = "/alarms"
+    request: Request,
+    session: SessionDep,
+    alarm_id: int,
+    user: Shelver,
+    back: Annotated[str, Form()] = "/alarms",
 ) -> Response:
     """End a shelf now."""
     try:
-        await unshelve(session, alarm_id, actor=actor(request))
+        await unshelve(session, alarm_id, actor=actor(request, user))
     except AlarmStateError as exc:
         raise HTTPException(409, str(exc)) from exc
     return _done(request, back)

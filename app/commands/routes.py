@@ -8,6 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.dependencies import Commander, Viewer
+from app.auth.permissions import may_command
+from app.auth.service import SignedIn
 from app.commands import service
 from app.commands.policy import record_policy_action
 from app.commands.queries import list_commands
@@ -20,7 +23,7 @@ from app.commands.schemas import (
 )
 from app.core.db import SessionDep
 from app.core.enums import Actor
-from app.core.security import ANONYMOUS_ACTOR, client_host
+from app.core.security import client_host
 from app.ingest.dependencies import DeviceDep, bearer_token, device_for_token
 from app.live.hub import LiveHub, Subscription
 from app.sites.overview import site_overviews
@@ -39,20 +42,28 @@ async def _site(session: AsyncSession, code: str) -> service.SiteRef:
     return service.SiteRef(site.id, site.code, site.nameplate_power_kw, site.strings)
 
 
-def operator(request: Request) -> service.Requester:
-    """The operator behind a browser or API request (anonymous until sign-in exists)."""
-    return service.Requester(ANONYMOUS_ACTOR, Actor.OPERATOR.value, client_host(request))
+def operator(request: Request, user: SignedIn) -> service.Requester:
+    """The signed-in person behind a browser or API request, and where it came from."""
+    return service.Requester(user.username, Actor.OPERATOR.value, client_host(request))
+
+
+def check_role(user: SignedIn, kind: str, reason: str) -> None:
+    """403 when the user's role may not send this kind of command for this reason."""
+    refusal = may_command(user.role, kind, reason)
+    if refusal is not None:
+        raise HTTPException(403, refusal)
 
 
 @router.post("/sites/{code}/commands", status_code=201, responses={404: {}, 409: {}, 422: {}})
 async def queue(
-    request: Request, session: SessionDep, code: str, body: CommandRequest
+    request: Request, session: SessionDep, code: str, body: CommandRequest, user: Commander
 ) -> CommandView:
     """Queue a degrade-not-trip command after the interlocks; 409 says why it was refused."""
+    check_role(user, body.kind.value, body.reason.value)
     site = await _site(session, code)
     try:
         command_id = await service.queue_command(
-            session, site, body, operator(request), datetime.now(UTC)
+            session, site, body, operator(request, user), datetime.now(UTC)
         )
     except service.CommandRefusedError as exc:
         raise HTTPException(409, str(exc)) from exc
@@ -61,7 +72,7 @@ async def queue(
 
 @router.get("/sites/{code}/commands")
 async def commands(
-    session: SessionDep, code: str, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    session: SessionDep, code: str, _: Viewer, limit: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> list[CommandView]:
     """A site's commands, newest first, with every lifecycle timestamp."""
     site = await _site(session, code)
@@ -69,12 +80,14 @@ async def commands(
 
 
 @router.post("/sites/{code}/commands/{command_id}/cancel", responses={404: {}, 409: {}})
-async def cancel(request: Request, session: SessionDep, code: str, command_id: int) -> CommandView:
+async def cancel(
+    request: Request, session: SessionDep, code: str, command_id: int, user: Commander
+) -> CommandView:
     """Cancel a command that is still queued."""
     site = await _site(session, code)
     try:
         await service.cancel_command(
-            session, site.id, command_id, operator(request), datetime.now(UTC)
+            session, site.id, command_id, operator(request, user), datetime.now(UTC)
         )
     except service.CommandRefusedError as exc:
         raise HTTPException(409, str(exc)) from exc

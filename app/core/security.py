@@ -18,10 +18,6 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-# Until sign-in exists (issue #7) every browser action is recorded under this name.
-ANONYMOUS_ACTOR = "unauthenticated"
-
-
 def client_host(request: Request) -> str | None:
     """Where a request came from, for the audit log."""
     return request.client.host if request.client else None

@@ -7,6 +7,7 @@ from fastapi.templating import Jinja2Templates
 from app.alarms.catalogue import describe
 from app.alarms.lifecycle import SHELVE_CHOICES
 from app.alarms.queries import STATE_LABELS as ALARM_STATES
+from app.auth.dependencies import csrf_field
 from app.config import Settings
 from app.sites.overview import STATE_LABELS
 
@@ -31,6 +32,7 @@ def create_templates(settings: Settings) -> Jinja2Templates:
     """Templates from the project's templates/ folder with the app's filters."""
     templates = Jinja2Templates(directory=settings.templates_dir)
     templates.env.globals["app_name"] = "Ridethrough"
+    templates.env.globals["csrf_field"] = csrf_field
     templates.env.globals["format_age"] = format_age
     templates.env.globals["priority_labels"] = PRIORITY_LABELS
     templates.env.globals["state_labels"] = STATE_LABELS

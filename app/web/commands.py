@@ -3,14 +3,16 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 from starlette.responses import HTMLResponse
 
+from app.auth.dependencies import Commander
+from app.auth.permissions import may_command
 from app.commands import service
 from app.commands.impact import StringCapacity, describe_impact
 from app.commands.queries import list_commands
-from app.commands.routes import operator
+from app.commands.routes import check_role, operator
 from app.commands.schemas import CommandRequest
 from app.core.db import SessionDep
 from app.core.htmx import render
@@ -22,7 +24,8 @@ router = APIRouter(include_in_schema=False)
 
 async def _form(request: Request) -> dict[str, Any]:
     """The posted form's text fields."""
-    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    fields = (await request.form()).items()
+    return {k: v for k, v in fields if isinstance(v, str) and k != "csrf_token"}
 
 
 def _request(fields: dict[str, Any]) -> CommandRequest:
@@ -49,7 +52,9 @@ async def _capacities(session: SessionDep, site_id: int) -> list[StringCapacity]
 
 
 @router.post("/sites/{code}/commands/preview", response_class=HTMLResponse)
-async def preview(request: Request, session: SessionDep, code: str) -> HTMLResponse:
+async def preview(
+    request: Request, session: SessionDep, code: str, user: Commander
+) -> HTMLResponse:
     """Step one: what the command would do; nothing is sent yet."""
     site = await site_or_404(session, code)
     form = await _form(request)
@@ -59,6 +64,10 @@ async def preview(request: Request, session: SessionDep, code: str) -> HTMLRespo
     except ValidationError as exc:
         context["problems"] = _problems(exc)
         return _answer(request, context, 422)
+    refusal = may_command(user.role, command.kind.value, command.reason.value)
+    if refusal is not None:
+        context["refusal"] = refusal
+        return _answer(request, context, 403)
     capacities = await _capacities(session, site.id)
     context["impact"] = describe_impact(command, capacities, site.nameplate_power_kw)
     context["command"] = command
@@ -66,7 +75,7 @@ async def preview(request: Request, session: SessionDep, code: str) -> HTMLRespo
 
 
 @router.post("/sites/{code}/commands/send", response_class=HTMLResponse)
-async def send(request: Request, session: SessionDep, code: str) -> HTMLResponse:
+async def send(request: Request, session: SessionDep, code: str, user: Commander) -> HTMLResponse:
     """Step two: queue it (after the interlocks); the answer says what happened."""
     site = await site_or_404(session, code)
     form = await _form(request)
@@ -74,15 +83,18 @@ async def send(request: Request, session: SessionDep, code: str) -> HTMLResponse
     status = 200
     try:
         command = _request(form)
+        check_role(user, command.kind.value, command.reason.value)
         ref = service.SiteRef(site.id, site.code, site.nameplate_power_kw, site.strings)
         command_id = await service.queue_command(
-            session, ref, command, operator(request), datetime.now(UTC)
+            session, ref, command, operator(request, user), datetime.now(UTC)
         )
         context["queued"] = (await list_commands(session, site.id, command_id=command_id))[0]
     except ValidationError as exc:
         context["problems"], status = _problems(exc), 422
     except service.CommandRefusedError as exc:
         context["refusal"], status = str(exc), 409
+    except HTTPException as exc:  # the role may not send this command
+        context["refusal"], status = str(exc.detail), exc.status_code
     return _answer(request, context, status)
 
 

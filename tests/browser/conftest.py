@@ -41,9 +41,16 @@ class Watched:
     errors: list[str] = field(default_factory=list)
 
 
-async def open_page(browser: Browser, width: int, height: int) -> Watched:
-    """A fresh page that records console errors and page errors."""
-    page = await browser.new_page(viewport={"width": width, "height": height})
+async def open_page(
+    browser: Browser, width: int, height: int, *, server: LiveServer, role: str = "operator"
+) -> Watched:
+    """A fresh page, signed in as the role's test user, recording console and page errors."""
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    cookies, _ = server.credentials(role)
+    await context.add_cookies(
+        [{"name": name, "value": value, "url": server.url} for name, value in cookies.items()]
+    )
+    page = await context.new_page()
     watched = Watched(page)
 
     def on_console(message: ConsoleMessage) -> None:
@@ -56,11 +63,11 @@ async def open_page(browser: Browser, width: int, height: int) -> Watched:
 
 
 @pytest_asyncio.fixture
-async def watched(browser: Browser) -> AsyncIterator[Watched]:
-    """A desktop-size page, closed after the test."""
-    page = await open_page(browser, *VIEWPORTS["desktop"])
+async def watched(browser: Browser, server: LiveServer) -> AsyncIterator[Watched]:
+    """A desktop-size page signed in as an operator, closed after the test."""
+    page = await open_page(browser, *VIEWPORTS["desktop"], server=server)
     yield page
-    await page.page.close()
+    await page.page.context.close()
 
 
 @pytest.fixture

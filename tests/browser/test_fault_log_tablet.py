@@ -22,7 +22,7 @@ async def test_fault_log_fits_a_tablet(
     orientation: str,
     tmp_path: Path,
 ) -> None:
-    watched = await open_page(browser, *TABLET[orientation])
+    watched = await open_page(browser, *TABLET[orientation], server=server)
     page = watched.page
     try:
         await page.goto(f"{server.url}/sites/{browser_site.code}/faults?window=all")
@@ -52,4 +52,4 @@ async def test_fault_log_fits_a_tablet(
         assert await page.locator(".guidance .safety").first.is_visible()
         assert watched.errors == []
     finally:
-        await page.close()
+        await page.context.close()

@@ -27,7 +27,7 @@ def pages(site: DeviceSite) -> dict[str, str]:
 async def test_every_page_renders_cleanly(
     browser: Browser, server: LiveServer, browser_site: DeviceSite, viewport: str
 ) -> None:
-    watched = await open_page(browser, *VIEWPORTS[viewport])
+    watched = await open_page(browser, *VIEWPORTS[viewport], server=server)
     page = watched.page
     try:
         for name, path in pages(browser_site).items():
@@ -46,7 +46,7 @@ async def test_every_page_renders_cleanly(
                 assert await page.locator(".chart canvas").count() == charts
         assert watched.errors == []
     finally:
-        await page.close()
+        await page.context.close()
 
 
 async def test_navigation_swaps_content_and_keeps_the_url(

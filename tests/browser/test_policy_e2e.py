@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 from playwright.async_api import expect
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -101,7 +100,9 @@ async def test_policy_isolates_a_fault_and_an_operator_returns_the_string(
 
 def commands(server: LiveServer, code: str) -> list[dict[str, Any]]:
     """The site's command list from the API."""
-    listed: list[dict[str, Any]] = httpx.get(f"{server.url}/api/v1/sites/{code}/commands").json()
+    listed: list[dict[str, Any]] = server.http.get(
+        f"{server.url}/api/v1/sites/{code}/commands"
+    ).json()
     return listed
 
 

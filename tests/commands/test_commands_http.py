@@ -35,12 +35,14 @@ def edge_headers(site: DeviceSite) -> dict[str, str]:
 def queue(server: LiveServer, site: DeviceSite, **request: Any) -> httpx.Response:
     """An operator's command request."""
     body = {"reason": "maintenance", "note": "planned work", **request}
-    return httpx.post(f"{server.url}/api/v1/sites/{site.code}/commands", json=body, timeout=10)
+    return server.http.post(
+        f"{server.url}/api/v1/sites/{site.code}/commands", json=body, timeout=10
+    )
 
 
 def poll(server: LiveServer, site: DeviceSite, wait: float = 0) -> list[dict[str, Any]]:
     """One long poll by the edge."""
-    response = httpx.get(
+    response = server.http.get(
         f"{server.url}/api/v1/edge/commands",
         params={"wait": wait},
         headers=edge_headers(site),
@@ -55,7 +57,7 @@ def report(
     server: LiveServer, site: DeviceSite, command_id: int, outcome: str, detail: str = ""
 ) -> dict[str, Any]:
     """The edge's report of what it did."""
-    response = httpx.post(
+    response = server.http.post(
         f"{server.url}/api/v1/edge/commands/{command_id}/result",
         json={"outcome": outcome, "detail": detail, "at": datetime.now(UTC).isoformat()},
         headers=edge_headers(site),
@@ -94,7 +96,7 @@ def test_isolate_string_from_queue_to_verified(
     opened = [string_row(2, now, contactor_closed=False, current_a=0.2)]
     post_batch(server, site.token, batch(site.code, 2, strings=opened))
     assert state(test_database_url, command["id"]) == "verified"
-    listed = httpx.get(f"{server.url}/api/v1/sites/{site.code}/commands").json()
+    listed = server.http.get(f"{server.url}/api/v1/sites/{site.code}/commands").json()
     mine = next(c for c in listed if c["id"] == command["id"])
     assert mine["result"]["verified_by"] == "contactor open, 0.2 A"
     assert mine["sent_at"] <= mine["acked_at"] <= mine["verified_at"]
@@ -145,7 +147,9 @@ def test_cancelled_and_expired_commands_are_never_delivered(
 ) -> None:
     cancelled = queue(server, site, kind="return_string", string=1).json()
     stale = queue(server, site, kind="set_balancing", string=2, enabled=True).json()
-    cancel = httpx.post(f"{server.url}/api/v1/sites/{site.code}/commands/{cancelled['id']}/cancel")
+    cancel = server.http.post(
+        f"{server.url}/api/v1/sites/{site.code}/commands/{cancelled['id']}/cancel"
+    )
     assert cancel.json()["state"] == "cancelled"
     with psycopg.connect(psycopg_dsn(test_database_url)) as conn:
         conn.execute(
@@ -154,7 +158,9 @@ def test_cancelled_and_expired_commands_are_never_delivered(
         )
     assert poll(server, site) == []
     assert state(test_database_url, stale["id"]) == "expired"
-    again = httpx.post(f"{server.url}/api/v1/sites/{site.code}/commands/{cancelled['id']}/cancel")
+    again = server.http.post(
+        f"{server.url}/api/v1/sites/{site.code}/commands/{cancelled['id']}/cancel"
+    )
     assert again.status_code == 409
 
 
@@ -225,7 +231,7 @@ def test_browser_form_previews_the_impact_then_sends(
     form = {"kind": "isolate_string", "string": "2", "reason": "maintenance",
             "note": "swap fan", "revert_after_s": ""}  # fmt: skip
     htmx = {"HX-Request": "true"}
-    preview = httpx.post(
+    preview = server.http.post(
         f"{server.url}/sites/{site.code}/commands/preview", data=form, headers=htmx
     )
     assert preview.status_code == 200
@@ -236,13 +242,17 @@ def test_browser_form_previews_the_impact_then_sends(
             "SELECT count(*) FROM command WHERE site_id = %s", (site.site_id,)
         ).fetchone()
     assert queued_before == (0,)  # a preview sends nothing
-    sent = httpx.post(f"{server.url}/sites/{site.code}/commands/send", data=form, headers=htmx)
+    sent = server.http.post(
+        f"{server.url}/sites/{site.code}/commands/send", data=form, headers=htmx
+    )
     assert sent.status_code == 200
     assert "queued" in sent.text
-    again = httpx.post(f"{server.url}/sites/{site.code}/commands/send", data=form, headers=htmx)
+    again = server.http.post(
+        f"{server.url}/sites/{site.code}/commands/send", data=form, headers=htmx
+    )
     assert again.status_code == 409
     assert "is still in flight" in again.text
-    bad = httpx.post(
+    bad = server.http.post(
         f"{server.url}/sites/{site.code}/commands/preview",
         data={**form, "kind": "derate"},
         headers=htmx,
@@ -260,7 +270,7 @@ def test_edge_readings_after_the_ack_verify_at_once(
     now = datetime.now(UTC).isoformat()
     opened = {"1.0": {"contactor_closed": 0, "current_a": 0.1, "charge_limit_a": 140,
                       "discharge_limit_a": 140}}  # fmt: skip
-    answer = httpx.post(
+    answer = server.http.post(
         f"{server.url}/api/v1/edge/commands/{command['id']}/result",
         json={"outcome": "acked", "at": now, "evidence": opened},
         headers=edge_headers(site),
@@ -268,14 +278,14 @@ def test_edge_readings_after_the_ack_verify_at_once(
     assert answer["state"] == "verified"
     assert answer["result"]["verified_by"].startswith("contactor open, 0.1 A (BMS frames after")
     # Readings that do not show the effect (or are incomplete) leave it to the telemetry.
-    unproven = httpx.post(
+    unproven = server.http.post(
         f"{server.url}/api/v1/edge/commands/{partial['id']}/result",
         json={"outcome": "acked", "at": now, "evidence": {"2.0": {"charge_limit_a": 56}}},
         headers=edge_headers(site),
     )
     assert unproven.status_code == 200
     assert unproven.json()["state"] == "acked"
-    bad = httpx.post(
+    bad = server.http.post(
         f"{server.url}/api/v1/edge/commands/{partial['id']}/result",
         json={"outcome": "acked", "at": now, "evidence": {"2.0": {"soc_pct": 5}}},
         headers=edge_headers(site),

@@ -35,7 +35,7 @@ def action(
 
 def record(server: LiveServer, site: DeviceSite, body: dict[str, Any]) -> httpx.Response:
     """The edge's report."""
-    return httpx.post(f"{server.url}/api/v1/edge/policy-actions", json=body, timeout=10,
+    return server.http.post(f"{server.url}/api/v1/edge/policy-actions", json=body, timeout=10,
                       headers={"Authorization": f"Bearer {site.token}"})  # fmt: skip
 
 
@@ -151,7 +151,7 @@ async def test_bad_reports_are_refused_with_the_reason(
     unknown = record(server, site, action("7", string=9))
     assert unknown.status_code == 422
     assert "this site has no string 9" in unknown.text
-    async with httpx.AsyncClient() as client:
+    async with server.async_client() as client:
         request = {"kind": "trip", "reason": "fault", "note": "stop it"}
         trip = await client.post(f"{server.url}/api/v1/sites/{site.code}/commands", json=request)
     assert trip.status_code == 422

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,7 +24,7 @@ async def wait_for_state(
 ) -> dict[str, Any]:
     """Poll the command list until the command reaches `wanted` (or a final state)."""
     deadline = time.monotonic() + SETTLE_S
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.async_client() as client:
         while True:
             listed = (await client.get(f"/api/v1/sites/{code}/commands")).json()
             command: dict[str, Any] = next(c for c in listed if c["id"] == command_id)
@@ -77,7 +76,7 @@ async def test_isolate_and_return_a_string_through_the_real_path(
         assert all(closed for closed, _ in strings_now(dsn, site.site_id).values())
         commands = f"{server.url}/api/v1/sites/{site.code}/commands"
         request = {"kind": "isolate_string", "string": 2, "reason": "fault", "note": "e2e"}
-        async with httpx.AsyncClient() as client:
+        async with server.async_client() as client:
             queued = await client.post(commands, json=request)
         assert queued.status_code == 201, queued.text
         isolated = await wait_for_state(server, site.code, queued.json()["id"], "verified")
@@ -90,7 +89,7 @@ async def test_isolate_and_return_a_string_through_the_real_path(
         assert state[3][0]
 
         back = {"kind": "return_string", "string": 2, "reason": "fault", "note": "repaired"}
-        async with httpx.AsyncClient() as client:
+        async with server.async_client() as client:
             returned = await client.post(commands, json=back)
         assert returned.status_code == 201, returned.text
         done = await wait_for_state(server, site.code, returned.json()["id"], "verified")

@@ -12,7 +12,9 @@ from tests.edge.conftest import Rig
 def delivered(rig: Rig, **request: Any) -> dict[str, Any]:
     """Queue a command at the backend and take it as the edge's poll would."""
     body = {"reason": "maintenance", "note": "edge test", **request}
-    queued = httpx.post(f"{rig.server.url}/api/v1/sites/{rig.site.code}/commands", json=body)
+    queued = rig.server.http.post(
+        f"{rig.server.url}/api/v1/sites/{rig.site.code}/commands", json=body
+    )
     assert queued.status_code == 201, queued.text
     polled = httpx.get(
         f"{rig.server.url}/api/v1/edge/commands",
@@ -24,7 +26,7 @@ def delivered(rig: Rig, **request: Any) -> dict[str, Any]:
 
 def state(rig: Rig, command_id: int) -> dict[str, Any]:
     """The command as the backend has it."""
-    listed = httpx.get(f"{rig.server.url}/api/v1/sites/{rig.site.code}/commands").json()
+    listed = rig.server.http.get(f"{rig.server.url}/api/v1/sites/{rig.site.code}/commands").json()
     found: dict[str, Any] = next(c for c in listed if c["id"] == command_id)
     return found
 

@@ -147,7 +147,7 @@ async def test_a_token_cannot_write_to_another_site(
 @pytest.mark.parametrize("header", [None, "Bearer rte_not-a-real-token", "Basic abc"])
 def test_missing_or_unknown_token_is_401(server: LiveServer, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
-    response = httpx.post(f"{server.url}/api/v1/ingest", content=b"{}", headers=headers)
+    response = server.http.post(f"{server.url}/api/v1/ingest", content=b"{}", headers=headers)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthorized"
 
@@ -164,7 +164,7 @@ def test_invalid_envelope_names_the_field(server: LiveServer, site: DeviceSite) 
 def test_payload_limits_give_413(server: LiveServer, site: DeviceSite) -> None:
     headers = {"Authorization": f"Bearer {site.token}", "Content-Encoding": "gzip"}
     bomb = gzip.compress(b" " * (17 * 1024 * 1024))  # inflates past the 16 MiB limit
-    response = httpx.post(f"{server.url}/api/v1/ingest", content=bomb, headers=headers)
+    response = server.http.post(f"{server.url}/api/v1/ingest", content=bomb, headers=headers)
     assert response.status_code == 413
     assert "16777216 bytes" in response.json()["error"]["message"]
 

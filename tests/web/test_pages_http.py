@@ -1,6 +1,5 @@
 """Pages over real HTTP: full page without HX-Request, fragments with it, errors named."""
 
-import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -19,7 +18,7 @@ async def committed_site(engine: AsyncEngine) -> str:
 
 
 async def test_fleet_full_page(server: LiveServer, committed_site: str) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.async_client() as client:
         response = await client.get("/")
     assert response.status_code == 200
     assert response.headers["vary"] == "HX-Request, HX-Target"
@@ -31,7 +30,7 @@ async def test_fleet_full_page(server: LiveServer, committed_site: str) -> None:
 
 
 async def test_fleet_fragment_for_htmx(server: LiveServer, committed_site: str) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.async_client() as client:
         response = await client.get("/", headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert "<html" not in response.text
@@ -44,7 +43,7 @@ async def test_fleet_fragment_for_htmx(server: LiveServer, committed_site: str) 
 
 async def test_a_live_part_refreshes_alone(server: LiveServer, committed_site: str) -> None:
     headers = {"HX-Request": "true", "HX-Target": "fleet_table"}
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.async_client() as client:
         response = await client.get("/", headers=headers, params={"q": committed_site})
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<div id="fleet_table"')
@@ -53,7 +52,7 @@ async def test_a_live_part_refreshes_alone(server: LiveServer, committed_site: s
 
 
 async def test_fleet_filter_and_sort(server: LiveServer, committed_site: str) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.async_client() as client:
         found = await client.get("/", params={"q": committed_site, "sort": "name", "dir": "desc"})
         missing = await client.get("/", params={"q": "no-such-site-anywhere"})
         offline = await client.get("/", params={"q": committed_site, "state": "normal"})
@@ -67,7 +66,7 @@ async def test_fleet_filter_and_sort(server: LiveServer, committed_site: str) ->
 
 
 async def test_unknown_page_is_html_for_browsers_and_json_for_api(server: LiveServer) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.async_client() as client:
         page = await client.get("/no-such-page", headers={"Accept": "text/html"})
         api = await client.get("/api/v1/no-such-thing")
     assert page.status_code == 404
@@ -77,7 +76,7 @@ async def test_unknown_page_is_html_for_browsers_and_json_for_api(server: LiveSe
 
 
 async def test_static_vendored_htmx_is_served(server: LiveServer) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.async_client() as client:
         response = await client.get("/static/vendor/htmx-2.0.11/htmx.min.js")
     assert response.status_code == 200
     assert "htmx" in response.text[:2000]

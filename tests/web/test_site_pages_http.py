@@ -4,7 +4,6 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -47,7 +46,7 @@ def query_one(url: str, sql: str, *params: object) -> tuple[object, ...]:
 def test_site_page_shows_heatmap_strings_and_the_alarm(
     server: LiveServer, site: DeviceSite
 ) -> None:
-    page = httpx.get(f"{server.url}/sites/{site.code}")
+    page = server.http.get(f"{server.url}/sites/{site.code}")
     assert page.status_code == 200
     assert page.text.count('class="hm ') == 6
     # The module with the alarm is outlined in its priority's colour and says so in text.
@@ -59,9 +58,11 @@ def test_site_page_shows_heatmap_strings_and_the_alarm(
 
 
 def test_heatmap_metric_switch_and_live_part(server: LiveServer, site: DeviceSite) -> None:
-    soc = httpx.get(f"{server.url}/sites/{site.code}", params={"metric": "soc"})
-    live = httpx.get(f"{server.url}/sites/{site.code}", headers={**HTMX, "HX-Target": "site_live"})
-    bad = httpx.get(f"{server.url}/sites/{site.code}", params={"metric": "colour"})
+    soc = server.http.get(f"{server.url}/sites/{site.code}", params={"metric": "soc"})
+    live = server.http.get(
+        f"{server.url}/sites/{site.code}", headers={**HTMX, "HX-Target": "site_live"}
+    )
+    bad = server.http.get(f"{server.url}/sites/{site.code}", params={"metric": "colour"})
     assert "Modules: SoC" in soc.text
     assert live.text.lstrip().startswith('<div id="site_live"')
     assert "<title>" not in live.text
@@ -69,7 +70,7 @@ def test_heatmap_metric_switch_and_live_part(server: LiveServer, site: DeviceSit
 
 
 def test_module_page_marks_min_and_max_cells(server: LiveServer, site: DeviceSite) -> None:
-    page = httpx.get(f"{server.url}/sites/{site.code}/modules/{site.module_ids[0]}")
+    page = server.http.get(f"{server.url}/sites/{site.code}/modules/{site.module_ids[0]}")
     assert page.status_code == 200
     assert page.text.count('role="listitem"') == 16
     assert "▲ max" in page.text
@@ -82,9 +83,11 @@ def test_pages_of_unknown_assets_are_404_with_the_reason(
 ) -> None:
     html = {"Accept": "text/html"}
     other_site_module = 10**9
-    assert httpx.get(f"{server.url}/sites/nowhere", headers=html).status_code == 404
-    module = httpx.get(f"{server.url}/sites/{site.code}/modules/{other_site_module}", headers=html)
-    string = httpx.get(f"{server.url}/sites/{site.code}/strings/9")
+    assert server.http.get(f"{server.url}/sites/nowhere", headers=html).status_code == 404
+    module = server.http.get(
+        f"{server.url}/sites/{site.code}/modules/{other_site_module}", headers=html
+    )
+    string = server.http.get(f"{server.url}/sites/{site.code}/strings/9")
     assert module.status_code == 404
     assert f"this site has no module {other_site_module}" in module.text
     assert string.status_code == 404
@@ -92,7 +95,7 @@ def test_pages_of_unknown_assets_are_404_with_the_reason(
 
 
 def test_string_page(server: LiveServer, site: DeviceSite) -> None:
-    page = httpx.get(f"{server.url}/sites/{site.code}/strings/1")
+    page = server.http.get(f"{server.url}/sites/{site.code}/strings/1")
     assert page.status_code == 200
     for position, module_id in enumerate(site.module_ids[:3], start=1):
         assert f'href="/sites/{site.code}/modules/{module_id}">Module {position}</a>' in page.text
@@ -106,7 +109,7 @@ def test_trend_keeps_gaps_as_gaps(server: LiveServer, site: DeviceSite) -> None:
     second = [now - timedelta(minutes=10) + timedelta(seconds=5 * i) for i in range(12)]
     rows = [module_row(1, 1, ts) for ts in first + second]
     assert post_batch(server, site.token, batch(site.code, 2, modules=rows)).status_code == 200
-    trend = httpx.get(
+    trend = server.http.get(
         f"{server.url}/sites/{site.code}/modules/{site.module_ids[0]}/trend.json",
         params={"range": "1h"},
     ).json()
@@ -122,8 +125,8 @@ def test_acknowledge_with_a_note_is_audited_and_only_once(
 ) -> None:
     alarm = alarm_id(test_database_url, site)
     url = f"{server.url}/alarms/{alarm}/acknowledge"
-    first = httpx.post(url, data={"note": "checking <b>cell</b> 7"}, headers=HTMX)
-    again = httpx.post(url, data={"note": "twice"}, headers=HTMX)
+    first = server.http.post(url, data={"note": "checking <b>cell</b> 7"}, headers=HTMX)
+    again = server.http.post(url, data={"note": "twice"}, headers=HTMX)
     assert first.status_code == 204
     assert first.headers["HX-Trigger"] == "alarms-changed"
     assert again.status_code == 409
@@ -138,7 +141,7 @@ def test_acknowledge_with_a_note_is_audited_and_only_once(
         f"alarm {alarm}",
     )
     assert audit == ("alarm.acknowledge", "checking <b>cell</b> 7")
-    page = httpx.get(f"{server.url}/alarms", params={"site": site.code})
+    page = server.http.get(f"{server.url}/alarms", params={"site": site.code})
     assert "checking &lt;b&gt;cell&lt;/b&gt; 7" in page.text  # notes are escaped
 
 
@@ -147,8 +150,8 @@ def test_plain_form_post_redirects_back(
 ) -> None:
     alarm = alarm_id(test_database_url, site)
     back = f"/sites/{site.code}"
-    done = httpx.post(f"{server.url}/alarms/{alarm}/acknowledge", data={"back": back})
-    offsite = httpx.post(
+    done = server.http.post(f"{server.url}/alarms/{alarm}/acknowledge", data={"back": back})
+    offsite = server.http.post(
         f"{server.url}/alarms/{alarm}/shelve",
         data={"minutes": "15", "reason": "sensor swap", "back": "https://evil.example/"},
     )
@@ -160,10 +163,10 @@ def test_shelve_for_a_while_then_unshelve(
     server: LiveServer, site: DeviceSite, test_database_url: str
 ) -> None:
     alarm = alarm_id(test_database_url, site)
-    refused = httpx.post(
+    refused = server.http.post(
         f"{server.url}/alarms/{alarm}/shelve", data={"minutes": "7", "reason": "x"}, headers=HTMX
     )
-    shelved = httpx.post(
+    shelved = server.http.post(
         f"{server.url}/alarms/{alarm}/shelve",
         data={"minutes": "60", "reason": "known sensor fault"},
         headers=HTMX,
@@ -177,12 +180,14 @@ def test_shelve_for_a_while_then_unshelve(
     )
     assert state == "shelved"
     assert 58 < float(minutes) <= 60  # type: ignore[arg-type]
-    standing = httpx.get(f"{server.url}/alarms", params={"site": site.code})
-    listed = httpx.get(f"{server.url}/alarms", params={"site": site.code, "state": "shelved"})
+    standing = server.http.get(f"{server.url}/alarms", params={"site": site.code})
+    listed = server.http.get(f"{server.url}/alarms", params={"site": site.code, "state": "shelved"})
     assert f'data-alarm="{alarm}"' not in standing.text
     assert f'data-alarm="{alarm}"' in listed.text
     assert "known sensor fault" in listed.text
-    assert httpx.post(f"{server.url}/alarms/{alarm}/unshelve", headers=HTMX).status_code == 204
+    assert (
+        server.http.post(f"{server.url}/alarms/{alarm}/unshelve", headers=HTMX).status_code == 204
+    )
     assert query_one(test_database_url, "SELECT state FROM alarm WHERE id = %s", alarm) == (
         "unacked",
     )
@@ -198,21 +203,23 @@ def test_module_alarms_are_suppressed_under_an_isolated_string(
             "WHERE site_id = %s AND index = 1",
             (site.site_id, T0, T0 + timedelta(seconds=1), site.site_id),
         )
-    listed = httpx.get(f"{server.url}/alarms", params={"site": site.code, "state": "suppressed"})
-    standing = httpx.get(f"{server.url}/alarms", params={"site": site.code})
+    listed = server.http.get(
+        f"{server.url}/alarms", params={"site": site.code, "state": "suppressed"}
+    )
+    standing = server.http.get(f"{server.url}/alarms", params={"site": site.code})
     assert "Suppressed (string isolated)" in listed.text
     assert "No alarms here." in standing.text
-    page = httpx.get(f"{server.url}/sites/{site.code}")
+    page = server.http.get(f"{server.url}/sites/{site.code}")
     assert "isolated: maintenance, by operator" in page.text
 
 
 def test_fault_log_search_filters_and_plain_language(server: LiveServer, site: DeviceSite) -> None:
     log = f"{server.url}/sites/{site.code}/faults"
-    by_title = httpx.get(log, params={"q": "over-voltage", "window": "all"})
-    by_meaning = httpx.get(log, params={"q": "imbalance near full", "window": "all"})
-    nothing = httpx.get(log, params={"q": "insulation", "window": "all"})
-    other_string = httpx.get(log, params={"string": "2", "window": "all"})
-    literal = httpx.get(log, params={"q": "%", "window": "all"})
+    by_title = server.http.get(log, params={"q": "over-voltage", "window": "all"})
+    by_meaning = server.http.get(log, params={"q": "imbalance near full", "window": "all"})
+    nothing = server.http.get(log, params={"q": "insulation", "window": "all"})
+    other_string = server.http.get(log, params={"string": "2", "window": "all"})
+    literal = server.http.get(log, params={"q": "%", "window": "all"})
     assert by_title.text.count("data-fault=") == 1
     assert by_meaning.text.count("data-fault=") == 1
     assert "Check the cell&#39;s history and balancing activity" in by_title.text  # technician
@@ -223,7 +230,7 @@ def test_fault_log_search_filters_and_plain_language(server: LiveServer, site: D
 
 
 def test_fault_log_csv_matches_the_log(server: LiveServer, site: DeviceSite) -> None:
-    response = httpx.get(
+    response = server.http.get(
         f"{server.url}/sites/{site.code}/faults.csv", params={"window": "all", "string": "1"}
     )
     assert response.status_code == 200
@@ -243,9 +250,9 @@ def test_fault_log_csv_matches_the_log(server: LiveServer, site: DeviceSite) -> 
 def test_kpi_page_shows_each_figure_with_its_definition(
     server: LiveServer, site: DeviceSite
 ) -> None:
-    page = httpx.get(f"{server.url}/kpis", params={"site": site.code, "window": "30d"})
-    fleet = httpx.get(f"{server.url}/kpis")
-    unknown = httpx.get(f"{server.url}/kpis", params={"site": "nowhere"})
+    page = server.http.get(f"{server.url}/kpis", params={"site": site.code, "window": "30d"})
+    fleet = server.http.get(f"{server.url}/kpis")
+    unknown = server.http.get(f"{server.url}/kpis", params={"site": "nowhere"})
     assert page.status_code == 200
     for kpi in ("spread", "mtta", "isolate", "mttr", "availability", "rte", "balancing"):
         card = page.text[page.text.index(f'id="kpi-{kpi}"') :]
@@ -262,7 +269,7 @@ def test_string_trend_has_the_hottest_module_sensor(server: LiveServer, site: De
     strings = [string_row(1, now - timedelta(minutes=5))]
     body = batch(site.code, 3, modules=rows, strings=strings)
     assert post_batch(server, site.token, body).status_code == 200
-    trend = httpx.get(
+    trend = server.http.get(
         f"{server.url}/sites/{site.code}/strings/1/trend.json", params={"range": "1h"}
     ).json()
     assert trend["temp_c_max"] == [33.5]  # module 2's hottest sensor, in the string's bucket

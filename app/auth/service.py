@@ -1,0 +1,136 @@
+"""Sign-in, sessions and users: the SQL behind the login page, the cookie and the CLI."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditEntry
+from app.auth.passwords import hash_password, verify_password
+from app.auth.permissions import Role
+from app.core.security import hash_token
+
+SESSION_LIFETIME = timedelta(hours=12)  # one shift
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_ADDRESS = 20
+
+
+class LoginThrottledError(Exception):
+    """Too many failed attempts lately; the message says for how long to wait."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """The user behind a request's session cookie."""
+
+    user_id: int
+    username: str
+    role: Role
+    site_ids: tuple[int, ...] | None  # None: every site
+    csrf_token: str
+
+    def sees(self, site_id: int) -> bool:
+        """Whether this user may see the site."""
+        return self.site_ids is None or site_id in self.site_ids
+
+
+FAILURES = text("""
+SELECT count(*) FILTER (WHERE username = :username), count(*) FILTER (WHERE remote_addr = :addr)
+FROM login_attempt WHERE NOT ok AND at > :since
+""")
+USER = text("""
+SELECT id, password_hash, role FROM app_user WHERE username = :username AND disabled_at IS NULL
+""")
+
+
+async def _throttle(session: AsyncSession, username: str, addr: str | None, now: datetime) -> None:
+    params = {"username": username, "addr": addr, "since": now - THROTTLE_WINDOW}
+    by_user, by_addr = (await session.execute(FAILURES, params)).one()
+    if by_user >= MAX_FAILURES_PER_USER or by_addr >= MAX_FAILURES_PER_ADDRESS:
+        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+        raise LoginThrottledError(f"too many failed sign-ins; try again in up to {minutes} minutes")
+
+
+async def authenticate(
+    session: AsyncSession, *, username: str, password: str, addr: str | None, now: datetime
+) -> int | None:
+    """The user id for a right username and password, else None; every attempt is kept."""
+    username = username.strip().lower()
+    await _throttle(session, username, addr, now)
+    row = (await session.execute(USER, {"username": username})).first()
+    ok = verify_password(row[1] if row else None, password)
+    await session.execute(
+        text("INSERT INTO login_attempt (username, remote_addr, ok) VALUES (:u, :a, :ok)"),
+        {"u": username, "a": addr, "ok": ok},
+    )
+    session.add(AuditEntry(actor=username, action="auth.login" if ok else "auth.login_failed",
+                           remote_addr=addr))  # fmt: skip
+    return int(row[0]) if ok and row else None
+
+
+async def start_session(
+    session: AsyncSession, user_id: int, *, addr: str | None, now: datetime
+) -> str:
+    """A new session for the user; returns the cookie value (stored only as a hash)."""
+    token = secrets.token_urlsafe(32)
+    await session.execute(
+        text("INSERT INTO user_session (token_hash, user_id, csrf_token, expires_at, remote_addr) "
+             "VALUES (:hash, :user, :csrf, :expires, :addr)"),
+        {"hash": hash_token(token), "user": user_id, "csrf": secrets.token_urlsafe(32),
+         "expires": now + SESSION_LIFETIME, "addr": addr},
+    )  # fmt: skip
+    return token
+
+
+SESSION_USER = text("""
+SELECT u.id, u.username, u.role, u.site_ids, s.csrf_token
+FROM user_session s JOIN app_user u ON u.id = s.user_id
+WHERE s.token_hash = :hash AND s.expires_at > :now AND u.disabled_at IS NULL
+""")
+
+
+async def session_user(session: AsyncSession, token: str, now: datetime) -> SignedIn | None:
+    """The signed-in user of a cookie value, if the session is still valid."""
+    row = (await session.execute(SESSION_USER, {"hash": hash_token(token), "now": now})).first()
+    if row is None:
+        return None
+    sites = None if row[3] is None else tuple(row[3])
+    return SignedIn(row[0], row[1], Role(row[2]), sites, row[4])
+
+
+async def end_session(session: AsyncSession, token: str, who: SignedIn, addr: str | None) -> None:
+    """Sign out: the session is deleted, so the cookie is worthless even if kept."""
+    await session.execute(
+        text("DELETE FROM user_session WHERE token_hash = :hash"), {"hash": hash_token(token)}
+    )
+    session.add(AuditEntry(actor=who.username, action="auth.logout", remote_addr=addr))
+
+
+async def save_user(
+    session: AsyncSession, *, username: str, password: str, role: Role,
+    site_codes: list[str] | None = None,
+) -> int:  # fmt: skip
+    """Create the user, or reset an existing one's password, role and sites; returns the id."""
+    site_ids = None
+    if site_codes:
+        rows = await session.execute(
+            text("SELECT code, id FROM site WHERE code = ANY(:codes)"), {"codes": site_codes}
+        )
+        found: dict[str, int] = dict(rows.tuples())
+        missing = sorted(set(site_codes) - set(found))
+        if missing:
+            raise ValueError(f"no site with code {', '.join(missing)}")
+        site_ids = [found[code] for code in site_codes]
+    values = {"username": username.strip().lower(), "hash": hash_password(password),
+              "role": role.value, "sites": site_ids}  # fmt: skip
+    user_id = await session.execute(
+        text("INSERT INTO app_user (username, password_hash, role, site_ids) "
+             "VALUES (:username, :hash, :role, :sites) ON CONFLICT (username) DO UPDATE SET "
+             "password_hash = excluded.password_hash, role = excluded.role, "
+             "site_ids = excluded.site_ids, disabled_at = NULL RETURNING id"),
+        values,
+    )  # fmt: skip
+    return int(user_id.scalar_one())
