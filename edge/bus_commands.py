@@ -56,6 +56,11 @@ class BusCommander:
         assets = self.collector.assembler.assets
         return {s: dict(state.scalars) for (s, m), state in list(assets.items()) if m == 0}
 
+    def readings(self, string: int, module: int) -> dict[str, float]:
+        """One module's (or, with module 0, one string's) latest readings; empty if unheard."""
+        state = self.collector.assembler.assets.get((string, module))
+        return {} if state is None else dict(state.scalars)
+
     def carry_out(self, order: Order) -> Outcome:
         """Send the order to each target and wait for every ACK, then for fresh status."""
         with self.lock:

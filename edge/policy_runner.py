@@ -98,10 +98,8 @@ class PolicyRunner:
         if action.kind == "trip":
             return not closed
         if action.kind == "isolate_module":
-            module = self.commander.collector.assembler.assets.get(
-                (action.string or 0, action.module or 0)
-            )
-            return module is not None and module.scalars.get("bypassed", 0.0) >= 0.5
+            module = self.commander.readings(action.string or 0, action.module or 0)
+            return module.get("bypassed", 0.0) >= 0.5
         if action.string in readings and action.string not in closed:
             return True  # the string is open already: isolated, and no use derating it
         if action.kind == "derate" and action.pct is not None:

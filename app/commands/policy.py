@@ -13,7 +13,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.repository import AlarmSource
-from app.audit.models import AuditEntry
 from app.commands import service
 from app.commands.schemas import EdgeResult, PolicyActionReport
 from app.core.enums import Actor, DisableReason
@@ -95,10 +94,9 @@ async def _follow_up(
     command_id: int, rack_id: int | None, module_id: int | None,
 ) -> None:  # fmt: skip
     """Audit, attach the isolation, verify from evidence or alarm a failure, and tell pages."""
-    session.add(AuditEntry(
-        actor=_who(device), action="command.policy", site_id=device.site_id,
-        target=f"command {command_id}", details=report.model_dump(mode="json"),
-    ))  # fmt: skip
+    who = service.Requester(_who(device), Actor.EDGE_POLICY.value)
+    await service.audit(session, who=who, action="command.policy", site_id=device.site_id,
+                        command_id=command_id, details=report.model_dump(mode="json"))  # fmt: skip
     if report.outcome == "acked":
         if report.kind in ("isolate_string", "trip"):
             await session.execute(ATTACH, {

@@ -131,7 +131,7 @@ async def queue_command(
         "revert": revert,
     }  # fmt: skip
     command_id = int((await session.execute(INSERT, values)).scalar_one())
-    await _audit(
+    await audit(
         session,
         who=who,
         action="command.queue",
@@ -143,7 +143,7 @@ async def queue_command(
     return command_id
 
 
-async def _audit(
+async def audit(
     session: AsyncSession,
     *,
     who: Requester,
@@ -152,6 +152,7 @@ async def _audit(
     command_id: int,
     details: dict[str, Any],
 ) -> None:
+    """Write who did what to a command, when and from where, to the audit log."""
     session.add(
         AuditEntry(
             actor=who.name,
@@ -177,7 +178,7 @@ async def cancel_command(
     params = {"id": command_id, "site": site_id, "now": now}
     if (await session.execute(CANCEL, params)).first() is None:
         raise CommandRefusedError("only a queued command can be cancelled (it may already be sent)")
-    await _audit(
+    await audit(
         session,
         who=who,
         action="command.cancel",

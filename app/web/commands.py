@@ -3,16 +3,17 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import HTMLResponse
 
 from app.auth.dependencies import Commander
 from app.auth.permissions import may_command
+from app.auth.service import SignedIn
 from app.commands import service
 from app.commands.impact import StringCapacity, describe_impact
 from app.commands.queries import list_commands
-from app.commands.routes import check_role, operator
+from app.commands.routes import operator
 from app.commands.schemas import CommandRequest
 from app.core.db import SessionDep
 from app.core.htmx import render
@@ -59,15 +60,9 @@ async def preview(
     site = await site_or_404(session, code)
     form = await _form(request)
     context: dict[str, Any] = {"site": site, "fields": form}
-    try:
-        command = _request(form)
-    except ValidationError as exc:
-        context["problems"] = _problems(exc)
-        return _answer(request, context, 422)
-    refusal = may_command(user.role, command.kind.value, command.reason.value)
-    if refusal is not None:
-        context["refusal"] = refusal
-        return _answer(request, context, 403)
+    command = _allowed(request, context, user)
+    if isinstance(command, HTMLResponse):
+        return command
     capacities = await _capacities(session, site.id)
     context["impact"] = describe_impact(command, capacities, site.nameplate_power_kw)
     context["command"] = command
@@ -80,22 +75,35 @@ async def send(request: Request, session: SessionDep, code: str, user: Commander
     site = await site_or_404(session, code)
     form = await _form(request)
     context: dict[str, Any] = {"site": site, "fields": form}
+    command = _allowed(request, context, user)
+    if isinstance(command, HTMLResponse):
+        return command
     status = 200
     try:
-        command = _request(form)
-        check_role(user, command.kind.value, command.reason.value)
         ref = service.SiteRef(site.id, site.code, site.nameplate_power_kw, site.strings)
         command_id = await service.queue_command(
             session, ref, command, operator(request, user), datetime.now(UTC)
         )
         context["queued"] = (await list_commands(session, site.id, command_id=command_id))[0]
-    except ValidationError as exc:
-        context["problems"], status = _problems(exc), 422
     except service.CommandRefusedError as exc:
         context["refusal"], status = str(exc), 409
-    except HTTPException as exc:  # the role may not send this command
-        context["refusal"], status = str(exc.detail), exc.status_code
     return _answer(request, context, status)
+
+
+def _allowed(
+    request: Request, context: dict[str, Any], user: SignedIn
+) -> CommandRequest | HTMLResponse:
+    """The posted form as a command this user may send, or the answer that says why not."""
+    try:
+        command = _request(context["fields"])
+    except ValidationError as exc:
+        context["problems"] = _problems(exc)
+        return _answer(request, context, 422)
+    refusal = may_command(user.role, command.kind.value, command.reason.value)
+    if refusal is not None:
+        context["refusal"] = refusal
+        return _answer(request, context, 403)
+    return command
 
 
 def _answer(request: Request, context: dict[str, Any], status: int) -> HTMLResponse:

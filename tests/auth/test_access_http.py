@@ -14,7 +14,7 @@ from app.main import OWN_ACCESS_ROUTERS, SIGNED_IN_ROUTERS
 from tests.db import psycopg_dsn
 from tests.factories import DeviceSite, committed_device_site
 from tests.server import LiveServer
-from tests.signin import PASSWORD, ensure_user
+from tests.signin import CSRF, PASSWORD, ensure_user
 from tests.wire import T0, batch, event, full_site_rows, post_batch
 
 # Reachable without a user: probes, the login page, static files, the API docs, and the edge's
@@ -143,7 +143,7 @@ def test_sign_in_throttling_cookie_and_sign_out(server: LiveServer) -> None:
         assert "samesite=lax" in cookie
         page = client.get("/")
         assert page.status_code == 200
-        csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', page.text)
+        csrf = CSRF.search(page.text)
         assert csrf is not None
         assert client.post("/logout", data={"csrf_token": csrf.group(1)}).status_code == 303
         assert client.get("/", follow_redirects=False).status_code == 303  # the session is gone
