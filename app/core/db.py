@@ -45,4 +45,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# Scope "function": commit before the response is sent. With FastAPI's default ("request") the
+# commit ran after the answer had gone out, so a client (an edge about to drop a batch from its
+# spool) could be told "stored" before the data was committed, or even if the commit failed.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
