@@ -7,6 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.catalogue import FaultCode, catalogue, describe
+from app.core.scope import SiteIds
 
 # Module alarms under a string that is deliberately isolated are suppressed by design.
 # A module alarm of alarm `a` under a string that is deliberately isolated (suppressed by design).
@@ -36,7 +37,7 @@ SELECT * FROM (
          a.cleared_at, a.shelved_until, a.shelved_by, a.shelve_reason
   FROM alarm a JOIN site s ON s.id = a.site_id
   LEFT JOIN rack r ON r.id = a.rack_id LEFT JOIN module m ON m.id = a.module_id
-  WHERE (CAST(:site_id AS int) IS NULL OR a.site_id = :site_id)
+  WHERE (CAST(:sites AS int[]) IS NULL OR a.site_id = ANY(:sites))
     AND (CAST(:module_id AS int) IS NULL OR a.module_id = :module_id)
     AND (CAST(:rack_id AS int) IS NULL OR a.rack_id = :rack_id)
     AND (CAST(:priority AS int) IS NULL OR a.priority = :priority)
@@ -102,7 +103,7 @@ class AlarmView:
 class AlarmFilter:
     """Which alarms to list."""
 
-    site_id: int | None = None
+    sites: SiteIds = None  # None: every site
     rack_id: int | None = None
     module_id: int | None = None
     priority: int | None = None
@@ -131,7 +132,7 @@ def matching_codes(search: str) -> list[str]:
 async def list_alarms(session: AsyncSession, where: AlarmFilter) -> list[AlarmView]:
     """Alarms matching a filter: unacknowledged first, then by priority and recency."""
     params = {
-        "site_id": where.site_id,
+        "sites": None if where.sites is None else list(where.sites),
         "rack_id": where.rack_id,
         "module_id": where.module_id,
         "priority": where.priority,

@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.alarms.lifecycle import (
@@ -16,13 +18,13 @@ from app.alarms.lifecycle import (
     unshelve,
 )
 from app.alarms.queries import STANDING, AlarmFilter, list_alarms
-from app.auth.dependencies import Acknowledger, Shelver
+from app.auth.dependencies import Acknowledger, Shelver, Viewer
 from app.auth.service import SignedIn
 from app.core.db import SessionDep
 from app.core.htmx import is_htmx, render
 from app.core.security import client_host
+from app.sites.access import chosen_site_id
 from app.sites.overview import site_overviews
-from app.sites.repository import site_id_by_code
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,23 +53,29 @@ def _states(state: StateFilter) -> tuple[str, ...]:
 
 @router.get("/alarms", response_class=HTMLResponse)
 async def alarms_page(
-    request: Request, session: SessionDep, query: Annotated[AlarmQuery, Query()]
+    request: Request, session: SessionDep, query: Annotated[AlarmQuery, Query()], user: Viewer
 ) -> HTMLResponse:
-    """Alarms of the fleet or one site, filtered by priority and state."""
-    site_id = None
-    if query.site:
-        site_id = await site_id_by_code(session, query.site)
-        if site_id is None:
-            raise HTTPException(404, f"no site with code {query.site!r}")
-    where = AlarmFilter(site_id=site_id, priority=query.priority, states=_states(query.state))
+    """Alarms of the user's sites or one site, filtered by priority and state."""
+    sites = user.sites(await chosen_site_id(session, user, query.site))
+    where = AlarmFilter(sites=sites, priority=query.priority, states=_states(query.state))
     context = {
         "alarms": await list_alarms(session, where),
-        "sites": await site_overviews(session),
+        "sites": await site_overviews(session, user.sites()),
         "query": query,
         "now": datetime.now(UTC),
         "active": "alarms",
     }
     return render(request, request.app.state.templates, "alarms.html", context)
+
+
+async def check_alarm_visible(session: AsyncSession, user: SignedIn, alarm_id: int) -> None:
+    """404 for an alarm that does not exist or sits on a site the user may not see."""
+    found = await session.execute(
+        text("SELECT site_id FROM alarm WHERE id = :id"), {"id": alarm_id}
+    )
+    site_id = found.scalar()
+    if site_id is None or not user.sees(site_id):
+        raise HTTPException(404, f"no alarm {alarm_id}")
 
 
 def _done(request: Request, back: str) -> Response:
@@ -90,6 +98,7 @@ async def acknowledge_alarm(
     back: Annotated[str, Form()] = "/alarms",
 ) -> Response:
     """Acknowledge, with an optional note."""
+    await check_alarm_visible(session, user, alarm_id)
     try:
         await acknowledge(
             session, alarm_id, actor=actor(request, user), note=note.strip(), at=datetime.now(UTC)
@@ -116,6 +125,7 @@ async def shelve_alarm(
     user: Shelver,
 ) -> Response:
     """Shelve for one of the offered durations, with a reason."""
+    await check_alarm_visible(session, user, alarm_id)
     if form.minutes not in SHELVE_CHOICES:
         raise HTTPException(400, f"shelve for one of {sorted(SHELVE_CHOICES)} minutes")
     try:
@@ -141,6 +151,7 @@ async def unshelve_alarm(
     back: Annotated[str, Form()] = "/alarms",
 ) -> Response:
     """End a shelf now."""
+    await check_alarm_visible(session, user, alarm_id)
     try:
         await unshelve(session, alarm_id, actor=actor(request, user))
     except AlarmStateError as exc:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditEntry
 from app.auth.passwords import hash_password, verify_password
 from app.auth.permissions import Role
+from app.core.scope import SiteIds, narrow
 from app.core.security import hash_token
 
 SESSION_LIFETIME = timedelta(hours=12)  # one shift
@@ -24,17 +25,21 @@ class LoginThrottledError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SignedIn:
-    """The user behind a request's session cookie."""
+    """Who is behind a request: a user's session cookie, or an API token (no CSRF then)."""
 
     user_id: int
     username: str
     role: Role
     site_ids: tuple[int, ...] | None  # None: every site
-    csrf_token: str
+    csrf_token: str | None  # None for API tokens, which browsers never send by themselves
 
     def sees(self, site_id: int) -> bool:
         """Whether this user may see the site."""
         return self.site_ids is None or site_id in self.site_ids
+
+    def sites(self, site_id: int | None = None) -> SiteIds:
+        """The sites a query covers: the chosen one (already checked visible), else all seen."""
+        return narrow(self.site_ids, site_id)
 
 
 FAILURES = text("""

@@ -26,19 +26,15 @@ from app.core.enums import Actor
 from app.core.security import client_host
 from app.ingest.dependencies import DeviceDep, bearer_token, device_for_token
 from app.live.hub import LiveHub, Subscription
-from app.sites.overview import site_overviews
-from app.sites.repository import site_id_by_code
+from app.sites.access import VisibleSite
+from app.sites.overview import SiteOverview
 
 router = APIRouter(prefix="/api/v1", tags=["commands"])
 
 LONG_POLL_MAX_S = 30.0
 
 
-async def _site(session: AsyncSession, code: str) -> service.SiteRef:
-    site_id = await site_id_by_code(session, code)
-    if site_id is None:
-        raise HTTPException(404, f"no site with code {code!r}")
-    site = (await site_overviews(session, site_id))[0]
+def _ref(site: SiteOverview) -> service.SiteRef:
     return service.SiteRef(site.id, site.code, site.nameplate_power_kw, site.strings)
 
 
@@ -56,14 +52,13 @@ def check_role(user: SignedIn, kind: str, reason: str) -> None:
 
 @router.post("/sites/{code}/commands", status_code=201, responses={404: {}, 409: {}, 422: {}})
 async def queue(
-    request: Request, session: SessionDep, code: str, body: CommandRequest, user: Commander
+    request: Request, session: SessionDep, site: VisibleSite, body: CommandRequest, user: Commander
 ) -> CommandView:
     """Queue a degrade-not-trip command after the interlocks; 409 says why it was refused."""
     check_role(user, body.kind.value, body.reason.value)
-    site = await _site(session, code)
     try:
         command_id = await service.queue_command(
-            session, site, body, operator(request, user), datetime.now(UTC)
+            session, _ref(site), body, operator(request, user), datetime.now(UTC)
         )
     except service.CommandRefusedError as exc:
         raise HTTPException(409, str(exc)) from exc
@@ -72,19 +67,20 @@ async def queue(
 
 @router.get("/sites/{code}/commands")
 async def commands(
-    session: SessionDep, code: str, _: Viewer, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    session: SessionDep,
+    site: VisibleSite,
+    _: Viewer,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[CommandView]:
     """A site's commands, newest first, with every lifecycle timestamp."""
-    site = await _site(session, code)
     return await list_commands(session, site.id, limit=limit)
 
 
 @router.post("/sites/{code}/commands/{command_id}/cancel", responses={404: {}, 409: {}})
 async def cancel(
-    request: Request, session: SessionDep, code: str, command_id: int, user: Commander
+    request: Request, session: SessionDep, site: VisibleSite, command_id: int, user: Commander
 ) -> CommandView:
     """Cancel a command that is still queued."""
-    site = await _site(session, code)
     try:
         await service.cancel_command(
             session, site.id, command_id, operator(request, user), datetime.now(UTC)
@@ -107,7 +103,7 @@ async def edge_commands(
     async with sessionmaker() as session:
         device = await device_for_token(session, token)
     hub: LiveHub = request.app.state.live
-    subscription = hub.subscribe(device.site_id)
+    subscription = hub.subscribe((device.site_id,))
     deadline = time.monotonic() + wait
     try:
         while True:

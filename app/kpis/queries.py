@@ -1,4 +1,4 @@
-"""KPI queries over a window, for one site or the whole fleet (site_id None).
+"""KPI queries over a window, for some sites or the whole fleet (sites None).
 
 Each function returns the figure and the number of events or minutes it rests on, so the page
 can say how much evidence is behind it.
@@ -12,14 +12,15 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.scope import SiteIds
 from app.telemetry.queries import SHORT_WINDOW, histogram_quantile
 from app.telemetry.rollups import LOAD_A
 
-SITE = "(CAST(:site_id AS int) IS NULL OR {col} = :site_id)"
+SITE = "(CAST(:sites AS int[]) IS NULL OR {col} = ANY(:sites))"
 
 
-def _params(site_id: int | None, start: datetime, end: datetime) -> dict[str, Any]:
-    return {"site_id": site_id, "start": start, "end": end}
+def _params(sites: SiteIds, start: datetime, end: datetime) -> dict[str, Any]:
+    return {"sites": None if sites is None else list(sites), "start": start, "end": end}
 
 
 SPREAD_MINUTES = text(f"""
@@ -48,16 +49,16 @@ class Spread:
 
 
 async def spread_under_load(
-    session: AsyncSession, site_id: int | None, start: datetime, end: datetime
+    session: AsyncSession, sites: SiteIds, start: datetime, end: datetime
 ) -> Spread:
     """p50/p95/max of string spread in minutes under load (exact up to 2 days, else binned)."""
     if end - start <= SHORT_WINDOW:
-        row = (await session.execute(SPREAD_MINUTES, _params(site_id, start, end))).one()
+        row = (await session.execute(SPREAD_MINUTES, _params(sites, start, end))).one()
         return Spread(row[0], row[1], row[2], int(row[3]))
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
     hist: Counter[int] = Counter()
     peaks: list[float] = []
-    for bins, counts, peak in await session.execute(SPREAD_DAYS, _params(site_id, day, end)):
+    for bins, counts, peak in await session.execute(SPREAD_DAYS, _params(sites, day, end)):
         hist.update(dict(zip(bins, counts, strict=True)))
         peaks.extend([peak] if peak is not None else [])
     return Spread(
@@ -100,27 +101,23 @@ class Durations:
     p90_s: float | None = None
 
 
-async def mtta(
-    session: AsyncSession, site_id: int | None, start: datetime, end: datetime
-) -> Durations:
+async def mtta(session: AsyncSession, sites: SiteIds, start: datetime, end: datetime) -> Durations:
     """Mean time to acknowledge alarms raised in the window."""
-    row = (await session.execute(MTTA, _params(site_id, start, end))).one()
+    row = (await session.execute(MTTA, _params(sites, start, end))).one()
     return Durations(row[0], int(row[1]))
 
 
 async def time_to_isolate(
-    session: AsyncSession, site_id: int | None, start: datetime, end: datetime
+    session: AsyncSession, sites: SiteIds, start: datetime, end: datetime
 ) -> dict[str, Durations]:
     """Mean fault onset → contactor-open feedback, overall ('all') and by who isolated."""
-    result = await session.execute(TIME_TO_ISOLATE, _params(site_id, start, end))
+    result = await session.execute(TIME_TO_ISOLATE, _params(sites, start, end))
     return {(by or "all"): Durations(mean, int(n)) for by, mean, n in result}
 
 
-async def mttr(
-    session: AsyncSession, site_id: int | None, start: datetime, end: datetime
-) -> Durations:
+async def mttr(session: AsyncSession, sites: SiteIds, start: datetime, end: datetime) -> Durations:
     """Fault onset → return to service, for fault isolations that ended in the window."""
-    mean, median, p90, n = (await session.execute(MTTR, _params(site_id, start, end))).one()
+    mean, median, p90, n = (await session.execute(MTTR, _params(sites, start, end))).one()
     return Durations(mean, int(n), median, p90)
 
 
@@ -150,10 +147,10 @@ class Availability:
 
 
 async def availability(
-    session: AsyncSession, site_id: int | None, start: datetime, end: datetime
+    session: AsyncSession, sites: SiteIds, start: datetime, end: datetime
 ) -> Availability:
     """Time-based and capacity-weighted availability from the string minute rollups."""
-    row = (await session.execute(AVAILABILITY, _params(site_id, start, end))).one()
+    row = (await session.execute(AVAILABILITY, _params(sites, start, end))).one()
     return Availability(row[0], row[1], int(row[2]))
 
 
@@ -183,10 +180,10 @@ class Efficiency:
 
 
 async def round_trip_efficiency(
-    session: AsyncSession, site_id: int | None, start: datetime, end: datetime
+    session: AsyncSession, sites: SiteIds, start: datetime, end: datetime
 ) -> Efficiency:
     """Energy out over energy in, summed over strings, at the DC string boundary."""
-    row = (await session.execute(ENERGY, _params(site_id, start, end))).one()
+    row = (await session.execute(ENERGY, _params(sites, start, end))).one()
     return Efficiency(row[0], row[1])
 
 
@@ -211,10 +208,10 @@ class Balancing:
 
 
 async def balancing_speed(
-    session: AsyncSession, site_id: int | None, start: datetime, end: datetime
+    session: AsyncSession, sites: SiteIds, start: datetime, end: datetime
 ) -> Balancing:
     """Mean spread reduction per hour over consecutive minutes with balancing active."""
-    drop, minutes = (await session.execute(BALANCING, _params(site_id, start, end))).one()
+    drop, minutes = (await session.execute(BALANCING, _params(sites, start, end))).one()
     minutes = int(minutes)
     return Balancing(None if not minutes else float(drop) / minutes * 60, minutes)
 
@@ -247,10 +244,10 @@ class ParetoRow:
 
 
 async def fault_pareto(
-    session: AsyncSession, site_id: int | None, start: datetime, end: datetime
+    session: AsyncSession, sites: SiteIds, start: datetime, end: datetime
 ) -> list[ParetoRow]:
     """Alarms by fault code, most frequent first, with the running share of all alarms."""
-    rows = list(await session.execute(PARETO, _params(site_id, start, end)))
+    rows = list(await session.execute(PARETO, _params(sites, start, end)))
     total = sum(int(r[1]) for r in rows) or 1
     running, out = 0, []
     for code, alarms, occurrences, repair in rows:
@@ -287,13 +284,13 @@ class TimelineBar:
 
 
 async def isolation_timeline(
-    session: AsyncSession, site_id: int | None, start: datetime, end: datetime
+    session: AsyncSession, sites: SiteIds, start: datetime, end: datetime
 ) -> list[TimelineBar]:
     """Isolations overlapping the window, as bars on it."""
     span = (end - start).total_seconds()
     bars = []
     for code, string, module, reason, by, fault, onset, _, returned in await session.execute(
-        TIMELINE, _params(site_id, start, end)
+        TIMELINE, _params(sites, start, end)
     ):
         begin, finish = max(onset, start), min(returned or end, end)
         left = (begin - start).total_seconds() / span * 100

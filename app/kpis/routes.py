@@ -3,16 +3,18 @@
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.responses import HTMLResponse
 
+from app.auth.dependencies import Viewer
 from app.core.db import SessionDep
 from app.core.htmx import render
 from app.core.windows import WINDOWS
 from app.kpis import queries
+from app.kpis.report import kpi_report
+from app.sites.access import chosen_site_id
 from app.sites.overview import site_overviews
-from app.sites.repository import site_id_by_code
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,31 +28,27 @@ class KpiQuery(BaseModel):
 
 @router.get("/kpis", response_class=HTMLResponse)
 async def kpi_page(
-    request: Request, session: SessionDep, query: Annotated[KpiQuery, Query()]
+    request: Request, session: SessionDep, query: Annotated[KpiQuery, Query()], user: Viewer
 ) -> HTMLResponse:
     """Spread, MTTA, isolate time, MTTR, availability, efficiency, balancing, timeline, Pareto."""
-    site_id = None
-    if query.site:
-        site_id = await site_id_by_code(session, query.site)
-        if site_id is None:
-            raise HTTPException(404, f"no site with code {query.site!r}")
+    sites = user.sites(await chosen_site_id(session, user, query.site))
     end = datetime.now(UTC)
     start = end - WINDOWS[query.window]
-    window = (session, site_id, start, end)
+    report = await kpi_report(session, sites, start, end)
     context = {
         "query": query,
-        "sites": await site_overviews(session),
+        "sites": await site_overviews(session, user.sites()),
         "start": start,
         "end": end,
-        "spread": await queries.spread_under_load(*window),
-        "mtta": await queries.mtta(*window),
-        "isolate": await queries.time_to_isolate(*window),
-        "mttr": await queries.mttr(*window),
-        "availability": await queries.availability(*window),
-        "rte": await queries.round_trip_efficiency(*window),
-        "balancing": await queries.balancing_speed(*window),
-        "pareto": await queries.fault_pareto(*window),
-        "timeline": await queries.isolation_timeline(*window),
+        "spread": report.spread_under_load,
+        "mtta": report.mtta,
+        "isolate": report.time_to_isolate,
+        "mttr": report.mttr,
+        "availability": report.availability,
+        "rte": report.energy,
+        "balancing": report.balancing,
+        "pareto": report.fault_pareto,
+        "timeline": await queries.isolation_timeline(session, sites, start, end),
         "now": end,
         "active": "kpis",
     }

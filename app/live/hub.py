@@ -14,6 +14,8 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.scope import SiteIds
+
 CHANNEL = "ridethrough_live"
 RECONNECT_S = 2.0
 
@@ -31,14 +33,14 @@ async def notify(session: AsyncSession, *, site_id: int, kind: str) -> None:
 class Subscription:
     """What changed for one open page since it last looked."""
 
-    def __init__(self, site_id: int | None) -> None:
-        self.site_id = site_id  # None: every site (the fleet page)
+    def __init__(self, sites: SiteIds) -> None:
+        self.sites = None if sites is None else frozenset(sites)  # None: every site
         self.kinds: set[str] = set()
         self.changed = asyncio.Event()
 
     def offer(self, site_id: int, kind: str) -> None:
         """Record a change if this page shows that site."""
-        if self.site_id is None or self.site_id == site_id:
+        if self.sites is None or site_id in self.sites:
             self.kinds.add(kind)
             self.changed.set()
 
@@ -69,9 +71,9 @@ class LiveHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def subscribe(self, site_id: int | None) -> Subscription:
-        """A new subscription; call unsubscribe when the page goes away."""
-        subscription = Subscription(site_id)
+    def subscribe(self, sites: SiteIds) -> Subscription:
+        """A new subscription to some sites' changes; call unsubscribe when the page goes away."""
+        subscription = Subscription(sites)
         self.subscriptions.add(subscription)
         return subscription
 

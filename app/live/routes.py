@@ -3,12 +3,13 @@
 import asyncio
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import StreamingResponse
 
+from app.auth.dependencies import Viewer
 from app.live.hub import LiveHub, Subscription
-from app.sites.repository import site_id_by_code
+from app.sites.access import visible_site_id
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,17 +32,15 @@ async def events(subscription: Subscription) -> AsyncIterator[str]:
 
 
 @router.get("/live")
-async def live(request: Request, site: str | None = None) -> StreamingResponse:
-    """Change events for one site (`?site=CODE`) or for the whole fleet."""
+async def live(request: Request, user: Viewer, site: str | None = None) -> StreamingResponse:
+    """Change events for one site (`?site=CODE`) or for every site the user sees."""
     site_id = None
     if site is not None:
         sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
         async with sessionmaker() as session:
-            site_id = await site_id_by_code(session, site)
-        if site_id is None:
-            raise HTTPException(404, f"no site with code {site!r}")
+            site_id = await visible_site_id(session, user, site)
     hub: LiveHub = request.app.state.live
-    subscription = hub.subscribe(site_id)
+    subscription = hub.subscribe(user.sites(site_id))
 
     async def stream() -> AsyncIterator[str]:
         try:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.queries import UNDER_ISOLATED_STRING
+from app.core.scope import SiteIds
 
 OFFLINE_AFTER = timedelta(seconds=60)  # no string data for this long: the site is offline
 
@@ -57,7 +58,7 @@ FROM site s
 LEFT JOIN racks ON racks.site_id = s.id
 LEFT JOIN modules ON modules.site_id = s.id
 LEFT JOIN alarms ON alarms.site_id = s.id
-WHERE CAST(:site_id AS int) IS NULL OR s.id = :site_id
+WHERE CAST(:sites AS int[]) IS NULL OR s.id = ANY(:sites)
 ORDER BY s.name
 """)  # noqa: S608 - the f-string only inlines a constant
 
@@ -132,7 +133,7 @@ class SiteOverview:
         return SiteState.NORMAL
 
 
-async def site_overviews(session: AsyncSession, site_id: int | None = None) -> list[SiteOverview]:
-    """Every site's headline figures (or one site's), by name."""
-    result = await session.execute(OVERVIEW, {"site_id": site_id})
+async def site_overviews(session: AsyncSession, sites: SiteIds = None) -> list[SiteOverview]:
+    """Headline figures of the given sites (None: every site), by name."""
+    result = await session.execute(OVERVIEW, {"sites": None if sites is None else list(sites)})
     return [SiteOverview(*row) for row in result]

@@ -13,9 +13,10 @@ from app.alarms.queries import EVERY_STATE, AlarmFilter, list_alarms
 from app.core.db import SessionDep
 from app.core.htmx import render
 from app.isolations.repository import recent_isolations
+from app.sites.access import VisibleSite
 from app.sites.repository import rack_id_by_index
 from app.telemetry.queries import module_series, site_latest, string_series
-from app.web.site import site_or_404, string_rows
+from app.web.site import string_rows
 from app.web.trends import CHART_POINTS, RANGES, TrendRange, series_json
 
 router = APIRouter(include_in_schema=False)
@@ -81,14 +82,13 @@ async def _module_or_404(session: AsyncSession, site_id: int, module_id: int) ->
 async def module_page(
     request: Request,
     session: SessionDep,
-    code: str,
+    site: VisibleSite,
     module_id: int,
     range: TrendRange = "24h",
 ) -> HTMLResponse:
     """A module: cells now, temperatures, trends, fault history."""
-    site = await site_or_404(session, code)
     module = await _module_or_404(session, site.id, module_id)
-    history = AlarmFilter(site_id=site.id, module_id=module_id, states=EVERY_STATE, limit=50)
+    history = AlarmFilter(sites=(site.id,), module_id=module_id, states=EVERY_STATE, limit=50)
     context = {
         "site": site,
         "module": module,
@@ -96,7 +96,7 @@ async def module_page(
         "alarms": await list_alarms(session, history),
         "range": range,
         "ranges": RANGES,
-        "trend_url": f"/sites/{code}/modules/{module_id}/trend.json?range={range}",
+        "trend_url": f"/sites/{site.code}/modules/{module_id}/trend.json?range={range}",
         "now": datetime.now(UTC),
         "active": "fleet",
     }
@@ -106,12 +106,11 @@ async def module_page(
 @router.get("/sites/{code}/modules/{module_id}/trend.json")
 async def module_trend(
     session: SessionDep,
-    code: str,
+    site: VisibleSite,
     module_id: int,
     range: TrendRange = "24h",
 ) -> JSONResponse:
     """A module's spread, SoC, current and temperature over a range, for the charts."""
-    site = await site_or_404(session, code)
     await _module_or_404(session, site.id, module_id)
     end = datetime.now(UTC)
     start = end - RANGES[range]
@@ -134,16 +133,15 @@ async def _string_or_404(session: AsyncSession, site_id: int, index: int) -> dic
 async def string_page(
     request: Request,
     session: SessionDep,
-    code: str,
+    site: VisibleSite,
     index: int,
     range: TrendRange = "24h",
 ) -> HTMLResponse:
     """A string: state now, its modules, trends, isolations and fault history."""
-    site = await site_or_404(session, code)
     found = await _string_or_404(session, site.id, index)
     rack = found["rack"]
     isolations = await recent_isolations(session, site_id=site.id, rack_id=rack["rack_id"])
-    history = AlarmFilter(site_id=site.id, rack_id=rack["rack_id"], states=EVERY_STATE, limit=50)
+    history = AlarmFilter(sites=(site.id,), rack_id=rack["rack_id"], states=EVERY_STATE, limit=50)
     context = {
         "site": site,
         "string": string_rows([rack], isolations, {})[0],
@@ -152,7 +150,7 @@ async def string_page(
         "alarms": await list_alarms(session, history),
         "range": range,
         "ranges": RANGES,
-        "trend_url": f"/sites/{code}/strings/{index}/trend.json?range={range}",
+        "trend_url": f"/sites/{site.code}/strings/{index}/trend.json?range={range}",
         "now": datetime.now(UTC),
         "active": "fleet",
     }
@@ -162,12 +160,11 @@ async def string_page(
 @router.get("/sites/{code}/strings/{index}/trend.json")
 async def string_trend(
     session: SessionDep,
-    code: str,
+    site: VisibleSite,
     index: int,
     range: TrendRange = "24h",
 ) -> JSONResponse:
     """A string's spread, SoC, current, power, limits and hottest sensor, for the charts."""
-    site = await site_or_404(session, code)
     rack_id = await rack_id_by_index(session, site.id, index)
     if rack_id is None:
         raise HTTPException(404, f"this site has no string {index}")

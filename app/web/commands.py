@@ -17,8 +17,9 @@ from app.commands.routes import operator
 from app.commands.schemas import CommandRequest
 from app.core.db import SessionDep
 from app.core.htmx import render
+from app.sites.access import VisibleSite
 from app.telemetry.queries import strings_latest
-from app.web.site import derate_pct, site_or_404
+from app.web.site import derate_pct
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,10 +55,9 @@ async def _capacities(session: SessionDep, site_id: int) -> list[StringCapacity]
 
 @router.post("/sites/{code}/commands/preview", response_class=HTMLResponse)
 async def preview(
-    request: Request, session: SessionDep, code: str, user: Commander
+    request: Request, session: SessionDep, site: VisibleSite, user: Commander
 ) -> HTMLResponse:
     """Step one: what the command would do; nothing is sent yet."""
-    site = await site_or_404(session, code)
     form = await _form(request)
     context: dict[str, Any] = {"site": site, "fields": form}
     command = _allowed(request, context, user)
@@ -70,9 +70,10 @@ async def preview(
 
 
 @router.post("/sites/{code}/commands/send", response_class=HTMLResponse)
-async def send(request: Request, session: SessionDep, code: str, user: Commander) -> HTMLResponse:
+async def send(
+    request: Request, session: SessionDep, site: VisibleSite, user: Commander
+) -> HTMLResponse:
     """Step two: queue it (after the interlocks); the answer says what happened."""
-    site = await site_or_404(session, code)
     form = await _form(request)
     context: dict[str, Any] = {"site": site, "fields": form}
     command = _allowed(request, context, user)

@@ -14,8 +14,8 @@ from app.alarms.queries import EVERY_STATE, OPEN, AlarmFilter, AlarmView, list_a
 from app.core.db import SessionDep
 from app.core.htmx import render
 from app.core.windows import WINDOWS
+from app.sites.access import VisibleSite
 from app.sites.repository import rack_id_by_index
-from app.web.site import site_or_404
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,7 +43,7 @@ def _filter(site_id: int, rack_id: int | None, query: FaultQuery, limit: int) ->
     states = {"all": EVERY_STATE, "open": OPEN, "cleared": ("normal", "rtn_unacked")}[query.status]
     since = None if query.window == "all" else datetime.now(UTC) - WINDOWS[query.window]
     return AlarmFilter(
-        site_id=site_id,
+        sites=(site_id,),
         rack_id=rack_id,
         priority=query.priority,
         states=states,
@@ -64,10 +64,9 @@ async def _rack_id(session: SessionDep, site_id: int, index: int | None) -> int 
 
 @router.get("/sites/{code}/faults", response_class=HTMLResponse)
 async def fault_log(
-    request: Request, session: SessionDep, code: str, query: Annotated[FaultQuery, Query()]
+    request: Request, session: SessionDep, site: VisibleSite, query: Annotated[FaultQuery, Query()]
 ) -> HTMLResponse:
     """A site's faults, newest first, each with its meaning and what to do."""
-    site = await site_or_404(session, code)
     rack_id = await _rack_id(session, site.id, query.string)
     faults = await list_alarms(session, _filter(site.id, rack_id, query, LOG_ROWS))
     context = {
@@ -112,14 +111,13 @@ def _csv_lines(faults: list[AlarmView]) -> Iterator[str]:
 
 @router.get("/sites/{code}/faults.csv")
 async def fault_log_csv(
-    session: SessionDep, code: str, query: Annotated[FaultQuery, Query()]
+    session: SessionDep, site: VisibleSite, query: Annotated[FaultQuery, Query()]
 ) -> StreamingResponse:
     """The same fault log as CSV (UTC ISO-8601 times, cells numbered from 1)."""
-    site = await site_or_404(session, code)
     rack_id = await _rack_id(session, site.id, query.string)
     faults = await list_alarms(session, _filter(site.id, rack_id, query, CSV_ROWS))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%MZ")
-    headers = {"Content-Disposition": f'attachment; filename="{code}-faults-{stamp}.csv"'}
+    headers = {"Content-Disposition": f'attachment; filename="{site.code}-faults-{stamp}.csv"'}
     return StreamingResponse(
         _csv_lines(faults), media_type="text/csv; charset=utf-8", headers=headers
     )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.responses import HTMLResponse
 
+from app.auth.dependencies import Viewer
 from app.core.db import SessionDep
 from app.core.htmx import render
 from app.sites.overview import SEVERITY, SiteOverview, SiteState, site_overviews
@@ -69,11 +70,11 @@ class FleetQuery(BaseModel):
 
 @router.get("/", response_class=HTMLResponse)
 async def fleet_page(
-    request: Request, session: SessionDep, query: Annotated[FleetQuery, Query()]
+    request: Request, session: SessionDep, query: Annotated[FleetQuery, Query()], user: Viewer
 ) -> HTMLResponse:
-    """Every site with state, SoC, power, capacity online, alarms, worst spread and data age."""
+    """Every site the user sees: state, SoC, power, capacity, alarms, worst spread, data age."""
     now = datetime.now(UTC)
-    sites = await site_overviews(session)
+    sites = await site_overviews(session, user.sites())
     rows = [FleetRow(site, site.state(now)) for site in sites]
     q, state, sort, desc = query.q, query.state, query.sort, query.dir == "desc"
     shown = sorted(

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import HTMLResponse
 
@@ -15,8 +15,7 @@ from app.core.db import SessionDep
 from app.core.enums import STR_DIS_RSN, DisableReason
 from app.core.htmx import render
 from app.isolations.repository import IsolationView, recent_isolations
-from app.sites.overview import SiteOverview, site_overviews
-from app.sites.repository import site_id_by_code
+from app.sites.access import VisibleSite
 from app.telemetry.queries import StringSpread, site_latest, spread_per_string
 from app.web.heatmap import METRICS, build_heatmap
 
@@ -35,14 +34,6 @@ class StringRow:
     state: str  # closed / open / no data
     notes: list[str]  # derate, isolation and disable reason, in words
     spread_p95_mv: float | None
-
-
-async def site_or_404(session: AsyncSession, code: str) -> SiteOverview:
-    """The site's overview, or 404 naming the code."""
-    site_id = await site_id_by_code(session, code)
-    if site_id is None:
-        raise HTTPException(404, f"no site with code {code!r}")
-    return (await site_overviews(session, site_id))[0]
 
 
 def derate_pct(rack: dict[str, Any]) -> float | None:
@@ -115,14 +106,13 @@ async def daily_spread(session: AsyncSession, site_id: int, now: datetime) -> li
 
 @router.get("/sites/{code}", response_class=HTMLResponse)
 async def site_page(
-    request: Request, session: SessionDep, code: str, metric: HeatmapMetric = "spread"
+    request: Request, session: SessionDep, site: VisibleSite, metric: HeatmapMetric = "spread"
 ) -> HTMLResponse:
     """A site's strings, heatmap, alarms and isolations."""
     now = datetime.now(UTC)
-    site = await site_or_404(session, code)
     latest = await site_latest(session, site_id=site.id)
     # Every standing alarm marks the heatmap; the list shows the most urgent, /alarms the rest.
-    alarms = await list_alarms(session, AlarmFilter(site_id=site.id, limit=5000))
+    alarms = await list_alarms(session, AlarmFilter(sites=(site.id,), limit=5000))
     isolations = await recent_isolations(session, site_id=site.id, limit=10)
     spreads = await daily_spread(session, site.id, now)
     spread_by_rack = {s.rack_id: s.p95_mv for s in spreads}

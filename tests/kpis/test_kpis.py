@@ -93,7 +93,7 @@ async def site(session: AsyncSession) -> tuple[int, list[int], list[int]]:
 async def test_mtta_and_time_to_isolate(
     session: AsyncSession, site: tuple[int, list[int], list[int]]
 ) -> None:
-    s = site[0]
+    s = [site[0]]
     mtta = await queries.mtta(session, s, START, END)
     assert (mtta.mean_s, mtta.count) == (90.0, 2)
     isolate = await queries.time_to_isolate(session, s, START, END)
@@ -105,7 +105,7 @@ async def test_mtta_and_time_to_isolate(
 async def test_mttr_mean_median_p90(
     session: AsyncSession, site: tuple[int, list[int], list[int]]
 ) -> None:
-    mttr = await queries.mttr(session, site[0], START, END)
+    mttr = await queries.mttr(session, [site[0]], START, END)
     assert mttr.count == 3
     assert mttr.mean_s == pytest.approx(30 * 60)
     assert mttr.median_s == pytest.approx(30 * 60)
@@ -115,7 +115,7 @@ async def test_mttr_mean_median_p90(
 async def test_availability_time_based_and_capacity_weighted(
     session: AsyncSession, site: tuple[int, list[int], list[int]]
 ) -> None:
-    result = await queries.availability(session, site[0], START, END)
+    result = await queries.availability(session, [site[0]], START, END)
     assert result.minutes == 10
     assert result.time_based == pytest.approx(1.0)  # string 1 never opened
     # (4 minutes x 1/2 + 6 minutes x (1 + 0.5)/2) / 10 minutes
@@ -125,7 +125,7 @@ async def test_availability_time_based_and_capacity_weighted(
 async def test_spread_efficiency_and_balancing(
     session: AsyncSession, site: tuple[int, list[int], list[int]]
 ) -> None:
-    s = site[0]
+    s = [site[0]]
     spread = await queries.spread_under_load(session, s, START, END)
     assert spread.minutes == 10  # string 2 at 10 A is not under load
     assert spread.p50_mv == pytest.approx(4.5)
@@ -142,7 +142,7 @@ async def test_spread_efficiency_and_balancing(
 async def test_pareto_and_timeline(
     session: AsyncSession, site: tuple[int, list[int], list[int]]
 ) -> None:
-    s = site[0]
+    s = [site[0]]
     pareto = await queries.fault_pareto(session, s, START, END)
     assert [(r.code, r.alarms) for r in pareto] == [("cell_ov_warning", 2), ("insulation_low", 1)]
     assert pareto[0].cumulative_pct == pytest.approx(200 / 3)
