@@ -4,13 +4,17 @@ import argparse
 import asyncio
 import secrets
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.permissions import Role
+from app.auth.permissions import Access, Role
 from app.auth.service import save_user
+from app.auth.tokens import create_token, list_tokens, revoke_token
 from app.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.jobs import retention_once, rollup_once
@@ -27,15 +31,26 @@ from app.sites.service import (
 )
 
 
-async def load_sites(path: Path) -> None:
-    """Apply a site configuration file in one transaction and report what changed."""
-    fleet = load_fleet_config(path)
+@asynccontextmanager
+async def _session() -> AsyncIterator[AsyncSession]:
+    """One transaction on a short-lived engine, for a CLI command."""
     engine = create_engine(get_settings())
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            applied = await apply_fleet_config(session, fleet=fleet)
+            yield session
     finally:
         await engine.dispose()
+
+
+def _codes(sites: str) -> list[str] | None:
+    return [c.strip() for c in sites.split(",") if c.strip()] or None
+
+
+async def load_sites(path: Path) -> None:
+    """Apply a site configuration file in one transaction and report what changed."""
+    fleet = load_fleet_config(path)
+    async with _session() as session:
+        applied = await apply_fleet_config(session, fleet=fleet)
     for site in applied:
         print(
             f"site {site.code}: id {site.site_id}, {len(site.rack_ids)} strings, "
@@ -45,12 +60,8 @@ async def load_sites(path: Path) -> None:
 
 async def new_edge_device(site_code: str, name: str, *, rotate: bool) -> None:
     """Register an edge device and print its token, which is shown this once only."""
-    engine = create_engine(get_settings())
-    try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            token = await create_edge_device(session, site_code=site_code, name=name, rotate=rotate)
-    finally:
-        await engine.dispose()
+    async with _session() as session:
+        token = await create_edge_device(session, site_code=site_code, name=name, rotate=rotate)
     print(token)
     print(
         f"edge device {name!r} for site {site_code}: store this token now; it is not shown again",
@@ -61,18 +72,43 @@ async def new_edge_device(site_code: str, name: str, *, rotate: bool) -> None:
 async def save_user_now(username: str, role: str, sites: str, *, password_stdin: bool) -> None:
     """Create or reset a user; a generated password is printed this once."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
-    engine = create_engine(get_settings())
-    try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            codes = [c.strip() for c in sites.split(",") if c.strip()] or None
-            await save_user(session, username=username, password=password, role=Role(role),
-                            site_codes=codes)  # fmt: skip
-    finally:
-        await engine.dispose()
+    async with _session() as session:
+        await save_user(session, username=username, password=password, role=Role(role),
+                        site_codes=_codes(sites))  # fmt: skip
     if not password_stdin:
         print(password)
     where = f"sites {sites}" if sites else "every site"
     print(f"user {username!r}: {role} on {where}", file=sys.stderr)
+
+
+async def new_api_token(name: str, access: str, sites: str, days: int) -> None:
+    """Create an API token and print it, this once only."""
+    async with _session() as session:
+        secret = await create_token(session, name=name, access=Access(access),
+                                    site_codes=_codes(sites), days=days, created_by="cli",
+                                    now=datetime.now(UTC))  # fmt: skip
+    print(secret)
+    where = f"sites {sites}" if sites else "every site"
+    print(f"API token {name!r}: {access} on {where} for {days} days; store it now, it is not "
+          "shown again", file=sys.stderr)  # fmt: skip
+
+
+async def show_tokens() -> None:
+    """List API tokens (never their secrets)."""
+    async with _session() as session:
+        tokens = await list_tokens(session)
+    now = datetime.now(UTC)
+    for t in tokens:
+        sites = ",".join(t.site_codes) if t.site_codes else "all sites"
+        print(f"{t.id}\t{t.name}\t{t.prefix}…\t{t.access}\t{sites}\t{t.status(now)}\t"
+              f"expires {t.expires_at:%Y-%m-%d}")  # fmt: skip
+
+
+async def end_api_token(token_id: int) -> None:
+    """Revoke an API token at once."""
+    async with _session() as session:
+        name = await revoke_token(session, token_id, by="cli", now=datetime.now(UTC))
+    print(f"API token {name!r} revoked", file=sys.stderr)
 
 
 async def run_job(name: str) -> None:
@@ -124,6 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--role", required=True, choices=[r.value for r in Role])
     user.add_argument("--sites", default="", help="comma-separated site codes (default: all)")
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    token = sub.add_parser("create-token", help="create an API token for an integrator, print it")
+    token.add_argument("--name", required=True, help="who or what uses it, unique")
+    token.add_argument("--access", required=True, choices=[a.value for a in Access])
+    token.add_argument("--sites", default="", help="comma-separated site codes (default: all)")
+    token.add_argument("--days", type=int, default=90, help="lifetime in days (1…366)")
+    sub.add_parser("list-tokens", help="list API tokens (never their secrets)")
+    revoke = sub.add_parser("revoke-token", help="revoke an API token at once")
+    revoke.add_argument("id", type=int, help="token id, from list-tokens")
     rejections = sub.add_parser("rejections", help="what ingest refused for a site, by reason")
     rejections.add_argument("--site", required=True, help="site code")
     rejections.add_argument("--hours", type=float, default=24.0, help="look-back window")
@@ -150,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "create-user":
             asyncio.run(save_user_now(args.username, args.role, args.sites,
                                       password_stdin=args.password_stdin))  # fmt: skip
+        elif args.command == "create-token":
+            asyncio.run(new_api_token(args.name, args.access, args.sites, args.days))
+        elif args.command == "list-tokens":
+            asyncio.run(show_tokens())
+        elif args.command == "revoke-token":
+            asyncio.run(end_api_token(args.id))
         elif args.command == "rejections":
             asyncio.run(show_rejections(args.site, args.hours))
         elif args.command in ("rollup", "retention"):

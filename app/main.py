@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.alarms.routes import router as alarms_router
+from app.api.routes import router as api_router
+from app.api.telemetry import router as telemetry_router
 from app.auth.dependencies import NotSignedInError, require
 from app.auth.permissions import Permission
 from app.auth.routes import not_signed_in
@@ -36,7 +38,8 @@ from app.web.site import router as site_router
 OWN_ACCESS_ROUTERS = (health_router, auth_router, ingest_router, commands_router)
 # Everything a person sees needs a signed-in user; what they may change, a role (per route).
 SIGNED_IN_ROUTERS = (live_router, fleet_router, site_router, assets_router, faults_router,
-                     web_commands_router, alarms_router, kpis_router)  # fmt: skip
+                     web_commands_router, alarms_router, kpis_router, api_router,
+                     telemetry_router)  # fmt: skip
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -29,7 +29,9 @@ TIMEOUT_S = 20.0
 def _until_final(client: httpx.Client, code: str, command_id: int) -> dict[str, Any]:
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline:
-        for command in client.get(f"/api/v1/sites/{code}/commands", params={"limit": 5}).json():
+        for command in client.get(f"/api/v1/sites/{code}/commands", params={"limit": 5}).json()[
+            "items"
+        ]:
             if command["id"] == command_id and command["state"] in ("verified", "failed"):
                 found: dict[str, Any] = command
                 return found

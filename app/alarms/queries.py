@@ -43,11 +43,14 @@ SELECT * FROM (
     AND (CAST(:priority AS int) IS NULL OR a.priority = :priority)
     AND (:include_history OR a.state <> 'normal')
     AND (CAST(:since AS timestamptz) IS NULL OR a.last_raised_at >= :since)
+    AND (CAST(:before_id AS bigint) IS NULL OR a.id < :before_id)
+    AND (CAST(:alarm_id AS bigint) IS NULL OR a.id = :alarm_id)
     AND (CAST(:pattern AS text) IS NULL OR a.code = ANY(:codes) OR a.message ILIKE :pattern
          OR a.code ILIKE :pattern)
 ) alarms
 WHERE effective_state = ANY(:states)
-ORDER BY CASE WHEN :recent_first THEN 0 ELSE (effective_state <> 'unacked')::int END,
+ORDER BY CASE WHEN :by_id THEN id END DESC,
+         CASE WHEN :recent_first THEN 0 ELSE (effective_state <> 'unacked')::int END,
          CASE WHEN :recent_first THEN 0 ELSE priority END, last_raised_at DESC
 LIMIT :limit
 """)  # noqa: S608 - constant SQL
@@ -104,6 +107,7 @@ class AlarmFilter:
     """Which alarms to list."""
 
     sites: SiteIds = None  # None: every site
+    alarm_id: int | None = None
     rack_id: int | None = None
     module_id: int | None = None
     priority: int | None = None
@@ -111,6 +115,8 @@ class AlarmFilter:
     since: datetime | None = None
     search: str = ""  # words in the code, its catalogue title or meaning, or the message
     recent_first: bool = False  # else: unacknowledged first, then by priority
+    by_id: bool = False  # newest first by id, a stable order for paging with before_id
+    before_id: int | None = None
     limit: int = 200
 
 
@@ -141,6 +147,9 @@ async def list_alarms(session: AsyncSession, where: AlarmFilter) -> list[AlarmVi
         "pattern": f"%{escape_like(where.search)}%" if where.search else None,
         "codes": matching_codes(where.search) if where.search else [],
         "recent_first": where.recent_first,
+        "by_id": where.by_id,
+        "alarm_id": where.alarm_id,
+        "before_id": where.before_id,
         "include_history": "normal" in where.states,
         "limit": where.limit,
     }

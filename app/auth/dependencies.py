@@ -1,8 +1,8 @@
 """Who is signed in, and whether they may do what they ask: FastAPI dependencies.
 
-Every page and read endpoint needs a signed-in user (VIEW); state-changing browser requests
-also need the session's CSRF token, as an X-CSRF-Token header (htmx sends it from the page) or a
-csrf_token form field (plain forms).
+Every page and read endpoint needs a signed-in user (VIEW), or on /api/ an API token; state-changing
+browser requests also need the session's CSRF token, as an X-CSRF-Token header (htmx sends it from
+the page) or a csrf_token form field (plain forms).
 """
 
 from contextvars import ContextVar
@@ -11,10 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
 from app.auth.permissions import Permission, allows
 from app.auth.service import SignedIn, session_user
+from app.auth.tokens import TokenError, token_user
 from app.core.db import SessionDep
 
 COOKIE = "ridethrough_session"
@@ -35,11 +37,23 @@ async def current_user(request: Request, session: SessionDep) -> SignedIn | None
     if hasattr(request.state, "user"):
         cached: SignedIn | None = request.state.user
         return cached
-    token = request.cookies.get(COOKIE)
-    user = None if not token else await session_user(session, token, datetime.now(UTC))
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and request.url.path.startswith("/api/"):
+        user: SignedIn | None = await _token_user(session, secret.strip())
+    else:
+        token = request.cookies.get(COOKIE)
+        user = None if not token else await session_user(session, token, datetime.now(UTC))
     request.state.user = user
     CURRENT_CSRF.set(user.csrf_token if user else None)
     return user
+
+
+async def _token_user(session: AsyncSession, secret: str) -> SignedIn:
+    """The API token's identity, or 401 saying why the token cannot be used."""
+    try:
+        return await token_user(session, secret, datetime.now(UTC))
+    except TokenError as exc:
+        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
 
 
 def csrf_field() -> Markup:
@@ -67,7 +81,9 @@ def require(permission: Permission) -> Any:
             raise NotSignedInError
         if not allows(user.role, permission):
             raise HTTPException(403, f"a {user.role} may not {permission.value} here")
-        if request.method not in SAFE_METHODS and not await _csrf_ok(request, user):
+        # API tokens need no CSRF token: a browser never attaches them by itself.
+        needs_csrf = user.csrf_token is not None and request.method not in SAFE_METHODS
+        if needs_csrf and not await _csrf_ok(request, user):
             raise HTTPException(403, "missing or stale CSRF token: reload the page and retry")
         return user
 

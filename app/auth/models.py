@@ -15,7 +15,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.auth.permissions import Role
+from app.auth.permissions import Access, Role
 from app.core.enums import sql_in
 from app.core.models import Base, created_at_column
 
@@ -65,3 +65,23 @@ class LoginAttempt(Base):
     ok: Mapped[bool]
 
     __table_args__ = (Index("ix_login_attempt_username_at", "username", "at"),)
+
+
+class ApiToken(Base):
+    """A bearer token for integrators: read or write, some sites or all, until it expires."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    token_hash: Mapped[str] = mapped_column(Text, unique=True)
+    prefix: Mapped[str] = mapped_column(Text)  # the first characters, to tell tokens apart
+    access: Mapped[str] = mapped_column(Text)
+    site_ids: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    __table_args__ = (CheckConstraint(sql_in(Access, "access"), name="access_valid"),)

@@ -22,6 +22,16 @@ class Permission(StrEnum):
     MANAGE = "manage"  # users, sites, devices, tokens
 
 
+class Access(StrEnum):
+    """What an API token may do: read everything of its sites, or also act like an operator."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+# A token acts with the permissions of this role (never an admin's: tokens cannot manage).
+TOKEN_ROLE = {Access.READ: Role.VIEWER, Access.WRITE: Role.OPERATOR}
+
 MATRIX: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.VIEW}),
     Role.TECHNICIAN: frozenset({Permission.VIEW, Permission.ACKNOWLEDGE, Permission.COMMAND}),

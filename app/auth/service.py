@@ -12,6 +12,7 @@ from app.auth.passwords import hash_password, verify_password
 from app.auth.permissions import Role
 from app.core.scope import SiteIds, narrow
 from app.core.security import hash_token
+from app.sites.repository import site_ids_by_codes
 
 SESSION_LIFETIME = timedelta(hours=12)  # one shift
 THROTTLE_WINDOW = timedelta(minutes=15)
@@ -119,16 +120,7 @@ async def save_user(
     site_codes: list[str] | None = None,
 ) -> int:  # fmt: skip
     """Create the user, or reset an existing one's password, role and sites; returns the id."""
-    site_ids = None
-    if site_codes:
-        rows = await session.execute(
-            text("SELECT code, id FROM site WHERE code = ANY(:codes)"), {"codes": site_codes}
-        )
-        found: dict[str, int] = dict(rows.tuples())
-        missing = sorted(set(site_codes) - set(found))
-        if missing:
-            raise ValueError(f"no site with code {', '.join(missing)}")
-        site_ids = [found[code] for code in site_codes]
+    site_ids = await site_ids_by_codes(session, site_codes) if site_codes else None
     values = {"username": username.strip().lower(), "hash": hash_password(password),
               "role": role.value, "sites": site_ids}  # fmt: skip
     user_id = await session.execute(

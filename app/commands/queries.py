@@ -12,16 +12,22 @@ SELECT c.id, s.code, c.kind, r.index, m.position, c.params, c.reason, c.note, c.
 FROM command c JOIN site s ON s.id = c.site_id
 LEFT JOIN rack r ON r.id = c.rack_id LEFT JOIN module m ON m.id = c.module_id
 WHERE c.site_id = :site AND (CAST(:id AS bigint) IS NULL OR c.id = :id)
+  AND (CAST(:before AS bigint) IS NULL OR c.id < :before)
 ORDER BY c.id DESC LIMIT :limit
 """)
 FIELDS = tuple(CommandView.model_fields)
 
 
 async def list_commands(
-    session: AsyncSession, site_id: int, *, command_id: int | None = None, limit: int = 50
+    session: AsyncSession,
+    site_id: int,
+    *,
+    command_id: int | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
 ) -> list[CommandView]:
-    """A site's commands, newest first (or one of them)."""
-    params = {"site": site_id, "id": command_id, "limit": limit}
+    """A site's commands, newest first (or one of them); before_id pages on."""
+    params = {"site": site_id, "id": command_id, "limit": limit, "before": before_id}
     return [
         CommandView(**dict(zip(FIELDS, row, strict=True)))
         for row in await session.execute(LIST, params)

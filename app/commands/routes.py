@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.api.pagination import Cursor, Limit, Page, decode_cursor, page
 from app.auth.dependencies import Commander, Viewer
 from app.auth.permissions import may_command
 from app.auth.service import SignedIn
@@ -67,13 +68,12 @@ async def queue(
 
 @router.get("/sites/{code}/commands")
 async def commands(
-    session: SessionDep,
-    site: VisibleSite,
-    _: Viewer,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[CommandView]:
+    session: SessionDep, site: VisibleSite, _: Viewer, limit: Limit = 50, cursor: Cursor = None
+) -> Page[CommandView]:
     """A site's commands, newest first, with every lifecycle timestamp."""
-    return await list_commands(session, site.id, limit=limit)
+    before = decode_cursor(cursor, int)[0] if cursor else None
+    found = await list_commands(session, site.id, limit=limit + 1, before_id=before)
+    return page(found, limit, lambda c: (c.id,))
 
 
 @router.post("/sites/{code}/commands/{command_id}/cancel", responses={404: {}, 409: {}})

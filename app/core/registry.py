@@ -2,7 +2,7 @@
 
 from app.alarms.models import Alarm
 from app.audit.models import AuditEntry
-from app.auth.models import LoginAttempt, User, UserSession
+from app.auth.models import ApiToken, LoginAttempt, User, UserSession
 from app.commands.models import Command
 from app.core.models import Base
 from app.ingest.models import IngestBatch, IngestRejection
@@ -22,6 +22,6 @@ from app.telemetry.models import (
 ALL_MODELS = (
     Site, EdgeDevice, Rack, Module, ModuleSample, ModuleLatest, RackSample, RackLatest,
     Alarm, Isolation, Command, AuditEntry, IngestBatch, IngestRejection, ModuleRollup,
-    RackRollup, RollupDirty, RackSpreadDay, User, UserSession, LoginAttempt,
+    RackRollup, RollupDirty, RackSpreadDay, User, UserSession, LoginAttempt, ApiToken,
 )  # fmt: skip
 metadata = Base.metadata

@@ -43,7 +43,9 @@ SELECT i.id, r.index, m.position, i.module_id, i.reason, i.isolated_by, i.fault_
        i.onset_at, i.isolated_at, i.returned_at, i.note
 FROM isolation i JOIN rack r ON r.id = i.rack_id LEFT JOIN module m ON m.id = i.module_id
 WHERE i.site_id = :site_id AND (CAST(:rack_id AS int) IS NULL OR i.rack_id = :rack_id)
-ORDER BY i.onset_at DESC LIMIT :limit
+  AND (CAST(:before_onset AS timestamptz) IS NULL
+       OR (i.onset_at, i.id) < (CAST(:before_onset AS timestamptz), :before_id))
+ORDER BY i.onset_at DESC, i.id DESC LIMIT :limit
 """)
 
 
@@ -72,10 +74,17 @@ class IsolationView:
 
 
 async def recent_isolations(
-    session: AsyncSession, *, site_id: int, rack_id: int | None = None, limit: int = 10
+    session: AsyncSession,
+    *,
+    site_id: int,
+    rack_id: int | None = None,
+    limit: int = 10,
+    before: tuple[datetime, int] | None = None,
 ) -> list[IsolationView]:
-    """A site's (or string's) latest isolations, newest first, open or ended."""
-    params = {"site_id": site_id, "rack_id": rack_id, "limit": limit}
+    """A site's (or string's) latest isolations, newest first; `before` (onset, id) pages on."""
+    before_onset, before_id = before or (None, None)
+    params = {"site_id": site_id, "rack_id": rack_id, "limit": limit,
+              "before_onset": before_onset, "before_id": before_id}  # fmt: skip
     return [IsolationView(*row) for row in await session.execute(RECENT, params)]
 
 

@@ -86,6 +86,16 @@ async def site_id_by_code(session: AsyncSession, code: str) -> int | None:
     return result.scalar_one_or_none()
 
 
+async def site_ids_by_codes(session: AsyncSession, codes: list[str]) -> list[int]:
+    """The ids of these sites, in order; ValueError naming any unknown code."""
+    rows = await session.execute(select(Site.code, Site.id).where(Site.code.in_(codes)))
+    found: dict[str, int] = dict(rows.all())
+    missing = sorted(set(codes) - set(found))
+    if missing:
+        raise ValueError(f"no site with code {', '.join(missing)}")
+    return [found[code] for code in codes]
+
+
 async def insert_edge_device(
     session: AsyncSession, *, site_id: int, name: str, token_hash: str
 ) -> int:

@@ -96,7 +96,7 @@ def test_isolate_string_from_queue_to_verified(
     opened = [string_row(2, now, contactor_closed=False, current_a=0.2)]
     post_batch(server, site.token, batch(site.code, 2, strings=opened))
     assert state(test_database_url, command["id"]) == "verified"
-    listed = server.http.get(f"{server.url}/api/v1/sites/{site.code}/commands").json()
+    listed = server.http.get(f"{server.url}/api/v1/sites/{site.code}/commands").json()["items"]
     mine = next(c for c in listed if c["id"] == command["id"])
     assert mine["result"]["verified_by"] == "contactor open, 0.2 A"
     assert mine["sent_at"] <= mine["acked_at"] <= mine["verified_at"]

@@ -26,7 +26,7 @@ async def wait_for_state(
     deadline = time.monotonic() + SETTLE_S
     async with server.async_client() as client:
         while True:
-            listed = (await client.get(f"/api/v1/sites/{code}/commands")).json()
+            listed = (await client.get(f"/api/v1/sites/{code}/commands")).json()["items"]
             command: dict[str, Any] = next(c for c in listed if c["id"] == command_id)
             if command["state"] in (wanted, "failed", "expired") or time.monotonic() > deadline:
                 return command

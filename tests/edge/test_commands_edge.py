@@ -26,7 +26,9 @@ def delivered(rig: Rig, **request: Any) -> dict[str, Any]:
 
 def state(rig: Rig, command_id: int) -> dict[str, Any]:
     """The command as the backend has it."""
-    listed = rig.server.http.get(f"{rig.server.url}/api/v1/sites/{rig.site.code}/commands").json()
+    listed = rig.server.http.get(f"{rig.server.url}/api/v1/sites/{rig.site.code}/commands").json()[
+        "items"
+    ]
     found: dict[str, Any] = next(c for c in listed if c["id"] == command_id)
     return found
 

@@ -150,7 +150,9 @@ def test_an_alarm_isolates_its_string_with_the_link_down_then_is_recorded(
     offline_policy.client = httpx.Client(base_url=rig.server.url, headers=auth)
     offline_policy.report_pending()  # the link is back
     assert offline_policy.journal.unreported_actions() == []
-    listed = rig.server.http.get(f"{rig.server.url}/api/v1/sites/{rig.site.code}/commands").json()
+    listed = rig.server.http.get(f"{rig.server.url}/api/v1/sites/{rig.site.code}/commands").json()[
+        "items"
+    ]
     (command,) = listed
     assert (command["kind"], command["string"], command["origin"]) == (
         "isolate_string",
@@ -163,7 +165,9 @@ def test_an_alarm_isolates_its_string_with_the_link_down_then_is_recorded(
                                        json=offline_policy._body(entry))  # fmt: skip
     assert again.status_code == 200
     assert again.json()["id"] == command["id"]
-    listed = rig.server.http.get(f"{rig.server.url}/api/v1/sites/{rig.site.code}/commands").json()
+    listed = rig.server.http.get(f"{rig.server.url}/api/v1/sites/{rig.site.code}/commands").json()[
+        "items"
+    ]
     assert len(listed) == 1  # a repeated report is recorded once
 
 

@@ -1,0 +1,233 @@
+"""Telemetry exports as CSV, NDJSON or Parquet, wide or long, streamed chunk by chunk.
+
+Rows are read through a server-side cursor and written one chunk at a time, so an export of any
+length holds one chunk in memory. Times are UTC ISO-8601 (`Z`); cells and sensors count from 1.
+"""
+
+import csv
+import io
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.telemetry.export_query import Kind, Selection, parameters, statement
+
+CHUNK_ROWS = 20_000  # database rows per chunk (a long-format chunk has rows x fields lines)
+LEADING = ("ts", "string", "module")
+LONG = ("ts", "entity", "metric", "value")
+
+
+class Format(StrEnum):
+    """Export file formats."""
+
+    CSV = "csv"
+    NDJSON = "ndjson"
+    PARQUET = "parquet"
+
+
+MEDIA_TYPES = {Format.CSV: "text/csv; charset=utf-8", Format.NDJSON: "application/x-ndjson",
+               Format.PARQUET: "application/vnd.apache.parquet"}  # fmt: skip
+
+
+def iso(ts: datetime) -> str:
+    """UTC ISO-8601 with a Z."""
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def entity_label(string: int, module: int | None) -> str:
+    """'s3' for string 3, 's3.m12' for its module 12."""
+    return f"s{string}" if module is None else f"s{string}.m{module}"
+
+
+def long_rows(
+    selection: Selection, row: Sequence[Any]
+) -> Iterator[tuple[datetime, str, str, float]]:
+    """One (ts, entity, metric, value) per value of a row; arrays per element, nulls left out."""
+    ts, string, module, _, *values = row
+    entity = entity_label(string, module)
+    catalogue = selection.catalogue()
+    for name, value in zip(selection.fields, values, strict=True):
+        if value is None:
+            continue
+        if catalogue[name].kind is Kind.FLOATS:
+            for i, element in enumerate(value, start=1):
+                if element is not None:
+                    yield ts, entity, f"{name}.{i}", float(element)
+        else:
+            yield ts, entity, name, float(value)
+
+
+async def database_chunks(
+    sessionmaker: async_sessionmaker[AsyncSession], selection: Selection
+) -> AsyncIterator[Sequence[Any]]:
+    """The selection's rows, a chunk at a time, through a server-side cursor."""
+    async with sessionmaker() as session:
+        result = await session.stream(
+            statement(selection, paged=False),
+            parameters(selection, after=None, limit=None),
+            execution_options={"yield_per": CHUNK_ROWS},
+        )
+        async for chunk in result.partitions(CHUNK_ROWS):
+            yield chunk
+
+
+class CsvWriter:
+    """CSV with a header line; arrays in one field, their values separated by ';'."""
+
+    def __init__(self, selection: Selection, *, long: bool) -> None:
+        self.selection, self.long = selection, long
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer, lineterminator="\r\n")
+        self.writer.writerow(LONG if long else (*LEADING, *selection.fields))
+
+    def chunk(self, rows: Sequence[Sequence[Any]]) -> bytes:
+        """A chunk of rows as CSV (the header comes with the first)."""
+        for row in rows:
+            if self.long:
+                for ts, entity, metric, value in long_rows(self.selection, row):
+                    self.writer.writerow((iso(ts), entity, metric, value))
+            else:
+                ts, string, module, _, *values = row
+                self.writer.writerow((iso(ts), string, "" if module is None else module,
+                                      *(_csv_value(v) for v in values)))  # fmt: skip
+        return self._drain()
+
+    def close(self) -> bytes:
+        """Anything still buffered (the header of an empty export)."""
+        return self._drain()
+
+    def _drain(self) -> bytes:
+        text = self.buffer.getvalue()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        return text.encode()
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join("" if v is None else repr(v) for v in value)
+    return value
+
+
+class NdjsonWriter:
+    """One JSON object per line."""
+
+    def __init__(self, selection: Selection, *, long: bool) -> None:
+        self.selection, self.long = selection, long
+
+    def chunk(self, rows: Sequence[Sequence[Any]]) -> bytes:
+        """A chunk of rows as JSON lines."""
+        lines: list[bytes] = []
+        for row in rows:
+            if self.long:
+                for ts, entity, metric, value in long_rows(self.selection, row):
+                    record = {"ts": iso(ts), "entity": entity, "metric": metric, "value": value}
+                    lines.append(orjson.dumps(record))
+            else:
+                ts, string, module, _, *values = row
+                wide = {"ts": iso(ts), "string": string, "module": module}
+                wide.update(zip(self.selection.fields, values, strict=True))
+                lines.append(orjson.dumps(wide))
+        return b"".join(line + b"\n" for line in lines)
+
+    def close(self) -> bytes:
+        """Nothing is buffered."""
+        return b""
+
+
+PARQUET_TYPES = {
+    Kind.FLOAT: pa.float64(),
+    Kind.INT: pa.int64(),
+    Kind.FLOATS: pa.list_(pa.float32()),
+}
+
+
+class _Sink(io.RawIOBase):
+    """A write-only file that hands back whatever was written since it was last drained."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def drain(self) -> bytes:
+        data, self.parts = b"".join(self.parts), []
+        return data
+
+
+class ParquetWriter:
+    """Parquet, one row group per chunk; timestamps as UTC microseconds."""
+
+    def __init__(self, selection: Selection, *, long: bool) -> None:
+        self.selection, self.long = selection, long
+        timestamp = pa.timestamp("us", tz="UTC")
+        if long:
+            fields = [("ts", timestamp), ("entity", pa.string()), ("metric", pa.string()),
+                      ("value", pa.float64())]  # fmt: skip
+        else:
+            catalogue = selection.catalogue()
+            fields = [("ts", timestamp), ("string", pa.int16()), ("module", pa.int16())]
+            fields += [(n, PARQUET_TYPES[catalogue[n].kind]) for n in selection.fields]
+        self.schema = pa.schema(fields)
+        self.sink = _Sink()
+        self.writer = pq.ParquetWriter(self.sink, self.schema, compression="zstd")
+
+    def chunk(self, rows: Sequence[Sequence[Any]]) -> bytes:
+        """A chunk of rows as one row group."""
+        columns: list[list[Any]]
+        if self.long:
+            expanded = [r for row in rows for r in long_rows(self.selection, row)]
+            columns = [[r[i] for r in expanded] for i in range(len(LONG))]
+        else:
+            # Column 3, the entity id, is for the cursor only.
+            columns = [[row[i] for row in rows] for i in (0, 1, 2, *range(4, len(rows[0])))]
+        self.writer.write_table(pa.table(dict(zip(self.schema.names, columns, strict=True)),
+                                         schema=self.schema))  # fmt: skip
+        return self.sink.drain()
+
+    def close(self) -> bytes:
+        """The footer."""
+        self.writer.close()
+        return self.sink.drain()
+
+
+class Writer(Protocol):
+    """Turns chunks of database rows into bytes of one format."""
+
+    def chunk(self, rows: Sequence[Sequence[Any]]) -> bytes:
+        """A chunk's bytes."""
+
+    def close(self) -> bytes:
+        """The last bytes."""
+
+
+WRITERS: dict[Format, Callable[..., Writer]] = {
+    Format.CSV: CsvWriter,
+    Format.NDJSON: NdjsonWriter,
+    Format.PARQUET: ParquetWriter,
+}
+
+
+async def export_bytes(
+    sessionmaker: async_sessionmaker[AsyncSession], selection: Selection, fmt: Format, *, long: bool
+) -> AsyncIterator[bytes]:
+    """The whole export as a stream of byte chunks."""
+    writer = WRITERS[fmt](selection, long=long)
+    async for rows in database_chunks(sessionmaker, selection):
+        data = writer.chunk(rows)
+        if data:
+            yield data
+    yield writer.close()

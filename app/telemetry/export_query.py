@@ -1,0 +1,220 @@
+"""Telemetry for the API and exports: chosen fields of modules or strings, raw or bucketed.
+
+Only fields from the catalogues below reach the SQL, each as a fixed expression, so a field
+name from a URL can never become SQL. Rows come ordered by entity, then time (the hypertables'
+primary key order), which is also the key of the cursor.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import TextClause, text
+
+
+class Entity(StrEnum):
+    """Whose telemetry: one row per module, or one per string."""
+
+    MODULE = "module"
+    STRING = "string"
+
+
+class Resolution(StrEnum):
+    """Raw samples, or buckets built from the one-minute rollups (aligned to UTC)."""
+
+    RAW = "raw"
+    M1 = "1m"
+    M15 = "15m"
+    H1 = "1h"
+    D1 = "1d"
+
+
+BUCKET = {Resolution.M1: "1 minute", Resolution.M15: "15 minutes", Resolution.H1: "1 hour",
+          Resolution.D1: "1 day"}  # fmt: skip
+
+
+class Kind(StrEnum):
+    """A field's value type, for Parquet schemas and the long format."""
+
+    FLOAT = "float"
+    INT = "int"
+    FLOATS = "floats"  # an array: one value per cell or sensor
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One exported field: its SQL expression, type and unit."""
+
+    sql: str
+    kind: Kind = Kind.FLOAT
+    unit: str = ""
+
+
+# Raw module samples (alias s = module_sample).
+MODULE_RAW: dict[str, Field] = {
+    "soc_pct": Field("s.soc_pct", unit="%"),
+    "soh_pct": Field("s.soh_pct", unit="%"),
+    "current_a": Field("s.current_a", unit="A"),
+    "voltage_v": Field("s.voltage_v", unit="V"),
+    "cell_v_min": Field("s.cell_v_min", unit="V"),
+    "cell_v_max": Field("s.cell_v_max", unit="V"),
+    "cell_v_avg": Field("s.cell_v_avg", unit="V"),
+    "spread_mv": Field("(s.cell_v_max - s.cell_v_min) * 1000", unit="mV"),
+    "temp_c_max": Field("s.temp_c_max", unit="°C"),
+    "balancing_cells": Field("bit_count(s.balancing::bit(64))", Kind.INT),
+    "cell_v": Field("s.cell_v", Kind.FLOATS, "V"),
+    "temp_c": Field("s.temp_c", Kind.FLOATS, "°C"),
+}
+# Module buckets from the minute rollups (alias s = module_sample_1m); means weighted by samples.
+MODULE_BUCKETED: dict[str, Field] = {
+    "soc_pct": Field("sum(s.soc_pct_avg * s.samples) / sum(s.samples)", unit="%"),
+    "current_a": Field("sum(s.current_a_avg * s.samples) / sum(s.samples)", unit="A"),
+    "voltage_v": Field("sum(s.voltage_v_avg * s.samples) / sum(s.samples)", unit="V"),
+    "cell_v_min": Field("min(s.cell_v_min)", unit="V"),
+    "cell_v_max": Field("max(s.cell_v_max)", unit="V"),
+    "cell_v_avg": Field("sum(s.cell_v_avg * s.samples) / sum(s.samples)", unit="V"),
+    "spread_mv_avg": Field("sum(s.spread_mv_avg * s.samples) / sum(s.samples)", unit="mV"),
+    "spread_mv_max": Field("max(s.spread_mv_max)", unit="mV"),
+    "spread_mv_p95": Field("max(s.spread_mv_p95)", unit="mV"),  # the worst minute's p95
+    "temp_c_max": Field("max(s.temp_c_max)", unit="°C"),
+    "samples": Field("sum(s.samples)", Kind.INT),
+}
+# Raw string samples (alias s = rack_sample).
+STRING_RAW: dict[str, Field] = {
+    "voltage_v": Field("s.voltage_v", unit="V"),
+    "current_a": Field("s.current_a", unit="A"),
+    "power_kw": Field("s.power_kw", unit="kW"),
+    "soc_pct": Field("s.soc_pct", unit="%"),
+    "soh_pct": Field("s.soh_pct", unit="%"),
+    "contactor_closed": Field("s.contactor_closed::int", Kind.INT),
+    "charge_limit_a": Field("s.charge_limit_a", unit="A"),
+    "discharge_limit_a": Field("s.discharge_limit_a", unit="A"),
+    "insulation_kohm": Field("s.insulation_kohm", unit="kΩ"),
+    "cell_v_min": Field("s.cell_v_min", unit="V"),
+    "cell_v_max": Field("s.cell_v_max", unit="V"),
+    "spread_mv": Field("(s.cell_v_max - s.cell_v_min) * 1000", unit="mV"),
+    "energy_charged_kwh": Field("s.energy_charged_kwh", unit="kWh"),
+    "energy_discharged_kwh": Field("s.energy_discharged_kwh", unit="kWh"),
+}
+# String buckets from the minute rollups (alias s = rack_sample_1m).
+STRING_BUCKETED: dict[str, Field] = {
+    "voltage_v": Field("sum(s.voltage_v_avg * s.samples) / sum(s.samples)", unit="V"),
+    "current_a": Field("sum(s.current_a_avg * s.samples) / sum(s.samples)", unit="A"),
+    "current_a_min": Field("min(s.current_a_min)", unit="A"),
+    "current_a_max": Field("max(s.current_a_max)", unit="A"),
+    "power_kw": Field("sum(s.power_kw_avg * s.samples) / sum(s.samples)", unit="kW"),
+    "soc_pct": Field("sum(s.soc_pct_avg * s.samples) / sum(s.samples)", unit="%"),
+    "cell_v_min": Field("min(s.cell_v_min)", unit="V"),
+    "cell_v_max": Field("max(s.cell_v_max)", unit="V"),
+    "spread_mv_max": Field("max(s.spread_mv_max)", unit="mV"),
+    "spread_mv_p95": Field("max(s.spread_mv_p95)", unit="mV"),  # the worst minute's p95
+    "closed_share": Field("sum(s.closed_samples)::float8 / sum(s.samples)"),
+    "charge_limit_a": Field("min(s.charge_limit_a_min)", unit="A"),
+    "discharge_limit_a": Field("min(s.discharge_limit_a_min)", unit="A"),
+    "energy_charged_kwh": Field("max(s.energy_charged_kwh_max)", unit="kWh"),
+    "energy_discharged_kwh": Field("max(s.energy_discharged_kwh_max)", unit="kWh"),
+    "samples": Field("sum(s.samples)", Kind.INT),
+}
+
+CATALOGUE = {
+    (Entity.MODULE, False): MODULE_RAW,
+    (Entity.MODULE, True): MODULE_BUCKETED,
+    (Entity.STRING, False): STRING_RAW,
+    (Entity.STRING, True): STRING_BUCKETED,
+}
+DEFAULT_FIELDS = {
+    Entity.MODULE: ("soc_pct", "current_a", "cell_v_min", "cell_v_max", "temp_c_max"),
+    Entity.STRING: ("voltage_v", "current_a", "power_kw", "soc_pct"),
+}
+# (table, id column, time column) of each entity's raw and rollup tables.
+SOURCES = {
+    (Entity.MODULE, False): ("module_sample", "module_id", "ts"),
+    (Entity.MODULE, True): ("module_sample_1m", "module_id", "bucket"),
+    (Entity.STRING, False): ("rack_sample", "rack_id", "ts"),
+    (Entity.STRING, True): ("rack_sample_1m", "rack_id", "bucket"),
+}
+
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+class FieldError(ValueError):
+    """A requested field that this entity and resolution do not have."""
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What to read: whose telemetry, which fields, at what resolution, over what range."""
+
+    site_id: int
+    entity: Entity
+    resolution: Resolution
+    fields: tuple[str, ...]
+    start: datetime
+    end: datetime
+    string: int | None = None  # one string's modules, or that string only
+    module: int | None = None  # one module position (with string)
+
+    @property
+    def bucketed(self) -> bool:
+        """Whether rows come from the minute rollups."""
+        return self.resolution is not Resolution.RAW
+
+    def catalogue(self) -> dict[str, Field]:
+        """The fields this entity has at this resolution."""
+        return CATALOGUE[self.entity, self.bucketed]
+
+
+def choose_fields(entity: Entity, resolution: Resolution, requested: str) -> tuple[str, ...]:
+    """Comma-separated field names, checked against the catalogue; blank: the defaults."""
+    names = tuple(n.strip() for n in requested.split(",") if n.strip())
+    catalogue = CATALOGUE[entity, resolution is not Resolution.RAW]
+    if not names:
+        return tuple(n for n in DEFAULT_FIELDS[entity] if n in catalogue)
+    unknown = [n for n in names if n not in catalogue]
+    if unknown:
+        raise FieldError(f"{', '.join(unknown)}: not a {resolution} {entity} field; "
+                         f"choose from {', '.join(catalogue)}")  # fmt: skip
+    return tuple(dict.fromkeys(names))
+
+
+def statement(selection: Selection, *, paged: bool) -> TextClause:
+    """The SELECT for a selection: ts, string, module, entity id, then the chosen fields."""
+    table, id_col, time_col = SOURCES[selection.entity, selection.bucketed]
+    catalogue = selection.catalogue()
+    values = ", ".join(f"{catalogue[name].sql} AS {name}" for name in selection.fields)
+    if selection.bucketed:
+        ts = f"time_bucket(CAST('{BUCKET[selection.resolution]}' AS interval), s.{time_col})"
+    else:
+        ts = f"s.{time_col}"
+    if selection.entity is Entity.MODULE:
+        who = "r.index, m.position"
+        joins = "JOIN module m ON m.id = s.module_id JOIN rack r ON r.id = m.rack_id"
+        module_filter = "AND (CAST(:module AS int) IS NULL OR m.position = :module)"
+    else:
+        who = "r.index, CAST(NULL AS smallint)"
+        joins = "JOIN rack r ON r.id = s.rack_id"
+        module_filter = ""
+    after = f"(s.{id_col}, {ts}) > (:after_id, CAST(:after_ts AS timestamptz))"
+    group = f"GROUP BY 1, 2, 3, 4 HAVING {after}" if selection.bucketed else ""
+    where_after = "" if selection.bucketed else f"AND {after}"
+    limit = "LIMIT :limit" if paged else ""
+    return text(f"""
+SELECT {ts} AS ts, {who}, s.{id_col} AS entity_id, {values}
+FROM {table} s {joins}
+WHERE r.site_id = :site_id AND s.{time_col} >= :start AND s.{time_col} < :end
+  AND (CAST(:string AS int) IS NULL OR r.index = :string) {module_filter}
+  AND s.{id_col} >= :after_id {where_after}
+{group}
+ORDER BY s.{id_col}, 1 {limit}
+""")  # noqa: S608 - every interpolated piece is a constant from this module
+
+
+def parameters(
+    selection: Selection, *, after: tuple[int, datetime] | None, limit: int | None
+) -> dict[str, object]:
+    """Bind values for `statement` (after: the cursor's entity id and time)."""
+    after_id, after_ts = after or (0, EARLIEST)
+    return {"site_id": selection.site_id, "start": selection.start, "end": selection.end,
+            "string": selection.string, "module": selection.module, "after_id": after_id,
+            "after_ts": after_ts, "limit": limit}  # fmt: skip
