@@ -6,9 +6,11 @@ from typing import Any
 
 import httpx
 import psycopg
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import MODULES, SAMPLES, STRINGS, Recorded, TokenMaker, soc_at
 from tests.db import psycopg_dsn
+from tests.factories import committed_device_site
 from tests.server import LiveServer
 from tests.wire import T0
 
@@ -127,11 +129,12 @@ def test_alarms_isolations_and_kpis(server: LiveServer, recorded: Recorded) -> N
 
 
 async def test_api_tokens_read_write_scope_expiry_and_revocation(
-    server: LiveServer, recorded: Recorded, make_token: TokenMaker
+    server: LiveServer, recorded: Recorded, make_token: TokenMaker, engine: AsyncEngine
 ) -> None:
     code = recorded.site.code
+    other = await committed_device_site(engine)
     read, write = await make_token("read"), await make_token("write", sites=[code])
-    elsewhere = await make_token("read", sites=["test-site-1"] if code != "test-site-1" else None)
+    elsewhere = await make_token("read", sites=[other.code])
 
     def call(token: str, method: str, path: str, **kw: Any) -> httpx.Response:
         return httpx.request(method, f"{server.url}{path}",
