@@ -27,6 +27,7 @@ from app.ingest.routes import router as ingest_router
 from app.kpis.routes import router as kpis_router
 from app.live.hub import LiveHub
 from app.live.routes import router as live_router
+from app.web.admin import router as admin_router
 from app.web.assets import router as assets_router
 from app.web.commands import router as web_commands_router
 from app.web.faults import router as faults_router
@@ -39,7 +40,7 @@ OWN_ACCESS_ROUTERS = (health_router, auth_router, ingest_router, commands_router
 # Everything a person sees needs a signed-in user; what they may change, a role (per route).
 SIGNED_IN_ROUTERS = (live_router, fleet_router, site_router, assets_router, faults_router,
                      web_commands_router, alarms_router, kpis_router, api_router,
-                     telemetry_router)  # fmt: skip
+                     telemetry_router, admin_router)  # fmt: skip
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

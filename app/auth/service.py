@@ -131,3 +131,41 @@ async def save_user(
         values,
     )  # fmt: skip
     return int(user_id.scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    """A user as the admin screen lists them."""
+
+    id: int
+    username: str
+    role: str
+    site_codes: list[str] | None
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+USERS = text("""
+SELECT u.id, u.username, u.role,
+       (SELECT array_agg(s.code ORDER BY s.code) FROM site s WHERE s.id = ANY(u.site_ids)),
+       u.created_at, u.disabled_at
+FROM app_user u ORDER BY u.disabled_at IS NOT NULL, u.username
+""")
+
+
+async def list_users(session: AsyncSession) -> list[UserView]:
+    """Every user, enabled first, by name."""
+    return [UserView(*row) for row in await session.execute(USERS)]
+
+
+async def disable_user(session: AsyncSession, user_id: int, *, by: str) -> str:
+    """Disable a user and end their sessions at once; returns the username."""
+    result = await session.execute(
+        text("UPDATE app_user SET disabled_at = now() WHERE id = :id AND disabled_at IS NULL "
+             "RETURNING username"), {"id": user_id})  # fmt: skip
+    username = result.scalar()
+    if username is None:
+        raise ValueError(f"no enabled user with id {user_id}")
+    await session.execute(text("DELETE FROM user_session WHERE user_id = :id"), {"id": user_id})
+    session.add(AuditEntry(actor=by, action="user.disable", target=str(username)))
+    return str(username)

@@ -1,6 +1,8 @@
 """SQL for the asset registry."""
 
-from sqlalchemy import func, select, update
+from typing import Any
+
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -127,3 +129,25 @@ async def rack_id_by_index(session: AsyncSession, site_id: int, index: int) -> i
     """The id of a site's string by its number, or None."""
     stmt = select(Rack.id).where(Rack.site_id == site_id, Rack.index == index)
     return (await session.execute(stmt)).scalar()
+
+
+DEVICES = text("""
+SELECT d.id, s.code, d.name, d.software_version, d.last_seen_at, d.created_at, d.revoked_at
+FROM edge_device d JOIN site s ON s.id = d.site_id
+ORDER BY d.revoked_at IS NOT NULL, s.code, d.name
+""")
+
+
+async def list_devices(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """Every edge device: id, site code, name, version, last seen, created, revoked."""
+    return [tuple(row) for row in await session.execute(DEVICES)]
+
+
+async def revoke_device(session: AsyncSession, device_id: int) -> str | None:
+    """Revoke a device's token at once; its 'site/name', or None if unknown or revoked."""
+    result = await session.execute(
+        text("UPDATE edge_device d SET revoked_at = now() FROM site s "
+             "WHERE d.id = :id AND s.id = d.site_id AND d.revoked_at IS NULL "
+             "RETURNING s.code || '/' || d.name"), {"id": device_id})  # fmt: skip
+    found = result.scalar()
+    return None if found is None else str(found)
