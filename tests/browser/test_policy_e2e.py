@@ -102,7 +102,7 @@ def commands(server: LiveServer, code: str) -> list[dict[str, Any]]:
     """The site's command list from the API."""
     listed: list[dict[str, Any]] = server.http.get(
         f"{server.url}/api/v1/sites/{code}/commands"
-    ).json()
+    ).json()["items"]
     return listed
 
 
