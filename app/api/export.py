@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.telemetry.export_query import Kind, Selection, parameters, statement
 
-CHUNK_ROWS = 20_000  # database rows per chunk (a long-format chunk has rows x fields lines)
+CHUNK_ROWS = 5_000  # database rows per chunk (a long-format chunk has rows x values lines)
 LEADING = ("ts", "string", "module")
 LONG = ("ts", "entity", "metric", "value")
 
@@ -125,18 +125,20 @@ class NdjsonWriter:
 
     def chunk(self, rows: Sequence[Sequence[Any]]) -> bytes:
         """A chunk of rows as JSON lines."""
-        lines: list[bytes] = []
+        # Appended one by one: each orjson result is freed at once. Kept in a list, every one
+        # would pin orjson's few-KB output buffer (1.4 GB for 340,000 lines, measured).
+        out = bytearray()
         for row in rows:
             if self.long:
                 for ts, entity, metric, value in long_rows(self.selection, row):
                     record = {"ts": iso(ts), "entity": entity, "metric": metric, "value": value}
-                    lines.append(orjson.dumps(record))
+                    out += orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
             else:
                 ts, string, module, _, *values = row
                 wide = {"ts": iso(ts), "string": string, "module": module}
                 wide.update(zip(self.selection.fields, values, strict=True))
-                lines.append(orjson.dumps(wide))
-        return b"".join(line + b"\n" for line in lines)
+                out += orjson.dumps(wide, option=orjson.OPT_APPEND_NEWLINE)
+        return bytes(out)
 
     def close(self) -> bytes:
         """Nothing is buffered."""
