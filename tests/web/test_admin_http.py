@@ -43,7 +43,11 @@ def test_tokens_are_shown_once_and_revoked_at_once(
         row = conn.execute("SELECT id FROM api_token WHERE name = %s",
                            ("historian <b>feed</b>",)).fetchone()  # fmt: skip
         assert row is not None
-        assert admin.post(f"/admin/tokens/{row[0]}/revoke").status_code == 200
+        # As htmx sends it from the page (the answer is the page's content block alone).
+        revoked = admin.post(f"/admin/tokens/{row[0]}/revoke", headers={"HX-Request": "true"})
+        assert revoked.status_code == 200
+        assert "revoked" in revoked.text
+        assert "<html" not in revoked.text
         actions = [r[0] for r in conn.execute(
             "SELECT action FROM audit_log WHERE target = %s ORDER BY id",
             ("historian <b>feed</b>",))]  # fmt: skip
