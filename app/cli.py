@@ -2,7 +2,6 @@
 
 import argparse
 import asyncio
-import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +11,7 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.passwords import generate_password
 from app.auth.permissions import Access, Role
 from app.auth.service import save_user
 from app.auth.tokens import create_token, list_tokens, revoke_token
@@ -71,7 +71,7 @@ async def new_edge_device(site_code: str, name: str, *, rotate: bool) -> None:
 
 async def save_user_now(username: str, role: str, sites: str, *, password_stdin: bool) -> None:
     """Create or reset a user; a generated password is printed this once."""
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else generate_password()
     async with _session() as session:
         await save_user(session, username=username, password=password, role=Role(role),
                         site_codes=_codes(sites))  # fmt: skip

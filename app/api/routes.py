@@ -31,7 +31,7 @@ from app.core.db import SessionDep
 from app.core.windows import WINDOWS
 from app.isolations.repository import recent_isolations
 from app.kpis.report import KpiReport, kpi_report
-from app.sites.access import VisibleSite
+from app.sites.access import VisibleSite, VisibleSiteKey
 from app.sites.overview import site_overviews
 from app.telemetry.queries import site_latest
 
@@ -62,7 +62,7 @@ async def site(site: VisibleSite) -> SiteOut:
 
 @router.get("/sites/{code}/strings", responses=NotFound)
 async def strings(
-    session: SessionDep, site: VisibleSite, limit: Limit = 100, cursor: Cursor = None
+    session: SessionDep, site: VisibleSiteKey, limit: Limit = 100, cursor: Cursor = None
 ) -> Page[StringOut]:
     """A site's strings by number."""
     after = decode_cursor(cursor, int)[0] if cursor else 0
@@ -73,7 +73,7 @@ async def strings(
 @router.get("/sites/{code}/modules", responses=NotFound)
 async def modules(
     session: SessionDep,
-    site: VisibleSite,
+    site: VisibleSiteKey,
     string: Annotated[int | None, Query(ge=1, le=255)] = None,
     limit: Limit = 500,
     cursor: Cursor = None,
@@ -113,7 +113,7 @@ def _alarm_states(state: AlarmState) -> tuple[str, ...]:
 @router.get("/sites/{code}/alarms", responses=NotFound)
 async def alarms(
     session: SessionDep,
-    site: VisibleSite,
+    site: VisibleSiteKey,
     query: Annotated[AlarmQuery, Query()],
     limit: Limit = 100,
     cursor: Cursor = None,
@@ -145,7 +145,7 @@ async def acknowledge_alarm(
 
 @router.get("/sites/{code}/isolations", responses=NotFound)
 async def isolations(
-    session: SessionDep, site: VisibleSite, limit: Limit = 100, cursor: Cursor = None
+    session: SessionDep, site: VisibleSiteKey, limit: Limit = 100, cursor: Cursor = None
 ) -> Page[IsolationOut]:
     """A site's isolations, latest onset first, open or ended, with time to isolate."""
     before = decode_cursor(cursor, datetime, int) if cursor else None
@@ -160,7 +160,7 @@ Window = Literal["24h", "7d", "30d"]
 
 
 @router.get("/sites/{code}/kpis", responses=NotFound)
-async def site_kpis(session: SessionDep, site: VisibleSite, window: Window = "7d") -> KpiReport:
+async def site_kpis(session: SessionDep, site: VisibleSiteKey, window: Window = "7d") -> KpiReport:
     """A site's KPIs over the last 24 h, 7 d or 30 d (definitions on the KPI page)."""
     end = datetime.now(UTC)
     return await kpi_report(session, (site.id,), end - WINDOWS[window], end)

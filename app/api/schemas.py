@@ -1,5 +1,6 @@
 """What the REST API returns: sites, strings, modules, latest state, alarms, isolations."""
 
+from dataclasses import asdict
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -163,6 +164,7 @@ class IsolationOut(BaseModel):
     id: int
     string: int
     module: int | None
+    module_id: int | None
     reason: str
     isolated_by: str
     fault_code: str | None
@@ -175,12 +177,7 @@ class IsolationOut(BaseModel):
     @classmethod
     def of(cls, i: IsolationView) -> "IsolationOut":
         """From the isolation list the screens use."""
-        return cls(
-            id=i.id, string=i.string, module=i.module, reason=i.reason,
-            isolated_by=i.isolated_by, fault_code=i.fault_code, onset_at=i.onset_at,
-            isolated_at=i.isolated_at, returned_at=i.returned_at,
-            time_to_isolate_s=i.time_to_isolate_s, note=i.note,
-        )  # fmt: skip
+        return cls(**asdict(i), time_to_isolate_s=i.time_to_isolate_s)
 
 
 class Acknowledgement(BaseModel):

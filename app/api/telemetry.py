@@ -12,7 +12,7 @@ from app.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from app.api.schemas import TelemetryRow
 from app.core.db import SessionDep
 from app.core.errors import error_body
-from app.sites.access import VisibleSite
+from app.sites.access import VisibleSiteKey
 from app.telemetry.export_query import (
     Entity,
     FieldError,
@@ -71,7 +71,7 @@ def selection_of(query: TelemetryQuery, site_id: int) -> Selection:
 @router.get("/sites/{code}/telemetry", responses={404: {}, 422: {}})
 async def telemetry(
     session: SessionDep,
-    site: VisibleSite,
+    site: VisibleSiteKey,
     query: Annotated[TelemetryQuery, Query()],
     limit: Limit = 1000,
     cursor: Cursor = None,
@@ -103,7 +103,7 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.get("/sites/{code}/export", responses=EXPORT_RESPONSES, response_class=StreamingResponse)
 async def export(
     request: Request,
-    site: VisibleSite,
+    site: VisibleSiteKey,
     query: Annotated[TelemetryQuery, Query()],
     format: Format = Format.CSV,
     layout: Annotated[str, Query(pattern="^(wide|long)$")] = "wide",

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditEntry
 from app.auth.passwords import hash_password, verify_password
 from app.auth.permissions import Role
-from app.core.scope import SiteIds, narrow
+from app.core.scope import SiteIds
 from app.core.security import hash_token
 from app.sites.repository import site_ids_by_codes
 
@@ -40,7 +40,7 @@ class SignedIn:
 
     def sites(self, site_id: int | None = None) -> SiteIds:
         """The sites a query covers: the chosen one (already checked visible), else all seen."""
-        return narrow(self.site_ids, site_id)
+        return (site_id,) if site_id is not None else self.site_ids
 
 
 FAILURES = text("""

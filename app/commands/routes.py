@@ -27,7 +27,7 @@ from app.core.enums import Actor
 from app.core.security import client_host
 from app.ingest.dependencies import DeviceDep, bearer_token, device_for_token
 from app.live.hub import LiveHub, Subscription
-from app.sites.access import VisibleSite
+from app.sites.access import VisibleSite, VisibleSiteKey
 from app.sites.overview import SiteOverview
 
 router = APIRouter(prefix="/api/v1", tags=["commands"])
@@ -35,7 +35,8 @@ router = APIRouter(prefix="/api/v1", tags=["commands"])
 LONG_POLL_MAX_S = 30.0
 
 
-def _ref(site: SiteOverview) -> service.SiteRef:
+def site_ref(site: SiteOverview) -> service.SiteRef:
+    """What the command service needs to know about a site."""
     return service.SiteRef(site.id, site.code, site.nameplate_power_kw, site.strings)
 
 
@@ -59,7 +60,7 @@ async def queue(
     check_role(user, body.kind.value, body.reason.value)
     try:
         command_id = await service.queue_command(
-            session, _ref(site), body, operator(request, user), datetime.now(UTC)
+            session, site_ref(site), body, operator(request, user), datetime.now(UTC)
         )
     except service.CommandRefusedError as exc:
         raise HTTPException(409, str(exc)) from exc
@@ -68,7 +69,7 @@ async def queue(
 
 @router.get("/sites/{code}/commands")
 async def commands(
-    session: SessionDep, site: VisibleSite, _: Viewer, limit: Limit = 50, cursor: Cursor = None
+    session: SessionDep, site: VisibleSiteKey, _: Viewer, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[CommandView]:
     """A site's commands, newest first, with every lifecycle timestamp."""
     before = decode_cursor(cursor, int)[0] if cursor else None
@@ -78,7 +79,7 @@ async def commands(
 
 @router.post("/sites/{code}/commands/{command_id}/cancel", responses={404: {}, 409: {}})
 async def cancel(
-    request: Request, session: SessionDep, site: VisibleSite, command_id: int, user: Commander
+    request: Request, session: SessionDep, site: VisibleSiteKey, command_id: int, user: Commander
 ) -> CommandView:
     """Cancel a command that is still queued."""
     try:

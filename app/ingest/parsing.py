@@ -49,6 +49,12 @@ class Envelope:
     software_version: str
     counters: dict[str, Any]
 
+    @classmethod
+    def of(cls, batch: Any) -> "Envelope":
+        """The envelope fields of a decoded batch (strict or lenient)."""
+        return cls(batch.edge_id, batch.seq, batch.site, batch.created_at,
+                   batch.software_version, batch.counters)  # fmt: skip
+
 
 @dataclass
 class ParsedBatch:
@@ -145,14 +151,7 @@ def parse_strict(body: bytes) -> ParsedBatch | None:
     if batch is None:
         return None
     parsed = ParsedBatch(
-        Envelope(
-            batch.edge_id,
-            batch.seq,
-            batch.site,
-            batch.created_at,
-            batch.software_version,
-            batch.counters,
-        ),
+        Envelope.of(batch),
         {"modules": len(batch.modules), "strings": len(batch.strings), "events": len(batch.events)},
         modules=list(enumerate(batch.modules)),
         strings=list(enumerate(batch.strings)),
@@ -183,14 +182,7 @@ def parse_row_by_row(body: bytes) -> ParsedBatch:
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
         ]
         raise EnvelopeError(422, "the batch envelope is invalid", details) from exc
-    envelope = Envelope(
-        batch.edge_id,
-        batch.seq,
-        batch.site,
-        batch.created_at,
-        batch.software_version,
-        batch.counters,
-    )
+    envelope = Envelope.of(batch)
     received: dict[Section, int] = {
         "modules": len(batch.modules),
         "strings": len(batch.strings),

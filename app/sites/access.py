@@ -1,5 +1,6 @@
 """A site named in a URL, if the caller may see it: unknown and out-of-scope look the same."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException
@@ -21,6 +22,19 @@ async def visible_site_id(session: AsyncSession, user: SignedIn, code: str) -> i
     return site_id
 
 
+@dataclass(frozen=True, slots=True)
+class SiteKey:
+    """A visible site's id and code: all most API routes need (no overview query)."""
+
+    id: int
+    code: str
+
+
+async def site_key_in_scope(code: str, session: SessionDep, user: Viewer) -> SiteKey:
+    """The id of the site in the path, if the caller may see it."""
+    return SiteKey(await visible_site_id(session, user, code), code)
+
+
 async def site_in_scope(code: str, session: SessionDep, user: Viewer) -> SiteOverview:
     """The overview of the site in the path, if the caller may see it."""
     site_id = await visible_site_id(session, user, code)
@@ -33,3 +47,4 @@ async def chosen_site_id(session: AsyncSession, user: SignedIn, code: str) -> in
 
 
 VisibleSite = Annotated[SiteOverview, Depends(site_in_scope)]
+VisibleSiteKey = Annotated[SiteKey, Depends(site_key_in_scope)]

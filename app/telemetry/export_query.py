@@ -50,6 +50,11 @@ class Field:
     unit: str = ""
 
 
+def weighted(column: str) -> str:
+    """The mean of a rollup column over a bucket, each minute weighted by its sample count."""
+    return f"sum(s.{column} * s.samples) / sum(s.samples)"
+
+
 # Raw module samples (alias s = module_sample).
 MODULE_RAW: dict[str, Field] = {
     "soc_pct": Field("s.soc_pct", unit="%"),
@@ -67,13 +72,13 @@ MODULE_RAW: dict[str, Field] = {
 }
 # Module buckets from the minute rollups (alias s = module_sample_1m); means weighted by samples.
 MODULE_BUCKETED: dict[str, Field] = {
-    "soc_pct": Field("sum(s.soc_pct_avg * s.samples) / sum(s.samples)", unit="%"),
-    "current_a": Field("sum(s.current_a_avg * s.samples) / sum(s.samples)", unit="A"),
-    "voltage_v": Field("sum(s.voltage_v_avg * s.samples) / sum(s.samples)", unit="V"),
+    "soc_pct": Field(weighted("soc_pct_avg"), unit="%"),
+    "current_a": Field(weighted("current_a_avg"), unit="A"),
+    "voltage_v": Field(weighted("voltage_v_avg"), unit="V"),
     "cell_v_min": Field("min(s.cell_v_min)", unit="V"),
     "cell_v_max": Field("max(s.cell_v_max)", unit="V"),
-    "cell_v_avg": Field("sum(s.cell_v_avg * s.samples) / sum(s.samples)", unit="V"),
-    "spread_mv_avg": Field("sum(s.spread_mv_avg * s.samples) / sum(s.samples)", unit="mV"),
+    "cell_v_avg": Field(weighted("cell_v_avg"), unit="V"),
+    "spread_mv_avg": Field(weighted("spread_mv_avg"), unit="mV"),
     "spread_mv_max": Field("max(s.spread_mv_max)", unit="mV"),
     "spread_mv_p95": Field("max(s.spread_mv_p95)", unit="mV"),  # the worst minute's p95
     "temp_c_max": Field("max(s.temp_c_max)", unit="°C"),
@@ -98,12 +103,12 @@ STRING_RAW: dict[str, Field] = {
 }
 # String buckets from the minute rollups (alias s = rack_sample_1m).
 STRING_BUCKETED: dict[str, Field] = {
-    "voltage_v": Field("sum(s.voltage_v_avg * s.samples) / sum(s.samples)", unit="V"),
-    "current_a": Field("sum(s.current_a_avg * s.samples) / sum(s.samples)", unit="A"),
+    "voltage_v": Field(weighted("voltage_v_avg"), unit="V"),
+    "current_a": Field(weighted("current_a_avg"), unit="A"),
     "current_a_min": Field("min(s.current_a_min)", unit="A"),
     "current_a_max": Field("max(s.current_a_max)", unit="A"),
-    "power_kw": Field("sum(s.power_kw_avg * s.samples) / sum(s.samples)", unit="kW"),
-    "soc_pct": Field("sum(s.soc_pct_avg * s.samples) / sum(s.samples)", unit="%"),
+    "power_kw": Field(weighted("power_kw_avg"), unit="kW"),
+    "soc_pct": Field(weighted("soc_pct_avg"), unit="%"),
     "cell_v_min": Field("min(s.cell_v_min)", unit="V"),
     "cell_v_max": Field("max(s.cell_v_max)", unit="V"),
     "spread_mv_max": Field("max(s.spread_mv_max)", unit="mV"),

@@ -10,12 +10,12 @@ from starlette.responses import HTMLResponse
 
 from app.audit.models import AuditEntry
 from app.auth.dependencies import require
+from app.auth.passwords import generate_password
 from app.auth.permissions import Access, Permission, Role
 from app.auth.service import SignedIn, disable_user, list_users, save_user
 from app.auth.tokens import create_token, list_tokens, revoke_token
 from app.core.db import SessionDep
 from app.core.htmx import render
-from app.core.security import new_token
 from app.sites.overview import site_overviews
 from app.sites.repository import list_devices, revoke_device
 from app.sites.service import DuplicateDeviceError, UnknownSiteError, create_edge_device
@@ -139,7 +139,7 @@ async def new_user_form(
     request: Request, session: SessionDep, user: Admin, form: Annotated[UserForm, Form()]
 ) -> HTMLResponse:
     """Create a user (or reset one) with a generated password, shown on this answer only."""
-    password = new_token("")[:16]
+    password = generate_password()
     username = form.username.lower()
     try:
         await save_user(session, username=username, password=password, role=form.role,

@@ -13,7 +13,7 @@ from app.alarms.queries import EVERY_STATE, AlarmFilter, list_alarms
 from app.core.db import SessionDep
 from app.core.htmx import render
 from app.isolations.repository import recent_isolations
-from app.sites.access import VisibleSite
+from app.sites.access import VisibleSite, VisibleSiteKey
 from app.sites.repository import rack_id_by_index
 from app.telemetry.queries import module_series, site_latest, string_series
 from app.web.site import string_rows
@@ -106,7 +106,7 @@ async def module_page(
 @router.get("/sites/{code}/modules/{module_id}/trend.json")
 async def module_trend(
     session: SessionDep,
-    site: VisibleSite,
+    site: VisibleSiteKey,
     module_id: int,
     range: TrendRange = "24h",
 ) -> JSONResponse:
@@ -160,7 +160,7 @@ async def string_page(
 @router.get("/sites/{code}/strings/{index}/trend.json")
 async def string_trend(
     session: SessionDep,
-    site: VisibleSite,
+    site: VisibleSiteKey,
     index: int,
     range: TrendRange = "24h",
 ) -> JSONResponse:

@@ -13,7 +13,7 @@ from app.auth.service import SignedIn
 from app.commands import service
 from app.commands.impact import StringCapacity, describe_impact
 from app.commands.queries import list_commands
-from app.commands.routes import operator
+from app.commands.routes import operator, site_ref
 from app.commands.schemas import CommandRequest
 from app.core.db import SessionDep
 from app.core.htmx import render
@@ -58,8 +58,7 @@ async def preview(
     request: Request, session: SessionDep, site: VisibleSite, user: Commander
 ) -> HTMLResponse:
     """Step one: what the command would do; nothing is sent yet."""
-    form = await _form(request)
-    context: dict[str, Any] = {"site": site, "fields": form}
+    context: dict[str, Any] = {"site": site, "fields": await _form(request)}
     command = _allowed(request, context, user)
     if isinstance(command, HTMLResponse):
         return command
@@ -74,16 +73,14 @@ async def send(
     request: Request, session: SessionDep, site: VisibleSite, user: Commander
 ) -> HTMLResponse:
     """Step two: queue it (after the interlocks); the answer says what happened."""
-    form = await _form(request)
-    context: dict[str, Any] = {"site": site, "fields": form}
+    context: dict[str, Any] = {"site": site, "fields": await _form(request)}
     command = _allowed(request, context, user)
     if isinstance(command, HTMLResponse):
         return command
     status = 200
     try:
-        ref = service.SiteRef(site.id, site.code, site.nameplate_power_kw, site.strings)
         command_id = await service.queue_command(
-            session, ref, command, operator(request, user), datetime.now(UTC)
+            session, site_ref(site), command, operator(request, user), datetime.now(UTC)
         )
         context["queued"] = (await list_commands(session, site.id, command_id=command_id))[0]
     except service.CommandRefusedError as exc:

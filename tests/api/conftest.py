@@ -1,5 +1,6 @@
 """A site with ten minutes of telemetry (and its rollups) behind a live backend; API tokens."""
 
+import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,17 +54,17 @@ async def recorded(engine: AsyncEngine, server: LiveServer) -> Recorded:
     return Recorded(site, T0, T0 + SAMPLES * STEP)
 
 
+TOKEN_NUMBERS = itertools.count(1)  # unique names across the test session
 TokenMaker = Callable[..., Awaitable[str]]
 
 
 @pytest.fixture
 def make_token(engine: AsyncEngine) -> TokenMaker:
     """Create an API token: make_token(access, sites=[codes] or None, days=1)."""
-    counter = iter(range(1_000_000))
 
     async def create(access: str, sites: list[str] | None = None, days: int = 1) -> str:
         async with AsyncSession(engine) as session, session.begin():
-            name = f"test-token-{datetime.now(UTC).timestamp()}-{next(counter)}"
+            name = f"test-token-{next(TOKEN_NUMBERS)}"
             return await create_token(session, name=name, access=Access(access),
                                       site_codes=sites, days=days, created_by="test",
                                       now=datetime.now(UTC))  # fmt: skip
