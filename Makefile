@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help run test setup db db-stop migrate lint fmt typecheck vendor
+.PHONY: help run test bench setup db db-stop migrate lint fmt typecheck vendor
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -12,6 +12,9 @@ run: ## database, migrations, demo fleet and backend on http://127.0.0.1:8000
 
 test: ## formatting, lint, types and every test against a real TimescaleDB
 	@bash scripts/test.sh
+
+bench: ## run every benchmark and rewrite docs/BENCHMARKS.md (ARGS="--quick" for small sizes)
+	@bash scripts/bench.sh $(ARGS)
 
 setup: ## install system packages, TimescaleDB and the Python environment
 	@bash scripts/setup.sh

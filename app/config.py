@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     ingest_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     ingest_max_future_s: float = Field(default=300.0, ge=0)
+    # An edge whose clock is further than this from the server's raises edge_clock_skew.
+    ingest_clock_skew_alarm_s: float = Field(default=30.0, gt=0)
     jobs_enabled: bool = True  # rollups and retention inside the app (safe with several processes)
     rollup_interval_s: float = Field(default=20.0, gt=0)
     retention_interval_s: float = Field(default=3600.0, gt=0)

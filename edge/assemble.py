@@ -128,6 +128,10 @@ class Assembler:
         elif name == "contactor_closed" and previous is not None and previous != value:
             kind = EventKind.CONTACTOR_CLOSED if value else EventKind.CONTACTOR_OPENED
             self._tell([Event(decoded.ts, kind, decoded.target, key[0], key[1])])
+        elif name == "bypassed" and key[1] and bool(previous) != bool(value):
+            # A module that first reports itself bypassed was bypassed before we heard it.
+            kind = EventKind.MODULE_BYPASSED if value else EventKind.MODULE_RETURNED
+            self._tell([Event(decoded.ts, kind, decoded.target, key[0], key[1])])
 
     def _tell(self, events: list[Event]) -> None:
         self.ready.events.extend(events)

@@ -4,7 +4,7 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import can
@@ -18,7 +18,7 @@ from edge.protocol import load_protocol
 from edge.sim.faults import Fault
 from edge.sim.runner import Simulator
 from edge.site import SiteFileError
-from edge.sources import bus_frames, log_frames, open_buses, to_message
+from edge.sources import BusRecorder, bus_frames, log_frames, open_buses, to_message
 
 log = logging.getLogger("edge")
 
@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=Fault.parse,
         help="inject a fault, e.g. cell_ov:string=1,module=3,cell=5,at=30",
     )
+    sim.add_argument(
+        "--record",
+        type=Path,
+        help="also write every frame on the simulated bus to this candump log (ground truth)",
+    )
     replay = sub.add_parser("replay", help="collect from a recorded log and send it")
     replay.add_argument("file", type=Path, help="candump .log, .asc, .blf or .trc")
     replay.add_argument(
@@ -49,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def live(edge: EdgeProcess, buses: list[can.BusABC]) -> int:
+def live(
+    edge: EdgeProcess, buses: list[can.BusABC], on_stop: Callable[[], None] = lambda: None
+) -> int:
     """Collect from open buses until stopped, then drain the spool and close."""
     edge.stop_on_signals()
     edge.start_uplink()
@@ -58,6 +65,7 @@ def live(edge: EdgeProcess, buses: list[can.BusABC]) -> int:
     try:
         edge.collector.run(bus_frames(buses, edge.stop), clock="wall")
     finally:
+        on_stop()
         for bus in buses:
             bus.shutdown()
         edge.collector.flush(time.time())
@@ -66,11 +74,12 @@ def live(edge: EdgeProcess, buses: list[can.BusABC]) -> int:
     return 0
 
 
-def simulate(edge: EdgeProcess, faults: list[Fault]) -> int:
+def simulate(edge: EdgeProcess, faults: list[Fault], record: Path | None = None) -> int:
     """Run the simulated BMS and the collector on a shared virtual bus."""
     channel = f"sim-{edge.site.site.code}"
     sim_bus = can.Bus(interface="virtual", channel=channel)
     collector_bus = can.Bus(interface="virtual", channel=channel)
+    recorder = None if record is None else BusRecorder(channel, record)
     simulator = Simulator(edge.site, edge.protocol, sim_bus, faults)
     simulator.start()
     log.info(
@@ -80,11 +89,19 @@ def simulate(edge: EdgeProcess, faults: list[Fault]) -> int:
         edge.site.site.modules_per_string,
         edge.site.simulator.acceleration,
     )
-    try:
-        return live(edge, [collector_bus])
-    finally:
+
+    def stop_simulating() -> None:
+        # The simulated BMS stops with the collector, so that it sends nothing that no one
+        # reads (and records nothing as sent that the edge could not have seen).
         simulator.stop()
         simulator.join(timeout=5)
+        if recorder is not None:
+            recorder.close()
+
+    try:
+        return live(edge, [collector_bus], on_stop=stop_simulating)
+    finally:
+        stop_simulating()
         sim_bus.shutdown()
 
 
@@ -113,7 +130,7 @@ def dispatch(args: argparse.Namespace, settings: EdgeSettings) -> int:
     edge = EdgeProcess.from_settings(settings, args.config)
     if args.command == "simulate":
         configured = [Fault.parse(text) for text in edge.site.simulator.faults]
-        return simulate(edge, configured + args.fault)
+        return simulate(edge, configured + args.fault, args.record)
     if args.command == "replay":
         return replay(edge, args.file, realtime=args.realtime)
     return live(edge, open_buses(list(edge.site.bus)))

@@ -17,6 +17,9 @@ from edge.wire import batch_body, event_record, module_record, string_record
 
 log = logging.getLogger("edge.collector")
 STATUS_LOG_INTERVAL_S = 60.0
+# Live periods close this long after the wall clock leaves them, so that frames stamped just
+# before a boundary but still queued on the bus are counted in their own period.
+LATE_FRAMES_S = 0.2
 ACKS_KEPT = 1000
 
 
@@ -80,11 +83,12 @@ class Collector:
         self._log_status(now)
         if not (output.modules or output.strings or output.events):
             return None
-        self.counters.spool_depth = self.spool.depth()
-        self.counters.spool_dropped = self.spool.dropped()
         return self.spool.append(lambda seq: self._body(seq, output, now))
 
     def _body(self, seq: int, output: PeriodOutput, now: float) -> dict[str, object]:
+        # Read inside the spool's transaction, so the counts include this batch's own drops.
+        self.counters.spool_depth = self.spool.depth()
+        self.counters.spool_dropped = self.spool.dropped_so_far()
         return batch_body(
             edge_id=self.spool.edge_id, seq=seq, site=self.site.site.code, created_at=now,
             counters=self.counters.snapshot(),
@@ -107,7 +111,7 @@ class Collector:
             if frame is not None:
                 self.feed(frame)
                 last_ts = frame.ts
-            now = time.time() if clock == "wall" else last_ts
+            now = time.time() - LATE_FRAMES_S if clock == "wall" else last_ts
             if next_flush is None:
                 next_flush = now + period
             if now >= next_flush:

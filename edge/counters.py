@@ -15,6 +15,7 @@ class Reason:
 
     UNKNOWN_ID = "unknown_id"
     WRONG_DLC = "wrong_dlc"
+    UNDECODABLE = "undecodable"  # e.g. a multiplexer value the DBC does not define
     INVALID_FLAG = "invalid_flag"
     OUT_OF_RANGE = "out_of_range"
     NOT_A_NUMBER = "not_a_number"

@@ -3,6 +3,8 @@
 import math
 from dataclasses import dataclass
 
+from cantools.database.errors import DecodeError
+
 from edge.codec import decode
 from edge.counters import Counters, Reason
 from edge.model import Target
@@ -52,7 +54,13 @@ class FrameDecoder:
             detail = f"{route.message} ({frame.frame_id:#x}): {len(frame.data)} bytes"
             self.counters.reject(Reason.WRONG_DLC, f"{detail}, expected {route.length}")
             return None
-        signals = decode(route.message_def, frame.data)
+        try:
+            signals = decode(route.message_def, frame.data)
+        except DecodeError as exc:  # found by fuzzing: an undefined multiplexer value raised
+            self.counters.reject(
+                Reason.UNDECODABLE, f"{route.message} ({frame.frame_id:#x}): {exc}"
+            )
+            return None
         address = self._address(route, frame, signals)
         if address is None:
             return None

@@ -1,4 +1,4 @@
-"""Events the edge detects: fault bits raised/cleared, contactor changes, comms lost/restored."""
+"""Events the edge detects: fault bits, contactor and module-bypass feedback, comms loss."""
 
 from dataclasses import dataclass
 from enum import StrEnum
@@ -15,6 +15,8 @@ class EventKind(StrEnum):
     CONTACTOR_CLOSED = "contactor_closed"
     COMMS_LOST = "comms_lost"
     COMMS_RESTORED = "comms_restored"
+    MODULE_BYPASSED = "module_bypassed"  # the module's bypass feedback went on
+    MODULE_RETURNED = "module_returned"  # ... and off again
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,8 +54,32 @@ def bus_frames(
         while not stop.is_set():
             message = reader.get_message(timeout=poll_s)
             yield None if message is None else to_frame(message)
+        # Stopping: frames already received still count (nothing read is thrown away).
+        while (message := reader.get_message(timeout=0)) is not None:
+            yield to_frame(message)
     finally:
         notifier.stop()
+
+
+class BusRecorder:
+    """Writes every frame seen on a virtual channel to a candump log, a line at a time.
+
+    Line-buffered so that a process killed with SIGKILL leaves every frame it recorded before
+    the kill readable: the log is the ground truth fault-injection tests compare against.
+    """
+
+    def __init__(self, channel: str, path: Path) -> None:
+        self.bus = can.Bus(interface="virtual", channel=channel)
+        self.file = path.open("w", buffering=1)
+        self.notifier = can.Notifier(self.bus, [can.CanutilsLogWriter(self.file, channel="sim")])
+
+    def close(self) -> None:
+        """Stop recording and close the log (a second call does nothing)."""
+        if self.file.closed:
+            return
+        self.notifier.stop()
+        self.bus.shutdown()
+        self.file.close()
 
 
 # A well-formed candump -L line: (timestamp) interface ID#DATA, with optional R/T direction.

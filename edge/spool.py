@@ -70,40 +70,46 @@ class Spool:
         return edge_id
 
     def append(self, build: Callable[[int], dict[str, Any]], *, now: float | None = None) -> int:
-        """Store the batch `build(seq)` under the next sequence number; returns that number."""
+        """Store the batch `build(seq)` under the next sequence number; returns that number.
+
+        Room is made before the batch goes in, and `build` is called again if that dropped
+        anything, so that the batch itself reports every drop so far (`dropped_so_far`).
+        """
         created = time.time() if now is None else now
         with self._transaction():
             seq = int(self._meta("next_seq") or 1)
-            body = gzip.compress(json.dumps(build(seq), separators=(",", ":")).encode(), 5)
+            body = self._encode(build(seq))
+            dropped, freed = self._make_room(len(body))
+            if dropped:
+                body = self._encode(build(seq))
             self.db.execute(
                 "INSERT INTO batch VALUES (?, ?, ?, ?)", (seq, created, len(body), body)
             )
             self.db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (str(seq + 1),))
-            total = self._enforce_limit(self.size + len(body))
-        self.size = total  # only once the transaction has committed
+        self.size += len(body) - freed  # only once the transaction has committed
         return seq
 
-    def _enforce_limit(self, total: int) -> int:
-        """Drop the oldest batches while over the limit; returns the bytes left."""
-        dropped = 0
-        while total > self.max_bytes:
-            (size,) = self.db.execute(
+    @staticmethod
+    def _encode(batch: dict[str, Any]) -> bytes:
+        return gzip.compress(json.dumps(batch, separators=(",", ":")).encode(), 5)
+
+    def _make_room(self, incoming: int) -> tuple[int, int]:
+        """Drop the oldest batches until `incoming` more bytes fit: (batches, bytes) freed."""
+        dropped = freed = 0
+        while self.size - freed + incoming > self.max_bytes:
+            row = self.db.execute(
                 "DELETE FROM batch WHERE seq = (SELECT min(seq) FROM batch) RETURNING bytes"
             ).fetchone()
-            total -= size
+            if row is None:
+                break  # one batch larger than the whole spool: kept, it is all there is
+            freed += row[0]
             dropped += 1
         if dropped:
-            previous = int(self._meta("dropped") or 0)
-            self.db.execute(
-                "UPDATE meta SET value = ? WHERE key = 'dropped'", (str(previous + dropped),)
-            )
-            log.error(
-                "spool full (%d bytes): dropped the %d oldest batches (%d in all)",
-                self.max_bytes,
-                dropped,
-                previous + dropped,
-            )
-        return total
+            total = self.dropped_so_far() + dropped
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'dropped'", (str(total),))
+            log.error("spool full (%d bytes): dropped the %d oldest batches (%d in all)",
+                      self.max_bytes, dropped, total)  # fmt: skip
+        return dropped, freed
 
     def next_batch(self, *, now: float | None = None) -> SpooledBatch | None:
         """The batch to send next: the newest if it is live, otherwise the oldest backlog."""
@@ -148,7 +154,7 @@ class Spool:
         with self.lock:
             return int(self.db.execute("SELECT count(*) FROM batch").fetchone()[0])
 
-    def dropped(self) -> int:
+    def dropped_so_far(self) -> int:
         """Batches dropped because the spool was full, since it was created."""
         with self.lock:
             return int(self._meta("dropped") or 0)

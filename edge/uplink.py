@@ -3,6 +3,7 @@
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -57,7 +58,9 @@ class Uplink:
         if batch is None:
             return False
         try:
-            response = self.client.post(INGEST_PATH, content=batch.body)
+            # The send time lets the backend measure this edge's clock against its own.
+            sent_at = {"X-Edge-Sent-At": f"{time.time():.3f}"}
+            response = self.client.post(INGEST_PATH, content=batch.body, headers=sent_at)
         except httpx.TransportError as exc:
             log.warning("backend unreachable (%s); batch %d stays spooled", exc, batch.seq)
             return False

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project-local TimescaleDB cluster: data under .data/pg, its own port, started on demand.
-# Usage: scripts/db.sh start|stop|status|url|psql [args]
+# Usage: scripts/db.sh start|stop|crash-restart|status|url|psql [args]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -97,11 +97,22 @@ stop() {
     fi
 }
 
+crash_restart() {
+    # Immediate shutdown (no checkpoint, clients cut off, crash recovery on start): what a
+    # power cut or an OOM kill of the server does. The fault-injection tests use it.
+    running || fail "the database is not running" "start it first: bash scripts/db.sh start"
+    step "crashing and restarting the database"
+    run_pg "$PG_BIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null
+    run_pg "$PG_BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null \
+        || fail "the database did not come back" "see .data/postgres.log"
+}
+
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
+    crash-restart) crash_restart ;;
     status) if running; then echo "running on port $PORT"; else echo "stopped"; exit 3; fi ;;
     psql) shift; psql_admin -d ridethrough "$@" ;;
     url) echo "postgresql+psycopg://$DB_USER:$DB_PASSWORD@127.0.0.1:$PORT/ridethrough" ;;
-    *) echo "usage: $0 start|stop|status|psql|url" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|crash-restart|status|psql|url" >&2; exit 2 ;;
 esac

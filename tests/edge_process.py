@@ -22,6 +22,7 @@ def write_site_file(
     temps: int = 4,
     simulator: str = "",
     policy: str | None = None,
+    spool_max_mb: float = 256,
 ) -> Path:
     """A site file for a test site (same topology as the backend's factory site)."""
     path = directory / f"{code}.toml"
@@ -31,8 +32,8 @@ def write_site_file(
         f"temps_per_module = {temps}\nmodule_capacity_ah = 280\nstring_rated_a = 140\n"
         "nameplate_power_kw = 100\nnameplate_energy_kwh = 200\n\n"
         f'[[bus]]\ninterface = "virtual"\nchannel = "{code}"\n\n'
-        f"[collector]\nperiod_s = 1.0\ncomms_timeout_s = 3.0\n\n[simulator]\n{simulator}\n"
-        + ("" if policy is None else f"\n[policy]\n{policy}\n")
+        f"[collector]\nperiod_s = 1.0\ncomms_timeout_s = 3.0\nspool_max_mb = {spool_max_mb}\n\n"
+        f"[simulator]\n{simulator}\n" + ("" if policy is None else f"\n[policy]\n{policy}\n")
     )
     return path
 
@@ -72,13 +73,15 @@ def run_edge(
     )
 
 
-def start_edge(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    """Start `python -m edge ARGS` in the background."""
+def start_edge(
+    args: list[str], env: dict[str, str], module: str = "edge", output: int = subprocess.PIPE
+) -> subprocess.Popen[str]:
+    """Start `python -m edge ARGS` (or a module that wraps it) in the background."""
     return subprocess.Popen(
-        [sys.executable, "-m", "edge", *args],
+        [sys.executable, "-m", module, *args],
         cwd=PROJECT_ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         text=True,
     )

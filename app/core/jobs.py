@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.alarms.lifecycle import unshelve_expired
 from app.commands.service import expire_overdue, sites_awaiting_verification, verify
 from app.config import Settings
+from app.telemetry.retention import STEPS as RETENTION_STEPS
 from app.telemetry.retention import apply_retention
 from app.telemetry.rollups import roll_up
 
@@ -38,15 +39,19 @@ async def rollup_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
 async def retention_once(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
-    """Apply retention once."""
-    async with sessionmaker() as session, session.begin():
-        result = await apply_retention(
-            session,
-            raw_age=timedelta(days=settings.raw_retention_days),
-            rollup_age=timedelta(days=settings.rollup_retention_days),
-        )
-    if any(result.dropped.values()):
-        log.info("retention dropped chunks: %s", result.dropped)
+    """Apply retention once, a table per transaction."""
+    dropped: dict[str, int] = {}
+    for step in RETENTION_STEPS:
+        async with sessionmaker() as session, session.begin():
+            result = await apply_retention(
+                session,
+                raw_age=timedelta(days=settings.raw_retention_days),
+                rollup_age=timedelta(days=settings.rollup_retention_days),
+                only=step,
+            )
+        dropped |= result.dropped
+    if any(dropped.values()):
+        log.info("retention dropped chunks: %s", dropped)
 
 
 async def unshelve_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:

@@ -59,6 +59,10 @@ class EventApplier:
                 await self._isolated(event, rack_id)
             elif event.kind == "contactor_closed" and rack_id is not None:
                 await self._returned(event, rack_id)
+            elif event.kind == "module_bypassed" and rack_id is not None and module:
+                await self._isolated(event, rack_id, module.module_id)
+            elif event.kind == "module_returned" and rack_id is not None and module:
+                await self._returned(event, rack_id, module.module_id)
 
     async def _raise(self, event: EventRow, source: AlarmSource) -> None:
         code = COMMS_LOST if event.kind == "comms_lost" else (event.code or "unknown_fault")
@@ -80,18 +84,21 @@ class EventApplier:
             threshold=entry.threshold,
         )
 
-    async def _isolated(self, event: EventRow, rack_id: int) -> None:
-        if await open_isolation(self.session, rack_id=rack_id) is not None:
+    async def _isolated(self, event: EventRow, rack_id: int, module_id: int | None = None) -> None:
+        """A string's contactor opened, or (with `module_id`) a module was bypassed."""
+        if await open_isolation(self.session, rack_id=rack_id, module_id=module_id) is not None:
             return
+        site_id = self.assets.site_id
         onset, code = await fault_onset(
-            self.session, site_id=self.assets.site_id, rack_id=rack_id, ts=event.ts
+            self.session, site_id=site_id, rack_id=rack_id, module_id=module_id, ts=event.ts
         )
-        sample = self.rack_samples.get(rack_id)
+        sample = None if module_id else self.rack_samples.get(rack_id)
         reason = STR_DIS_RSN.get(sample.disable_reason or 0) if sample else None
         reason = reason or (DisableReason.FAULT if code else DisableReason.OTHER)
         isolation = Isolation(
             site_id=self.assets.site_id,
             rack_id=rack_id,
+            module_id=module_id,
             reason=reason,
             isolated_by=Actor.BMS,
             fault_code=code,
@@ -101,7 +108,7 @@ class EventApplier:
         # A commanded isolation is the operator's (or the edge policy's), with its reason; a
         # non-fault one begins when it was asked for.
         command = await commanded_isolation(
-            self.session, site_id=self.assets.site_id, rack_id=rack_id, ts=event.ts
+            self.session, site_id=site_id, rack_id=rack_id, module_id=module_id, ts=event.ts
         )
         if command is not None:
             isolation.command_id = command.command_id
@@ -111,7 +118,7 @@ class EventApplier:
                 isolation.onset_at = min(command.requested_at, event.ts)
         self.session.add(isolation)
 
-    async def _returned(self, event: EventRow, rack_id: int) -> None:
-        isolation = await open_isolation(self.session, rack_id=rack_id)
+    async def _returned(self, event: EventRow, rack_id: int, module_id: int | None = None) -> None:
+        isolation = await open_isolation(self.session, rack_id=rack_id, module_id=module_id)
         if isolation is not None and event.ts >= isolation.onset_at:
             isolation.returned_at = event.ts

@@ -91,7 +91,8 @@ def parse_section(
                 Rejection(
                     section=section,
                     row=int(index),
-                    field=".".join(str(p) for p in path),
+                    # A row that is not an object at all has no field: name the row itself.
+                    field=".".join(str(p) for p in path) or "(row)",
                     value=error.get("input"),
                     reason=error["msg"],
                 )

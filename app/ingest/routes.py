@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from app.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import error_body
+from app.ingest.clock import SENT_AT_HEADER, check_edge_clock, edge_clock_offset
 from app.ingest.dependencies import DeviceDep
 from app.ingest.parsing import EnvelopeError, ParsedBatch, parse_batch
 from app.ingest.schemas import IngestResponse
@@ -63,10 +64,15 @@ async def ingest(request: Request, session: SessionDep, device: DeviceDep) -> In
         raise HTTPException(
             403, f"this device's token is for site {device.site_code!r}, not {site!r}"
         )
-    return await ingest_batch(
+    now = datetime.now(UTC)
+    offset = edge_clock_offset(request.headers.get(SENT_AT_HEADER), now)
+    response = await ingest_batch(
         session,
         device=device,
         batch=batch,
-        now=datetime.now(UTC),
+        now=now,
         max_future=timedelta(seconds=settings.ingest_max_future_s),
     )
+    await check_edge_clock(session, device.site_id, offset=offset, now=now,
+                           limit_s=settings.ingest_clock_skew_alarm_s)  # fmt: skip
+    return response

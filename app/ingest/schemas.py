@@ -73,7 +73,7 @@ class StringRow(Row):
 
 EventKind = Literal[
     "fault_raised", "fault_cleared", "contactor_opened", "contactor_closed", "comms_lost",
-    "comms_restored",
+    "comms_restored", "module_bypassed", "module_returned",
 ]  # fmt: skip
 
 

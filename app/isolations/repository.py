@@ -8,12 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.isolations.models import Isolation
 
-# The fault onset is the earliest alarm still open on the string (or its modules) when the
-# contactor opened, looking back at most an hour; without one, the onset is the opening itself.
+# The fault onset is the earliest alarm still open on the string (or its modules; or, for a
+# module bypass, on that module) when the isolation happened, looking back at most an hour;
+# without one, the onset is the isolation itself.
 ONSET = text("""
 SELECT a.raised_at, a.code FROM alarm a
 LEFT JOIN module m ON m.id = a.module_id
 WHERE a.site_id = :site_id AND (a.rack_id = :rack_id OR m.rack_id = :rack_id)
+  AND (CAST(:module_id AS bigint) IS NULL OR a.module_id = :module_id)
   AND a.state IN ('unacked', 'acked')
   AND a.raised_at BETWEEN :ts - interval '1 hour' AND :ts
 ORDER BY a.raised_at, a.priority
@@ -22,18 +24,23 @@ LIMIT 1
 
 
 async def fault_onset(
-    session: AsyncSession, *, site_id: int, rack_id: int, ts: datetime
+    session: AsyncSession, *, site_id: int, rack_id: int, module_id: int | None, ts: datetime
 ) -> tuple[datetime, str | None]:
-    """When the fault behind a contactor opening began, and its code."""
-    params = {"site_id": site_id, "rack_id": rack_id, "ts": ts}
+    """When the fault behind a contactor opening (or module bypass) began, and its code."""
+    params = {"site_id": site_id, "rack_id": rack_id, "module_id": module_id, "ts": ts}
     row = (await session.execute(ONSET, params)).first()
     return (ts, None) if row is None else (row[0], row[1])
 
 
-async def open_isolation(session: AsyncSession, *, rack_id: int) -> Isolation | None:
-    """The string's isolation that has not ended yet, if any."""
+async def open_isolation(
+    session: AsyncSession, *, rack_id: int, module_id: int | None = None
+) -> Isolation | None:
+    """The string's (or, with `module_id`, the module's) isolation that has not ended yet."""
+    module = (
+        Isolation.module_id.is_(None) if module_id is None else Isolation.module_id == module_id
+    )
     stmt = select(Isolation).where(
-        Isolation.rack_id == rack_id, Isolation.module_id.is_(None), Isolation.returned_at.is_(None)
+        Isolation.rack_id == rack_id, module, Isolation.returned_at.is_(None)
     )
     return (await session.execute(stmt.order_by(Isolation.onset_at.desc()).limit(1))).scalar()
 
@@ -88,12 +95,16 @@ async def recent_isolations(
     return [IsolationView(*row) for row in await session.execute(RECENT, params)]
 
 
-# The command behind a contactor opening (an isolation of the string, or a trip of its site),
-# if one was sent shortly before (the slack covers the edge's clock against the backend's).
+# The command behind a contactor opening (an isolation of the string, or a trip of its site) or
+# a module bypass (an isolate_module of that module), if one was sent shortly before (the slack
+# covers the edge's clock against the backend's).
 COMMANDED = text("""
 SELECT id, reason, origin, requested_at FROM command
-WHERE site_id = :site_id AND module_id IS NULL
-  AND ((kind = 'isolate_string' AND rack_id = :rack_id) OR (kind = 'trip' AND rack_id IS NULL))
+WHERE site_id = :site_id
+  AND CASE WHEN CAST(:module_id AS bigint) IS NULL
+      THEN module_id IS NULL AND ((kind = 'isolate_string' AND rack_id = :rack_id)
+                                  OR (kind = 'trip' AND rack_id IS NULL))
+      ELSE kind = 'isolate_module' AND module_id = :module_id END
   AND state IN ('sent', 'acked', 'verified')
   AND sent_at BETWEEN CAST(:ts AS timestamptz) - interval '5 minutes'
                   AND CAST(:ts AS timestamptz) + interval '5 seconds'
@@ -112,9 +123,9 @@ class CommandedBy:
 
 
 async def commanded_isolation(
-    session: AsyncSession, *, site_id: int, rack_id: int, ts: datetime
+    session: AsyncSession, *, site_id: int, rack_id: int, module_id: int | None, ts: datetime
 ) -> CommandedBy | None:
-    """The command that explains a string's contactor opening at `ts`, if any."""
-    params = {"site_id": site_id, "rack_id": rack_id, "ts": ts}
+    """The command that explains a string's contactor opening (or a module's bypass) at `ts`."""
+    params = {"site_id": site_id, "rack_id": rack_id, "module_id": module_id, "ts": ts}
     row = (await session.execute(COMMANDED, params)).first()
     return None if row is None else CommandedBy(*row)

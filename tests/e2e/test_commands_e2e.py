@@ -104,3 +104,36 @@ async def test_isolate_and_return_a_string_through_the_real_path(
             (site.site_id,),
         ).fetchall()
     assert isolation == [("fault", "operator", True, True, True)], output
+
+
+async def test_bypass_and_return_a_module_is_an_isolation_through_the_real_path(
+    engine: AsyncEngine, server: LiveServer, test_database_url: str, tmp_path: Path
+) -> None:
+    site = await committed_device_site(engine)
+    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING,
+                                simulator=f"{FAST_SIM}\nsetpoint_kw = -20")  # fmt: skip
+    env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
+    edge = start_edge(["simulate", "--config", str(site_file)], env)
+    commands = f"{server.url}/api/v1/sites/{site.code}/commands"
+    try:
+        await asyncio.sleep(4)
+        for kind in ("isolate_module", "return_module"):
+            request = {"kind": kind, "string": 1, "module": 2, "reason": "maintenance",
+                       "note": "e2e"}  # fmt: skip
+            async with server.async_client() as client:
+                queued = await client.post(commands, json=request)
+            assert queued.status_code == 201, queued.text
+            done = await wait_for_state(server, site.code, queued.json()["id"], "verified")
+            assert done["state"] == "verified", done["result"]
+        await asyncio.sleep(3)  # the bypass feedback's samples reach the backend
+    finally:
+        output = stop_edge(edge)
+    with psycopg.connect(psycopg_dsn(test_database_url)) as conn:
+        isolation = conn.execute(
+            "SELECT r.index, m.position, i.reason, i.isolated_by, i.command_id IS NOT NULL, "
+            "i.onset_at <= i.isolated_at, i.returned_at > i.isolated_at FROM isolation i "
+            "JOIN rack r ON r.id = i.rack_id JOIN module m ON m.id = i.module_id "
+            "WHERE i.site_id = %s",
+            (site.site_id,),
+        ).fetchall()
+    assert isolation == [(1, 2, "maintenance", "operator", True, True, True)], output

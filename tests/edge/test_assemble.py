@@ -133,3 +133,16 @@ def test_contactor_changes_and_comms_loss(protocol: Protocol) -> None:
     assert [(e.kind, e.ts) for e in restored if e.module == 4] == [
         (EventKind.COMMS_RESTORED, T0 + 7.1)
     ]
+
+
+def test_module_bypass_feedback_on_and_off(protocol: Protocol) -> None:
+    bus = Bus(protocol)
+    bus.send(T0 + 0.2, "MOD_STATUS", 1, 3, ModBypassed=0)
+    bus.send(T0 + 1.2, "MOD_STATUS", 1, 3, ModBypassed=1)
+    bus.send(T0 + 1.7, "MOD_STATUS", 1, 3, ModBypassed=1)  # still bypassed: no new event
+    bus.send(T0 + 4.2, "MOD_STATUS", 1, 3, ModBypassed=0)
+    events = bus.assembler.flush(T0 + 5.0).events
+    assert [(e.kind, e.target, e.string, e.module, e.ts) for e in events] == [
+        (EventKind.MODULE_BYPASSED, Target.MODULE, 1, 3, T0 + 1.2),
+        (EventKind.MODULE_RETURNED, Target.MODULE, 1, 3, T0 + 4.2),
+    ]

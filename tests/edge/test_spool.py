@@ -57,10 +57,28 @@ def test_full_spool_drops_oldest_and_counts(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.sqlite3", max_bytes=6_000)
     for _ in range(20):
         spool.append(lambda seq: body(seq, size=200), now=1.0)
-    assert spool.dropped() > 0
-    assert spool.depth() + spool.dropped() == 20
+    assert spool.dropped_so_far() > 0
+    assert spool.depth() + spool.dropped_so_far() == 20
     oldest = spool.db.execute("SELECT min(seq) FROM batch").fetchone()[0]
-    assert oldest == spool.dropped() + 1  # the oldest went first
+    assert oldest == spool.dropped_so_far() + 1  # the oldest went first
+
+
+def test_each_batch_reports_the_drops_its_own_arrival_caused(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite3", max_bytes=6_000)
+    for _ in range(20):
+        spool.append(lambda seq: {**body(seq, size=200), "dropped": spool.dropped_so_far()})
+        newest = spool.db.execute("SELECT body FROM batch ORDER BY seq DESC LIMIT 1").fetchone()
+        # The newest batch always knows every drop so far: none goes unreported.
+        assert json.loads(gzip.decompress(newest[0]))["dropped"] == spool.dropped_so_far()
+        assert spool.size <= 6_000
+
+
+def test_a_batch_bigger_than_the_spool_is_kept_alone(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite3", max_bytes=100)
+    spool.append(lambda seq: body(seq, size=50))
+    spool.append(lambda seq: body(seq, size=5_000))
+    assert [seq for (seq,) in spool.db.execute("SELECT seq FROM batch")] == [2]
+    assert spool.dropped_so_far() == 1
 
 
 def test_refused_batch_is_kept_aside_not_lost(tmp_path: Path) -> None:

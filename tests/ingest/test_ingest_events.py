@@ -128,3 +128,29 @@ def test_comms_loss_raises_and_restores(
         site.site_id,
     )
     assert rows == [("module_comms_lost", "rtn_unacked", T0 + timedelta(seconds=5))]
+
+
+def test_module_bypass_opens_and_closes_a_module_isolation(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    events = [
+        event("fault_raised", 0.2, 2, 1, "cell_uv_warning"),  # another module: not the onset
+        event("fault_raised", 0.5, 2, 3, "over_temp_alarm"),
+        event("module_bypassed", 1.5, 2, 3),
+        event("module_returned", 90, 2, 3),
+    ]
+    response = post(server, site.token, batch(site.code, 1, events=events))
+    assert response.status_code == 200, response.text
+    assert response.json()["rejections"] == []
+
+    rows = fetch(
+        psycopg_dsn(test_database_url),
+        "SELECT r.index, m.position, i.reason, i.isolated_by, i.fault_code, i.onset_at, "
+        "i.isolated_at, i.returned_at FROM isolation i JOIN rack r ON r.id = i.rack_id "
+        "JOIN module m ON m.id = i.module_id WHERE i.site_id = %s",
+        site.site_id,
+    )
+    assert rows == [
+        (2, 3, "fault", "bms", "over_temp_alarm", T0 + timedelta(seconds=0.5),
+         T0 + timedelta(seconds=1.5), T0 + timedelta(seconds=90)),
+    ]  # fmt: skip

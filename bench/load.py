@@ -1,0 +1,180 @@
+"""Fleet load: many simulated sites through the real CAN -> edge -> HTTP path for minutes.
+
+Each site is a real `python -m edge simulate` process (simulated BMS on a python-can virtual
+bus, decode, assembly, spool, uplink) posting to one backend (`--workers 2`, background jobs
+on). While they stream, the benchmark samples once a second the ingest lag of every site
+(now minus the newest stored sample) and times the operator's screens as a viewer: the fleet
+overview, a site page and the alarm list. Retention runs every 5 s instead of hourly, to show
+it never blocks ingest. Afterwards the edges stop and the same screens are timed again on the
+same data with nothing streaming: the same-run baseline for the screens under load.
+Targets: lag under 5 s at every tick; every screen's p95 under 150 ms under load.
+Run: .venv/bin/python -m bench.load [--sites 20 --strings 10 --modules 20 --minutes 3]
+"""
+
+import argparse
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from bench.common import big_site_config, cpu_busy_s, create_site, fresh_database, percentiles, run
+from tests.db import psycopg_dsn
+from tests.edge_process import REFERENCE_MAPPING, edge_env, start_edge, write_site_file
+from tests.server import LiveServer, live_server
+
+MAX_LAG_S = 5.0
+SCREEN_P95_MS = 150.0
+SIMULATOR = "frame_period_s = 0.5"  # two bursts a second: every one-second period has data
+LAG_SQL = """
+SELECT r.site_id, extract(epoch FROM now() - max(l.ts)) FROM module_latest l
+JOIN module m ON m.id = l.module_id JOIN rack r ON r.id = m.rack_id GROUP BY r.site_id
+"""
+
+
+@dataclass
+class Fleet:
+    """The simulated sites' edge processes and what they were asked to produce."""
+
+    codes: list[str]
+    processes: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """SIGTERM every edge and wait for them (each drains its spool first)."""
+        for process in self.processes:
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            process.wait(timeout=120)
+
+
+def start_fleet(url: str, args: argparse.Namespace, backend: str, work: Path) -> Fleet:
+    """Register the sites and start one edge process per site."""
+    fleet = Fleet([f"load-{n:02d}" for n in range(1, args.sites + 1)])
+    for code in fleet.codes:
+        _, token = run(create_site(url, big_site_config(code, args.strings, args.modules)))
+        site_file = write_site_file(work, code=code, mapping=REFERENCE_MAPPING,
+                                    strings=args.strings, modules=args.modules,
+                                    simulator=SIMULATOR)  # fmt: skip
+        env = edge_env(backend=backend, token=token, spool=work / f"{code}.sqlite3",
+                       RIDETHROUGH_EDGE_LOG_LEVEL="WARNING")  # fmt: skip
+        command = ["simulate", "--config", str(site_file)]
+        fleet.processes.append(start_edge(command, env, output=subprocess.DEVNULL))
+    return fleet
+
+
+def screens(code: str) -> dict[str, str]:
+    """The operator's screens, by name."""
+    return {"fleet overview": "/", f"site page ({code})": f"/sites/{code}", "alarms": "/alarms"}
+
+
+def time_get(client: httpx.Client, path: str) -> float:
+    """Milliseconds for one GET (which must succeed)."""
+    begin = time.perf_counter()
+    client.get(path).raise_for_status()
+    return (time.perf_counter() - begin) * 1000
+
+
+def measure_under_load(
+    server: LiveServer, dsn: str, code: str, seconds: float
+) -> tuple[list[float], dict[str, list[float]]]:
+    """Once a second: the worst site's lag, and one GET of each screen."""
+    lags: list[float] = []
+    timings: dict[str, list[float]] = {name: [] for name in screens(code)}
+    client = server.client("viewer")
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            tick = time.monotonic()
+            lags.append(max(float(lag) for _, lag in conn.execute(LAG_SQL).fetchall()))
+            for name, path in screens(code).items():
+                timings[name].append(time_get(client, path))
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+    return lags, timings
+
+
+def idle_timings(server: LiveServer, code: str, repeats: int) -> dict[str, list[float]]:
+    """The same screens on the same data with nothing streaming."""
+    client = server.client("viewer")
+    return {name: [time_get(client, path) for _ in range(repeats)]
+            for name, path in screens(code).items()}  # fmt: skip
+
+
+def stored_share(dsn: str, modules: int, seconds: float) -> float:
+    """Module samples stored per module-second of the run (1.0: every second of every module)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM module_sample").fetchone()
+    assert row is not None
+    return float(row[0]) / (modules * seconds)
+
+
+@dataclass(frozen=True)
+class Results:
+    """What one load run measured."""
+
+    lags: list[float]  # worst site's lag, once a second, in seconds
+    loaded: dict[str, list[float]]  # screen -> ms under load
+    idle: dict[str, list[float]]  # screen -> ms afterwards, same data, nothing streaming
+    share: float  # module samples stored per module-second
+    cpu: float  # share of both cores busy during the measurement
+
+
+def report(args: argparse.Namespace, results: Results) -> bool:
+    """Print the figures; True when every target is met."""
+    modules = args.sites * args.strings * args.modules
+    print(f"load: {args.sites} sites x {args.strings * args.modules} modules at 1 Hz "
+          f"({modules} module samples/s) for {args.minutes} min; "
+          f"machine CPU {results.cpu:.0%} busy")  # fmt: skip
+    lags = results.lags
+    print(f"ingest lag (worst site, each second): p50 {statistics.median(lags):.2f} s  "
+          f"p95 {percentiles(lags)[1]:.2f} s  max {max(lags):.2f} s; "
+          f"samples stored per module-second {results.share:.3f}")  # fmt: skip
+    ok = max(lags) < MAX_LAG_S
+    for name, samples in results.loaded.items():
+        p50, p95 = percentiles(samples)
+        base = percentiles(results.idle[name])[1]
+        print(f"{name:<26} under load p50 {p50:6.1f} ms p95 {p95:6.1f} ms   idle p95 "
+              f"{base:6.1f} ms   load / idle (p95) {p95 / base:5.2f}x")  # fmt: skip
+        ok = ok and p95 < SCREEN_P95_MS
+    print(f"targets: lag < {MAX_LAG_S:.0f} s, screens p95 < {SCREEN_P95_MS:.0f} ms: "
+          f"{'met' if ok else 'NOT met'}")  # fmt: skip
+    return ok
+
+
+def main() -> None:
+    """Start the backend and the fleet, measure under load, then idle, and report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sites", type=int, default=20)
+    parser.add_argument("--strings", type=int, default=10)
+    parser.add_argument("--modules", type=int, default=20, help="modules per string")
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--warmup", type=float, default=30.0, help="seconds before measuring")
+    args = parser.parse_args()
+    url = fresh_database()
+    dsn = psycopg_dsn(url)
+    # Retention every 5 s instead of hourly: it must not get in ingest's way (a run that held
+    # several hypertables' locks at once once deadlocked with it).
+    env = {"RIDETHROUGH_DATABASE_URL": url, "RIDETHROUGH_RETENTION_INTERVAL_S": "5"}
+    with tempfile.TemporaryDirectory() as tmp, \
+            live_server(env, workers=2, options=("--no-access-log",)) as server:  # fmt: skip
+        fleet = start_fleet(url, args, server.url, Path(tmp))
+        try:
+            time.sleep(args.warmup)
+            cpu_before, began = cpu_busy_s(), time.monotonic()
+            lags, loaded = measure_under_load(server, dsn, fleet.codes[0], args.minutes * 60)
+            cpu = (cpu_busy_s() - cpu_before) / ((time.monotonic() - began) * 2)
+        finally:
+            fleet.stop()
+        seconds = args.warmup + args.minutes * 60
+        share = stored_share(dsn, args.sites * args.strings * args.modules, seconds)
+        idle = idle_timings(server, fleet.codes[0], repeats=60)
+    sys.exit(0 if report(args, Results(lags, loaded, idle, share, cpu)) else 1)
+
+
+if __name__ == "__main__":
+    main()
