@@ -13,11 +13,13 @@ Run: .venv/bin/python -m bench.load [--sites 20 --strings 10 --modules 20 --minu
 
 import argparse
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +33,6 @@ from tests.server import LiveServer, live_server
 
 MAX_LAG_S = 5.0
 SCREEN_P95_MS = 150.0
-SIMULATOR = "frame_period_s = 0.5"  # two bursts a second: every one-second period has data
 LAG_SQL = """
 SELECT r.site_id, extract(epoch FROM now() - max(l.ts)) FROM module_latest l
 JOIN module m ON m.id = l.module_id JOIN rack r ON r.id = m.rack_id GROUP BY r.site_id
@@ -43,7 +44,16 @@ class Fleet:
     """The simulated sites' edge processes and what they were asked to produce."""
 
     codes: list[str]
+    spools: list[Path] = field(default_factory=list)
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    def backlog(self) -> int:
+        """Batches waiting in the fullest edge spool: above one or two, the uplink is behind."""
+        depths = []
+        for spool in self.spools:
+            with closing(sqlite3.connect(spool)) as db:
+                depths.append(int(db.execute("SELECT count(*) FROM batch").fetchone()[0]))
+        return max(depths)
 
     def stop(self) -> None:
         """SIGTERM every edge and wait for them (each drains its spool first)."""
@@ -60,8 +70,9 @@ def start_fleet(url: str, args: argparse.Namespace, backend: str, work: Path) ->
         _, token = run(create_site(url, big_site_config(code, args.strings, args.modules)))
         site_file = write_site_file(work, code=code, mapping=REFERENCE_MAPPING,
                                     strings=args.strings, modules=args.modules,
-                                    simulator=SIMULATOR)  # fmt: skip
-        env = edge_env(backend=backend, token=token, spool=work / f"{code}.sqlite3",
+                                    simulator=f"frame_period_s = {args.frame_period}")  # fmt: skip
+        fleet.spools.append(work / f"{code}.sqlite3")
+        env = edge_env(backend=backend, token=token, spool=fleet.spools[-1],
                        RIDETHROUGH_EDGE_LOG_LEVEL="WARNING")  # fmt: skip
         command = ["simulate", "--config", str(site_file)]
         fleet.processes.append(start_edge(command, env, output=subprocess.DEVNULL))
@@ -121,6 +132,7 @@ class Results:
     loaded: dict[str, list[float]]  # screen -> ms under load
     idle: dict[str, list[float]]  # screen -> ms afterwards, same data, nothing streaming
     share: float  # module samples stored per module-second
+    backlog: int  # batches waiting in the fullest spool when the measurement ended
     cpu: float  # share of both cores busy during the measurement
 
 
@@ -133,7 +145,8 @@ def report(args: argparse.Namespace, results: Results) -> bool:
     lags = results.lags
     print(f"ingest lag (worst site, each second): p50 {statistics.median(lags):.2f} s  "
           f"p95 {percentiles(lags)[1]:.2f} s  max {max(lags):.2f} s; "
-          f"samples stored per module-second {results.share:.3f}")  # fmt: skip
+          f"samples stored per module-second {results.share:.3f}; "
+          f"fullest spool at the end: {results.backlog} batches")  # fmt: skip
     ok = max(lags) < MAX_LAG_S
     for name, samples in results.loaded.items():
         p50, p95 = percentiles(samples)
@@ -154,6 +167,9 @@ def main() -> None:
     parser.add_argument("--modules", type=int, default=20, help="modules per string")
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--warmup", type=float, default=30.0, help="seconds before measuring")
+    parser.add_argument("--frame-period", type=float, default=0.5,
+                        help="seconds between the simulated BMS's bursts (0.5: every one-second "
+                             "period has data)")  # fmt: skip
     args = parser.parse_args()
     url = fresh_database()
     dsn = psycopg_dsn(url)
@@ -168,12 +184,13 @@ def main() -> None:
             cpu_before, began = cpu_busy_s(), time.monotonic()
             lags, loaded = measure_under_load(server, dsn, fleet.codes[0], args.minutes * 60)
             cpu = (cpu_busy_s() - cpu_before) / ((time.monotonic() - began) * 2)
+            backlog = fleet.backlog()
         finally:
             fleet.stop()
         seconds = args.warmup + args.minutes * 60
         share = stored_share(dsn, args.sites * args.strings * args.modules, seconds)
         idle = idle_timings(server, fleet.codes[0], repeats=60)
-    sys.exit(0 if report(args, Results(lags, loaded, idle, share, cpu)) else 1)
+    sys.exit(0 if report(args, Results(lags, loaded, idle, share, backlog, cpu)) else 1)
 
 
 if __name__ == "__main__":

@@ -22,16 +22,17 @@ from app.config import PROJECT_ROOT
 from tests.db import BASE_URL, psycopg_dsn
 
 DOC = PROJECT_ROOT / "docs" / "BENCHMARKS.md"
-# name -> (full-size arguments, quick arguments)
-BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
-    "edge_decode": ([], ["--frames", "20000", "--repeats", "2"]),
-    "ingest": ([], ["--strings", "8", "--batches", "10"]),
-    "queries": ([], ["--small", "--repeats", "10"]),
-    "site_page": ([], ["--strings", "8", "--requests", "20"]),
-    "commands": (["-n", "20"], ["-n", "5"]),
-    "policy": (["-n", "30"], ["-n", "5"]),
-    "export": ([], ["--small"]),
-    "load": ([], ["--sites", "4", "--minutes", "0.5", "--warmup", "10"]),
+# block name -> (benchmark module, full-size arguments, quick arguments)
+BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
+    "edge_decode": ("edge_decode", [], ["--frames", "20000", "--repeats", "2"]),
+    "ingest": ("ingest", [], ["--strings", "8", "--batches", "10"]),
+    "queries": ("queries", [], ["--small", "--repeats", "10"]),
+    "site_page": ("site_page", [], ["--strings", "8", "--requests", "20"]),
+    "commands": ("commands", ["-n", "20"], ["-n", "5"]),
+    "policy": ("policy", ["-n", "30"], ["-n", "5"]),
+    "export": ("export", [], ["--small"]),
+    "load": ("load", [], ["--sites", "4", "--minutes", "0.5", "--warmup", "10"]),
+    "load_10": ("load", ["--sites", "10"], ["--sites", "2", "--minutes", "0.5", "--warmup", "10"]),
 }
 
 
@@ -55,17 +56,17 @@ def machine() -> str:
     )
 
 
-def run_benchmark(name: str, arguments: list[str]) -> str:
+def run_benchmark(module: str, arguments: list[str]) -> str:
     """Run one benchmark and return the block to publish (its command and its output)."""
-    command = [sys.executable, "-m", f"bench.{name}", *arguments]
+    command = [sys.executable, "-m", f"bench.{module}", *arguments]
     print(f"==> {' '.join(command[1:])}", flush=True)
     started = datetime.now(UTC)
     result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True,
                             check=False)  # fmt: skip
     print(result.stdout, flush=True)
     if result.returncode not in (0, 1):  # 1: ran, but a target was not met
-        raise SystemExit(f"bench.{name} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    shown = " ".join(["python -m", f"bench.{name}", *arguments])
+        raise SystemExit(f"bench.{module} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    shown = " ".join(["python -m", f"bench.{module}", *arguments])
     return (
         f"Last run {started:%Y-%m-%d %H:%M} UTC: `{shown}`\n\n```text\n{result.stdout.strip()}\n```"
     )
@@ -87,8 +88,8 @@ def main() -> None:
     args = parser.parse_args()
     text = replace_block(DOC.read_text(), "machine", machine())
     for name in args.only or list(BENCHMARKS):
-        full, quick = BENCHMARKS[name]
-        block = run_benchmark(name, quick if args.quick else full)
+        module, full, quick = BENCHMARKS[name]
+        block = run_benchmark(module, quick if args.quick else full)
         text = replace_block(text, f"results:{name}", block)
         DOC.write_text(text)  # after each benchmark, so a long run keeps what it measured
     DOC.write_text(text)
