@@ -34,3 +34,13 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
         || fail "apt-get install ${missing[*]} failed" "see the apt output above"
 }
+
+use_project_database() {
+    # Start the local cluster for this run and point the tests' helpers at it. A database
+    # someone else started is left running; one this run started is stopped when it exits.
+    local was_running=""
+    bash "$ROOT/scripts/db.sh" status >/dev/null 2>&1 && was_running=1
+    bash "$ROOT/scripts/db.sh" start
+    [ -z "$was_running" ] && trap 'bash "$ROOT/scripts/db.sh" stop' EXIT
+    export RIDETHROUGH_TEST_DATABASE_URL="${RIDETHROUGH_TEST_DATABASE_URL:-$(bash "$ROOT/scripts/db.sh" url)}"
+}

@@ -14,12 +14,6 @@ step "ruff check"
 step "mypy"
 .venv/bin/mypy
 
-db_was_running=""
-bash scripts/db.sh status >/dev/null 2>&1 && db_was_running=1
-bash scripts/db.sh start
-# Leave a database someone else started running; stop the one this run started.
-[ -z "$db_was_running" ] && trap 'bash scripts/db.sh stop' EXIT
-
-export RIDETHROUGH_TEST_DATABASE_URL="${RIDETHROUGH_TEST_DATABASE_URL:-$(bash scripts/db.sh url)}"
+use_project_database
 step "pytest"
 .venv/bin/pytest "$@"

@@ -1,6 +1,7 @@
 """Test database helpers: create, migrate and drop databases on the project's cluster."""
 
 import os
+from typing import Any
 
 import psycopg
 from alembic import command
@@ -61,3 +62,9 @@ def migrate(url: str, revision: str = "head") -> None:
 def psycopg_dsn(url: str) -> str:
     """A libpq DSN for a SQLAlchemy URL."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def query_rows(dsn: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    """The rows of one query, on a connection of its own (what a test reads back)."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(sql, params).fetchall()

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import can
 import cantools
-import psycopg
 
 from edge.protocol import load_protocol
 from edge.sim.runner import Simulator
 from edge.site import load_site_file
+from tests.db import query_rows
 from tests.edge_process import REFERENCE_MAPPING
 
 Samples = dict[tuple[int, int, int], tuple[float, ...]]  # (string, module, second) -> cells
@@ -102,13 +102,13 @@ def _close(
 
 def stored(dsn: str, site_id: int) -> Samples:
     """Module samples in TimescaleDB, keyed like the oracle."""
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT r.index, m.position, extract(epoch FROM s.ts)::bigint, s.cell_v "
-            "FROM module_sample s JOIN module m ON m.id = s.module_id "
-            "JOIN rack r ON r.id = m.rack_id WHERE r.site_id = %s",
-            (site_id,),
-        ).fetchall()
+    rows = query_rows(
+        dsn,
+        "SELECT r.index, m.position, extract(epoch FROM s.ts)::bigint, s.cell_v "
+        "FROM module_sample s JOIN module m ON m.id = s.module_id "
+        "JOIN rack r ON r.id = m.rack_id WHERE r.site_id = %s",
+        site_id,
+    )
     return {(r, p, t): tuple(round(v, 3) for v in cells) for r, p, t, cells in rows}
 
 
@@ -124,15 +124,14 @@ def recorded_truth(path: Path, cells: int = 16) -> Samples:
 
 def sample_counts(dsn: str, site_id: int) -> tuple[int, int]:
     """Module samples of a site in TimescaleDB: all rows, and distinct (module, ts) keys."""
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT count(*), count(DISTINCT (s.module_id, s.ts)) FROM module_sample s "
-            "JOIN module m ON m.id = s.module_id JOIN rack r ON r.id = m.rack_id "
-            "WHERE r.site_id = %s",
-            (site_id,),
-        ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
+    ((rows, keys),) = query_rows(
+        dsn,
+        "SELECT count(*), count(DISTINCT (s.module_id, s.ts)) FROM module_sample s "
+        "JOIN module m ON m.id = s.module_id JOIN rack r ON r.id = m.rack_id "
+        "WHERE r.site_id = %s",
+        site_id,
+    )
+    return int(rows), int(keys)
 
 
 def command_frames_sent(path: Path, command_id: int) -> int:

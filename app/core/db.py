@@ -22,8 +22,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
-        # Times are always UTC in the database session; display converts per site.
-        connect_args={"options": "-c timezone=UTC"},
+        # Times are always UTC in the database session; display converts per site. Commits
+        # are on disk before they are answered, whatever the server's default (the dev cluster
+        # runs with synchronous_commit off): an edge deletes a batch it is told is stored.
+        connect_args={"options": "-c timezone=UTC -c synchronous_commit=on"},
     )
 
 

@@ -4,7 +4,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.catalogue import describe
@@ -69,10 +68,6 @@ async def ingest_batch(
     max_future: timedelta,
 ) -> IngestResponse:
     """Store a batch exactly once; refused rows are recorded and reported, good rows kept."""
-    # The answer tells the edge to delete the batch from its spool, so the commit must be on
-    # disk before it goes out, whatever the server's default (the dev cluster runs with
-    # synchronous_commit off: a crash could lose the last fraction of a second).
-    await session.execute(text("SET LOCAL synchronous_commit TO on"))
     assets = await site_assets(session, device.site_id)
     if names_unknown_asset(batch, assets):
         assets = await site_assets(session, device.site_id, fresh=True)

@@ -3,14 +3,15 @@
 import asyncio
 import signal
 import subprocess
+import time
 from pathlib import Path
 
-import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.db import psycopg_dsn
+from tests.db import psycopg_dsn, query_rows
 from tests.edge_process import REFERENCE_MAPPING, edge_env, start_edge, write_site_file
 from tests.factories import DeviceSite, committed_device_site
+from tests.ground_truth import sample_counts
 from tests.server import free_port, live_server
 
 FAST_SIM = "frame_period_s = 0.25\nacceleration = 60"
@@ -18,13 +19,13 @@ FAST_SIM = "frame_period_s = 0.25\nacceleration = 60"
 
 def per_module_seconds(dsn: str, site_id: int) -> dict[int, list[int]]:
     """For each module of a site, the epoch seconds of its stored samples, in order."""
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT s.module_id, extract(epoch FROM s.ts)::bigint FROM module_sample s "
-            "JOIN module m ON m.id = s.module_id JOIN rack r ON r.id = m.rack_id "
-            "WHERE r.site_id = %s ORDER BY 1, 2",
-            (site_id,),
-        ).fetchall()
+    rows = query_rows(
+        dsn,
+        "SELECT s.module_id, extract(epoch FROM s.ts)::bigint FROM module_sample s "
+        "JOIN module m ON m.id = s.module_id JOIN rack r ON r.id = m.rack_id "
+        "WHERE r.site_id = %s ORDER BY 1, 2",
+        site_id,
+    )
     out: dict[int, list[int]] = {}
     for module_id, second in rows:
         out.setdefault(module_id, []).append(second)
@@ -33,13 +34,11 @@ def per_module_seconds(dsn: str, site_id: int) -> dict[int, list[int]]:
 
 def batch_seqs(dsn: str, site: DeviceSite) -> list[int]:
     """Sequence numbers of the batches the backend stored for the site's device."""
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT b.seq FROM ingest_batch b JOIN edge_device d ON d.id = b.edge_device_id "
-            "WHERE d.site_id = %s ORDER BY 1",
-            (site.site_id,),
-        ).fetchall()
-    return [seq for (seq,) in rows]
+    sql = (
+        "SELECT b.seq FROM ingest_batch b JOIN edge_device d ON d.id = b.edge_device_id "
+        "WHERE d.site_id = %s ORDER BY 1"
+    )
+    return [seq for (seq,) in query_rows(dsn, sql, site.site_id)]
 
 
 def stop_edge(process: subprocess.Popen[str]) -> str:
@@ -95,19 +94,18 @@ async def test_edge_killed_mid_stream_resends_without_duplicates(
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=30)
         second = start_edge(["simulate", "--config", str(site_file)], env)
-        await asyncio.sleep(4)
+        dsn = psycopg_dsn(test_database_url)
+        # Run the restarted edge until enough has been stored to judge (a fixed 4 s was
+        # sometimes a second short on a loaded machine), within a bound.
+        deadline = time.monotonic() + 20
+        while sample_counts(dsn, site.site_id)[1] < 6 * 6:
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
         stop_edge(second)
 
-    dsn = psycopg_dsn(test_database_url)
     seqs = batch_seqs(dsn, site)
     # The spool survived the kill: every batch it numbered reached the backend, once.
     assert seqs == list(range(1, seqs[-1] + 1))
-    with psycopg.connect(dsn) as conn:
-        counts = conn.execute(
-            "SELECT count(*), count(DISTINCT (s.module_id, s.ts)) FROM module_sample s "
-            "JOIN module m ON m.id = s.module_id JOIN rack r ON r.id = m.rack_id "
-            "WHERE r.site_id = %s",
-            (site.site_id,),
-        ).fetchone()
-    assert counts is not None
-    assert counts[0] == counts[1] >= 6 * 5
+    rows, keys = sample_counts(dsn, site.site_id)
+    assert rows == keys >= 6 * 5

@@ -5,14 +5,16 @@ import signal
 import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from tests.e2e.test_resilience import FAST_SIM
 from tests.edge_process import REFERENCE_MAPPING, edge_env, start_edge, write_site_file
 from tests.factories import DeviceSite
 from tests.ground_truth import Samples, recorded_truth
 
-FAST_SIM = "frame_period_s = 0.25\nacceleration = 60"
 # The last seconds of a run may hold frames the collector never read (it stopped, or was
 # killed, while they were queued): they are checked as "stored only if sent", not exactly.
 RUN_EDGE_S = 3
@@ -64,25 +66,26 @@ class StreamingSite:
         self.process.send_signal(signal.SIGKILL)
         self.process.communicate(timeout=30)
 
+    def _spool_rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows read from the edge's spool file (the edge may be writing it: WAL allows that)."""
+        with closing(sqlite3.connect(self.spool)) as db:
+            return db.execute(sql).fetchall()
+
     def spool_depth(self) -> int:
         """Batches still waiting in the edge's spool file."""
-        with sqlite3.connect(self.spool) as db:
-            return int(db.execute("SELECT count(*) FROM batch").fetchone()[0])
+        return int(self._spool_rows("SELECT count(*) FROM batch")[0][0])
 
     def spool_seqs(self) -> set[int]:
         """Sequence numbers of the batches still in the edge's spool file."""
-        with sqlite3.connect(self.spool) as db:
-            return {seq for (seq,) in db.execute("SELECT seq FROM batch")}
+        return {seq for (seq,) in self._spool_rows("SELECT seq FROM batch")}
 
     def spool_bytes(self) -> int:
         """Bytes of batches in the edge's spool file."""
-        with sqlite3.connect(self.spool) as db:
-            return int(db.execute("SELECT coalesce(sum(bytes), 0) FROM batch").fetchone()[0])
+        return int(self._spool_rows("SELECT coalesce(sum(bytes), 0) FROM batch")[0][0])
 
     def spool_dropped(self) -> int:
         """Batches the edge's spool has dropped for lack of room, as it counts them."""
-        with sqlite3.connect(self.spool) as db:
-            return int(db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()[0])
+        return int(self._spool_rows("SELECT value FROM meta WHERE key = 'dropped'")[0][0])
 
     def truth(self) -> tuple[Samples, Samples]:
         """What the simulators sent: samples to match exactly, and each run's last seconds."""

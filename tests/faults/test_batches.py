@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.db import psycopg_dsn
+from tests.db import psycopg_dsn, query_rows
 from tests.edge_process import REFERENCE_MAPPING, edge_env, run_edge, write_site_file
 from tests.factories import DeviceSite, committed_device_site
 from tests.ground_truth import REFERENCE_DBC, oracle, record_simulated_log, sample_counts, stored
@@ -55,13 +54,13 @@ async def deliver(url: str, token: str, bodies: list[bytes]) -> list[dict[str, A
 
 def latest_stamps(dsn: str, site_id: int) -> dict[tuple[int, int], int]:
     """Each module's module_latest timestamp, in epoch seconds."""
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT r.index, m.position, extract(epoch FROM l.ts)::bigint FROM module_latest l "
-            "JOIN module m ON m.id = l.module_id JOIN rack r ON r.id = m.rack_id "
-            "WHERE r.site_id = %s",
-            (site_id,),
-        ).fetchall()
+    rows = query_rows(
+        dsn,
+        "SELECT r.index, m.position, extract(epoch FROM l.ts)::bigint FROM module_latest l "
+        "JOIN module m ON m.id = l.module_id JOIN rack r ON r.id = m.rack_id "
+        "WHERE r.site_id = %s",
+        site_id,
+    )
     return {(string, module): ts for string, module, ts in rows}
 
 

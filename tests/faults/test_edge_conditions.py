@@ -3,10 +3,9 @@
 import asyncio
 from pathlib import Path
 
-import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.db import psycopg_dsn
+from tests.db import psycopg_dsn, query_rows
 from tests.e2e.test_resilience import batch_seqs
 from tests.factories import committed_device_site
 from tests.faults.streaming import StreamingSite, assert_matches_truth, until_drained
@@ -16,22 +15,20 @@ from tests.server import LiveServer, free_port, live_server
 
 def site_alarm(dsn: str, site_id: int, code: str) -> tuple[str, float | None] | None:
     """State and value of the newest alarm of a code on a site."""
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT state, value FROM alarm WHERE site_id = %s AND code = %s "
-            "ORDER BY raised_at DESC LIMIT 1",
-            (site_id, code),
-        ).fetchone()
-    return None if row is None else (row[0], row[1])
+    newest = query_rows(
+        dsn,
+        "SELECT state, value FROM alarm WHERE site_id = %s AND code = %s "
+        "ORDER BY raised_at DESC LIMIT 1",
+        site_id,
+        code,
+    )
+    return (newest[0][0], newest[0][1]) if newest else None
 
 
 def rejections(dsn: str, site_id: int) -> list[tuple[str, str, str]]:
     """(section, field, reason) of every row the backend refused for a site."""
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT section, field, reason FROM ingest_rejection WHERE site_id = %s", (site_id,)
-        ).fetchall()
-    return [(section, field, reason) for section, field, reason in rows]
+    sql = "SELECT section, field, reason FROM ingest_rejection WHERE site_id = %s"
+    return [(section, field, reason) for section, field, reason in query_rows(dsn, sql, site_id)]
 
 
 async def test_edge_clock_skew_is_alarmed_and_far_future_rows_are_refused_not_stored(

@@ -5,10 +5,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.db import psycopg_dsn
+from tests.db import psycopg_dsn, query_rows
 from tests.e2e.test_resilience import batch_seqs
 from tests.factories import committed_device_site
 from tests.faults.proxy import FaultProxy, fault_proxy
@@ -30,12 +29,9 @@ async def until_held(proxy: FaultProxy, *prefixes: bytes, timeout_s: float = 20)
 
 def command_row(dsn: str, command_id: int) -> tuple[str, str | None]:
     """A command's state and result detail in the backend."""
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT state, result->>'detail' FROM command WHERE id = %s", (command_id,)
-        ).fetchone()
-    assert row is not None
-    return row[0], row[1]
+    sql = "SELECT state, result->>'detail' FROM command WHERE id = %s"
+    ((state, detail),) = query_rows(dsn, sql, command_id)
+    return state, detail
 
 
 async def test_edge_killed_after_the_backend_stored_but_before_it_heard_back(

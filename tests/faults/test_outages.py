@@ -5,10 +5,9 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.db import psycopg_dsn
+from tests.db import psycopg_dsn, query_rows
 from tests.factories import committed_device_site
 from tests.faults.streaming import StreamingSite, assert_matches_truth, until_drained
 from tests.ground_truth import sample_counts, stored
@@ -20,11 +19,8 @@ OUTAGE_S = float(os.environ.get("RIDETHROUGH_FAULT_OUTAGE_S", "120"))
 
 def alarms(dsn: str, site_id: int) -> list[tuple[str, datetime]]:
     """(code, raised_at) of every alarm of a site."""
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT code, raised_at FROM alarm WHERE site_id = %s ORDER BY raised_at", (site_id,)
-        ).fetchall()
-    return [(code, raised_at) for code, raised_at in rows]
+    sql = "SELECT code, raised_at FROM alarm WHERE site_id = %s ORDER BY raised_at"
+    return [(code, raised_at) for code, raised_at in query_rows(dsn, sql, site_id)]
 
 
 async def test_backend_down_for_minutes_while_two_sites_stream(

@@ -1,25 +1,18 @@
 """Edge events become alarms (ISA-18.2 states) and isolations (onset and feedback times)."""
 
 from datetime import timedelta
-from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.db import psycopg_dsn
+from tests.db import query_rows as fetch
 from tests.factories import DeviceSite, committed_device_site
 from tests.server import LiveServer
 from tests.wire import T0, batch, event, module_row, string_row
 from tests.wire import post_batch as post
 
 pytestmark = pytest.mark.usefixtures("server")
-
-
-def fetch(dsn: str, sql: str, site_id: int) -> list[tuple[Any, ...]]:
-    """Rows of a query about one site."""
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(sql, (site_id,)).fetchall()
 
 
 @pytest.fixture
