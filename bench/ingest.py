@@ -24,7 +24,14 @@ import psycopg
 
 from app.telemetry.copy_binary import module_rows_copy_data
 from app.telemetry.schemas import MODULE_SAMPLE_COLUMNS, ModuleSampleRow
-from bench.common import big_site_config, cpu_busy_s, create_site, fresh_database, run
+from bench.common import (
+    big_site_config,
+    cpu_busy_s,
+    cpu_by_process_s,
+    create_site,
+    fresh_database,
+    run,
+)
 from tests.db import psycopg_dsn
 from tests.server import live_server
 from tests.wire import iso, module_row, string_row
@@ -86,6 +93,7 @@ class Measurement:
     samples: int
     wall_s: float
     cpu_s: float
+    by_process: dict[str, float]  # CPU seconds: postgres, this process, others
 
     @property
     def rate(self) -> float:
@@ -101,9 +109,10 @@ class Measurement:
 @contextmanager
 def measured(samples: int, out: list[Measurement]) -> Iterator[None]:
     """Time a block on the wall clock and on the machine's CPU counters."""
-    wall, cpu = time.perf_counter(), cpu_busy_s()
+    wall, cpu, by_process = time.perf_counter(), cpu_busy_s(), cpu_by_process_s()
     yield
-    out.append(Measurement(samples, time.perf_counter() - wall, cpu_busy_s() - cpu))
+    spent = {name: s - by_process[name] for name, s in cpu_by_process_s().items()}
+    out.append(Measurement(samples, time.perf_counter() - wall, cpu_busy_s() - cpu, spent))
 
 
 def raw_copy(
@@ -173,7 +182,7 @@ def ingest(
             async def worker() -> None:
                 while queue:
                     answer: dict[str, Any] = (
-                        await client.post("/api/v1/ingest", content=queue.pop())
+                        await client.post("/api/v1/ingest", content=queue.pop(0))
                     ).json()
                     assert answer["modules"]["stored"] == modules, answer
 
@@ -227,6 +236,11 @@ def main() -> None:
             f"{label:<22} {m.rate:>9,.0f} module-samples/s {m.rate * CELLS:>11,.0f} cell-voltages/s"
             f"  {m.cpu_ms_per_1000:6.1f} CPU-ms per 1,000 samples"
         )
+    split = {name: s * 1e6 / http.samples for name, s in http.by_process.items()}
+    print(f"ingest CPU-ms per 1,000 samples by process: PostgreSQL {split['postgres']:.1f}, "
+          f"backend {split['others']:.1f} (with anything else running), "
+          f"HTTP client {split['this process']:.1f}; raw COPY per batch: PostgreSQL "
+          f"{raw_batches.by_process['postgres'] * 1e6 / raw_batches.samples:.1f}")  # fmt: skip
     print(f"ingest / raw COPY (one stream) = {http.rate / raw.rate:.2f}x  (target >= 0.60x)")
     print(f"ingest / raw COPY (per batch)  = {http.rate / raw_batches.rate:.2f}x")
     print(

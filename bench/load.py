@@ -1,14 +1,17 @@
-"""Fleet load: many simulated sites through the real CAN -> edge -> HTTP path for minutes.
+"""Fleet load: many simulated sites streaming to one backend for minutes.
 
-Each site is a real `python -m edge simulate` process (simulated BMS on a python-can virtual
-bus, decode, assembly, spool, uplink) posting to one backend (`--workers 2`, background jobs
-on). While they stream, the benchmark samples once a second the ingest lag of every site
+Two feeds. `--feed can`: each site is a real `python -m edge simulate` process (simulated BMS
+on a python-can virtual bus, decode, assembly, spool, uplink), the whole path. `--feed replay`:
+each site is a real edge spool and uplink in one process, replaying batches that a real edge
+produced (bench/replay_feed.py), so the fleet's CAN simulation does not take the machine's
+cores from the backend. Either posts to one backend (`--workers 2`, background jobs on). While
+they stream, the benchmark samples once a second the ingest lag of every site
 (now minus the newest stored sample) and times the operator's screens as a viewer: the fleet
 overview, a site page and the alarm list. Retention runs every 5 s instead of hourly, to show
 it never blocks ingest. Afterwards the edges stop and the same screens are timed again on the
 same data with nothing streaming: the same-run baseline for the screens under load.
 Targets: lag under 5 s at every tick; every screen's p95 under 150 ms under load.
-Run: .venv/bin/python -m bench.load [--sites 20 --strings 10 --modules 20 --minutes 3]
+Run: .venv/bin/python -m bench.load [--feed replay|can --sites 20 --modules 20 --minutes 3]
 """
 
 import argparse
@@ -22,11 +25,13 @@ import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import psycopg
 
 from bench.common import big_site_config, cpu_busy_s, create_site, fresh_database, percentiles, run
+from bench.replay_feed import ReplayFleet, ReplaySite, capture_batches
 from tests.db import psycopg_dsn
 from tests.edge_process import REFERENCE_MAPPING, edge_env, start_edge, write_site_file
 from tests.server import LiveServer, live_server
@@ -39,21 +44,40 @@ JOIN module m ON m.id = l.module_id JOIN rack r ON r.id = m.rack_id GROUP BY r.s
 """
 
 
-@dataclass
-class Fleet:
-    """The simulated sites' edge processes and what they were asked to produce."""
+class Feed(Protocol):
+    """Sites streaming to the backend: their spool files, and how to stop them."""
 
-    codes: list[str]
+    spools: list[Path]
+
+    def stop(self) -> None:
+        """Stop producing and let every spool drain."""
+
+
+def fullest_spool(feed: Feed) -> int:
+    """Batches waiting in the fullest edge spool: above one or two, the uplink is behind."""
+    depths = []
+    for spool in feed.spools:
+        with closing(sqlite3.connect(spool)) as db:
+            depths.append(int(db.execute("SELECT count(*) FROM batch").fetchone()[0]))
+    return max(depths)
+
+
+def register_sites(url: str, args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The load sites in the registry: (site code, edge token) each."""
+    sites = []
+    for n in range(1, args.sites + 1):
+        code = f"load-{n:02d}"
+        _, token = run(create_site(url, big_site_config(code, args.strings, args.modules)))
+        sites.append((code, token))
+    return sites
+
+
+@dataclass
+class EdgeFleet:
+    """One real edge process per site, each with its simulated BMS on a virtual CAN bus."""
+
     spools: list[Path] = field(default_factory=list)
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
-
-    def backlog(self) -> int:
-        """Batches waiting in the fullest edge spool: above one or two, the uplink is behind."""
-        depths = []
-        for spool in self.spools:
-            with closing(sqlite3.connect(spool)) as db:
-                depths.append(int(db.execute("SELECT count(*) FROM batch").fetchone()[0]))
-        return max(depths)
 
     def stop(self) -> None:
         """SIGTERM every edge and wait for them (each drains its spool first)."""
@@ -63,11 +87,12 @@ class Fleet:
             process.wait(timeout=120)
 
 
-def start_fleet(url: str, args: argparse.Namespace, backend: str, work: Path) -> Fleet:
-    """Register the sites and start one edge process per site."""
-    fleet = Fleet([f"load-{n:02d}" for n in range(1, args.sites + 1)])
-    for code in fleet.codes:
-        _, token = run(create_site(url, big_site_config(code, args.strings, args.modules)))
+def start_edge_fleet(
+    sites: list[tuple[str, str]], args: argparse.Namespace, backend: str, work: Path
+) -> EdgeFleet:
+    """One edge process per site, simulating and decoding its CAN traffic."""
+    fleet = EdgeFleet()
+    for code, token in sites:
         site_file = write_site_file(work, code=code, mapping=REFERENCE_MAPPING,
                                     strings=args.strings, modules=args.modules,
                                     simulator=f"frame_period_s = {args.frame_period}")  # fmt: skip
@@ -76,6 +101,17 @@ def start_fleet(url: str, args: argparse.Namespace, backend: str, work: Path) ->
                        RIDETHROUGH_EDGE_LOG_LEVEL="WARNING")  # fmt: skip
         command = ["simulate", "--config", str(site_file)]
         fleet.processes.append(start_edge(command, env, output=subprocess.DEVNULL))
+    return fleet
+
+
+def start_replay_fleet(
+    sites: list[tuple[str, str]], args: argparse.Namespace, backend: str, work: Path
+) -> ReplayFleet:
+    """Every site's uplink replaying batches captured from one real simulated edge."""
+    templates = capture_batches(work, strings=args.strings, modules=args.modules, seconds=12)
+    fleet = ReplayFleet([ReplaySite(code, token, backend=backend, spool=work / f"{code}.sqlite3")
+                         for code, token in sites], templates)  # fmt: skip
+    fleet.start()
     return fleet
 
 
@@ -140,7 +176,8 @@ def report(args: argparse.Namespace, results: Results) -> bool:
     """Print the figures; True when every target is met."""
     modules = args.sites * args.strings * args.modules
     print(f"load: {args.sites} sites x {args.strings * args.modules} modules at 1 Hz "
-          f"({modules} module samples/s) for {args.minutes} min; "
+          f"({modules} module samples/s) for {args.minutes} min, feed {args.feed} "
+          f"({FEEDS[args.feed]}); "
           f"machine CPU {results.cpu:.0%} busy")  # fmt: skip
     lags = results.lags
     print(f"ingest lag (worst site, each second): p50 {statistics.median(lags):.2f} s  "
@@ -159,9 +196,17 @@ def report(args: argparse.Namespace, results: Results) -> bool:
     return ok
 
 
+FEEDS = {
+    "can": "an edge process per site: simulated BMS, CAN decode, spool, uplink",
+    "replay": "a real spool and uplink per site replaying captured edge batches",
+}
+
+
 def main() -> None:
     """Start the backend and the fleet, measure under load, then idle, and report."""
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--feed", choices=sorted(FEEDS), default="replay",
+                        help="; ".join(f"{k}: {v}" for k, v in FEEDS.items()))  # fmt: skip
     parser.add_argument("--sites", type=int, default=20)
     parser.add_argument("--strings", type=int, default=10)
     parser.add_argument("--modules", type=int, default=20, help="modules per string")
@@ -178,18 +223,20 @@ def main() -> None:
     env = {"RIDETHROUGH_DATABASE_URL": url, "RIDETHROUGH_RETENTION_INTERVAL_S": "5"}
     with tempfile.TemporaryDirectory() as tmp, \
             live_server(env, workers=2, options=("--no-access-log",)) as server:  # fmt: skip
-        fleet = start_fleet(url, args, server.url, Path(tmp))
+        sites = register_sites(url, args)
+        start = start_replay_fleet if args.feed == "replay" else start_edge_fleet
+        fleet: Feed = start(sites, args, server.url, Path(tmp))
         try:
             time.sleep(args.warmup)
             cpu_before, began = cpu_busy_s(), time.monotonic()
-            lags, loaded = measure_under_load(server, dsn, fleet.codes[0], args.minutes * 60)
+            lags, loaded = measure_under_load(server, dsn, sites[0][0], args.minutes * 60)
             cpu = (cpu_busy_s() - cpu_before) / ((time.monotonic() - began) * 2)
-            backlog = fleet.backlog()
+            backlog = fullest_spool(fleet)
         finally:
             fleet.stop()
         seconds = args.warmup + args.minutes * 60
         share = stored_share(dsn, args.sites * args.strings * args.modules, seconds)
-        idle = idle_timings(server, fleet.codes[0], repeats=60)
+        idle = idle_timings(server, sites[0][0], repeats=60)
     sys.exit(0 if report(args, Results(lags, loaded, idle, share, backlog, cpu)) else 1)
 
 

@@ -22,6 +22,8 @@ from app.config import PROJECT_ROOT
 from tests.db import BASE_URL, psycopg_dsn
 
 DOC = PROJECT_ROOT / "docs" / "BENCHMARKS.md"
+# The fleet load through the whole CAN path, with this many sites.
+CAN = ["--feed", "can", "--sites"]
 # block name -> (benchmark module, full-size arguments, quick arguments)
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "edge_decode": ("edge_decode", [], ["--frames", "20000", "--repeats", "2"]),
@@ -32,7 +34,8 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "policy": ("policy", ["-n", "30"], ["-n", "5"]),
     "export": ("export", [], ["--small"]),
     "load": ("load", [], ["--sites", "4", "--minutes", "0.5", "--warmup", "10"]),
-    "load_10": ("load", ["--sites", "10"], ["--sites", "2", "--minutes", "0.5", "--warmup", "10"]),
+    "load_can": ("load", [*CAN, "5"], [*CAN, "2", "--minutes", "0.5", "--warmup", "10"]),
+    "load_can_10": ("load", [*CAN, "10"], [*CAN, "3", "--minutes", "0.5", "--warmup", "10"]),
 }
 
 

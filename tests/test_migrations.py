@@ -74,3 +74,13 @@ def test_timescaledb_extension_is_present(empty_db: str) -> None:
     assert version is not None, "the test database lacks the timescaledb extension"
     major, minor = (int(part) for part in version[0].split(".")[:2])
     assert (major, minor) >= (2, 13)
+
+
+def test_latest_state_tables_leave_room_for_in_place_updates(empty_db: str) -> None:
+    command.upgrade(alembic_config(empty_db), "head")
+    with psycopg.connect(psycopg_dsn(empty_db)) as conn:
+        rows = conn.execute(
+            "SELECT relname, reloptions FROM pg_class "
+            "WHERE relname IN ('module_latest', 'rack_latest') ORDER BY relname"
+        ).fetchall()
+    assert rows == [("module_latest", ["fillfactor=50"]), ("rack_latest", ["fillfactor=50"])]

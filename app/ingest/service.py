@@ -88,9 +88,6 @@ async def ingest_batch(
             "counters": envelope.counters,
         },
     )
-    await repository.touch_device(
-        session, device_id=device.device_id, seen_at=now, version=envelope.software_version
-    )
     response = IngestResponse(
         edge_id=envelope.edge_id,
         seq=envelope.seq,
@@ -99,12 +96,16 @@ async def ingest_batch(
         received_at=now,
         **sections,
     )
-    if not fresh:
+    if fresh:
+        await _store(session, device, assets, validated, response)
+        await _report_spool_overflow(session, device, response, counters=envelope.counters)
+    else:
         response.modules.already_stored = len(validated.modules)
         response.strings.already_stored = len(validated.strings)
-        return response
-    await _store(session, device, assets, validated, response)
-    await _report_spool_overflow(session, device, response, counters=envelope.counters)
+    # Last: this row lock is held to commit, and the same device's next batch waits for it.
+    await repository.touch_device(
+        session, device_id=device.device_id, seen_at=now, version=envelope.software_version
+    )
     return response
 
 
@@ -122,6 +123,16 @@ async def _store(
     response.modules.stored, response.strings.stored = new_modules, new_strings
     response.modules.already_stored = len(validated.modules) - new_modules
     response.strings.already_stored = len(validated.strings) - new_strings
+    await repository.insert_rejections(
+        session,
+        site_id=device.site_id,
+        device_id=device.device_id,
+        edge_id=UUID(response.edge_id),
+        seq=response.seq,
+        rejections=validated.rejections,
+    )
+    # From here on, rows other batches also write (rollup queue, latest state, alarms): kept
+    # to the end so that locks held until commit are held briefly.
     await mark_dirty(session, MODULES, (row.ts for row in validated.modules))
     await mark_dirty(session, RACKS, (row.ts for row in validated.strings))
     await repository.upsert_latest(session, modules)
@@ -132,14 +143,6 @@ async def _store(
         validated.events
     )
     response.events.stored = len(validated.events)
-    await repository.insert_rejections(
-        session,
-        site_id=device.site_id,
-        device_id=device.device_id,
-        edge_id=UUID(response.edge_id),
-        seq=response.seq,
-        rejections=validated.rejections,
-    )
     # Open pages of this site refresh (at commit, in every app process).
     await notify(session, site_id=device.site_id, kind="telemetry")
     if validated.events:
