@@ -10,7 +10,17 @@ import httpx
 
 from tests.server import LiveServer
 
-T0 = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)
+
+def recent_morning(now: datetime, *, at_least: timedelta = timedelta(hours=3)) -> datetime:
+    """The latest 10:00 UTC at least `at_least` before `now`: recent enough for every window
+    and range check that compares with the clock, in the past by more than any test writes."""
+    anchor = now.replace(hour=10, minute=0, second=0, microsecond=0)
+    return anchor if now - anchor >= at_least else anchor - timedelta(days=1)
+
+
+# Relative to the clock, not a fixed date: rows must stay inside "not in the future" checks,
+# recent KPI windows and the raw retention age on whatever day the suite runs.
+T0 = recent_morning(datetime.now(UTC))
 
 
 def iso(ts: datetime) -> str:

@@ -25,7 +25,7 @@ from tests.server import LiveServer
 from tests.wire import T0, batch, iso, module_row, string_row
 
 SEQ = itertools.count(1)
-ANSWERS = {200, 400, 413, 415, 422}
+ANSWERS = {200, 400, 403, 413, 415, 422}
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=20) | st.dictionaries(st.text(max_size=8), inner),
@@ -133,4 +133,7 @@ def test_random_payloads_get_clear_answers_and_store_nothing_invalid(
     else:
         assert answer["error"]["code"], answer  # the one error envelope, saying what is wrong
         assert answer["error"]["message"], answer
+    if response.status_code == 403:
+        # Only a batch that names another site is forbidden, and the answer says whose token.
+        assert f"this device's token is for site {fuzz_site.code!r}" in answer["error"]["message"]
     assert bad_rows_stored(psycopg_dsn(test_database_url), fuzz_site) == 0

@@ -242,7 +242,7 @@ def test_fault_log_csv_matches_the_log(server: LiveServer, site: DeviceSite) -> 
     assert row["code"] == "cell_ov_warning"
     assert row["title"] == "Cell over-voltage warning"
     assert (row["string"], row["module"]) == ("1", "2")
-    assert row["raised_at"] == "2026-11-21T10:00:00.500000Z"
+    assert row["raised_at"] == f"{T0:%Y-%m-%d}T10:00:00.500000Z"
     assert row["state"] == "unacked"
     assert row["safety_note"].startswith("LFP cells above 3.65 V")
 
