@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from app.telemetry.copy_binary import module_rows_copy_data
+from app.telemetry.copy_binary import module_samples_copy_data
+from app.telemetry.module_block import ModuleSamples
 from app.telemetry.schemas import MODULE_SAMPLE_COLUMNS, ModuleSampleRow
 from bench.common import (
     big_site_config,
@@ -116,9 +117,16 @@ def measured(samples: int, out: list[Measurement]) -> Iterator[None]:
 
 
 def raw_copy(
-    url: str, module_ids: list[int], batches: int, start: datetime, *, per_batch: bool
+    url: str,
+    module_ids: list[int],
+    batches: int,
+    start: datetime,
+    *,
+    per_batch: bool,
+    batch_rows: int,
 ) -> Measurement:
-    """A bare binary COPY of the same shape of rows: one stream, or one COPY + commit per batch.
+    """A bare binary COPY of the same shape of rows: one stream, or one COPY + commit per batch
+    of `batch_rows` (one site's batch).
 
     The COPY streams are built before the clock starts, with the same encoder ingest uses, so
     this is the ceiling: the database's COPY rate into the hypertable.
@@ -150,8 +158,11 @@ def raw_copy(
                     0,
                 )
             )
-    size = len(module_ids) if per_batch else len(rows)
-    streams = [module_rows_copy_data(rows[i : i + size]) for i in range(0, len(rows), size)]
+    size = batch_rows if per_batch else len(rows)
+    streams = [
+        module_samples_copy_data(ModuleSamples.of_rows(rows[i : i + size]))
+        for i in range(0, len(rows), size)
+    ]
     statement = (
         f"COPY module_sample ({', '.join(MODULE_SAMPLE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
     )
@@ -164,31 +175,32 @@ def raw_copy(
     return result[0]
 
 
-def ingest(
-    base_url: str, token: str, bodies: list[bytes], modules: int, clients: int
-) -> Measurement:
-    """Module rows per second through the HTTP ingest endpoint, `clients` requests at a time."""
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/json",
-        "Content-Encoding": "gzip",
-    }
+def ingest(base_url: str, sites: list[tuple[str, list[bytes]]], modules: int) -> Measurement:
+    """Module rows per second through the HTTP ingest endpoint from several sites at once.
+
+    Each site is an edge: its batches go in time order, one in flight at a time.
+    """
+
+    async def upload(client: httpx.AsyncClient, token: str, body: bytes) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        answer: dict[str, Any] = (
+            await client.post("/api/v1/ingest", content=body, headers=headers)
+        ).json()
+        assert answer["modules"]["stored"] == modules, answer
+
+    async def edge(client: httpx.AsyncClient, token: str, bodies: list[bytes]) -> None:
+        for body in bodies:
+            await upload(client, token, body)
 
     async def send_all() -> Measurement:
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120) as client:
-            (await client.post("/api/v1/ingest", content=bodies[0])).raise_for_status()  # warm-up
-            queue = list(bodies[1:])
-
-            async def worker() -> None:
-                while queue:
-                    answer: dict[str, Any] = (
-                        await client.post("/api/v1/ingest", content=queue.pop(0))
-                    ).json()
-                    assert answer["modules"]["stored"] == modules, answer
-
+            for token, bodies in sites:
+                await upload(client, token, bodies[0])  # warm-up
             result: list[Measurement] = []
-            with measured((len(bodies) - 1) * modules, result):
-                await asyncio.gather(*(worker() for _ in range(clients)))
+            samples = sum(len(bodies) - 1 for _, bodies in sites) * modules
+            with measured(samples, result):
+                await asyncio.gather(*(edge(client, t, bodies[1:]) for t, bodies in sites))
             return result[0]
 
     measurement: Measurement = asyncio.run(send_all())
@@ -200,20 +212,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--strings", type=int, default=63)
     parser.add_argument("--modules-per-string", type=int, default=32)
-    parser.add_argument("--batches", type=int, default=41)
+    parser.add_argument("--batches", type=int, default=41, help="per site")
+    parser.add_argument("--sites", type=int, default=2, help="sites uploading at once")
     parser.add_argument("--workers", type=int, default=2, help="backend worker processes")
-    parser.add_argument("--clients", type=int, default=2, help="concurrent uploads")
     args = parser.parse_args()
     url = fresh_database()
-    config = big_site_config("bench-ingest", args.strings, args.modules_per_string)
-    _, token = run(create_site(url, config))
     modules = args.strings * args.modules_per_string
+    start = datetime.now(UTC) - timedelta(hours=2)
+    sites = []
+    for n in range(1, args.sites + 1):
+        config = big_site_config(f"bench-ingest-{n}", args.strings, args.modules_per_string)
+        _, token = run(create_site(url, config))
+        bodies = build_bodies(config.code, args.strings, args.modules_per_string, args.batches,
+                              start)  # fmt: skip
+        sites.append((token, bodies))
     with psycopg.connect(psycopg_dsn(url)) as conn:
         ids = [i for (i,) in conn.execute("SELECT id FROM module ORDER BY id")]
-    start = datetime.now(UTC) - timedelta(hours=2)
-    bodies = build_bodies(config.code, args.strings, args.modules_per_string, args.batches, start)
-    raw = raw_copy(url, ids, args.batches - 1, start - timedelta(hours=1), per_batch=False)
-    raw_batches = raw_copy(url, ids, args.batches - 1, start - timedelta(hours=3), per_batch=True)
+    raw = raw_copy(url, ids, args.batches - 1, start - timedelta(hours=1), per_batch=False,
+                   batch_rows=modules)  # fmt: skip
+    raw_batches = raw_copy(url, ids, args.batches - 1, start - timedelta(hours=3),
+                           per_batch=True, batch_rows=modules)  # fmt: skip
     env = {
         "RIDETHROUGH_DATABASE_URL": url,
         "RIDETHROUGH_JOBS_ENABLED": "false",
@@ -221,10 +239,11 @@ def main() -> None:
     }
     # As `make run` serves: no access log line per request.
     with live_server(env, workers=args.workers, options=("--no-access-log",)) as server:
-        http = ingest(server.url, token, bodies, modules, args.clients)
+        http = ingest(server.url, sites, modules)
     print(
-        f"site: {modules} modules x {CELLS} cells, {args.batches - 1} batches of one second "
-        f"each; {args.workers} backend workers, {args.clients} concurrent uploads"
+        f"{args.sites} sites x {modules} modules x {CELLS} cells, {args.batches - 1} batches of "
+        f"one second each per site, each site one upload at a time; {args.workers} backend "
+        "workers"
     )
     paths = (
         ("raw COPY, one stream:", raw),

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from app.ingest.asset_map import ModuleAsset, SiteAssets
 from app.ingest.parsing import ParsedBatch, parse_row_by_row, parse_strict
-from app.ingest.validation import ModuleAsset, SiteAssets, validate_batch
+from app.ingest.validation import validate_batch
 from edge.assemble import Q_STALE, Snapshot
 from edge.events import Event, EventKind
 from edge.model import Target
@@ -88,7 +89,8 @@ def test_backend_reads_the_pinned_fixture_without_rejections(
     latest = datetime.fromtimestamp(T0, UTC) + timedelta(minutes=5)
     validated = validate_batch(batch, assets, latest_allowed=latest)
     assert validated.rejections == []
-    assert [m.cell_v for m in validated.modules] == [[3.29, 3.291, 3.292, 3.293]]
-    assert validated.modules[0].quality == Q_STALE
+    (module,) = validated.modules
+    assert module.cell_v == [3.29, 3.291, 3.292, 3.293]
+    assert module.quality == Q_STALE
     assert validated.strings[0].contactor_closed is True
     assert validated.events[0].code == "cell_ov_warning"

@@ -10,8 +10,7 @@ import time
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ingest import repository
-from app.ingest.parsing import ParsedBatch
-from app.ingest.validation import SiteAssets
+from app.ingest.asset_map import SiteAssets
 
 TTL_S = 60.0
 _cache: dict[int, tuple[float, SiteAssets]] = {}
@@ -25,11 +24,3 @@ async def site_assets(session: AsyncSession, site_id: int, *, fresh: bool = Fals
     assets = await repository.site_assets(session, site_id)
     _cache[site_id] = (time.monotonic() + TTL_S, assets)
     return assets
-
-
-def names_unknown_asset(batch: ParsedBatch, assets: SiteAssets) -> bool:
-    """Whether a batch addresses a string or module the cached map does not know."""
-    known_modules, known_racks = assets.modules, assets.racks
-    return any((row.string, row.module) not in known_modules for _, row in batch.modules) or any(
-        row.string not in known_racks for _, row in batch.strings
-    )

@@ -5,10 +5,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.alarms.catalogue import describe
 from app.alarms.repository import AlarmSource, clear_alarm, raise_alarm
 from app.core.enums import STR_DIS_RSN, Actor, DisableReason
+from app.ingest.asset_map import SiteAssets
 from app.ingest.schemas import EventRow
-from app.ingest.validation import SiteAssets
 from app.isolations.models import Isolation
 from app.isolations.repository import commanded_isolation, fault_onset, open_isolation
+from app.telemetry.module_block import ModuleSamples
 from app.telemetry.schemas import ModuleSampleRow, RackSampleRow
 
 COMMS_LOST = "module_comms_lost"
@@ -35,16 +36,20 @@ class EventApplier:
         self,
         session: AsyncSession,
         assets: SiteAssets,
-        modules: list[ModuleSampleRow],
+        modules: ModuleSamples,
         strings: list[RackSampleRow],
     ) -> None:
         self.session = session
         self.assets = assets
-        self.module_samples = {m.module_id: m for m in modules}
+        self.modules = modules
+        self.module_samples: dict[int, ModuleSampleRow] = {}
         self.rack_samples = {s.rack_id: s for s in strings}
 
     async def apply(self, events: list[EventRow]) -> None:
         """Apply events in time order."""
+        named = (self.assets.modules.get((e.string, e.module or 0)) for e in events)
+        # Only the modules that events name need their sample as a row (for the alarm value).
+        self.module_samples = self.modules.latest_rows({m.module_id for m in named if m})
         for event in sorted(events, key=lambda e: e.ts):
             rack_id = self.assets.racks.get(event.string)
             module = self.assets.modules.get((event.string, event.module or 0))

@@ -22,6 +22,7 @@ from app.ingest.schemas import (
     ModuleRow,
     Rejection,
     StringRow,
+    counter_problem,
 )
 
 Section = Literal["modules", "strings", "events"]
@@ -151,6 +152,8 @@ def parse_strict(body: bytes) -> ParsedBatch | None:
     batch = decode_strict(body)
     if batch is None:
         return None
+    if counter_problem(batch.counters) is not None:
+        return None  # the row-by-row path names the counter
     parsed = ParsedBatch(
         Envelope.of(batch),
         {"modules": len(batch.modules), "strings": len(batch.strings), "events": len(batch.events)},
@@ -183,6 +186,11 @@ def parse_row_by_row(body: bytes) -> ParsedBatch:
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
         ]
         raise EnvelopeError(422, "the batch envelope is invalid", details) from exc
+    problem = counter_problem(batch.counters)
+    if problem is not None:
+        field_name, reason = problem
+        details = [{"field": field_name, "message": reason}]
+        raise EnvelopeError(422, "the batch envelope is invalid", details)
     envelope = Envelope.of(batch)
     received: dict[Section, int] = {
         "modules": len(batch.modules),

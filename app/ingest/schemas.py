@@ -4,6 +4,7 @@ The batch envelope is validated as a whole; rows are validated one at a time so 
 row is refused with its reason while the good rows of the same batch are stored.
 """
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ TEMP_C_RANGE = (-40.0, 125.0)
 Energy = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]  # kWh counters
 Bits = Annotated[int, Field(ge=0, lt=2**63)]
 StringNo = Annotated[int, Field(ge=1, le=255)]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (PostgreSQL text refuses NUL)
 
 
 class Row(BaseModel):
@@ -98,12 +100,36 @@ class Batch(BaseModel):
     seq: Annotated[int, Field(ge=1, lt=2**62)]
     site: str
     created_at: AwareDatetime
-    software_version: Annotated[str, Field(max_length=64)]
-    counters: dict[str, Any] = {}
+    software_version: Annotated[str, Field(max_length=64, pattern=PRINTABLE)]
+    counters: dict[str, Any] = {}  # checked by counter_problem()
     # Rows pass through untouched (list[Any] does not copy them); each is validated on its own.
     modules: Annotated[list[Any], Field(max_length=20_000)] = []
     strings: Annotated[list[Any], Field(max_length=2_000)] = []
     events: Annotated[list[Any], Field(max_length=20_000)] = []
+
+
+def counter_problem(value: Any, path: str = "counters") -> tuple[str, str] | None:
+    """(field, reason) for the first edge counter that is not a 64-bit count, a finite figure,
+    null or a group of those; None when all are (ingest_batch.counters keeps plain JSON)."""
+    if value is None or isinstance(value, bool):
+        return None if value is None else (path, "a counter must be a number, not true/false")
+    if isinstance(value, int):
+        return None if -(2**63) <= value < 2**63 else (path, "a count must fit in 64 bits")
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, "a counter must be a finite number")
+    if isinstance(value, dict):
+        return _group_problem(value, path)
+    return path, f"a counter must be a number or a group of counters, not {type(value).__name__}"
+
+
+def _group_problem(group: dict[str, Any], path: str) -> tuple[str, str] | None:
+    for key, item in group.items():
+        if not key.isprintable():
+            return f"{path}.{key!r}", "a counter name must be printable text"
+        problem = counter_problem(item, f"{path}.{key}")
+        if problem is not None:
+            return problem
+    return None
 
 
 class Rejection(BaseModel):

@@ -9,13 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.alarms.catalogue import describe
 from app.alarms.repository import AlarmSource, open_alarm_value, raise_alarm
 from app.commands.service import verify as verify_commands
-from app.ingest import repository
-from app.ingest.assets import names_unknown_asset, site_assets
+from app.ingest import repository, sample_store
+from app.ingest.asset_map import SiteAssets
+from app.ingest.assets import site_assets
 from app.ingest.dependencies import DeviceIdentity
 from app.ingest.events import EventApplier
 from app.ingest.parsing import ParsedBatch
 from app.ingest.schemas import IngestResponse, SectionResult
-from app.ingest.validation import SiteAssets, Validated, validate_batch
+from app.ingest.validation import Validated, validate_batch
 from app.live.hub import notify
 from app.telemetry.rollups import MODULES, RACKS, mark_dirty
 
@@ -69,9 +70,11 @@ async def ingest_batch(
 ) -> IngestResponse:
     """Store a batch exactly once; refused rows are recorded and reported, good rows kept."""
     assets = await site_assets(session, device.site_id)
-    if names_unknown_asset(batch, assets):
-        assets = await site_assets(session, device.site_id, fresh=True)
     validated = validate_batch(batch, assets, latest_allowed=now + max_future)
+    if validated.names_unknown_asset:
+        # A new module or string may have been registered since the map was cached.
+        assets = await site_assets(session, device.site_id, fresh=True)
+        validated = validate_batch(batch, assets, latest_allowed=now + max_future)
     sections = _sections(batch, validated)
     envelope = batch.envelope
     fresh = await repository.claim_batch(
@@ -116,10 +119,10 @@ async def _store(
     validated: Validated,
     response: IngestResponse,
 ) -> None:
-    modules = repository.module_stream(validated.modules)
-    strings = repository.rack_stream(validated.strings)
-    new_modules = await repository.write_samples(session, modules)
-    new_strings = await repository.write_samples(session, strings)
+    modules = sample_store.module_stream(validated.modules)
+    strings = sample_store.rack_stream(validated.strings)
+    new_modules = await sample_store.write_samples(session, modules)
+    new_strings = await sample_store.write_samples(session, strings)
     response.modules.stored, response.strings.stored = new_modules, new_strings
     response.modules.already_stored = len(validated.modules) - new_modules
     response.strings.already_stored = len(validated.strings) - new_strings
@@ -131,12 +134,14 @@ async def _store(
         seq=response.seq,
         rejections=validated.rejections,
     )
-    # From here on, rows other batches also write (rollup queue, latest state, alarms): kept
+    # From here on, rows other batches also write (latest state, rollup queue, alarms): kept
     # to the end so that locks held until commit are held briefly.
-    await mark_dirty(session, MODULES, (row.ts for row in validated.modules))
-    await mark_dirty(session, RACKS, (row.ts for row in validated.strings))
-    await repository.upsert_latest(session, modules)
-    await repository.upsert_latest(session, strings)
+    await sample_store.upsert_latest(session, modules)
+    await sample_store.upsert_latest(session, strings)
+    await mark_dirty(
+        session,
+        {MODULES: validated.modules.stamps(), RACKS: (row.ts for row in validated.strings)},
+    )
     # Commands waiting for their effect are verified against the state just stored.
     await verify_commands(session, device.site_id, response.received_at)
     await EventApplier(session, assets, validated.modules, validated.strings).apply(

@@ -1,72 +1,36 @@
-"""Row-by-row validation of a batch against the wire schema and the site's registry."""
+"""Validation of a batch's rows against the site's registry: which rows are stored, which not.
+
+A clean batch (the usual case) is checked in bulk; a batch with any problem is checked row by
+row, so that each refused row is named with its field and reason while the others are stored.
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from app.ingest.asset_map import ModuleAsset, SiteAssets
 from app.ingest.parsing import ModuleFields, ParsedBatch, Section, StringFields
+from app.ingest.samples import Accepted, CellRanges, module_samples
 from app.ingest.schemas import EventRow, Rejection
-from app.telemetry.schemas import QUALITY_BYPASSED, ModuleSampleRow, RackSampleRow
-
-
-@dataclass(frozen=True, slots=True)
-class ModuleAsset:
-    """What the registry knows about one module."""
-
-    module_id: int
-    rack_id: int
-    cell_count: int
-    temp_count: int
-
-
-@dataclass(frozen=True)
-class SiteAssets:
-    """A site's strings and modules, addressed as the edge addresses them."""
-
-    site_id: int
-    racks: dict[int, int]  # string index -> rack id
-    modules: dict[tuple[int, int], ModuleAsset]  # (string index, position) -> module
+from app.telemetry.module_block import ModuleSamples
+from app.telemetry.schemas import RackSampleRow
 
 
 @dataclass
 class Validated:
     """The rows worth storing and the rejections, in batch order."""
 
-    modules: list[ModuleSampleRow] = field(default_factory=list)
+    modules: ModuleSamples = field(default_factory=ModuleSamples)
     strings: list[RackSampleRow] = field(default_factory=list)
     events: list[EventRow] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    names_unknown_asset: bool = False  # worth asking the registry again: it may be new
 
 
 def _reject(out: Validated, where: tuple[Section, int], name: str, value: Any, why: str) -> None:
     section, row = where
     out.rejections.append(Rejection(section=section, row=row, field=name, value=value, reason=why))
-
-
-def _module_sample(row: ModuleFields, asset: ModuleAsset) -> ModuleSampleRow:
-    cells = row.cell_v
-    low, high = min(cells), max(cells)
-    return ModuleSampleRow(
-        module_id=asset.module_id,
-        ts=row.ts,
-        soc_pct=row.soc_pct,
-        soh_pct=row.soh_pct,
-        current_a=row.current_a,
-        voltage_v=row.voltage_v,
-        cell_v=cells,
-        cell_v_min=low,
-        cell_v_max=high,
-        cell_v_avg=round(sum(cells) / len(cells), 4),
-        cell_v_min_idx=cells.index(low),
-        cell_v_max_idx=cells.index(high),
-        temp_c=row.temp_c,
-        temp_c_max=max(row.temp_c) if row.temp_c else None,
-        balancing=row.balancing,
-        status_bits=row.status_bits,
-        fault_bits=row.fault_bits,
-        quality=row.quality | (QUALITY_BYPASSED if row.bypassed else 0),
-    )
 
 
 def _rack_sample(
@@ -136,30 +100,10 @@ def validate_batch(parsed: ParsedBatch, assets: SiteAssets, latest_allowed: date
     """Split parsed rows into storable rows and rejections with row, field and reason."""
     out = Validated(rejections=list(parsed.rejections))
     in_future = _future_check(out, latest_allowed)
-    cell_range: dict[tuple[int, datetime], tuple[float, float]] = {}
-    seen: set[tuple[int, datetime]] = set()
-    for index, row in parsed.modules:
-        ts = row.ts
-        if in_future("modules", index, ts):
-            continue
-        asset = assets.modules.get((row.string, row.module))
-        problem = _module_problem(row, asset)
-        key = (asset.module_id, ts) if asset is not None else None
-        if problem is None and key in seen:
-            problem = (
-                "ts",
-                ts.isoformat(),
-                "a second sample for the same module and time in this batch",
-            )
-        if problem is not None or asset is None or key is None:
-            _reject(out, ("modules", index), *(problem or ("module", None, "unknown module")))
-            continue
-        seen.add(key)
-        sample = _module_sample(row, asset)
-        out.modules.append(sample)
-        rack_key = (asset.rack_id, ts)
-        low, high = cell_range.get(rack_key, (10.0, 0.0))
-        cell_range[rack_key] = (min(low, sample.cell_v_min), max(high, sample.cell_v_max))
+    accepted = _clean_modules(parsed.modules, assets, latest_allowed)
+    if accepted is None:
+        accepted = _modules_row_by_row(out, parsed.modules, assets, in_future)
+    out.modules, cell_range = module_samples(accepted)
     _validate_strings(out, parsed.strings, assets, in_future, cell_range)
     for index, event in parsed.events:
         if not in_future("events", index, event.ts):
@@ -168,12 +112,73 @@ def validate_batch(parsed: ParsedBatch, assets: SiteAssets, latest_allowed: date
     return out
 
 
+def _clean_modules(
+    rows: list[tuple[int, ModuleFields]], assets: SiteAssets, latest_allowed: datetime
+) -> list[Accepted] | None:
+    """Every module row with its asset when none has a problem; else None (check row by row)."""
+    known = _known_assets(rows, assets)
+    if known is None:
+        return None
+    stamps = {row.ts for _, row in rows}
+    if stamps and max(stamps) > latest_allowed:
+        return None
+    # A module twice at the same time: with one time per batch (the usual), ids suffice.
+    ids = [asset.module_id for asset in known]
+    keys = ids if len(stamps) == 1 else list(zip(ids, (row.ts for _, row in rows), strict=True))
+    if len(set(keys)) != len(rows):
+        return None
+    accepted = [(row, asset) for (_, row), asset in zip(rows, known, strict=True)]
+    fits = all(
+        len(row.cell_v) == asset.cell_count and len(row.temp_c) <= asset.temp_count
+        for row, asset in accepted
+    )
+    return accepted if fits else None
+
+
+def _known_assets(
+    rows: list[tuple[int, ModuleFields]], assets: SiteAssets
+) -> list[ModuleAsset] | None:
+    """The asset of each row, or None if any row names a module the map does not know."""
+    lookup = assets.modules.get
+    found = [lookup((row.string, row.module)) for _, row in rows]
+    return None if any(asset is None for asset in found) else cast(list[ModuleAsset], found)
+
+
+def _modules_row_by_row(
+    out: Validated,
+    rows: list[tuple[int, ModuleFields]],
+    assets: SiteAssets,
+    in_future: Callable[[Section, int, datetime], bool],
+) -> list[Accepted]:
+    """The storable module rows; each other row is recorded with its field and reason."""
+    accepted: list[Accepted] = []
+    seen: set[tuple[int, datetime]] = set()
+    for index, row in rows:
+        if in_future("modules", index, row.ts):
+            continue
+        asset = assets.modules.get((row.string, row.module))
+        problem = _module_problem(row, asset)
+        if problem is None and asset is not None and (asset.module_id, row.ts) in seen:
+            problem = (
+                "ts",
+                row.ts.isoformat(),
+                "a second sample for the same module and time in this batch",
+            )
+        if problem is not None or asset is None:
+            out.names_unknown_asset |= asset is None
+            _reject(out, ("modules", index), *(problem or ("module", None, "unknown module")))
+            continue
+        seen.add((asset.module_id, row.ts))
+        accepted.append((row, asset))
+    return accepted
+
+
 def _validate_strings(
     out: Validated,
     strings: list[tuple[int, StringFields]],
     assets: SiteAssets,
     in_future: Callable[[Section, int, datetime], bool],
-    cell_range: dict[tuple[int, datetime], tuple[float, float]],
+    cell_range: CellRanges,
 ) -> None:
     seen: set[tuple[int, datetime]] = set()
     for index, row in strings:
@@ -181,6 +186,7 @@ def _validate_strings(
         if in_future("strings", index, row.ts):
             continue
         if rack_id is None:
+            out.names_unknown_asset = True
             _reject(
                 out,
                 ("strings", index),

@@ -7,8 +7,9 @@ from psycopg import AsyncConnection as PsycopgConnection
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.telemetry.copy_binary import module_rows_copy_data, scalar_rows_copy_data
+from app.telemetry.copy_binary import module_samples_copy_data, scalar_rows_copy_data
 from app.telemetry.models import ModuleSample
+from app.telemetry.module_block import ModuleSamples
 from app.telemetry.schemas import (
     MODULE_SAMPLE_COLUMNS,
     ModuleSampleRow,
@@ -48,9 +49,11 @@ async def copy_rows(
 
 async def copy_module_samples(session: AsyncSession, rows: Iterable[ModuleSampleRow]) -> int:
     """Write module samples with binary COPY; a (module_id, ts) already stored is an error."""
-    listed = list(rows)
-    await copy_data(session, "module_sample", MODULE_SAMPLE_COLUMNS, module_rows_copy_data(listed))
-    return len(listed)
+    samples = ModuleSamples.of_rows(list(rows))
+    await copy_data(
+        session, "module_sample", MODULE_SAMPLE_COLUMNS, module_samples_copy_data(samples)
+    )
+    return len(samples)
 
 
 async def module_samples(

@@ -6,7 +6,7 @@ raw samples and upserts them. Late data re-marks its minute, which is then recom
 job is idempotent and safe to run in several processes at once.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -16,8 +16,8 @@ MODULES, RACKS = "module", "rack"
 COMPLETE_AFTER = timedelta(seconds=65)  # a minute is rolled up once it (and a grace) has passed
 
 MARK = text(
-    "INSERT INTO rollup_dirty (source, bucket) SELECT :source, unnest(CAST(:buckets AS "
-    "timestamptz[])) ON CONFLICT DO NOTHING"
+    "INSERT INTO rollup_dirty (source, bucket) SELECT * FROM unnest(CAST(:sources AS text[]), "
+    "CAST(:buckets AS timestamptz[])) ON CONFLICT DO NOTHING"
 )
 
 CLAIM = text("""
@@ -114,11 +114,12 @@ def minute(ts: datetime) -> datetime:
     return ts.replace(second=0, microsecond=0)
 
 
-async def mark_dirty(session: AsyncSession, source: str, stamps: Iterable[datetime]) -> None:
-    """Queue the minutes these samples fall in for (re)computation."""
-    buckets = sorted({minute(ts) for ts in set(stamps)})
-    if buckets:
-        await session.execute(MARK, {"source": source, "buckets": buckets})
+async def mark_dirty(session: AsyncSession, stamps: Mapping[str, Iterable[datetime]]) -> None:
+    """Queue the minutes these samples fall in, per source, for (re)computation (one statement)."""
+    pairs = sorted({(source, minute(ts)) for source, times in stamps.items() for ts in set(times)})
+    if pairs:
+        sources, buckets = zip(*pairs, strict=True)
+        await session.execute(MARK, {"sources": list(sources), "buckets": list(buckets)})
 
 
 async def roll_up(session: AsyncSession, *, now: datetime, limit: int = 240) -> int:

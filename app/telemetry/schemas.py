@@ -1,10 +1,7 @@
 """Telemetry rows as the repositories write and read them."""
 
-import struct
-from array import array
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 
 # Not frozen: a frozen dataclass's __init__ costs several times more, per row of every batch.
@@ -72,25 +69,3 @@ RACK_SAMPLE_PG_TYPES: tuple[str, ...] = (
     "int2", "float4", "float4", "float4", "float8", "float8", "float4", "float4", "int4", "int8",
     "int2", "int2",
 )  # fmt: skip
-
-
-FLOAT4_OID = 700
-_ELEMENT_LENGTH = 4 << 32  # each element is its length (4) then its bits: one int8 per element
-
-
-@lru_cache(maxsize=64)
-def _array_packers(n: int) -> tuple[bytes, struct.Struct, struct.Struct]:
-    header = struct.pack(">5i", 1, 0, FLOAT4_OID, n, 1)  # 1 dimension, no NULLs, real, n, base 1
-    return header, struct.Struct(f"={n}I"), struct.Struct(f">{n}q")
-
-
-def float4_array_binary(values: list[float]) -> bytes:
-    """A one-dimensional real[] in PostgreSQL's binary format, without a per-element loop.
-
-    Binary COPY sends it as raw field bytes, which is several times faster than the driver's
-    generic per-element array dumper. The floats are narrowed in bulk by array('f'); each
-    element's length prefix and bits then pack as one big-endian int8.
-    """
-    header, as_bits, elements = _array_packers(len(values))
-    bits = as_bits.unpack(array("f", values).tobytes())
-    return header + elements.pack(*[_ELEMENT_LENGTH | b for b in bits])

@@ -134,6 +134,63 @@ def test_nan_is_refused(server: LiveServer, site: DeviceSite) -> None:
     assert response.json()["modules"]["stored"] == 0
 
 
+@pytest.mark.parametrize(
+    ("counters", "field"),
+    [
+        ('{"frames": NaN}', "counters.frames"),
+        ('{"rejected": {"dlc": Infinity}}', "counters.rejected.dlc"),
+        ('{"frames": "many"}', "counters.frames"),
+        ('{"fr\\u0000mes": 1}', "counters."),
+    ],
+)
+def test_counters_that_are_not_finite_counts_are_refused_by_name(
+    server: LiveServer, site: DeviceSite, test_database_url: str, counters: str, field: str
+) -> None:
+    text = json.dumps(batch(site.code, 1, **full_site_rows(T0)))
+    text = text.replace('"counters": {"frames": 1}', f'"counters": {counters}')
+    response = httpx.post(
+        f"{server.url}/api/v1/ingest",
+        content=text,
+        headers={"Authorization": f"Bearer {site.token}"},
+    )
+    assert response.status_code == 422, response.text
+    fields = [d["field"] for d in response.json()["error"]["details"]]
+    assert any(f.startswith(field) for f in fields), fields
+    dsn = psycopg_dsn(test_database_url)
+    assert module_samples(dsn, site) == 0
+    assert count(dsn, "SELECT count(*) FROM ingest_batch b JOIN edge_device d "
+                 "ON d.id = b.edge_device_id WHERE d.site_id = %s", site.site_id) == 0  # fmt: skip
+
+
+def test_a_software_version_with_control_characters_is_refused(
+    server: LiveServer, site: DeviceSite
+) -> None:
+    body = batch(site.code, 1, **full_site_rows(T0))
+    body["software_version"] = "1.0\u0000"
+    response = post(server, site.token, body)
+    assert response.status_code == 422, response.text
+    assert [d["field"] for d in response.json()["error"]["details"]] == ["software_version"]
+
+
+def test_a_refused_value_holding_nul_is_recorded_escaped(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    body = batch(
+        site.code, 1, modules=[module_row(1, 1, T0), module_row(1, 2, T0, balancing="\u0000")]
+    )
+    response = post(server, site.token, body)
+    assert response.status_code == 200, response.text
+    assert response.json()["modules"]["stored"] == 1
+    (rejection,) = response.json()["rejections"]
+    assert (rejection["row"], rejection["field"]) == (1, "balancing")
+    dsn = psycopg_dsn(test_database_url)
+    with psycopg.connect(dsn) as conn:
+        stored = conn.execute(
+            "SELECT field, value FROM ingest_rejection WHERE site_id = %s", (site.site_id,)
+        ).fetchall()
+    assert stored == [("balancing", "\\u0000")]
+
+
 async def test_a_token_cannot_write_to_another_site(
     server: LiveServer, site: DeviceSite, engine: AsyncEngine, test_database_url: str
 ) -> None:

@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ingest.repository import module_stream, rack_stream, upsert_latest, write_samples
+from app.ingest.sample_store import (
+    SampleStream,
+    module_stream,
+    rack_stream,
+    upsert_latest,
+    write_samples,
+)
 from app.sites.models import Rack
 from app.telemetry.schemas import RACK_SAMPLE_COLUMNS, RackSampleRow
 from tests.factories import make_site, module_ids, module_sample
@@ -55,17 +61,23 @@ async def test_overlapping_samples_are_counted_and_kept_once(session: AsyncSessi
     assert [round(v, 3) for _, v in stored] == [3.3, 3.3, 3.3, 3.4, 3.4]
 
 
+async def store(session: AsyncSession, stream: SampleStream) -> None:
+    """Write samples, then move the latest state, as ingest does."""
+    await write_samples(session, stream)
+    await upsert_latest(session, stream)
+
+
 async def test_latest_state_moves_forward_only(session: AsyncSession) -> None:
     site = await make_site(session)
     module_id = (await module_ids(session, site))[0]
     rack_id = await _rack_id(session, site.site_id)
     newer = T0 + timedelta(minutes=1)
-    await upsert_latest(session, module_stream([module_sample(module_id, newer, [3.3] * 16)]))
-    await upsert_latest(session, rack_stream([rack_sample(rack_id, newer)]))
+    await store(session, module_stream([module_sample(module_id, newer, [3.3] * 16)]))
+    await store(session, rack_stream([rack_sample(rack_id, newer)]))
     # A late batch with an older sample and a newer one for two different assets.
     late = [module_sample(module_id, T0, [3.5] * 16)]
-    await upsert_latest(session, module_stream(late))
-    await upsert_latest(session, rack_stream([rack_sample(rack_id, T0, soc_pct=10.0)]))
+    await store(session, module_stream(late))
+    await store(session, rack_stream([rack_sample(rack_id, T0, soc_pct=10.0)]))
     module = await session.execute(
         text("SELECT ts, cell_v_max FROM module_latest WHERE module_id = :m"), {"m": module_id}
     )
@@ -79,7 +91,7 @@ async def test_latest_state_moves_forward_only(session: AsyncSession) -> None:
         module_sample(module_id, newer, [3.3] * 16),
         module_sample(module_id, newest, [3.6] * 16),
     ]
-    await upsert_latest(session, module_stream(batch))
+    await store(session, module_stream(batch))
     module = await session.execute(
         text("SELECT ts, cell_v_max FROM module_latest WHERE module_id = :m"), {"m": module_id}
     )

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ingest.repository import module_stream, upsert_latest
+from app.ingest.sample_store import module_stream, upsert_latest, write_samples
 from app.telemetry.queries import module_series, site_latest, spread_per_string
 from app.telemetry.repository import copy_module_samples, copy_rows
 from app.telemetry.rollups import MODULES, RACKS, mark_dirty, roll_up
@@ -61,7 +61,7 @@ async def test_long_range_reads_rollups(session: AsyncSession) -> None:
         for m in range(0, 24 * 60, 30)
     ]
     await copy_module_samples(session, rows)
-    await mark_dirty(session, MODULES, (r.ts for r in rows))
+    await mark_dirty(session, {MODULES: (r.ts for r in rows)})
     await roll_up(session, now=T0 + timedelta(days=2), limit=1000)
     series = await module_series(
         session, module_id=module_id, start=T0, end=T0 + timedelta(days=1), max_points=200
@@ -77,8 +77,9 @@ async def test_site_latest_lists_every_module_even_without_data(session: AsyncSe
     site = await make_site(session)
     ids = await module_ids(session, site)
     row = module_sample(ids[0], T0, [3.3] * 15 + [3.32])
-    await copy_module_samples(session, [row])
-    await upsert_latest(session, module_stream([row]))
+    stream = module_stream([row])
+    await write_samples(session, stream)
+    await upsert_latest(session, stream)
     latest = await site_latest(session, site_id=site.site_id)
     assert [(m["string"], m["position"]) for m in latest.modules] == [
         (1, 1),
@@ -105,7 +106,7 @@ async def test_spread_per_string_under_load(session: AsyncSession) -> None:
         for m in range(120)
     ]
     await copy_rows(session, "rack_sample", RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES, rows)
-    await mark_dirty(session, RACKS, (r.ts for r in rows))
+    await mark_dirty(session, {RACKS: (r.ts for r in rows)})
     await roll_up(session, now=T0 + timedelta(days=1), limit=1000)
     every = await spread_per_string(
         session, site_id=site.site_id, start=T0, end=T0 + timedelta(hours=2)
@@ -133,7 +134,7 @@ async def test_long_windows_read_daily_histograms(session: AsyncSession) -> None
         for m in range(0, 3 * 24 * 60, 4)
     ]
     await copy_rows(session, "rack_sample", RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES, rows)
-    await mark_dirty(session, RACKS, (r.ts for r in rows))
+    await mark_dirty(session, {RACKS: (r.ts for r in rows)})
     while await roll_up(session, now=T0 + timedelta(days=5), limit=2000):
         pass
     end = T0 + timedelta(days=3)

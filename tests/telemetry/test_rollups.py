@@ -35,7 +35,7 @@ async def write_minute(session: AsyncSession, module_id: int, start: datetime, n
     """n samples 5 s apart from `start`, queued for rollup as ingest would."""
     rows = [module_sample(module_id, start + timedelta(seconds=5 * i), cells(i)) for i in range(n)]
     await copy_module_samples(session, rows)
-    await mark_dirty(session, MODULES, (r.ts for r in rows))
+    await mark_dirty(session, {MODULES: (r.ts for r in rows)})
 
 
 async def rollup_rows(session: AsyncSession, module_id: int) -> list[tuple[object, ...]]:
@@ -79,7 +79,7 @@ async def test_late_data_recomputes_its_minute_and_reruns_change_nothing(
 
     late = module_sample(module_id, T0 + timedelta(seconds=58), cells(40))
     await copy_module_samples(session, [late])
-    await mark_dirty(session, MODULES, [late.ts])
+    await mark_dirty(session, {MODULES: [late.ts]})
     await roll_up(session, now=LATER)
     ((_, samples, v_max, _, _),) = await rollup_rows(session, module_id)
     assert samples == 7
