@@ -27,7 +27,11 @@ CAN = ["--feed", "can", "--sites"]
 # block name -> (benchmark module, full-size arguments, quick arguments)
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "edge_decode": ("edge_decode", [], ["--frames", "20000", "--repeats", "2"]),
-    "ingest": ("ingest", [], ["--strings", "8", "--batches", "10"]),
+    "ingest": (
+        "ingest",
+        [],
+        ["--strings", "8", "--batches", "10", "--rounds", "1", "--sites", "2"],
+    ),
     "queries": ("queries", [], ["--small", "--repeats", "10"]),
     "site_page": ("site_page", [], ["--strings", "8", "--requests", "20"]),
     "commands": ("commands", ["-n", "20"], ["-n", "5"]),

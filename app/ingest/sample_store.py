@@ -7,6 +7,7 @@ the latest-state rows forward. This costs PostgreSQL less than a COPY straight i
 hypertable followed by reading the same rows back from it by key for the latest state.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -25,6 +26,7 @@ from app.telemetry.schemas import (
 )
 
 STAGED = "ingest.staged"  # session.info key: the stages filled in this session
+SAVEPOINT = "ingest_samples"
 
 
 @dataclass(frozen=True)
@@ -75,20 +77,32 @@ def rack_stream(rows: list[RackSampleRow]) -> SampleStream:
     return SampleStream(STRINGS, len(rows), data, len({row.rack_id for row in rows}))
 
 
-async def _stage(session: AsyncSession, stream: SampleStream) -> None:
-    """COPY the stream into the connection's stage for its hypertable, emptied first."""
-    target, conn = stream.target, await driver_connection(session)
-    await conn.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {target.stage} (LIKE {target.table}) "
-        "ON COMMIT DELETE ROWS"
-    )
+async def _stage(session: AsyncSession, streams: Sequence[SampleStream]) -> None:
+    """COPY each stream into the connection's stage for its hypertable, emptied first."""
+    conn = await driver_connection(session)
     staged: set[str] = session.info.setdefault(STAGED, set())
-    if target.stage in staged:
-        # ON COMMIT DELETE ROWS empties it at each commit; a second stream in the same
-        # session (tests, tools) must not see the first one's rows.
-        await conn.execute(f"TRUNCATE {target.stage}")
-    staged.add(target.stage)
-    await copy_data(session, target.stage, target.columns, stream.data)
+    statements = [
+        f"CREATE TEMP TABLE IF NOT EXISTS {s.target.stage} (LIKE {s.target.table}) "
+        "ON COMMIT DELETE ROWS"
+        for s in streams
+    ]
+    # ON COMMIT DELETE ROWS empties a stage at each commit; a second stream in the same
+    # session (tests, tools) must not see the first one's rows.
+    statements += [f"TRUNCATE {s.target.stage}" for s in streams if s.target.stage in staged]
+    await conn.execute("; ".join(statements))  # one round trip
+    for stream in streams:
+        staged.add(stream.target.stage)
+        await copy_data(session, stream.target.stage, stream.target.columns, stream.data)
+
+
+async def _counts(session: AsyncSession, statements: list[str]) -> list[int]:
+    """Run statements in one round trip; the row count of each."""
+    conn = await driver_connection(session)
+    cursor = await conn.execute("; ".join(statements))
+    counts = [cursor.rowcount]
+    while cursor.nextset():
+        counts.append(cursor.rowcount)
+    return counts
 
 
 @lru_cache(maxsize=8)
@@ -100,21 +114,26 @@ def _insert(target: Target, *, skip_stored: bool) -> str:
     )
 
 
-async def write_samples(session: AsyncSession, stream: SampleStream) -> int:
-    """Store samples; returns how many were new. Samples already stored are left untouched.
+async def write_samples(session: AsyncSession, *streams: SampleStream) -> list[int]:
+    """Store each stream's samples; how many of each were new. Stored ones are left untouched.
 
-    The stream stays staged for upsert_latest() in the same transaction.
+    The streams stay staged for upsert_latest() in the same transaction.
     """
-    if not stream.count:
-        return 0
-    await _stage(session, stream)
-    conn = await driver_connection(session)
+    present = [s for s in streams if s.count]
+    if not present:
+        return [0] * len(streams)
+    await _stage(session, present)
     try:
-        # A plain insert is the cheaper path; overlaps are rare (a replay stops earlier).
-        async with conn.transaction():  # a savepoint within the request's transaction
-            return (await conn.execute(_insert(stream.target, skip_stored=False))).rowcount
+        # Plain inserts are the cheaper path; overlaps are rare (a replay stops earlier).
+        inserts = [_insert(s.target, skip_stored=False) for s in present]
+        guarded = [f"SAVEPOINT {SAVEPOINT}", *inserts, f"RELEASE SAVEPOINT {SAVEPOINT}"]
+        counts = (await _counts(session, guarded))[1:-1]
     except pg_errors.UniqueViolation:
-        return (await conn.execute(_insert(stream.target, skip_stored=True))).rowcount
+        await _counts(session, [f"ROLLBACK TO SAVEPOINT {SAVEPOINT}",
+                                f"RELEASE SAVEPOINT {SAVEPOINT}"])  # fmt: skip
+        counts = await _counts(session, [_insert(s.target, skip_stored=True) for s in present])
+    new = dict(zip((id(s) for s in present), counts, strict=True))
+    return [new.get(id(s), 0) for s in streams]
 
 
 @lru_cache(maxsize=8)
@@ -140,17 +159,18 @@ def _latest_statements(target: Target, *, one_per_asset: bool) -> tuple[str, str
     return move, add
 
 
-async def upsert_latest(session: AsyncSession, stream: SampleStream) -> None:
+async def upsert_latest(session: AsyncSession, *streams: SampleStream) -> None:
     """Move each asset's latest state forward to its newest sample here (never backward).
 
-    Reads the stage that write_samples() filled in this transaction.
+    Reads the stages that write_samples() filled in this transaction.
     """
-    if not stream.count:
+    present = [s for s in streams if s.count]
+    if not present:
         return
-    move, add = _latest_statements(stream.target, one_per_asset=stream.one_per_asset)
-    conn = await driver_connection(session)
-    moved = (await conn.execute(move)).rowcount
+    plans = [_latest_statements(s.target, one_per_asset=s.one_per_asset) for s in present]
+    moved = await _counts(session, [move for move, _ in plans])
     # Fewer moved than assets: some have no row yet, or a newer one (a late batch). Only then
-    # look for the first kind, so a live batch costs one statement.
-    if moved < stream.assets:
-        await conn.execute(add)
+    # look for the first kind, so a live batch costs one round trip.
+    adds = [add for (_, add), n, s in zip(plans, moved, present, strict=True) if n < s.assets]
+    if adds:
+        await _counts(session, adds)

@@ -121,8 +121,7 @@ async def _store(
 ) -> None:
     modules = sample_store.module_stream(validated.modules)
     strings = sample_store.rack_stream(validated.strings)
-    new_modules = await sample_store.write_samples(session, modules)
-    new_strings = await sample_store.write_samples(session, strings)
+    new_modules, new_strings = await sample_store.write_samples(session, modules, strings)
     response.modules.stored, response.strings.stored = new_modules, new_strings
     response.modules.already_stored = len(validated.modules) - new_modules
     response.strings.already_stored = len(validated.strings) - new_strings
@@ -136,8 +135,7 @@ async def _store(
     )
     # From here on, rows other batches also write (latest state, rollup queue, alarms): kept
     # to the end so that locks held until commit are held briefly.
-    await sample_store.upsert_latest(session, modules)
-    await sample_store.upsert_latest(session, strings)
+    await sample_store.upsert_latest(session, modules, strings)
     await mark_dirty(
         session,
         {MODULES: validated.modules.stamps(), RACKS: (row.ts for row in validated.strings)},

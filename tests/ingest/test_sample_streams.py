@@ -39,7 +39,7 @@ async def test_string_rows_round_trip_every_column(session: AsyncSession) -> Non
         rack_sample(rack_id, T0),
         rack_sample(rack_id, T0 + timedelta(seconds=1), contactor_closed=None, disable_reason=2),
     ]
-    assert await write_samples(session, rack_stream(written)) == 2
+    assert await write_samples(session, rack_stream(written)) == [2]
     names = ", ".join(RACK_SAMPLE_COLUMNS)
     rows = await session.execute(
         text(f"SELECT {names} FROM rack_sample WHERE rack_id = :r ORDER BY ts"),  # noqa: S608
@@ -52,8 +52,8 @@ async def test_overlapping_samples_are_counted_and_kept_once(session: AsyncSessi
     module_id = (await module_ids(session, await make_site(session)))[0]
     first = [module_sample(module_id, T0 + timedelta(seconds=i), [3.3] * 16) for i in range(3)]
     more = [module_sample(module_id, T0 + timedelta(seconds=i), [3.4] * 16) for i in range(2, 5)]
-    assert await write_samples(session, module_stream(first)) == 3
-    assert await write_samples(session, module_stream(more)) == 2
+    assert await write_samples(session, module_stream(first)) == [3]
+    assert await write_samples(session, module_stream(more)) == [2]
     stored = await session.execute(
         text("SELECT ts, cell_v_max FROM module_sample WHERE module_id = :m ORDER BY ts"),
         {"m": module_id},
