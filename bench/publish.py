@@ -40,6 +40,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "load": ("load", [], ["--sites", "4", "--minutes", "0.5", "--warmup", "10"]),
     "load_can": ("load", [*CAN, "5"], [*CAN, "2", "--minutes", "0.5", "--warmup", "10"]),
     "load_can_10": ("load", [*CAN, "10"], [*CAN, "3", "--minutes", "0.5", "--warmup", "10"]),
+    "load_can_20": ("load", [*CAN, "20"], [*CAN, "4", "--minutes", "0.5", "--warmup", "10"]),
 }
 
 
