@@ -27,8 +27,12 @@ from bench.common import big_site_config, create_site, fresh_database, run
 from bench.queries import PATTERNS, RAW_HOUR
 from tests.server import live_server
 
-START = datetime(2026, 11, 1, tzinfo=UTC)
+# Recent, whatever the date: the backend's retention job drops raw data past its age (30 days),
+# and a fixed date once drifted past it, leaving nothing to export.
+START = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 FIELDS = "soc_pct,cell_v"
+# Exported rows per module sample: long has one per value (soc_pct and 16 cells), wide one.
+PER_SAMPLE = {"long": 1 + 16, "wide": 1}
 
 
 def rss_mb(pid: int) -> float:
@@ -143,6 +147,9 @@ def main() -> None:
                 seconds = download(client, path, params, target)
             rows = count_rows(fmt, target)
             share = (until - START) / (end - START)
+            expected = round(samples * share) * PER_SAMPLE[layout]
+            if rows != expected:
+                raise SystemExit(f"{fmt} {layout}: {rows:,} rows exported, {expected:,} stored")
             rate = samples * share / seconds
             print(f"{fmt:7} {layout:4} {rows:>12,} rows  {target.stat().st_size / 1e6:8.1f} MB  "
                   f"{seconds:6.1f} s  {rate:>9,.0f} samples/s = {rate / baseline:.2f}x baseline  "

@@ -124,15 +124,10 @@ def floats(values: Sequence[float | None]) -> F8:
 
 def blocks_of_rows(rows: Sequence[ModuleSampleRow]) -> list[ModuleBlock]:
     """Storage rows as blocks, every value taken as given (tests, benchmarks, bulk loads)."""
-    return [_block_of_rows(group) for group in _by_shape(rows, lambda r: r).values()]
-
-
-def _by_shape(rows: Sequence[Any], of: Any) -> dict[tuple[int, int], list[Any]]:
-    shapes: dict[tuple[int, int], list[Any]] = {}
+    shapes: dict[tuple[int, int], list[ModuleSampleRow]] = {}
     for row in rows:
-        sample = of(row)
-        shapes.setdefault((len(sample.cell_v), len(sample.temp_c)), []).append(row)
-    return shapes
+        shapes.setdefault((len(row.cell_v), len(row.temp_c)), []).append(row)
+    return [_block_of_rows(group) for group in shapes.values()]
 
 
 def _block_of_rows(rows: Sequence[ModuleSampleRow]) -> ModuleBlock:
@@ -143,7 +138,7 @@ def _block_of_rows(rows: Sequence[ModuleSampleRow]) -> ModuleBlock:
             columns["ts_us"] = np.array([timestamp_us(v) for v in values], dtype=np.int64)
         elif f.name in ("cell_v", "temp_c"):
             columns[f.name] = np.array(values, dtype=np.float64).reshape(len(rows), -1)
-        elif f.type in (int, "int"):
+        elif f.type is int:
             columns[f.name] = np.array(values, dtype=np.int64)
         else:
             columns[f.name] = floats(values)
@@ -180,7 +175,8 @@ class ModuleSamples:
         """The distinct modules, ascending."""
         if not self.blocks:
             return []
-        return np.unique(np.concatenate([b.module_id for b in self.blocks])).tolist()  # type: ignore[no-any-return]
+        ids: list[int] = np.unique(np.concatenate([b.module_id for b in self.blocks])).tolist()
+        return ids
 
     def latest_rows(self, module_ids: Iterable[int]) -> dict[int, ModuleSampleRow]:
         """The newest sample here of each of these modules (events read their values)."""
