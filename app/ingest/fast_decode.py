@@ -95,5 +95,5 @@ def decode_strict(body: bytes) -> FastBatch | None:
     """The batch when every module and string row is valid as sent, else None."""
     try:
         return _DECODER.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return None

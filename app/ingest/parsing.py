@@ -171,6 +171,8 @@ def _lenient_json(body: bytes) -> Any:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EnvelopeError(400, f"body is not valid JSON: {exc}", []) from exc
+    except RecursionError as exc:
+        raise EnvelopeError(400, "body is not a batch: JSON nested too deeply", []) from exc
 
 
 def parse_row_by_row(body: bytes) -> ParsedBatch:

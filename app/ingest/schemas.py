@@ -5,10 +5,11 @@ row is refused with its reason while the good rows of the same batch are stored.
 """
 
 import math
+import reprlib
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 SCHEMA = "ridethrough.telemetry.v1"
 
@@ -108,9 +109,14 @@ class Batch(BaseModel):
     events: Annotated[list[Any], Field(max_length=20_000)] = []
 
 
-def counter_problem(value: Any, path: str = "counters") -> tuple[str, str] | None:
-    """(field, reason) for the first edge counter that is not a 64-bit count, a finite figure,
-    null or a group of those; None when all are (ingest_batch.counters keeps plain JSON)."""
+COUNTER_DEPTH = 4  # groups within groups of counters (the edge sends two levels)
+
+
+def counter_problem(value: Any, path: str = "counters", depth: int = 0) -> tuple[str, str] | None:
+    """(field, reason) for the first counter that is not a count, a finite figure, null or a group.
+
+    ingest_batch.counters then always holds plain, storable JSON.
+    """
     if value is None or isinstance(value, bool):
         return None if value is None else (path, "a counter must be a number, not true/false")
     if isinstance(value, int):
@@ -118,18 +124,47 @@ def counter_problem(value: Any, path: str = "counters") -> tuple[str, str] | Non
     if isinstance(value, float):
         return None if math.isfinite(value) else (path, "a counter must be a finite number")
     if isinstance(value, dict):
-        return _group_problem(value, path)
+        if depth >= COUNTER_DEPTH:
+            return path, f"counter groups nest at most {COUNTER_DEPTH} deep"
+        return _group_problem(value, path, depth + 1)
     return path, f"a counter must be a number or a group of counters, not {type(value).__name__}"
 
 
-def _group_problem(group: dict[str, Any], path: str) -> tuple[str, str] | None:
+def _group_problem(group: dict[str, Any], path: str, depth: int) -> tuple[str, str] | None:
     for key, item in group.items():
         if not key.isprintable():
             return f"{path}.{key!r}", "a counter name must be printable text"
-        problem = counter_problem(item, f"{path}.{key}")
+        problem = counter_problem(item, f"{path}.{key}", depth)
         if problem is not None:
             return problem
     return None
+
+
+# How much of a refused value is echoed back and kept: enough to recognise it, bounded however
+# large or deeply nested the value sent was.
+_ECHO = reprlib.Repr()
+_ECHO.maxlevel, _ECHO.maxlist, _ECHO.maxdict, _ECHO.maxstring, _ECHO.maxother = 3, 8, 8, 80, 80
+ECHO_MAX_CHARS = 200
+
+
+def echo(value: Any) -> Any:
+    """A refused value as it is shown and stored: as sent when small, else as short text."""
+    if isinstance(value, str):
+        return value if len(value) <= ECHO_MAX_CHARS else value[:ECHO_MAX_CHARS] + "…"
+    return value if _small(value, _ECHO.maxlevel) else _ECHO.repr(value)
+
+
+def _small(value: Any, levels: int) -> bool:
+    """A scalar, or a short list or object of small values at most `levels` deep."""
+    if value is None or isinstance(value, bool | int | float):
+        return True
+    if isinstance(value, str):
+        return len(value) <= _ECHO.maxstring
+    if levels == 0 or not isinstance(value, list | dict) or len(value) > _ECHO.maxlist:
+        return False
+    if isinstance(value, dict):
+        return all(_small(k, 0) and _small(v, levels - 1) for k, v in value.items())
+    return all(_small(item, levels - 1) for item in value)
 
 
 class Rejection(BaseModel):
@@ -138,7 +173,7 @@ class Rejection(BaseModel):
     section: Literal["modules", "strings", "events"]
     row: int
     field: str
-    value: Any = None
+    value: Annotated[Any, BeforeValidator(echo)] = None
     reason: str
 
 

@@ -162,6 +162,42 @@ def test_counters_that_are_not_finite_counts_are_refused_by_name(
                  "ON d.id = b.edge_device_id WHERE d.site_id = %s", site.site_id) == 0  # fmt: skip
 
 
+@pytest.mark.parametrize("depth", [50, 900, 5000])
+def test_deeply_nested_values_get_a_clear_answer_not_a_crash(
+    server: LiveServer, site: DeviceSite, test_database_url: str, depth: int
+) -> None:
+    nested = "[" * depth + "1" + "]" * depth
+    text = json.dumps(batch(site.code, 1, modules=[module_row(1, 1, T0), module_row(1, 2, T0)]))
+    text = text.replace('"soc_pct": 55.5', f'"soc_pct": {nested}', 1)
+    response = httpx.post(f"{server.url}/api/v1/ingest", content=text,
+                          headers={"Authorization": f"Bearer {site.token}"})  # fmt: skip
+    if depth > 1000:  # deeper than any JSON parser here goes: the body as a whole is refused
+        assert response.status_code == 400, response.text
+        assert "nested too deeply" in response.json()["error"]["message"]
+        assert module_samples(psycopg_dsn(test_database_url), site) == 0
+        return
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["modules"]["stored"] == 1
+    (rejection,) = answer["rejections"]
+    assert (rejection["row"], rejection["field"]) == (0, "soc_pct")
+    # The refused value comes back short, however deep it was.
+    assert isinstance(rejection["value"], str)
+    assert len(rejection["value"]) <= 200
+
+
+def test_deeply_nested_counters_are_refused_by_name(server: LiveServer, site: DeviceSite) -> None:
+    text = json.dumps(batch(site.code, 1, **full_site_rows(T0)))
+    nested = '{"a": ' * 600 + "1" + "}" * 600
+    text = text.replace('"counters": {"frames": 1}', f'"counters": {nested}')
+    response = httpx.post(f"{server.url}/api/v1/ingest", content=text,
+                          headers={"Authorization": f"Bearer {site.token}"})  # fmt: skip
+    assert response.status_code == 422, response.text
+    (detail,) = response.json()["error"]["details"]
+    assert detail["field"].startswith("counters.a.a")
+    assert "nest at most" in detail["message"]
+
+
 def test_a_software_version_with_control_characters_is_refused(
     server: LiveServer, site: DeviceSite
 ) -> None:
