@@ -11,6 +11,7 @@ from app.ingest.parsing import ModuleFields
 from app.telemetry.module_block import (
     ModuleBlock,
     ModuleSamples,
+    by_shape,
     derived_block,
     floats,
     from_timestamp_us,
@@ -29,27 +30,13 @@ def module_samples(accepted: Sequence[Accepted]) -> tuple[ModuleSamples, CellRan
     """The accepted rows as blocks (one per module shape) and the cell range per string."""
     blocks: list[ModuleBlock] = []
     ranges: CellRanges = {}
-    for pairs in _by_shape(accepted):
+    for pairs in by_shape(accepted, lambda pair: pair[0]):
         block, rack_ids = _block(pairs)
         blocks.append(block)
         for key, (low, high) in _cell_ranges(block, rack_ids).items():
             old_low, old_high = ranges.get(key, (low, high))
             ranges[key] = (min(old_low, low), max(old_high, high))
     return ModuleSamples(tuple(blocks)), ranges
-
-
-def _by_shape(accepted: Sequence[Accepted]) -> list[Sequence[Accepted]]:
-    """The rows grouped by (cells, sensors); a site of one module type is one group."""
-    if not accepted:
-        return []
-    first = accepted[0][0]
-    cells, sensors = len(first.cell_v), len(first.temp_c)
-    if all(len(r.cell_v) == cells and len(r.temp_c) == sensors for r, _ in accepted):
-        return [accepted]
-    shapes: dict[tuple[int, int], list[Accepted]] = {}
-    for pair in accepted:
-        shapes.setdefault((len(pair[0].cell_v), len(pair[0].temp_c)), []).append(pair)
-    return list(shapes.values())
 
 
 # The wire fields a block is built from, read from every row in one pass.

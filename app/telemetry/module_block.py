@@ -7,10 +7,10 @@ NumPy operations per batch. A block holds rows of one shape (cells and sensors p
 `ModuleSamples` is a batch's blocks together.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -122,12 +122,36 @@ def floats(values: Sequence[float | None]) -> F8:
     return np.array(values, dtype=np.float64)
 
 
+T = TypeVar("T")
+
+
+class HasReadings(Protocol):
+    """Anything with a module's cell voltages and temperatures (wire or storage rows)."""
+
+    @property
+    def cell_v(self) -> Sequence[float]: ...
+    @property
+    def temp_c(self) -> Sequence[float]: ...
+
+
+def by_shape(items: Sequence[T], readings: Callable[[T], HasReadings]) -> list[Sequence[T]]:
+    """The items grouped by (cells, sensors) of their readings: one group for one module type."""
+    if not items:
+        return []
+    first = readings(items[0])
+    cells, sensors = len(first.cell_v), len(first.temp_c)
+    if all(len(readings(i).cell_v) == cells and len(readings(i).temp_c) == sensors for i in items):
+        return [items]
+    shapes: dict[tuple[int, int], list[T]] = {}
+    for item in items:
+        r = readings(item)
+        shapes.setdefault((len(r.cell_v), len(r.temp_c)), []).append(item)
+    return list(shapes.values())
+
+
 def blocks_of_rows(rows: Sequence[ModuleSampleRow]) -> list[ModuleBlock]:
     """Storage rows as blocks, every value taken as given (tests, benchmarks, bulk loads)."""
-    shapes: dict[tuple[int, int], list[ModuleSampleRow]] = {}
-    for row in rows:
-        shapes.setdefault((len(row.cell_v), len(row.temp_c)), []).append(row)
-    return [_block_of_rows(group) for group in shapes.values()]
+    return [_block_of_rows(group) for group in by_shape(rows, lambda row: row)]
 
 
 def _block_of_rows(rows: Sequence[ModuleSampleRow]) -> ModuleBlock:
