@@ -7,6 +7,7 @@ row, so that each refused row is named with its field and reason while the other
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter, itemgetter, le
 from typing import Any, cast
 
 from app.ingest.asset_map import ModuleAsset, SiteAssets
@@ -15,6 +16,14 @@ from app.ingest.samples import Accepted, CellRanges, module_samples
 from app.ingest.schemas import EventRow, Rejection
 from app.telemetry.module_block import ModuleSamples
 from app.telemetry.schemas import RackSampleRow
+
+_ROW = itemgetter(1)  # of an (index, row) pair
+_STRING, _MODULE, _TS, _CELL_V, _TEMP_C = (
+    attrgetter(name) for name in ("string", "module", "ts", "cell_v", "temp_c")
+)
+_MODULE_ID, _CELL_COUNT, _TEMP_COUNT = (
+    attrgetter(name) for name in ("module_id", "cell_count", "temp_count")
+)
 
 
 @dataclass
@@ -115,33 +124,30 @@ def validate_batch(parsed: ParsedBatch, assets: SiteAssets, latest_allowed: date
 def _clean_modules(
     rows: list[tuple[int, ModuleFields]], assets: SiteAssets, latest_allowed: datetime
 ) -> list[Accepted] | None:
-    """Every module row with its asset when none has a problem; else None (check row by row)."""
-    known = _known_assets(rows, assets)
-    if known is None:
-        return None
-    stamps = {row.ts for _, row in rows}
-    if stamps and max(stamps) > latest_allowed:
+    """Every module row with its asset when none has a problem; else None (check row by row).
+
+    Each check is one pass of C-level iterators over the rows: this runs on every batch.
+    """
+    wire = list(map(_ROW, rows))
+    found = list(map(assets.modules.get, zip(map(_STRING, wire), map(_MODULE, wire), strict=True)))
+    known = cast(list[ModuleAsset], list(filter(None, found)))
+    if len(known) != len(wire):
+        return None  # a module the map does not know
+    stamps = list(map(_TS, wire))
+    newest = max(stamps, default=latest_allowed)
+    if newest > latest_allowed:
         return None
     # A module twice at the same time: with one time per batch (the usual), ids suffice.
-    ids = [asset.module_id for asset in known]
-    keys = ids if len(stamps) == 1 else list(zip(ids, (row.ts for _, row in rows), strict=True))
-    if len(set(keys)) != len(rows):
+    # (min and max compare times without hashing them, which costs more per datetime.)
+    ids = list(map(_MODULE_ID, known))
+    keys = ids if min(stamps, default=newest) == newest else list(zip(ids, stamps, strict=True))
+    if len(set(keys)) != len(wire):
         return None
-    accepted = [(row, asset) for (_, row), asset in zip(rows, known, strict=True)]
-    fits = all(
-        len(row.cell_v) == asset.cell_count and len(row.temp_c) <= asset.temp_count
-        for row, asset in accepted
-    )
-    return accepted if fits else None
-
-
-def _known_assets(
-    rows: list[tuple[int, ModuleFields]], assets: SiteAssets
-) -> list[ModuleAsset] | None:
-    """The asset of each row, or None if any row names a module the map does not know."""
-    lookup = assets.modules.get
-    found = [lookup((row.string, row.module)) for _, row in rows]
-    return None if any(asset is None for asset in found) else cast(list[ModuleAsset], found)
+    cells_fit = list(map(len, map(_CELL_V, wire))) == list(map(_CELL_COUNT, known))
+    sensors = map(len, map(_TEMP_C, wire))
+    if not (cells_fit and all(map(le, sensors, map(_TEMP_COUNT, known)))):
+        return None
+    return list(zip(wire, known, strict=True))
 
 
 def _modules_row_by_row(

@@ -10,6 +10,7 @@ NumPy operations per batch. A block holds rows of one shape (cells and sensors p
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -116,13 +117,12 @@ def derived_block(
 
 
 def floats(values: Sequence[float | None]) -> F8:
-    """A float column; None becomes NaN (NULL)."""
-    if None in values:
-        values = [np.nan if v is None else v for v in values]
+    """A float column; None becomes NaN (NULL), as NumPy converts it to a float dtype."""
     return np.array(values, dtype=np.float64)
 
 
 T = TypeVar("T")
+_CELL_V, _TEMP_C = attrgetter("cell_v"), attrgetter("temp_c")
 
 
 class HasReadings(Protocol):
@@ -138,9 +138,9 @@ def by_shape(items: Sequence[T], readings: Callable[[T], HasReadings]) -> list[S
     """The items grouped by (cells, sensors) of their readings: one group for one module type."""
     if not items:
         return []
-    first = readings(items[0])
-    cells, sensors = len(first.cell_v), len(first.temp_c)
-    if all(len(readings(i).cell_v) == cells and len(readings(i).temp_c) == sensors for i in items):
+    # One pass of C-level iterators for the usual batch: every module of one type.
+    found = list(map(readings, items))
+    if len(set(map(len, map(_CELL_V, found)))) == 1 == len(set(map(len, map(_TEMP_C, found)))):
         return [items]
     shapes: dict[tuple[int, int], list[T]] = {}
     for item in items:
