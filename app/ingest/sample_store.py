@@ -146,9 +146,12 @@ def _latest_statements(target: Target, *, one_per_asset: bool) -> tuple[str, str
         else f"SELECT DISTINCT ON ({key}) {names} FROM {target.stage} ORDER BY {key}, ts DESC"  # noqa: S608
     )
     sets = ", ".join(f"{c} = s.{c}" for c in target.columns if c != key)
+    # The ANY(...) names the batch's assets so that the latest-state rows are found by key: the
+    # planner knows nothing of the stage's size and would otherwise hash the whole fleet's rows.
     move = (
         f"UPDATE {latest} AS l SET {sets} FROM ({newest}) AS s "  # noqa: S608 - fixed identifiers
-        f"WHERE l.{key} = s.{key} AND l.ts < s.ts"
+        f"WHERE l.{key} = s.{key} AND l.{key} = ANY(ARRAY(SELECT {key} FROM {target.stage})) "
+        "AND l.ts < s.ts"
     )
     updates = ", ".join(f"{c} = excluded.{c}" for c in target.columns if c != key)
     add = (
