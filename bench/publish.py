@@ -44,7 +44,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
 }
 
 
-def machine() -> str:
+def machine(only: list[str]) -> str:
     """This machine and its software, as the results were measured on it."""
     with open("/proc/cpuinfo") as cpuinfo:
         model = next((line.split(":", 1)[1].strip() for line in cpuinfo
@@ -61,7 +61,9 @@ def machine() -> str:
         f"- CPU: {os.cpu_count()} x {model}; RAM {ram_gb:.0f} GB; {platform.platform()}\n"
         f"- Python {platform.python_version()}; PostgreSQL {row[0]}; TimescaleDB {row[1]}\n"
         f"- Published {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make bench`"
-    )
+        + (f" re-running only {', '.join(only)}; each block's first line says when it ran"
+           if only else "")
+    )  # fmt: skip
 
 
 def run_benchmark(module: str, arguments: list[str]) -> str:
@@ -94,7 +96,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, to check the setup")
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), default=[])
     args = parser.parse_args()
-    text = replace_block(DOC.read_text(), "machine", machine())
+    text = replace_block(DOC.read_text(), "machine", machine(args.only))
     for name in args.only or list(BENCHMARKS):
         module, full, quick = BENCHMARKS[name]
         block = run_benchmark(module, quick if args.quick else full)
