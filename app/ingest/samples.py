@@ -4,8 +4,7 @@ A batch holds thousands of rows, so each column is read from the rows in one pas
 C-level iterators (`map` over an attribute getter, packed by `struct`) rather than a Python loop.
 """
 
-import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from itertools import chain
 from operator import attrgetter, itemgetter
@@ -21,6 +20,7 @@ from app.telemetry.module_block import (
     derived_block,
     floats,
     from_timestamp_us,
+    packed,
     timestamp_us,
 )
 from app.telemetry.schemas import QUALITY_BYPASSED
@@ -48,43 +48,24 @@ def module_samples(accepted: Sequence[Accepted]) -> tuple[ModuleSamples, CellRan
     return ModuleSamples(tuple(blocks)), ranges
 
 
-_DTYPES = {"d": np.float64, "q": np.int64, "?": np.bool_}
-
-
-def _packed(values: Iterable[float | int | bool | None], count: int, code: str) -> np.ndarray:
-    """A column of `count` Python values, packed by struct straight into the array's memory:
-    less work per value than np.fromiter's generic conversion ('?' packs truthiness)."""
-    column: np.ndarray = np.empty(count, _DTYPES[code])
-    struct.pack_into(f"={count}{code}", column.data, 0, *values)
-    return column
-
-
-def _floats(rows: list[ModuleFields], name: str) -> np.ndarray:
-    values = list(map(attrgetter(name), rows))
-    try:
-        return _packed(values, len(values), "d")
-    except struct.error:  # None (not reported) among them: NaN, as NULL
-        return floats(values)
-
-
 def _block(pairs: Sequence[Accepted]) -> tuple[ModuleBlock, np.ndarray]:
     """One shape's rows as a block, and the rack id of each row."""
     rows, assets = list(map(_ROW, pairs)), list(map(_ASSET, pairs))
     n, cells, sensors = len(rows), len(rows[0].cell_v), len(rows[0].temp_c)
-    bits = {name: _packed(map(attrgetter(name), rows), n, "q") for name in _BITS}
+    bits = {name: packed(map(attrgetter(name), rows), n, "q") for name in _BITS}
     # None (not reported) counts as not bypassed.
-    bits["quality"] |= _packed(map(_BYPASSED, rows), n, "?") * QUALITY_BYPASSED
-    cell_v = _packed(chain.from_iterable(map(_CELL_V, rows)), n * cells, "d")
-    temp_c = _packed(chain.from_iterable(map(_TEMP_C, rows)), n * sensors, "d")
+    bits["quality"] |= packed(map(_BYPASSED, rows), n, "?") * QUALITY_BYPASSED
+    cell_v = packed(chain.from_iterable(map(_CELL_V, rows)), n * cells, "d")
+    temp_c = packed(chain.from_iterable(map(_TEMP_C, rows)), n * sensors, "d")
     block = derived_block(
-        module_id=_packed(map(_MODULE_ID, assets), n, "q"),
+        module_id=packed(map(_MODULE_ID, assets), n, "q"),
         ts_us=_stamps_us(list(map(_TS, rows))),
-        scalars={name: _floats(rows, name) for name in _SCALARS},
+        scalars={name: floats(list(map(attrgetter(name), rows))) for name in _SCALARS},
         cell_v=cell_v.reshape(n, cells),
         temp_c=temp_c.reshape(n, sensors),
         bits=bits,
     )
-    return block, _packed(map(_RACK_ID, assets), n, "q")
+    return block, packed(map(_RACK_ID, assets), n, "q")
 
 
 def _stamps_us(stamps: Sequence[datetime]) -> np.ndarray:

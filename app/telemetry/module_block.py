@@ -7,6 +7,7 @@ NumPy operations per batch. A block holds rows of one shape (cells and sensors p
 `ModuleSamples` is a batch's blocks together.
 """
 
+import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -116,9 +117,23 @@ def derived_block(
     )
 
 
+_DTYPES = {"d": np.float64, "q": np.int64, "?": np.bool_}
+
+
+def packed(values: Iterable[float | int | bool | None], count: int, code: str) -> np.ndarray:
+    """A column of `count` Python values, packed by struct straight into the array's memory:
+    less work per value than np.fromiter's generic conversion ('?' packs truthiness)."""
+    column: np.ndarray = np.empty(count, _DTYPES[code])
+    struct.pack_into(f"={count}{code}", column.data, 0, *values)
+    return column
+
+
 def floats(values: Sequence[float | None]) -> F8:
-    """A float column; None becomes NaN (NULL), as NumPy converts it to a float dtype."""
-    return np.array(values, dtype=np.float64)
+    """A float column; None becomes NaN (NULL)."""
+    try:
+        return packed(values, len(values), "d")
+    except struct.error:  # None among them: NumPy converts it to NaN for a float dtype
+        return np.array(values, dtype=np.float64)
 
 
 T = TypeVar("T")
