@@ -101,9 +101,12 @@ async def test_the_same_samples_under_a_new_batch_number_are_not_stored_again(
     await deliver(server.url, site.token, bodies)
     batch = json.loads(gzip.decompress(bodies[2]))
     batch["seq"] = 1_000_000  # a restored spool backup, say: new numbers, old samples
+    # How many seconds the edge put in this batch depends on its flush timing; count them.
+    samples = len(batch["modules"])
+    assert samples >= 6  # at least one second of the site's six modules
 
     (answer,) = await deliver(server.url, site.token, [gzip.compress(json.dumps(batch).encode())])
 
     assert answer["duplicate_batch"] is False
     modules = answer["modules"]
-    assert modules == {"received": 6, "stored": 0, "already_stored": 6, "rejected": 0}
+    assert modules == {"received": samples, "stored": 0, "already_stored": samples, "rejected": 0}
