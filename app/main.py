@@ -22,6 +22,7 @@ from app.core.errors import install_error_handlers
 from app.core.jobs import Jobs
 from app.core.registry import ALL_MODELS
 from app.core.templating import create_templates
+from app.core.termination import on_termination
 from app.health.routes import router as health_router
 from app.ingest.routes import router as ingest_router
 from app.kpis.routes import router as kpis_router
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs = Jobs(settings, app.state.sessionmaker)
         jobs.start()
         app.state.live.start()
+        stop_hearing = on_termination(app.state.live.drain)
         # Everything loaded so far lives as long as the process: keep it out of the cyclic GC,
         # whose full passes over it otherwise stall a request every few (100+ ms).
         gc.freeze()
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # objects scanned an ingest batch's rows again and again, about 15 % of its parsing.
         gc.set_threshold(*GC_THRESHOLDS)
         yield
+        stop_hearing()
         await app.state.live.stop()
         await jobs.stop()
         await app.state.engine.dispose()

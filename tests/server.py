@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import IO
 
 import httpx
 
@@ -70,14 +71,20 @@ def live_server(
     port: int | None = None,
     workers: int = 1,
     options: tuple[str, ...] = (),
+    log: IO[bytes] | None = None,
 ) -> Iterator[LiveServer]:
-    """Start `python -m app serve` with extra environment, wait until it answers, stop it after."""
+    """Start `python -m app serve` with extra environment, wait until it answers, stop it after.
+
+    `log`, if given, receives the server's output (stdout and stderr) instead of the terminal.
+    """
     port = port or free_port()
     command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(
         [*command, *options],
         cwd=PROJECT_ROOT,
         env={**os.environ, **env},
+        stdout=log,
+        stderr=None if log is None else subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

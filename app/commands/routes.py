@@ -33,6 +33,8 @@ from app.sites.overview import SiteOverview
 router = APIRouter(prefix="/api/v1", tags=["commands"])
 
 LONG_POLL_MAX_S = 30.0
+# The edge retries after its own back-off; closing lets the server finish its shutdown.
+SHUTTING_DOWN_HEADERS = {"Retry-After": "2", "Connection": "close"}
 
 
 def site_ref(site: SiteOverview) -> service.SiteRef:
@@ -91,7 +93,7 @@ async def cancel(
     return (await list_commands(session, site.id, command_id=command_id))[0]
 
 
-@router.get("/edge/commands", responses={401: {}})
+@router.get("/edge/commands", responses={401: {}, 503: {}})
 async def edge_commands(
     request: Request, wait: Annotated[float, Query(ge=0, le=LONG_POLL_MAX_S)] = 0
 ) -> list[EdgeCommand]:
@@ -111,7 +113,12 @@ async def edge_commands(
             subscription.take()  # earlier wake-ups are covered by looking at the database now
             async with sessionmaker() as session, session.begin():
                 found = await service.deliver(session, device.site_id, datetime.now(UTC))
-            if found or not await _told_of_commands(request, subscription, deadline):
+            if found:
+                return found
+            if subscription.closed:
+                raise HTTPException(503, "the backend is shutting down; poll again shortly",
+                                    headers=SHUTTING_DOWN_HEADERS)  # fmt: skip
+            if not await _told_of_commands(request, subscription, deadline):
                 return found
     finally:
         hub.unsubscribe(subscription)
@@ -131,8 +138,8 @@ async def _told_of_commands(request: Request, subscription: Subscription, deadli
 
 
 async def _until(subscription: Subscription, kind: str) -> None:
-    """Return once a change of `kind` has been seen (other kinds are ignored)."""
-    while kind not in subscription.kinds:
+    """Return once a change of `kind` has been seen (other kinds are ignored) or it closed."""
+    while kind not in subscription.kinds and not subscription.closed:
         subscription.changed.clear()
         await subscription.changed.wait()
 

@@ -37,6 +37,12 @@ class Subscription:
         self.sites = None if sites is None else frozenset(sites)  # None: every site
         self.kinds: set[str] = set()
         self.changed = asyncio.Event()
+        self.closed = False  # the process is shutting down: waiters should answer and go
+
+    def close(self) -> None:
+        """Wake the waiter for good."""
+        self.closed = True
+        self.changed.set()
 
     def offer(self, site_id: int, kind: str) -> None:
         """Record a change if this page shows that site."""
@@ -59,6 +65,7 @@ class LiveHub:
         self.subscriptions: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        self.draining = False
 
     def start(self) -> None:
         """Start listening in the background (reconnecting after database outages)."""
@@ -71,10 +78,22 @@ class LiveHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    def drain(self) -> None:
+        """Close every subscription, now and from now on: the process is shutting down.
+
+        Long polls and event streams then end by themselves, instead of holding the server's
+        graceful shutdown open until it cancels them.
+        """
+        self.draining = True
+        for subscription in self.subscriptions:
+            subscription.close()
+
     def subscribe(self, sites: SiteIds) -> Subscription:
         """A new subscription to some sites' changes; call unsubscribe when the page goes away."""
         subscription = Subscription(sites)
         self.subscriptions.add(subscription)
+        if self.draining:
+            subscription.close()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:

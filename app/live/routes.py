@@ -20,7 +20,7 @@ COALESCE_S = 0.3  # changes within this window become one event per kind
 async def events(subscription: Subscription) -> AsyncIterator[str]:
     """SSE messages: one named event per kind of change, coalesced; heartbeats when idle."""
     yield "retry: 2000\n\n"
-    while True:
+    while not subscription.closed:
         try:
             await asyncio.wait_for(subscription.changed.wait(), HEARTBEAT_S)
         except TimeoutError:
