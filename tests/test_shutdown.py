@@ -26,11 +26,13 @@ async def test_sigterm_answers_waiting_long_polls_and_ends_event_streams(
             base_url=server.url, headers={"Authorization": f"Bearer {site.token}"}, timeout=60
         )
         async with edge, server.async_client("viewer") as browser:
+            # A first, immediate poll opens the edge's connection before the long one is sent.
+            assert (await edge.get("/api/v1/edge/commands")).json() == []
             poll = asyncio.create_task(edge.get("/api/v1/edge/commands", params={"wait": 30}))
             async with browser.stream("GET", "/live") as stream:
                 chunks = stream.aiter_text()
                 assert "retry:" in await anext(chunks)  # the stream is open and subscribed
-                await asyncio.sleep(0.5)  # and the long poll is waiting on the hub
+                await asyncio.sleep(1.0)  # and the long poll is waiting on the hub
                 assert not poll.done()
                 stopped_at = time.monotonic()
                 server.process.send_signal(signal.SIGTERM)
