@@ -7,15 +7,27 @@ cd "$ROOT"
 
 HOST="${RIDETHROUGH_HOST:-127.0.0.1}"
 PORT="${RIDETHROUGH_PORT:-8000}"
-pids=()
+backend_pid=""
+edge_pids=()
 db_was_running=""
+# Stopping, an edge sends what it still holds for at most this long; whatever is left stays in
+# its spool on disk and goes at the next start. (Ctrl-C reaches every process at once, so the
+# backend may already be gone: a short wait keeps the stop quick.)
+EDGE_DRAIN_S=5
+
+stop_and_wait() {
+    local pid
+    for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+}
 
 cleanup() {
     trap - INT TERM EXIT
     echo
     step "stopping"
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    # Edges first, so that their last batches reach a backend that is still up.
+    [ "${#edge_pids[@]}" -gt 0 ] && stop_and_wait "${edge_pids[@]}"
+    [ -n "$backend_pid" ] && stop_and_wait "$backend_pid"
     [ -z "$db_was_running" ] && bash scripts/db.sh stop
     exit 0
 }
@@ -36,7 +48,7 @@ step "seeding the demo fleet"
 
 step "starting the backend on http://$HOST:$PORT"
 .venv/bin/python -m app serve --host "$HOST" --port "$PORT" --no-access-log &
-pids+=($!)
+backend_pid=$!
 for _ in $(seq 1 100); do
     curl -fs "http://$HOST:$PORT/readyz" >/dev/null 2>&1 && break
     sleep 0.2
@@ -52,9 +64,9 @@ for site_file in edge/sites/*.toml; do
         || fail "could not issue an edge token for $code"
     step "streaming simulated site $code (log .data/logs/edge-$code.log)"
     RIDETHROUGH_EDGE_BACKEND_URL="http://$HOST:$PORT" RIDETHROUGH_EDGE_TOKEN="$token" \
-        RIDETHROUGH_EDGE_SPOOL_PATH=".data/edge/$code.sqlite3" \
+        RIDETHROUGH_EDGE_SPOOL_PATH=".data/edge/$code.sqlite3" RIDETHROUGH_EDGE_DRAIN_TIMEOUT_S="$EDGE_DRAIN_S" \
         .venv/bin/python -m edge simulate --config "$site_file" >".data/logs/edge-$code.log" 2>&1 &
-    pids+=($!)
+    edge_pids+=($!)
 done
 
 # One demo user per role, with a fresh password each run (printed below, stored nowhere else).
