@@ -31,6 +31,10 @@ ensure_traversable() {
     done
 }
 
+# The port is given at each start (not only at initdb), so RIDETHROUGH_DB_PORT also moves an
+# existing cluster.
+pg_start() { run_pg "$PG_BIN/pg_ctl" -D "$DATA" -l "$LOG" -o "-p $PORT" -w -t 60 start >/dev/null; }
+
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 
 running() { [ -f "$DATA/postmaster.pid" ] && run_pg "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
@@ -68,7 +72,7 @@ start() {
         port_in_use && fail "port $PORT is taken by another process (another checkout's database?)" \
             "stop it, or choose another port: RIDETHROUGH_DB_PORT=55433 make ..."
         step "starting the database (port $PORT, log .data/postgres.log)"
-        run_pg "$PG_BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null \
+        pg_start \
             || fail "the database did not start" "see .data/postgres.log"
     fi
     provision
@@ -103,7 +107,7 @@ crash_restart() {
     running || fail "the database is not running" "start it first: bash scripts/db.sh start"
     step "crashing and restarting the database"
     run_pg "$PG_BIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null
-    run_pg "$PG_BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null \
+    pg_start \
         || fail "the database did not come back" "see .data/postgres.log"
 }
 

@@ -2,7 +2,6 @@
 
 import asyncio
 import signal
-import time
 from pathlib import Path
 
 import httpx
@@ -10,8 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import committed_device_site
 from tests.server import live_server
-
-GRACE_S = 5.0  # the server's timeout_graceful_shutdown: a waiter left open would hold it this long
 
 
 async def test_sigterm_answers_waiting_long_polls_and_ends_event_streams(
@@ -34,12 +31,10 @@ async def test_sigterm_answers_waiting_long_polls_and_ends_event_streams(
                 assert "retry:" in await anext(chunks)  # the stream is open and subscribed
                 await asyncio.sleep(1.0)  # and the long poll is waiting on the hub
                 assert not poll.done()
-                stopped_at = time.monotonic()
                 server.process.send_signal(signal.SIGTERM)
                 rest = [chunk async for chunk in chunks]  # returns once the server ends it
             answer = await poll
         returncode = await asyncio.to_thread(server.process.wait, 15)
-        took = time.monotonic() - stopped_at
 
     assert answer.status_code == 503, answer.text
     assert answer.headers["retry-after"] == "2"
@@ -51,7 +46,7 @@ async def test_sigterm_answers_waiting_long_polls_and_ends_event_streams(
     assert returncode in (0, -signal.SIGTERM)
     output = log_path.read_text()
     assert "Application shutdown complete" in output
+    # A waiter left open would have held the 5 s grace period and then been cancelled.
     assert "timeout graceful shutdown exceeded" not in output
     assert "Traceback" not in output
     assert "CancelledError" not in output
-    assert took < GRACE_S  # nothing waited out the grace period
