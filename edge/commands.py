@@ -23,6 +23,18 @@ POLL_WAIT_S = 20.0
 RETRY_S = 2.0
 
 
+def poll_failure(exc: httpx.HTTPError) -> str:
+    """One line on a failed poll: the status and the backend's own message when it gave one."""
+    if not isinstance(exc, httpx.HTTPStatusError):
+        return str(exc)
+    response = exc.response
+    try:
+        message = str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        message = response.reason_phrase  # not the API's error body (a proxy, say)
+    return f"backend answered {response.status_code}: {message}"
+
+
 @dataclass
 class CommandRunner:
     """Polls for commands and carries them out, one at a time, reporting each outcome."""
@@ -56,7 +68,7 @@ class CommandRunner:
                 for command in response.json():
                     self.handle(command)
             except httpx.HTTPError as exc:
-                log.warning("command channel: %s; retrying in %.0f s", exc, RETRY_S)
+                log.warning("command channel: %s; retrying in %.0f s", poll_failure(exc), RETRY_S)
                 self.stopping.wait(RETRY_S)
 
     def handle(self, command: dict[str, Any]) -> None:

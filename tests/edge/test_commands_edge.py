@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 
+from edge.commands import POLL_PATH, poll_failure
 from edge.interlock import edge_refusal
 from tests.edge.conftest import Rig
 
@@ -86,3 +87,14 @@ def test_the_edge_vetoes_on_what_it_sees() -> None:
     )
     assert edge_refusal("isolate_string", 1, fine) is None
     assert edge_refusal("derate", 1, alone) is None
+
+
+def test_a_refused_poll_is_logged_in_one_line_with_the_backends_reason(rig: Rig) -> None:
+    answer = httpx.get(f"{rig.server.url}{POLL_PATH}", headers={"Authorization": "Bearer nope"})
+    with_body = httpx.HTTPStatusError("refused", request=answer.request, response=answer)
+    proxy = httpx.Response(502, text="<html>bad gateway</html>", request=answer.request)
+    without = httpx.HTTPStatusError("refused", request=proxy.request, response=proxy)
+
+    assert poll_failure(with_body) == f"backend answered 401: {answer.json()['error']['message']}"
+    assert poll_failure(without) == "backend answered 502: Bad Gateway"
+    assert poll_failure(httpx.ConnectError("refused")) == "refused"
