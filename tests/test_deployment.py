@@ -67,6 +67,13 @@ def test_edge_service_sets_only_variables_the_edge_settings_read(
     assert settings.token.get_secret_value() == OPERATOR_VALUES["RIDETHROUGH_EDGE_TOKEN"]
 
 
+def test_the_edge_is_given_time_to_drain_before_docker_kills_it() -> None:
+    edge = compose()["services"]["edge-sim"]
+    grace = re.fullmatch(r"(\d+)s", edge["stop_grace_period"])
+    assert grace is not None, edge["stop_grace_period"]
+    assert int(grace.group(1)) > EdgeSettings.model_fields["drain_timeout_s"].default
+
+
 def test_database_image_is_pinned_and_health_checked() -> None:
     db = compose()["services"]["db"]
     assert re.fullmatch(r"timescale/timescaledb:\d+\.\d+\.\d+-pg\d+", db["image"])
