@@ -68,7 +68,7 @@ def restamp(
         edge_id=edge_id, seq=seq, site=site, created_at=period + 1 + LATE_S, counters={},
         modules=[{**row, "ts": stamp} for row in template["modules"]],
         strings=[{**row, "ts": stamp} for row in template["strings"]],
-        events=[],
+        events=[], assets=[],  # the bench's sites are registered from their configuration
     )  # fmt: skip
 
 

@@ -42,7 +42,8 @@ class EdgeProcess:
         self.spool = Spool(self.settings.spool_for(self.site.site.code), max_bytes=max_bytes)
         self.collector = Collector(self.site, self.protocol, self.spool, self.counters)
         self.uplink = Uplink(self.spool, self.counters, base_url=str(self.settings.backend_url),
-                             token=self.settings.token.get_secret_value())  # fmt: skip
+                             token=self.settings.token.get_secret_value(),
+                             on_confirmed=self.collector.announcements.confirmed)  # fmt: skip
         self.uplink_thread = threading.Thread(target=self.uplink.run, name="uplink", daemon=True)
         self.commands: CommandRunner | None = None
         self.policy: PolicyRunner | None = None

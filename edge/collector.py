@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from edge.announce import Announcements
 from edge.assemble import Assembler, PeriodOutput
 from edge.counters import Counters, Reason
 from edge.decode import Decoded, Frame, FrameDecoder
@@ -13,7 +14,7 @@ from edge.model import Target
 from edge.protocol import Protocol
 from edge.site import SiteFile
 from edge.spool import Spool
-from edge.wire import batch_body, event_record, module_record, string_record
+from edge.wire import asset_record, batch_body, event_record, module_record, string_record
 
 log = logging.getLogger("edge.collector")
 STATUS_LOG_INTERVAL_S = 60.0
@@ -52,6 +53,7 @@ class Collector:
         # Kept for the command path; bounded so a long run never grows without limit.
         self.acks: deque[Ack] = deque(maxlen=ACKS_KEPT)
         self._logged_at = 0.0
+        self.announcements = Announcements()  # the uplink confirms them
 
     def feed(self, frame: Frame) -> None:
         """Decode one frame and fold it into the site's state."""
@@ -83,18 +85,26 @@ class Collector:
         self._log_status(now)
         if not (output.modules or output.strings or output.events):
             return None
-        return self.spool.append(lambda seq: self._body(seq, output, now))
+        heard = self.announcements.due((s.string, s.module) for s in output.modules)
+        seq = self.spool.append(lambda seq: self._body(seq, output, now, heard))
+        self.announcements.sent(seq, heard)
+        return seq
 
-    def _body(self, seq: int, output: PeriodOutput, now: float) -> dict[str, object]:
+    def _body(
+        self, seq: int, output: PeriodOutput, now: float, heard: list[tuple[int, int]]
+    ) -> dict[str, object]:
         # Read inside the spool's transaction, so the counts include this batch's own drops.
         self.counters.spool_depth = self.spool.depth()
         self.counters.spool_dropped = self.spool.dropped_so_far()
+        info = self.site.site
         return batch_body(
             edge_id=self.spool.edge_id, seq=seq, site=self.site.site.code, created_at=now,
             counters=self.counters.snapshot(),
             modules=[module_record(s) for s in output.modules],
             strings=[string_record(s) for s in output.strings],
             events=[event_record(e) for e in output.events],
+            assets=[asset_record(string, module, cell_count=info.cells_per_module,
+                                 temp_count=info.temps_per_module) for string, module in heard],
         )  # fmt: skip
 
     def _log_status(self, now: float) -> None:

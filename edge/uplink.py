@@ -4,6 +4,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -39,10 +40,12 @@ class Uplink:
     """Sends one batch at a time; a batch leaves the spool only when the backend confirms it."""
 
     def __init__(
-        self, spool: Spool, counters: Counters, *, base_url: str, token: str, timeout_s: float = 10
-    ) -> None:
+        self, spool: Spool, counters: Counters, *, base_url: str, token: str, timeout_s: float = 10,
+        on_confirmed: Callable[[int], None] = lambda seq: None,
+    ) -> None:  # fmt: skip
         self.spool = spool
         self.counters = counters
+        self.on_confirmed = on_confirmed
         self.client = httpx.Client(
             base_url=base_url,
             timeout=timeout_s,
@@ -66,6 +69,7 @@ class Uplink:
             return False
         if response.status_code == 200:
             self.spool.confirm(batch.seq)
+            self.on_confirmed(batch.seq)
             self.counters.last_confirmed_seq = batch.seq
             self.backoff.succeeded()
             return True

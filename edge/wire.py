@@ -82,6 +82,11 @@ def event_record(event: Event) -> dict[str, Any]:
     return record
 
 
+def asset_record(string: int, module: int, *, cell_count: int, temp_count: int) -> dict[str, Any]:
+    """A module announced to the backend: heard on the bus, with the site file's cell layout."""
+    return {"string": string, "module": module, "cell_count": cell_count, "temp_count": temp_count}
+
+
 def batch_body(
     *,
     edge_id: str,
@@ -92,6 +97,7 @@ def batch_body(
     modules: list[dict[str, Any]],
     strings: list[dict[str, Any]],
     events: list[dict[str, Any]],
+    assets: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """A whole batch; (edge_id, seq) identifies it so a replay is harmless."""
     return {
@@ -105,4 +111,5 @@ def batch_body(
         "modules": modules,
         "strings": strings,
         "events": events,
+        "assets": assets,
     }

@@ -14,7 +14,7 @@ from app.ingest.validation import validate_batch
 from edge.assemble import Q_STALE, Snapshot
 from edge.events import Event, EventKind
 from edge.model import Target
-from edge.wire import batch_body, event_record, module_record, string_record
+from edge.wire import asset_record, batch_body, event_record, module_record, string_record
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wire_batch_v1.json"
 T0 = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC).timestamp()
@@ -72,6 +72,7 @@ def edge_batch() -> dict[str, Any]:
         modules=[module_record(module)],
         strings=[string_record(string)],
         events=[event_record(event)],
+        assets=[asset_record(1, 2, cell_count=4, temp_count=2)],
     )
 
 
@@ -94,3 +95,5 @@ def test_backend_reads_the_pinned_fixture_without_rejections(
     assert module.quality == Q_STALE
     assert validated.strings[0].contactor_closed is True
     assert validated.events[0].code == "cell_ov_warning"
+    ((_, announced),) = batch.assets
+    assert (announced.string, announced.module, announced.cell_count) == (1, 2, 4)

@@ -73,8 +73,8 @@ class FastStringRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=
 
 
 class FastBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Batch, strict, with module and string rows typed; events stay raw (few, and validated
-    by the row model)."""
+    """Batch, strict, with module and string rows typed; events and announced assets stay raw
+    (few, and validated by their row models)."""
 
     schema: Literal["ridethrough.telemetry.v1"]
     edge_id: Annotated[str, Meta(pattern=r"^[0-9a-f-]{36}$")]
@@ -86,6 +86,7 @@ class FastBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     modules: Annotated[list[FastModuleRow], Meta(max_length=20_000)] = []
     strings: Annotated[list[FastStringRow], Meta(max_length=2_000)] = []
     events: Annotated[list[dict[str, Any]], Meta(max_length=20_000)] = []
+    assets: Annotated[list[dict[str, Any]], Meta(max_length=2_000)] = []
 
 
 _DECODER = msgspec.json.Decoder(FastBatch)

@@ -17,6 +17,7 @@ from app.ingest.fast_decode import FastModuleRow, FastStringRow, decode_strict
 from app.ingest.schemas import (
     CELL_V_RANGE,
     TEMP_C_RANGE,
+    AssetRow,
     Batch,
     EventRow,
     ModuleRow,
@@ -25,7 +26,7 @@ from app.ingest.schemas import (
     counter_problem,
 )
 
-Section = Literal["modules", "strings", "events"]
+Section = Literal["modules", "strings", "events", "assets"]
 ModuleFields = ModuleRow | FastModuleRow
 StringFields = StringRow | FastStringRow
 RowT = TypeVar("RowT", bound=BaseModel)
@@ -66,6 +67,7 @@ class ParsedBatch:
     modules: list[tuple[int, ModuleFields]] = field(default_factory=list)
     strings: list[tuple[int, StringFields]] = field(default_factory=list)
     events: list[tuple[int, EventRow]] = field(default_factory=list)
+    assets: list[tuple[int, AssetRow]] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
 
@@ -73,6 +75,7 @@ _ADAPTERS: dict[type[BaseModel], TypeAdapter[Any]] = {
     ModuleRow: TypeAdapter(list[ModuleRow]),
     StringRow: TypeAdapter(list[StringRow]),
     EventRow: TypeAdapter(list[EventRow]),
+    AssetRow: TypeAdapter(list[AssetRow]),
 }
 
 
@@ -156,12 +159,19 @@ def parse_strict(body: bytes) -> ParsedBatch | None:
         return None  # the row-by-row path names the counter
     parsed = ParsedBatch(
         Envelope.of(batch),
-        {"modules": len(batch.modules), "strings": len(batch.strings), "events": len(batch.events)},
+        _received(batch),
         modules=list(enumerate(batch.modules)),
         strings=list(enumerate(batch.strings)),
     )
     parsed.events = parse_section(EventRow, "events", batch.events, parsed.rejections)
+    parsed.assets = parse_section(AssetRow, "assets", batch.assets, parsed.rejections)
     return parsed
+
+
+def _received(batch: Any) -> dict[Section, int]:
+    """How many rows each section of a decoded batch (strict or lenient) holds."""
+    return {"modules": len(batch.modules), "strings": len(batch.strings),
+            "events": len(batch.events), "assets": len(batch.assets)}  # fmt: skip
 
 
 def _lenient_json(body: bytes) -> Any:
@@ -193,15 +203,10 @@ def parse_row_by_row(body: bytes) -> ParsedBatch:
         field_name, reason = problem
         details = [{"field": field_name, "message": reason}]
         raise EnvelopeError(422, "the batch envelope is invalid", details)
-    envelope = Envelope.of(batch)
-    received: dict[Section, int] = {
-        "modules": len(batch.modules),
-        "strings": len(batch.strings),
-        "events": len(batch.events),
-    }
-    parsed = ParsedBatch(envelope, received)
+    parsed = ParsedBatch(Envelope.of(batch), _received(batch))
     modules = parse_section(ModuleRow, "modules", batch.modules, parsed.rejections)
     parsed.modules = list(_cells_in_bounds(modules, parsed.rejections))
     parsed.strings = list(parse_section(StringRow, "strings", batch.strings, parsed.rejections))
     parsed.events = parse_section(EventRow, "events", batch.events, parsed.rejections)
+    parsed.assets = parse_section(AssetRow, "assets", batch.assets, parsed.rejections)
     return parsed

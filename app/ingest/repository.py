@@ -55,6 +55,18 @@ async def claim_batch(
     return (await session.execute(CLAIM, params)).first() is not None
 
 
+SEEN = text(
+    "SELECT 1 FROM ingest_batch WHERE edge_device_id = :device_id AND edge_id = :edge_id "
+    "AND seq = :seq"
+)
+
+
+async def batch_seen(session: AsyncSession, *, device_id: int, edge_id: UUID, seq: int) -> bool:
+    """Whether a batch was stored before (checked before its announcements are applied)."""
+    params = {"device_id": device_id, "edge_id": edge_id, "seq": seq}
+    return (await session.execute(SEEN, params)).first() is not None
+
+
 def storable_text(value: str) -> str:
     """Text PostgreSQL can store: a refused value may hold NUL, which text columns cannot."""
     return value.replace("\x00", "\\u0000")

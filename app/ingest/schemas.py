@@ -91,6 +91,20 @@ class EventRow(Row):
     code: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")] | None = None
 
 
+class AssetRow(Row):
+    """A module the edge hears on its bus, announced so that the registry knows it.
+
+    Strings are not announced: their ratings come from the site configuration.
+    """
+
+    string: StringNo
+    module: Annotated[int, Field(ge=1, le=255)]
+    cell_count: Annotated[int, Field(ge=1, le=64)]
+    temp_count: Annotated[int, Field(ge=0, le=16)]
+    serial: Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE)] | None = None
+    firmware: Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE)] | None = None
+
+
 class Batch(BaseModel):
     """The batch envelope; rows stay raw here and are validated one by one."""
 
@@ -107,6 +121,7 @@ class Batch(BaseModel):
     modules: Annotated[list[Any], Field(max_length=20_000)] = []
     strings: Annotated[list[Any], Field(max_length=2_000)] = []
     events: Annotated[list[Any], Field(max_length=20_000)] = []
+    assets: Annotated[list[Any], Field(max_length=2_000)] = []
 
 
 COUNTER_DEPTH = 4  # groups within groups of counters (the edge sends two levels)
@@ -170,7 +185,7 @@ def _small(value: Any, levels: int) -> bool:
 class Rejection(BaseModel):
     """Why one row (or one field of it) was refused."""
 
-    section: Literal["modules", "strings", "events"]
+    section: Literal["modules", "strings", "events", "assets"]
     row: int
     field: str
     value: Annotated[Any, BeforeValidator(echo)] = None
@@ -195,5 +210,7 @@ class IngestResponse(BaseModel):
     modules: SectionResult
     strings: SectionResult
     events: SectionResult
+    # Announced modules: stored = newly registered or serial/firmware changed.
+    assets: SectionResult = SectionResult()
     rejections: list[Rejection]
     received_at: datetime

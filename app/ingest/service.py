@@ -10,6 +10,7 @@ from app.alarms.catalogue import describe
 from app.alarms.repository import AlarmSource, open_alarm_value, raise_alarm
 from app.commands.service import verify as verify_commands
 from app.ingest import repository, sample_store
+from app.ingest.announce import Announced, apply_announcements
 from app.ingest.asset_map import SiteAssets
 from app.ingest.assets import site_assets
 from app.ingest.dependencies import DeviceIdentity
@@ -50,6 +51,22 @@ async def _report_spool_overflow(
     )
 
 
+async def _announce(
+    session: AsyncSession, device: DeviceIdentity, assets: SiteAssets, batch: ParsedBatch
+) -> Announced:
+    """Apply the batch's announced modules, once: a batch sent again changes nothing."""
+    if not batch.assets:
+        return Announced()
+    envelope = batch.envelope
+    if await repository.batch_seen(session, device_id=device.device_id,
+                                   edge_id=UUID(envelope.edge_id), seq=envelope.seq):  # fmt: skip
+        return Announced()
+    announced = await apply_announcements(session, assets, batch.assets)
+    # Refused announcements are reported and kept with the batch's other refused rows.
+    batch.rejections.extend(announced.rejections)
+    return announced
+
+
 def _sections(batch: ParsedBatch, validated: Validated) -> dict[str, SectionResult]:
     rejected: dict[str, set[int]] = {section: set() for section in batch.received}
     for rejection in validated.rejections:
@@ -70,12 +87,17 @@ async def ingest_batch(
 ) -> IngestResponse:
     """Store a batch exactly once; refused rows are recorded and reported, good rows kept."""
     assets = await site_assets(session, device.site_id)
+    announced = await _announce(session, device, assets, batch)
+    if announced.changed_registry:
+        assets = await site_assets(session, device.site_id, fresh=True)
     validated = validate_batch(batch, assets, latest_allowed=now + max_future)
     if validated.names_unknown_asset:
         # A new module or string may have been registered since the map was cached.
         assets = await site_assets(session, device.site_id, fresh=True)
         validated = validate_batch(batch, assets, latest_allowed=now + max_future)
     sections = _sections(batch, validated)
+    sections["assets"].stored = announced.registered + announced.updated
+    sections["assets"].already_stored = announced.unchanged
     envelope = batch.envelope
     fresh = await repository.claim_batch(
         session,
@@ -105,6 +127,7 @@ async def ingest_batch(
     else:
         response.modules.already_stored = len(validated.modules)
         response.strings.already_stored = len(validated.strings)
+        response.assets.already_stored = len(batch.assets)
     # Last: this row lock is held to commit, and the same device's next batch waits for it.
     await repository.touch_device(
         session, device_id=device.device_id, seen_at=now, version=envelope.software_version

@@ -74,12 +74,13 @@ def _rack_sample(
     )
 
 
-Problem = tuple[str, Any, str]
+Problem = tuple[str, Any, str]  # field, value, reason
 SECTION_ORDER: dict[Section, int] = {
+    "assets": -1,  # announcements are applied first
     "modules": 0,
     "strings": 1,
     "events": 2,
-}  # field, value, reason
+}
 
 
 def _module_problem(row: ModuleFields, asset: ModuleAsset | None) -> Problem | None:
@@ -88,7 +89,8 @@ def _module_problem(row: ModuleFields, asset: ModuleAsset | None) -> Problem | N
         return (
             "module",
             [row.string, row.module],
-            f"string {row.string} has no module {row.module} at this site",
+            f"string {row.string} has no module {row.module} at this site (neither in its "
+            "configuration nor announced by the edge)",
         )
     if len(row.cell_v) != asset.cell_count:
         return (

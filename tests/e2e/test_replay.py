@@ -8,7 +8,7 @@ import cantools
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.db import psycopg_dsn
+from tests.db import psycopg_dsn, query_rows
 from tests.edge_process import (
     OTHER_MAPPING,
     REFERENCE_MAPPING,
@@ -16,31 +16,54 @@ from tests.edge_process import (
     run_edge,
     write_site_file,
 )
-from tests.factories import committed_device_site
+from tests.factories import DeviceSite, committed_device_site
 from tests.ground_truth import REFERENCE_DBC, Samples, oracle, record_simulated_log, stored
 from tests.server import LiveServer
+
+
+def simulate_and_replay(
+    server: LiveServer, site: DeviceSite, tmp_path: Path, modules: int = 3
+) -> Samples:
+    """Record the simulated site's bus, replay the log through the edge; the samples it holds."""
+    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING,
+                                modules=modules,
+                                simulator="frame_period_s = 0.25\nacceleration = 600")  # fmt: skip
+    log = tmp_path / "reference.log"
+    record_simulated_log(log, site_file, seconds=3.5)
+    env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
+    result = run_edge(["replay", str(log), "--config", str(site_file)], env)
+    assert result.returncode == 0, result.stderr
+    return oracle(log, REFERENCE_DBC, cells=16)
 
 
 async def test_reference_protocol_log_reaches_timescaledb(
     server: LiveServer, engine: AsyncEngine, test_database_url: str, tmp_path: Path
 ) -> None:
     site = await committed_device_site(engine)
-    site_file = write_site_file(
-        tmp_path,
-        code=site.code,
-        mapping=REFERENCE_MAPPING,
-        simulator="frame_period_s = 0.25\nacceleration = 600",
-    )
-    log = tmp_path / "reference.log"
-    record_simulated_log(log, site_file, seconds=3.5)
-
-    env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
-    result = run_edge(["replay", str(log), "--config", str(site_file)], env)
-    assert result.returncode == 0, result.stderr
-
-    expected = oracle(log, REFERENCE_DBC, cells=16)
+    expected = simulate_and_replay(server, site, tmp_path)
     assert len(expected) >= 6 * 3  # 6 modules over at least 3 seconds
     assert stored(psycopg_dsn(test_database_url), site.site_id) == expected
+
+
+async def test_modules_the_registry_lacks_are_announced_by_the_edge_and_stored(
+    server: LiveServer, engine: AsyncEngine, test_database_url: str, tmp_path: Path
+) -> None:
+    site = await committed_device_site(engine)  # registered with 3 modules per string
+    # The edge's site file, and so the simulated BMS, have a fourth module per string.
+    expected = simulate_and_replay(server, site, tmp_path, modules=4)
+    dsn = psycopg_dsn(test_database_url)
+    assert {(string, module) for string, module, _ in expected} >= {(1, 4), (2, 4)}
+    assert stored(dsn, site.site_id) == expected  # the new modules' first samples too
+    modules = query_rows(
+        dsn,
+        "SELECT r.index, m.position, m.cell_count, m.temp_count FROM module m "
+        "JOIN rack r ON r.id = m.rack_id WHERE r.site_id = %s ORDER BY 1, 2",
+        site.site_id,
+    )
+    assert modules == [(s, p, 16, 4) for s in (1, 2) for p in (1, 2, 3, 4)]
+    refused = query_rows(dsn, "SELECT count(*) FROM ingest_rejection WHERE site_id = %s",
+                         site.site_id)  # fmt: skip
+    assert refused == [(0,)]
 
 
 def write_other_vendor_log(path: Path, start: float, seconds: int) -> Samples:

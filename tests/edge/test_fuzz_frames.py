@@ -17,7 +17,7 @@ from edge.assemble import Assembler, PeriodOutput
 from edge.counters import Counters
 from edge.decode import Decoded, Frame, FrameDecoder
 from edge.protocol import Protocol, Route, load_protocol
-from edge.wire import batch_body, event_record, module_record, string_record
+from edge.wire import asset_record, batch_body, event_record, module_record, string_record
 from tests.edge_process import OTHER_MAPPING, REFERENCE_MAPPING
 
 T0 = 1_795_000_000.0
@@ -125,6 +125,8 @@ def assert_wire_accepts(output: PeriodOutput) -> None:
         counters={}, modules=[module_record(s) for s in output.modules],
         strings=[string_record(s) for s in output.strings],
         events=[event_record(e) for e in output.events],
+        assets=[asset_record(s.string, s.module, cell_count=len(s.cell_v),
+                             temp_count=len(s.temp_c)) for s in output.modules],
     )  # fmt: skip
     parsed = parse_row_by_row(json.dumps(body).encode())
     assert parsed.rejections == [], parsed.rejections[:3]
