@@ -13,12 +13,13 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ingest.asset_map import SiteAssets
+from app.ingest.asset_map import ModuleAsset, SiteAssets
 from app.ingest.schemas import AssetRow, Rejection
 from app.sites.models import Module, Rack, Site
 
 Position = tuple[int, int]  # (string, module) as the edge numbers them
 Owner = tuple[int, int, int]  # (site id, string, module) a serial is registered to
+Details = tuple[str | None, str | None]  # a module's registered (serial, firmware)
 Problem = tuple[str, object, str]  # field, value, reason
 
 
@@ -37,24 +38,14 @@ class Announced:
         return self.registered > 0
 
 
-@dataclass(frozen=True)
-class _Known:
-    """A registered module's details that an announcement is compared with."""
-
-    module_id: int
-    cell_count: int
-    temp_count: int
-    serial: str | None
-    firmware: str | None
-
-
 async def apply_announcements(
     session: AsyncSession, assets: SiteAssets, rows: list[tuple[int, AssetRow]]
 ) -> Announced:
     """Register new modules and record serials and firmware; refuse what contradicts the site."""
     out = Announced()
-    known = await _known_modules(session, assets.site_id)
+    known = assets.modules
     owners = await _serial_owners(session, [row.serial for _, row in rows if row.serial])
+    details = await _details(session, _with_details(rows, known))
     seen: set[object] = set()
     new: list[AssetRow] = []
     for index, row in rows:
@@ -66,7 +57,7 @@ async def apply_announcements(
                                             reason=reason))  # fmt: skip
         elif here not in known:
             new.append(row)
-        elif await _update_details(session, known[here], row):
+        elif await _update_details(session, known[here].module_id, details, row):
             out.updated += 1
         else:
             out.unchanged += 1
@@ -87,7 +78,7 @@ def _twice(row: AssetRow, seen: set[object]) -> Problem | None:
 
 
 def _problem(
-    row: AssetRow, assets: SiteAssets, known: _Known | None, owners: dict[str, Owner]
+    row: AssetRow, assets: SiteAssets, known: ModuleAsset | None, owners: dict[str, Owner]
 ) -> Problem | None:
     """(field, value, reason) when the announcement contradicts the registry, else None."""
     if row.string not in assets.racks:
@@ -107,14 +98,23 @@ def _problem(
     return None
 
 
-async def _known_modules(session: AsyncSession, site_id: int) -> dict[Position, _Known]:
+def _with_details(
+    rows: list[tuple[int, AssetRow]], known: dict[Position, ModuleAsset]
+) -> list[int]:
+    """The known modules whose announcement gives a serial or firmware to compare."""
+    found = (known.get((row.string, row.module)) for _, row in rows
+             if row.serial is not None or row.firmware is not None)  # fmt: skip
+    return [asset.module_id for asset in found if asset is not None]
+
+
+async def _details(session: AsyncSession, module_ids: list[int]) -> dict[int, Details]:
+    """The registered (serial, firmware) of these modules."""
+    if not module_ids:
+        return {}
     result = await session.execute(
-        select(Rack.index, Module.position, Module.id, Module.cell_count, Module.temp_count,
-               Module.serial, Module.firmware)
-        .join(Rack, Rack.id == Module.rack_id)
-        .where(Rack.site_id == site_id)
-    )  # fmt: skip
-    return {(r, p): _Known(m, c, t, s, f) for r, p, m, c, t, s, f in result.tuples()}
+        select(Module.id, Module.serial, Module.firmware).where(Module.id.in_(module_ids))
+    )
+    return {module_id: (serial, firmware) for module_id, serial, firmware in result.tuples()}
 
 
 async def _serial_owners(session: AsyncSession, serials: list[str | None]) -> dict[str, Owner]:
@@ -130,12 +130,16 @@ async def _serial_owners(session: AsyncSession, serials: list[str | None]) -> di
             if serial is not None}  # fmt: skip
 
 
-async def _update_details(session: AsyncSession, known: _Known, row: AssetRow) -> bool:
+async def _update_details(
+    session: AsyncSession, module_id: int, details: dict[int, Details], row: AssetRow
+) -> bool:
     """Take the announced serial and firmware; whether either changed."""
-    values = {name: value for name, value in (("serial", row.serial), ("firmware", row.firmware))
-              if value is not None and value != getattr(known, name)}  # fmt: skip
+    serial, firmware = details.get(module_id, (None, None))
+    values = {name: value for name, value, now in (("serial", row.serial, serial),
+                                                   ("firmware", row.firmware, firmware))
+              if value is not None and value != now}  # fmt: skip
     if values:
-        await session.execute(update(Module).where(Module.id == known.module_id).values(values))
+        await session.execute(update(Module).where(Module.id == module_id).values(values))
     return bool(values)
 
 

@@ -61,6 +61,9 @@ async def _announce(
     if await repository.batch_seen(session, device_id=device.device_id,
                                    edge_id=UUID(envelope.edge_id), seq=envelope.seq):  # fmt: skip
         return Announced()
+    if any((row.string, row.module) not in assets.modules for _, row in batch.assets):
+        # As for samples: the cached map may predate a module another process registered.
+        assets = await site_assets(session, device.site_id, fresh=True)
     announced = await apply_announcements(session, assets, batch.assets)
     # Refused announcements are reported and kept with the batch's other refused rows.
     batch.rejections.extend(announced.rejections)
