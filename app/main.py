@@ -28,6 +28,7 @@ from app.ingest.routes import router as ingest_router
 from app.kpis.routes import router as kpis_router
 from app.live.hub import LiveHub
 from app.live.routes import router as live_router
+from app.live.stamp import ArrivalStamp
 from app.web.admin import router as admin_router
 from app.web.assets import router as assets_router
 from app.web.commands import router as web_commands_router
@@ -95,4 +96,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in SIGNED_IN_ROUTERS:
         app.include_router(router, dependencies=signed_in)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+    app.add_middleware(ArrivalStamp)
     return app

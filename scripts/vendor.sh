@@ -7,7 +7,6 @@ source "$(dirname "$0")/lib.sh"
 # package@version  file-in-package  destination-dir
 VENDORED=(
     "htmx.org@2.0.11 dist/htmx.min.js htmx-2.0.11"
-    "htmx-ext-sse@2.2.4 dist/sse.min.js htmx-ext-sse-2.2.4"
     "uplot@1.6.32 dist/uPlot.iife.min.js uplot-1.6.32"
     "uplot@1.6.32 dist/uPlot.min.css uplot-1.6.32"
 )

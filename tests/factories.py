@@ -74,6 +74,7 @@ class DeviceSite:
     site_id: int
     token: str
     module_ids: list[int]
+    name: str = ""
 
 
 async def committed_device_site(engine: AsyncEngine, **overrides: Any) -> DeviceSite:
@@ -83,4 +84,4 @@ async def committed_device_site(engine: AsyncEngine, **overrides: Any) -> Device
         applied = await apply_site_config(session, config=config)
         token = await create_edge_device(session, site_code=config.code, name="edge-test")
         modules = await module_ids(session, applied)
-    return DeviceSite(config.code, applied.site_id, token, modules)
+    return DeviceSite(config.code, applied.site_id, token, modules, config.name)

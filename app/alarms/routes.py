@@ -21,6 +21,7 @@ from app.alarms.queries import STANDING, AlarmFilter, list_alarms
 from app.auth.dependencies import Acknowledger, Shelver, Viewer
 from app.auth.service import SignedIn
 from app.core.db import SessionDep
+from app.core.filters import UrlFilters
 from app.core.htmx import is_htmx, render
 from app.core.security import client_host
 from app.sites.access import chosen_site_id
@@ -34,7 +35,7 @@ StateFilter = Literal[
 ]
 
 
-class AlarmQuery(BaseModel):
+class AlarmQuery(UrlFilters):
     """Filters of the alarms page, all in the URL."""
 
     site: str = ""
@@ -70,12 +71,19 @@ async def alarms_page(
 
 async def check_alarm_visible(session: AsyncSession, user: SignedIn, alarm_id: int) -> None:
     """404 for an alarm that does not exist or sits on a site the user may not see."""
+    await check_alarms_visible(session, user, [alarm_id])
+
+
+async def check_alarms_visible(session: AsyncSession, user: SignedIn, ids: list[int]) -> None:
+    """404 naming the first alarm that does not exist or sits on a site the user may not see."""
     found = await session.execute(
-        text("SELECT site_id FROM alarm WHERE id = :id"), {"id": alarm_id}
+        text("SELECT id, site_id FROM alarm WHERE id = ANY(:ids)"), {"ids": ids}
     )
-    site_id = found.scalar()
-    if site_id is None or not user.sees(site_id):
-        raise HTTPException(404, f"no alarm {alarm_id}")
+    site_of: dict[int, int] = dict(found.tuples().all())
+    for alarm_id in ids:
+        site_id = site_of.get(alarm_id)
+        if site_id is None or not user.sees(site_id):
+            raise HTTPException(404, f"no alarm {alarm_id}")
 
 
 def _done(request: Request, back: str) -> Response:
@@ -106,6 +114,40 @@ async def acknowledge_alarm(
     except AlarmStateError as exc:
         raise HTTPException(409, str(exc)) from exc
     return _done(request, back)
+
+
+MAX_BULK = 1000  # alarms one request may acknowledge (a page never shows more)
+
+
+class BulkAckForm(BaseModel):
+    """Acknowledge the ticked alarms, or every unacknowledged alarm the page showed."""
+
+    scope: Literal["selected", "shown"] = "selected"
+    alarm: list[int] = Field(default=[], max_length=MAX_BULK)
+    shown: list[int] = Field(default=[], max_length=MAX_BULK)
+    note: str = Field(default="", max_length=500)
+    back: str = "/alarms"
+
+
+@router.post("/alarms/acknowledge")
+async def acknowledge_alarms(
+    request: Request,
+    session: SessionDep,
+    form: Annotated[BulkAckForm, Form()],
+    user: Acknowledger,
+) -> Response:
+    """Acknowledge several alarms with one note; any acknowledged meanwhile stay as they are."""
+    ids = sorted(set(form.alarm if form.scope == "selected" else form.shown))
+    if not ids:
+        raise HTTPException(400, "no alarm selected: tick the alarms to acknowledge first")
+    await check_alarms_visible(session, user, ids)
+    now, who = datetime.now(UTC), actor(request, user)
+    for alarm_id in ids:
+        try:
+            await acknowledge(session, alarm_id, actor=who, note=form.note.strip(), at=now)
+        except AlarmStateError:
+            continue  # someone else acknowledged it first, or it went back to normal
+    return _done(request, form.back)
 
 
 class ShelveForm(BaseModel):

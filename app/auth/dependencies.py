@@ -14,14 +14,17 @@ from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
-from app.auth.permissions import Permission, allows
+from app.auth.permissions import Permission, allows, may_command
 from app.auth.service import SignedIn, session_user
 from app.auth.tokens import TokenError, token_user
 from app.core.db import SessionDep
+from app.core.enums import DisableReason
 
 COOKIE = "ridethrough_session"
 # The request's CSRF token, for hidden fields rendered by macros that cannot see the request.
 CURRENT_CSRF: ContextVar[str | None] = ContextVar("current_csrf", default=None)
+# The request's user, so macros show each role only the actions it may take.
+CURRENT_USER: ContextVar["SignedIn | None"] = ContextVar("current_user", default=None)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -45,6 +48,7 @@ async def current_user(request: Request, session: SessionDep) -> SignedIn | None
         user = None if not token else await session_user(session, token, datetime.now(UTC))
     request.state.user = user
     CURRENT_CSRF.set(user.csrf_token if user else None)
+    CURRENT_USER.set(user)
     return user
 
 
@@ -62,6 +66,20 @@ def csrf_field() -> Markup:
     if token is None:
         return Markup("")
     return Markup('<input type="hidden" name="csrf_token" value="{}">').format(token)
+
+
+def user_can(permission: str) -> bool:
+    """Whether this request's user has a permission (templates hide what a role may not do)."""
+    user = CURRENT_USER.get()
+    return user is not None and allows(user.role, Permission(permission))
+
+
+def command_reasons(kind: str) -> list[str]:
+    """The reasons this request's user may give for a command kind; none: they may not send it."""
+    user = CURRENT_USER.get()
+    if user is None:
+        return []
+    return [r.value for r in DisableReason if may_command(user.role, kind, r.value) is None]
 
 
 async def _csrf_ok(request: Request, user: SignedIn) -> bool:

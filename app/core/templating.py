@@ -7,7 +7,7 @@ from fastapi.templating import Jinja2Templates
 from app.alarms.catalogue import describe
 from app.alarms.lifecycle import SHELVE_CHOICES
 from app.alarms.queries import STATE_LABELS as ALARM_STATES
-from app.auth.dependencies import csrf_field
+from app.auth.dependencies import command_reasons, csrf_field, user_can
 from app.config import Settings
 from app.sites.overview import STATE_LABELS
 
@@ -33,6 +33,8 @@ def create_templates(settings: Settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=settings.templates_dir)
     templates.env.globals["app_name"] = "Ridethrough"
     templates.env.globals["csrf_field"] = csrf_field
+    templates.env.globals["can"] = user_can
+    templates.env.globals["command_reasons"] = command_reasons
     templates.env.globals["format_age"] = format_age
     templates.env.globals["priority_labels"] = PRIORITY_LABELS
     templates.env.globals["state_labels"] = STATE_LABELS

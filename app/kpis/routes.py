@@ -4,11 +4,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
 from starlette.responses import HTMLResponse
 
 from app.auth.dependencies import Viewer
 from app.core.db import SessionDep
+from app.core.filters import UrlFilters
 from app.core.htmx import render
 from app.core.windows import WINDOWS
 from app.kpis import queries
@@ -19,7 +19,7 @@ from app.sites.overview import site_overviews
 router = APIRouter(include_in_schema=False)
 
 
-class KpiQuery(BaseModel):
+class KpiQuery(UrlFilters):
     """Which site (blank: the fleet) and which window."""
 
     site: str = ""

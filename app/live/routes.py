@@ -1,9 +1,14 @@
-"""GET /live: a server-sent event stream telling a page what changed, so htmx can re-fetch it."""
+"""GET /live: a server-sent event stream telling a page what changed, so it can re-fetch it.
+
+Every event carries the time of the newest change it reports as its id, so a browser that
+reconnects (sending Last-Event-ID) gets what it missed meanwhile replayed.
+"""
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import StreamingResponse
 
@@ -28,11 +33,24 @@ async def events(subscription: Subscription) -> AsyncIterator[str]:
             continue
         await asyncio.sleep(COALESCE_S)
         for kind in sorted(subscription.take()):
-            yield f"event: {kind}\ndata: {kind}\n\n"
+            yield f"id: {subscription.last_ms}\nevent: {kind}\ndata: {kind}\n\n"
+
+
+def _resume_from(since: int | None, last_event_id: str | None) -> int | None:
+    """From when the stream needs changes: its last event seen, else when its page was asked for."""
+    if last_event_id is not None and last_event_id.strip().isdigit():
+        return int(last_event_id)
+    return since
 
 
 @router.get("/live")
-async def live(request: Request, user: Viewer, site: str | None = None) -> StreamingResponse:
+async def live(
+    request: Request,
+    user: Viewer,
+    site: str | None = None,
+    since: Annotated[int | None, Query(ge=0, description="epoch ms the page was requested")] = None,
+    last_event_id: Annotated[str | None, Header(max_length=32)] = None,
+) -> StreamingResponse:
     """Change events for one site (`?site=CODE`) or for every site the user sees."""
     site_id = None
     if site is not None:
@@ -41,6 +59,9 @@ async def live(request: Request, user: Viewer, site: str | None = None) -> Strea
             site_id = await visible_site_id(session, user, site)
     hub: LiveHub = request.app.state.live
     subscription = hub.subscribe(user.sites(site_id))
+    resume = _resume_from(since, last_event_id)
+    if resume is not None:
+        hub.replay(subscription, resume)
 
     async def stream() -> AsyncIterator[str]:
         try:

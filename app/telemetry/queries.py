@@ -340,3 +340,26 @@ def histogram_quantile(hist: Counter[int], q: float) -> float | None:
         if seen >= rank:
             return (bin_index + 0.5) * SPREAD_BIN_MV
     return None
+
+
+FIRST_MODULE_SAMPLE = text(
+    "SELECT min(ts) FROM module_sample WHERE module_id = :id AND ts >= :since"
+)
+FIRST_RACK_SAMPLE = text("SELECT min(ts) FROM rack_sample WHERE rack_id = :id AND ts >= :since")
+
+
+async def first_sample_since(
+    session: AsyncSession,
+    *,
+    since: datetime,
+    module_id: int | None = None,
+    rack_id: int | None = None,
+) -> datetime | None:
+    """The oldest sample of a module (or a string) at or after `since`, if any."""
+    statement, asset = (
+        (FIRST_MODULE_SAMPLE, module_id) if module_id is not None else (FIRST_RACK_SAMPLE, rack_id)
+    )
+    found: datetime | None = (
+        await session.execute(statement, {"id": asset, "since": since})
+    ).scalar()
+    return found

@@ -2,22 +2,23 @@
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import HTMLResponse, JSONResponse
 
 from app.alarms.queries import EVERY_STATE, AlarmFilter, list_alarms
 from app.core.db import SessionDep
+from app.core.filters import UrlFilters
 from app.core.htmx import render
 from app.isolations.repository import recent_isolations
 from app.sites.access import VisibleSite, VisibleSiteKey
 from app.sites.repository import rack_id_by_index
-from app.telemetry.queries import module_series, site_latest, string_series
+from app.telemetry.queries import first_sample_since, module_series, site_latest, string_series
 from app.web.site import string_rows
-from app.web.trends import CHART_POINTS, RANGES, TrendRange, series_json
+from app.web.trends import CHART_POINTS, RANGES, TrendRange, day_ago, default_range, series_json
 
 router = APIRouter(include_in_schema=False)
 
@@ -78,16 +79,28 @@ async def _module_or_404(session: AsyncSession, site_id: int, module_id: int) ->
     return dict(zip(MODULE_FIELDS, row, strict=True))
 
 
+class TrendQuery(UrlFilters):
+    """The trend range in the URL; without one, a range that shows the data there is."""
+
+    range: TrendRange | None = None
+
+
 @router.get("/sites/{code}/modules/{module_id}", response_class=HTMLResponse)
 async def module_page(
     request: Request,
     session: SessionDep,
     site: VisibleSite,
     module_id: int,
-    range: TrendRange = "24h",
+    query: Annotated[TrendQuery, Query()],
 ) -> HTMLResponse:
     """A module: cells now, temperatures, trends, fault history."""
     module = await _module_or_404(session, site.id, module_id)
+    now = datetime.now(UTC)
+    range = query.range or default_range(
+        last=module["ts"],
+        first_today=await first_sample_since(session, module_id=module_id, since=day_ago(now)),
+        now=now,
+    )
     history = AlarmFilter(sites=(site.id,), module_id=module_id, states=EVERY_STATE, limit=50)
     context = {
         "site": site,
@@ -97,7 +110,7 @@ async def module_page(
         "range": range,
         "ranges": RANGES,
         "trend_url": f"/sites/{site.code}/modules/{module_id}/trend.json?range={range}",
-        "now": datetime.now(UTC),
+        "now": now,
         "active": "fleet",
     }
     return render(request, request.app.state.templates, "module.html", context)
@@ -135,11 +148,17 @@ async def string_page(
     session: SessionDep,
     site: VisibleSite,
     index: int,
-    range: TrendRange = "24h",
+    query: Annotated[TrendQuery, Query()],
 ) -> HTMLResponse:
     """A string: state now, its modules, trends, isolations and fault history."""
     found = await _string_or_404(session, site.id, index)
     rack = found["rack"]
+    now = datetime.now(UTC)
+    range = query.range or default_range(
+        last=rack["ts"],
+        first_today=await first_sample_since(session, rack_id=rack["rack_id"], since=day_ago(now)),
+        now=now,
+    )
     isolations = await recent_isolations(session, site_id=site.id, rack_id=rack["rack_id"])
     history = AlarmFilter(sites=(site.id,), rack_id=rack["rack_id"], states=EVERY_STATE, limit=50)
     context = {
@@ -151,7 +170,7 @@ async def string_page(
         "range": range,
         "ranges": RANGES,
         "trend_url": f"/sites/{site.code}/strings/{index}/trend.json?range={range}",
-        "now": datetime.now(UTC),
+        "now": now,
         "active": "fleet",
     }
     return render(request, request.app.state.templates, "string.html", context)

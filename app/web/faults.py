@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.responses import HTMLResponse, StreamingResponse
 
 from app.alarms.queries import EVERY_STATE, OPEN, AlarmFilter, AlarmView, list_alarms
 from app.core.db import SessionDep
+from app.core.filters import UrlFilters
 from app.core.htmx import render
 from app.core.windows import WINDOWS
 from app.sites.access import VisibleSite
@@ -29,7 +30,7 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-class FaultQuery(BaseModel):
+class FaultQuery(UrlFilters):
     """Filters of the fault log, all in the URL (shareable, and reused by the CSV link)."""
 
     q: str = Field(default="", max_length=100)

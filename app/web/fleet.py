@@ -7,11 +7,11 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
 from starlette.responses import HTMLResponse
 
 from app.auth.dependencies import Viewer
 from app.core.db import SessionDep
+from app.core.filters import UrlFilters
 from app.core.htmx import render
 from app.sites.overview import SEVERITY, SiteOverview, SiteState, site_overviews
 
@@ -59,7 +59,7 @@ def _matches(row: FleetRow, q: str, state: str) -> bool:
     return text_ok and (not state or row.state == state)
 
 
-class FleetQuery(BaseModel):
+class FleetQuery(UrlFilters):
     """Filters and order of the fleet table, all in the URL so a view can be shared."""
 
     q: str = ""

@@ -50,8 +50,9 @@ class Cell:
     position: int
     module_id: int
     text: str  # the value as shown on hover and to screen readers
-    level: float | None  # 0..1 shade, None without data
-    marks: str  # space-separated abnormal marks: alarm-N, stale, bypassed
+    level: float | None  # 0..1 shade (distance from 0 on a centred metric), None without data
+    marks: str  # space-separated CSS classes: alarm-N, stale, bypassed, below (centred, < 0)
+    notes: str  # the abnormal marks in words, for the tooltip
 
 
 @dataclass(frozen=True)
@@ -64,15 +65,31 @@ class Heatmap:
     high: float | None
 
 
-def _marks(module: dict[str, Any], alarm: int | None, now: datetime) -> str:
-    marks = []
+PRIORITY_WORDS = {1: "critical", 2: "high", 3: "medium", 4: "low"}
+
+
+def _marks(module: dict[str, Any], alarm: int | None, now: datetime) -> tuple[str, str]:
+    """The module's abnormal marks as CSS classes and in words."""
+    marks, words = [], []
     if alarm is not None:
         marks.append(f"alarm-{alarm}")
+        words.append(f"{PRIORITY_WORDS.get(alarm, 'an')}-priority alarm")
     if module["ts"] is None or now - module["ts"] > STALE_AFTER:
         marks.append("stale")
+        words.append("stale data")
     if module["quality"] and module["quality"] & QUALITY_BYPASSED:
         marks.append("bypassed")
-    return " ".join(marks)
+        words.append("bypassed")
+    return " ".join(marks), ", ".join(words)
+
+
+def _shade(value: float | None, low: float | None, span: float | None, centred: bool) -> float:
+    """0..1: position in the range, or on a centred metric the distance from zero."""
+    if value is None or low is None or not span:
+        return 0.5
+    if centred:
+        return abs(value) / (span / 2)
+    return (value - low) / span
 
 
 def build_heatmap(
@@ -91,17 +108,12 @@ def build_heatmap(
     span = (high - low) if low is not None and high is not None and high > low else None
     rows: dict[int, list[Cell]] = {}
     for module, value in zip(modules, values, strict=True):
-        level = (
-            None if value is None else ((value - low) / span if span and low is not None else 0.5)
-        )
+        level = None if value is None else _shade(value, low, span, metric.centred)
         text = "no data" if value is None else f"{metric.fmt % value} {metric.unit}"
+        marks, notes = _marks(module, alarms.get(module["module_id"]), now)
+        if metric.centred and value is not None and value < 0:
+            marks = f"{marks} below".strip()
         rows.setdefault(module["string"], []).append(
-            Cell(
-                module["position"],
-                module["module_id"],
-                text,
-                level,
-                _marks(module, alarms.get(module["module_id"]), now),
-            )
+            Cell(module["position"], module["module_id"], text, level, marks, notes)
         )
     return Heatmap(metric, sorted(rows.items()), low, high)

@@ -3,9 +3,9 @@
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import HTMLResponse
 
@@ -13,6 +13,7 @@ from app.alarms.queries import AlarmFilter, AlarmView, list_alarms
 from app.commands.queries import list_commands
 from app.core.db import SessionDep
 from app.core.enums import STR_DIS_RSN, DisableReason
+from app.core.filters import UrlFilters
 from app.core.htmx import render
 from app.isolations.repository import IsolationView, recent_isolations
 from app.sites.access import VisibleSite
@@ -24,6 +25,14 @@ router = APIRouter(include_in_schema=False)
 HeatmapMetric = Literal["soc", "spread", "deviation", "temp", "soh"]
 SPREAD_WINDOW = timedelta(hours=24)
 SITE_ALARM_ROWS = 20
+COMMAND_ROWS = 10  # the newest commands; older ones page on
+
+
+class SiteQuery(UrlFilters):
+    """The heatmap's metric and how far back the command list is paged, in the URL."""
+
+    metric: HeatmapMetric = "spread"
+    commands_before: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +113,20 @@ async def daily_spread(session: AsyncSession, site_id: int, now: datetime) -> li
     return spreads
 
 
+async def _command_page(session: AsyncSession, site_id: int, before: int | None) -> dict[str, Any]:
+    """One page of the site's commands, and where the next older page starts (if any)."""
+    found = await list_commands(session, site_id, limit=COMMAND_ROWS + 1, before_id=before)
+    shown = found[:COMMAND_ROWS]
+    older = shown[-1].id if len(found) > COMMAND_ROWS else None
+    return {"commands": shown, "older_commands": older, "commands_paged": before is not None}
+
+
 @router.get("/sites/{code}", response_class=HTMLResponse)
 async def site_page(
-    request: Request, session: SessionDep, site: VisibleSite, metric: HeatmapMetric = "spread"
+    request: Request, session: SessionDep, site: VisibleSite, query: Annotated[SiteQuery, Query()]
 ) -> HTMLResponse:
     """A site's strings, heatmap, alarms and isolations."""
-    now = datetime.now(UTC)
+    now, metric = datetime.now(UTC), query.metric
     latest = await site_latest(session, site_id=site.id)
     # Every standing alarm marks the heatmap; the list shows the most urgent, /alarms the rest.
     alarms = await list_alarms(session, AlarmFilter(sites=(site.id,), limit=5000))
@@ -126,7 +143,7 @@ async def site_page(
         "alarms": alarms[:SITE_ALARM_ROWS],
         "alarms_total": len(alarms),
         "isolations": isolations,
-        "commands": await list_commands(session, site.id, limit=20),
+        **await _command_page(session, site.id, query.commands_before),
         "spread_p95_mv": max((s.p95_mv for s in spreads if s.p95_mv is not None), default=None),
         "now": now,
         "active": "fleet",

@@ -24,6 +24,7 @@ __all__ = ["alarmed"]  # the fixture, shared with the access tests
 
 NEEDS = {
     ("POST", "/alarms/{alarm_id}/acknowledge"): Permission.ACKNOWLEDGE,
+    ("POST", "/alarms/acknowledge"): Permission.ACKNOWLEDGE,
     ("POST", "/api/v1/alarms/{alarm_id}/acknowledge"): Permission.ACKNOWLEDGE,
     ("POST", "/alarms/{alarm_id}/shelve"): Permission.SHELVE,
     ("POST", "/alarms/{alarm_id}/unshelve"): Permission.SHELVE,
@@ -44,6 +45,7 @@ OWN_TESTS = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
 MAINTENANCE = {"kind": "isolate_string", "string": 2, "reason": "maintenance", "note": "fuse"}
 BODIES: dict[str, dict[str, Any]] = {
     "/alarms/{alarm_id}/acknowledge": {"data": {"note": "seen"}},
+    "/alarms/acknowledge": {"data": {"scope": "shown", "shown": "{alarm}", "note": "seen"}},
     "/api/v1/alarms/{alarm_id}/acknowledge": {"json": {"note": "seen"}},
     "/alarms/{alarm_id}/shelve": {"data": {"minutes": "15", "reason": "sensor swap"}},
     "/sites/{code}/commands/preview": {"data": {**MAINTENANCE, "string": "2"}},
@@ -71,7 +73,8 @@ def fill(path: str, site: DeviceSite, alarm: int) -> str:
 
 def status_of(client: httpx.Client, method: str, path: str, site: DeviceSite, alarm: int) -> int:
     """The status a client gets (an event stream is closed as soon as it answers)."""
-    body: dict[str, Any] = {k: {f: (site.code if v == "{code}" else v) for f, v in fields.items()}
+    named = {"{code}": site.code, "{alarm}": str(alarm)}
+    body: dict[str, Any] = {k: {f: named.get(v, v) for f, v in fields.items()}
             for k, fields in BODIES.get(path, {}).items()}  # fmt: skip
     url = fill(path, site, alarm)
     if path == "/live":

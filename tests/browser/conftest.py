@@ -3,13 +3,15 @@
 The async API, so the browser shares the test session's event loop with the async fixtures.
 """
 
+import itertools
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import DeviceSite, committed_device_site
@@ -22,6 +24,9 @@ FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 VIEWPORTS = {"desktop": (1440, 900), "tablet-portrait": (800, 1280)}
+# A shared two-core machine running a backend, a database and Chromium at once answers slower
+# than a desk does; assertions wait up to this long for the page to show what they expect.
+expect.set_options(timeout=10_000)
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -76,5 +81,27 @@ async def browser_site(engine: AsyncEngine, server: LiveServer) -> DeviceSite:
     site = await committed_device_site(engine, name="Browser <Site>")
     body = batch(site.code, 1, **full_site_rows(T0))
     body["events"] = [event("fault_raised", 0.5, 1, 2, "cell_ov_warning")]
+    assert post_batch(server, site.token, body).status_code == 200
+    return site
+
+
+_journey_sites = itertools.count(1)
+JOURNEY_ALARMS = (  # (string, module, code): priorities 3, 2, 3, 1
+    (1, 2, "cell_ov_warning"),
+    (2, 1, "cell_uv_alarm"),
+    (2, 3, "cell_uv_warning"),
+    (1, 3, "over_temp_alarm"),
+)
+
+
+@pytest.fixture
+async def journey_site(engine: AsyncEngine, server: LiveServer) -> DeviceSite:
+    """A committed site with data from just now and four standing alarms of mixed priority."""
+    site = await committed_device_site(engine, name=f"Journey Site {next(_journey_sites)}")
+    body = batch(site.code, 1, **full_site_rows(datetime.now(UTC) - timedelta(seconds=2)))
+    body["events"] = [
+        event("fault_raised", 0.5 + n, string, module, code)
+        for n, (string, module, code) in enumerate(JOURNEY_ALARMS)
+    ]
     assert post_batch(server, site.token, body).status_code == 200
     return site

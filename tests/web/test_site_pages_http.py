@@ -60,13 +60,24 @@ def test_site_page_shows_heatmap_strings_and_the_alarm(
 def test_heatmap_metric_switch_and_live_part(server: LiveServer, site: DeviceSite) -> None:
     soc = server.http.get(f"{server.url}/sites/{site.code}", params={"metric": "soc"})
     live = server.http.get(
-        f"{server.url}/sites/{site.code}", headers={**HTMX, "HX-Target": "site_live"}
+        f"{server.url}/sites/{site.code}?metric=soc", headers={**HTMX, "HX-Target": "site_map"}
     )
     bad = server.http.get(f"{server.url}/sites/{site.code}", params={"metric": "colour"})
+    blank = server.http.get(f"{server.url}/sites/{site.code}", params={"metric": ""})
     assert "Modules: SoC" in soc.text
-    assert live.text.lstrip().startswith('<div id="site_live"')
+    # The live part alone, carrying its own URL to refresh from, and no hx-target for links
+    # inside it to inherit.
+    url = f"/sites/{site.code}?metric=soc"
+    assert live.text.lstrip().startswith(
+        f'<div id="site_map" data-live="telemetry alarms" data-live-url="{url}"'
+    )
+    assert "Modules: SoC" in live.text
     assert "<title>" not in live.text
+    assert 'hx-target="this"' not in live.text
     assert bad.status_code == 422
+    assert "metric" in bad.text
+    assert blank.status_code == 200  # a blank choice is the default, not an error
+    assert "Modules: Cell spread" in blank.text
 
 
 def test_module_page_marks_min_and_max_cells(server: LiveServer, site: DeviceSite) -> None:

@@ -54,18 +54,22 @@ def test_heatmap_shades_by_value_and_marks_abnormal_modules() -> None:
     assert (heat.low, heat.high) == (2.0, 10.0)
     assert [c.level for c in cells] == [0.0, 0.5, None, 1.0]
     assert cells[1].marks == "alarm-2 bypassed"
+    assert cells[1].notes == "high-priority alarm, bypassed"
     assert cells[2].marks == "stale"
+    assert cells[2].notes == "stale data"
     assert cells[2].text == "no data"
     assert cells[3].marks == "stale"
 
 
 def test_deviation_is_centred_on_the_site_mean() -> None:
-    modules = [module(1, 3.30, 1.0), module(2, 3.31, 1.0), module(3, 3.32, 1.0)]
+    modules = [module(n, avg, 1.0) for n, avg in enumerate((3.30, 3.31, 3.32, 3.31), start=1)]
     heat = build_heatmap(modules, "deviation", {}, NOW)
-    levels = [c.level for c in heat.rows[0][1]]
-    assert levels[1] is not None
-    assert abs(levels[1] - 0.5) < 1e-9
-    assert heat.rows[0][1][0].text == "-10.0 mV"
+    cells = heat.rows[0][1]
+    # Site mean 3.31 V: the shade is the distance from it, the side a class of its own.
+    levels = [round(c.level or 0.0, 9) for c in cells]
+    assert levels == [1.0, 0.0, 1.0, 0.0]
+    assert [c.marks for c in cells] == ["below", "", "", ""]
+    assert cells[0].text == "-10.0 mV"
     assert heat.low is not None
     assert heat.high is not None
     assert abs(heat.low + 10.0) < 1e-6
