@@ -12,6 +12,7 @@ from app.auth.permissions import may_command
 from app.auth.service import SignedIn
 from app.commands import service
 from app.commands.impact import StringCapacity, describe_impact
+from app.commands.interlocks import Refusal
 from app.commands.queries import list_commands
 from app.commands.routes import operator, site_ref
 from app.commands.schemas import CommandRequest
@@ -57,14 +58,19 @@ async def _capacities(session: SessionDep, site_id: int) -> list[StringCapacity]
 async def preview(
     request: Request, session: SessionDep, site: VisibleSite, user: Commander
 ) -> HTMLResponse:
-    """Step one: what the command would do; nothing is sent yet."""
-    context: dict[str, Any] = {"site": site, "fields": await _form(request)}
+    """Step one: what the command would do, or why the interlocks would refuse it; no send."""
+    context: dict[str, Any] = {"site": site, "fields": await _form(request), "preview": True}
     command = _allowed(request, context, user)
     if isinstance(command, HTMLResponse):
         return command
+    context["command"] = command
+    try:
+        await service.checked_target(session, site=site_ref(site), request=command)
+    except service.CommandRefusedError as exc:
+        context["refusal"] = exc.refusal  # no "Confirm and send" for what would be refused
+        return _answer(request, context, 409)
     capacities = await _capacities(session, site.id)
     context["impact"] = describe_impact(command, capacities, site.nameplate_power_kw)
-    context["command"] = command
     return _answer(request, context, 200)
 
 
@@ -84,7 +90,7 @@ async def send(
         )
         context["queued"] = (await list_commands(session, site.id, command_id=command_id))[0]
     except service.CommandRefusedError as exc:
-        context["refusal"], status = str(exc), 409
+        context["refusal"], status = exc.refusal, 409
     return _answer(request, context, status)
 
 
@@ -99,7 +105,7 @@ def _allowed(
         return _answer(request, context, 422)
     refusal = may_command(user.role, command.kind.value, command.reason.value)
     if refusal is not None:
-        context["refusal"] = refusal
+        context["refusal"] = Refusal(refusal)
         return _answer(request, context, 403)
     return command
 

@@ -112,7 +112,9 @@ def test_interlocks_refuse_with_the_reason(server: LiveServer, site: DeviceSite)
         f"command #{first.json()['id']} (derate) is still in flight"
     )
     assert unknown.status_code == 409
-    assert unknown.json()["error"]["message"] == "this site has no string 9"
+    assert unknown.json()["error"]["message"] == (
+        "this site has no string 9; choose a string from 1 to 3"
+    )
 
 
 def test_the_last_connected_string_stays(server: LiveServer, site: DeviceSite) -> None:
@@ -122,7 +124,10 @@ def test_the_last_connected_string_stays(server: LiveServer, site: DeviceSite) -
     post_batch(server, site.token, batch(site.code, 2, strings=strings))
     refused = queue(server, site, kind="isolate_string", string=3)
     assert refused.status_code == 409
-    assert "last connected string" in refused.json()["error"]["message"]
+    assert refused.json()["error"]["details"] == [{
+        "reason": "this is the last connected string; isolating it would trip the site",
+        "remedy": "return another string to service first",
+    }]  # fmt: skip
 
 
 @pytest.mark.parametrize(
