@@ -129,12 +129,9 @@ async def checked_target(
 
 
 def _params(site: SiteRef, request: CommandRequest) -> dict[str, Any]:
-    if request.kind is CommandKind.DERATE:
-        if request.pct is not None:
-            return {"pct": request.pct}
-        share = site.nameplate_power_kw / (site.strings if request.string else 1)
-        assert request.kw is not None
-        return {"pct": round(min(100.0, 100.0 * request.kw / share), 2), "kw": request.kw}
+    pct = request.derate_pct(nameplate_kw=site.nameplate_power_kw, strings=site.strings)
+    if pct is not None:
+        return {"pct": pct} if request.kw is None else {"pct": pct, "kw": request.kw}
     if request.kind is CommandKind.SET_BALANCING:
         return {"enabled": request.enabled}
     return {}

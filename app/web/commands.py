@@ -11,16 +11,14 @@ from app.auth.dependencies import Commander
 from app.auth.permissions import may_command
 from app.auth.service import SignedIn
 from app.commands import service
-from app.commands.impact import StringCapacity, describe_impact
+from app.commands.impact import describe_impact
 from app.commands.interlocks import Refusal
-from app.commands.queries import list_commands
+from app.commands.queries import list_commands, string_capacities
 from app.commands.routes import operator, site_ref
 from app.commands.schemas import CommandRequest
 from app.core.db import SessionDep
 from app.core.htmx import render
 from app.sites.access import VisibleSite
-from app.telemetry.queries import strings_latest
-from app.web.site import derate_pct
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,14 +44,6 @@ def _problems(exc: ValidationError) -> list[str]:
     return out
 
 
-async def _capacities(session: SessionDep, site_id: int) -> list[StringCapacity]:
-    racks = await strings_latest(session, site_id=site_id)
-    return [
-        StringCapacity(r["string"], bool(r["contactor_closed"]), (derate_pct(r) or 100.0) / 100)
-        for r in racks
-    ]
-
-
 @router.post("/sites/{code}/commands/preview", response_class=HTMLResponse)
 async def preview(
     request: Request, session: SessionDep, site: VisibleSite, user: Commander
@@ -69,7 +59,7 @@ async def preview(
     except service.CommandRefusedError as exc:
         context["refusal"] = exc.refusal  # no "Confirm and send" for what would be refused
         return _answer(request, context, 409)
-    capacities = await _capacities(session, site.id)
+    capacities = await string_capacities(session, site_id=site.id)
     context["impact"] = describe_impact(command, capacities, site.nameplate_power_kw)
     return _answer(request, context, 200)
 

@@ -240,7 +240,9 @@ def test_browser_form_previews_the_impact_then_sends(
         f"{server.url}/sites/{site.code}/commands/preview", data=form, headers=htmx
     )
     assert preview.status_code == 200
-    assert "Impact: site power 100 kW → 67 kW, 2 of 3 strings online." in preview.text
+    assert (
+        "Impact: site power 100 kW → 67 kW, 2 of 3 strings online, capacity online 100 % → 67 %."
+    ) in preview.text
     assert "<title>" not in preview.text  # an answer inside the page, not a navigation
     with psycopg.connect(psycopg_dsn(test_database_url)) as conn:
         queued_before = conn.execute(

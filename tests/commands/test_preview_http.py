@@ -1,5 +1,5 @@
-"""The command preview over real HTTP: it runs the interlocks the send runs and says what would
-make a refused command possible."""
+"""The command preview over real HTTP: it runs the interlocks the send runs, says what would
+make a refused command possible, and states the real change in power and capacity online."""
 
 import re
 from datetime import UTC, datetime, timedelta
@@ -131,6 +131,11 @@ def test_following_the_remedy_lets_the_isolation_through(
 
     shown = preview(server, busy, ISOLATE_1)
     assert shown.status_code == 200
+    # String 1 at 0 % already counts for nothing: 2 of 3 strings, 67 % of 100 kW, either way
+    # (the preview used to count a string at 0 % as a full one: "100 kW → 67 kW").
+    assert (
+        "Impact: site power 67 kW → 67 kW, 2 of 3 strings online, capacity online 67 % → 67 %."
+    ) in shown.text
     assert "Confirm and send" in shown.text
     sent = server.http.post(
         f"{server.url}/sites/{busy.code}/commands/send", data=ISOLATE_1, headers=HTMX
@@ -166,3 +171,26 @@ def test_a_role_refusal_still_says_why(server: LiveServer, busy: DeviceSite) -> 
         "Refused, nothing was sent: a technician may isolate, return or reset equipment for "
         "maintenance only."
     )
+
+
+def test_the_preview_and_the_site_agree_on_capacity_online(
+    server: LiveServer, busy: DeviceSite
+) -> None:
+    # String 1 at full limits, string 2 derated to 30 % (42 of 140 A), string 3 open:
+    # 1 + 0.3 = 1.3 of 3 strings, 43.3 % of the 100 kW nameplate.
+    now = datetime.now(UTC)
+    post_strings(server, busy, 3, string_row(1, now),
+                 string_row(2, now, charge_limit_a=42.0, discharge_limit_a=42.0),
+                 string_row(3, now, contactor_closed=False, current_a=0.0))  # fmt: skip
+    listed = server.http.get(f"{server.url}/api/v1/sites/{busy.code}").json()
+    assert listed["capacity_online_pct"] == pytest.approx(100 * 1.3 / 3)
+    lift = {"kind": "derate", "string": "2", "pct": "100", "reason": "other", "note": "cooled"}
+    back = {"kind": "return_string", "string": "3", "reason": "maintenance", "note": "done"}
+    # Lifting the derate: 2 of 3 (66.7 %); returning string 3 at full limits: 2.3 of 3 (76.7 %).
+    assert answer_text(preview(server, busy, lift).text).startswith(
+        "Confirm: derate, string 2 to 100 % Impact: site power 43 kW → 67 kW, 2 of 3 strings "
+        "online, capacity online 43 % → 67 %."
+    )
+    assert (
+        "Impact: site power 43 kW → 77 kW, 3 of 3 strings online, capacity online 43 % → 77 %."
+    ) in preview(server, busy, back).text
