@@ -151,6 +151,9 @@ def test_returning_a_derated_string_lifts_its_derate(rig: Rig) -> None:
         assert string.derate_revert_at is None  # the 10-minute revert timer is gone too
     after = state(rig, command["id"])
     assert after["state"] == "verified", after
+    assert after["result"]["verified_by"].startswith(
+        "contactor closed, limits at rating (140 A charge, 140 A discharge)"
+    )
 
 
 def test_a_step_that_is_not_done_ends_the_command(rig: Rig) -> None:
