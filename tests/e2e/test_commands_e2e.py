@@ -2,11 +2,13 @@
 telemetry → verified; the rest of the site keeps carrying current throughout."""
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -172,3 +174,55 @@ async def test_bypass_and_return_a_module_is_an_isolation_through_the_real_path(
             (site.site_id,),
         ).fetchall()
     assert isolation == [(1, 2, "maintenance", "operator", True, True, True)], output
+
+
+def preview(server: LiveServer, code: str, form: dict[str, str]) -> httpx.Response:
+    """The confirmation step the string page's form asks for."""
+    return server.http.post(
+        f"{server.url}/sites/{code}/commands/preview", data=form, headers={"HX-Request": "true"}
+    )
+
+
+async def test_a_refused_isolation_goes_through_once_its_remedy_is_followed(
+    engine: AsyncEngine, server: LiveServer, test_database_url: str, tmp_path: Path
+) -> None:
+    site = await committed_device_site(engine, racks=3)
+    # 50 kW of discharge on three ~157 V strings: about 106 A each, 318 A in all, more than the
+    # 2 x 140 A - 1 A = 279 A two strings may carry; their own 212 A would fit.
+    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING, strings=3,
+                                simulator=f"{FAST_SIM}\nsetpoint_kw = -50")  # fmt: skip
+    env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
+    edge = start_edge(["simulate", "--config", str(site_file)], env)
+    dsn = psycopg_dsn(test_database_url)
+    form = {"kind": "isolate_string", "string": "1", "reason": "maintenance", "note": "e2e"}
+    try:
+        await asyncio.sleep(4)
+        refused = preview(server, site.code, form)
+        assert refused.status_code == 409, refused.text
+        assert "Confirm and send" not in refused.text
+        remedy = re.search(r'<span class="remedy">To make it possible, ([^<]*)\.</span>',
+                           refused.text)  # fmt: skip
+        assert remedy is not None, refused.text
+        assert remedy[1].startswith("derate string 1 to 0 % first"), remedy[1]
+
+        derated = await send(server, site.code, kind="derate", string=1, pct=0)
+        assert derated["state"] == "verified", derated["result"]
+        # The preview judges the stored telemetry: wait for string 1's current to be stored.
+        await stored_state(dsn, site.site_id, lambda s: abs(s[1][1]) < 1.0)
+        allowed = preview(server, site.code, form)
+        assert allowed.status_code == 200, allowed.text
+        assert "Confirm and send" in allowed.text
+        sent = server.http.post(f"{server.url}/sites/{site.code}/commands/send", data=form,
+                                headers={"HX-Request": "true"})  # fmt: skip
+        queued = re.search(r"Command #(\d+) queued", sent.text)
+        assert queued is not None, sent.text
+        isolated = await wait_for_state(server, site.code, int(queued[1]), "verified")
+        assert isolated["state"] == "verified", isolated["result"]
+        state = await stored_state(dsn, site.site_id, lambda s: s[1][0] is False)
+    finally:
+        output = stop_edge(edge)
+    assert state[1][0] is False, output
+    for other in (2, 3):  # the other two carry the site on
+        closed, current = state[other]
+        assert closed
+        assert abs(current) > 1.0
