@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge.collector import Ack, Collector
-from edge.command_frames import ACK_DONE, CommandFrame, CommandFrames
+from edge.command_frames import ACK_DONE, CommandFrame, CommandFrames, Step
 
 ACK_TIMEOUT_S = 2.0
 EVIDENCE_TIMEOUT_S = 1.5  # how long to wait for status frames newer than the ACK
@@ -25,7 +25,7 @@ class Order:
     """One command to carry out: what, where, and the id its ACKs will echo."""
 
     command_id: int
-    kind: str  # an opcode name of the protocol's [commands] section
+    kind: str  # an opcode name, or a kind with steps, of the protocol's [commands] section
     targets: tuple[Target, ...]
     reason: str
     param: float = 0.0
@@ -62,35 +62,51 @@ class BusCommander:
         return {} if state is None else dict(state.scalars)
 
     def carry_out(self, order: Order) -> Outcome:
-        """Send the order to each target and wait for every ACK, then for fresh status."""
+        """Send each step of the order to every target and wait for each ACK, then read the fresh
+        status. A step not acknowledged as done ends the order: later steps are not sent."""
+        steps = self.frames.steps(order.kind, param=order.param, timeout_s=order.timeout_s)
+        acked_at = 0.0
         with self.lock:
-            acks = [(target, self._send(order, target)) for target in order.targets]
-        failed = [(t, a) for t, a in acks if a is None or a.result != ACK_DONE]
-        if failed:
-            (string, module), ack = failed[0]
-            where = f"string {string}" + (f" module {module}" if module else "")
-            if ack is None:
-                return Outcome("failed", f"no acknowledgement from {where} within "
-                               f"{ACK_TIMEOUT_S:g} s")  # fmt: skip
-            return Outcome("failed", f"{where}: {self.frames.ack_meaning(ack.result)}")
-        acked_at = max(a.ts for _, a in acks if a is not None)
+            used: list[Ack] = []  # a step's ACK must not count again for the next step
+            for number, step in enumerate(steps, 1):
+                acks = [(target, self._send(order, step, target, used)) for target in order.targets]
+                label = f" ({step.opcode}, step {number} of {len(steps)})" if len(steps) > 1 else ""
+                failed = self._failure(acks, label)
+                if failed is not None:
+                    return failed
+                used += [ack for _, ack in acks if ack is not None]
+                acked_at = max(a.ts for _, a in acks if a is not None)
         return Outcome("acked", "", acked_at, self._observe(order.targets, acked_at))
 
-    def _send(self, order: Order, target: Target) -> Ack | None:
-        frame = self.frames.frame(kind=order.kind, command_id=order.command_id, target=target,
-                                  reason=order.reason, param=order.param,
-                                  timeout_s=order.timeout_s)  # fmt: skip
+    def _failure(self, acks: list[tuple[Target, Ack | None]], step: str) -> Outcome | None:
+        """The failed outcome when any target did not acknowledge the step as done."""
+        failed = [(t, a) for t, a in acks if a is None or a.result != ACK_DONE]
+        if not failed:
+            return None
+        (string, module), ack = failed[0]
+        where = f"string {string}" + (f" module {module}" if module else "")
+        if ack is None:
+            return Outcome("failed", f"no acknowledgement from {where} within "
+                           f"{ACK_TIMEOUT_S:g} s{step}")  # fmt: skip
+        return Outcome("failed", f"{where}: {self.frames.ack_meaning(ack.result)}{step}")
+
+    def _send(self, order: Order, step: Step, target: Target, used: list[Ack]) -> Ack | None:
+        frame = self.frames.frame(opcode=step.opcode, command_id=order.command_id, target=target,
+                                  reason=order.reason, param=step.param,
+                                  timeout_s=step.timeout_s)  # fmt: skip
         sent_at = time.time()
         self.send(frame)
-        return self._await_ack(frame, target, sent_at)
+        return self._await_ack(frame, target, sent_at, used)
 
-    def _await_ack(self, frame: CommandFrame, target: Target, since: float) -> Ack | None:
+    def _await_ack(
+        self, frame: CommandFrame, target: Target, since: float, used: list[Ack]
+    ) -> Ack | None:
         deadline = time.monotonic() + ACK_TIMEOUT_S
         while time.monotonic() < deadline:
             for ack in list(self.collector.acks):
                 # An older ACK that happens to share the 16-bit id does not count.
                 same = (ack.command_id, ack.string, ack.module) == (frame.ack_id, *target)
-                if same and ack.ts >= since - 1.0:
+                if same and ack.ts >= since - 1.0 and not any(ack is u for u in used):
                     return ack
             time.sleep(0.002)
         return None

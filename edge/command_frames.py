@@ -24,6 +24,15 @@ class CommandFrame:
     ack_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One frame's worth of a command: the opcode, its parameter and its revert timeout."""
+
+    opcode: str
+    param: float
+    timeout_s: int
+
+
 @dataclass(frozen=True)
 class CommandFrames:
     """Builds command frames for one protocol."""
@@ -32,8 +41,20 @@ class CommandFrames:
     mapping: CommandMapping
 
     def supports(self, kind: str) -> bool:
-        """Whether this protocol has an opcode for the command kind."""
-        return kind in self.mapping.opcodes
+        """Whether this protocol can carry out the command kind (an opcode, or steps)."""
+        return kind in self.mapping.steps or kind in self.mapping.opcodes
+
+    def steps(self, kind: str, *, param: float, timeout_s: int) -> list[Step]:
+        """The frames a command kind takes, in order: the steps the mapping lists for it, or
+        else the one opcode of its name; a step's own parameter and timeout win."""
+        listed = self.mapping.steps.get(kind)
+        if listed is None:
+            return [Step(kind, param, timeout_s)]
+        return [
+            Step(step.opcode, param if step.param is None else step.param,
+                 timeout_s if step.timeout is None else step.timeout)
+            for step in listed
+        ]  # fmt: skip
 
     def ack_meaning(self, result: int) -> str:
         """An ACK result code in words."""
@@ -42,7 +63,7 @@ class CommandFrames:
     def frame(
         self,
         *,
-        kind: str,
+        opcode: str,
         command_id: int,
         target: tuple[int, int],  # (string, module); module 0 for a string-level command
         reason: str,
@@ -53,7 +74,7 @@ class CommandFrames:
         signals = self.mapping.signals
         values: dict[str, float] = {
             signals.id: command_id & CMD_ID_MASK,
-            signals.opcode: self.mapping.opcodes[kind],
+            signals.opcode: self.mapping.opcodes[opcode],
         }
         optional = {
             signals.reason: self.mapping.reasons.get(reason, 0),

@@ -107,6 +107,16 @@ class CommandSignals(BaseModel):
     timeout: str | None = None
 
 
+class CommandStep(BaseModel):
+    """One frame of a command carried out as several: an opcode, with a fixed parameter or not."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    opcode: str  # a name in the opcodes table
+    param: float | None = None  # None: the command's own parameter
+    timeout: int | None = None  # revert timeout (s); None: the command's own, 0: never revert
+
+
 class CommandMapping(BaseModel):
     """How degrade-not-trip commands are written as frames: one message, opcodes per kind."""
 
@@ -115,9 +125,22 @@ class CommandMapping(BaseModel):
     message: str
     address: Address  # id_bits only: the frame id carries the target
     signals: CommandSignals
-    opcodes: dict[str, int]  # command kind -> opcode; kinds left out are unsupported
+    # Opcode name -> code. A command kind is sent as the opcode of its own name, or as the
+    # steps listed for it; kinds with neither are unsupported.
+    opcodes: dict[str, int]
+    steps: dict[str, Annotated[list[CommandStep], Field(min_length=1)]] = Field(
+        default_factory=dict
+    )
     reasons: dict[str, int] = Field(default_factory=dict)  # fault/maintenance/... -> code
     ack_results: dict[int, str] = Field(default_factory=dict)  # ACK result code -> meaning
+
+    @model_validator(mode="after")
+    def _steps_use_known_opcodes(self) -> Self:
+        for kind, steps in self.steps.items():
+            unknown = [step.opcode for step in steps if step.opcode not in self.opcodes]
+            if unknown:
+                raise ValueError(f"steps of {kind}: no opcode named {', '.join(unknown)}")
+        return self
 
 
 class MappingFile(BaseModel):

@@ -75,6 +75,16 @@ def _derated(rack: RackNow, pct: float) -> bool:
     )
 
 
+def _at_rating(rack: RackNow) -> bool:
+    """Both limits back at (about) the string's rating: no derate left on it."""
+    return (
+        rack.charge_limit_a is not None
+        and rack.discharge_limit_a is not None
+        and rack.charge_limit_a >= rack.max_charge_a - LIMIT_TOLERANCE_A
+        and rack.discharge_limit_a >= rack.max_discharge_a - LIMIT_TOLERANCE_A
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AckedCommand:
     """A command the BMS acknowledged, waiting for its effect to show."""
@@ -106,8 +116,12 @@ def _string_effect(command: AckedCommand, racks: list[RackNow]) -> str | None:
     current = abs(rack.current_a or 0.0)
     if command.kind is CommandKind.ISOLATE_STRING and rack.closed is False:
         return f"contactor open, {current:.1f} A" if current <= CURRENT_ZERO_A else None
-    if command.kind is CommandKind.RETURN_STRING and rack.closed:
-        return "contactor closed"
+    # Back in service means in full service: a derate left on the string does not count.
+    if command.kind is CommandKind.RETURN_STRING and rack.closed and _at_rating(rack):
+        return (
+            f"contactor closed, limits at rating ({rack.charge_limit_a:g} A charge, "
+            f"{rack.discharge_limit_a:g} A discharge)"
+        )
     return None
 
 

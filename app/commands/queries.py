@@ -3,7 +3,9 @@
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.commands.impact import StringCapacity
 from app.commands.schemas import CommandView
+from app.sites.overview import STRING_SHARE
 
 LIST = text("""
 SELECT c.id, s.code, c.kind, r.index, m.position, c.params, c.reason, c.note, c.origin,
@@ -32,3 +34,15 @@ async def list_commands(
         CommandView(**dict(zip(FIELDS, row, strict=True)))
         for row in await session.execute(LIST, params)
     ]
+
+
+CAPACITIES = text(f"""
+SELECT r.index, coalesce(l.contactor_closed, false), {STRING_SHARE}
+FROM rack r LEFT JOIN rack_latest l ON l.rack_id = r.id WHERE r.site_id = :site ORDER BY r.index
+""")  # noqa: S608 - the f-string only inlines a constant
+
+
+async def string_capacities(session: AsyncSession, *, site_id: int) -> list[StringCapacity]:
+    """Each string's state for the impact preview, measured as the site page's capacity online."""
+    rows = await session.execute(CAPACITIES, {"site": site_id})
+    return [StringCapacity(index, closed, float(share)) for index, closed, share in rows]

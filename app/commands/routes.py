@@ -24,6 +24,7 @@ from app.commands.schemas import (
 )
 from app.core.db import SessionDep
 from app.core.enums import Actor
+from app.core.errors import error_body
 from app.core.security import client_host
 from app.ingest.dependencies import DeviceDep, bearer_token, device_for_token
 from app.live.hub import LiveHub, Subscription
@@ -47,6 +48,13 @@ def operator(request: Request, user: SignedIn) -> service.Requester:
     return service.Requester(user.username, Actor.OPERATOR.value, client_host(request))
 
 
+def refused(exc: service.CommandRefusedError) -> HTTPException:
+    """409 whose message gives the reason and the remedy, also apart in the details."""
+    refusal = exc.refusal
+    details = [{"reason": refusal.reason, "remedy": refusal.remedy}]
+    return HTTPException(409, error_body("conflict", str(refusal), details))
+
+
 def check_role(user: SignedIn, kind: str, reason: str) -> None:
     """403 when the user's role may not send this kind of command for this reason."""
     refusal = may_command(user.role, kind, reason)
@@ -65,7 +73,7 @@ async def queue(
             session, site_ref(site), body, operator(request, user), datetime.now(UTC)
         )
     except service.CommandRefusedError as exc:
-        raise HTTPException(409, str(exc)) from exc
+        raise refused(exc) from exc
     return (await list_commands(session, site.id, command_id=command_id))[0]
 
 
@@ -89,7 +97,7 @@ async def cancel(
             session, site.id, command_id, operator(request, user), datetime.now(UTC)
         )
     except service.CommandRefusedError as exc:
-        raise HTTPException(409, str(exc)) from exc
+        raise refused(exc) from exc
     return (await list_commands(session, site.id, command_id=command_id))[0]
 
 

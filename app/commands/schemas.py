@@ -58,6 +58,16 @@ class CommandRequest(BaseModel):
             raise ValueError("enabled is for set_balancing, which needs it")
         return self
 
+    def derate_pct(self, *, nameplate_kw: float, strings: int) -> float | None:
+        """A derate's limit in % of rating (a kW derate over the site's or one string's share)."""
+        if self.kind is not CommandKind.DERATE:
+            return None
+        if self.pct is not None:
+            return self.pct
+        assert self.kw is not None
+        share = nameplate_kw / (strings if self.string else 1)
+        return round(min(100.0, 100.0 * self.kw / share), 2)
+
 
 class CommandView(BaseModel):
     """A command and where it is in its lifecycle."""

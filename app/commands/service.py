@@ -33,7 +33,13 @@ COMMAND_LOCK = 0x434D44  # advisory-lock namespace for queueing commands ("CMD")
 
 
 class CommandRefusedError(Exception):
-    """An interlock, a conflict or a state refused the request; the message says why."""
+    """An interlock, a conflict or a state refused the request; the refusal says why."""
+
+    def __init__(self, refusal: interlocks.Refusal | str) -> None:
+        if isinstance(refusal, str):
+            refusal = interlocks.Refusal(refusal)
+        self.refusal = refusal
+        super().__init__(str(refusal))
 
 
 @dataclass(frozen=True)
@@ -57,16 +63,22 @@ class Requester:
 
 STRINGS = text("""
 SELECT r.id, r.index, coalesce(l.contactor_closed, false), coalesce(l.current_a, 0),
-       coalesce(l.charge_limit_a, r.max_charge_a), coalesce(l.discharge_limit_a, r.max_discharge_a)
+       coalesce(l.charge_limit_a, r.max_charge_a), coalesce(l.discharge_limit_a, r.max_discharge_a),
+       r.max_charge_a, r.max_discharge_a, l.voltage_v
 FROM rack r LEFT JOIN rack_latest l ON l.rack_id = r.id WHERE r.site_id = :site ORDER BY r.index
 """)
 PENDING = text("""
-SELECT id, kind, rack_id, module_id FROM command
-WHERE site_id = :site AND state IN ('queued', 'sent', 'acked')
+SELECT id, kind, rack_id, module_id, state FROM command
+WHERE site_id = :site AND state IN ('queued', 'sent', 'acked') ORDER BY id
 """)
 TARGET = text("""
 SELECT r.id, m.id FROM rack r LEFT JOIN module m ON m.rack_id = r.id AND m.position = :module
 WHERE r.site_id = :site AND r.index = :string
+""")
+TARGETS = text("""
+SELECT (SELECT count(*) FROM rack WHERE site_id = :site),
+       (SELECT count(*) FROM module m JOIN rack r ON r.id = m.rack_id
+        WHERE r.site_id = :site AND r.index = :string)
 """)
 INSERT = text("""
 INSERT INTO command (site_id, rack_id, module_id, kind, params, reason, note, origin,
@@ -85,20 +97,41 @@ async def resolve_target(
         return interlocks.Target()
     params = {"site": site_id, "string": string, "module": module or 0}
     row = (await session.execute(TARGET, params)).first()
+    if row is not None and (module is None or row[1] is not None):
+        return interlocks.Target(rack_id=row[0], module_id=row[1])
+    strings, modules = (await session.execute(TARGETS, params)).one()
     if row is None:
-        raise CommandRefusedError(f"this site has no string {string}")
-    if module is not None and row[1] is None:
-        raise CommandRefusedError(f"string {string} has no module {module}")
-    return interlocks.Target(rack_id=row[0], module_id=row[1])
+        missing = interlocks.Refusal(f"this site has no string {string}",
+                                     f"choose a string from 1 to {strings}")  # fmt: skip
+    else:
+        missing = interlocks.Refusal(f"string {string} has no module {module}",
+                                     f"choose a module from 1 to {modules}")  # fmt: skip
+    raise CommandRefusedError(missing)
+
+
+async def checked_target(
+    session: AsyncSession, *, site: SiteRef, request: CommandRequest
+) -> interlocks.Target:
+    """The command's target once every interlock lets it through; CommandRefusedError if not.
+
+    Read-only: the preview runs exactly this, so it cannot promise what queueing would refuse.
+    """
+    target = await resolve_target(session, site.id, string=request.string, module=request.module)
+    rows = await session.execute(STRINGS, {"site": site.id})
+    strings = [interlocks.StringState(*row) for row in rows]
+    rows = await session.execute(PENDING, {"site": site.id})
+    pending = [interlocks.Pending(*row) for row in rows]
+    refusal = interlocks.check(request.kind, target, strings, pending,
+                               nameplate_kw=site.nameplate_power_kw)  # fmt: skip
+    if refusal is not None:
+        raise CommandRefusedError(refusal)
+    return target
 
 
 def _params(site: SiteRef, request: CommandRequest) -> dict[str, Any]:
-    if request.kind is CommandKind.DERATE:
-        if request.pct is not None:
-            return {"pct": request.pct}
-        share = site.nameplate_power_kw / (site.strings if request.string else 1)
-        assert request.kw is not None
-        return {"pct": round(min(100.0, 100.0 * request.kw / share), 2), "kw": request.kw}
+    pct = request.derate_pct(nameplate_kw=site.nameplate_power_kw, strings=site.strings)
+    if pct is not None:
+        return {"pct": pct} if request.kw is None else {"pct": pct, "kw": request.kw}
     if request.kind is CommandKind.SET_BALANCING:
         return {"enabled": request.enabled}
     return {}
@@ -112,16 +145,7 @@ async def queue_command(
     await session.execute(
         text("SELECT pg_advisory_xact_lock(:key, :site)"), {"key": COMMAND_LOCK, "site": site.id}
     )
-    target = await resolve_target(session, site.id, string=request.string, module=request.module)
-    strings = [
-        interlocks.StringState(*row) for row in await session.execute(STRINGS, {"site": site.id})
-    ]
-    pending = [
-        interlocks.Pending(*row) for row in await session.execute(PENDING, {"site": site.id})
-    ]
-    refusal = interlocks.check(request.kind, target, strings, pending)
-    if refusal is not None:
-        raise CommandRefusedError(refusal)
+    target = await checked_target(session, site=site, request=request)
     revert = now + timedelta(seconds=request.revert_after_s) if request.revert_after_s else None
     values = {
         "site": site.id, "rack": target.rack_id, "module": target.module_id,

@@ -22,6 +22,12 @@ SELECT a.* FROM alarm a
 WHERE a.state IN ('unacked', 'acked', 'rtn_unacked') AND NOT ({UNDER_ISOLATED_STRING})
 """  # noqa: S608 - constants only
 
+# A connected string's share of its nameplate: the tighter of its two limits, at most 1. Capacity
+# online is the sum of these over the closed strings (the command preview uses it too).
+STRING_SHARE = """least(1.0,
+  coalesce(l.charge_limit_a / nullif(r.max_charge_a, 0), 1.0),
+  coalesce(l.discharge_limit_a / nullif(r.max_discharge_a, 0), 1.0))"""
+
 OVERVIEW = text(f"""
 WITH racks AS (
   SELECT r.site_id, count(*) AS strings,
@@ -29,10 +35,7 @@ WITH racks AS (
          count(*) FILTER (WHERE l.contactor_closed AND (l.charge_limit_a < r.max_charge_a
                                  OR l.discharge_limit_a < r.max_discharge_a)) AS derated,
          coalesce(sum(l.n_mod_bypassed), 0) AS bypassed,
-         sum(CASE WHEN l.contactor_closed THEN least(1.0,
-               coalesce(l.charge_limit_a / nullif(r.max_charge_a, 0), 1.0),
-               coalesce(l.discharge_limit_a / nullif(r.max_discharge_a, 0), 1.0))
-             ELSE 0 END) AS capacity_online,
+         sum(CASE WHEN l.contactor_closed THEN {STRING_SHARE} ELSE 0 END) AS capacity_online,
          avg(l.soc_pct) AS soc_pct, sum(l.power_kw) AS power_kw, max(l.ts) AS last_data_at
   FROM rack r LEFT JOIN rack_latest l ON l.rack_id = r.id
   GROUP BY r.site_id),

@@ -11,15 +11,14 @@ from app.auth.dependencies import Commander
 from app.auth.permissions import may_command
 from app.auth.service import SignedIn
 from app.commands import service
-from app.commands.impact import StringCapacity, describe_impact
-from app.commands.queries import list_commands
+from app.commands.impact import describe_impact
+from app.commands.interlocks import Refusal
+from app.commands.queries import list_commands, string_capacities
 from app.commands.routes import operator, site_ref
 from app.commands.schemas import CommandRequest
 from app.core.db import SessionDep
 from app.core.htmx import render
 from app.sites.access import VisibleSite
-from app.telemetry.queries import strings_latest
-from app.web.site import derate_pct
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,26 +44,23 @@ def _problems(exc: ValidationError) -> list[str]:
     return out
 
 
-async def _capacities(session: SessionDep, site_id: int) -> list[StringCapacity]:
-    racks = await strings_latest(session, site_id=site_id)
-    return [
-        StringCapacity(r["string"], bool(r["contactor_closed"]), (derate_pct(r) or 100.0) / 100)
-        for r in racks
-    ]
-
-
 @router.post("/sites/{code}/commands/preview", response_class=HTMLResponse)
 async def preview(
     request: Request, session: SessionDep, site: VisibleSite, user: Commander
 ) -> HTMLResponse:
-    """Step one: what the command would do; nothing is sent yet."""
-    context: dict[str, Any] = {"site": site, "fields": await _form(request)}
+    """Step one: what the command would do, or why the interlocks would refuse it; no send."""
+    context: dict[str, Any] = {"site": site, "fields": await _form(request), "preview": True}
     command = _allowed(request, context, user)
     if isinstance(command, HTMLResponse):
         return command
-    capacities = await _capacities(session, site.id)
-    context["impact"] = describe_impact(command, capacities, site.nameplate_power_kw)
     context["command"] = command
+    try:
+        await service.checked_target(session, site=site_ref(site), request=command)
+    except service.CommandRefusedError as exc:
+        context["refusal"] = exc.refusal  # no "Confirm and send" for what would be refused
+        return _answer(request, context, 409)
+    capacities = await string_capacities(session, site_id=site.id)
+    context["impact"] = describe_impact(command, capacities, site.nameplate_power_kw)
     return _answer(request, context, 200)
 
 
@@ -84,7 +80,7 @@ async def send(
         )
         context["queued"] = (await list_commands(session, site.id, command_id=command_id))[0]
     except service.CommandRefusedError as exc:
-        context["refusal"], status = str(exc), 409
+        context["refusal"], status = exc.refusal, 409
     return _answer(request, context, status)
 
 
@@ -99,7 +95,7 @@ def _allowed(
         return _answer(request, context, 422)
     refusal = may_command(user.role, command.kind.value, command.reason.value)
     if refusal is not None:
-        context["refusal"] = refusal
+        context["refusal"] = Refusal(refusal)
         return _answer(request, context, 403)
     return command
 

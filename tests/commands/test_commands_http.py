@@ -112,7 +112,9 @@ def test_interlocks_refuse_with_the_reason(server: LiveServer, site: DeviceSite)
         f"command #{first.json()['id']} (derate) is still in flight"
     )
     assert unknown.status_code == 409
-    assert unknown.json()["error"]["message"] == "this site has no string 9"
+    assert unknown.json()["error"]["message"] == (
+        "this site has no string 9; choose a string from 1 to 3"
+    )
 
 
 def test_the_last_connected_string_stays(server: LiveServer, site: DeviceSite) -> None:
@@ -122,7 +124,10 @@ def test_the_last_connected_string_stays(server: LiveServer, site: DeviceSite) -
     post_batch(server, site.token, batch(site.code, 2, strings=strings))
     refused = queue(server, site, kind="isolate_string", string=3)
     assert refused.status_code == 409
-    assert "last connected string" in refused.json()["error"]["message"]
+    assert refused.json()["error"]["details"] == [{
+        "reason": "this is the last connected string; isolating it would trip the site",
+        "remedy": "return another string to service first",
+    }]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -235,7 +240,9 @@ def test_browser_form_previews_the_impact_then_sends(
         f"{server.url}/sites/{site.code}/commands/preview", data=form, headers=htmx
     )
     assert preview.status_code == 200
-    assert "Impact: site power 100 kW → 67 kW, 2 of 3 strings online." in preview.text
+    assert (
+        "Impact: site power 100 kW → 67 kW, 2 of 3 strings online, capacity online 100 % → 67 %."
+    ) in preview.text
     assert "<title>" not in preview.text  # an answer inside the page, not a navigation
     with psycopg.connect(psycopg_dsn(test_database_url)) as conn:
         queued_before = conn.execute(
@@ -291,3 +298,33 @@ def test_edge_readings_after_the_ack_verify_at_once(
         headers=edge_headers(site),
     )
     assert bad.status_code == 422
+
+
+def test_a_returned_string_is_verified_only_back_at_full_limits(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    # String 2 was derated to 30 % (42 of 140 A) and then isolated.
+    now = datetime.now(UTC)
+    derated = {"charge_limit_a": 42.0, "discharge_limit_a": 42.0}
+    opened = [string_row(2, now, contactor_closed=False, current_a=0.0, **derated)]
+    post_batch(server, site.token, batch(site.code, 2, strings=opened))
+    command = queue(server, site, kind="return_string", string=2).json()
+    poll(server, site)
+    closed = {"contactor_closed": 1, "current_a": -12.0, **derated}
+    answer = server.http.post(
+        f"{server.url}/api/v1/edge/commands/{command['id']}/result",
+        json={"outcome": "acked", "at": datetime.now(UTC).isoformat(), "evidence": {"2.0": closed}},
+        headers=edge_headers(site),
+    ).json()
+    assert answer["state"] == "acked"  # the contactor closed, but the derate is still there
+    still = [string_row(2, datetime.now(UTC), current_a=-12.0, **derated)]
+    assert post_batch(server, site.token, batch(site.code, 3, strings=still)).status_code == 200
+    assert state(test_database_url, command["id"]) == "acked"
+    full = [string_row(2, datetime.now(UTC), current_a=-40.0, charge_limit_a=139.8)]
+    assert post_batch(server, site.token, batch(site.code, 4, strings=full)).status_code == 200
+    assert state(test_database_url, command["id"]) == "verified"
+    listed = server.http.get(f"{server.url}/api/v1/sites/{site.code}/commands").json()["items"]
+    mine = next(c for c in listed if c["id"] == command["id"])
+    assert mine["result"]["verified_by"] == (
+        "contactor closed, limits at rating (139.8 A charge, 140 A discharge)"
+    )

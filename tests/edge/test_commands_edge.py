@@ -1,13 +1,21 @@
 """The edge's command path on a real virtual CAN bus with the simulated BMS: a delivery is
 carried out once even when repeated or after a restart, and the edge vetoes on its own data."""
 
+import time
 from typing import Any
 
 import httpx
+import pytest
+from pydantic import ValidationError
 
+from edge.bus_commands import BusCommander, Order, Outcome
+from edge.command_frames import CommandFrames, Step
 from edge.commands import POLL_PATH, poll_failure
 from edge.interlock import edge_refusal
+from edge.mapping import CommandMapping, CommandStep
+from edge.protocol import load_protocol
 from tests.edge.conftest import Rig
+from tests.edge_process import REFERENCE_MAPPING
 
 
 def delivered(rig: Rig, **request: Any) -> dict[str, Any]:
@@ -98,3 +106,66 @@ def test_a_refused_poll_is_logged_in_one_line_with_the_backends_reason(rig: Rig)
     assert poll_failure(with_body) == f"backend answered 401: {answer.json()['error']['message']}"
     assert poll_failure(without) == "backend answered 502: Bad Gateway"
     assert poll_failure(httpx.ConnectError("refused")) == "refused"
+
+
+def sent_commands(rig: Rig, count: int) -> list[tuple[int, float, float]]:
+    """(opcode, parameter, timeout) of the command frames seen on the bus, once `count` are."""
+    deadline = time.monotonic() + 2
+    while len(rig.commands_seen) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    message = rig.collector.decoder.protocol.message("CMD")
+    decoded = [message.decode(m.data, decode_choices=False) for m in rig.commands_seen]
+    return [(int(d["CmdOpcode"]), d["CmdParam"], d["CmdTimeout"]) for d in decoded]
+
+
+def test_return_to_service_is_connect_then_a_derate_to_full_by_mapping() -> None:
+    frames = load_protocol(REFERENCE_MAPPING).commands
+    assert frames is not None
+    assert frames.supports("return_string")
+    assert frames.steps("return_string", param=0.0, timeout_s=0) == [
+        Step("connect", 0.0, 0), Step("derate", 100.0, 0),
+    ]  # fmt: skip
+    # Kinds without steps are their own opcode, with the command's parameter and timeout.
+    assert frames.steps("derate", param=30.0, timeout_s=600) == [Step("derate", 30.0, 600)]
+    with pytest.raises(ValidationError, match="steps of return_string: no opcode named close"):
+        CommandMapping.model_validate({
+            **frames.mapping.model_dump(), "steps": {"return_string": [{"opcode": "close"}]},
+        })  # fmt: skip
+
+
+def test_returning_a_derated_string_lifts_its_derate(rig: Rig) -> None:
+    string = rig.simulator.plant.strings[0]
+    with rig.simulator.lock:  # derated to 30 % for 10 minutes, then isolated
+        string.charge_limit_a = string.discharge_limit_a = 42.0
+        string.derate_revert_at = time.time() + 600
+        string.contactor_closed = False
+    command = delivered(rig, kind="return_string", string=1)
+    runner = rig.runner()
+    runner.handle(command)
+    runner.stop()
+    # Connect (opcode 2), then derate (1) to 100 % with no revert timeout.
+    assert sent_commands(rig, 2) == [(2, 0.0, 0.0), (1, 100.0, 0.0)]
+    with rig.simulator.lock:
+        limits = (string.charge_limit_a, string.discharge_limit_a)
+        assert (string.contactor_closed, limits) == (True, (140.0, 140.0))
+        assert string.derate_revert_at is None  # the 10-minute revert timer is gone too
+    after = state(rig, command["id"])
+    assert after["state"] == "verified", after
+    assert after["result"]["verified_by"].startswith(
+        "contactor closed, limits at rating (140 A charge, 140 A discharge)"
+    )
+
+
+def test_a_step_that_is_not_done_ends_the_command(rig: Rig) -> None:
+    commands = rig.commander().frames
+    # A protocol whose first step the BMS does not know: the second is never sent.
+    steps = [CommandStep(opcode="preflight"), CommandStep(opcode="connect")]
+    mapping = commands.mapping.model_copy(update={
+        "opcodes": {**commands.mapping.opcodes, "preflight": 42}, "steps": {"return_string": steps},
+    })  # fmt: skip
+    commander = BusCommander(CommandFrames(commands.message, mapping), rig.collector,
+                             rig.commander().send)  # fmt: skip
+    outcome = commander.carry_out(Order(77, "return_string", ((1, 0),), "maintenance"))
+    assert outcome == Outcome("failed", "string 1: unsupported (preflight, step 1 of 2)")
+    time.sleep(0.2)  # a second frame would be on the bus by now
+    assert sent_commands(rig, 1) == [(42, 0.0, 0.0)]
