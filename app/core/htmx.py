@@ -34,11 +34,13 @@ def render(
     *,
     status_code: int = 200,
     navigation: bool = True,
+    block: str | None = None,
 ) -> HTMLResponse:
     """The full page, or the fragment htmx asked for; both vary on HX-Request for caches.
 
     With navigation=False (an answer shown inside the current page, like a confirmation), htmx
-    gets only the content block, without a new title or nav.
+    gets only the content block, without a new title or nav. `block` names the block htmx gets
+    when it targets a part whose id is not a block name (one of many alike, like command-17).
     """
     template = templates.get_template(name)
     full_context = {"request": request, **context}
@@ -48,7 +50,9 @@ def render(
         html = _block(template, "content", full_context)
     else:
         target = request.headers.get("HX-Target", "")
-        if target != "content" and target in template.blocks:
+        if block is not None and target not in ("", "main"):
+            html = _block(template, block, full_context)
+        elif target != "content" and target in template.blocks:
             html = _block(template, target, full_context)
         else:
             base = templates.get_template("base.html")

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 from starlette.responses import HTMLResponse
 
@@ -79,6 +79,7 @@ async def send(
             session, site_ref(site), command, operator(request, user), datetime.now(UTC)
         )
         context["queued"] = (await list_commands(session, site.id, command_id=command_id))[0]
+        context["now"] = datetime.now(UTC)
     except service.CommandRefusedError as exc:
         context["refusal"], status = exc.refusal, 409
     return _answer(request, context, status)
@@ -105,3 +106,16 @@ def _answer(request: Request, context: dict[str, Any], status: int) -> HTMLRespo
     templates = request.app.state.templates
     return render(request, templates, "command_confirm.html", context, status_code=status,
                   navigation=False)  # fmt: skip
+
+
+@router.get("/sites/{code}/commands/{command_id}", response_class=HTMLResponse)
+async def command_page(
+    request: Request, session: SessionDep, site: VisibleSite, command_id: int
+) -> HTMLResponse:
+    """One command and where it is now: a page of its own, and the live part that follows it."""
+    found = await list_commands(session, site.id, command_id=command_id)
+    if not found:
+        raise HTTPException(404, f"this site has no command {command_id}")
+    context = {"site": site, "command": found[0], "now": datetime.now(UTC), "active": "fleet"}
+    templates = request.app.state.templates
+    return render(request, templates, "command.html", context, block="command_status")

@@ -48,8 +48,19 @@
     });
   }
 
-  // A part is busy while someone works in it: typing, a choice open, rows ticked.
+  // Where a press (mouse, finger, pen) is under way: a part must not be swapped between the
+  // press and its release, or the click lands on nothing and is lost.
+  var pressed = null;
+  document.addEventListener("pointerdown", function (event) { pressed = event.target; }, true);
+  ["pointerup", "pointercancel"].forEach(function (name) {
+    document.addEventListener(name, function () {
+      setTimeout(function () { pressed = null; refreshOwed(); }, 0); // after the click
+    }, true);
+  });
+
+  // A part is busy while someone works in it: pressing, typing, a choice open, rows ticked.
   function busy(part) {
+    if (pressed && part.contains(pressed)) return true;
     var active = document.activeElement;
     if (active && part.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName) &&
         active.type !== "checkbox") return true;

@@ -23,7 +23,8 @@ FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-VIEWPORTS = {"desktop": (1440, 900), "tablet-portrait": (800, 1280)}
+VIEWPORTS = {"desktop": (1440, 900), "tablet-portrait": (800, 1280)}  # every journey, both
+SIZES = {**VIEWPORTS, "tablet-landscape": (1280, 800)}
 # A shared two-core machine running a backend, a database and Chromium at once answers slower
 # than a desk does; assertions wait up to this long for the page to show what they expect.
 expect.set_options(timeout=10_000)

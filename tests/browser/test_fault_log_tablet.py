@@ -1,15 +1,16 @@
-"""The fault log on a 10-inch tablet, both ways up: no sideways scrolling, fingers fit."""
+"""The fault log on a 10-inch tablet, both ways up, reached by tapping: no sideways scrolling,
+fingers fit, the guidance opens."""
 
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser
 
-from tests.browser.conftest import open_page
+from tests.browser.journey import start
 from tests.factories import DeviceSite
 from tests.server import LiveServer
 
-TABLET = {"portrait": (800, 1280), "landscape": (1280, 800)}
+TABLET = {"portrait": "tablet-portrait", "landscape": "tablet-landscape"}
 TOUCH_PX = 44
 INTERACTIVE = "main a, main button, main summary, main select, main input"
 
@@ -22,10 +23,15 @@ async def test_fault_log_fits_a_tablet(
     orientation: str,
     tmp_path: Path,
 ) -> None:
-    watched = await open_page(browser, *TABLET[orientation], server=server)
-    page = watched.page
+    journey = await start(browser, server, "technician", TABLET[orientation])
+    page, site = journey.page, browser_site
     try:
-        await page.goto(f"{server.url}/sites/{browser_site.code}/faults?window=all")
+        await page.locator(f'#fleet_table tr[data-site="{site.code}"]').get_by_role("link").click()
+        await journey.at(site.name, crumbs=["Fleet", site.name], url=f"/sites/{site.code}$")
+        await page.locator("p.links").get_by_role("link", name="Fault log").click()
+        await journey.at("Fault log", crumbs=["Fleet", site.name, "Fault log"], url="/faults$")
+        await page.locator("form.filters").get_by_label("Period").select_option(label="everything")
+        await journey.settled()
         await page.locator(".fault details summary").first.click()  # guidance open
         shot = tmp_path / f"fault-log-{orientation}.png"
         await page.screenshot(path=str(shot), full_page=True)
@@ -50,6 +56,6 @@ async def test_fault_log_fits_a_tablet(
         assert small == [], f"touch targets under {TOUCH_PX}px: {small}"
         assert await page.locator(".fault").count() == 1
         assert await page.locator(".guidance .safety").first.is_visible()
-        assert watched.errors == []
+        journey.assert_clean()
     finally:
         await page.context.close()

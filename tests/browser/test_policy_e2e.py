@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from playwright.async_api import expect
+from playwright.async_api import Browser, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.browser.conftest import Watched
+from tests.browser.journey import Journey, start
 from tests.db import psycopg_dsn
 from tests.e2e.test_resilience import FAST_SIM, stop_edge
 from tests.edge_process import (
@@ -23,7 +23,7 @@ from tests.edge_process import (
     start_edge,
     write_site_file,
 )
-from tests.factories import committed_device_site
+from tests.factories import DeviceSite, committed_device_site
 from tests.server import LiveServer
 
 FAULT = "cell_ov:string=2,module=2,cell=3,size=0.4,at=5"  # above 3.65 V alarm, below 3.75 V trip
@@ -47,7 +47,7 @@ async def until_rows(dsn: str, sql: str, *params: Any, within: float = 20) -> li
 
 async def test_policy_isolates_a_fault_and_an_operator_returns_the_string(
     engine: AsyncEngine, server: LiveServer, test_database_url: str, tmp_path: Path,
-    watched: Watched,
+    browser: Browser,
 ) -> None:  # fmt: skip
     site = await committed_device_site(engine, racks=3)
     site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING, strings=3,
@@ -69,12 +69,19 @@ async def test_policy_isolates_a_fault_and_an_operator_returns_the_string(
         assert started < onset < isolated
         assert (isolated - onset).total_seconds() < 1.0
 
-        await watched.page.goto(f"{server.url}/kpis?site={site.code}&window=24h")
-        mtti = watched.page.locator("#kpi-isolate")
+        journey = await start(browser, server, "operator")
+        page = journey.page
+        await page.locator("#mainnav").get_by_role("link", name="KPIs").click()
+        await journey.at("KPIs", crumbs=None, url="/kpis$")
+        await page.locator("form.filters").get_by_label("Site").select_option(site.code)
+        await journey.at(f"KPIs {site.code}", crumbs=None, url="window=7d$")
+        await page.locator("form.filters").get_by_label("Window").select_option("24h")
+        await journey.at(f"KPIs {site.code}", crumbs=None, url="window=24h$")
+        mtti = page.locator("#kpi-isolate")
         await expect(mtti).to_contain_text("1 fault isolations")
         await expect(mtti).to_contain_text("edge policy")
 
-        verified = await return_string_from_the_browser(watched, server, site.code)
+        verified = await return_string_from_the_browser(journey, server, site)
         assert verified["origin"] == "operator"
         assert verified["state"] == "verified", verified
         # The contactor-closed feedback arrives with the next telemetry batch.
@@ -95,7 +102,8 @@ async def test_policy_isolates_a_fault_and_an_operator_returns_the_string(
     for index, samples, carrying in carried:
         assert samples > 5, index
         assert carrying == samples, f"string {index} stopped carrying current"
-    assert watched.errors == []
+    journey.assert_clean()
+    await page.context.close()
 
 
 def commands(server: LiveServer, code: str) -> list[dict[str, Any]]:
@@ -107,11 +115,14 @@ def commands(server: LiveServer, code: str) -> list[dict[str, Any]]:
 
 
 async def return_string_from_the_browser(
-    watched: Watched, server: LiveServer, code: str
+    journey: Journey, server: LiveServer, site: DeviceSite
 ) -> dict[str, Any]:
     """Return string 2 through the two-step form; the command once it has settled."""
-    page = watched.page
-    await page.goto(f"{server.url}/sites/{code}/strings/2")
+    page, code = journey.page, site.code
+    await page.locator("#mainnav").get_by_role("link", name="Fleet").click()
+    await page.locator(f'#fleet_table tr[data-site="{code}"]').get_by_role("link").click()
+    await page.locator("#site_map table").get_by_role("link", name="String 2").click()
+    await journey.at("String 2", crumbs=["Fleet", site.name, "String 2"], url="/strings/2$")
     panel = page.locator(".command-panel details", has_text="Return to service")
     await panel.locator("summary").click()
     await panel.get_by_label("Reason").select_option("fault")
@@ -120,6 +131,7 @@ async def return_string_from_the_browser(
     answer = panel.locator(".command-answer")
     await answer.get_by_role("button", name="Confirm and send").click()
     await expect(answer).to_contain_text("queued")
+    await expect(answer.locator(".command-state")).to_have_text("verified", timeout=15_000)
     deadline = time.monotonic() + 15
     while True:
         mine = [c for c in commands(server, code) if c["kind"] == "return_string"]

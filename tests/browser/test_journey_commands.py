@@ -1,0 +1,158 @@
+"""Commands as an operator sends them, by clicking: derate, isolate and return a string of a
+site whose simulated BMS answers through a real edge, each followed to its end on the page
+that sent it and on a second open page; cancel one nobody has picked up; a refusal is shown
+where the action was, with what would make it possible."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Locator, Page, expect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.browser.journey import Journey, start
+from tests.e2e.test_resilience import FAST_SIM, stop_edge
+from tests.edge_process import REFERENCE_MAPPING, edge_env, start_edge, write_site_file
+from tests.factories import DeviceSite, committed_device_site
+from tests.server import LiveServer
+from tests.wire import batch, full_site_rows, post_batch
+
+COMMAND_END_MS = 30_000  # queued → sent → acked → verified, on a loaded two-core machine
+
+
+@pytest.fixture
+async def edge_site(
+    engine: AsyncEngine, server: LiveServer, tmp_path: Path
+) -> AsyncIterator[DeviceSite]:
+    """A three-string site streaming from a simulated BMS through a real edge process."""
+    site = await committed_device_site(engine, racks=3, name="Command Site")
+    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING, strings=3,
+                                simulator=f"{FAST_SIM}\nsetpoint_kw = -20")  # fmt: skip
+    env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
+    edge = start_edge(["simulate", "--config", str(site_file)], env)
+    try:
+        yield site
+    finally:
+        stop_edge(edge)
+
+
+async def open_string(journey: Journey, site: DeviceSite, string: int) -> None:
+    """Fleet → site → string, by clicking."""
+    page = journey.page
+    await page.locator(f'#fleet_table tr[data-site="{site.code}"]').get_by_role("link").click()
+    await journey.at(site.name, crumbs=["Fleet", site.name], url=f"/sites/{site.code}$")
+    await page.locator("#site_map table").get_by_role("link", name=f"String {string}").click()
+    await journey.at(f"String {string}", crumbs=["Fleet", site.name, f"String {string}"],
+                     url=f"/sites/{site.code}/strings/{string}$")  # fmt: skip
+
+
+async def review(page: Page, action: str, note: str, **fields: str) -> Locator:
+    """Open a command form, fill it, ask for the impact; the form's answer area."""
+    panel = page.locator(".command-panel details").filter(has_text=action)
+    await panel.locator("summary").click()
+    for label, value in fields.items():
+        control = panel.get_by_label(label.replace("_", " "), exact=False)
+        if await control.evaluate("e => e.tagName") == "SELECT":
+            await control.select_option(value)
+        else:
+            await control.fill(value)
+    await panel.get_by_label("Note").fill(note)
+    await panel.get_by_role("button", name="Review impact").click()
+    return panel.locator(".command-answer")
+
+
+async def send_and_follow(answer: Locator, second: Page, kind: str) -> None:
+    """Confirm; the command's state reaches 'verified' here and in the second page's list."""
+    await answer.get_by_role("button", name="Confirm and send").click()
+    status = answer.locator(".command-status")
+    await expect(status).to_contain_text("queued")  # at once, before the edge has it
+    await expect(status.locator(".command-state")).to_have_text("verified", timeout=COMMAND_END_MS)
+    row = second.locator("#site_commands tr.command").filter(has_text=kind).first
+    await expect(row.locator(".command-state")).to_have_text("verified", timeout=COMMAND_END_MS)
+
+
+async def test_derate_isolate_and_return_reach_their_end(
+    browser: Browser, server: LiveServer, edge_site: DeviceSite
+) -> None:
+    journey = await start(browser, server, "operator")
+    watcher = await start(browser, server, "operator")
+    page, second = journey.page, watcher.page
+    try:
+        await (
+            second.locator(f'#fleet_table tr[data-site="{edge_site.code}"]')
+            .get_by_role("link")
+            .click()
+        )
+        await watcher.at(edge_site.name, crumbs=["Fleet", edge_site.name],
+                         url=f"/sites/{edge_site.code}$")  # fmt: skip
+        await open_string(journey, edge_site, 2)
+        live = page.locator("#string_live")
+        await expect(live).to_contain_text("140 / 140 A", timeout=COMMAND_END_MS)
+
+        answer = await review(page, "Derate this string", "cell 5 warm, derate", Limit_to="30")
+        await expect(answer.locator(".impact")).to_contain_text("capacity online 100 % → 77 %")
+        await send_and_follow(answer, second, "derate")
+        await expect(live).to_contain_text("42 / 42 A")
+
+        answer = await review(page, "Isolate this string", "replace fuse", Reason="maintenance")
+        await expect(answer.locator(".impact")).to_contain_text("2 of 3 strings online")
+        await send_and_follow(answer, second, "isolate string")
+        await expect(live.locator(".contactor")).to_have_text("open")
+
+        answer = await review(page, "Return to service", "fuse replaced", Reason="maintenance")
+        await expect(answer.locator(".impact")).to_contain_text("capacity online 67 % → 100 %")
+        await send_and_follow(answer, second, "return string")
+        # Back in full service: closed, and the derate lifted with it.
+        await expect(live.locator(".contactor")).to_have_text("closed")
+        await expect(live).to_contain_text("140 / 140 A")
+        journey.assert_clean()
+        watcher.assert_clean()
+    finally:
+        await page.context.close()
+        await second.context.close()
+
+
+@pytest.fixture
+async def quiet_site(engine: AsyncEngine, server: LiveServer) -> DeviceSite:
+    """A site with data but no edge polling: what is queued stays queued. String 2 is open."""
+    site = await committed_device_site(engine, name="Quiet Site")
+    rows = full_site_rows(datetime.now(UTC) - timedelta(seconds=2))
+    rows["strings"][1].update(contactor_closed=False, current_a=0.0)
+    assert post_batch(server, site.token, batch(site.code, 1, **rows)).status_code == 200
+    return site
+
+
+async def test_cancel_a_queued_command_and_see_a_refusal_in_place(
+    browser: Browser, server: LiveServer, quiet_site: DeviceSite
+) -> None:
+    journey = await start(browser, server, "operator")
+    page, site = journey.page, quiet_site
+    try:
+        await page.locator(f'#fleet_table tr[data-site="{site.code}"]').get_by_role("link").click()
+        await journey.at(site.name, crumbs=["Fleet", site.name], url=f"/sites/{site.code}$")
+        answer = await review(page, "Derate the site", "grid request", Limit_to="80")
+        await answer.get_by_role("button", name="Confirm and send").click()
+        status = answer.locator(".command-status")
+        await expect(status.locator(".command-state")).to_have_text("queued")
+        await status.get_by_role("button", name="Cancel command").click()
+        await expect(status.locator(".command-state")).to_have_text("cancelled")
+        row = page.locator("#site_commands tr.command").first
+        await expect(row.locator(".command-state")).to_have_text("cancelled")
+
+        # String 1 is the only one closed: isolating it is refused in the preview, in place,
+        # with the way out, and nothing can be confirmed.
+        await page.locator("#site_map table").get_by_role("link", name="String 1").click()
+        await journey.at("String 1", crumbs=["Fleet", site.name, "String 1"],
+                         url=f"/sites/{site.code}/strings/1$")  # fmt: skip
+        journey.expected_statuses.add(409)
+        answer = await review(page, "Isolate this string", "swap module", Reason="maintenance")
+        await expect(answer.locator(".refusal")).to_contain_text("last connected string")
+        await expect(answer.locator(".remedy")).to_contain_text(
+            "return another string to service first"
+        )
+        await expect(answer.get_by_role("button", name="Confirm and send")).to_have_count(0)
+        await expect(page.locator("#flash")).to_have_count(0)
+        journey.assert_clean()
+    finally:
+        await page.context.close()

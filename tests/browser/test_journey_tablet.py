@@ -1,0 +1,63 @@
+"""On a 10-inch tablet upright (800 by 1280): every control is a 44 px touch target, and none is
+cut off or covered: each can be tapped at its centre once scrolled to."""
+
+from playwright.async_api import Browser
+
+from tests.browser.journey import Journey, start
+from tests.factories import DeviceSite
+from tests.server import LiveServer
+
+TOUCH_PX = 44
+# Each visible control: its size, and whether a tap at its centre lands on it.
+MEASURE = """(minimum) => Array.from(document.querySelectorAll(
+    'a, button, select, summary, input:not([type=hidden]):not([type=checkbox]), label.tick'))
+  .filter(e => e.checkVisibility({ visibilityProperty: true }) && !e.closest('.skip'))
+  .map(e => {
+    e.scrollIntoView({ block: 'center', inline: 'center' });
+    const r = e.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    const small = r.width < minimum - 0.5 || r.height < minimum - 0.5;
+    const on = hit && (e === hit || e.contains(hit) || (e.control && e.control === hit));
+    const covered = !on;
+    return (small || covered)
+      ? `${e.tagName.toLowerCase()} "${(e.textContent || e.name || '').trim().slice(0, 30)}" `
+        + `${Math.round(r.width)}x${Math.round(r.height)}${covered ? ' covered' : ''}` : null;
+  }).filter(Boolean)"""
+
+
+async def problems_on(journey: Journey, name: str) -> list[str]:
+    """The page's controls that are too small to tap or cannot be tapped."""
+    found: list[str] = await journey.page.evaluate(MEASURE, TOUCH_PX)
+    return [f"{name}: {p}" for p in found]
+
+
+async def test_every_control_is_a_touch_target(
+    browser: Browser, server: LiveServer, journey_site: DeviceSite
+) -> None:
+    journey = await start(browser, server, "operator", "tablet-portrait")
+    page, site = journey.page, journey_site
+    found: list[str] = []
+    try:
+        found += await problems_on(journey, "fleet")
+        await page.locator(f'#fleet_table tr[data-site="{site.code}"]').get_by_role("link").click()
+        await journey.at(site.name, crumbs=["Fleet", site.name], url=f"/sites/{site.code}$")
+        found += await problems_on(journey, "site")
+        await page.locator(".heatmap a.hm").first.click()
+        await journey.at("module 1", crumbs=["Fleet", site.name, "String 1", "Module 1"],
+                         url="/modules/")  # fmt: skip
+        found += await problems_on(journey, "module")
+        await page.locator("nav.crumbs").get_by_role("link", name="String 1").click()
+        await journey.at("String 1", crumbs=["Fleet", site.name, "String 1"], url="/strings/1$")
+        found += await problems_on(journey, "string")
+        await page.locator("nav.crumbs").get_by_role("link", name=site.name).click()
+        await page.locator("p.links").get_by_role("link", name="Fault log").click()
+        await journey.at("Fault log", crumbs=["Fleet", site.name, "Fault log"], url="/faults$")
+        found += await problems_on(journey, "faults")
+        for name in ("Alarms", "KPIs"):
+            await page.locator("#mainnav").get_by_role("link", name=name).click()
+            await journey.at(name, crumbs=None, url=f"/{name.lower()}$")
+            found += await problems_on(journey, name.lower())
+        journey.assert_clean()
+    finally:
+        await page.context.close()
+    assert found == [], "\n".join(found)
