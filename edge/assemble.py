@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge.decode import Decoded
-from edge.events import Event, EventKind, fault_edges
+from edge.events import Event, EventKind, Readings, fault_edges
 from edge.model import Target
 
 # Data-quality flags carried with every sample.
@@ -26,6 +26,14 @@ class AssetState:
     last_seen: float = 0.0
     invalid_in_period: bool = False
     comms_lost: bool = False
+
+
+def _readings(state: AssetState) -> Readings | None:
+    """A module's cell voltages and temperatures known right now, if every cell is known."""
+    if not state.cell_v or any(v is None for v in state.cell_v):
+        return None
+    cells = tuple(v for v in state.cell_v if v is not None)
+    return Readings(cells, tuple(t for t in state.temp_c if t is not None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +131,9 @@ class Assembler:
         if name == "fault_bits" and previous != value:
             names = self.fault_names.get(decoded.target, {})
             where = (decoded.target, key[0], key[1])
-            self._tell(fault_edges(previous=int(previous or 0), current=int(value),
-                                   names=names, where=where, ts=decoded.ts))  # fmt: skip
+            edges = fault_edges(previous=int(previous or 0), current=int(value), names=names,
+                                where=where, ts=decoded.ts, readings=_readings(state))  # fmt: skip
+            self._tell(edges)
         elif name == "contactor_closed" and previous is not None and previous != value:
             kind = EventKind.CONTACTOR_CLOSED if value else EventKind.CONTACTOR_OPENED
             self._tell([Event(decoded.ts, kind, decoded.target, key[0], key[1])])

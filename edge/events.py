@@ -20,6 +20,14 @@ class EventKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Readings:
+    """A module's cell voltages and temperatures as the edge knew them when a fault rose."""
+
+    cell_v: tuple[float, ...]
+    temp_c: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """One event with its exact onset time (the frame that showed it, or the last frame heard)."""
 
@@ -29,6 +37,11 @@ class Event:
     string: int
     module: int  # 0 for string-level events
     code: str = ""
+    # For a module fault raised: the readings the BMS tripped on (its frames of the same cycle
+    # come before the fault word), so the alarm can name the cell and value that crossed the
+    # limit. The period's sample is not a substitute: it closes later, and the batch sent
+    # before then holds the previous one.
+    readings: Readings | None = None
 
 
 def fault_code(names: dict[int, str], target: Target, bit: int) -> str:
@@ -37,16 +50,21 @@ def fault_code(names: dict[int, str], target: Target, bit: int) -> str:
 
 
 def fault_edges(
-    *, previous: int, current: int, names: dict[int, str], where: tuple[Target, int, int], ts: float
-) -> list[Event]:
-    """Events for every bit that changed between two fault words."""
+    *, previous: int, current: int, names: dict[int, str], where: tuple[Target, int, int],
+    ts: float, readings: Readings | None = None,
+) -> list[Event]:  # fmt: skip
+    """Events for every bit that changed between two fault words (raised ones with `readings`)."""
     target, string, module = where
     events = []
     changed = previous ^ current
     bit = 0
     while changed >> bit:
         if (changed >> bit) & 1:
-            kind = EventKind.FAULT_RAISED if (current >> bit) & 1 else EventKind.FAULT_CLEARED
-            events.append(Event(ts, kind, target, string, module, fault_code(names, target, bit)))
+            raised = bool((current >> bit) & 1)
+            kind = EventKind.FAULT_RAISED if raised else EventKind.FAULT_CLEARED
+            code = fault_code(names, target, bit)
+            events.append(
+                Event(ts, kind, target, string, module, code, readings if raised else None)
+            )
         bit += 1
     return events
