@@ -8,6 +8,7 @@ import math
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import can
@@ -148,3 +149,34 @@ def command_frames_sent(path: Path, command_id: int) -> int:
             assert isinstance(carried, int)
             sent += carried == command_id & 0xFFFF
     return sent
+
+
+@dataclass(frozen=True)
+class FaultEdge:
+    """A module fault bit's first rise in a recorded log, with the cell voltages then known."""
+
+    ts: float
+    cells: tuple[float, ...]
+
+
+def first_fault_edge(path: Path, *, string: int, module: int, bit: int, cells: int) -> FaultEdge:
+    """When a module's fault bit first rose (its MOD_FLAGS frame), decoded with plain cantools,
+    and the module's cell voltages from the frames the BMS sent before it."""
+    database = cantools.database.load_file(REFERENCE_DBC)
+    assert isinstance(database, cantools.database.can.Database)
+    flags = database.get_message_by_name("MOD_FLAGS")
+    known: dict[int, float] = {}
+    for message in can.LogReader(str(path)):
+        if message.arbitration_id & 0xFFFF != string << 8 | module:
+            continue
+        decoded = _module_cells(database, message)
+        if decoded is not None:
+            known.update(decoded[1])
+        if message.arbitration_id >> 16 == (flags.frame_id >> 16) & 0x1FFF:
+            frame = flags.decode(bytes(message.data), decode_choices=False)
+            assert isinstance(frame, dict)
+            word = frame["ModFaults"]
+            assert isinstance(word, int)
+            if word >> bit & 1 and len(known) == cells:
+                return FaultEdge(message.timestamp, tuple(known[i] for i in range(cells)))
+    raise AssertionError(f"fault bit {bit} of string {string} module {module} never rose")

@@ -9,23 +9,20 @@ from app.ingest.asset_map import SiteAssets
 from app.ingest.schemas import EventRow
 from app.isolations.models import Isolation
 from app.isolations.repository import commanded_isolation, fault_onset, open_isolation
-from app.telemetry.module_block import ModuleSamples
-from app.telemetry.schemas import ModuleSampleRow, RackSampleRow
+from app.telemetry.schemas import RackSampleRow
 
 COMMS_LOST = "module_comms_lost"
 
 
-def _offending_value(code: str, sample: ModuleSampleRow | None) -> tuple[float | None, int | None]:
-    """The measured value (and cell) behind a module fault, from the batch's sample."""
-    if sample is None:
-        return None, None
-    if code.startswith("cell_ov"):
-        return sample.cell_v_max, sample.cell_v_max_idx
-    if code.startswith("cell_uv"):
-        return sample.cell_v_min, sample.cell_v_min_idx
-    if code.startswith(("over_temp", "under_temp")) and sample.temp_c:
-        hot = code.startswith("over")
-        return (max if hot else min)(sample.temp_c), None
+def _offending_value(code: str, event: EventRow) -> tuple[float | None, int | None]:
+    """The measured value (and 0-based cell) behind a module fault, from the readings the
+    fault rose with; none without them (a sample of another moment would name the wrong one)."""
+    cells, temps = event.cell_v, event.temp_c
+    if cells and code.startswith(("cell_ov", "cell_uv")):
+        extreme = (max if code.startswith("cell_ov") else min)(cells)
+        return extreme, cells.index(extreme)  # the first such cell, as the samples count
+    if temps and code.startswith(("over_temp", "under_temp")):
+        return (max if code.startswith("over") else min)(temps), None
     return None, None
 
 
@@ -33,23 +30,14 @@ class EventApplier:
     """Applies one batch's events for one site."""
 
     def __init__(
-        self,
-        session: AsyncSession,
-        assets: SiteAssets,
-        modules: ModuleSamples,
-        strings: list[RackSampleRow],
+        self, session: AsyncSession, assets: SiteAssets, strings: list[RackSampleRow]
     ) -> None:
         self.session = session
         self.assets = assets
-        self.modules = modules
-        self.module_samples: dict[int, ModuleSampleRow] = {}
         self.rack_samples = {s.rack_id: s for s in strings}
 
     async def apply(self, events: list[EventRow]) -> None:
         """Apply events in time order."""
-        named = (self.assets.modules.get((e.string, e.module or 0)) for e in events)
-        # Only the modules that events name need their sample as a row (for the alarm value).
-        self.module_samples = self.modules.latest_rows({m.module_id for m in named if m})
         for event in sorted(events, key=lambda e: e.ts):
             rack_id = self.assets.racks.get(event.string)
             module = self.assets.modules.get((event.string, event.module or 0))
@@ -72,8 +60,7 @@ class EventApplier:
     async def _raise(self, event: EventRow, source: AlarmSource) -> None:
         code = COMMS_LOST if event.kind == "comms_lost" else (event.code or "unknown_fault")
         entry = describe(code)
-        sample = self.module_samples.get(source.module_id) if source.module_id else None
-        value, cell = _offending_value(code, sample)
+        value, cell = _offending_value(code, event)
         where = f"string {event.string}" + (f" module {event.module}" if event.module else "")
         if cell is not None:
             where += f" cell {cell + 1}"
