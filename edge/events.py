@@ -42,6 +42,8 @@ class Event:
     # limit. The period's sample is not a substitute: it closes later, and the batch sent
     # before then holds the previous one.
     readings: Readings | None = None
+    # For a string's contactors opening: the BMS's reason, from the same status frame.
+    disable_reason: int | None = None
 
 
 def fault_code(names: dict[int, str], target: Target, bit: int) -> str:
@@ -50,21 +52,16 @@ def fault_code(names: dict[int, str], target: Target, bit: int) -> str:
 
 
 def fault_edges(
-    *, previous: int, current: int, names: dict[int, str], where: tuple[Target, int, int],
-    ts: float, readings: Readings | None = None,
-) -> list[Event]:  # fmt: skip
-    """Events for every bit that changed between two fault words (raised ones with `readings`)."""
+    *, previous: int, current: int, names: dict[int, str], where: tuple[Target, int, int], ts: float
+) -> list[Event]:
+    """Events for every bit that changed between two fault words."""
     target, string, module = where
     events = []
     changed = previous ^ current
     bit = 0
     while changed >> bit:
         if (changed >> bit) & 1:
-            raised = bool((current >> bit) & 1)
-            kind = EventKind.FAULT_RAISED if raised else EventKind.FAULT_CLEARED
-            code = fault_code(names, target, bit)
-            events.append(
-                Event(ts, kind, target, string, module, code, readings if raised else None)
-            )
+            kind = EventKind.FAULT_RAISED if (current >> bit) & 1 else EventKind.FAULT_CLEARED
+            events.append(Event(ts, kind, target, string, module, fault_code(names, target, bit)))
         bit += 1
     return events

@@ -96,6 +96,8 @@ class EventRow(Row):
     # A module fault's readings when it rose: the values the BMS tripped on (optional).
     cell_v: Annotated[list[CellVolts], Field(min_length=1, max_length=64)] | None = None
     temp_c: Annotated[list[Celsius], Field(max_length=16)] | None = None
+    # A string's contactors opening: the BMS's reason as it opened them (SunSpec StrDisRsn).
+    disable_reason: Annotated[int, Field(ge=0, le=4)] | None = None
 
 
 class AssetRow(Row):

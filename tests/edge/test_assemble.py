@@ -161,6 +161,18 @@ def test_contactor_changes_and_comms_loss(protocol: Protocol) -> None:
     ]
 
 
+def test_a_contactor_opening_carries_the_reason_from_its_own_frame(protocol: Protocol) -> None:
+    bus = Bus(protocol)
+    bus.send(T0 + 0.2, "STR_STATUS", 1, 0, StrContactorClosed=1, StrEnabled=1, StrDisRsn=0)
+    bus.send(T0 + 1.2, "STR_STATUS", 1, 0, StrContactorClosed=0, StrEnabled=0, StrDisRsn=2)
+    bus.send(T0 + 2.2, "STR_STATUS", 1, 0, StrContactorClosed=1, StrEnabled=1, StrDisRsn=0)
+    events = bus.assembler.flush(T0 + 3.0).events
+    assert [(e.kind, e.disable_reason) for e in events] == [
+        (EventKind.CONTACTOR_OPENED, 2),  # maintenance, in the frame that showed the opening
+        (EventKind.CONTACTOR_CLOSED, None),
+    ]
+
+
 def test_module_bypass_feedback_on_and_off(protocol: Protocol) -> None:
     bus = Bus(protocol)
     bus.send(T0 + 0.2, "MOD_STATUS", 1, 3, ModBypassed=0)
