@@ -134,7 +134,7 @@ def deliveries(draw: st.DrawFn) -> list[tuple[int, bool]]:
     return sent
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sent=deliveries())
 def test_any_arrival_order_gives_the_same_alarms_isolations_and_contactors(
     server: LiveServer, test_database_url: str, sent: list[tuple[int, bool]]
