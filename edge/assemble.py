@@ -2,10 +2,10 @@
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from edge.decode import Decoded
-from edge.events import Event, EventKind, fault_edges
+from edge.events import Event, EventKind, Readings, fault_edges
 from edge.model import Target
 
 # Data-quality flags carried with every sample.
@@ -26,6 +26,24 @@ class AssetState:
     last_seen: float = 0.0
     invalid_in_period: bool = False
     comms_lost: bool = False
+
+
+def _complete(event: Event, state: AssetState) -> Event:
+    """An event with what its asset's frames said at that moment: a module fault's readings,
+    a contactor opening's reason (SunSpec StrDisRsn, in the same status frame)."""
+    if event.kind is EventKind.FAULT_RAISED and event.module:
+        return replace(event, readings=_readings(state))
+    if event.kind is EventKind.CONTACTOR_OPENED and "disable_reason" in state.scalars:
+        return replace(event, disable_reason=int(state.scalars["disable_reason"]))
+    return event
+
+
+def _readings(state: AssetState) -> Readings | None:
+    """A module's cell voltages and temperatures known right now, if every cell is known."""
+    if not state.cell_v or any(v is None for v in state.cell_v):
+        return None
+    cells = tuple(v for v in state.cell_v if v is not None)
+    return Readings(cells, tuple(t for t in state.temp_c if t is not None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +101,18 @@ class Assembler:
         state.last_seen = max(state.last_seen, decoded.ts)
         if decoded.invalid:
             state.invalid_in_period = True
+        found: list[Event] = []
         for resolved, value in decoded.values:
             if resolved.index is None:
-                self._scalar(state, decoded, key, resolved.field, value)
+                found += self._scalar(state, decoded, key, resolved.field, value)
             elif resolved.field == "cell_v" and resolved.index < self.cells:
                 state.cell_v[resolved.index] = value
                 state.cell_at[resolved.index] = decoded.ts
             elif resolved.field == "temp_c" and resolved.index < self.temps:
                 state.temp_c[resolved.index] = value
+        if found:
+            # Completed once the whole frame is in: its other values are part of the event.
+            self._tell([_complete(event, state) for event in found])
 
     def flush(self, now: float) -> PeriodOutput:
         """Everything ready by `now`: closed periods' snapshots, and events (comms loss too)."""
@@ -116,22 +138,23 @@ class Assembler:
 
     def _scalar(
         self, state: AssetState, decoded: Decoded, key: tuple[int, int], name: str, value: float
-    ) -> None:
+    ) -> list[Event]:
         previous = state.scalars.get(name)
         state.scalars[name] = value
         state.scalar_at[name] = decoded.ts
         if name == "fault_bits" and previous != value:
             names = self.fault_names.get(decoded.target, {})
             where = (decoded.target, key[0], key[1])
-            self._tell(fault_edges(previous=int(previous or 0), current=int(value),
-                                   names=names, where=where, ts=decoded.ts))  # fmt: skip
-        elif name == "contactor_closed" and previous is not None and previous != value:
+            return fault_edges(previous=int(previous or 0), current=int(value), names=names,
+                               where=where, ts=decoded.ts)  # fmt: skip
+        if name == "contactor_closed" and previous is not None and previous != value:
             kind = EventKind.CONTACTOR_CLOSED if value else EventKind.CONTACTOR_OPENED
-            self._tell([Event(decoded.ts, kind, decoded.target, key[0], key[1])])
-        elif name == "bypassed" and key[1] and bool(previous) != bool(value):
+            return [Event(decoded.ts, kind, decoded.target, key[0], key[1])]
+        if name == "bypassed" and key[1] and bool(previous) != bool(value):
             # A module that first reports itself bypassed was bypassed before we heard it.
             kind = EventKind.MODULE_BYPASSED if value else EventKind.MODULE_RETURNED
-            self._tell([Event(decoded.ts, kind, decoded.target, key[0], key[1])])
+            return [Event(decoded.ts, kind, decoded.target, key[0], key[1])]
+        return []
 
     def _tell(self, events: list[Event]) -> None:
         self.ready.events.extend(events)

@@ -20,6 +20,14 @@ class EventKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Readings:
+    """A module's cell voltages and temperatures as the edge knew them when a fault rose."""
+
+    cell_v: tuple[float, ...]
+    temp_c: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """One event with its exact onset time (the frame that showed it, or the last frame heard)."""
 
@@ -29,6 +37,13 @@ class Event:
     string: int
     module: int  # 0 for string-level events
     code: str = ""
+    # For a module fault raised: the readings the BMS tripped on (its frames of the same cycle
+    # come before the fault word), so the alarm can name the cell and value that crossed the
+    # limit. The period's sample is not a substitute: it closes later, and the batch sent
+    # before then holds the previous one.
+    readings: Readings | None = None
+    # For a string's contactors opening: the BMS's reason, from the same status frame.
+    disable_reason: int | None = None
 
 
 def fault_code(names: dict[int, str], target: Target, bit: int) -> str:

@@ -79,6 +79,11 @@ def event_record(event: Event) -> dict[str, Any]:
         record["module"] = event.module
     if event.code:
         record["code"] = event.code
+    if event.readings is not None:
+        record["cell_v"] = list(event.readings.cell_v)
+        record["temp_c"] = list(event.readings.temp_c)
+    if event.disable_reason is not None:
+        record["disable_reason"] = event.disable_reason
     return record
 
 

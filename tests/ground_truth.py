@@ -8,12 +8,16 @@ import math
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import can
 import cantools
 
 from edge.protocol import load_protocol
+from edge.sim.faults import Fault
 from edge.sim.runner import Simulator
 from edge.site import load_site_file
 from tests.db import query_rows
@@ -23,8 +27,9 @@ Samples = dict[tuple[int, int, int], tuple[float, ...]]  # (string, module, seco
 REFERENCE_DBC = REFERENCE_MAPPING.parent / "reference.dbc"
 
 
-def record_simulated_log(path: Path, site_file: Path, seconds: float) -> None:
-    """Record the simulator's bus traffic with python-can's own candump logger."""
+@contextmanager
+def recording(path: Path, site_file: Path) -> Iterator[Simulator]:
+    """The simulated site running on a virtual bus that python-can's candump logger records."""
     site = load_site_file(site_file)
     channel = f"rec-{uuid.uuid4()}"
     sim_bus = can.Bus(interface="virtual", channel=channel)
@@ -33,13 +38,21 @@ def record_simulated_log(path: Path, site_file: Path, seconds: float) -> None:
     notifier = can.Notifier(rec_bus, [logger])
     simulator = Simulator(site, load_protocol(site.mapping), sim_bus)
     simulator.start()
-    time.sleep(seconds)
-    simulator.stop()
-    simulator.join(timeout=5)
-    notifier.stop()
-    logger.stop()
-    sim_bus.shutdown()
-    rec_bus.shutdown()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+        simulator.join(timeout=5)
+        notifier.stop()
+        logger.stop()
+        sim_bus.shutdown()
+        rec_bus.shutdown()
+
+
+def record_simulated_log(path: Path, site_file: Path, seconds: float) -> None:
+    """Record the simulator's bus traffic with python-can's own candump logger."""
+    with recording(path, site_file):
+        time.sleep(seconds)
 
 
 def oracle(path: Path, dbc: Path, cells: int) -> Samples:
@@ -148,3 +161,60 @@ def command_frames_sent(path: Path, command_id: int) -> int:
             assert isinstance(carried, int)
             sent += carried == command_id & 0xFFFF
     return sent
+
+
+@dataclass(frozen=True)
+class FaultEdge:
+    """A module fault bit's rise (or fall) in a recorded log, with the cell voltages then known."""
+
+    ts: float
+    raised: bool
+    cells: tuple[float, ...]
+
+
+def fault_bit_edges(
+    path: Path, *, string: int, module: int, bit: int, cells: int
+) -> list[FaultEdge]:
+    """Every rise and fall of a module's fault bit (its MOD_FLAGS frames), decoded with plain
+    cantools, with the module's cell voltages from the frames the BMS sent before each."""
+    database = cantools.database.load_file(REFERENCE_DBC)
+    assert isinstance(database, cantools.database.can.Database)
+    flags = database.get_message_by_name("MOD_FLAGS")
+    known: dict[int, float] = {}
+    edges: list[FaultEdge] = []
+    for message in can.LogReader(str(path)):
+        if message.arbitration_id & 0xFFFF != string << 8 | module:
+            continue
+        decoded = _module_cells(database, message)
+        if decoded is not None:
+            known.update(decoded[1])
+        if message.arbitration_id >> 16 == (flags.frame_id >> 16) & 0x1FFF:
+            frame = flags.decode(bytes(message.data), decode_choices=False)
+            assert isinstance(frame, dict)
+            word = frame["ModFaults"]
+            assert isinstance(word, int)
+            raised = bool(word >> bit & 1)
+            if raised != (edges[-1].raised if edges else False) and len(known) == cells:
+                edges.append(FaultEdge(message.timestamp, raised,
+                                       tuple(known[i] for i in range(cells))))  # fmt: skip
+    return edges
+
+
+def first_fault_edge(path: Path, *, string: int, module: int, bit: int, cells: int) -> FaultEdge:
+    """When a module's fault bit first rose, with the cell voltages the BMS tripped on."""
+    edges = fault_bit_edges(path, string=string, module=module, bit=bit, cells=cells)
+    assert edges, f"fault bit {bit} of string {string} module {module} never rose"
+    return edges[0]
+
+
+def record_with_fault(
+    path: Path, site_file: Path, fault: Fault, *, at: float, repaired_at: float, seconds: float
+) -> None:
+    """Record the simulator's bus with a fault injected at `at` s and repaired at
+    `repaired_at` s (a technician's repair: the fault word falls unless it latched)."""
+    with recording(path, site_file) as simulator:
+        time.sleep(at)
+        simulator.inject(fault)
+        time.sleep(repaired_at - at)
+        simulator.repair(fault)
+        time.sleep(seconds - repaired_at)

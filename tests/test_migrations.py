@@ -18,6 +18,7 @@ TABLES = {
     "site", "edge_device", "rack", "module", "module_sample", "rack_sample", "module_latest",
     "rack_latest", "alarm", "isolation", "command", "audit_log", "ingest_batch",
     "ingest_rejection", "rollup_dirty", "module_sample_1m", "rack_sample_1m", "rack_spread_1d",
+    "alarm_event", "contactor_event",
 }  # fmt: skip
 
 
@@ -84,3 +85,64 @@ def test_latest_state_tables_leave_room_for_in_place_updates(empty_db: str) -> N
             "WHERE relname IN ('module_latest', 'rack_latest') ORDER BY relname"
         ).fetchall()
     assert rows == [("module_latest", ["fillfactor=50"]), ("rack_latest", ["fillfactor=50"])]
+
+
+SEED_0008 = """
+INSERT INTO site (id, code, name, nameplate_power_kw, nameplate_energy_kwh)
+VALUES (1, 'm', 'M', 100, 200);
+INSERT INTO rack (id, site_id, index, name, max_charge_a, max_discharge_a, capacity_ah)
+VALUES (1, 1, 1, 'String 1', 140, 140, 280);
+INSERT INTO module (id, rack_id, position, cell_count, temp_count, capacity_ah)
+VALUES (1, 1, 2, 16, 4, 280);
+-- Two open rows of one module fault that differ only by cell (the old key allowed it), and
+-- one of a fault that cleared.
+INSERT INTO alarm (id, site_id, rack_id, module_id, cell_index, code, priority, state, message,
+                   value, raised_at, last_raised_at, occurrences, cleared_at)
+VALUES (1, 1, 1, 1, 7, 'cell_ov_warning', 3, 'unacked', 'cell 8', 3.24,
+        '2026-11-21 10:00:01Z', '2026-11-21 10:00:04Z', 2, NULL),
+       (2, 1, 1, 1, 6, 'cell_ov_warning', 3, 'unacked', 'cell 7', 3.6,
+        '2026-11-21 10:00:02Z', '2026-11-21 10:00:06Z', 3, NULL),
+       (3, 1, 1, 1, 0, 'cell_uv_warning', 3, 'rtn_unacked', 'cell 1', 2.89,
+        '2026-11-21 10:00:03Z', '2026-11-21 10:00:03Z', 1, '2026-11-21 10:00:09Z'),
+       (4, 1, NULL, NULL, NULL, 'edge_clock_skew', 3, 'unacked', 'skew', 90,
+        '2026-11-21 10:00:00Z', '2026-11-21 10:00:00Z', 1, NULL);
+INSERT INTO isolation (site_id, rack_id, reason, isolated_by, onset_at, isolated_at, returned_at)
+VALUES (1, 1, 'fault', 'bms', '2026-11-21 10:00:01Z', '2026-11-21 10:00:02Z',
+        '2026-11-21 10:01:00Z');
+"""
+
+
+def test_event_history_is_filled_from_the_rows_and_undone_by_downgrade(empty_db: str) -> None:
+    recreate_database(DB)
+    config = alembic_config(empty_db)
+    command.upgrade(config, "0008")
+    dsn = psycopg_dsn(empty_db)
+    with psycopg.connect(dsn) as conn:
+        conn.execute(SEED_0008)
+
+    command.upgrade(config, "0009")
+    with psycopg.connect(dsn) as conn:
+        alarms = conn.execute(
+            "SELECT id, occurrences, extract(second FROM last_raised_at) FROM alarm ORDER BY id"
+        ).fetchall()
+        alarm_events = conn.execute(
+            "SELECT code, extract(second FROM ts), raised, cell_index FROM alarm_event "
+            "ORDER BY code, ts, raised"
+        ).fetchall()
+        feedback = conn.execute("SELECT extract(minute FROM ts) * 60 + extract(second FROM ts), "
+                                "opened FROM contactor_event ORDER BY ts").fetchall()  # fmt: skip
+    assert alarms == [(1, 5, 6), (3, 1, 3), (4, 1, 0)]  # row 2 folded into row 1
+    assert alarm_events == [
+        ("cell_ov_warning", 1, True, 7), ("cell_ov_warning", 6, True, None),
+        ("cell_uv_warning", 3, True, 0), ("cell_uv_warning", 9, False, None),
+    ]  # fmt: skip
+    assert feedback == [(2, True), (60, False)]
+
+    command.downgrade(config, "0008")
+    assert not {"alarm_event", "contactor_event"} & tables(empty_db)
+    with psycopg.connect(dsn) as conn:
+        key = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_alarm_open_source'"
+        ).fetchone()
+    assert key is not None
+    assert "cell_index" in key[0]

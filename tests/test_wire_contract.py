@@ -12,7 +12,7 @@ from app.ingest.asset_map import ModuleAsset, SiteAssets
 from app.ingest.parsing import ParsedBatch, parse_row_by_row, parse_strict
 from app.ingest.validation import validate_batch
 from edge.assemble import Q_STALE, Snapshot
-from edge.events import Event, EventKind
+from edge.events import Event, EventKind, Readings
 from edge.model import Target
 from edge.wire import asset_record, batch_body, event_record, module_record, string_record
 
@@ -62,7 +62,11 @@ def edge_batch() -> dict[str, Any]:
         (),
         0,
     )
-    event = Event(T0 + 0.25, EventKind.FAULT_RAISED, Target.MODULE, 1, 2, "cell_ov_warning")
+    readings = Readings((3.29, 3.512, 3.292, 3.293), (24.5, 25.1))
+    event = Event(
+        T0 + 0.25, EventKind.FAULT_RAISED, Target.MODULE, 1, 2, "cell_ov_warning", readings
+    )
+    opened = Event(T0 + 0.5, EventKind.CONTACTOR_OPENED, Target.STRING, 1, 0, disable_reason=1)
     return batch_body(
         edge_id="8a0d4b9e-3c1f-4f7e-9a55-2b1c0d9e8f71",
         seq=42,
@@ -71,7 +75,7 @@ def edge_batch() -> dict[str, Any]:
         counters={"frames": 100, "decoded": 99},
         modules=[module_record(module)],
         strings=[string_record(string)],
-        events=[event_record(event)],
+        events=[event_record(event), event_record(opened)],
         assets=[asset_record(1, 2, cell_count=4, temp_count=2)],
     )
 
@@ -95,5 +99,7 @@ def test_backend_reads_the_pinned_fixture_without_rejections(
     assert module.quality == Q_STALE
     assert validated.strings[0].contactor_closed is True
     assert validated.events[0].code == "cell_ov_warning"
+    assert validated.events[0].cell_v == [3.29, 3.512, 3.292, 3.293]  # what the fault rose with
+    assert validated.events[1].disable_reason == 1  # StrDisRsn fault, as the contactors opened
     ((_, announced),) = batch.assets
     assert (announced.string, announced.module, announced.cell_count) == (1, 2, 4)

@@ -79,9 +79,11 @@ def full_site_rows(ts: datetime, strings: int = 2, modules: int = 3) -> dict[str
 
 
 def event(
-    kind: str, seconds: float, string: int, module: int | None = None, code: str | None = None
-) -> dict[str, Any]:
-    """A wire event at T0 + seconds."""
+    kind: str, seconds: float, string: int, module: int | None = None, code: str | None = None,
+    **readings: list[float],
+) -> dict[str, Any]:  # fmt: skip
+    """A wire event at T0 + seconds; a module fault may carry the readings it rose with
+    (cell_v=[...], temp_c=[...])."""
     row: dict[str, Any] = {
         "ts": iso(T0 + timedelta(seconds=seconds)),
         "kind": kind,
@@ -92,7 +94,7 @@ def event(
         row["module"] = module
     if code:
         row["code"] = code
-    return row
+    return row | readings
 
 
 def post_batch(

@@ -1,7 +1,7 @@
 """Alarm lists for the screens, with each alarm's effective ISA-18.2 state and its source."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +43,7 @@ SELECT * FROM (
     AND (CAST(:priority AS int) IS NULL OR a.priority = :priority)
     AND (:include_history OR a.state <> 'normal')
     AND (CAST(:since AS timestamptz) IS NULL OR a.last_raised_at >= :since)
+    AND (CAST(:active AS boolean) IS NULL OR (a.cleared_at IS NULL) = :active)
     AND (CAST(:before_id AS bigint) IS NULL OR a.id < :before_id)
     AND (CAST(:alarm_id AS bigint) IS NULL OR a.id = :alarm_id)
     AND (CAST(:pattern AS text) IS NULL OR a.code = ANY(:codes) OR a.message ILIKE :pattern
@@ -101,6 +102,28 @@ class AlarmView:
             parts.append(f"cell {self.cell_index + 1}")
         return ", ".join(parts) or "Site"
 
+    @property
+    def active(self) -> bool:
+        """Whether the condition is still there (shelving or acknowledging does not end it)."""
+        return self.cleared_at is None
+
+    @property
+    def state_text(self) -> str:
+        """The state in words with the time that belongs to it: a clear's, a shelf's end."""
+        cleared = None if self.cleared_at is None else f"cleared at {self._clock(self.cleared_at)}"
+        if self.state == "shelved" and self.shelved_until is not None:
+            return f"Shelved until {self._clock(self.shelved_until)}, {cleared or 'still active'}"
+        if self.state in ("rtn_unacked", "normal") and cleared:
+            unacked = ", unacknowledged" if self.state == "rtn_unacked" else ""
+            return f"{cleared.capitalize()}{unacked}"
+        label = STATE_LABELS.get(self.state, self.state)
+        return f"{label}, {cleared}" if cleared and self.state == "suppressed" else label
+
+    def _clock(self, ts: datetime) -> str:
+        """A time of this alarm in UTC, with the date when it is not the day it was raised."""
+        ts, raised = ts.astimezone(UTC), self.raised_at.astimezone(UTC)
+        return f"{ts:%H:%M:%S}" if ts.date() == raised.date() else f"{ts:%Y-%m-%d %H:%M:%S}"
+
 
 @dataclass(frozen=True)
 class AlarmFilter:
@@ -112,6 +135,7 @@ class AlarmFilter:
     module_id: int | None = None
     priority: int | None = None
     states: tuple[str, ...] = STANDING
+    active: bool | None = None  # True: the condition is still there; False: it has cleared
     since: datetime | None = None
     search: str = ""  # words in the code, its catalogue title or meaning, or the message
     recent_first: bool = False  # else: unacknowledged first, then by priority
@@ -144,6 +168,7 @@ async def list_alarms(session: AsyncSession, where: AlarmFilter) -> list[AlarmVi
         "priority": where.priority,
         "states": list(where.states),
         "since": where.since,
+        "active": where.active,
         "pattern": f"%{escape_like(where.search)}%" if where.search else None,
         "codes": matching_codes(where.search) if where.search else [],
         "recent_first": where.recent_first,

@@ -1,4 +1,5 @@
-"""SQL for alarms raised and cleared by telemetry events."""
+"""SQL for the alarms the backend raises and clears itself (clock skew, spool overflow, failed
+commands); alarms from edge events are derived from their history (history.py)."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,13 +18,14 @@ class AlarmSource:
     cell_index: int | None = None
 
 
+# Alarms the backend raises itself, at its own clock (edge events go through history.py).
 # Conflict target = the partial unique index uq_alarm_open_source: one open row per source+code.
 RAISE = text("""
 INSERT INTO alarm (site_id, rack_id, module_id, cell_index, code, priority, state, message,
                    value, threshold, raised_at, last_raised_at)
 VALUES (:site_id, :rack_id, :module_id, :cell_index, :code, :priority, 'unacked', :message,
         :value, :threshold, :ts, :ts)
-ON CONFLICT (site_id, coalesce(rack_id, 0), coalesce(module_id, 0), coalesce(cell_index, -1), code)
+ON CONFLICT (site_id, coalesce(rack_id, 0), coalesce(module_id, 0), code)
     WHERE state <> 'normal'
 DO UPDATE SET occurrences = alarm.occurrences + 1,
               last_raised_at = greatest(alarm.last_raised_at, excluded.raised_at),

@@ -1,12 +1,12 @@
 """Imports every domain's models so the metadata is complete (for Alembic and tests)."""
 
-from app.alarms.models import Alarm
+from app.alarms.models import Alarm, AlarmEvent
 from app.audit.models import AuditEntry
 from app.auth.models import ApiToken, LoginAttempt, User, UserSession
 from app.commands.models import Command
 from app.core.models import Base
 from app.ingest.models import IngestBatch, IngestRejection
-from app.isolations.models import Isolation
+from app.isolations.models import ContactorEvent, Isolation
 from app.sites.models import EdgeDevice, Module, Rack, Site
 from app.telemetry.models import (
     ModuleLatest,
@@ -23,5 +23,6 @@ ALL_MODELS = (
     Site, EdgeDevice, Rack, Module, ModuleSample, ModuleLatest, RackSample, RackLatest,
     Alarm, Isolation, Command, AuditEntry, IngestBatch, IngestRejection, ModuleRollup,
     RackRollup, RollupDirty, RackSpreadDay, User, UserSession, LoginAttempt, ApiToken,
+    AlarmEvent, ContactorEvent,
 )  # fmt: skip
 metadata = Base.metadata

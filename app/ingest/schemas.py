@@ -80,6 +80,10 @@ EventKind = Literal[
 ]  # fmt: skip
 
 
+CellVolts = Annotated[float, Field(ge=CELL_V_RANGE[0], le=CELL_V_RANGE[1], allow_inf_nan=False)]
+Celsius = Annotated[float, Field(ge=TEMP_C_RANGE[0], le=TEMP_C_RANGE[1], allow_inf_nan=False)]
+
+
 class EventRow(Row):
     """One event detected by the edge."""
 
@@ -89,6 +93,11 @@ class EventRow(Row):
     string: StringNo
     module: Annotated[int, Field(ge=1, le=255)] | None = None
     code: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")] | None = None
+    # A module fault's readings when it rose: the values the BMS tripped on (optional).
+    cell_v: Annotated[list[CellVolts], Field(min_length=1, max_length=64)] | None = None
+    temp_c: Annotated[list[Celsius], Field(max_length=16)] | None = None
+    # A string's contactors opening: the BMS's reason as it opened them (SunSpec StrDisRsn).
+    disable_reason: Annotated[int, Field(ge=0, le=4)] | None = None
 
 
 class AssetRow(Row):

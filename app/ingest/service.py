@@ -168,9 +168,7 @@ async def _store(
     )
     # Commands waiting for their effect are verified against the state just stored.
     await verify_commands(session, device.site_id, response.received_at)
-    await EventApplier(session, assets, validated.modules, validated.strings).apply(
-        validated.events
-    )
+    await EventApplier(session, assets).apply(validated.events)
     response.events.stored = len(validated.events)
     # Open pages of this site refresh (at commit, in every app process).
     await notify(session, site_id=device.site_id, kind="telemetry")

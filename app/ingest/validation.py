@@ -107,6 +107,21 @@ def _module_problem(row: ModuleFields, asset: ModuleAsset | None) -> Problem | N
     return None
 
 
+def _event_problem(event: EventRow, asset: ModuleAsset | None) -> Problem | None:
+    """Why an event's readings cannot be the module's, or None (no readings, or they fit)."""
+    if event.cell_v is None and event.temp_c is None:
+        return None
+    if asset is None:
+        return ("cell_v", None, "readings come with a fault of a module this site has")
+    cells, temps = len(event.cell_v or ()), len(event.temp_c or ())
+    if cells != asset.cell_count:
+        return ("cell_v", cells, f"{cells} cell voltages for a {asset.cell_count}-cell module")
+    if temps > asset.temp_count:
+        return ("temp_c", temps, f"{temps} temperatures for a module with {asset.temp_count} "
+                "sensors")  # fmt: skip
+    return None
+
+
 def validate_batch(parsed: ParsedBatch, assets: SiteAssets, latest_allowed: datetime) -> Validated:
     """Split parsed rows into storable rows and rejections with row, field and reason."""
     out = Validated(rejections=list(parsed.rejections))
@@ -117,8 +132,15 @@ def validate_batch(parsed: ParsedBatch, assets: SiteAssets, latest_allowed: date
     out.modules, cell_range = module_samples(accepted)
     _validate_strings(out, parsed.strings, assets, in_future, cell_range)
     for index, event in parsed.events:
-        if not in_future("events", index, event.ts):
+        if in_future("events", index, event.ts):
+            continue
+        asset = assets.modules.get((event.string, event.module or 0))
+        problem = _event_problem(event, asset)
+        if problem is None:
             out.events.append(event)
+        else:
+            out.names_unknown_asset |= asset is None
+            _reject(out, ("events", index), *problem)
     out.rejections.sort(key=lambda r: (SECTION_ORDER[r.section], r.row))
     return out
 

@@ -3,22 +3,24 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.isolations.models import Isolation
-
-# The fault onset is the earliest alarm still open on the string (or its modules; or, for a
-# module bypass, on that module) when the isolation happened, looking back at most an hour;
-# without one, the onset is the isolation itself.
+# The fault onset is the earliest alarm raised on the string (or its modules; or, for a module
+# bypass, on that module) that was still active when the isolation happened, looking back at
+# most an hour; without one, the onset is the isolation itself. Read from the alarm history by
+# its own times, so the answer does not depend on which batch arrived first.
 ONSET = text("""
-SELECT a.raised_at, a.code FROM alarm a
-LEFT JOIN module m ON m.id = a.module_id
-WHERE a.site_id = :site_id AND (a.rack_id = :rack_id OR m.rack_id = :rack_id)
-  AND (CAST(:module_id AS bigint) IS NULL OR a.module_id = :module_id)
-  AND a.state IN ('unacked', 'acked')
-  AND a.raised_at BETWEEN :ts - interval '1 hour' AND :ts
-ORDER BY a.raised_at, a.priority
+SELECT e.ts, e.code FROM alarm_event e
+WHERE e.site_id = :site_id AND coalesce(e.rack_id, 0) = :rack_id
+  AND (CAST(:module_id AS int) IS NULL OR coalesce(e.module_id, 0) = :module_id)
+  AND e.raised AND e.ts BETWEEN CAST(:ts AS timestamptz) - interval '1 hour' AND :ts
+  AND NOT EXISTS (
+    SELECT 1 FROM alarm_event c
+    WHERE c.site_id = e.site_id AND coalesce(c.rack_id, 0) = coalesce(e.rack_id, 0)
+      AND coalesce(c.module_id, 0) = coalesce(e.module_id, 0) AND c.code = e.code
+      AND NOT c.raised AND c.ts > e.ts AND c.ts <= :ts)
+ORDER BY e.ts, e.code
 LIMIT 1
 """)
 
@@ -30,19 +32,6 @@ async def fault_onset(
     params = {"site_id": site_id, "rack_id": rack_id, "module_id": module_id, "ts": ts}
     row = (await session.execute(ONSET, params)).first()
     return (ts, None) if row is None else (row[0], row[1])
-
-
-async def open_isolation(
-    session: AsyncSession, *, rack_id: int, module_id: int | None = None
-) -> Isolation | None:
-    """The string's (or, with `module_id`, the module's) isolation that has not ended yet."""
-    module = (
-        Isolation.module_id.is_(None) if module_id is None else Isolation.module_id == module_id
-    )
-    stmt = select(Isolation).where(
-        Isolation.rack_id == rack_id, module, Isolation.returned_at.is_(None)
-    )
-    return (await session.execute(stmt.order_by(Isolation.onset_at.desc()).limit(1))).scalar()
 
 
 RECENT = text("""

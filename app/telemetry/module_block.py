@@ -216,13 +216,3 @@ class ModuleSamples:
             return []
         ids: list[int] = np.unique(np.concatenate([b.module_id for b in self.blocks])).tolist()
         return ids
-
-    def latest_rows(self, module_ids: Iterable[int]) -> dict[int, ModuleSampleRow]:
-        """The newest sample here of each of these modules (events read their values)."""
-        wanted, found = set(module_ids), dict[int, ModuleSampleRow]()
-        for block in self.blocks:
-            for i in np.flatnonzero(np.isin(block.module_id, list(wanted))).tolist():
-                row = block.row(i)
-                if row.module_id not in found or found[row.module_id].ts < row.ts:
-                    found[row.module_id] = row
-        return found

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from starlette.responses import HTMLResponse, StreamingResponse
 
-from app.alarms.queries import EVERY_STATE, OPEN, AlarmFilter, AlarmView, list_alarms
+from app.alarms.queries import EVERY_STATE, AlarmFilter, AlarmView, list_alarms
 from app.core.db import SessionDep
 from app.core.filters import UrlFilters
 from app.core.htmx import render
@@ -41,13 +41,16 @@ class FaultQuery(UrlFilters):
 
 
 def _filter(site_id: int, rack_id: int | None, query: FaultQuery, limit: int) -> AlarmFilter:
-    states = {"all": EVERY_STATE, "open": OPEN, "cleared": ("normal", "rtn_unacked")}[query.status]
+    # "Still open" is about the condition, whatever the operator did: a shelved alarm whose
+    # condition cleared is listed as cleared.
+    active = {"all": None, "open": True, "cleared": False}[query.status]
     since = None if query.window == "all" else datetime.now(UTC) - WINDOWS[query.window]
     return AlarmFilter(
         sites=(site_id,),
         rack_id=rack_id,
         priority=query.priority,
-        states=states,
+        states=EVERY_STATE,
+        active=active,
         since=since,
         search=query.q.strip(),
         recent_first=True,

@@ -119,6 +119,32 @@ def test_fault_bit_edges_carry_the_frame_time_and_code(protocol: Protocol) -> No
     assert {(e.target, e.string, e.module) for e in events} == {(Target.MODULE, 1, 1)}
 
 
+def test_a_raised_fault_carries_the_readings_it_rose_with(protocol: Protocol) -> None:
+    bus = Bus(protocol)
+    bus.full_module(T0 + 0.1)
+    out = bus.assembler.flush(T0 + 1.0)  # the batch before the fault holds this sample
+    bus.cells(T0 + 1.1, 1, 1, 0, 3.3)
+    bus.cells(T0 + 1.11, 1, 1, 1, 3.3 + 0.3)  # cells 5-8 jump; cell 8 is the highest
+    bus.send(T0 + 1.14, "MOD_FLAGS", 1, 1, ModFaults=0b1)
+    events = bus.assembler.flush(T0 + 1.5).events  # the fault's own period is still open
+    bus.send(T0 + 2.1, "MOD_FLAGS", 1, 1, ModFaults=0)
+    cleared = bus.assembler.flush(T0 + 2.5).events
+    assert out.modules[0].cell_v[7] == 3.308
+    (raised,) = events
+    assert raised.readings is not None
+    assert raised.readings.cell_v == (3.301, 3.302, 3.303, 3.304, 3.605, 3.606, 3.607, 3.608)
+    assert raised.readings.temp_c == (25.5, 26.0, 26.5, 27.0)
+    assert [(e.kind, e.readings) for e in cleared] == [(EventKind.FAULT_CLEARED, None)]
+
+
+def test_no_readings_before_every_cell_is_known(protocol: Protocol) -> None:
+    bus = Bus(protocol)
+    bus.cells(T0 + 0.1, 1, 1, 0, 3.3)  # cells 5-8 never heard
+    bus.send(T0 + 0.14, "MOD_FLAGS", 1, 1, ModFaults=0b1)
+    (raised,) = bus.assembler.flush(T0 + 0.5).events
+    assert raised.readings is None
+
+
 def test_contactor_changes_and_comms_loss(protocol: Protocol) -> None:
     bus = Bus(protocol)
     bus.send(T0 + 0.2, "STR_STATUS", 2, 0, StrContactorClosed=1, StrEnabled=1)
@@ -132,6 +158,18 @@ def test_contactor_changes_and_comms_loss(protocol: Protocol) -> None:
     restored = bus.assembler.flush(T0 + 7.5).events
     assert [(e.kind, e.ts) for e in restored if e.module == 4] == [
         (EventKind.COMMS_RESTORED, T0 + 7.1)
+    ]
+
+
+def test_a_contactor_opening_carries_the_reason_from_its_own_frame(protocol: Protocol) -> None:
+    bus = Bus(protocol)
+    bus.send(T0 + 0.2, "STR_STATUS", 1, 0, StrContactorClosed=1, StrEnabled=1, StrDisRsn=0)
+    bus.send(T0 + 1.2, "STR_STATUS", 1, 0, StrContactorClosed=0, StrEnabled=0, StrDisRsn=2)
+    bus.send(T0 + 2.2, "STR_STATUS", 1, 0, StrContactorClosed=1, StrEnabled=1, StrDisRsn=0)
+    events = bus.assembler.flush(T0 + 3.0).events
+    assert [(e.kind, e.disable_reason) for e in events] == [
+        (EventKind.CONTACTOR_OPENED, 2),  # maintenance, in the frame that showed the opening
+        (EventKind.CONTACTOR_CLOSED, None),
     ]
 
 

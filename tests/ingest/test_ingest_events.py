@@ -30,7 +30,7 @@ def test_fault_alarm_then_isolation_then_return(
         site.code,
         1,
         modules=[module_row(1, 2, T0, cell_v=hot_cells)],
-        events=[event("fault_raised", 0.4, 1, 2, "cell_ov_alarm")],
+        events=[event("fault_raised", 0.4, 1, 2, "cell_ov_alarm", cell_v=hot_cells)],
     )
     opened = batch(
         site.code,
@@ -147,3 +147,58 @@ def test_module_bypass_opens_and_closes_a_module_isolation(
         (2, 3, "fault", "bms", "over_temp_alarm", T0 + timedelta(seconds=0.5),
          T0 + timedelta(seconds=1.5), T0 + timedelta(seconds=90)),
     ]  # fmt: skip
+
+
+def test_alarm_names_the_cell_and_value_the_fault_rose_with(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    # The batch's sample is the period before the fault (its own period had not closed yet):
+    # cell 8 led at 3.24 V. The fault rose when cell 7 read 3.601 V.
+    before = [3.22] * 16
+    before[7] = 3.24
+    tripped = list(before)
+    tripped[6] = 3.601
+    body = batch(
+        site.code,
+        1,
+        modules=[module_row(2, 3, T0, cell_v=before)],
+        events=[
+            event("fault_raised", 1.2, 2, 3, "cell_ov_warning", cell_v=tripped),
+            event("fault_raised", 1.2, 2, 1, "cell_uv_warning"),  # an older edge: no readings
+        ],
+    )
+    response = post(server, site.token, body)
+    assert response.status_code == 200, response.text
+    assert response.json()["rejections"] == []
+    rows = fetch(
+        psycopg_dsn(test_database_url),
+        "SELECT code, cell_index, value, threshold, message FROM alarm WHERE site_id = %s "
+        "ORDER BY code",
+        site.site_id,
+    )
+    assert rows == [
+        ("cell_ov_warning", 6, pytest.approx(3.601), pytest.approx(3.5),
+         "Cell over-voltage warning at string 2 module 3 cell 7"),
+        ("cell_uv_warning", None, None, pytest.approx(2.9),
+         "Cell under-voltage warning at string 2 module 1"),
+    ]  # fmt: skip
+
+
+def test_readings_that_do_not_fit_the_module_are_refused(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    events = [
+        event("fault_raised", 1, 1, 1, "cell_ov_warning", cell_v=[3.6] * 15),
+        event("fault_raised", 1, 1, 2, "over_temp_warning", cell_v=[3.3] * 16, temp_c=[50.0] * 5),
+        event("fault_raised", 1, 1, 3, "cell_ov_warning", cell_v=[3.6] * 16, temp_c=[25.0] * 4),
+    ]
+    response = post(server, site.token, batch(site.code, 1, events=events))
+    assert response.status_code == 200, response.text
+    refused = [(r["row"], r["field"], r["reason"]) for r in response.json()["rejections"]]
+    assert refused == [
+        (0, "cell_v", "15 cell voltages for a 16-cell module"),
+        (1, "temp_c", "5 temperatures for a module with 4 sensors"),
+    ]
+    stored = fetch(psycopg_dsn(test_database_url),
+                   "SELECT code FROM alarm WHERE site_id = %s", site.site_id)  # fmt: skip
+    assert stored == [("cell_ov_warning",)]

@@ -21,7 +21,8 @@ async def site(engine: AsyncEngine, server: LiveServer) -> DeviceSite:
     """A committed 2 x 3 site with one sample per module and a cell over-voltage warning."""
     site = await committed_device_site(engine)
     body = batch(site.code, 1, **full_site_rows(T0))
-    body["events"] = [event("fault_raised", 0.5, 1, 2, "cell_ov_warning")]
+    cells = body["modules"][1]["cell_v"]  # string 1 module 2, as the edge read it
+    body["events"] = [event("fault_raised", 0.5, 1, 2, "cell_ov_warning", cell_v=cells)]
     response = post_batch(server, site.token, body)
     assert response.status_code == 200, response.text
     return site
