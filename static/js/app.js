@@ -250,11 +250,30 @@
       form.querySelectorAll(".form-refusal").forEach(function (box) { box.remove(); });
     }
   });
+  // A refusal inside a live part (the alarm was acknowledged meanwhile by someone else) is said
+  // just above the part, naming the row, and the part then shows how things stand now.
+  function refuseInPart(form, part, text) {
+    var row = form.closest("tr");
+    var what = row ? row.querySelector("td strong") : null;
+    var box = document.createElement("p");
+    box.className = "form-refusal";
+    box.setAttribute("role", "alert");
+    box.setAttribute("data-refusal-for", part.id);
+    box.textContent = "Not done" + (what ? " (" + what.textContent.trim() + ")" : "") + ": " + text;
+    document.querySelectorAll('[data-refusal-for="' + part.id + '"]').forEach(function (b) { b.remove(); });
+    part.parentNode.insertBefore(box, part);
+    setTimeout(function () { box.remove(); }, 15000);
+    form.reset();
+    refresh(part);
+  }
+
   document.addEventListener("htmx:responseError", function (event) {
     var elt = event.detail.elt, xhr = event.detail.xhr;
     if (elt.hasAttribute && elt.hasAttribute("data-live")) return; // retried when it can
     var form = elt.closest ? elt.closest("form") : null;
-    if (form) showRefusal(form, errorMessage(xhr));
+    var part = form ? form.closest("[data-live]") : null;
+    if (part) refuseInPart(form, part, errorMessage(xhr));
+    else if (form) showRefusal(form, errorMessage(xhr));
     else showError("Error " + xhr.status + ": " + errorMessage(xhr));
   });
   document.addEventListener("htmx:sendError", function () {

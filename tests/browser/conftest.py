@@ -98,7 +98,8 @@ JOURNEY_ALARMS = (  # (string, module, code): priorities 3, 2, 3, 1
 @pytest.fixture
 async def journey_site(engine: AsyncEngine, server: LiveServer) -> DeviceSite:
     """A committed site with data from just now and four standing alarms of mixed priority."""
-    site = await committed_device_site(engine, name=f"Journey Site {next(_journey_sites)}")
+    # Named with markup on purpose: every page must show it as text, never as HTML.
+    site = await committed_device_site(engine, name=f"Journey <Site> {next(_journey_sites)}")
     body = batch(site.code, 1, **full_site_rows(datetime.now(UTC) - timedelta(seconds=2)))
     body["events"] = [
         event("fault_raised", 0.5 + n, string, module, code)

@@ -43,7 +43,7 @@ class Journey:
         if message.type != "error":
             return
         # Chromium also logs every error answer; those the test expects are not problems.
-        status = re.search(r"status of (\d+)", message.text)
+        status = re.search(r"(?:status of|Status Error Code) (\d+)", message.text)
         if status is None or int(status.group(1)) not in self.expected_statuses:
             self.problems.append(message.text)
 
@@ -103,7 +103,10 @@ async def start(
 ) -> Journey:
     """A new browser context for the role's test user, signed in through the form."""
     width, height = SIZES[viewport]
-    context = await browser.new_context(viewport={"width": width, "height": height})
+    touch = viewport.startswith("tablet")  # a finger, not a mouse: the touch layout
+    context = await browser.new_context(
+        viewport={"width": width, "height": height}, has_touch=touch, is_mobile=False
+    )
     journey = Journey(await context.new_page(), server)
     journey.watch()
     await journey.sign_in(ensure_user(psycopg_dsn(server.database_url), role))

@@ -85,3 +85,35 @@ async def test_acknowledge_shelve_and_unshelve(
         journey.assert_clean()
     finally:
         await page.context.close()
+
+
+async def test_an_alarm_acknowledged_meanwhile_is_refused_in_place(
+    browser: Browser, server: LiveServer, journey_site: DeviceSite
+) -> None:
+    first = await start(browser, server, "operator")
+    second = await start(browser, server, "operator", "tablet-portrait")
+    title = "Cell under-voltage alarm"
+    try:
+        for journey in (first, second):
+            site_row = journey.page.locator(f'#fleet_table tr[data-site="{journey_site.code}"]')
+            await site_row.get_by_role("link").click()
+            await journey.at(journey_site.name, crumbs=["Fleet", journey_site.name],
+                             url=f"/sites/{journey_site.code}$")  # fmt: skip
+        # The second operator starts a note (their list now waits for them), the first
+        # acknowledges the same alarm, then the second sends theirs.
+        mine = second.page.locator("#site_alarms tr.alarm").filter(has_text=title)
+        await mine.get_by_placeholder("Note (optional)").fill("looking at it")
+        theirs = first.page.locator("#site_alarms tr.alarm").filter(has_text=title)
+        await theirs.get_by_role("button", name="Acknowledge").click()
+        await expect(theirs).to_contain_text("Acknowledged")
+        second.expected_statuses.add(409)
+        await mine.get_by_role("button", name="Acknowledge").click()
+        refusal = second.page.locator(".form-refusal")
+        await expect(refusal).to_contain_text(f"Not done ({title}): this alarm has nothing to")
+        await expect(second.page.locator("#flash")).to_have_count(0)
+        await expect(mine).to_contain_text("Acknowledged")  # then it shows how things stand
+        first.assert_clean()
+        second.assert_clean()
+    finally:
+        await first.page.context.close()
+        await second.page.context.close()

@@ -1,6 +1,8 @@
 """Every screen, reached by clicking, renders cleanly at desktop and tablet size: nothing
 scrolls sideways, the trend charts are drawn, and nothing goes wrong on the way."""
 
+import re
+
 import pytest
 from playwright.async_api import Browser, expect
 
@@ -22,17 +24,45 @@ async def fits(journey: Journey, name: str, charts: int = 0) -> None:
         await expect(page.locator(".chart canvas")).to_have_count(charts)
 
 
+# The time axis of a chart, asked for 13:05 (in the browser's time zone) on a one-day scale.
+TICK_AT_1305 = """() => {
+  const u = document.querySelector('.plot')._chart;
+  const t = new Date(2026, 0, 2, 13, 5).getTime() / 1000;
+  u.setScale('x', { min: t - 43200, max: t + 43200 });
+  return u.axes[0].values(u, [t])[0];
+}"""
+
+
+async def charts_read_well(journey: Journey) -> None:
+    """The charts open on data, read the hovered value, and tell time on a 24-hour clock."""
+    page = journey.page
+    first = page.locator("figure.chart").first
+    assert int(await first.get_attribute("data-points") or 0) > 0  # the default range has data
+    box = await first.locator(".u-over").bounding_box()
+    assert box is not None
+    values = first.locator(".u-legend .u-value")
+    shown = []
+    for step in range(1, 40):
+        await page.mouse.move(box["x"] + box["width"] * step / 40, box["y"] + box["height"] / 2)
+        shown.append(await values.nth(1).inner_text())
+        if re.fullmatch(r"-?\d+\.\d \S+", shown[-1]):
+            break
+    else:
+        raise AssertionError(f"no value under the cursor: {shown}")
+    assert await page.evaluate(TICK_AT_1305) == "13:05"
+
+
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 async def test_every_screen_renders_cleanly(
-    browser: Browser, server: LiveServer, browser_site: DeviceSite, viewport: str
+    browser: Browser, server: LiveServer, journey_site: DeviceSite, viewport: str
 ) -> None:
     journey = await start(browser, server, "operator", viewport)
-    page, site, name = journey.page, browser_site, browser_site.name
+    page, site, name = journey.page, journey_site, journey_site.name
     try:
         await fits(journey, "fleet")
         await page.locator(f'#fleet_table tr[data-site="{site.code}"]').get_by_role("link").click()
         await journey.at(name, crumbs=["Fleet", name], url=f"/sites/{site.code}$")
-        assert await page.title() == "Browser <Site> · Ridethrough"
+        assert await page.title() == f"{name} · Ridethrough"  # the name as text, not markup
         await fits(journey, "site")
         await page.get_by_role("link", name="SoC", exact=True).click()
         await expect(page).to_have_url(f"{server.url}/sites/{site.code}?metric=soc")
@@ -44,6 +74,7 @@ async def test_every_screen_renders_cleanly(
         await journey.at("module 2", crumbs=["Fleet", name, "String 1", "Module 2"],
                          url="/modules/")  # fmt: skip
         await fits(journey, "module", charts=4)
+        await charts_read_well(journey)
         await (
             page.get_by_role("navigation", name="Trend range")
             .get_by_role("link", name="7d")

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -286,3 +287,26 @@ def test_string_trend_has_the_hottest_module_sensor(server: LiveServer, site: De
     ).json()
     assert trend["temp_c_max"] == [33.5]  # module 2's hottest sensor, in the string's bucket
     assert trend["current_a"] == [-40.0]
+
+
+def test_the_command_history_is_paged_newest_first(server: LiveServer, site: DeviceSite) -> None:
+    for n in range(12):
+        queued = server.http.post(
+            f"/api/v1/sites/{site.code}/commands",
+            json={"kind": "reset_alarms", "reason": "other", "note": f"reset {n}"},
+        )
+        assert queued.status_code in (200, 201), queued.text
+        cancelled = server.http.post(
+            f"/api/v1/sites/{site.code}/commands/{queued.json()['id']}/cancel"
+        )
+        assert cancelled.status_code == 200, cancelled.text
+    first = server.http.get(f"/sites/{site.code}", headers={**HTMX, "HX-Target": "site_commands"})
+    notes = re.findall(r"“reset (\d+)”", first.text)
+    assert notes == [str(n) for n in range(11, 1, -1)]  # the newest ten
+    older = re.search(r'href="\?commands_before=(\d+)"', first.text)
+    assert older is not None
+    rest = server.http.get(f"/sites/{site.code}?commands_before={older.group(1)}",
+                           headers={**HTMX, "HX-Target": "site_commands"})  # fmt: skip
+    assert re.findall(r"“reset (\d+)”", rest.text) == ["1", "0"]
+    assert "Newest commands" in rest.text
+    assert "Older commands" not in rest.text

@@ -8,7 +8,7 @@ from app.telemetry.queries import Series
 from app.telemetry.schemas import QUALITY_BYPASSED
 from app.web.assets import cell_bars
 from app.web.heatmap import build_heatmap
-from app.web.trends import series_json
+from app.web.trends import default_range, series_json
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SITE = SiteOverview(
@@ -99,3 +99,19 @@ def test_cell_bars_mark_min_max_and_balancing() -> None:
     assert bars[1].height > bars[0].height > bars[2].height
     assert 0 < bars[2].height < bars[1].height < 1
     assert cell_bars({"cell_v": None, "min_idx": None, "max_idx": None, "balancing": None}) == []
+
+
+def test_trends_open_on_a_range_that_shows_the_data() -> None:
+    def opens(last: timedelta | None, first_today: timedelta | None) -> str:
+        return default_range(
+            last=None if last is None else NOW - last,
+            first_today=None if first_today is None else NOW - first_today,
+            now=NOW,
+        )
+
+    assert opens(None, None) == "24h"  # no data at all: the usual range
+    assert opens(timedelta(seconds=5), timedelta(hours=20)) == "24h"
+    assert opens(timedelta(seconds=5), timedelta(minutes=40)) == "1h"  # a site that just started
+    assert opens(timedelta(days=3), None) == "7d"  # an offline site: where its data stops
+    assert opens(timedelta(days=12), None) == "30d"
+    assert opens(timedelta(days=90), None) == "30d"
