@@ -6,6 +6,8 @@ test names beforehand as the point of the step.
 """
 
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from playwright.async_api import (
@@ -20,6 +22,7 @@ from playwright.async_api import (
 
 from tests.browser.conftest import SIZES
 from tests.db import psycopg_dsn
+from tests.factories import DeviceSite
 from tests.server import LiveServer
 from tests.signin import PASSWORD, ensure_user
 
@@ -97,17 +100,67 @@ class Journey:
         """Nothing went wrong on the way."""
         assert self.problems == [], self.problems
 
+    async def open_site(self, site: DeviceSite) -> None:
+        """From the fleet page, the site's name in its row."""
+        row = self.page.locator(f'#fleet_table tr[data-site="{site.code}"]')
+        await row.get_by_role("link").click()
+        await self.at(site.name, crumbs=["Fleet", site.name], url=f"/sites/{site.code}$")
 
-async def start(
+    async def open_string(self, site: DeviceSite, string: int) -> None:
+        """From the site page, the string's row in the strings table."""
+        table = self.page.locator("#site_map table")
+        await table.get_by_role("link", name=f"String {string}").click()
+        await self.at(f"String {string}", crumbs=["Fleet", site.name, f"String {string}"],
+                      url=f"/sites/{site.code}/strings/{string}$")  # fmt: skip
+
+    async def back_to_site(self, site: DeviceSite) -> None:
+        """The site's link in the breadcrumb."""
+        await self.page.locator("nav.crumbs").get_by_role("link", name=site.name).click()
+        await self.at(site.name, crumbs=["Fleet", site.name], url=f"/sites/{site.code}$")
+
+    async def nav(self, name: str) -> None:
+        """A link of the main navigation (Fleet, Alarms, KPIs, Admin)."""
+        await self.page.locator("#mainnav").get_by_role("link", name=name).click()
+        url = "/$" if name == "Fleet" else f"/{name.lower()}$"
+        await self.at(name, crumbs=None, url=url)
+
+    async def tour(self, site: DeviceSite, visit: Callable[[str], Awaitable[None]]) -> None:
+        """Every screen of a site and the fleet, by clicking; `visit(name)` on each."""
+        page = self.page
+        await visit("fleet")
+        await self.open_site(site)
+        await visit("site")
+        await self.open_string(site, 1)
+        await visit("string")
+        await page.locator("#string_live").get_by_role("link", name="Module 2").click()
+        await self.at("module 2", crumbs=["Fleet", site.name, "String 1", "Module 2"],
+                      url="/modules/")  # fmt: skip
+        await visit("module")
+        await self.back_to_site(site)
+        await page.locator("p.links").get_by_role("link", name="Fault log").click()
+        await self.at("Fault log", crumbs=["Fleet", site.name, "Fault log"], url="/faults$")
+        await visit("faults")
+        for name in ("Alarms", "KPIs"):
+            await self.nav(name)
+            await visit(name.lower())
+
+
+@asynccontextmanager
+async def journey_of(
     browser: Browser, server: LiveServer, role: str, viewport: str = "desktop"
-) -> Journey:
-    """A new browser context for the role's test user, signed in through the form."""
+) -> AsyncIterator[Journey]:
+    """A new browser context for the role's test user, signed in through the form; on a clean
+    exit, nothing may have gone wrong on the way; the context is closed either way."""
     width, height = SIZES[viewport]
     touch = viewport.startswith("tablet")  # a finger, not a mouse: the touch layout
     context = await browser.new_context(
         viewport={"width": width, "height": height}, has_touch=touch, is_mobile=False
     )
-    journey = Journey(await context.new_page(), server)
-    journey.watch()
-    await journey.sign_in(ensure_user(psycopg_dsn(server.database_url), role))
-    return journey
+    try:
+        journey = Journey(await context.new_page(), server)
+        journey.watch()
+        await journey.sign_in(ensure_user(psycopg_dsn(server.database_url), role))
+        yield journey
+        journey.assert_clean()
+    finally:
+        await context.close()

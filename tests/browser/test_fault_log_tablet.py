@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser
 
-from tests.browser.journey import start
+from tests.browser.journey import journey_of
 from tests.factories import DeviceSite
 from tests.server import LiveServer
 
@@ -23,11 +23,10 @@ async def test_fault_log_fits_a_tablet(
     orientation: str,
     tmp_path: Path,
 ) -> None:
-    journey = await start(browser, server, "technician", TABLET[orientation])
-    page, site = journey.page, browser_site
-    try:
-        await page.locator(f'#fleet_table tr[data-site="{site.code}"]').get_by_role("link").click()
-        await journey.at(site.name, crumbs=["Fleet", site.name], url=f"/sites/{site.code}$")
+    site = browser_site
+    async with journey_of(browser, server, "technician", TABLET[orientation]) as journey:
+        page = journey.page
+        await journey.open_site(site)
         await page.locator("p.links").get_by_role("link", name="Fault log").click()
         await journey.at("Fault log", crumbs=["Fleet", site.name, "Fault log"], url="/faults$")
         await page.locator("form.filters").get_by_label("Period").select_option(label="everything")
@@ -56,6 +55,3 @@ async def test_fault_log_fits_a_tablet(
         assert small == [], f"touch targets under {TOUCH_PX}px: {small}"
         assert await page.locator(".fault").count() == 1
         assert await page.locator(".guidance .safety").first.is_visible()
-        journey.assert_clean()
-    finally:
-        await page.context.close()

@@ -1,12 +1,13 @@
 """An operator works through a site's alarms by clicking: acknowledge one with a note, several
-at once, all shown; shelve one and unshelve it. The database agrees with the screen."""
+at once, all shown; shelve one and unshelve it; an alarm someone else acknowledged meanwhile is
+refused in place. The database agrees with the screen."""
 
 import re
 
 import psycopg
 from playwright.async_api import Browser, Locator, expect
 
-from tests.browser.journey import start
+from tests.browser.journey import journey_of
 from tests.db import psycopg_dsn
 from tests.factories import DeviceSite
 from tests.server import LiveServer
@@ -24,14 +25,11 @@ def states(dsn: str, site_id: int) -> dict[str, tuple[str, str | None]]:
 async def test_acknowledge_shelve_and_unshelve(
     browser: Browser, server: LiveServer, journey_site: DeviceSite, test_database_url: str
 ) -> None:
-    journey = await start(browser, server, "operator")
-    page, dsn = journey.page, psycopg_dsn(test_database_url)
-    try:
-        await page.locator("#mainnav").get_by_role("link", name="Alarms").click()
-        await journey.at("Alarms", crumbs=None, url="/alarms$")
-        await (
-            page.locator("form.filters").get_by_label("Site").select_option(label=journey_site.name)
-        )
+    async with journey_of(browser, server, "operator") as journey:
+        page = journey.page
+        await journey.nav("Alarms")
+        filters = page.locator("form.filters")
+        await filters.get_by_label("Site").select_option(label=journey_site.name)
         await expect(page).to_have_url(re.compile(f"site={journey_site.code}&"))
         table = page.locator("#alarm_table")
         await expect(table.locator("tr.alarm")).to_have_count(4)
@@ -46,8 +44,7 @@ async def test_acknowledge_shelve_and_unshelve(
         await expect(warning).to_contain_text("topped up, watching it")
 
         bulk = page.locator("#alarm-bulk")
-        selected = bulk.get_by_role("button", name="Acknowledge selected (0)")
-        await expect(selected).to_be_disabled()
+        await expect(bulk.get_by_role("button", name="Acknowledge selected (0)")).to_be_disabled()
         await row("Cell under-voltage alarm").get_by_role("checkbox").check()
         await row("Cell under-voltage warning").get_by_role("checkbox").check()
         await bulk.get_by_label("Note").fill("string 2 low after discharge")
@@ -62,43 +59,34 @@ async def test_acknowledge_shelve_and_unshelve(
         await hot.get_by_role("button", name="Shelve").click()
         await expect(table.locator("tr.alarm")).to_have_count(3)
 
-        await page.locator("form.filters").get_by_label("State").select_option(label="Shelved")
+        await filters.get_by_label("State").select_option(label="Shelved")
         await expect(table.locator("tr.alarm")).to_have_count(1)
         await expect(table).to_contain_text("sensor being replaced")
         await table.get_by_role("button", name="Unshelve").click()
         await expect(table).to_contain_text("No alarms here.")
 
-        await (
-            page.locator("form.filters")
-            .get_by_label("State")
-            .select_option(label="Standing (not shelved)")
-        )
+        await filters.get_by_label("State").select_option(label="Standing (not shelved)")
         await expect(table.locator("tr.alarm")).to_have_count(4)
         await bulk.get_by_role("button", name="Acknowledge all 1 shown").click()
         await expect(table.locator("tr.alarm.state-acked")).to_have_count(4)
-        assert states(dsn, journey_site.site_id) == {
-            "cell_ov_warning": ("acked", "topped up, watching it"),
-            "cell_uv_alarm": ("acked", "string 2 low after discharge"),
-            "cell_uv_warning": ("acked", "string 2 low after discharge"),
-            "over_temp_alarm": ("acked", None),
-        }
-        journey.assert_clean()
-    finally:
-        await page.context.close()
+    assert states(psycopg_dsn(test_database_url), journey_site.site_id) == {
+        "cell_ov_warning": ("acked", "topped up, watching it"),
+        "cell_uv_alarm": ("acked", "string 2 low after discharge"),
+        "cell_uv_warning": ("acked", "string 2 low after discharge"),
+        "over_temp_alarm": ("acked", None),
+    }
 
 
 async def test_an_alarm_acknowledged_meanwhile_is_refused_in_place(
     browser: Browser, server: LiveServer, journey_site: DeviceSite
 ) -> None:
-    first = await start(browser, server, "operator")
-    second = await start(browser, server, "operator", "tablet-portrait")
     title = "Cell under-voltage alarm"
-    try:
-        for journey in (first, second):
-            site_row = journey.page.locator(f'#fleet_table tr[data-site="{journey_site.code}"]')
-            await site_row.get_by_role("link").click()
-            await journey.at(journey_site.name, crumbs=["Fleet", journey_site.name],
-                             url=f"/sites/{journey_site.code}$")  # fmt: skip
+    async with (
+        journey_of(browser, server, "operator") as first,
+        journey_of(browser, server, "operator", "tablet-portrait") as second,
+    ):
+        await first.open_site(journey_site)
+        await second.open_site(journey_site)
         # The second operator starts a note (their list now waits for them), the first
         # acknowledges the same alarm, then the second sends theirs.
         mine = second.page.locator("#site_alarms tr.alarm").filter(has_text=title)
@@ -112,8 +100,3 @@ async def test_an_alarm_acknowledged_meanwhile_is_refused_in_place(
         await expect(refusal).to_contain_text(f"Not done ({title}): this alarm has nothing to")
         await expect(second.page.locator("#flash")).to_have_count(0)
         await expect(mine).to_contain_text("Acknowledged")  # then it shows how things stand
-        first.assert_clean()
-        second.assert_clean()
-    finally:
-        await first.page.context.close()
-        await second.page.context.close()

@@ -10,7 +10,7 @@ submits it at its defaults.
 
 from playwright.async_api import Browser, Locator, Page
 
-from tests.browser.journey import Journey, start
+from tests.browser.journey import Journey, journey_of
 from tests.factories import DeviceSite
 from tests.server import LiveServer
 
@@ -88,32 +88,13 @@ async def submit(journey: Journey, form: Locator, *, blank: bool) -> str:
 async def test_every_form_blank_and_at_defaults(
     browser: Browser, server: LiveServer, journey_site: DeviceSite
 ) -> None:
-    journey = await start(browser, server, "operator")
-    page, site = journey.page, journey_site
     outcomes: list[str] = []
-    try:
-        outcomes += await submit_every_form(journey, "fleet")
-        await page.locator(f'#fleet_table tr[data-site="{site.code}"]').get_by_role("link").click()
-        await journey.at(site.name, crumbs=["Fleet", site.name], url=f"/sites/{site.code}$")
-        outcomes += await submit_every_form(journey, "site")
-        await page.locator("#site_map table").get_by_role("link", name="String 1").click()
-        await journey.at("String 1", crumbs=["Fleet", site.name, "String 1"], url="/strings/1$")
-        outcomes += await submit_every_form(journey, "string")
-        await page.locator("#string_live").get_by_role("link", name="Module 2").click()
-        await journey.at("module 2", crumbs=["Fleet", site.name, "String 1", "Module 2"],
-                         url="/modules/")  # fmt: skip
-        outcomes += await submit_every_form(journey, "module")
-        await page.locator("nav.crumbs").get_by_role("link", name=site.name).click()
-        await page.locator("p.links").get_by_role("link", name="Fault log").click()
-        await journey.at("Fault log", crumbs=["Fleet", site.name, "Fault log"], url="/faults$")
-        outcomes += await submit_every_form(journey, "faults")
-        for name, heading in (("Alarms", "Alarms"), ("KPIs", "KPIs")):
-            await page.locator("#mainnav").get_by_role("link", name=name).click()
-            await journey.at(heading, crumbs=None, url=f"/{name.lower()}$")
-            outcomes += await submit_every_form(journey, name.lower())
-        journey.assert_clean()
-    finally:
-        await page.context.close()
+    async with journey_of(browser, server, "operator") as journey:
+
+        async def visit(name: str) -> None:
+            outcomes.extend(await submit_every_form(journey, name))
+
+        await journey.tour(journey_site, visit)
     submitted = [o for o in outcomes if "submitted" in o or "changed" in o]
     refused = [o for o in outcomes if "refused" in o]
     assert len(submitted) >= 10, outcomes
@@ -121,13 +102,7 @@ async def test_every_form_blank_and_at_defaults(
 
 
 async def test_admin_forms_blank_and_at_defaults(browser: Browser, server: LiveServer) -> None:
-    journey = await start(browser, server, "admin")
-    page = journey.page
-    try:
-        await page.locator("#mainnav").get_by_role("link", name="Admin").click()
-        await journey.at("Admin", crumbs=None, url="/admin$")
+    async with journey_of(browser, server, "admin") as journey:
+        await journey.nav("Admin")
         outcomes = await submit_every_form(journey, "admin")
-        journey.assert_clean()
-    finally:
-        await page.context.close()
     assert any("/admin/tokens" in o for o in outcomes), outcomes

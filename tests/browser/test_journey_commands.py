@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.browser.journey import Journey, start
+from tests.browser.journey import journey_of
 from tests.e2e.test_resilience import FAST_SIM, stop_edge
 from tests.edge_process import REFERENCE_MAPPING, edge_env, start_edge, write_site_file
 from tests.factories import DeviceSite, committed_device_site
@@ -35,16 +35,6 @@ async def edge_site(
         yield site
     finally:
         stop_edge(edge)
-
-
-async def open_string(journey: Journey, site: DeviceSite, string: int) -> None:
-    """Fleet → site → string, by clicking."""
-    page = journey.page
-    await page.locator(f'#fleet_table tr[data-site="{site.code}"]').get_by_role("link").click()
-    await journey.at(site.name, crumbs=["Fleet", site.name], url=f"/sites/{site.code}$")
-    await page.locator("#site_map table").get_by_role("link", name=f"String {string}").click()
-    await journey.at(f"String {string}", crumbs=["Fleet", site.name, f"String {string}"],
-                     url=f"/sites/{site.code}/strings/{string}$")  # fmt: skip
 
 
 async def review(page: Page, action: str, note: str, **fields: str) -> Locator:
@@ -75,18 +65,14 @@ async def send_and_follow(answer: Locator, second: Page, kind: str) -> None:
 async def test_derate_isolate_and_return_reach_their_end(
     browser: Browser, server: LiveServer, edge_site: DeviceSite
 ) -> None:
-    journey = await start(browser, server, "operator")
-    watcher = await start(browser, server, "operator")
-    page, second = journey.page, watcher.page
-    try:
-        await (
-            second.locator(f'#fleet_table tr[data-site="{edge_site.code}"]')
-            .get_by_role("link")
-            .click()
-        )
-        await watcher.at(edge_site.name, crumbs=["Fleet", edge_site.name],
-                         url=f"/sites/{edge_site.code}$")  # fmt: skip
-        await open_string(journey, edge_site, 2)
+    async with (
+        journey_of(browser, server, "operator") as journey,
+        journey_of(browser, server, "operator") as watcher,
+    ):
+        page, second = journey.page, watcher.page
+        await watcher.open_site(edge_site)
+        await journey.open_site(edge_site)
+        await journey.open_string(edge_site, 2)
         live = page.locator("#string_live")
         await expect(live).to_contain_text("140 / 140 A", timeout=COMMAND_END_MS)
 
@@ -106,11 +92,6 @@ async def test_derate_isolate_and_return_reach_their_end(
         # Back in full service: closed, and the derate lifted with it.
         await expect(live.locator(".contactor")).to_have_text("closed")
         await expect(live).to_contain_text("140 / 140 A")
-        journey.assert_clean()
-        watcher.assert_clean()
-    finally:
-        await page.context.close()
-        await second.context.close()
 
 
 @pytest.fixture
@@ -126,11 +107,10 @@ async def quiet_site(engine: AsyncEngine, server: LiveServer) -> DeviceSite:
 async def test_cancel_a_queued_command_and_see_a_refusal_in_place(
     browser: Browser, server: LiveServer, quiet_site: DeviceSite
 ) -> None:
-    journey = await start(browser, server, "operator")
-    page, site = journey.page, quiet_site
-    try:
-        await page.locator(f'#fleet_table tr[data-site="{site.code}"]').get_by_role("link").click()
-        await journey.at(site.name, crumbs=["Fleet", site.name], url=f"/sites/{site.code}$")
+    site = quiet_site
+    async with journey_of(browser, server, "operator") as journey:
+        page = journey.page
+        await journey.open_site(site)
         answer = await review(page, "Derate the site", "grid request", Limit_to="80")
         await answer.get_by_role("button", name="Confirm and send").click()
         status = answer.locator(".command-status")
@@ -142,9 +122,7 @@ async def test_cancel_a_queued_command_and_see_a_refusal_in_place(
 
         # String 1 is the only one closed: isolating it is refused in the preview, in place,
         # with the way out, and nothing can be confirmed.
-        await page.locator("#site_map table").get_by_role("link", name="String 1").click()
-        await journey.at("String 1", crumbs=["Fleet", site.name, "String 1"],
-                         url=f"/sites/{site.code}/strings/1$")  # fmt: skip
+        await journey.open_string(site, 1)
         journey.expected_statuses.add(409)
         answer = await review(page, "Isolate this string", "swap module", Reason="maintenance")
         await expect(answer.locator(".refusal")).to_contain_text("last connected string")
@@ -153,6 +131,3 @@ async def test_cancel_a_queued_command_and_see_a_refusal_in_place(
         )
         await expect(answer.get_by_role("button", name="Confirm and send")).to_have_count(0)
         await expect(page.locator("#flash")).to_have_count(0)
-        journey.assert_clean()
-    finally:
-        await page.context.close()

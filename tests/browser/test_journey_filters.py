@@ -6,7 +6,7 @@ must be the filtered list, never a 422.
 
 from playwright.async_api import Browser, expect
 
-from tests.browser.journey import Journey, start
+from tests.browser.journey import Journey, journey_of
 from tests.factories import DeviceSite
 from tests.server import LiveServer
 
@@ -20,9 +20,9 @@ async def rows(journey: Journey, selector: str, count: int) -> None:
 async def test_fleet_alarm_and_kpi_filters(
     browser: Browser, server: LiveServer, journey_site: DeviceSite
 ) -> None:
-    journey = await start(browser, server, "operator")
-    page, code, name = journey.page, journey_site.code, journey_site.name
-    try:
+    code, name = journey_site.code, journey_site.name
+    async with journey_of(browser, server, "operator") as journey:
+        page = journey.page
         fleet = page.locator("#fleet")
         await fleet.get_by_label("Find").fill(code)
         await rows(journey, "#fleet_table tbody tr", 1)
@@ -31,12 +31,10 @@ async def test_fleet_alarm_and_kpi_filters(
         await rows(journey, "#fleet_table tbody tr", 1)
         await fleet.get_by_label("Find").fill("")
         await fleet.get_by_label("State").select_option("")
-        await journey.settled()
-        assert await page.locator("#fleet_table tbody tr").count() >= 1
         await expect(page).to_have_url(f"{server.url}/?q=&state=&sort=state")
+        assert await page.locator("#fleet_table tbody tr").count() >= 1
 
-        await page.locator("#mainnav").get_by_role("link", name="Alarms").click()
-        await journey.at("Alarms", crumbs=None, url="/alarms$")
+        await journey.nav("Alarms")
         filters = page.locator("form.filters")
         await filters.get_by_label("Site").select_option(label=name)
         await rows(journey, "#alarm_table tr.alarm", 4)
@@ -53,29 +51,24 @@ async def test_fleet_alarm_and_kpi_filters(
         await journey.settled()
         assert await page.locator("#alarm_table tr.alarm").count() >= 4
 
-        await page.locator("#mainnav").get_by_role("link", name="KPIs").click()
-        await journey.at("KPIs", crumbs=None, url="/kpis$")
+        await journey.nav("KPIs")
         await page.locator("form.filters").get_by_label("Site").select_option(label=name)
         await journey.at(f"KPIs {code}", crumbs=None, url=f"/kpis\\?site={code}&window=7d$")
         await page.locator("form.filters").get_by_label("Window").select_option(label="last 30d")
         await journey.at(f"KPIs {code}", crumbs=None, url=f"/kpis\\?site={code}&window=30d$")
         await page.locator("form.filters").get_by_label("Site").select_option("")
         await journey.at("KPIs whole fleet", crumbs=None, url="/kpis\\?site=&window=30d$")
-        journey.assert_clean()
-    finally:
-        await page.context.close()
 
 
 async def test_fault_log_filters_on_a_tablet(
     browser: Browser, server: LiveServer, journey_site: DeviceSite
 ) -> None:
-    journey = await start(browser, server, "technician", "tablet-portrait")
-    page, code, name = journey.page, journey_site.code, journey_site.name
-    try:
-        await page.locator(f'#fleet_table tr[data-site="{code}"]').get_by_role("link").click()
-        await journey.at(name, crumbs=["Fleet", name], url=f"/sites/{code}$")
+    site = journey_site
+    async with journey_of(browser, server, "technician", "tablet-portrait") as journey:
+        page = journey.page
+        await journey.open_site(site)
         await page.locator("p.links").get_by_role("link", name="Fault log").click()
-        await journey.at("Fault log", crumbs=["Fleet", name, "Fault log"], url="/faults$")
+        await journey.at("Fault log", crumbs=["Fleet", site.name, "Fault log"], url="/faults$")
         filters = page.locator("form.filters")
         await rows(journey, "#fault_list li.fault", 4)
         await filters.get_by_label("Search").fill("under-voltage")
@@ -96,15 +89,10 @@ async def test_fault_log_filters_on_a_tablet(
         await filters.get_by_label("Search").fill("")
         await rows(journey, "#fault_list li.fault", 4)
         csv = page.get_by_role("link", name="Download CSV")
-        await expect(csv).to_have_attribute(
-            "href", f"/sites/{code}/faults.csv?q=&priority=&status=open&window=all&string="
-        )
+        query = "q=&priority=&status=open&window=all&string="
+        await expect(csv).to_have_attribute("href", f"/sites/{site.code}/faults.csv?{query}")
         async with page.expect_download() as download:
             await csv.click()
         saved = await (await download.value).path()
         assert saved is not None
-        lines = saved.read_text().splitlines()
-        assert len(lines) == 1 + 4  # the header and the four open faults
-        journey.assert_clean()
-    finally:
-        await page.context.close()
+        assert len(saved.read_text().splitlines()) == 1 + 4  # the header and four open faults

@@ -7,7 +7,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser.conftest import VIEWPORTS
-from tests.browser.journey import Journey, start
+from tests.browser.journey import Journey, journey_of
 from tests.factories import DeviceSite
 from tests.server import LiveServer
 
@@ -56,48 +56,38 @@ async def charts_read_well(journey: Journey) -> None:
 async def test_every_screen_renders_cleanly(
     browser: Browser, server: LiveServer, journey_site: DeviceSite, viewport: str
 ) -> None:
-    journey = await start(browser, server, "operator", viewport)
-    page, site, name = journey.page, journey_site, journey_site.name
-    try:
+    site, name = journey_site, journey_site.name
+    async with journey_of(browser, server, "operator", viewport) as journey:
+        page = journey.page
         await fits(journey, "fleet")
-        await page.locator(f'#fleet_table tr[data-site="{site.code}"]').get_by_role("link").click()
-        await journey.at(name, crumbs=["Fleet", name], url=f"/sites/{site.code}$")
+        await journey.open_site(site)
         assert await page.title() == f"{name} · Ridethrough"  # the name as text, not markup
         await fits(journey, "site")
         await page.get_by_role("link", name="SoC", exact=True).click()
         await expect(page).to_have_url(f"{server.url}/sites/{site.code}?metric=soc")
         await fits(journey, "site-soc")
-        await page.locator("#site_map table").get_by_role("link", name="String 1").click()
-        await journey.at("String 1", crumbs=["Fleet", name, "String 1"], url="/strings/1$")
+        await journey.open_string(site, 1)
         await fits(journey, "string", charts=5)
         await page.locator("#string_live").get_by_role("link", name="Module 2").click()
         await journey.at("module 2", crumbs=["Fleet", name, "String 1", "Module 2"],
                          url="/modules/")  # fmt: skip
         await fits(journey, "module", charts=4)
         await charts_read_well(journey)
-        await (
-            page.get_by_role("navigation", name="Trend range")
-            .get_by_role("link", name="7d")
-            .click()
-        )
-        await expect(page).to_have_url(
-            f"{server.url}/sites/{site.code}/modules/{site.module_ids[1]}?range=7d"
-        )
-        await page.locator("nav.crumbs").get_by_role("link", name=name).click()
+        trend_range = page.get_by_role("navigation", name="Trend range")
+        await expect(trend_range.locator("[aria-current]")).to_have_text("1h")  # data of minutes
+        await trend_range.get_by_role("link", name="7d").click()
+        module = site.module_ids[1]
+        await expect(page).to_have_url(f"{server.url}/sites/{site.code}/modules/{module}?range=7d")
+        await journey.back_to_site(site)
         await page.locator("p.links").get_by_role("link", name="Fault log").click()
         await journey.at("Fault log", crumbs=["Fleet", name, "Fault log"], url="/faults$")
         await fits(journey, "faults")
-        await page.locator("nav.crumbs").get_by_role("link", name=name).click()
+        await journey.back_to_site(site)
         await page.locator("p.links").get_by_role("link", name="KPIs").click()
         await journey.at(f"KPIs {site.code}", crumbs=None, url=f"/kpis\\?site={site.code}$")
         await fits(journey, "kpis-site")
-        await page.locator("#mainnav").get_by_role("link", name="KPIs").click()
-        await journey.at("KPIs whole fleet", crumbs=None, url="/kpis$")
+        await journey.nav("KPIs")
         await fits(journey, "kpis-fleet")
-        await page.locator("#mainnav").get_by_role("link", name="Alarms").click()
-        await journey.at("Alarms", crumbs=None, url="/alarms$")
+        await journey.nav("Alarms")
         await fits(journey, "alarms")
         assert await page.locator('#mainnav a[aria-current="page"]').inner_text() == "Alarms"
-        journey.assert_clean()
-    finally:
-        await page.context.close()

@@ -7,72 +7,49 @@ journeys); an admin also manages users, devices and tokens.
 
 from playwright.async_api import Browser, expect
 
-from tests.browser.journey import Journey, start
+from tests.browser.journey import Journey, journey_of
 from tests.factories import DeviceSite
 from tests.server import LiveServer
 
 
-async def open_site(journey: Journey, site: DeviceSite) -> None:
-    """Fleet → site, by clicking."""
-    page = journey.page
-    await page.locator(f'#fleet_table tr[data-site="{site.code}"]').get_by_role("link").click()
-    await journey.at(site.name, crumbs=["Fleet", site.name], url=f"/sites/{site.code}$")
-
-
 async def command_choices(journey: Journey) -> list[str]:
     """The command forms the page offers."""
-    return [
-        t.strip() for t in await journey.page.locator(".command-panel summary").all_inner_texts()
-    ]
+    titles = await journey.page.locator(".command-panel summary").all_inner_texts()
+    return [t.strip() for t in titles]
 
 
 async def test_a_viewer_sees_no_action(
     browser: Browser, server: LiveServer, journey_site: DeviceSite
 ) -> None:
-    journey = await start(browser, server, "viewer", "tablet-portrait")
-    page = journey.page
-    try:
+    async with journey_of(browser, server, "viewer", "tablet-portrait") as journey:
+        page, main = journey.page, journey.main()
         await expect(page.locator("#mainnav").get_by_role("link", name="Admin")).to_have_count(0)
-        await open_site(journey, journey_site)
+        await journey.open_site(journey_site)
         await expect(page.locator("#site_alarms tr.alarm")).to_have_count(4)
-        main = journey.main()
         for control in ("button", "input[type=checkbox]", "details.shelve", ".command-panel"):
             await expect(main.locator(control)).to_have_count(0)
-        await page.locator("#site_map table").get_by_role("link", name="String 1").click()
-        await journey.at(
-            "String 1", crumbs=["Fleet", journey_site.name, "String 1"], url="/strings/1$"
-        )
+        await journey.open_string(journey_site, 1)
         await expect(main.locator(".command-panel")).to_have_count(0)
-        await page.locator("#mainnav").get_by_role("link", name="Alarms").click()
-        await journey.at("Alarms", crumbs=None, url="/alarms$")
+        await journey.nav("Alarms")
         await expect(main.locator("#alarm_table button")).to_have_count(0)
         await expect(main.locator("#alarm-bulk")).to_have_count(0)
-        journey.assert_clean()
-    finally:
-        await page.context.close()
 
 
 async def test_a_technician_acts_for_maintenance_only(
     browser: Browser, server: LiveServer, journey_site: DeviceSite
 ) -> None:
-    journey = await start(browser, server, "technician", "tablet-portrait")
-    page = journey.page
-    try:
-        await open_site(journey, journey_site)
+    async with journey_of(browser, server, "technician", "tablet-portrait") as journey:
+        page = journey.page
+        await journey.open_site(journey_site)
         alarms = page.locator("#site_alarms")
         await expect(alarms.get_by_role("button", name="Acknowledge", exact=True)).to_have_count(4)
         await expect(alarms.locator("details.shelve")).to_have_count(0)
         assert await command_choices(journey) == ["Reset latched alarms…"]
 
-        await page.locator("#site_map table").get_by_role("link", name="String 2").click()
-        await journey.at(
-            "String 2", crumbs=["Fleet", journey_site.name, "String 2"], url="/strings/2$"
-        )
+        await journey.open_string(journey_site, 2)
         assert await command_choices(journey) == [
-            "Isolate this string…",
-            "Return to service…",
-            "Reset latched alarms…",
-        ]
+            "Isolate this string…", "Return to service…", "Reset latched alarms…"
+        ]  # fmt: skip
         panel = page.locator(".command-panel details").filter(has_text="Isolate this string")
         await panel.locator("summary").click()
         await expect(panel.locator("select[name=reason]")).to_have_count(0)
@@ -83,23 +60,13 @@ async def test_a_technician_acts_for_maintenance_only(
         await expect(answer.locator(".impact")).to_contain_text("1 of 2 strings online")
         await answer.get_by_role("button", name="Confirm and send").click()
         await expect(answer.locator(".command-state")).to_have_text("queued")
-        journey.assert_clean()
-    finally:
-        await page.context.close()
 
 
 async def test_an_admin_reaches_the_admin_page(
     browser: Browser, server: LiveServer, journey_site: DeviceSite
 ) -> None:
-    journey = await start(browser, server, "admin")
-    page = journey.page
-    try:
-        await page.locator("#mainnav").get_by_role("link", name="Admin").click()
-        await journey.at("Admin", crumbs=None, url="/admin$")
+    async with journey_of(browser, server, "admin") as journey:
+        await journey.nav("Admin")
         for heading in ("Users", "Edge devices", "API tokens"):
-            await expect(page.get_by_role("heading", name=heading)).to_be_visible()
-        await page.locator("#mainnav").get_by_role("link", name="Fleet").click()
-        await journey.at("Fleet", crumbs=None, url="/$")
-        journey.assert_clean()
-    finally:
-        await page.context.close()
+            await expect(journey.page.get_by_role("heading", name=heading)).to_be_visible()
+        await journey.nav("Fleet")

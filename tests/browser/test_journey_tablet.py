@@ -4,7 +4,7 @@ target, and none is cut off or covered: each can be tapped at its centre once sc
 import pytest
 from playwright.async_api import Browser
 
-from tests.browser.journey import Journey, start
+from tests.browser.journey import Journey, journey_of
 from tests.factories import DeviceSite
 from tests.server import LiveServer
 
@@ -36,30 +36,11 @@ async def problems_on(journey: Journey, name: str) -> list[str]:
 async def test_every_control_is_a_touch_target(
     browser: Browser, server: LiveServer, journey_site: DeviceSite, orientation: str
 ) -> None:
-    journey = await start(browser, server, "operator", orientation)
-    page, site = journey.page, journey_site
     found: list[str] = []
-    try:
-        found += await problems_on(journey, "fleet")
-        await page.locator(f'#fleet_table tr[data-site="{site.code}"]').get_by_role("link").click()
-        await journey.at(site.name, crumbs=["Fleet", site.name], url=f"/sites/{site.code}$")
-        found += await problems_on(journey, "site")
-        await page.locator(".heatmap a.hm").first.click()
-        await journey.at("module 1", crumbs=["Fleet", site.name, "String 1", "Module 1"],
-                         url="/modules/")  # fmt: skip
-        found += await problems_on(journey, "module")
-        await page.locator("nav.crumbs").get_by_role("link", name="String 1").click()
-        await journey.at("String 1", crumbs=["Fleet", site.name, "String 1"], url="/strings/1$")
-        found += await problems_on(journey, "string")
-        await page.locator("nav.crumbs").get_by_role("link", name=site.name).click()
-        await page.locator("p.links").get_by_role("link", name="Fault log").click()
-        await journey.at("Fault log", crumbs=["Fleet", site.name, "Fault log"], url="/faults$")
-        found += await problems_on(journey, "faults")
-        for name in ("Alarms", "KPIs"):
-            await page.locator("#mainnav").get_by_role("link", name=name).click()
-            await journey.at(name, crumbs=None, url=f"/{name.lower()}$")
-            found += await problems_on(journey, name.lower())
-        journey.assert_clean()
-    finally:
-        await page.context.close()
+    async with journey_of(browser, server, "operator", orientation) as journey:
+
+        async def visit(name: str) -> None:
+            found.extend(await problems_on(journey, name))
+
+        await journey.tour(journey_site, visit)
     assert found == [], "\n".join(found)

@@ -13,7 +13,7 @@ import psycopg
 from playwright.async_api import Browser, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.browser.journey import Journey, start
+from tests.browser.journey import Journey, journey_of
 from tests.db import psycopg_dsn
 from tests.e2e.test_resilience import FAST_SIM, stop_edge
 from tests.edge_process import (
@@ -69,19 +69,17 @@ async def test_policy_isolates_a_fault_and_an_operator_returns_the_string(
         assert started < onset < isolated
         assert (isolated - onset).total_seconds() < 1.0
 
-        journey = await start(browser, server, "operator")
-        page = journey.page
-        await page.locator("#mainnav").get_by_role("link", name="KPIs").click()
-        await journey.at("KPIs", crumbs=None, url="/kpis$")
-        await page.locator("form.filters").get_by_label("Site").select_option(site.code)
-        await journey.at(f"KPIs {site.code}", crumbs=None, url="window=7d$")
-        await page.locator("form.filters").get_by_label("Window").select_option("24h")
-        await journey.at(f"KPIs {site.code}", crumbs=None, url="window=24h$")
-        mtti = page.locator("#kpi-isolate")
-        await expect(mtti).to_contain_text("1 fault isolations")
-        await expect(mtti).to_contain_text("edge policy")
-
-        verified = await return_string_from_the_browser(journey, server, site)
+        async with journey_of(browser, server, "operator") as journey:
+            await journey.nav("KPIs")
+            filters = journey.page.locator("form.filters")
+            await filters.get_by_label("Site").select_option(site.code)
+            await journey.at(f"KPIs {site.code}", crumbs=None, url="window=7d$")
+            await filters.get_by_label("Window").select_option("24h")
+            await journey.at(f"KPIs {site.code}", crumbs=None, url="window=24h$")
+            mtti = journey.page.locator("#kpi-isolate")
+            await expect(mtti).to_contain_text("1 fault isolations")
+            await expect(mtti).to_contain_text("edge policy")
+            verified = await return_string_from_the_browser(journey, server, site)
         assert verified["origin"] == "operator"
         assert verified["state"] == "verified", verified
         # The contactor-closed feedback arrives with the next telemetry batch.
@@ -102,8 +100,6 @@ async def test_policy_isolates_a_fault_and_an_operator_returns_the_string(
     for index, samples, carrying in carried:
         assert samples > 5, index
         assert carrying == samples, f"string {index} stopped carrying current"
-    journey.assert_clean()
-    await page.context.close()
 
 
 def commands(server: LiveServer, code: str) -> list[dict[str, Any]]:
@@ -119,10 +115,9 @@ async def return_string_from_the_browser(
 ) -> dict[str, Any]:
     """Return string 2 through the two-step form; the command once it has settled."""
     page, code = journey.page, site.code
-    await page.locator("#mainnav").get_by_role("link", name="Fleet").click()
-    await page.locator(f'#fleet_table tr[data-site="{code}"]').get_by_role("link").click()
-    await page.locator("#site_map table").get_by_role("link", name="String 2").click()
-    await journey.at("String 2", crumbs=["Fleet", site.name, "String 2"], url="/strings/2$")
+    await journey.nav("Fleet")
+    await journey.open_site(site)
+    await journey.open_string(site, 2)
     panel = page.locator(".command-panel details", has_text="Return to service")
     await panel.locator("summary").click()
     await panel.get_by_label("Reason").select_option("fault")
