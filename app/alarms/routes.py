@@ -35,6 +35,9 @@ StateFilter = Literal[
 ]
 
 
+ALARM_ROWS = 200  # the most urgent first; a fleet in trouble is narrowed with the filters
+
+
 class AlarmQuery(UrlFilters):
     """Filters of the alarms page, all in the URL."""
 
@@ -58,9 +61,11 @@ async def alarms_page(
 ) -> HTMLResponse:
     """Alarms of the user's sites or one site, filtered by priority and state."""
     sites = user.sites(await chosen_site_id(session, user, query.site))
-    where = AlarmFilter(sites=sites, priority=query.priority, states=_states(query.state))
+    where = AlarmFilter(sites=sites, priority=query.priority, states=_states(query.state),
+                        limit=ALARM_ROWS)  # fmt: skip
     context = {
         "alarms": await list_alarms(session, where),
+        "limit": ALARM_ROWS,
         "sites": await site_overviews(session, user.sites()),
         "query": query,
         "now": datetime.now(UTC),

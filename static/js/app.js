@@ -58,8 +58,15 @@
     }, true);
   });
 
-  // A part is busy while someone works in it: pressing, typing, a choice open, rows ticked.
+  // Requests that started inside a part (a form sent, a link followed) and are not answered yet:
+  // swapping the part would throw away the element that asked, and with it what htmx does with
+  // the answer (the page's new URL, the events the server sends back).
+  var askedFrom = {};
+
+  // A part is busy while someone works in it: pressing, typing, a choice open, rows ticked,
+  // or a request sent from it still in flight.
   function busy(part) {
+    if (askedFrom[part.id]) return true;
     if (pressed && part.contains(pressed)) return true;
     var active = document.activeElement;
     if (active && part.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName) &&
@@ -91,6 +98,21 @@
       .catch(function () { owed[id] = true; });
   }
 
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt, xhr = event.detail.xhr;
+    var from = elt.closest && elt.closest("[data-live]");
+    if (from && from !== elt && xhr) {
+      askedFrom[from.id] = (askedFrom[from.id] || 0) + 1;
+      xhr.askedFrom = from.id;
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr || !xhr.askedFrom) return;
+    askedFrom[xhr.askedFrom] = Math.max(0, askedFrom[xhr.askedFrom] - 1);
+    xhr.askedFrom = null; // counted once, whichever element htmx reports it on
+    setTimeout(refreshOwed, 0);
+  });
   document.addEventListener("htmx:beforeRequest", function (event) {
     var target = event.detail.target;
     if (!isLive(target)) return;
