@@ -54,8 +54,8 @@ class FieldBinding(BaseModel):
     valid: str | None = None  # a 0/1 signal; 0 marks the value invalid
     index: tuple[int, int] | None = None  # inclusive range of {n} for array fields
     unit: str | None = None  # the unit the DBC is expected to state; checked, not converted
-    # Which way this BMS counts a current as positive; a vendor that counts charge as positive
-    # is turned into the model's convention, SunSpec's: positive is discharge.
+    # Which way this BMS counts a current as positive (required for currents); a vendor that
+    # counts charge as positive is turned into the model's convention, SunSpec's: discharge.
     positive: Literal["discharge", "charge"] | None = None
 
     @model_validator(mode="after")

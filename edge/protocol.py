@@ -198,19 +198,18 @@ def _resolve_binding(
         problems.append(f"{where}: the field is {kind}")
         return []
     sign = _sign(spec, binding, where, problems)
-    if sign is None:
-        return []
     numbers = range(binding.index[0], binding.index[1] + 1) if binding.index else [None]
     resolved = []
     for n in numbers:
         if n is not None and not 1 <= n <= spec.array_size:
             problems.append(f"{where}: index {n} is outside 1..{spec.array_size}")
             continue
-        item = _resolve_one(message, spec, binding, n=n, sign=sign, where=where,
+        # Resolved even without a sign, so that every other problem is listed too.
+        item = _resolve_one(message, spec, binding, n=n, sign=sign or 1, where=where,
                             problems=problems)  # fmt: skip
         if item is not None:
             resolved.append(item)
-    return resolved
+    return resolved if sign is not None else []
 
 
 def _resolve_one(
@@ -266,6 +265,11 @@ def _sign(spec: FieldSpec, binding: FieldBinding, where: str, problems: list[str
     if binding.positive is not None and not spec.directed:
         problems.append(f"{where}: positive applies to currents only; this field has no "
                         "direction")  # fmt: skip
+        return None
+    # A current read the wrong way round looks plausible everywhere, so it is never assumed.
+    if binding.positive is None and spec.directed:
+        problems.append(f"{where}: say which way the BMS counts this current as positive: "
+                        'positive = "discharge" (SunSpec, as the model) or "charge"')  # fmt: skip
         return None
     return -1 if binding.positive == "charge" else 1
 

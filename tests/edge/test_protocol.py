@@ -161,6 +161,12 @@ MODULE_ADDRESS = "address = { string = { id_bits = [8, 8] }, module = { id_bits 
             + 'fields = [{ field = "current_a", signal = "ModCurrent", positive = "in" }]\n',
             "message.0.fields.0.positive: Input should be 'discharge' or 'charge'",
         ),
+        (
+            '[[message]]\nname = "MOD_STATUS"\ntarget = "module"\n'
+            + MODULE_ADDRESS
+            + 'fields = [{ field = "current_a", signal = "ModCurrent" }]\n',
+            "field 'current_a': say which way the BMS counts this current as positive",
+        ),
     ],
 )
 def test_bad_mapping_is_refused_with_the_reason(tmp_path: Path, body: str, expected: str) -> None:
