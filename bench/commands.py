@@ -67,7 +67,7 @@ def main() -> None:
             mapping=REFERENCE_MAPPING,
             strings=3,
             modules=4,
-            simulator="frame_period_s = 0.25\nsetpoint_kw = -20",  # steady, at any hour
+            simulator="frame_period_s = 0.25\nsetpoint_kw = 20",  # steady, at any hour
         )
         env = edge_env(backend=server.url, token=token, spool=Path(tmp) / "spool.sqlite3")
         edge = start_edge(["simulate", "--config", str(site_file)], env)

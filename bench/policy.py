@@ -75,7 +75,7 @@ class Bench:
     def __init__(self, tmp: Path) -> None:
         site = load_site_file(write_site_file(
             tmp, code="bench-policy", mapping=REFERENCE_MAPPING, strings=STRINGS,
-            modules=MODULES, simulator="setpoint_kw = -20",
+            modules=MODULES, simulator="setpoint_kw = 20",
         ))  # fmt: skip
         protocol = load_protocol(REFERENCE_MAPPING)
         assert protocol.commands is not None

@@ -92,7 +92,7 @@ class FrameDecoder:
             field = route.by_signal.get(name)
             if field is None:
                 continue
-            value = raw * field.factor
+            value = raw * field.factor + 0.0  # + 0.0: a sign-flipped zero is 0.0, not -0.0
             reason = self._problem(field, signals, value)
             if reason is not None:
                 rejected += 1

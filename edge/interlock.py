@@ -3,7 +3,8 @@
 from collections.abc import Mapping
 
 CURRENT_MARGIN_A = 1.0
-# Each string's latest scalar readings (contactor_closed, current_a, limits...), by number.
+# Each string's latest scalar readings (contactor_closed, current_a, limits...), by number;
+# current_a counts discharge as positive (SunSpec's sign, the model's convention).
 Readings = Mapping[int, Mapping[str, float]]
 
 
@@ -17,11 +18,11 @@ def edge_refusal(kind: str, string: int | None, strings: Readings) -> str | None
     if not remaining:
         return "edge interlock: this is the last connected string"
     current = sum(s.get("current_a", 0.0) for s in closed.values())
-    limit = "charge_limit_a" if current >= 0 else "discharge_limit_a"
-    capacity = sum(s.get(limit, float("inf")) for s in remaining)
+    flow = "discharge" if current >= 0 else "charge"
+    capacity = sum(s.get(f"{flow}_limit_a", float("inf")) for s in remaining)
     if abs(current) > capacity - CURRENT_MARGIN_A:
         return (
-            f"edge interlock: {abs(current):.0f} A would exceed the remaining strings' "
-            f"{capacity:.0f} A"
+            f"edge interlock: {abs(current):.0f} A of {flow} current would exceed the "
+            f"remaining strings' {capacity:.0f} A"
         )
     return None

@@ -6,7 +6,7 @@ pair and produces the concrete signal table the decoder runs on.
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -54,6 +54,9 @@ class FieldBinding(BaseModel):
     valid: str | None = None  # a 0/1 signal; 0 marks the value invalid
     index: tuple[int, int] | None = None  # inclusive range of {n} for array fields
     unit: str | None = None  # the unit the DBC is expected to state; checked, not converted
+    # Which way this BMS counts a current as positive (required for currents); a vendor that
+    # counts charge as positive is turned into the model's convention, SunSpec's: discharge.
+    positive: Literal["discharge", "charge"] | None = None
 
     @model_validator(mode="after")
     def _index_matches_template(self) -> Self:

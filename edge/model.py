@@ -30,10 +30,16 @@ class FieldSpec:
     low: float
     high: float
     array_size: int = 0  # > 0 for per-cell / per-sensor arrays (the largest index allowed)
+    # A flow whose sign tells its direction. The model's convention is SunSpec's: positive is
+    # discharge (out of the battery), negative is charge; mappings say which way their BMS counts.
+    directed: bool = False
 
 
 def _m(unit: str, low: float, high: float, size: int = 0) -> FieldSpec:
     return FieldSpec(unit, Kind.MEASURE, low, high, size)
+
+
+CURRENT = FieldSpec("A", Kind.MEASURE, -5000, 5000, directed=True)
 
 
 BITS32 = FieldSpec("", Kind.BITS, 0, 2**32 - 1)
@@ -49,13 +55,13 @@ def _count(high: int) -> FieldSpec:
 FIELDS: dict[Target, dict[str, FieldSpec]] = {
     Target.MODULE: {
         "soc_pct": _m("%", 0, 100), "soh_pct": _m("%", 0, 100),
-        "voltage_v": _m("V", 0, 1500), "current_a": _m("A", -5000, 5000),
+        "voltage_v": _m("V", 0, 1500), "current_a": CURRENT,
         "cell_v": _m("V", 0, 5, 64), "temp_c": _m("degC", -40, 125, 16),
         "balancing": BITS64, "fault_bits": BITS64, "status_bits": BITS32,
         "bypassed": FLAG, "alive": _count(255),
     },
     Target.STRING: {
-        "voltage_v": _m("V", 0, 2000), "current_a": _m("A", -5000, 5000),
+        "voltage_v": _m("V", 0, 2000), "current_a": CURRENT,
         "soc_pct": _m("%", 0, 100), "soh_pct": _m("%", 0, 100),
         "contactor_closed": FLAG, "contactor_fault": FLAG, "enabled": FLAG,
         "disable_reason": _count(4), "heartbeat": _count(2**16 - 1),

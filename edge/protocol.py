@@ -29,7 +29,7 @@ class ResolvedField:
     index: int | None  # 0-based position in an array field
     signal: str
     valid: str | None
-    factor: float  # unit conversion into the model's unit
+    factor: float  # unit conversion into the model's unit, negative to flip a vendor's sign
     unit: str
     low: float
     high: float
@@ -197,20 +197,23 @@ def _resolve_binding(
         kind = "an array: give index = [first, last]" if spec.array_size else "not an array"
         problems.append(f"{where}: the field is {kind}")
         return []
+    sign = _sign(spec, binding, where, problems)
     numbers = range(binding.index[0], binding.index[1] + 1) if binding.index else [None]
     resolved = []
     for n in numbers:
         if n is not None and not 1 <= n <= spec.array_size:
             problems.append(f"{where}: index {n} is outside 1..{spec.array_size}")
             continue
-        item = _resolve_one(message, spec, binding, n=n, where=where, problems=problems)
+        # Resolved even without a sign, so that every other problem is listed too.
+        item = _resolve_one(message, spec, binding, n=n, sign=sign or 1, where=where,
+                            problems=problems)  # fmt: skip
         if item is not None:
             resolved.append(item)
-    return resolved
+    return resolved if sign is not None else []
 
 
 def _resolve_one(
-    message: Any, spec: FieldSpec, binding: FieldBinding, *, n: int | None, where: str,
+    message: Any, spec: FieldSpec, binding: FieldBinding, *, n: int | None, sign: int, where: str,
     problems: list[str],
 ) -> ResolvedField | None:  # fmt: skip
     name = binding.signal.format(n=n) if n is not None else binding.signal
@@ -224,6 +227,7 @@ def _resolve_one(
     factor = _unit_factor(spec, binding, signals[name].unit, f"{where}, signal {name}", problems)
     if factor is None:
         return None
+    factor *= sign
     signal = signals[name]
     # Integer signals carry as many decimals as their scale; IEEE-float signals are not rounded.
     places = (
@@ -254,6 +258,20 @@ def _unit_factor(
         problems.append(f"{where}: unit mismatch: the DBC says {unit!r}, the field needs "
                         f"{spec.unit!r} (no known conversion)")  # fmt: skip
     return factor
+
+
+def _sign(spec: FieldSpec, binding: FieldBinding, where: str, problems: list[str]) -> int | None:
+    """-1 when the BMS counts charge as positive (the model counts discharge), else 1."""
+    if binding.positive is not None and not spec.directed:
+        problems.append(f"{where}: positive applies to currents only; this field has no "
+                        "direction")  # fmt: skip
+        return None
+    # A current read the wrong way round looks plausible everywhere, so it is never assumed.
+    if binding.positive is None and spec.directed:
+        problems.append(f"{where}: say which way the BMS counts this current as positive: "
+                        'positive = "discharge" (SunSpec, as the model) or "charge"')  # fmt: skip
+        return None
+    return -1 if binding.positive == "charge" else 1
 
 
 def _check_overlaps(routes: list[Route], problems: list[str]) -> None:

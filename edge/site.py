@@ -62,8 +62,9 @@ class SimulatorConfig(BaseModel):
     acceleration: float = Field(default=1.0, gt=0, le=10_000)
     frame_period_s: float = Field(default=0.5, gt=0)
     initial_soc_pct: float = Field(default=55, ge=1, le=99)
-    # A constant site set-point in kW (positive charges) instead of the daily schedule: for
-    # tests and benchmarks whose outcome must not depend on the time of day.
+    # A constant site set-point in kW (positive discharges, as SunSpec counts power) instead
+    # of the daily schedule: for tests and benchmarks whose outcome must not depend on the time
+    # of day.
     setpoint_kw: float | None = None
     # Faults to inject, as on the command line ("cell_ov:string=4,module=9,at=90"), for demos.
     faults: list[str] = Field(default_factory=list)

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.telemetry.export_query import Kind, Selection, parameters, statement
+from app.telemetry.export_query import Field, Kind, Selection, parameters, statement
 
 CHUNK_ROWS = 5_000  # database rows per chunk (a long-format chunk has rows x values lines)
 LEADING = ("ts", "string", "module")
@@ -152,6 +152,12 @@ PARQUET_TYPES = {
 }
 
 
+def parquet_field(name: str, field: Field) -> pa.Field:
+    """A wide column with its unit and meaning kept in the file, e.g. the sign of a current."""
+    notes = {k: v for k, v in (("unit", field.unit), ("description", field.description)) if v}
+    return pa.field(name, PARQUET_TYPES[field.kind], metadata=notes or None)
+
+
 class _Sink(io.RawIOBase):
     """A write-only file that hands back whatever was written since it was last drained."""
 
@@ -182,7 +188,7 @@ class ParquetWriter:
         else:
             catalogue = selection.catalogue()
             fields = [("ts", timestamp), ("string", pa.int16()), ("module", pa.int16())]
-            fields += [(n, PARQUET_TYPES[catalogue[n].kind]) for n in selection.fields]
+            fields += [parquet_field(n, catalogue[n]) for n in selection.fields]
         self.schema = pa.schema(fields)
         self.sink = _Sink()
         self.writer = pq.ParquetWriter(self.sink, self.schema, compression="zstd")

@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 from app.alarms.queries import AlarmView
 from app.isolations.repository import IsolationView
 from app.sites.overview import SiteOverview
+from app.telemetry.export_query import STRING_RAW
+from app.telemetry.sign import CONVENTION
 
 
 class SiteOut(BaseModel):
@@ -25,7 +27,7 @@ class SiteOut(BaseModel):
     modules_bypassed: int
     capacity_online_pct: float | None
     soc_pct: float | None
-    power_kw: float | None
+    power_kw: float | None = Field(description=f"sum of the strings' power; {CONVENTION}")
     worst_spread_mv: float | None
     alarms_unacked: int
     alarms_by_priority: dict[str, int] = Field(description="standing alarms, keys p1…p4")
@@ -80,8 +82,8 @@ class StringLatest(BaseModel):
     name: str
     ts: datetime | None
     voltage_v: float | None
-    current_a: float | None
-    power_kw: float | None
+    current_a: float | None = Field(description=STRING_RAW["current_a"].description)
+    power_kw: float | None = Field(description=STRING_RAW["power_kw"].description)
     soc_pct: float | None
     contactor_closed: bool | None
     charge_limit_a: float | None

@@ -22,6 +22,7 @@ from app.telemetry.export_query import (
     parameters,
     statement,
 )
+from app.telemetry.sign import CONVENTION
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"])
 
@@ -34,7 +35,8 @@ class TelemetryQuery(BaseModel):
     entity: Entity = Entity.MODULE
     resolution: Resolution = Resolution.RAW
     fields: str = Field(default="", max_length=1000,
-                        description="comma-separated field names; blank: the defaults")  # fmt: skip
+                        description="comma-separated field names; blank: the defaults. Currents "
+                                    f"and powers (current_a…, power_kw): {CONVENTION}")  # fmt: skip
     start: AwareDatetime | None = Field(default=None, description="default: an hour before end")
     end: AwareDatetime | None = Field(default=None, description="default: now")
     string: int | None = Field(default=None, ge=1, le=255)

@@ -9,6 +9,7 @@ can do something about it, what would make the command possible.
 from dataclasses import dataclass
 
 from app.core.enums import CommandKind
+from app.telemetry.sign import Direction, direction
 
 CURRENT_MARGIN = 1.0  # the remaining strings must carry the site's current with this margin (A)
 
@@ -31,7 +32,7 @@ class StringState:
     rack_id: int
     index: int
     closed: bool
-    current_a: float  # positive charges, negative discharges
+    current_a: float  # positive discharges, negative charges (app.telemetry.sign)
     charge_limit_a: float
     discharge_limit_a: float
     max_charge_a: float  # the string's rating
@@ -139,14 +140,14 @@ def isolation_refusal(
             "this is the last connected string; isolating it would trip the site", remedy
         )
     site_current = sum(s.current_a for s in closed)
-    charging = site_current >= 0
+    flow = direction(site_current)
+    charging = flow is Direction.CHARGE
     capacity = sum(s.charge_limit_a if charging else s.discharge_limit_a for s in remaining)
     if abs(site_current) <= capacity - CURRENT_MARGIN:
         return None
     reason = (
-        f"the site is carrying {abs(site_current):.0f} A of "
-        f"{'charge' if charging else 'discharge'} current and the limits of the other "
-        f"{_strings(len(remaining))} add up to {capacity:.0f} A"
+        f"the site is carrying {abs(site_current):.0f} A of {flow} current and the limits of "
+        f"the other {_strings(len(remaining))} add up to {capacity:.0f} A"
     )
     target = next((s for s in strings if s.rack_id == rack_id), None)
     volts = bus_voltage(strings, charging=charging, nameplate_kw=nameplate_kw)

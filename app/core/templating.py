@@ -10,6 +10,7 @@ from app.alarms.queries import STATE_LABELS as ALARM_STATES
 from app.auth.dependencies import command_reasons, csrf_field, user_can
 from app.config import Settings
 from app.sites.overview import STATE_LABELS
+from app.telemetry.sign import CONVENTION
 
 PRIORITY_LABELS = {1: "Critical", 2: "High", 3: "Medium", 4: "Low"}
 
@@ -41,6 +42,7 @@ def create_templates(settings: Settings) -> Jinja2Templates:
     templates.env.globals["alarm_states"] = ALARM_STATES
     templates.env.globals["shelve_choices"] = SHELVE_CHOICES
     templates.env.globals["describe"] = describe
+    templates.env.globals["sign_convention"] = CONVENTION  # for every current and power shown
     # Shared macros as a global, so a block rendered alone (an htmx fragment) can use them too.
     templates.env.globals["ui"] = templates.env.get_template("macros.html").module
     return templates

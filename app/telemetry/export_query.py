@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from sqlalchemy import TextClause, text
 
+from app.telemetry.sign import CONVENTION
+
 
 class Entity(StrEnum):
     """Whose telemetry: one row per module, or one per string."""
@@ -43,11 +45,12 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One exported field: its SQL expression, type and unit."""
+    """One exported field: its SQL expression, type, unit and, where it needs one, meaning."""
 
     sql: str
     kind: Kind = Kind.FLOAT
     unit: str = ""
+    description: str = ""
 
 
 def weighted(column: str) -> str:
@@ -55,11 +58,16 @@ def weighted(column: str) -> str:
     return f"sum(s.{column} * s.samples) / sum(s.samples)"
 
 
+def flow(sql: str, unit: str, what: str) -> Field:
+    """A current or power, whose sign says which way it flows (app.telemetry.sign)."""
+    return Field(sql, unit=unit, description=f"{what}; {CONVENTION}")
+
+
 # Raw module samples (alias s = module_sample).
 MODULE_RAW: dict[str, Field] = {
     "soc_pct": Field("s.soc_pct", unit="%"),
     "soh_pct": Field("s.soh_pct", unit="%"),
-    "current_a": Field("s.current_a", unit="A"),
+    "current_a": flow("s.current_a", "A", "module current"),
     "voltage_v": Field("s.voltage_v", unit="V"),
     "cell_v_min": Field("s.cell_v_min", unit="V"),
     "cell_v_max": Field("s.cell_v_max", unit="V"),
@@ -73,7 +81,7 @@ MODULE_RAW: dict[str, Field] = {
 # Module buckets from the minute rollups (alias s = module_sample_1m); means weighted by samples.
 MODULE_BUCKETED: dict[str, Field] = {
     "soc_pct": Field(weighted("soc_pct_avg"), unit="%"),
-    "current_a": Field(weighted("current_a_avg"), unit="A"),
+    "current_a": flow(weighted("current_a_avg"), "A", "module current, mean"),
     "voltage_v": Field(weighted("voltage_v_avg"), unit="V"),
     "cell_v_min": Field("min(s.cell_v_min)", unit="V"),
     "cell_v_max": Field("max(s.cell_v_max)", unit="V"),
@@ -87,8 +95,8 @@ MODULE_BUCKETED: dict[str, Field] = {
 # Raw string samples (alias s = rack_sample).
 STRING_RAW: dict[str, Field] = {
     "voltage_v": Field("s.voltage_v", unit="V"),
-    "current_a": Field("s.current_a", unit="A"),
-    "power_kw": Field("s.power_kw", unit="kW"),
+    "current_a": flow("s.current_a", "A", "string current"),
+    "power_kw": flow("s.power_kw", "kW", "string power, voltage times current"),
     "soc_pct": Field("s.soc_pct", unit="%"),
     "soh_pct": Field("s.soh_pct", unit="%"),
     "contactor_closed": Field("s.contactor_closed::int", Kind.INT),
@@ -104,10 +112,10 @@ STRING_RAW: dict[str, Field] = {
 # String buckets from the minute rollups (alias s = rack_sample_1m).
 STRING_BUCKETED: dict[str, Field] = {
     "voltage_v": Field(weighted("voltage_v_avg"), unit="V"),
-    "current_a": Field(weighted("current_a_avg"), unit="A"),
-    "current_a_min": Field("min(s.current_a_min)", unit="A"),
-    "current_a_max": Field("max(s.current_a_max)", unit="A"),
-    "power_kw": Field(weighted("power_kw_avg"), unit="kW"),
+    "current_a": flow(weighted("current_a_avg"), "A", "string current, mean"),
+    "current_a_min": flow("min(s.current_a_min)", "A", "string current, lowest"),
+    "current_a_max": flow("max(s.current_a_max)", "A", "string current, highest"),
+    "power_kw": flow(weighted("power_kw_avg"), "kW", "string power, mean"),
     "soc_pct": Field(weighted("soc_pct_avg"), unit="%"),
     "cell_v_min": Field("min(s.cell_v_min)", unit="V"),
     "cell_v_max": Field("max(s.cell_v_max)", unit="V"),

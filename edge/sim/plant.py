@@ -57,7 +57,7 @@ class SimString:
     discharge_limit_a: float = 0.0
     derate_revert_at: float | None = None
     insulation_kohm: float = INSULATION_HEALTHY_KOHM
-    current_a: float = 0.0
+    current_a: float = 0.0  # positive discharges, negative charges (SunSpec's sign)
     energy_in_kwh: float = 0.0
     energy_out_kwh: float = 0.0
     faults: int = 0
@@ -123,7 +123,7 @@ class Plant:
         return [s for s in self.strings if s.contactor_closed]
 
     def step(self, dt: float, setpoint_kw: float, *, now: float) -> None:
-        """Advance `dt` simulated seconds with the site asked for `setpoint_kw` (+ charges)."""
+        """Advance `dt` simulated seconds with the site asked for `setpoint_kw` (+ discharges)."""
         connected = self.connected()
         share_kw = setpoint_kw / len(connected) if connected else 0.0
         for string in self.strings:
@@ -151,15 +151,16 @@ def _module(spec: PlantSpec, rnd: random.Random, position: int) -> SimModule:
 
 
 def _string_current(string: SimString, share_kw: float) -> float:
+    """The string's current for its share of the set-point: positive discharges."""
     voltage = max(string.voltage(), 1.0)
     current = share_kw * 1000.0 / voltage
-    current = min(current, string.charge_limit_a) if current > 0 else current
-    current = max(current, -string.discharge_limit_a) if current < 0 else current
+    current = min(current, string.discharge_limit_a) if current > 0 else current
+    current = max(current, -string.charge_limit_a) if current < 0 else current
     cells = string.cell_voltages()
-    # The BMS tapers charge near full and stops discharge near empty.
-    if current > 0 and cells and max(cells) >= lfp.TAPER_HIGH_V:
+    # The BMS stops discharge near empty and tapers charge near full.
+    if current > 0 and cells and min(cells) <= lfp.TAPER_LOW_V:
         current = 0.0
-    if current < 0 and cells and min(cells) <= lfp.TAPER_LOW_V:
+    if current < 0 and cells and max(cells) >= lfp.TAPER_HIGH_V:
         current = 0.0
     return current
 
@@ -167,13 +168,15 @@ def _string_current(string: SimString, share_kw: float) -> float:
 def _step_module(
     module: SimModule, current: float, dt: float, spec: PlantSpec, *, balancing: bool
 ) -> None:
+    """Coulomb-count and heat a module carrying `current` (positive discharges)."""
     lowest = min(c.voltage for c in module.cells)
+    into_cells = -current  # the cells' own terms: charge flows in, and raises their voltage
     for cell in module.cells:
-        cell.bleeding = (balancing and current >= 0 and cell.soc > BALANCE_MIN_SOC
+        cell.bleeding = (balancing and into_cells >= 0 and cell.soc > BALANCE_MIN_SOC
                          and cell.voltage - lowest > BALANCE_WINDOW_V)  # fmt: skip
-        net = current - (BLEED_A if cell.bleeding else 0.0)
+        net = into_cells - (BLEED_A if cell.bleeding else 0.0)
         cell.soc = min(1.0, max(0.0, cell.soc + net * dt / 3600.0 / cell.capacity_ah))
-        cell.voltage = lfp.ocv(cell.soc) + current * cell.r_ohm + cell.fault_offset_v
+        cell.voltage = lfp.ocv(cell.soc) + into_cells * cell.r_ohm + cell.fault_offset_v
     load = abs(current) / spec.string_rated_a
     target = spec.ambient_c + HEATING_C_AT_RATED * load * load
     alpha = min(1.0, dt / THERMAL_TAU_S)
@@ -184,6 +187,6 @@ def _step_module(
 def _count_energy(string: SimString, dt: float) -> None:
     energy_kwh = string.voltage() * abs(string.current_a) * dt / 3_600_000.0
     if string.current_a > 0:
-        string.energy_in_kwh += energy_kwh
-    else:
         string.energy_out_kwh += energy_kwh
+    else:
+        string.energy_in_kwh += energy_kwh

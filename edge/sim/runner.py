@@ -48,7 +48,7 @@ class Simulator(threading.Thread):
         return self.started_at + (now - self.started_at) * self.site.simulator.acceleration
 
     def setpoint_kw(self, now: float) -> float:
-        """The site power set-point from the daily schedule (or a test's override)."""
+        """The site's set-point in kW, positive discharging: the schedule's, or a constant one."""
         if self.setpoint_override_kw is not None:
             return self.setpoint_override_kw
         spec = self.plant.spec

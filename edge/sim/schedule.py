@@ -2,12 +2,13 @@
 
 from datetime import UTC, datetime
 
-# (start hour, end hour, C-rate): positive charges, negative discharges; idle elsewhere.
+# (start hour, end hour, C-rate): positive discharges, negative charges (SunSpec's sign, as
+# everywhere in the product); idle elsewhere.
 DAILY_PLAN = (
-    (1.0, 5.0, 0.20),  # night charge
-    (7.0, 9.0, -0.30),  # morning peak
-    (11.0, 14.0, 0.30),  # midday solar
-    (17.0, 21.0, -0.40),  # evening peak
+    (1.0, 5.0, -0.20),  # night charge
+    (7.0, 9.0, 0.30),  # morning peak
+    (11.0, 14.0, -0.30),  # midday solar
+    (17.0, 21.0, 0.40),  # evening peak
 )
 
 

@@ -11,6 +11,7 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
+from app.telemetry.sign import CONVENTION
 from tests.api.conftest import Recorded
 from tests.db import psycopg_dsn
 from tests.server import LiveServer
@@ -119,3 +120,28 @@ def test_an_empty_export_is_a_valid_file(server: LiveServer, recorded: Recorded)
                                  params={**params, "format": "csv"})  # fmt: skip
     assert csv_answer.text.splitlines() == ["ts,string,module,soc_pct,current_a,cell_v_min,"
                                             "cell_v_max,temp_c_max"]  # fmt: skip
+
+
+def test_currents_and_powers_carry_their_sign_convention(
+    server: LiveServer, recorded: Recorded
+) -> None:
+    # In a Parquet file, per column: a data user reading the file alone still knows the sign.
+    params = {"format": "parquet", "entity": "string", "fields": "current_a,power_kw,soc_pct",
+              "start": recorded.start.isoformat(), "end": recorded.end.isoformat()}  # fmt: skip
+    answer = server.http.get(f"{server.url}/api/v1/sites/{recorded.site.code}/export",
+                             params=params)  # fmt: skip
+    schema = pq.read_table(io.BytesIO(answer.content)).schema
+    for name, unit in (("current_a", b"A"), ("power_kw", b"kW")):
+        metadata = schema.field(name).metadata
+        assert metadata[b"unit"] == unit
+        assert CONVENTION in metadata[b"description"].decode()
+    assert b"description" not in schema.field("soc_pct").metadata
+    # In the API's own description: the latest state, the site and the telemetry fields.
+    document = server.http.get(f"{server.url}/api/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    for model, field in (("StringLatest", "current_a"), ("StringLatest", "power_kw"),
+                         ("SiteOut", "power_kw")):  # fmt: skip
+        assert CONVENTION in schemas[model]["properties"][field]["description"]
+    telemetry = document["paths"]["/api/v1/sites/{code}/telemetry"]["get"]["parameters"]
+    fields = next(p for p in telemetry if p["name"] == "fields")
+    assert CONVENTION in fields["description"]

@@ -28,7 +28,7 @@ async def edge_site(
     """A three-string site streaming from a simulated BMS through a real edge process."""
     site = await committed_device_site(engine, racks=3, name="Command Site")
     site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING, strings=3,
-                                simulator=f"{FAST_SIM}\nsetpoint_kw = -20")  # fmt: skip
+                                simulator=f"{FAST_SIM}\nsetpoint_kw = 20")  # fmt: skip
     env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
     edge = start_edge(["simulate", "--config", str(site_file)], env)
     try:

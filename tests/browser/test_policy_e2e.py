@@ -51,7 +51,7 @@ async def test_policy_isolates_a_fault_and_an_operator_returns_the_string(
 ) -> None:  # fmt: skip
     site = await committed_device_site(engine, racks=3)
     site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING, strings=3,
-                                simulator=f"{FAST_SIM}\nsetpoint_kw = -20",
+                                simulator=f"{FAST_SIM}\nsetpoint_kw = 20",
                                 policy=REFERENCE_POLICY)  # fmt: skip
     env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
     started = datetime.now(UTC)

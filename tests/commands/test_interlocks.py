@@ -46,7 +46,7 @@ def test_too_much_current_asks_to_derate_the_string_first_when_that_is_enough() 
     # 3 x 100 A discharge; without string 1, 2 x 140 A = 280 A remain, 279 A with the 1 A margin.
     # String 1 at 0 % leaves the others' 200 A on the bus, which fits. The bus voltage is the
     # mean of 840.0, 845.0 and 844.6 V = 843.2 V, so 279 A is 279 x 843.2 / 1000 = 235.25 kW.
-    busy = strings((True, -100.0), (True, -100.0), (True, -100.0))
+    busy = strings((True, 100.0), (True, 100.0), (True, 100.0))
     busy = [replace(s, voltage_v=v) for s, v in zip(busy, (840.0, 845.0, 844.6), strict=True)]
     assert isolate(10, busy) == Refusal(
         "the site is carrying 300 A of discharge current and the limits of the other 2 strings "
@@ -54,12 +54,12 @@ def test_too_much_current_asks_to_derate_the_string_first_when_that_is_enough() 
         "derate string 1 to 0 % first, so the site draws no more than the other 2 strings can "
         "carry (279 A, about 235 kW at 843 V)",
     )
-    light = strings((True, -60.0), (True, -60.0), (True, -60.0))  # 180 A of 279 A
+    light = strings((True, 60.0), (True, 60.0), (True, 60.0))  # 180 A of 279 A
     assert isolate(10, light) is None
 
 
 def test_following_the_remedy_makes_the_isolation_possible() -> None:
-    busy = strings((True, -100.0), (True, -100.0), (True, -100.0))
+    busy = strings((True, 100.0), (True, 100.0), (True, 100.0))
     refusal = isolate(10, busy)
     assert refusal is not None
     assert refusal.remedy is not None
@@ -74,7 +74,7 @@ def test_a_derated_remaining_string_counts_by_its_limit() -> None:
     # String 2 derated to 30 % (42 A) carries 42 A: 100 + 42 + 100 = 242 A on the bus. Without
     # string 1: 42 + 140 = 182 A, 181 A with the margin; the others' 142 A fit.
     # 181 A x 843.2 V = 152.6 kW.
-    site = strings((True, -100.0), (True, -42.0), (True, -100.0))
+    site = strings((True, 100.0), (True, 42.0), (True, 100.0))
     site[1] = replace(site[1], charge_limit_a=42.0, discharge_limit_a=42.0)
     assert isolate(10, site) == Refusal(
         "the site is carrying 242 A of discharge current and the limits of the other 2 strings "
@@ -89,7 +89,7 @@ def test_when_the_others_are_full_only_less_site_power_helps() -> None:
     # the 279 A allowed, so derating string 1 cannot be enough; a site derate would lower the
     # others' limits as well. No voltage reading: the nominal bus voltage is the nameplate
     # over the rated current, 100 kW / (3 x 140 A) = 238.1 V, and 279 A x 238.1 V = 66.4 kW.
-    full = strings((True, -139.8), (True, -139.8), (True, -139.8), volts=None)
+    full = strings((True, 139.8), (True, 139.8), (True, 139.8), volts=None)
     assert bus_voltage(full, charging=False, nameplate_kw=NAMEPLATE_KW) == 100_000 / 420
     assert isolate(10, full) == Refusal(
         "the site is carrying 419 A of discharge current and the limits of the other 2 strings "
@@ -101,8 +101,9 @@ def test_when_the_others_are_full_only_less_site_power_helps() -> None:
 
 
 def test_charge_current_counts_charge_limits() -> None:
-    # 2 x 50 A charging, limits 60 A: without string 2, 60 A remain (59 A with the margin).
-    site = strings((True, 50.0), (True, 50.0), limit=60.0)
+    # 2 x 50 A charging (negative, SunSpec's sign), limits 60 A: without string 2, 60 A remain
+    # (59 A with the margin).
+    site = strings((True, -50.0), (True, -50.0), limit=60.0)
     refusal = isolate(11, site)
     assert refusal is not None
     assert refusal.reason == (
@@ -113,6 +114,22 @@ def test_charge_current_counts_charge_limits() -> None:
         "derate string 2 to 0 % first, so the site draws no more than the other 1 string can "
         "carry (59 A, about 50 kW at 843 V)"
     )
+
+
+def test_positive_current_is_discharge_and_meets_the_discharge_limits() -> None:
+    # 2 x 50 A = 100 A positive: discharging. Without string 1, string 2 may discharge 80 A
+    # (79 A with the margin) though it could take 120 A of charge: refused, as discharge.
+    site = strings((True, 50.0), (True, 50.0))
+    site[1] = replace(site[1], charge_limit_a=120.0, discharge_limit_a=80.0)
+    refusal = isolate(10, site)
+    assert refusal is not None
+    assert refusal.reason == (
+        "the site is carrying 100 A of discharge current and the limits of the other 1 string "
+        "add up to 80 A"
+    )
+    # The same 100 A charging (negative) fits string 2's 120 A charge limit.
+    charging = [replace(s, current_a=-50.0) for s in site]
+    assert isolate(10, charging) is None
 
 
 def test_a_conflicting_command_on_the_same_target_is_refused() -> None:

@@ -45,7 +45,7 @@ async def busy(engine: AsyncEngine, server: LiveServer) -> DeviceSite:
     earlier = full_site_rows(now - timedelta(seconds=5), strings=3)
     first = post_batch(server, site.token, batch(site.code, 1, **earlier))
     assert first.status_code == 200, first.text
-    post_strings(server, site, 2, *(string_row(s, now, current_a=-100.0) for s in (1, 2, 3)))
+    post_strings(server, site, 2, *(string_row(s, now, current_a=100.0) for s in (1, 2, 3)))
     return site
 
 
@@ -127,7 +127,7 @@ def test_following_the_remedy_lets_the_isolation_through(
     assert reported.json()["state"] == "verified"
     post_strings(server, busy, 3, string_row(1, at, current_a=0.0, charge_limit_a=0.0,
                                              discharge_limit_a=0.0),
-                 *(string_row(s, at, current_a=-100.0) for s in (2, 3)))  # fmt: skip
+                 *(string_row(s, at, current_a=100.0) for s in (2, 3)))  # fmt: skip
 
     shown = preview(server, busy, ISOLATE_1)
     assert shown.status_code == 200

@@ -101,7 +101,7 @@ async def test_isolate_and_return_a_string_through_the_real_path(
         code=site.code,
         mapping=REFERENCE_MAPPING,
         strings=3,
-        simulator=f"{FAST_SIM}\nsetpoint_kw = -20",
+        simulator=f"{FAST_SIM}\nsetpoint_kw = 20",
     )
     env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
     edge = start_edge(["simulate", "--config", str(site_file)], env)
@@ -148,7 +148,7 @@ async def test_bypass_and_return_a_module_is_an_isolation_through_the_real_path(
 ) -> None:
     site = await committed_device_site(engine)
     site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING,
-                                simulator=f"{FAST_SIM}\nsetpoint_kw = -20")  # fmt: skip
+                                simulator=f"{FAST_SIM}\nsetpoint_kw = 20")  # fmt: skip
     env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
     edge = start_edge(["simulate", "--config", str(site_file)], env)
     commands = f"{server.url}/api/v1/sites/{site.code}/commands"
@@ -190,7 +190,7 @@ async def test_a_refused_isolation_goes_through_once_its_remedy_is_followed(
     # 50 kW of discharge on three ~157 V strings: about 106 A each, 318 A in all, more than the
     # 2 x 140 A - 1 A = 279 A two strings may carry; their own 212 A would fit.
     site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING, strings=3,
-                                simulator=f"{FAST_SIM}\nsetpoint_kw = -50")  # fmt: skip
+                                simulator=f"{FAST_SIM}\nsetpoint_kw = 50")  # fmt: skip
     env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
     edge = start_edge(["simulate", "--config", str(site_file)], env)
     dsn = psycopg_dsn(test_database_url)

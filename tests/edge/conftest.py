@@ -65,7 +65,7 @@ async def rig(engine: AsyncEngine, server: LiveServer, tmp_path: Path) -> AsyncI
     site_file = load_site_file(
         write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING,
                         simulator="frame_period_s = 0.25\nacceleration = 60\n"
-                        "setpoint_kw = -20")
+                        "setpoint_kw = 20")
     )  # fmt: skip
     protocol = load_protocol(REFERENCE_MAPPING)
     channel = f"cmd-{uuid.uuid4()}"

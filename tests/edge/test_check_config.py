@@ -35,3 +35,4 @@ def test_every_problem_is_listed(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "signal 'StrVolts' does not exist in message STR_STATUS" in result.stderr
     assert "unit mismatch: the DBC says '%', the field needs 'A'" in result.stderr
+    assert "say which way the BMS counts this current as positive" in result.stderr

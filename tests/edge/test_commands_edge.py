@@ -85,16 +85,32 @@ def readings(closed: bool, current: float, limit: float = 140.0) -> dict[str, fl
 
 def test_the_edge_vetoes_on_what_it_sees() -> None:
     alone = {1: readings(True, 0.0), 2: readings(False, 0.0)}
-    busy = {1: readings(True, -100.0), 2: readings(True, -100.0)}
-    fine = {1: readings(True, -50.0), 2: readings(True, -50.0)}
+    busy = {1: readings(True, 100.0), 2: readings(True, 100.0)}
+    fine = {1: readings(True, 50.0), 2: readings(True, 50.0)}
     assert edge_refusal("isolate_string", 1, alone) == (
         "edge interlock: this is the last connected string"
     )
     assert edge_refusal("isolate_string", 1, busy) == (
-        "edge interlock: 200 A would exceed the remaining strings' 140 A"
+        "edge interlock: 200 A of discharge current would exceed the remaining strings' 140 A"
     )
     assert edge_refusal("isolate_string", 1, fine) is None
     assert edge_refusal("derate", 1, alone) is None
+
+
+def limits(closed: bool, current: float, *, charge: float, discharge: float) -> dict[str, float]:
+    """A string's readings with different charge and discharge limits."""
+    return {**readings(closed, current), "charge_limit_a": charge, "discharge_limit_a": discharge}
+
+
+def test_the_edge_judges_positive_current_against_discharge_limits() -> None:
+    # SunSpec's sign: +120 A is discharge, so string 2's 100 A discharge limit is what counts
+    # (its 200 A charge limit would let the isolation through).
+    discharging = {1: readings(True, 60.0), 2: limits(True, 60.0, charge=200, discharge=100)}
+    assert edge_refusal("isolate_string", 1, discharging) == (
+        "edge interlock: 120 A of discharge current would exceed the remaining strings' 100 A"
+    )
+    charging = {1: readings(True, -60.0), 2: limits(True, -60.0, charge=200, discharge=100)}
+    assert edge_refusal("isolate_string", 1, charging) is None
 
 
 def test_a_refused_poll_is_logged_in_one_line_with_the_backends_reason(rig: Rig) -> None:

@@ -1,5 +1,6 @@
 """The reference DBC + mapping resolve, and bad mappings are refused with clear reasons."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -51,11 +52,39 @@ def test_other_vendor_decodes_big_endian_millivolts_with_payload_address() -> No
         ("cell_v[4]", 3.302),
         ("cell_v[5]", 3.299),
     ]
-    status = protocol.message("BMS_STR")
-    frame = Frame(1.0, 0x382, False, encode(status, {"StrV": 812.3, "StrI": -123.4}))
-    values = FrameDecoder(protocol, Counters()).decode(frame)
-    assert values is not None
-    assert {f.field: v for f, v in values.values}["current_a"] == -123.4
+
+
+def decoded_current(mapping: Path, message: str, frame_id: int, values: dict[str, float]) -> float:
+    """The current_a one frame of a protocol decodes to."""
+    protocol = load_protocol(mapping)
+    data = encode(protocol.message(message), values)
+    extended = frame_id > 0x7FF
+    decoded = FrameDecoder(protocol, Counters()).decode(Frame(1.0, frame_id, extended, data))
+    assert decoded is not None
+    return {f.field: v for f, v in decoded.values}["current_a"]
+
+
+@pytest.mark.parametrize(("vendor_a", "stored_a"), [(123.4, -123.4), (-50.0, 50.0), (0.0, 0.0)])
+def test_a_vendor_that_counts_charge_as_positive_is_stored_discharge_positive(
+    vendor_a: float, stored_a: float
+) -> None:
+    # The other vendor's mapping says positive = "charge": its +123.4 A is 123.4 A of charging,
+    # which the model (SunSpec's convention) counts as negative.
+    current = decoded_current(OTHER, "BMS_STR", 0x382, {"StrV": 812.3, "StrI": vendor_a})
+    assert current == stored_a
+    assert math.copysign(1.0, current) == math.copysign(1.0, stored_a)  # never a -0.0 A
+
+
+def test_a_discharge_positive_vendor_is_stored_as_sent() -> None:
+    # The reference BMS counts discharge as positive, as the model does: nothing is flipped.
+    assert decoded_current(REFERENCE, "STR_STATUS", 0x0201_0100, {"StrCurrent": 42.5}) == 42.5
+
+
+def test_the_flip_is_the_resolved_factor_check_config_prints() -> None:
+    protocol = load_protocol(OTHER)
+    route = next(r for r in protocol.routes.values() if r.message == "BMS_STR")
+    assert route.by_signal["StrI"].factor == -1.0
+    assert route.by_signal["StrV"].factor == 1.0
 
 
 def write_mapping(tmp_path: Path, body: str) -> Path:
@@ -119,6 +148,24 @@ MODULE_ADDRESS = "address = { string = { id_bits = [8, 8] }, module = { id_bits 
             + MODULE_ADDRESS
             + 'fields = [{ field = "wattage", signal = "ModVoltage" }]\n',
             "field 'wattage': not a module field",
+        ),
+        (
+            '[[message]]\nname = "MOD_STATUS"\ntarget = "module"\n'
+            + MODULE_ADDRESS
+            + 'fields = [{ field = "voltage_v", signal = "ModVoltage", positive = "charge" }]\n',
+            "field 'voltage_v': positive applies to currents only",
+        ),
+        (
+            '[[message]]\nname = "MOD_STATUS"\ntarget = "module"\n'
+            + MODULE_ADDRESS
+            + 'fields = [{ field = "current_a", signal = "ModCurrent", positive = "in" }]\n',
+            "message.0.fields.0.positive: Input should be 'discharge' or 'charge'",
+        ),
+        (
+            '[[message]]\nname = "MOD_STATUS"\ntarget = "module"\n'
+            + MODULE_ADDRESS
+            + 'fields = [{ field = "current_a", signal = "ModCurrent" }]\n',
+            "field 'current_a': say which way the BMS counts this current as positive",
         ),
     ],
 )

@@ -1,6 +1,7 @@
 """The simulator is plausible, obeys command frames and shows injected faults."""
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import can
@@ -24,6 +25,7 @@ from edge.sim.bms import (
 from edge.sim.faults import Fault, FaultKind, apply_fault
 from edge.sim.plant import Plant, PlantSpec
 from edge.sim.runner import Simulator
+from edge.sim.schedule import c_rate_at
 from edge.site import load_site_file
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "edge" / "protocols"
@@ -64,18 +66,54 @@ def test_discharge_lowers_soc_and_spread_grows_under_load() -> None:
     plant = Plant.build(SPEC, seed=3)
     at_rest = spread_mv(plant)
     soc_before = plant.strings[0].soc()
-    plant.step(60.0, -120.0, now=0.0)
-    assert plant.strings[0].current_a < -30
+    plant.step(60.0, 120.0, now=0.0)  # SunSpec's sign: a positive set-point discharges
+    assert plant.strings[0].current_a > 30
     assert spread_mv(plant) > at_rest
     for _ in range(30):
-        plant.step(60.0, -120.0, now=0.0)
+        plant.step(60.0, 120.0, now=0.0)
     assert plant.strings[0].soc() < soc_before - 0.05
     assert max(plant.strings[0].modules[0].temps) > SPEC.ambient_c
+    string = plant.strings[0]
+    assert string.energy_out_kwh > 0.5
+    assert string.energy_in_kwh == 0.0
+
+
+def test_charge_is_negative_raises_soc_and_counts_energy_in() -> None:
+    plant = Plant.build(SPEC, seed=3)
+    string = plant.strings[0]
+    soc_before, volts_before = string.soc(), string.voltage()
+    plant.step(60.0, -120.0, now=0.0)
+    assert string.current_a < -30
+    assert string.voltage() > volts_before  # charging lifts the cells above their OCV
+    for _ in range(30):
+        plant.step(60.0, -120.0, now=0.0)
+    assert string.soc() > soc_before + 0.05
+    assert string.energy_in_kwh > 0.5
+    assert string.energy_out_kwh == 0.0
+
+
+def test_the_bms_sends_discharge_as_a_positive_current(protocol: Protocol) -> None:
+    plant = Plant.build(SPEC, seed=3)
+    bms = SimBms(plant, protocol)
+    plant.step(1.0, 45.0, now=0.0)
+    status = bms.messages["STR_STATUS"]
+    sent = next(f for f in bms.frames() if f.frame_id == status.frame_id | 1 << 8)
+    assert status.decode(sent.data, decode_choices=False)["StrCurrent"] > 0
+    assert "positive = discharging" in status.get_signal_by_name("StrCurrent").comment
+
+
+def test_the_daily_schedule_discharges_at_the_peaks_as_positive_power() -> None:
+    day = datetime(2026, 11, 21, tzinfo=UTC)
+    at = {hour: c_rate_at((day + timedelta(hours=hour)).timestamp()) for hour in (3, 8, 12, 19)}
+    assert at[8] > 0  # morning peak: discharge
+    assert at[19] > 0  # evening peak: discharge
+    assert at[3] < 0  # night: charge
+    assert at[12] < 0  # midday solar: charge
 
 
 def test_passive_balancing_bleeds_leading_cells_near_full() -> None:
     plant = Plant.build(PlantSpec(**{**SPEC.__dict__, "initial_soc": 0.97}), seed=3)
-    plant.step(60.0, 40.0, now=0.0)
+    plant.step(60.0, -40.0, now=0.0)  # charging near full
     bleeding = [c for s in plant.strings for m in s.modules for c in m.cells if c.bleeding]
     assert bleeding
 
@@ -84,23 +122,23 @@ def test_derate_lowers_current_and_reverts(protocol: Protocol) -> None:
     plant = Plant.build(SPEC, seed=1)
     bms = SimBms(plant, protocol)
     assert command(bms, 1, OP_DERATE, CmdParam=25, CmdTimeout=600) == ACK_DONE
-    plant.step(1.0, -150.0, now=1.0)
+    plant.step(1.0, 150.0, now=1.0)
     assert abs(plant.strings[0].current_a) <= 35.0 + 1e-6
     assert abs(plant.strings[1].current_a) > 35.0
-    plant.step(1.0, -150.0, now=601.0)
+    plant.step(1.0, 150.0, now=601.0)
     assert plant.strings[0].discharge_limit_a == SPEC.string_rated_a
 
 
 def test_isolating_a_string_opens_it_and_the_rest_carry_on(protocol: Protocol) -> None:
     plant = Plant.build(SPEC, seed=1)
     bms = SimBms(plant, protocol)
-    plant.step(1.0, -45.0, now=0.0)
+    plant.step(1.0, 45.0, now=0.0)
     shared = plant.strings[1].current_a
     assert command(bms, 1, OP_DISCONNECT, CmdReason=2) == ACK_DONE
-    plant.step(1.0, -45.0, now=1.0)
+    plant.step(1.0, 45.0, now=1.0)
     assert plant.strings[0].current_a == 0.0
     assert plant.strings[0].dis_reason == 2
-    assert plant.strings[1].current_a < shared  # more discharge current each
+    assert plant.strings[1].current_a > shared  # more discharge current each
     assert command(bms, 1, OP_CONNECT) == ACK_DONE
     assert plant.strings[0].contactor_closed
 
@@ -108,7 +146,7 @@ def test_isolating_a_string_opens_it_and_the_rest_carry_on(protocol: Protocol) -
 def test_an_isolation_answers_with_the_open_contactor_at_once(protocol: Protocol) -> None:
     plant = Plant.build(SPEC, seed=1)
     bms = SimBms(plant, protocol)
-    plant.step(1.0, -45.0, now=0.0)
+    plant.step(1.0, 45.0, now=0.0)
     cmd, status = bms.messages["CMD"], bms.messages["STR_STATUS"]
     data = encode(cmd, {"CmdId": 9, "CmdOpcode": OP_DISCONNECT, "CmdReason": 1})
     answer = bms.handle_command(cmd.frame_id | 2 << 8, data, now=0.0)

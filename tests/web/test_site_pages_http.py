@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.telemetry.sign import CONVENTION
 from tests.db import psycopg_dsn
 from tests.factories import DeviceSite, committed_device_site
 from tests.server import LiveServer
@@ -310,3 +311,27 @@ def test_the_command_history_is_paged_newest_first(server: LiveServer, site: Dev
     assert re.findall(r"“reset (\d+)”", rest.text) == ["1", "0"]
     assert "Newest commands" in rest.text
     assert "Older commands" not in rest.text
+
+
+@pytest.mark.parametrize(
+    ("path", "fragment", "labels"),
+    [
+        ("", "site_summary", ("Power",)),
+        ("/strings/1", "string_live", ("Current", "Power")),
+        ("/modules/{module}", "module_live", ("Current",)),
+    ],
+)
+def test_every_current_and_power_says_which_sign_is_discharge(
+    server: LiveServer, site: DeviceSite, path: str, fragment: str, labels: tuple[str, ...]
+) -> None:
+    url = f"{server.url}/sites/{site.code}{path.format(module=site.module_ids[0])}"
+    full = server.http.get(url).text
+    live = server.http.get(url, headers={**HTMX, "HX-Target": fragment}).text
+    for html in (full, live):
+        for label in labels:
+            tooltip = re.search(rf'<dt><dfn title="([^"]*)">{label}</dfn></dt>', html)
+            assert tooltip is not None, label
+            assert CONVENTION in tooltip[1]
+    # The site page's string table heads its current and power columns the same way.
+    if not path:
+        assert full.count(f'<dfn title="{CONVENTION}">') == 2
