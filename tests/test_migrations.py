@@ -146,3 +146,32 @@ def test_event_history_is_filled_from_the_rows_and_undone_by_downgrade(empty_db:
         ).fetchone()
     assert key is not None
     assert "cell_index" in key[0]
+
+
+def test_energy_balance_columns_are_filled_by_the_job_and_undone_by_downgrade(
+    empty_db: str,
+) -> None:
+    recreate_database(DB)
+    config = alembic_config(empty_db)
+    command.upgrade(config, "0009")
+    dsn = psycopg_dsn(empty_db)
+    with psycopg.connect(dsn) as conn:
+        conn.execute(SEED_0008.split("-- Two open rows", maxsplit=1)[0])
+        conn.execute(
+            "INSERT INTO rack_sample (rack_id, ts, soc_pct) VALUES "
+            "(1, '2026-11-21 10:00:01Z', 50), (1, '2026-11-21 10:01:30Z', 51)"
+        )
+
+    command.upgrade(config, "0010")
+    with psycopg.connect(dsn) as conn:
+        dirty = conn.execute("SELECT source, extract(minute FROM bucket) FROM rollup_dirty "
+                             "ORDER BY bucket").fetchall()  # fmt: skip
+    assert dirty == [("rack", 0), ("rack", 1)]  # recomputed from the raw samples by the job
+
+    command.downgrade(config, "0009")
+    with psycopg.connect(dsn) as conn:
+        columns = {name for (name,) in conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'rack_sample_1m'")}  # fmt: skip
+    assert "soc_pct_last" not in columns
+    assert "energy_charged_kwh_max" in columns
