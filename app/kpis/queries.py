@@ -154,39 +154,6 @@ async def availability(
     return Availability(row[0], row[1], int(row[2]))
 
 
-ENERGY = text(f"""
-SELECT sum(dis), sum(ch) FROM (
-  SELECT max(s.energy_discharged_kwh_max) - min(s.energy_discharged_kwh_max) AS dis,
-         max(s.energy_charged_kwh_max) - min(s.energy_charged_kwh_max) AS ch
-  FROM rack_sample_1m s JOIN rack r ON r.id = s.rack_id
-  WHERE {SITE.format(col="r.site_id")} AND s.bucket >= :start AND s.bucket < :end
-  GROUP BY s.rack_id) per_string
-""")  # noqa: S608 - constants only
-
-
-@dataclass(frozen=True)
-class Efficiency:
-    """DC round-trip efficiency from the strings' energy counters."""
-
-    discharged_kwh: float | None
-    charged_kwh: float | None
-
-    @property
-    def ratio(self) -> float | None:
-        """E_discharged / E_charged, when enough was charged to mean something."""
-        if not self.charged_kwh or self.discharged_kwh is None or self.charged_kwh < 0.1:
-            return None
-        return self.discharged_kwh / self.charged_kwh
-
-
-async def round_trip_efficiency(
-    session: AsyncSession, sites: SiteIds, start: datetime, end: datetime
-) -> Efficiency:
-    """Energy out over energy in, summed over strings, at the DC string boundary."""
-    row = (await session.execute(ENERGY, _params(sites, start, end))).one()
-    return Efficiency(row[0], row[1])
-
-
 BALANCING = text(f"""
 SELECT sum(drop_mv), count(*) FROM (
   SELECT lag(ms.spread_mv_avg) OVER w - ms.spread_mv_avg AS drop_mv,
