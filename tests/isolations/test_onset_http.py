@@ -15,7 +15,7 @@ from tests.factories import DeviceSite, committed_device_site
 from tests.server import LiveServer
 from tests.wire import T0, batch, event, full_site_rows, iso, post_batch
 
-OPEN = {"contactor_closed": 0, "current_a": 0.0}
+OPEN = {"contactor_closed": 0, "current_a": 0.0, "charge_limit_a": 140, "discharge_limit_a": 140}
 
 
 def policy_isolation(string: int) -> dict[str, Any]:
