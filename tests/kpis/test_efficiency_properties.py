@@ -2,21 +2,17 @@
 with batches sent twice: never above 100 %, losses never negative, and no string left out for
 giving more than it took unless a module bypass changed what its SoC refers to."""
 
-import asyncio
 import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from app.core.jobs import rollup_once
 from edge.sim.faults import Fault, FaultKind, apply_fault
 from edge.sim.plant import Plant, PlantSpec, SimString
-from tests.factories import DeviceSite, committed_device_site
+from tests.kpis.live import kpi_report, new_site, roll_up
 from tests.server import LiveServer
 from tests.wire import T0, batch, iso, post_batch
 
@@ -98,42 +94,15 @@ def simulate(history: History) -> list[dict[str, Any]]:
     return rows
 
 
-def new_site(url: str) -> DeviceSite:
-    """A fresh committed site shaped like the simulated plant."""
-
-    async def create() -> DeviceSite:
-        engine = create_async_engine(url)
-        try:
-            return await committed_device_site(
-                engine, racks=STRINGS, modules_per_rack=MODULES, cells_per_module=CELLS,
-                module_capacity_ah=CAPACITY_AH, nameplate_energy_kwh=SITE_KWH,
-            )  # fmt: skip
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(create())
-
-
-def roll_up(url: str) -> None:
-    """Bring the minute rollups up to date, as the backend's job does."""
-
-    async def run() -> None:
-        engine = create_async_engine(url)
-        try:
-            await rollup_once(async_sessionmaker(engine))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(history=histories(), order=st.randoms(use_true_random=False), again=st.integers(0, 2))
 def test_efficiency_is_at_most_100_percent_on_any_simulated_history(
     server: LiveServer, test_database_url: str, history: History, order: Any, again: int
 ) -> None:
     rows = simulate(history)
-    site = new_site(test_database_url)
+    site = new_site(test_database_url, racks=STRINGS, modules_per_rack=MODULES,
+                    cells_per_module=CELLS, module_capacity_ah=CAPACITY_AH,
+                    nameplate_energy_kwh=SITE_KWH)  # fmt: skip
     batches = [batch(site.code, next(SEQ), strings=rows[i : i + BATCH_ROWS])
                for i in range(0, len(rows), BATCH_ROWS)]  # fmt: skip
     # Any order, some sent twice (the same batch, or the same rows under a new number).
@@ -145,8 +114,7 @@ def test_efficiency_is_at_most_100_percent_on_any_simulated_history(
         )
         assert answer.status_code == 200, answer.text
     roll_up(test_database_url)
-    report = httpx.get(f"{server.url}/api/v1/sites/{site.code}/kpis", params={"window": "7d"},
-                       cookies=server.credentials("viewer")[0], timeout=30).json()  # fmt: skip
+    report = kpi_report(server, site)
     energy = report["energy"]
     event(f"strings with a whole cycle: {energy['strings']}, left out: {energy['unbalanced']}")
     assert report["round_trip_efficiency"] is None or 0 < report["round_trip_efficiency"] <= 1
