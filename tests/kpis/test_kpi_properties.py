@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from tests.factories import DeviceSite
@@ -86,7 +86,9 @@ def scripts(draw: st.DrawFn) -> Script:
         events=events,
         open_minutes=[(a, b) for a, b in spells],
         derated=draw(st.lists(st.sampled_from([1.0, 0.5, 0.25]), min_size=3, max_size=3)),
-        efficiency=draw(st.lists(st.floats(0.8, 1.0), min_size=3, max_size=3)),
+        # Up to 99 %: at 100 % the counters' 0.1 Wh rounding alone can put more out than in,
+        # which the KPI rightly leaves out as an unbalanced string.
+        efficiency=draw(st.lists(st.floats(0.8, 0.99), min_size=3, max_size=3)),
         swing_pct=draw(st.lists(st.floats(0.0, 30.0), min_size=3, max_size=3)),
         reset_at=draw(st.lists(st.none() | st.sampled_from(RESTING), min_size=3, max_size=3)),
     )
@@ -147,7 +149,18 @@ def acknowledge_all(server: LiveServer, site: DeviceSite) -> None:
 
 def figures(report: dict[str, Any]) -> dict[str, Any]:
     """The report without its window and MTTA (acknowledged at each site's own moment)."""
-    return {k: v for k, v in report.items() if k not in ("start", "end", "mtta")}
+    return rounded({k: v for k, v in report.items() if k not in ("start", "end", "mtta")})
+
+
+def rounded(value: Any) -> Any:
+    """Floats to 9 places: sums taken in another order differ in the last bits only."""
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value
 
 
 def check_bounds(report: dict[str, Any]) -> None:
@@ -180,6 +193,7 @@ def check_bounds(report: dict[str, Any]) -> None:
 def test_kpis_are_bounded_monotone_and_independent_of_arrival(
     server: LiveServer, test_database_url: str, script: Script, seed: int, extra_open: int
 ) -> None:
+    note(repr(script))  # shrinking is slow; the example is shown even when it is cut short
     contents = batches(script)
     numbered = [(next(SEQ), rows) for rows in contents]
     order = random.Random(seed)
