@@ -58,6 +58,21 @@ async def stored_state(
     return state
 
 
+async def flowing(dsn: str, site_id: int, strings: int) -> None:
+    """Wait until every string's telemetry is stored with its contactor closed.
+
+    The edge starts as a separate process; on a loaded machine its first batch can take
+    several seconds, and a command judged before then would meet a site with no strings.
+    """
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = strings_now(dsn, site_id)
+        if len(state) == strings and all(closed for closed, _ in state.values()):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no telemetry with every string closed: {strings_now(dsn, site_id)}")
+
+
 async def send(server: LiveServer, code: str, **request: Any) -> dict[str, Any]:
     """Queue a command over the API and wait until it has settled."""
     body = {"reason": "fault", "note": "e2e", **request}
@@ -107,8 +122,7 @@ async def test_isolate_and_return_a_string_through_the_real_path(
     edge = start_edge(["simulate", "--config", str(site_file)], env)
     dsn = psycopg_dsn(test_database_url)
     try:
-        await asyncio.sleep(4)  # telemetry flowing, every string closed
-        assert all(closed for closed, _ in strings_now(dsn, site.site_id).values())
+        await flowing(dsn, site.site_id, strings=3)
         # String 2 is derated to 30 % (42 of 140 A) until further notice, then taken out.
         derated = await send(server, site.code, kind="derate", string=2, pct=30)
         assert derated["state"] == "verified", derated["result"]
@@ -153,7 +167,7 @@ async def test_bypass_and_return_a_module_is_an_isolation_through_the_real_path(
     edge = start_edge(["simulate", "--config", str(site_file)], env)
     commands = f"{server.url}/api/v1/sites/{site.code}/commands"
     try:
-        await asyncio.sleep(4)
+        await flowing(psycopg_dsn(test_database_url), site.site_id, strings=2)
         for kind in ("isolate_module", "return_module"):
             request = {"kind": kind, "string": 1, "module": 2, "reason": "maintenance",
                        "note": "e2e"}  # fmt: skip
@@ -196,7 +210,7 @@ async def test_a_refused_isolation_goes_through_once_its_remedy_is_followed(
     dsn = psycopg_dsn(test_database_url)
     form = {"kind": "isolate_string", "string": "1", "reason": "maintenance", "note": "e2e"}
     try:
-        await asyncio.sleep(4)
+        await flowing(dsn, site.site_id, strings=3)
         refused = preview(server, site.code, form)
         assert refused.status_code == 409, refused.text
         assert "Confirm and send" not in refused.text
