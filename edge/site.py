@@ -3,6 +3,7 @@
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -62,12 +63,30 @@ class SimulatorConfig(BaseModel):
     acceleration: float = Field(default=1.0, gt=0, le=10_000)
     frame_period_s: float = Field(default=0.5, gt=0)
     initial_soc_pct: float = Field(default=55, ge=1, le=99)
+    # The site's time zone: the daily plan's hours are local (an evening peak is the site's).
+    timezone: str = "UTC"
     # A constant site set-point in kW (positive discharges, as SunSpec counts power) instead
     # of the daily schedule: for tests and benchmarks whose outcome must not depend on the time
     # of day.
     setpoint_kw: float | None = None
     # Faults to inject, as on the command line ("cell_ov:string=4,module=9,at=90"), for demos.
     faults: list[str] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_known(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {name!r} (an IANA name, e.g. Europe/Berlin)"
+            ) from None
+        return name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The site's time zone."""
+        return ZoneInfo(self.timezone)
 
     @field_validator("faults")
     @classmethod

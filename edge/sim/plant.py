@@ -7,8 +7,10 @@ from edge.sim import lfp
 
 CELL_R_OHM = 0.00025  # internal resistance of a 280 Ah-class LFP cell
 BLEED_A = 0.2  # passive balancing resistor current
-BALANCE_WINDOW_V = 0.010  # bleed cells more than this above the lowest cell
-BALANCE_MIN_SOC = 0.80  # passive balancing runs near the top of charge
+# The BMS bleeds cells whose estimated SoC leads the module's lowest by more than this: on LFP's
+# flat plateau their voltages hardly differ, so a voltage window would never open below full.
+BALANCE_WINDOW_SOC = 0.01
+BALANCE_MIN_SOC = 0.80  # passive balancing runs near the top of the daily charge
 THERMAL_TAU_S = 900.0  # module temperature time constant
 HEATING_C_AT_RATED = 8.0  # steady-state rise above ambient at rated current
 SOH_FADE_PER_CYCLE = 0.20 / 6000  # 80 % SoH after about 6,000 full cycles
@@ -122,6 +124,11 @@ class Plant:
         """Strings whose contactors are closed."""
         return [s for s in self.strings if s.contactor_closed]
 
+    def soc(self) -> float:
+        """The site's state of charge (0..1) as its controller sees it: the connected strings'."""
+        strings = self.connected() or self.strings
+        return sum(s.soc() for s in strings) / len(strings)
+
     def step(self, dt: float, setpoint_kw: float, *, now: float) -> None:
         """Advance `dt` simulated seconds with the site asked for `setpoint_kw` (+ discharges)."""
         connected = self.connected()
@@ -157,23 +164,28 @@ def _string_current(string: SimString, share_kw: float) -> float:
     current = min(current, string.discharge_limit_a) if current > 0 else current
     current = max(current, -string.charge_limit_a) if current < 0 else current
     cells = string.cell_voltages()
-    # The BMS stops discharge near empty and tapers charge near full.
-    if current > 0 and cells and min(cells) <= lfp.TAPER_LOW_V:
-        current = 0.0
-    if current < 0 and cells and max(cells) >= lfp.TAPER_HIGH_V:
-        current = 0.0
-    return current
+    if not cells:
+        return current
+    # The BMS tapers charge near full and discharge near empty, to zero before any warning.
+    if current > 0:
+        return current * _share(min(cells), lfp.DISCHARGE_END_V, lfp.DISCHARGE_TAPER_FROM_V)
+    return current * _share(max(cells), lfp.CHARGE_END_V, lfp.CHARGE_TAPER_FROM_V)
+
+
+def _share(volts: float, none_at: float, full_at: float) -> float:
+    """The share of current allowed at a cell voltage: 0 at `none_at`, 1 from `full_at` on."""
+    return min(1.0, max(0.0, (volts - none_at) / (full_at - none_at)))
 
 
 def _step_module(
     module: SimModule, current: float, dt: float, spec: PlantSpec, *, balancing: bool
 ) -> None:
     """Coulomb-count and heat a module carrying `current` (positive discharges)."""
-    lowest = min(c.voltage for c in module.cells)
     into_cells = -current  # the cells' own terms: charge flows in, and raises their voltage
+    leading = min(c.soc for c in module.cells) + BALANCE_WINDOW_SOC
+    bleed = balancing and into_cells >= 0
     for cell in module.cells:
-        cell.bleeding = (balancing and into_cells >= 0 and cell.soc > BALANCE_MIN_SOC
-                         and cell.voltage - lowest > BALANCE_WINDOW_V)  # fmt: skip
+        cell.bleeding = bleed and cell.soc > BALANCE_MIN_SOC and cell.soc > leading
         net = into_cells - (BLEED_A if cell.bleeding else 0.0)
         cell.soc = min(1.0, max(0.0, cell.soc + net * dt / 3600.0 / cell.capacity_ah))
         cell.voltage = lfp.ocv(cell.soc) + into_cells * cell.r_ohm + cell.fault_offset_v

@@ -10,7 +10,7 @@ from edge.protocol import Protocol
 from edge.sim.bms import SimBms
 from edge.sim.faults import Fault, apply_fault, clear_fault
 from edge.sim.plant import Plant, PlantSpec
-from edge.sim.schedule import c_rate_at
+from edge.sim.schedule import planned_kw
 from edge.site import SiteFile
 
 log = logging.getLogger("edge.sim")
@@ -51,9 +51,9 @@ class Simulator(threading.Thread):
         """The site's set-point in kW, positive discharging: the schedule's, or a constant one."""
         if self.setpoint_override_kw is not None:
             return self.setpoint_override_kw
-        spec = self.plant.spec
-        planned = c_rate_at(self.sim_time(now)) * spec.energy_kwh
-        return max(-spec.power_kw, min(spec.power_kw, planned))
+        spec, sim = self.plant.spec, self.site.simulator
+        return planned_kw(self.sim_time(now), soc=self.plant.soc(), energy_kwh=spec.energy_kwh,
+                          power_kw=spec.power_kw, zone=sim.zone, seed=sim.seed)  # fmt: skip
 
     def inject(self, fault: Fault) -> None:
         """Make a fault happen now."""
