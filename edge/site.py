@@ -54,6 +54,32 @@ class CollectorConfig(BaseModel):
     spool_max_mb: float = Field(default=256, gt=0)
 
 
+class IncidentConfig(BaseModel):
+    """A scripted incident that recurs: its fault is injected, then repaired, every cycle.
+
+    Times are simulated hours from the simulator's start (at 60x, 24 h pass in 24 minutes).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fault: str  # as on the command line, e.g. "cooling_failure:string=4,module=9"
+    first_h: float = Field(default=0.25, ge=0)
+    every_h: float = Field(default=24.0, gt=0)
+    lasts_h: float = Field(default=1.0, gt=0)
+
+    @field_validator("fault")
+    @classmethod
+    def _fault_parses(cls, text: str) -> str:
+        Fault.parse(text)  # raises ValueError naming the bad part
+        return text
+
+    @model_validator(mode="after")
+    def _over_before_the_next(self) -> Self:
+        if self.lasts_h >= self.every_h:
+            raise ValueError("lasts_h must be shorter than every_h: one incident at a time")
+        return self
+
+
 class SimulatorConfig(BaseModel):
     """The simulated BMS behind `python -m edge simulate`."""
 
@@ -71,6 +97,7 @@ class SimulatorConfig(BaseModel):
     setpoint_kw: float | None = None
     # Faults to inject, as on the command line ("cell_ov:string=4,module=9,at=90"), for demos.
     faults: list[str] = Field(default_factory=list)
+    incident: IncidentConfig | None = None  # the demo's recurring scripted incident
 
     @field_validator("timezone")
     @classmethod

@@ -252,6 +252,11 @@ class SimBms:
             # A failed contactor does not close: the feedback shows it, the ACK does not.
             string.contactor_closed = not string.contactor_stuck
             string.dis_reason = 0 if string.contactor_closed else string.dis_reason
+            if string.contactor_closed:
+                # Closing re-arms the string's protection: its latched alarms reset, and a
+                # condition still present raises them again at the next evaluation.
+                for module in string.modules:
+                    module.faults &= ~LATCHED_MODULE_BITS
         elif opcode in (OP_DISCONNECT, OP_DISABLE):
             string.contactor_closed = False
             string.enabled = opcode == OP_DISCONNECT

@@ -40,6 +40,7 @@ class SimModule:
     bypassed: bool = False
     comms_ok: bool = True
     temp_offset_c: float = 0.0
+    extra_heat_c: float = 0.0  # injected cooling failure: steady-state rise it adds
     faults: int = 0  # fault word as sent in MOD_FLAGS
     alive: int = 0
 
@@ -190,7 +191,7 @@ def _step_module(
         cell.soc = min(1.0, max(0.0, cell.soc + net * dt / 3600.0 / cell.capacity_ah))
         cell.voltage = lfp.ocv(cell.soc) + into_cells * cell.r_ohm + cell.fault_offset_v
     load = abs(current) / spec.string_rated_a
-    target = spec.ambient_c + HEATING_C_AT_RATED * load * load
+    target = spec.ambient_c + HEATING_C_AT_RATED * load * load + module.extra_heat_c
     alpha = min(1.0, dt / THERMAL_TAU_S)
     module.temps = [t + (target - t) * alpha for t in module.temps]
     module.soh -= abs(current) * dt / 3600.0 / spec.capacity_ah / 2 * SOH_FADE_PER_CYCLE
