@@ -146,3 +146,84 @@ def test_event_history_is_filled_from_the_rows_and_undone_by_downgrade(empty_db:
         ).fetchone()
     assert key is not None
     assert "cell_index" in key[0]
+
+
+def test_energy_balance_columns_are_filled_by_the_job_and_undone_by_downgrade(
+    empty_db: str,
+) -> None:
+    recreate_database(DB)
+    config = alembic_config(empty_db)
+    command.upgrade(config, "0009")
+    dsn = psycopg_dsn(empty_db)
+    with psycopg.connect(dsn) as conn:
+        conn.execute(SEED_0008.split("-- Two open rows", maxsplit=1)[0])
+        conn.execute(
+            "INSERT INTO rack_sample (rack_id, ts, soc_pct) VALUES "
+            "(1, '2026-11-21 10:00:01Z', 50), (1, '2026-11-21 10:01:30Z', 51)"
+        )
+
+    command.upgrade(config, "0010")
+    with psycopg.connect(dsn) as conn:
+        dirty = conn.execute("SELECT source, extract(minute FROM bucket) FROM rollup_dirty "
+                             "ORDER BY bucket").fetchall()  # fmt: skip
+    assert dirty == [("rack", 0), ("rack", 1)]  # recomputed from the raw samples by the job
+
+    command.downgrade(config, "0009")
+    with psycopg.connect(dsn) as conn:
+        columns = {name for (name,) in conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'rack_sample_1m'")}  # fmt: skip
+    assert "soc_pct_last" not in columns
+    assert "energy_charged_kwh_max" in columns
+
+
+SEED_0010 = """
+INSERT INTO command (id, site_id, rack_id, kind, reason, origin, requested_by, requested_at,
+                     state, sent_at, result)
+VALUES (1, 1, 1, 'isolate_string', 'fault', 'edge_policy', 'edge policy',
+        '2026-11-21 10:12:00.51Z', 'verified', '2026-11-21 10:12:00.51Z',
+        '{"trigger": {"code": "cell_ov_alarm", "onset_at": "2026-11-21T10:12:00.5Z"}}'),
+       (2, 1, 1, 'isolate_string', 'fault', 'operator', 'op', '2026-11-21 11:00:00Z',
+        'verified', '2026-11-21 11:00:01Z', '{}');
+-- Both onsets taken from an under-voltage warning twelve minutes older than the first.
+INSERT INTO isolation (site_id, rack_id, reason, isolated_by, fault_code, command_id, onset_at,
+                       isolated_at)
+VALUES (1, 1, 'fault', 'edge_policy', 'cell_uv_warning', 1, '2026-11-21 10:00:00Z',
+        '2026-11-21 10:12:00.91Z'),
+       (1, 1, 'fault', 'operator', 'cell_uv_warning', 2, '2026-11-21 10:00:00Z',
+        '2026-11-21 11:00:02Z');
+"""
+
+
+def test_commands_get_their_fault_and_isolations_its_onset_and_downgrade_drops_them(
+    empty_db: str,
+) -> None:
+    recreate_database(DB)
+    config = alembic_config(empty_db)
+    command.upgrade(config, "0010")
+    dsn = psycopg_dsn(empty_db)
+    with psycopg.connect(dsn) as conn:
+        conn.execute(SEED_0008.split("-- Two open rows", maxsplit=1)[0])
+        conn.execute(SEED_0010)
+
+    command.upgrade(config, "0011")
+    with psycopg.connect(dsn) as conn:
+        commands = conn.execute("SELECT id, fault_code, extract(second FROM fault_onset_at) "
+                                "FROM command ORDER BY id").fetchall()  # fmt: skip
+        isolations = conn.execute(
+            "SELECT command_id, fault_code, to_char(onset_at, 'HH24:MI:SS.MS') FROM isolation "
+            "ORDER BY command_id"
+        ).fetchall()
+    assert commands == [(1, "cell_ov_alarm", 0.5), (2, None, None)]
+    # The policy's from its trigger; the operator's named no fault: from its request, uncounted.
+    assert isolations == [(1, "cell_ov_alarm", "10:12:00.500"), (2, None, "11:00:00.000")]
+
+    command.downgrade(config, "0010")
+    with psycopg.connect(dsn) as conn:
+        columns = {
+            name
+            for (name,) in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'command'"
+            )
+        }
+    assert not {"alarm_id", "fault_code", "fault_onset_at"} & columns

@@ -37,6 +37,13 @@ class Command(Base):
     result: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     # The edge's own reference for a command its local policy issued (unique per site).
     edge_ref: Mapped[str | None] = mapped_column(Text)
+    # The fault it answers: the alarm an operator named, or the condition that triggered an
+    # edge policy action. An isolation it explains takes its onset and fault code from here.
+    alarm_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("alarm.id", ondelete="SET NULL")
+    )
+    fault_code: Mapped[str | None] = mapped_column(Text)
+    fault_onset_at: Mapped[datetime | None]
 
     __table_args__ = (
         CheckConstraint(sql_in(CommandKind, "kind"), name="kind_valid"),
@@ -51,6 +58,7 @@ class Command(Base):
             unique=True,
             postgresql_where=text("edge_ref IS NOT NULL"),
         ),
+        Index("ix_command_alarm_id", "alarm_id", postgresql_where=text("alarm_id IS NOT NULL")),
         Index(
             "ix_command_pending",
             "site_id",

@@ -17,29 +17,23 @@ from app.commands import service
 from app.commands.schemas import EdgeResult, PolicyActionReport
 from app.core.enums import Actor, DisableReason
 from app.ingest.dependencies import DeviceIdentity
+from app.isolations.history import claim
+from app.isolations.onset import Fault
+from app.isolations.repository import CommandedBy
 from app.live.hub import notify
 
 RECORD = text("""
 INSERT INTO command (site_id, rack_id, module_id, kind, params, reason, note, origin,
                      requested_by, requested_at, state, revert_at, sent_at, acked_at,
-                     finished_at, result, edge_ref)
+                     finished_at, result, edge_ref, fault_code, fault_onset_at)
 VALUES (:site, :rack, :module, :kind, CAST(:params AS jsonb), :reason, :note, :origin, :by,
-        :sent, :state, :revert, :sent, :acked, :finished, CAST(:result AS jsonb), :ref)
+        :sent, :state, :revert, :sent, :acked, :finished, CAST(:result AS jsonb), :ref,
+        :fault_code, :fault_onset)
 ON CONFLICT (site_id, edge_ref) WHERE edge_ref IS NOT NULL DO NOTHING
 RETURNING id
 """)
+ISOLATING = ("isolate_string", "isolate_module", "trip")
 EXISTING = text("SELECT id FROM command WHERE site_id = :site AND edge_ref = :ref")
-# An isolation the contactor feedback opened before this report arrived (the link was down, or
-# the telemetry simply came first) is the policy's: the same window as in the other direction.
-ATTACH = text("""
-UPDATE isolation SET command_id = :command, isolated_by = :origin, reason = :reason,
-       fault_code = coalesce(fault_code, :code),
-       onset_at = CASE WHEN :onset <= isolated_at THEN least(onset_at, :onset) ELSE onset_at END
-WHERE site_id = :site AND module_id IS NULL AND command_id IS NULL
-  AND (CAST(:rack AS int) IS NULL OR rack_id = :rack)
-  AND isolated_at BETWEEN CAST(:sent AS timestamptz) - interval '5 seconds'
-                      AND CAST(:sent AS timestamptz) + interval '5 minutes'
-""")
 
 
 def _note(report: PolicyActionReport) -> str:
@@ -65,6 +59,8 @@ def _values(
         "sent": report.sent_at, "state": "acked" if acked else "failed", "revert": revert,
         "acked": report.acked_at, "finished": None if acked else report.reported_at,
         "result": json.dumps(result), "ref": report.ref,
+        # The fault the action answers: an isolation it explains starts there (its onset).
+        "fault_code": report.trigger.code, "fault_onset": report.trigger.onset_at,
     }  # fmt: skip
 
 
@@ -98,13 +94,12 @@ async def _follow_up(
     await service.audit(session, who=who, action="command.policy", site_id=device.site_id,
                         command_id=command_id, details=report.model_dump(mode="json"))  # fmt: skip
     if report.outcome == "acked":
-        if report.kind in ("isolate_string", "trip"):
-            await session.execute(ATTACH, {
-                "command": command_id, "origin": Actor.EDGE_POLICY.value,
-                "reason": DisableReason.FAULT.value, "code": report.trigger.code,
-                "onset": report.trigger.onset_at, "site": device.site_id, "rack": rack_id,
-                "sent": report.sent_at,
-            })  # fmt: skip
+        if report.kind in ISOLATING:
+            fault = Fault(report.trigger.code, report.trigger.onset_at)
+            command = CommandedBy(command_id, DisableReason.FAULT, Actor.EDGE_POLICY.value,
+                                  report.sent_at, fault)  # fmt: skip
+            await claim(session, command, site_id=device.site_id, rack_id=rack_id,
+                        module_id=module_id, sent_at=report.sent_at)  # fmt: skip
         if report.evidence:
             assert report.acked_at is not None
             result = EdgeResult(outcome="acked", at=report.acked_at,

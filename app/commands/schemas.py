@@ -14,6 +14,8 @@ STRING_KINDS = {
 }
 MODULE_KINDS = {CommandKind.ISOLATE_MODULE, CommandKind.RETURN_MODULE}
 SITE_OR_STRING_KINDS = {CommandKind.DERATE, CommandKind.RESET_ALARMS}
+# The commands that act on a fault, and so may name the alarm they answer.
+ANSWERING_KINDS = {CommandKind.DERATE, CommandKind.ISOLATE_STRING, CommandKind.ISOLATE_MODULE}
 
 
 class CommandRequest(BaseModel):
@@ -31,6 +33,23 @@ class CommandRequest(BaseModel):
     reason: DisableReason
     note: Annotated[str, Field(min_length=3, max_length=500)]
     expires_in_s: Annotated[int, Field(ge=5, le=3600)] = 60
+    # The alarm this command answers (optional): an isolation it makes starts at that alarm
+    # (its onset) in mean time to isolate and MTTR; without one, a fault isolation counts in
+    # neither, its cause being unknown.
+    alarm_id: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _answers_a_fault(self) -> Self:
+        if self.alarm_id is None:
+            return self
+        if self.kind not in ANSWERING_KINDS:
+            raise ValueError(f"{self.kind.value} answers no alarm: leave alarm_id out")
+        if self.reason is not DisableReason.FAULT:
+            raise ValueError(
+                f"a {self.reason.value} command answers no fault: leave alarm_id out, "
+                "or give reason fault"
+            )
+        return self
 
     @model_validator(mode="after")
     def _target_and_parameters(self) -> Self:
@@ -91,6 +110,9 @@ class CommandView(BaseModel):
     verified_at: datetime | None
     finished_at: datetime | None
     result: dict[str, Any]
+    alarm_id: int | None = None  # the alarm an operator's command answers
+    fault_code: str | None = None  # the fault it answers (an edge policy action's trigger)
+    fault_onset_at: datetime | None = None  # when that fault began
 
 
 class EdgeCommand(BaseModel):

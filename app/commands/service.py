@@ -16,6 +16,7 @@ from app.alarms.catalogue import describe
 from app.alarms.repository import AlarmSource, raise_alarm
 from app.audit.models import AuditEntry
 from app.commands import interlocks
+from app.commands.answers import AnsweredAlarm, answered_alarm
 from app.commands.effects import (
     AckedCommand,
     Latest,
@@ -82,9 +83,10 @@ SELECT (SELECT count(*) FROM rack WHERE site_id = :site),
 """)
 INSERT = text("""
 INSERT INTO command (site_id, rack_id, module_id, kind, params, reason, note, origin,
-                     requested_by, requested_at, expires_at, revert_at)
+                     requested_by, requested_at, expires_at, revert_at, alarm_id, fault_code,
+                     fault_onset_at)
 VALUES (:site, :rack, :module, :kind, CAST(:params AS jsonb), :reason, :note, :origin, :by, :now,
-        :expires, :revert)
+        :expires, :revert, :alarm_id, :fault_code, :fault_onset_at)
 RETURNING id
 """)
 
@@ -125,7 +127,21 @@ async def checked_target(
                                nameplate_kw=site.nameplate_power_kw)  # fmt: skip
     if refusal is not None:
         raise CommandRefusedError(refusal)
+    await answered(session, site_id=site.id, target=target, request=request)
     return target
+
+
+async def answered(
+    session: AsyncSession, *, site_id: int, target: interlocks.Target, request: CommandRequest
+) -> AnsweredAlarm | None:
+    """The alarm the request names, if any; CommandRefusedError if it cannot answer it."""
+    if request.alarm_id is None:
+        return None
+    found = await answered_alarm(session, site_id=site_id, target=target,
+                                 alarm_id=request.alarm_id)  # fmt: skip
+    if isinstance(found, interlocks.Refusal):
+        raise CommandRefusedError(found)
+    return found
 
 
 def _params(site: SiteRef, request: CommandRequest) -> dict[str, Any]:
@@ -137,6 +153,14 @@ def _params(site: SiteRef, request: CommandRequest) -> dict[str, Any]:
     return {}
 
 
+def _answering(alarm: AnsweredAlarm | None) -> dict[str, object]:
+    """The command's columns for the fault it answers (all empty when it names none)."""
+    if alarm is None:
+        return {"alarm_id": None, "fault_code": None, "fault_onset_at": None}
+    return {"alarm_id": alarm.alarm_id, "fault_code": alarm.code,
+            "fault_onset_at": alarm.raised_at}  # fmt: skip
+
+
 async def queue_command(
     session: AsyncSession, site: SiteRef, request: CommandRequest, who: Requester, now: datetime
 ) -> int:
@@ -146,13 +170,14 @@ async def queue_command(
         text("SELECT pg_advisory_xact_lock(:key, :site)"), {"key": COMMAND_LOCK, "site": site.id}
     )
     target = await checked_target(session, site=site, request=request)
+    alarm = await answered(session, site_id=site.id, target=target, request=request)
     revert = now + timedelta(seconds=request.revert_after_s) if request.revert_after_s else None
     values = {
         "site": site.id, "rack": target.rack_id, "module": target.module_id,
         "kind": request.kind.value, "params": json.dumps(_params(site, request)),
         "reason": request.reason.value, "note": request.note, "origin": who.origin,
         "by": who.name, "now": now, "expires": now + timedelta(seconds=request.expires_in_s),
-        "revert": revert,
+        "revert": revert, **_answering(alarm),
     }  # fmt: skip
     command_id = int((await session.execute(INSERT, values)).scalar_one())
     await audit(

@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.enums import STR_DIS_RSN, Actor, DisableReason
+from app.core.enums import Actor, DisableReason
+from app.isolations import onset
 from app.isolations.intervals import Feedback, Interval, StoredIsolation, intervals, reconcile
-from app.isolations.repository import commanded_isolation, fault_onset
+from app.isolations.repository import CommandedBy, active_faults, commanded_isolation
 
-ONSET_LOOKBACK = timedelta(hours=1)  # as far back as fault_onset() looks
+ONSET_LOOKBACK = timedelta(hours=1)  # as far back as active_faults() looks
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -58,10 +59,20 @@ RETURNING id
 DROP = text("DELETE FROM isolation WHERE id = ANY(:ids)")
 COMMANDED = text("""
 UPDATE isolation SET command_id = :command_id, reason = :reason, isolated_by = :origin,
-       onset_at = CASE WHEN :reason <> 'fault' OR fault_code IS NULL
-                       THEN least(CAST(:requested_at AS timestamptz), isolated_at)
-                       ELSE onset_at END
+       onset_at = :onset_at, fault_code = :fault_code
 WHERE id = :id
+""")
+# Isolations no command has claimed yet that a command for this target, sent at this time,
+# explains (the same window as commanded_isolation(), seen from the other side); a trip is
+# for every string of the site.
+UNCLAIMED = text("""
+SELECT id, isolated_at FROM isolation
+WHERE site_id = :site_id AND command_id IS NULL AND isolated_at IS NOT NULL
+  AND CASE WHEN CAST(:module_id AS int) IS NOT NULL THEN module_id = :module_id
+           ELSE module_id IS NULL AND (CAST(:rack_id AS int) IS NULL OR rack_id = :rack_id) END
+  AND isolated_at BETWEEN CAST(:sent_at AS timestamptz) - interval '5 seconds'
+                      AND CAST(:sent_at AS timestamptz) + interval '5 minutes'
+FOR UPDATE
 """)
 # The BMS's own isolations (no command behind them) on these strings around these times, with
 # the reason the BMS gave as the contactors opened.
@@ -121,36 +132,57 @@ async def _add(session: AsyncSession, target: Target, interval: Interval) -> Non
               "by": Actor.BMS.value, "isolated_at": interval.isolated_at,
               "returned_at": interval.returned_at}  # fmt: skip
     row_id = (await session.execute(ADD, values)).scalar_one()
-    await attribute(session, target.site_id, [target.rack_id], interval.isolated_at,
-                    interval.isolated_at)  # fmt: skip
     command = await commanded_isolation(
         session, site_id=target.site_id, rack_id=target.rack_id, module_id=target.module_id,
         ts=interval.isolated_at,
     )  # fmt: skip
-    if command is not None:
-        # A commanded isolation is the operator's (or the edge policy's), with its reason; a
-        # non-fault one begins when it was asked for.
-        await session.execute(COMMANDED, {"id": row_id, "command_id": command.command_id,
-                                          "reason": command.reason, "origin": command.origin,
-                                          "requested_at": command.requested_at})  # fmt: skip
+    if command is None:
+        await attribute(session, target.site_id, [target.rack_id], interval.isolated_at,
+                        interval.isolated_at)  # fmt: skip
+    else:
+        await explained(session, row_id, interval.isolated_at, command)
+
+
+async def explained(
+    session: AsyncSession, row_id: int, isolated_at: datetime, command: CommandedBy
+) -> None:
+    """Make an isolation the command's (the operator's or the edge policy's), with its reason,
+    and its onset and fault from the fault the command answers."""
+    found = onset.commanded(reason=command.reason, cause=command.cause,
+                            requested_at=command.requested_at, isolated_at=isolated_at)  # fmt: skip
+    await session.execute(COMMANDED, {"id": row_id, "command_id": command.command_id,
+                                      "reason": found.reason.value, "origin": command.origin,
+                                      "onset_at": found.onset_at,
+                                      "fault_code": found.fault_code})  # fmt: skip
+
+
+async def claim(
+    session: AsyncSession, command: CommandedBy, *, site_id: int, rack_id: int | None,
+    module_id: int | None, sent_at: datetime,
+) -> None:  # fmt: skip
+    """Make the command's the isolations its feedback opened before it was recorded (an edge
+    policy action reported once the link was back, or after the telemetry)."""
+    params = {"site_id": site_id, "rack_id": rack_id, "module_id": module_id,
+              "sent_at": sent_at}  # fmt: skip
+    for row_id, isolated_at in list(await session.execute(UNCLAIMED, params)):
+        await explained(session, row_id, isolated_at, command)
 
 
 async def attribute(
     session: AsyncSession, site_id: int, rack_ids: Sequence[int], since: datetime, until: datetime
 ) -> None:
-    """Give the BMS's isolations on these strings, made between these times, their fault onset,
-    code and reason from the history as it stands now (a late alarm may change them)."""
+    """Give the BMS's isolations on these strings, made between these times, their reason,
+    onset and fault from the history as it stands now (a late alarm may change them)."""
     params = {"site_id": site_id, "rack_ids": list(rack_ids), "since": since, "until": until}
     for row_id, rack_id, module_id, isolated_at, dis_rsn in await session.execute(
         BMS_ISOLATIONS, params
     ):
-        onset, code = await fault_onset(session, site_id=site_id, rack_id=rack_id,
-                                        module_id=module_id, ts=isolated_at)  # fmt: skip
-        reason = STR_DIS_RSN.get(dis_rsn or 0) or (
-            DisableReason.FAULT if code else DisableReason.OTHER
-        )
-        await session.execute(ATTRIBUTE, {"id": row_id, "onset_at": onset, "code": code,
-                                          "reason": reason.value})  # fmt: skip
+        active = await active_faults(session, site_id=site_id, rack_id=rack_id,
+                                     module_id=module_id, ts=isolated_at)  # fmt: skip
+        found = onset.by_bms(disable_reason=dis_rsn, active=active, isolated_at=isolated_at)
+        await session.execute(ATTRIBUTE, {"id": row_id, "onset_at": found.onset_at,
+                                          "code": found.fault_code,
+                                          "reason": found.reason.value})  # fmt: skip
 
 
 def attribution_window(times: Sequence[datetime]) -> tuple[datetime, datetime]:

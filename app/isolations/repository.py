@@ -6,12 +6,15 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# The fault onset is the earliest alarm raised on the string (or its modules; or, for a module
-# bypass, on that module) that was still active when the isolation happened, looking back at
-# most an hour; without one, the onset is the isolation itself. Read from the alarm history by
-# its own times, so the answer does not depend on which batch arrived first.
-ONSET = text("""
-SELECT e.ts, e.code FROM alarm_event e
+from app.core.enums import DisableReason
+from app.isolations.onset import Fault
+
+# The faults active on a string (or its modules; for a module bypass, on that module) at a
+# time, each with the start of its current episode: its first raise since its last clear, at
+# most an hour back. Read from the alarm history by its own times, so the answer does not
+# depend on which batch arrived first.
+ACTIVE = text("""
+SELECT e.code, min(e.ts) FROM alarm_event e
 WHERE e.site_id = :site_id AND coalesce(e.rack_id, 0) = :rack_id
   AND (CAST(:module_id AS int) IS NULL OR coalesce(e.module_id, 0) = :module_id)
   AND e.raised AND e.ts BETWEEN CAST(:ts AS timestamptz) - interval '1 hour' AND :ts
@@ -20,18 +23,17 @@ WHERE e.site_id = :site_id AND coalesce(e.rack_id, 0) = :rack_id
     WHERE c.site_id = e.site_id AND coalesce(c.rack_id, 0) = coalesce(e.rack_id, 0)
       AND coalesce(c.module_id, 0) = coalesce(e.module_id, 0) AND c.code = e.code
       AND NOT c.raised AND c.ts > e.ts AND c.ts <= :ts)
-ORDER BY e.ts, e.code
-LIMIT 1
+GROUP BY coalesce(e.module_id, 0), e.code
+ORDER BY 2, 1
 """)
 
 
-async def fault_onset(
+async def active_faults(
     session: AsyncSession, *, site_id: int, rack_id: int, module_id: int | None, ts: datetime
-) -> tuple[datetime, str | None]:
-    """When the fault behind a contactor opening (or module bypass) began, and its code."""
+) -> list[Fault]:
+    """The faults active on a string (or a module) at `ts`, with their onsets."""
     params = {"site_id": site_id, "rack_id": rack_id, "module_id": module_id, "ts": ts}
-    row = (await session.execute(ONSET, params)).first()
-    return (ts, None) if row is None else (row[0], row[1])
+    return [Fault(code, onset) for code, onset in await session.execute(ACTIVE, params)]
 
 
 RECENT = text("""
@@ -63,8 +65,9 @@ class IsolationView:
 
     @property
     def time_to_isolate_s(self) -> float | None:
-        """Fault onset to contactor-open feedback, in seconds."""
-        if self.isolated_at is None:
+        """Fault onset to contactor-open feedback, in seconds; None when no known fault caused
+        it (maintenance, or an operator's isolation naming none), as in the KPI."""
+        if self.isolated_at is None or self.reason != "fault" or self.fault_code is None:
             return None
         return (self.isolated_at - self.onset_at).total_seconds()
 
@@ -88,7 +91,7 @@ async def recent_isolations(
 # a module bypass (an isolate_module of that module), if one was sent shortly before (the slack
 # covers the edge's clock against the backend's).
 COMMANDED = text("""
-SELECT id, reason, origin, requested_at FROM command
+SELECT id, reason, origin, requested_at, fault_code, fault_onset_at FROM command
 WHERE site_id = :site_id
   AND CASE WHEN CAST(:module_id AS bigint) IS NULL
       THEN module_id IS NULL AND ((kind = 'isolate_string' AND rack_id = :rack_id)
@@ -103,12 +106,13 @@ ORDER BY sent_at DESC LIMIT 1
 
 @dataclass(frozen=True, slots=True)
 class CommandedBy:
-    """The command that opened a string's contactor."""
+    """The command that opened a string's contactor, and the fault it answers (if any)."""
 
     command_id: int
-    reason: str
+    reason: DisableReason
     origin: str
     requested_at: datetime
+    cause: Fault | None
 
 
 async def commanded_isolation(
@@ -117,4 +121,8 @@ async def commanded_isolation(
     """The command that explains a string's contactor opening (or a module's bypass) at `ts`."""
     params = {"site_id": site_id, "rack_id": rack_id, "module_id": module_id, "ts": ts}
     row = (await session.execute(COMMANDED, params)).first()
-    return None if row is None else CommandedBy(*row)
+    if row is None:
+        return None
+    command_id, reason, origin, requested_at, code, onset = row
+    cause = None if code is None or onset is None else Fault(code, onset)
+    return CommandedBy(command_id, DisableReason(reason), origin, requested_at, cause)

@@ -75,9 +75,14 @@ WHERE {SITE.format(col="site_id")} AND raised_at >= :start AND raised_at < :end
   AND acked_at IS NOT NULL
 """)  # noqa: S608 - constants only
 
+# Fault isolations whose cause is known (fault_code: the alarm a command answers, or the one
+# the BMS acted on; app/isolations/onset.py): an operator's isolation naming no fault has no
+# onset to measure from, and maintenance ones are not faults.
+COUNTED = "reason = 'fault' AND fault_code IS NOT NULL"
+
 TIME_TO_ISOLATE = text(f"""
 SELECT isolated_by, avg(extract(epoch FROM isolated_at - onset_at)), count(*) FROM isolation
-WHERE {SITE.format(col="site_id")} AND reason = 'fault' AND isolated_at IS NOT NULL
+WHERE {SITE.format(col="site_id")} AND {COUNTED} AND isolated_at IS NOT NULL
   AND onset_at >= :start AND onset_at < :end
 GROUP BY ROLLUP (isolated_by) ORDER BY isolated_by NULLS FIRST
 """)  # noqa: S608 - constants only
@@ -86,7 +91,7 @@ MTTR = text(f"""
 SELECT avg(d), percentile_cont(0.5) WITHIN GROUP (ORDER BY d),
        percentile_cont(0.9) WITHIN GROUP (ORDER BY d), count(*)
 FROM (SELECT extract(epoch FROM returned_at - onset_at) AS d FROM isolation
-      WHERE {SITE.format(col="site_id")} AND reason = 'fault' AND returned_at IS NOT NULL
+      WHERE {SITE.format(col="site_id")} AND {COUNTED} AND returned_at IS NOT NULL
         AND returned_at >= :start AND returned_at < :end) repairs
 """)  # noqa: S608 - constants only
 
@@ -154,39 +159,6 @@ async def availability(
     return Availability(row[0], row[1], int(row[2]))
 
 
-ENERGY = text(f"""
-SELECT sum(dis), sum(ch) FROM (
-  SELECT max(s.energy_discharged_kwh_max) - min(s.energy_discharged_kwh_max) AS dis,
-         max(s.energy_charged_kwh_max) - min(s.energy_charged_kwh_max) AS ch
-  FROM rack_sample_1m s JOIN rack r ON r.id = s.rack_id
-  WHERE {SITE.format(col="r.site_id")} AND s.bucket >= :start AND s.bucket < :end
-  GROUP BY s.rack_id) per_string
-""")  # noqa: S608 - constants only
-
-
-@dataclass(frozen=True)
-class Efficiency:
-    """DC round-trip efficiency from the strings' energy counters."""
-
-    discharged_kwh: float | None
-    charged_kwh: float | None
-
-    @property
-    def ratio(self) -> float | None:
-        """E_discharged / E_charged, when enough was charged to mean something."""
-        if not self.charged_kwh or self.discharged_kwh is None or self.charged_kwh < 0.1:
-            return None
-        return self.discharged_kwh / self.charged_kwh
-
-
-async def round_trip_efficiency(
-    session: AsyncSession, sites: SiteIds, start: datetime, end: datetime
-) -> Efficiency:
-    """Energy out over energy in, summed over strings, at the DC string boundary."""
-    row = (await session.execute(ENERGY, _params(sites, start, end))).one()
-    return Efficiency(row[0], row[1])
-
-
 BALANCING = text(f"""
 SELECT sum(drop_mv), count(*) FROM (
   SELECT lag(ms.spread_mv_avg) OVER w - ms.spread_mv_avg AS drop_mv,
@@ -223,7 +195,7 @@ WITH counts AS (
   GROUP BY code),
 repairs AS (
   SELECT fault_code, avg(extract(epoch FROM returned_at - onset_at)) AS mttr FROM isolation
-  WHERE {SITE.format(col="site_id")} AND reason = 'fault' AND returned_at IS NOT NULL
+  WHERE {SITE.format(col="site_id")} AND {COUNTED} AND returned_at IS NOT NULL
     AND returned_at >= :start AND returned_at < :end
   GROUP BY fault_code)
 SELECT c.code, c.alarms, c.occurrences, r.mttr FROM counts c

@@ -6,7 +6,7 @@ from pydantic import BaseModel, computed_field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.scope import SiteIds
-from app.kpis import queries
+from app.kpis import efficiency, queries
 
 
 class KpiReport(BaseModel):
@@ -19,14 +19,14 @@ class KpiReport(BaseModel):
     time_to_isolate: dict[str, queries.Durations]  # 'all' and by who isolated
     mttr: queries.Durations
     availability: queries.Availability
-    energy: queries.Efficiency
+    energy: efficiency.Efficiency  # over whole cycles, at the strings' DC terminals
     balancing: queries.Balancing
     fault_pareto: list[queries.ParetoRow]
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def round_trip_efficiency(self) -> float | None:
-        """Discharged over charged energy, when enough was charged to mean something."""
+        """E_discharged / E_charged over whole cycles (ΔE_stored = 0); None when undefined."""
         return self.energy.ratio
 
 
@@ -43,7 +43,7 @@ async def kpi_report(
         time_to_isolate=await queries.time_to_isolate(*window),
         mttr=await queries.mttr(*window),
         availability=await queries.availability(*window),
-        energy=await queries.round_trip_efficiency(*window),
+        energy=await efficiency.round_trip_efficiency(*window),
         balancing=await queries.balancing_speed(*window),
         fault_pareto=await queries.fault_pareto(*window),
     )

@@ -12,6 +12,7 @@ from app.core.filters import UrlFilters
 from app.core.htmx import render
 from app.core.windows import WINDOWS
 from app.kpis import queries
+from app.kpis.efficiency import MIN_CYCLE_SHARE
 from app.kpis.report import kpi_report
 from app.sites.access import chosen_site_id
 from app.sites.overview import site_overviews
@@ -46,6 +47,7 @@ async def kpi_page(
         "mttr": report.mttr,
         "availability": report.availability,
         "rte": report.energy,
+        "min_cycle_share": MIN_CYCLE_SHARE,
         "balancing": report.balancing,
         "pareto": report.fault_pareto,
         "timeline": await queries.isolation_timeline(session, sites, start, end),

@@ -159,6 +159,16 @@ class RackRollup(Base):
     discharge_limit_a_min: Mapped[float | None] = mapped_column(REAL)
     energy_charged_kwh_max: Mapped[float | None] = mapped_column(Double)
     energy_discharged_kwh_max: Mapped[float | None] = mapped_column(Double)
+    # The energy balance, from the minute's samples that carry SoC and both counters: SoC and
+    # counters at the last of them, counters at the first, and the counters' rises between
+    # them (a fall is a reset or wrap and adds nothing).
+    soc_pct_last: Mapped[float | None] = mapped_column(REAL)
+    energy_charged_kwh_first: Mapped[float | None] = mapped_column(Double)
+    energy_charged_kwh_last: Mapped[float | None] = mapped_column(Double)
+    energy_charged_kwh_gain: Mapped[float | None] = mapped_column(Double)
+    energy_discharged_kwh_first: Mapped[float | None] = mapped_column(Double)
+    energy_discharged_kwh_last: Mapped[float | None] = mapped_column(Double)
+    energy_discharged_kwh_gain: Mapped[float | None] = mapped_column(Double)
 
 
 class RollupDirty(Base):

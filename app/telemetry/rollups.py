@@ -49,19 +49,37 @@ ON CONFLICT (module_id, bucket) DO UPDATE SET samples = excluded.samples,
     temp_c_max = excluded.temp_c_max, balancing_samples = excluded.balancing_samples
 """)
 
+# The energy balance columns use only the samples that carry SoC and both energy counters
+# ("balanced"), so that a minute's end state and the counters' rises come from the same rows.
 RACK_ROLLUP = text("""
 INSERT INTO rack_sample_1m AS r (rack_id, bucket, samples, voltage_v_avg, current_a_avg,
     current_a_min, current_a_max, power_kw_avg, soc_pct_avg, cell_v_min, cell_v_max,
     spread_mv_max, spread_mv_p95, closed_samples, charge_limit_a_min, discharge_limit_a_min,
-    energy_charged_kwh_max, energy_discharged_kwh_max)
-SELECT rack_id, time_bucket('1 minute', ts), count(*), avg(voltage_v), avg(current_a),
+    energy_charged_kwh_max, energy_discharged_kwh_max, soc_pct_last, energy_charged_kwh_first,
+    energy_charged_kwh_last, energy_charged_kwh_gain, energy_discharged_kwh_first,
+    energy_discharged_kwh_last, energy_discharged_kwh_gain)
+SELECT rack_id, minute, count(*), avg(voltage_v), avg(current_a),
        min(current_a), max(current_a), avg(power_kw), avg(soc_pct), min(cell_v_min),
        max(cell_v_max), max(spread), percentile_cont(0.95) WITHIN GROUP (ORDER BY spread),
        count(*) FILTER (WHERE contactor_closed), min(charge_limit_a), min(discharge_limit_a),
-       max(energy_charged_kwh), max(energy_discharged_kwh)
-FROM (SELECT *, (cell_v_max - cell_v_min) * 1000 AS spread FROM rack_sample
-      WHERE ts >= :first AND ts < :last + interval '1 minute'
-        AND time_bucket('1 minute', ts) = ANY(CAST(:buckets AS timestamptz[]))) s
+       max(energy_charged_kwh), max(energy_discharged_kwh),
+       (array_agg(soc_pct ORDER BY ts DESC) FILTER (WHERE balanced))[1],
+       (array_agg(energy_charged_kwh ORDER BY ts) FILTER (WHERE balanced))[1],
+       (array_agg(energy_charged_kwh ORDER BY ts DESC) FILTER (WHERE balanced))[1],
+       sum(greatest(energy_charged_kwh - charged_before, 0)) FILTER (WHERE balanced),
+       (array_agg(energy_discharged_kwh ORDER BY ts) FILTER (WHERE balanced))[1],
+       (array_agg(energy_discharged_kwh ORDER BY ts DESC) FILTER (WHERE balanced))[1],
+       sum(greatest(energy_discharged_kwh - discharged_before, 0)) FILTER (WHERE balanced)
+FROM (SELECT *, lag(energy_charged_kwh) OVER w AS charged_before,
+             lag(energy_discharged_kwh) OVER w AS discharged_before
+      FROM (SELECT *, time_bucket('1 minute', ts) AS minute,
+                   (cell_v_max - cell_v_min) * 1000 AS spread,
+                   (soc_pct IS NOT NULL AND energy_charged_kwh IS NOT NULL
+                    AND energy_discharged_kwh IS NOT NULL) AS balanced
+            FROM rack_sample
+            WHERE ts >= :first AND ts < :last + interval '1 minute'
+              AND time_bucket('1 minute', ts) = ANY(CAST(:buckets AS timestamptz[]))) raw
+      WINDOW w AS (PARTITION BY rack_id, minute, balanced ORDER BY ts)) s
 GROUP BY 1, 2
 ON CONFLICT (rack_id, bucket) DO UPDATE SET samples = excluded.samples,
     voltage_v_avg = excluded.voltage_v_avg, current_a_avg = excluded.current_a_avg,
@@ -72,7 +90,14 @@ ON CONFLICT (rack_id, bucket) DO UPDATE SET samples = excluded.samples,
     closed_samples = excluded.closed_samples, charge_limit_a_min = excluded.charge_limit_a_min,
     discharge_limit_a_min = excluded.discharge_limit_a_min,
     energy_charged_kwh_max = excluded.energy_charged_kwh_max,
-    energy_discharged_kwh_max = excluded.energy_discharged_kwh_max
+    energy_discharged_kwh_max = excluded.energy_discharged_kwh_max,
+    soc_pct_last = excluded.soc_pct_last,
+    energy_charged_kwh_first = excluded.energy_charged_kwh_first,
+    energy_charged_kwh_last = excluded.energy_charged_kwh_last,
+    energy_charged_kwh_gain = excluded.energy_charged_kwh_gain,
+    energy_discharged_kwh_first = excluded.energy_discharged_kwh_first,
+    energy_discharged_kwh_last = excluded.energy_discharged_kwh_last,
+    energy_discharged_kwh_gain = excluded.energy_discharged_kwh_gain
 """)
 
 

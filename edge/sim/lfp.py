@@ -1,6 +1,7 @@
 """LFP cell chemistry: open-circuit voltage curve and the BMS's limits (DESIGN.md §7)."""
 
 import bisect
+from itertools import pairwise
 
 # (SoC, OCV in V): steep below 10 % and above 95 %, a flat plateau in between.
 OCV_CURVE = (
@@ -40,3 +41,16 @@ def ocv(soc: float) -> float:
         return OCV_CURVE[-1][1]
     (s0, v0), (s1, v1) = OCV_CURVE[i - 1], OCV_CURVE[i]
     return v0 + (v1 - v0) * (soc - s0) / (s1 - s0)
+
+
+def stored_wh_per_ah(soc: float) -> float:
+    """Energy a cell holds per Ah of capacity at state of charge `soc`: the OCV integrated
+    from empty (exact, the curve being piecewise linear)."""
+    soc = min(1.0, max(0.0, soc))
+    total = 0.0
+    for (s0, v0), (s1, _) in pairwise(OCV_CURVE):
+        if soc <= s0:
+            break
+        top = min(soc, s1)
+        total += (top - s0) * (v0 + ocv(top)) / 2
+    return total

@@ -24,9 +24,14 @@ class Cell:
     capacity_ah: float
     r_ohm: float
     soc: float
-    voltage: float = 0.0
+    voltage: float = 0.0  # as its sensor reads it
     bleeding: bool = False
     fault_offset_v: float = 0.0  # injected sensor-visible deviation
+
+    @property
+    def terminal_v(self) -> float:
+        """The voltage energy flows at: the reading without an injected sensor deviation."""
+        return self.voltage - self.fault_offset_v
 
 
 @dataclass(slots=True)
@@ -84,6 +89,11 @@ class SimString:
         cells = [c.soc for m in self.active_modules() for c in m.cells]
         return sum(cells) / len(cells) if cells else 0.0
 
+    def stored_kwh(self) -> float:
+        """Energy held in every cell of the string, bypassed modules too (ground truth)."""
+        cells = (c for m in self.modules for c in m.cells)
+        return sum(c.capacity_ah * lfp.stored_wh_per_ah(c.soc) for c in cells) / 1000
+
 
 @dataclass(frozen=True)
 class PlantSpec:
@@ -139,6 +149,7 @@ class Plant:
                 string.charge_limit_a = string.discharge_limit_a = string.rated_a
                 string.derate_revert_at = None
             current = _string_current(string, share_kw) if string.contactor_closed else 0.0
+            current = _within_cells(string, current, dt)
             string.current_a = current
             for module in string.modules:
                 _step_module(module, 0.0 if module.bypassed else current, dt, self.spec,
@@ -178,18 +189,39 @@ def _share(volts: float, none_at: float, full_at: float) -> float:
     return min(1.0, max(0.0, (volts - none_at) / (full_at - none_at)))
 
 
+def _charging_a(current: float) -> float:
+    """Amperes into the cells for a string current (positive discharges: SunSpec's sign).
+
+    The state of charge, the terminal voltage and the energy counters all read the direction
+    here, so they cannot disagree about which way the energy went.
+    """
+    return -current
+
+
+def _within_cells(string: SimString, current: float, dt: float) -> float:
+    """The current, held back so that no cell is charged past full or drawn below empty within
+    the step: the string cannot carry more than its fullest (or emptiest) cell takes, and a
+    cell clamped at full or empty would count energy that was never stored or drawn."""
+    into = _charging_a(current)
+    cells = [c for m in string.active_modules() for c in m.cells]
+    if dt <= 0 or into == 0 or not cells:
+        return current
+    room = [(1.0 - c.soc if into > 0 else c.soc) * c.capacity_ah * 3600.0 / dt for c in cells]
+    return current * min(1.0, max(0.0, min(room)) / abs(into))
+
+
 def _step_module(
     module: SimModule, current: float, dt: float, spec: PlantSpec, *, balancing: bool
 ) -> None:
     """Coulomb-count and heat a module carrying `current` (positive discharges)."""
-    into_cells = -current  # the cells' own terms: charge flows in, and raises their voltage
+    into = _charging_a(current)
     leading = min(c.soc for c in module.cells) + BALANCE_WINDOW_SOC
-    bleed = balancing and into_cells >= 0
+    bleed = balancing and into >= 0
     for cell in module.cells:
         cell.bleeding = bleed and cell.soc > BALANCE_MIN_SOC and cell.soc > leading
-        net = into_cells - (BLEED_A if cell.bleeding else 0.0)
+        net = into - (BLEED_A if cell.bleeding else 0.0)
         cell.soc = min(1.0, max(0.0, cell.soc + net * dt / 3600.0 / cell.capacity_ah))
-        cell.voltage = lfp.ocv(cell.soc) + into_cells * cell.r_ohm + cell.fault_offset_v
+        cell.voltage = lfp.ocv(cell.soc) + into * cell.r_ohm + cell.fault_offset_v
     load = abs(current) / spec.string_rated_a
     target = spec.ambient_c + HEATING_C_AT_RATED * load * load + module.extra_heat_c
     alpha = min(1.0, dt / THERMAL_TAU_S)
@@ -198,8 +230,17 @@ def _step_module(
 
 
 def _count_energy(string: SimString, dt: float) -> None:
-    energy_kwh = string.voltage() * abs(string.current_a) * dt / 3_600_000.0
-    if string.current_a > 0:
-        string.energy_out_kwh += energy_kwh
-    else:
+    """Add the step's energy to the lifetime counters, at the cells' terminal voltage.
+
+    The voltage is the one at the end of the step, which on the monotonic OCV curve is at least
+    the step's mean when charging and at most it when discharging: the counters never show
+    less going in, or more coming out, than the cells stored or gave up. An injected sensor
+    deviation changes what the BMS reads, not the energy that flows.
+    """
+    volts = sum(c.terminal_v for m in string.active_modules() for c in m.cells)
+    into = _charging_a(string.current_a)
+    energy_kwh = volts * abs(into) * dt / 3_600_000.0
+    if into > 0:
         string.energy_in_kwh += energy_kwh
+    else:
+        string.energy_out_kwh += energy_kwh

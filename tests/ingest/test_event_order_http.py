@@ -74,10 +74,11 @@ ALARMS = [
     ("module_comms_lost", 1, 3, None, None, "rtn_unacked", at(2.5), at(2.5), at(3.5), 1),
 ]
 # (string, module, reason, by, fault code, onset, isolated, returned): the maintenance opening
-# still counts the warning standing since t=8 as its onset, as the BMS reported it.
+# has no fault behind it (the warning standing since t=8 did not cause it): it starts when
+# the string opened, and counts in no KPI (app/isolations/onset.py).
 ISOLATIONS = [
     (1, None, "fault", "bms", "cell_ov_warning", at(1), at(1.5), at(6)),
-    (1, None, "maintenance", "bms", "cell_ov_warning", at(8), at(9), None),
+    (1, None, "maintenance", "bms", None, at(9), at(9), None),
     (2, 3, "other", "bms", None, at(4), at(4), at(7)),
 ]
 CONTACTORS = [(1, False), (2, True)]  # each string's latest sample

@@ -7,6 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kpis import queries
+from app.kpis.efficiency import round_trip_efficiency
 from tests.factories import make_site, module_ids
 from tests.wire import T0
 
@@ -60,22 +61,29 @@ async def site(session: AsyncSession) -> tuple[int, list[int], list[int]]:
         )  # fmt: skip
     for minute in range(10):
         bucket = T0 + timedelta(minutes=minute)
-        # String 1: always closed, under load (60 A > 0.2 C of 280 Ah), spread p95 = minute.
+        # String 1: always closed, under load (60 A > 0.2 C of 280 Ah), spread p95 = minute;
+        # from 50 % SoC it charges 3 kWh a minute to 58 % (minute 4), then gives out 2.85 kWh
+        # a minute back down to 48 % (minute 9).
         # String 2: open for the first 4 minutes, then closed at half its current limits.
+        soc = 50.0 + 2 * min(minute, 4) - 2 * max(0, minute - 4)
+        charged, discharged = 1000 + 3.0 * min(minute, 4), 500 + 2.85 * max(0, minute - 4)
         rows = [
-            (racks[0], 12, -60.0, float(minute), 140.0, 140.0, 10.0 * minute, 9.0 * minute),
-            (racks[1], 0 if minute < 4 else 12, -10.0, 50.0, 70.0, 70.0, 0.0, 0.0),
+            (racks[0], 12, -60.0, float(minute), 140.0, 140.0, soc, charged, discharged),
+            (racks[1], 0 if minute < 4 else 12, -10.0, 50.0, 70.0, 70.0, None, None, None),
         ]
-        for rack, closed, current, spread, charge, discharge, e_in, e_out in rows:
+        for rack, closed, current, spread, charge, discharge, level, e_in, e_out in rows:
             await session.execute(
                 text(
                     "INSERT INTO rack_sample_1m (rack_id, bucket, samples, current_a_avg, "
                     "spread_mv_max, spread_mv_p95, closed_samples, charge_limit_a_min, "
-                    "discharge_limit_a_min, energy_charged_kwh_max, energy_discharged_kwh_max) "
-                    "VALUES (:r, :b, 12, :i, :sp, :sp, :c, :ch, :dis, :ein, :eout)"
+                    "discharge_limit_a_min, soc_pct_last, energy_charged_kwh_first, "
+                    "energy_charged_kwh_last, energy_charged_kwh_gain, "
+                    "energy_discharged_kwh_first, energy_discharged_kwh_last, "
+                    "energy_discharged_kwh_gain) VALUES (:r, :b, 12, :i, :sp, :sp, :c, :ch, "
+                    ":dis, :soc, :ein, :ein, 0, :eout, :eout, 0)"
                 ),
                 {"r": rack, "b": bucket, "i": current, "sp": spread, "c": closed, "ch": charge,
-                 "dis": discharge, "ein": e_in, "eout": e_out},
+                 "dis": discharge, "soc": level, "ein": e_in, "eout": e_out},
             )  # fmt: skip
         # Module 1 balances from minute 2 to 6, its spread falling 1.5 mV a minute.
         balancing = 12 if 2 <= minute <= 6 else 0
@@ -131,9 +139,12 @@ async def test_spread_efficiency_and_balancing(
     assert spread.p50_mv == pytest.approx(4.5)
     assert spread.p95_mv == pytest.approx(8.55)
     assert spread.max_mv == pytest.approx(9.0)
-    rte = await queries.round_trip_efficiency(session, s, START, END)
-    assert (rte.charged_kwh, rte.discharged_kwh) == (90.0, 81.0)
-    assert rte.ratio == pytest.approx(0.9)
+    # String 1 is back at its starting 50 % in minute 8 (minute 9 is below it): minutes 1-8
+    # took in 4 x 3 = 12 kWh and gave out 4 x 2.85 = 11.4 kWh. String 2 has no SoC.
+    rte = await round_trip_efficiency(session, s, START, END)
+    assert (rte.charged_kwh, rte.discharged_kwh) == pytest.approx((12.0, 11.4))
+    assert rte.ratio == pytest.approx(0.95)
+    assert (rte.strings, rte.unbalanced) == (1, 0)
     balancing = await queries.balancing_speed(session, s, START, END)
     assert balancing.minutes == 4  # minutes 3..6 follow a balancing minute
     assert balancing.mv_per_hour == pytest.approx(90.0)
