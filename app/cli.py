@@ -1,4 +1,4 @@
-"""Backend command line: `python -m app load-sites FILE`, `seed-demo`, `serve`."""
+"""Backend command line: `python -m app load-sites FILE`, `seed-demo`, `serve`, and more."""
 
 import argparse
 import asyncio
@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alarms.history_acks import acknowledge_history
 from app.auth.passwords import generate_password
 from app.auth.permissions import Access, Role
 from app.auth.service import save_user
@@ -144,6 +145,24 @@ async def show_rejections(site_code: str, hours: float) -> None:
         print(f"{count:>8}  {section:<8} {reason}  (last {last.isoformat(timespec='seconds')})")
 
 
+async def acknowledge_demo_history(until: datetime, sites: str) -> None:
+    """Acknowledge a backfilled history's alarms as the demo's operator would have."""
+    async with _session() as session:
+        count = await acknowledge_history(session, until=until, sites=_codes(sites))
+    print(f"acknowledged {count} alarms of the history before {until.isoformat()}")
+
+
+def _utc_time(text: str) -> datetime:
+    """An argparse type: an ISO 8601 time with its offset."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no offset (add Z or +00:00)")
+    return moment
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per task."""
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
@@ -171,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     rejections = sub.add_parser("rejections", help="what ingest refused for a site, by reason")
     rejections.add_argument("--site", required=True, help="site code")
     rejections.add_argument("--hours", type=float, default=24.0, help="look-back window")
+    history = sub.add_parser(
+        "acknowledge-history", help="acknowledge a backfilled demo history's alarms, at the time"
+    )
+    history.add_argument("--until", required=True, type=_utc_time, help="the history's end")
+    history.add_argument("--sites", default="", help="comma-separated site codes (default: all)")
     sub.add_parser("rollup", help="bring the one-minute rollups up to date now")
     sub.add_parser("retention", help="drop raw and rollup chunks past their retention now")
     serve = sub.add_parser("serve", help="run the backend with uvicorn")
@@ -202,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(end_api_token(args.id))
         elif args.command == "rejections":
             asyncio.run(show_rejections(args.site, args.hours))
+        elif args.command == "acknowledge-history":
+            asyncio.run(acknowledge_demo_history(args.until, args.sites))
         elif args.command in ("rollup", "retention"):
             asyncio.run(run_job(args.command))
         elif args.command == "serve":

@@ -12,7 +12,7 @@ from edge.sim.faults import Fault, apply_fault, clear_fault
 from edge.sim.incidents import Change, IncidentPlan, recurring
 from edge.sim.plant import Plant, PlantSpec
 from edge.sim.schedule import planned_kw
-from edge.site import SiteFile
+from edge.site import SimulatorConfig, SiteFile
 
 log = logging.getLogger("edge.sim")
 
@@ -25,6 +25,13 @@ def plant_for(site: SiteFile) -> Plant:
                      info.nameplate_energy_kwh, info.nameplate_power_kw,
                      initial_soc=sim.initial_soc_pct / 100)  # fmt: skip
     return Plant.build(spec, seed=sim.seed)
+
+
+def scheduled_kw(plant: Plant, sim: SimulatorConfig, ts: float) -> float:
+    """The daily plan's set-point for the plant at simulated time `ts` (positive discharges)."""
+    spec = plant.spec
+    return planned_kw(ts, soc=plant.soc(), energy_kwh=spec.energy_kwh, power_kw=spec.power_kw,
+                      zone=sim.zone, seed=sim.seed)  # fmt: skip
 
 
 def scripted_incidents(site: SiteFile) -> IncidentPlan:
@@ -62,9 +69,7 @@ class Simulator(threading.Thread):
         """The site's set-point in kW, positive discharging: the schedule's, or a constant one."""
         if self.setpoint_override_kw is not None:
             return self.setpoint_override_kw
-        spec, sim = self.plant.spec, self.site.simulator
-        return planned_kw(self.sim_time(now), soc=self.plant.soc(), energy_kwh=spec.energy_kwh,
-                          power_kw=spec.power_kw, zone=sim.zone, seed=sim.seed)  # fmt: skip
+        return scheduled_kw(self.plant, self.site.simulator, self.sim_time(now))
 
     def inject(self, fault: Fault) -> None:
         """Make a fault happen now."""
