@@ -145,22 +145,24 @@ async def show_rejections(site_code: str, hours: float) -> None:
         print(f"{count:>8}  {section:<8} {reason}  (last {last.isoformat(timespec='seconds')})")
 
 
-async def acknowledge_demo_history(until: datetime, sites: str) -> None:
-    """Acknowledge a backfilled history's alarms as the demo's operator would have."""
+async def acknowledge_demo_history(histories: list[tuple[str, datetime]]) -> None:
+    """Acknowledge backfilled histories' alarms as the demo's operator would have."""
     async with _session() as session:
-        count = await acknowledge_history(session, until=until, sites=_codes(sites))
-    print(f"acknowledged {count} alarms of the history before {until.isoformat()}")
+        for code, until in histories:
+            count = await acknowledge_history(session, until=until, sites=[code])
+            print(f"{code}: acknowledged {count} alarms of the history before {until.isoformat()}")
 
 
-def _utc_time(text: str) -> datetime:
-    """An argparse type: an ISO 8601 time with its offset."""
+def _site_history(text: str) -> tuple[str, datetime]:
+    """An argparse type: CODE=TIME, a site and the end of its history (ISO 8601 with offset)."""
+    code, _, when = text.partition("=")
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(when)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no offset (add Z or +00:00)")
-    return moment
+        raise argparse.ArgumentTypeError(f"{text!r}: not CODE=TIME (ISO 8601)") from None
+    if not code or moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: needs a site code and a time with offset")
+    return code, moment
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     history = sub.add_parser(
         "acknowledge-history", help="acknowledge a backfilled demo history's alarms, at the time"
     )
-    history.add_argument("--until", required=True, type=_utc_time, help="the history's end")
-    history.add_argument("--sites", default="", help="comma-separated site codes (default: all)")
+    history.add_argument("histories", nargs="+", type=_site_history, metavar="CODE=TIME",
+                         help="a site and its history's end, e.g. x=2026-12-01T12:00Z")  # fmt: skip
     sub.add_parser("rollup", help="bring the one-minute rollups up to date now")
     sub.add_parser("retention", help="drop raw and rollup chunks past their retention now")
     serve = sub.add_parser("serve", help="run the backend with uvicorn")
@@ -227,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "rejections":
             asyncio.run(show_rejections(args.site, args.hours))
         elif args.command == "acknowledge-history":
-            asyncio.run(acknowledge_demo_history(args.until, args.sites))
+            asyncio.run(acknowledge_demo_history(args.histories))
         elif args.command in ("rollup", "retention"):
             asyncio.run(run_job(args.command))
         elif args.command == "serve":

@@ -80,7 +80,8 @@ def backfill(
                      site.site.code, days, spool.path)  # fmt: skip
             return marker.span
         if marker is None or not marker.same_request(days, period_s):
-            marker = Marker(end=now // period_s * period_s, days=days, period_s=period_s)
+            # Ends at the minute the request came: the live data follows on.
+            marker = Marker(end=now // 60 * 60, days=days, period_s=period_s)
             write_marker(spool, marker)
         return marker.span if _complete(settings, site, spool, marker) else None
     finally:

@@ -87,16 +87,16 @@ backfill_history() {
             --period "$HISTORY_PERIOD_S" >"$DATA/history/$code.end" 2>>"$DATA/logs/backfill-$code.log" &
         history_pids+=($!)
     done
-    local i
+    local i ends=()
     for i in "${!codes[@]}"; do
         code=${codes[$i]}
         wait "${history_pids[$i]}" || fail "the history of $code was not stored" "see $DATA/logs/backfill-$code.log"
-        .venv/bin/python -m app acknowledge-history --sites "$code" --until "$(cat "$DATA/history/$code.end")" >/dev/null \
-            || fail "could not acknowledge the history's alarms of $code"
+        ends+=("$code=$(cat "$DATA/history/$code.end")")
     done
     history_pids=()
+    .venv/bin/python -m app acknowledge-history "${ends[@]}" >/dev/null || fail "could not acknowledge the history's alarms"
     .venv/bin/python -m app rollup >/dev/null || fail "could not roll up the history"
-    echo "    history in place after $((SECONDS - started)) s: trends, KPIs, the fault Pareto and the isolation timeline have a month to show"
+    echo "    history in place after $((SECONDS - started)) s: trends, KPIs, the fault Pareto and the isolation timeline show $HISTORY_DAYS days"
 }
 backfill_history
 

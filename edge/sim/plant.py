@@ -142,12 +142,12 @@ class Plant:
 
     def step(self, dt: float, setpoint_kw: float, *, now: float) -> None:
         """Advance `dt` simulated seconds with the site asked for `setpoint_kw` (+ discharges)."""
-        connected = self.connected()
-        share_kw = setpoint_kw / len(connected) if connected else 0.0
+        shares = _shares(self.connected(), discharging=setpoint_kw > 0)
         for string in self.strings:
             if string.derate_revert_at is not None and now >= string.derate_revert_at:
                 string.charge_limit_a = string.discharge_limit_a = string.rated_a
                 string.derate_revert_at = None
+            share_kw = setpoint_kw * shares.get(string.index, 0.0)
             current = _string_current(string, share_kw) if string.contactor_closed else 0.0
             current = _within_cells(string, current, dt)
             string.current_a = current
@@ -167,6 +167,17 @@ def _module(spec: PlantSpec, rnd: random.Random, position: int) -> SimModule:
     ]  # fmt: skip
     temps = [spec.ambient_c + rnd.uniform(-0.5, 0.5) for _ in range(spec.temps_per_module)]
     return SimModule(position, cells, temps, soh)
+
+
+def _shares(connected: list[SimString], *, discharging: bool) -> dict[int, float]:
+    """Each connected string's share of the site's power, by the energy it has to give (or room
+    to take): strings in parallel on one DC bus, the fuller one carrying more of a discharge.
+    An equal split would drain a string returned to service at a lower SoC to empty."""
+    weights = {s.index: s.soc() if discharging else 1.0 - s.soc() for s in connected}
+    total = sum(weights.values())
+    if total <= 0:
+        return {index: 1.0 / len(weights) for index in weights}
+    return {index: weight / total for index, weight in weights.items()}
 
 
 def _string_current(string: SimString, share_kw: float) -> float:

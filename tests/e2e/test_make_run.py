@@ -24,12 +24,15 @@ from tests.signin import ensure_user, sign_in
 
 DATABASE = "ridethrough_make_run"
 HISTORY_DAYS = 3
-STARTUP_TIMEOUT_S = 600.0
+STARTUP_TIMEOUT_S = 900.0  # a loaded two-core machine starts slowly; an idle one in ~2 min
 # The scripted incident: salt-flats string 4 module 9 overheats 15 s after start (site file).
 INCIDENT_SITE, INCIDENT_STRING = "salt-flats", 4
 INCIDENT_WAIT_S = 120.0
-# The edge policy's target, fault to isolation (issue #6: p95 < 500 ms from the fault frame).
-ISOLATE_TARGET_S = 0.5
+# The edge policy's target is 500 ms from the fault frame to its isolate frame (issue #6,
+# bench/policy.py); the stored time to isolate ends at the contactor's feedback, which the
+# simulated BMS reports in its next status frame (every 0.5 s).
+ISOLATE_TARGET_S = 0.5 + 0.5
+pytestmark = pytest.mark.timeout(STARTUP_TIMEOUT_S + 300)
 
 
 @dataclass
@@ -142,8 +145,10 @@ def test_the_scripted_incident_is_isolated_by_the_edge_policy_and_can_be_returne
     assert isolation["fault_code"] == "over_temp_alarm"
     assert isolation["time_to_isolate_s"] is not None
     assert 0 <= isolation["time_to_isolate_s"] <= ISOLATE_TARGET_S
-    # The cooling comes back after a simulated hour (a minute); then the operator returns it.
-    time.sleep(70)
+    # The cooling comes back a simulated hour (a minute) after it failed; then the module cools
+    # with its thermal time constant (15 s here), and the operator returns the string.
+    repaired_at = _when(isolation["onset_at"]).timestamp() + 60 + 20
+    time.sleep(max(0.0, repaired_at - time.time()))
     sent = http.post(f"/api/v1/sites/{INCIDENT_SITE}/commands", json={
         "kind": "return_string", "string": INCIDENT_STRING, "reason": "maintenance",
         "note": "cooling repaired"})  # fmt: skip
