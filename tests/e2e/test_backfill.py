@@ -33,7 +33,7 @@ def _stored(dsn: str, site_id: int) -> tuple[int, int, int, int]:
         row = conn.execute(
             "SELECT (SELECT count(*) FROM module_sample s JOIN module m ON m.id = s.module_id "
             "        JOIN rack r ON r.id = m.rack_id WHERE r.site_id = %(site)s),"
-            " (SELECT count(*) FROM ingest_batch b JOIN edge_device d ON d.id = b.device_id"
+            " (SELECT count(*) FROM ingest_batch b JOIN edge_device d ON d.id = b.edge_device_id"
             "  WHERE d.site_id = %(site)s),"
             " (SELECT count(*) FROM isolation WHERE site_id = %(site)s"
             "  AND isolated_by = 'edge_policy' AND returned_at IS NOT NULL),"
