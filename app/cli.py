@@ -1,4 +1,4 @@
-"""Backend command line: `python -m app load-sites FILE`, `seed-demo`, `serve`."""
+"""Backend command line: `python -m app load-sites FILE`, `seed-demo`, `serve`, and more."""
 
 import argparse
 import asyncio
@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alarms.history_acks import acknowledge_history
 from app.auth.passwords import generate_password
 from app.auth.permissions import Access, Role
 from app.auth.service import save_user
@@ -144,6 +145,26 @@ async def show_rejections(site_code: str, hours: float) -> None:
         print(f"{count:>8}  {section:<8} {reason}  (last {last.isoformat(timespec='seconds')})")
 
 
+async def acknowledge_demo_history(histories: list[tuple[str, datetime]]) -> None:
+    """Acknowledge backfilled histories' alarms as the demo's operator would have."""
+    async with _session() as session:
+        for code, until in histories:
+            count = await acknowledge_history(session, until=until, sites=[code])
+            print(f"{code}: acknowledged {count} alarms of the history before {until.isoformat()}")
+
+
+def _site_history(text: str) -> tuple[str, datetime]:
+    """An argparse type: CODE=TIME, a site and the end of its history (ISO 8601 with offset)."""
+    code, _, when = text.partition("=")
+    try:
+        moment = datetime.fromisoformat(when)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not CODE=TIME (ISO 8601)") from None
+    if not code or moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: needs a site code and a time with offset")
+    return code, moment
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per task."""
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
@@ -171,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     rejections = sub.add_parser("rejections", help="what ingest refused for a site, by reason")
     rejections.add_argument("--site", required=True, help="site code")
     rejections.add_argument("--hours", type=float, default=24.0, help="look-back window")
+    history = sub.add_parser(
+        "acknowledge-history", help="acknowledge a backfilled demo history's alarms, at the time"
+    )
+    history.add_argument("histories", nargs="+", type=_site_history, metavar="CODE=TIME",
+                         help="a site and its history's end, e.g. x=2026-12-01T12:00Z")  # fmt: skip
     sub.add_parser("rollup", help="bring the one-minute rollups up to date now")
     sub.add_parser("retention", help="drop raw and rollup chunks past their retention now")
     serve = sub.add_parser("serve", help="run the backend with uvicorn")
@@ -202,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(end_api_token(args.id))
         elif args.command == "rejections":
             asyncio.run(show_rejections(args.site, args.hours))
+        elif args.command == "acknowledge-history":
+            asyncio.run(acknowledge_demo_history(args.histories))
         elif args.command in ("rollup", "retention"):
             asyncio.run(run_job(args.command))
         elif args.command == "serve":

@@ -8,13 +8,14 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from edge.bus_commands import BusCommander, Order
+from edge.bus_commands import Order, Outcome
 from edge.interlock import edge_refusal
 from edge.journal import ActionEntry, Journal
 from edge.policy import Action, Policy, iso
@@ -28,17 +29,35 @@ POLICY_ID_BASE = 0x8000
 LIMIT_TOLERANCE_A = 0.5
 
 
+class Commander(Protocol):
+    """What carries actions out: the bus (BusCommander), or the backfill's simulated BMS."""
+
+    def string_readings(self) -> dict[int, dict[str, float]]:
+        """Each string's latest readings."""
+        ...
+
+    def readings(self, string: int, module: int) -> dict[str, float]:
+        """One module's (module 0: one string's) latest readings."""
+        ...
+
+    def carry_out(self, order: Order) -> Outcome:
+        """Send the order and report how it ended."""
+        ...
+
+
 @dataclass
 class PolicyRunner:
     """Takes decisions from the collector thread and carries them out in its own."""
 
     policy: Policy
-    commander: BusCommander
+    commander: Commander
     journal: Journal
     client: httpx.Client | None  # None: nobody to report to (a bench or a test)
     edge_id: str
     strings: int
     string_rated_a: float
+    # The time an action is sent at; the backfill runs the policy in simulated time.
+    clock: Callable[[], float] = field(default_factory=lambda: time.time)
 
     def __post_init__(self) -> None:
         self.stopping = threading.Event()
@@ -76,7 +95,7 @@ class PolicyRunner:
         if self._already_done(action, readings):
             log.info("policy: %s; already in effect", action.describe())
             return
-        record = {**action.record(), "sent_at": iso(time.time())}
+        record = {**action.record(), "sent_at": iso(self.clock())}
         number = self.journal.start_action(record)
         refusal = edge_refusal(action.kind, action.string, readings)
         if refusal is not None:

@@ -3,6 +3,7 @@
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -53,6 +54,32 @@ class CollectorConfig(BaseModel):
     spool_max_mb: float = Field(default=256, gt=0)
 
 
+class IncidentConfig(BaseModel):
+    """A scripted incident that recurs: its fault is injected, then repaired, every cycle.
+
+    Times are simulated hours from the simulator's start (at 60x, 24 h pass in 24 minutes).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fault: str  # as on the command line, e.g. "cooling_failure:string=4,module=9"
+    first_h: float = Field(default=0.25, ge=0)
+    every_h: float = Field(default=24.0, gt=0)
+    lasts_h: float = Field(default=1.0, gt=0)
+
+    @field_validator("fault")
+    @classmethod
+    def _fault_parses(cls, text: str) -> str:
+        Fault.parse(text)  # raises ValueError naming the bad part
+        return text
+
+    @model_validator(mode="after")
+    def _over_before_the_next(self) -> Self:
+        if self.lasts_h >= self.every_h:
+            raise ValueError("lasts_h must be shorter than every_h: one incident at a time")
+        return self
+
+
 class SimulatorConfig(BaseModel):
     """The simulated BMS behind `python -m edge simulate`."""
 
@@ -62,12 +89,31 @@ class SimulatorConfig(BaseModel):
     acceleration: float = Field(default=1.0, gt=0, le=10_000)
     frame_period_s: float = Field(default=0.5, gt=0)
     initial_soc_pct: float = Field(default=55, ge=1, le=99)
+    # The site's time zone: the daily plan's hours are local (an evening peak is the site's).
+    timezone: str = "UTC"
     # A constant site set-point in kW (positive discharges, as SunSpec counts power) instead
     # of the daily schedule: for tests and benchmarks whose outcome must not depend on the time
     # of day.
     setpoint_kw: float | None = None
     # Faults to inject, as on the command line ("cell_ov:string=4,module=9,at=90"), for demos.
     faults: list[str] = Field(default_factory=list)
+    incident: IncidentConfig | None = None  # the demo's recurring scripted incident
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_known(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {name!r} (an IANA name, e.g. Europe/Berlin)"
+            ) from None
+        return name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The site's time zone."""
+        return ZoneInfo(self.timezone)
 
     @field_validator("faults")
     @classmethod

@@ -159,6 +159,24 @@ class Spool:
         with self.lock:
             return int(self._meta("dropped") or 0)
 
+    def note(self, key: str) -> str | None:
+        """A value kept with the spool (the backfill's record of the history it holds)."""
+        with self.lock:
+            return self._meta(f"note:{key}")
+
+    def set_note(self, key: str, value: str) -> None:
+        """Keep a value with the spool, durably."""
+        with self.lock:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"note:{key}", value))
+
+    def discard_pending(self) -> int:
+        """Delete every batch waiting to be sent (their data is about to be generated again)."""
+        with self._transaction():
+            count = int(self.db.execute("SELECT count(*) FROM batch").fetchone()[0])
+            self.db.execute("DELETE FROM batch")
+        self.size = 0
+        return count
+
     def close(self) -> None:
         """Close the database."""
         self.db.close()

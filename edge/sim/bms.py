@@ -7,6 +7,7 @@ from edge.codec import encode
 from edge.protocol import Protocol
 from edge.sim import lfp
 from edge.sim.plant import Plant, SimModule, SimString
+from edge.sim.snapshots import module_cells, module_temps
 
 log = logging.getLogger("edge.sim.bms")
 
@@ -118,8 +119,7 @@ class SimBms:
     def _module_frames(self, string: SimString, module: SimModule) -> list[OutFrame]:
         module.alive = (module.alive + 1) % 256
         position = module.position
-        cells = [round(min(8.191, max(0.0, c.voltage)), 3) for c in module.cells]
-        temps = [round(t + module.temp_offset_c, 1) for t in module.temps]
+        cells, temps = list(module_cells(module)), list(module_temps(module))
         frames = self._grouped("MOD_CELL_V", "CellGroup", "CellV", cells, (string.index, position))
         frames += self._grouped("MOD_TEMP", "TempGroup", "Temp", temps, (string.index, position))
         frames.append(
@@ -252,6 +252,11 @@ class SimBms:
             # A failed contactor does not close: the feedback shows it, the ACK does not.
             string.contactor_closed = not string.contactor_stuck
             string.dis_reason = 0 if string.contactor_closed else string.dis_reason
+            if string.contactor_closed:
+                # Closing re-arms the string's protection: its latched alarms reset, and a
+                # condition still present raises them again at the next evaluation.
+                for module in string.modules:
+                    module.faults &= ~LATCHED_MODULE_BITS
         elif opcode in (OP_DISCONNECT, OP_DISABLE):
             string.contactor_closed = False
             string.enabled = opcode == OP_DISCONNECT

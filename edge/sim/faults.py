@@ -15,6 +15,9 @@ class FaultKind(StrEnum):
     INSULATION_DROP = "insulation_drop"
     COMMS_LOSS = "comms_loss"
     CONTACTOR_FAILURE = "contactor_failure"
+    # A module's cooling stops: it warms towards ambient + size with its thermal time constant,
+    # so the warning comes before the alarm (unlike over_temp, a sensor reading that jumps).
+    COOLING_FAILURE = "cooling_failure"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ DEFAULT_SIZE = {
     FaultKind.CELL_UV: -0.70,
     FaultKind.OVER_TEMP: 35.0,  # K added to the module's sensors
     FaultKind.INSULATION_DROP: 300.0,  # kOhm the insulation falls to
+    FaultKind.COOLING_FAILURE: 40.0,  # K of heating the module no longer sheds
 }
 
 
@@ -79,6 +83,8 @@ def apply_fault(plant: Plant, fault: Fault) -> None:
         module.comms_ok = False
     elif fault.kind is FaultKind.OVER_TEMP:
         module.temp_offset_c = size
+    elif fault.kind is FaultKind.COOLING_FAILURE:
+        module.extra_heat_c = size
     else:
         if not 1 <= fault.cell <= len(module.cells):
             raise ValueError(f"fault {fault.kind}: no cell {fault.cell} in module {fault.module}")
@@ -97,5 +103,7 @@ def clear_fault(plant: Plant, fault: Fault) -> None:
         module.comms_ok = True
     elif fault.kind is FaultKind.OVER_TEMP:
         module.temp_offset_c = 0.0
+    elif fault.kind is FaultKind.COOLING_FAILURE:
+        module.extra_heat_c = 0.0
     else:
         module.cells[fault.cell - 1].fault_offset_v = 0.0

@@ -25,9 +25,12 @@ INSULATION_ALARM_KOHM = 500.0
 PROTECT_CELL_HIGH_V = 3.75
 PROTECT_CELL_LOW_V = 2.50
 PROTECT_TEMP_C = 65.0
-# Charging tapers to zero as the highest cell nears full; discharge stops near empty.
-TAPER_HIGH_V = 3.60
-TAPER_LOW_V = 2.80
+# The BMS's current limits taper near full and empty, as a real one does, and reach zero before
+# the warning levels: ordinary charge and discharge never raise a cell voltage warning.
+CHARGE_TAPER_FROM_V = 3.40  # highest cell: full charge current below this ...
+CHARGE_END_V = 3.45  # ... none at or above this
+DISCHARGE_TAPER_FROM_V = 3.05  # lowest cell: full discharge current above this ...
+DISCHARGE_END_V = 2.95  # ... none at or below this
 
 
 def ocv(soc: float) -> float:

@@ -7,8 +7,10 @@ from edge.sim import lfp
 
 CELL_R_OHM = 0.00025  # internal resistance of a 280 Ah-class LFP cell
 BLEED_A = 0.2  # passive balancing resistor current
-BALANCE_WINDOW_V = 0.010  # bleed cells more than this above the lowest cell
-BALANCE_MIN_SOC = 0.80  # passive balancing runs near the top of charge
+# The BMS bleeds cells whose estimated SoC leads the module's lowest by more than this: on LFP's
+# flat plateau their voltages hardly differ, so a voltage window would never open below full.
+BALANCE_WINDOW_SOC = 0.01
+BALANCE_MIN_SOC = 0.80  # passive balancing runs near the top of the daily charge
 THERMAL_TAU_S = 900.0  # module temperature time constant
 HEATING_C_AT_RATED = 8.0  # steady-state rise above ambient at rated current
 SOH_FADE_PER_CYCLE = 0.20 / 6000  # 80 % SoH after about 6,000 full cycles
@@ -43,6 +45,7 @@ class SimModule:
     bypassed: bool = False
     comms_ok: bool = True
     temp_offset_c: float = 0.0
+    extra_heat_c: float = 0.0  # injected cooling failure: steady-state rise it adds
     faults: int = 0  # fault word as sent in MOD_FLAGS
     alive: int = 0
 
@@ -132,14 +135,19 @@ class Plant:
         """Strings whose contactors are closed."""
         return [s for s in self.strings if s.contactor_closed]
 
+    def soc(self) -> float:
+        """The site's state of charge (0..1) as its controller sees it: the connected strings'."""
+        strings = self.connected() or self.strings
+        return sum(s.soc() for s in strings) / len(strings)
+
     def step(self, dt: float, setpoint_kw: float, *, now: float) -> None:
         """Advance `dt` simulated seconds with the site asked for `setpoint_kw` (+ discharges)."""
-        connected = self.connected()
-        share_kw = setpoint_kw / len(connected) if connected else 0.0
+        shares = _shares(self.connected(), discharging=setpoint_kw > 0)
         for string in self.strings:
             if string.derate_revert_at is not None and now >= string.derate_revert_at:
                 string.charge_limit_a = string.discharge_limit_a = string.rated_a
                 string.derate_revert_at = None
+            share_kw = setpoint_kw * shares.get(string.index, 0.0)
             current = _string_current(string, share_kw) if string.contactor_closed else 0.0
             current = _within_cells(string, current, dt)
             string.current_a = current
@@ -161,6 +169,17 @@ def _module(spec: PlantSpec, rnd: random.Random, position: int) -> SimModule:
     return SimModule(position, cells, temps, soh)
 
 
+def _shares(connected: list[SimString], *, discharging: bool) -> dict[int, float]:
+    """Each connected string's share of the site's power, by the energy it has to give (or room
+    to take): strings in parallel on one DC bus, the fuller one carrying more of a discharge.
+    An equal split would drain a string returned to service at a lower SoC to empty."""
+    weights = {s.index: s.soc() if discharging else 1.0 - s.soc() for s in connected}
+    total = sum(weights.values())
+    if total <= 0:
+        return {index: 1.0 / len(weights) for index in weights}
+    return {index: weight / total for index, weight in weights.items()}
+
+
 def _string_current(string: SimString, share_kw: float) -> float:
     """The string's current for its share of the set-point: positive discharges."""
     voltage = max(string.voltage(), 1.0)
@@ -168,12 +187,17 @@ def _string_current(string: SimString, share_kw: float) -> float:
     current = min(current, string.discharge_limit_a) if current > 0 else current
     current = max(current, -string.charge_limit_a) if current < 0 else current
     cells = string.cell_voltages()
-    # The BMS stops discharge near empty and tapers charge near full.
-    if current > 0 and cells and min(cells) <= lfp.TAPER_LOW_V:
-        current = 0.0
-    if current < 0 and cells and max(cells) >= lfp.TAPER_HIGH_V:
-        current = 0.0
-    return current
+    if not cells:
+        return current
+    # The BMS tapers charge near full and discharge near empty, to zero before any warning.
+    if current > 0:
+        return current * _share(min(cells), lfp.DISCHARGE_END_V, lfp.DISCHARGE_TAPER_FROM_V)
+    return current * _share(max(cells), lfp.CHARGE_END_V, lfp.CHARGE_TAPER_FROM_V)
+
+
+def _share(volts: float, none_at: float, full_at: float) -> float:
+    """The share of current allowed at a cell voltage: 0 at `none_at`, 1 from `full_at` on."""
+    return min(1.0, max(0.0, (volts - none_at) / (full_at - none_at)))
 
 
 def _charging_a(current: float) -> float:
@@ -202,15 +226,15 @@ def _step_module(
 ) -> None:
     """Coulomb-count and heat a module carrying `current` (positive discharges)."""
     into = _charging_a(current)
-    lowest = min(c.voltage for c in module.cells)
+    leading = min(c.soc for c in module.cells) + BALANCE_WINDOW_SOC
+    bleed = balancing and into >= 0
     for cell in module.cells:
-        cell.bleeding = (balancing and into >= 0 and cell.soc > BALANCE_MIN_SOC
-                         and cell.voltage - lowest > BALANCE_WINDOW_V)  # fmt: skip
+        cell.bleeding = bleed and cell.soc > BALANCE_MIN_SOC and cell.soc > leading
         net = into - (BLEED_A if cell.bleeding else 0.0)
         cell.soc = min(1.0, max(0.0, cell.soc + net * dt / 3600.0 / cell.capacity_ah))
         cell.voltage = lfp.ocv(cell.soc) + into * cell.r_ohm + cell.fault_offset_v
     load = abs(current) / spec.string_rated_a
-    target = spec.ambient_c + HEATING_C_AT_RATED * load * load
+    target = spec.ambient_c + HEATING_C_AT_RATED * load * load + module.extra_heat_c
     alpha = min(1.0, dt / THERMAL_TAU_S)
     module.temps = [t + (target - t) * alpha for t in module.temps]
     module.soh -= abs(current) * dt / 3600.0 / spec.capacity_ah / 2 * SOH_FADE_PER_CYCLE

@@ -9,9 +9,10 @@ import can
 from edge.protocol import Protocol
 from edge.sim.bms import SimBms
 from edge.sim.faults import Fault, apply_fault, clear_fault
+from edge.sim.incidents import Change, IncidentPlan, recurring
 from edge.sim.plant import Plant, PlantSpec
-from edge.sim.schedule import c_rate_at
-from edge.site import SiteFile
+from edge.sim.schedule import planned_kw
+from edge.site import SimulatorConfig, SiteFile
 
 log = logging.getLogger("edge.sim")
 
@@ -24,6 +25,22 @@ def plant_for(site: SiteFile) -> Plant:
                      info.nameplate_energy_kwh, info.nameplate_power_kw,
                      initial_soc=sim.initial_soc_pct / 100)  # fmt: skip
     return Plant.build(spec, seed=sim.seed)
+
+
+def scheduled_kw(plant: Plant, sim: SimulatorConfig, ts: float) -> float:
+    """The daily plan's set-point for the plant at simulated time `ts` (positive discharges)."""
+    spec = plant.spec
+    return planned_kw(ts, soc=plant.soc(), energy_kwh=spec.energy_kwh, power_kw=spec.power_kw,
+                      zone=sim.zone, seed=sim.seed)  # fmt: skip
+
+
+def scripted_incidents(site: SiteFile) -> IncidentPlan:
+    """The site file's recurring incident as a plan (an empty one without)."""
+    config = site.simulator.incident
+    if config is None:
+        return IncidentPlan([])
+    return IncidentPlan(recurring(Fault.parse(config.fault), first_h=config.first_h,
+                                  every_h=config.every_h, lasts_h=config.lasts_h))  # fmt: skip
 
 
 class Simulator(threading.Thread):
@@ -42,6 +59,7 @@ class Simulator(threading.Thread):
         self.lock = threading.Lock()  # tests inject faults while the loop runs
         self.started_at = time.time()
         self.setpoint_override_kw: float | None = site.simulator.setpoint_kw
+        self.incidents = scripted_incidents(site)
 
     def sim_time(self, now: float) -> float:
         """Simulated wall-clock time: the real start plus accelerated elapsed time."""
@@ -51,9 +69,7 @@ class Simulator(threading.Thread):
         """The site's set-point in kW, positive discharging: the schedule's, or a constant one."""
         if self.setpoint_override_kw is not None:
             return self.setpoint_override_kw
-        spec = self.plant.spec
-        planned = c_rate_at(self.sim_time(now)) * spec.energy_kwh
-        return max(-spec.power_kw, min(spec.power_kw, planned))
+        return scheduled_kw(self.plant, self.site.simulator, self.sim_time(now))
 
     def inject(self, fault: Fault) -> None:
         """Make a fault happen now."""
@@ -88,6 +104,9 @@ class Simulator(threading.Thread):
     def _due_faults(self, now: float) -> None:
         while self.pending_faults and now - self.started_at >= self.pending_faults[0].at:
             self.inject(self.pending_faults.pop(0))
+        elapsed_s = (now - self.started_at) * self.site.simulator.acceleration
+        for due in self.incidents.due(elapsed_s):
+            (self.inject if due.change is Change.INJECT else self.repair)(due.fault)
 
     def _answer_commands(self, *, until: float) -> None:
         while not self.stopping.is_set():

@@ -1,0 +1,183 @@
+"""`make run` as a newcomer sees it: a mostly normal fleet, a month of history, one incident.
+
+The whole of scripts/run.sh runs against a database of its own (a 3-day history instead of 30,
+to keep the suite quick), and the test reads what it made through the API and the pages.
+"""
+
+import os
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from app.config import PROJECT_ROOT
+from tests.db import drop_database, psycopg_dsn, recreate_database
+from tests.server import free_port
+from tests.signin import ensure_user, sign_in
+
+DATABASE = "ridethrough_make_run"
+HISTORY_DAYS = 3
+STARTUP_TIMEOUT_S = 900.0  # a loaded two-core machine starts slowly; an idle one in ~2 min
+# The scripted incident: salt-flats string 4 module 9 overheats 15 s after start (site file).
+INCIDENT_SITE, INCIDENT_STRING = "salt-flats", 4
+INCIDENT_WAIT_S = 120.0
+# The edge policy's target is 500 ms from the fault frame to its isolate frame (issue #6,
+# bench/policy.py); the stored time to isolate ends at the contactor's feedback, which the
+# simulated BMS reports in its next status frame (every 0.5 s).
+ISOLATE_TARGET_S = 0.5 + 0.5
+pytestmark = pytest.mark.timeout(STARTUP_TIMEOUT_S + 300)
+
+
+@dataclass
+class Running:
+    """`make run` in the background: its base URL, what it printed, an operator's client."""
+
+    url: str
+    output: str
+    http: httpx.Client
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, timeout_s: float) -> str:
+    """What the process printed until a line containing `marker` (fails on exit or timeout)."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=1.0):
+                continue
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if marker in line:
+                return "".join(lines)
+    pytest.fail(f"`make run` did not print {marker!r}; it printed:\n{''.join(lines)}")
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """Ctrl-C, as a user stops it; the script then stops what it started."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """scripts/run.sh on a fresh database and data folder, up and streaming."""
+    url = recreate_database(DATABASE)
+    port = free_port()
+    env = {**os.environ, "RIDETHROUGH_DATABASE_URL": url, "RIDETHROUGH_PORT": str(port),
+           "RIDETHROUGH_RUN_DATA": str(tmp_path_factory.mktemp("run-data")),
+           "RIDETHROUGH_DEMO_HISTORY_DAYS": str(HISTORY_DAYS)}  # fmt: skip
+    process = subprocess.Popen(
+        ["bash", "scripts/run.sh"], cwd=PROJECT_ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        output = _read_until(process, "Ridethrough is running", STARTUP_TIMEOUT_S)
+        base = f"http://127.0.0.1:{port}"
+        cookies, csrf = sign_in(base, ensure_user(psycopg_dsn(url), "operator"))
+        with httpx.Client(base_url=base, cookies=cookies, headers={"X-CSRF-Token": csrf},
+                          timeout=30) as http:  # fmt: skip
+            yield Running(base, output, http)
+    finally:
+        _stop(process)
+        drop_database(DATABASE)
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _policy_isolation(http: httpx.Client) -> dict[str, Any] | None:
+    """The scripted incident's isolation by the edge policy, once there is one."""
+    answer = http.get(f"/api/v1/sites/{INCIDENT_SITE}/isolations").raise_for_status().json()
+    for row in answer["items"]:
+        live = _when(row["onset_at"]).timestamp() > time.time() - INCIDENT_WAIT_S * 2
+        if row["string"] == INCIDENT_STRING and row["isolated_by"] == "edge_policy" and live:
+            return dict(row)
+    return None
+
+
+def _wait_for(probe: Any, timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(2.0)
+    pytest.fail(f"no {what} within {timeout_s:.0f} s")
+
+
+def test_start_up_says_what_it_does(make_run: Running) -> None:
+    assert f"backfilling {HISTORY_DAYS} days of history" in make_run.output
+    assert "history in place after" in make_run.output
+    assert "Scripted incident:" in make_run.output
+
+
+def test_the_fleet_is_mostly_normal(make_run: Running) -> None:
+    sites = make_run.http.get("/api/v1/sites").raise_for_status().json()["items"]
+    calm = [s for s in sites if s["code"] != INCIDENT_SITE]
+    assert len(sites) == 3
+    assert [(s["code"], s["state"]) for s in calm] == [(s["code"], "normal") for s in calm]
+    # The history's alarms are over and acknowledged: nothing stands on the calm sites.
+    assert [sum(s["alarms_by_priority"].values()) for s in calm] == [0, 0]
+    assert all(s["soc_pct"] is not None and 20 <= s["soc_pct"] <= 92 for s in sites)
+
+
+def test_the_scripted_incident_is_isolated_by_the_edge_policy_and_can_be_returned(
+    make_run: Running,
+) -> None:
+    http = make_run.http
+    isolation = _wait_for(lambda: _policy_isolation(http), INCIDENT_WAIT_S, "policy isolation")
+    assert isolation["fault_code"] == "over_temp_alarm"
+    assert isolation["time_to_isolate_s"] is not None
+    assert 0 <= isolation["time_to_isolate_s"] <= ISOLATE_TARGET_S
+    # The cooling comes back a simulated hour (a minute) after it failed; then the module cools
+    # with its thermal time constant (15 s here), and the operator returns the string.
+    repaired_at = _when(isolation["onset_at"]).timestamp() + 60 + 20
+    time.sleep(max(0.0, repaired_at - time.time()))
+    sent = http.post(f"/api/v1/sites/{INCIDENT_SITE}/commands", json={
+        "kind": "return_string", "string": INCIDENT_STRING, "reason": "maintenance",
+        "note": "cooling repaired"})  # fmt: skip
+    assert sent.status_code in (200, 201, 202), sent.text
+    command_id = sent.json()["id"]
+
+    def verified() -> bool:
+        listed = http.get(f"/api/v1/sites/{INCIDENT_SITE}/commands").raise_for_status().json()
+        state = next(c["state"] for c in listed["items"] if c["id"] == command_id)
+        assert state not in ("failed", "expired", "cancelled")
+        return bool(state == "verified")
+
+    _wait_for(verified, 60, "verified return")
+
+
+def test_the_kpi_page_for_30_days_has_values(make_run: Running) -> None:
+    kpis = make_run.http.get("/api/v1/kpis", params={"window": "30d"}).raise_for_status().json()
+    assert kpis["spread_under_load"]["p50_mv"] is not None
+    assert kpis["mtta"]["count"] > 0  # the history's alarms, acknowledged by the demo operator
+    assert kpis["time_to_isolate"]["edge_policy"]["count"] > 0
+    assert kpis["mttr"]["count"] > 0
+    assert kpis["availability"]["time_based"] is not None
+    assert 0.9 < kpis["availability"]["capacity_weighted"] <= 1.0
+    assert kpis["round_trip_efficiency"] is not None
+    assert 0.8 < kpis["round_trip_efficiency"] <= 1.0
+    assert kpis["fault_pareto"]
+    page = make_run.http.get("/kpis", params={"window": "30d"})
+    assert page.status_code == 200
+    assert page.text.count('class="tl-row"') >= kpis["time_to_isolate"]["all"]["count"]
+    assert "No isolations in this window" not in page.text
+    for row in kpis["fault_pareto"]:
+        assert f"<code>{row['code']}</code>" in page.text
