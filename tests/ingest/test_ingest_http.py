@@ -339,3 +339,18 @@ def test_counters_past_their_limits_are_refused_by_name(
     (detail,) = response.json()["error"]["details"]
     assert detail["field"] == field
     assert message in detail["message"]
+
+
+@pytest.mark.parametrize("sent_at", ["1e308", "nan", "inf", "-inf", "-5", "1e12"])
+def test_an_edge_send_time_out_of_range_is_400_and_raises_no_alarm(
+    server: LiveServer, site: DeviceSite, test_database_url: str, sent_at: str
+) -> None:
+    body = json.dumps(batch(site.code, 1, **full_site_rows(T0))).encode()
+    headers = {"Authorization": f"Bearer {site.token}", "X-Edge-Sent-At": sent_at}
+    response = httpx.post(f"{server.url}/api/v1/ingest", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]["message"]
+    assert message.startswith(f"X-Edge-Sent-At: {sent_at!r} is not a time in seconds")
+    assert "a finite number from 0 to 253402300799" in message
+    dsn = psycopg_dsn(test_database_url)
+    assert count(dsn, "SELECT count(*) FROM alarm WHERE site_id = %s", site.site_id) == 0
