@@ -111,7 +111,8 @@ async def test_an_export_storm_leaves_ingest_and_commands_running(
     assert storm_command[1] <= 3 * base_command[1] + 1.0, (base_command, storm_command)
     async with httpx.AsyncClient(base_url=server.url) as probe:
         assert (await probe.get("/readyz")).status_code == 200
-    assert len(export_connections(dsn)) <= TOTAL
+    # Busy export connections (the session's other backend may keep idle ones of its own).
+    assert len([s for s in export_connections(dsn) if s != "idle"]) <= TOTAL
 
     # The stalled readers are dropped: their slots and connections come back.
     await asyncio.sleep(STALL_S + 2)
