@@ -18,7 +18,7 @@ from fastapi import HTTPException
 from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from app.core.errors import error_body
+from app.core.errors import DATABASE_LOG, DATABASE_UNAVAILABLE, error_body, failure_kind
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 10  # what a refused caller is told to wait: a typical export's few seconds
@@ -94,6 +94,12 @@ class GuardedStream(StreamingResponse):
             DROPPED_ON_PURPOSE.set(True)
             log.warning("dropped a client that took no data for %.0f s: %s %s",
                         self.stall_timeout_s, scope.get("method"), scope.get("path"))  # fmt: skip
+        except* DATABASE_UNAVAILABLE as group:
+            # The head has gone out: all that is left is to end the body early, and say why once.
+            DROPPED_ON_PURPOSE.set(True)
+            kind, first_line = failure_kind(group.exceptions[0])
+            DATABASE_LOG.warning(kind, f"stream ended early, database unavailable ({kind}: "
+                                       f"{first_line}): {scope.get('path')}")  # fmt: skip
         finally:
             # Closing the generator ends its transaction and returns its connection to the pool.
             await self.source.aclose()
