@@ -120,8 +120,9 @@ async def run_job(name: str) -> None:
         if name == "rollup":
             print(f"rolled up {await rollup_once(create_sessionmaker(engine))} minutes")
         else:
-            await retention_once(create_sessionmaker(engine), settings)
-            print("retention applied")
+            dropped = await retention_once(create_sessionmaker(engine), settings)
+            counts = ", ".join(f"{table} {n}" for table, n in dropped.items() if n) or "none"
+            print(f"retention applied; chunks dropped: {counts}")
     finally:
         await engine.dispose()
 

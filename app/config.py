@@ -1,5 +1,6 @@
 """Typed settings for the backend, read once from RIDETHROUGH_* environment variables."""
 
+from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -30,9 +31,24 @@ class Settings(BaseSettings):
     database_url: PostgresDsn = Field(default=PostgresDsn(DEV_DATABASE_URL))
     secret_key: SecretStr = SecretStr("changethis")
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Server-side bounds on every connection: one statement, and a transaction left idle (a
+    # client that stopped reading, a stuck handler) end on the server whatever the app does.
+    db_statement_timeout_s: float = Field(default=30.0, gt=0)
+    db_idle_in_transaction_timeout_s: float = Field(default=60.0, gt=0)
+    # Exports stream from a pool of their own, so they can never take ingest's connections.
+    export_max_concurrent: int = Field(default=4, ge=1, le=100)  # in total, per app process
+    export_max_per_caller: int = Field(default=2, ge=1, le=100)  # per user or API token
+    export_max_values: int = Field(default=100_000_000, ge=1)  # entities x samples x fields
+    export_statement_timeout_s: float = Field(default=120.0, gt=0)  # one slice's query or fetch
+    export_stall_timeout_s: float = Field(default=30.0, gt=0)  # a client not reading is dropped
+    export_chunks_per_query: int = Field(default=200, ge=1, le=5000)  # locks one query may take
+    retention_chunks_per_step: int = Field(default=20, ge=1, le=1000)  # chunks per transaction
     log_level: str = "INFO"
     ingest_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     ingest_max_future_s: float = Field(default=300.0, ge=0)
+    # Samples older than this are refused (default: the raw retention age, past which they
+    # would be dropped at the next retention run); each would otherwise make its own chunk.
+    ingest_max_past_days: float | None = Field(default=None, gt=0)
     # An edge whose clock is further than this from the server's raises edge_clock_skew.
     ingest_clock_skew_alarm_s: float = Field(default=30.0, gt=0)
     jobs_enabled: bool = True  # rollups and retention inside the app (safe with several processes)
@@ -59,6 +75,21 @@ class Settings(BaseSettings):
                 f"env={self.env}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _stall_before_server_timeout(self) -> Self:
+        """The app drops a stalled export before the server ends its idle transaction."""
+        if self.db_idle_in_transaction_timeout_s <= self.export_stall_timeout_s:
+            raise ValueError(
+                "RIDETHROUGH_DB_IDLE_IN_TRANSACTION_TIMEOUT_S must be longer than "
+                "RIDETHROUGH_EXPORT_STALL_TIMEOUT_S"
+            )
+        return self
+
+    @property
+    def ingest_max_past(self) -> timedelta:
+        """How old a sample may be and still be stored."""
+        return timedelta(days=self.ingest_max_past_days or self.raw_retention_days)
 
     @property
     def sqlalchemy_url(self) -> str:

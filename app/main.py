@@ -17,10 +17,11 @@ from app.auth.routes import not_signed_in
 from app.auth.routes import router as auth_router
 from app.commands.routes import router as commands_router
 from app.config import Settings, get_settings
-from app.core.db import create_engine, create_sessionmaker, libpq_dsn
+from app.core.db import create_engine, create_export_engine, create_sessionmaker, libpq_dsn
 from app.core.errors import install_error_handlers
 from app.core.jobs import Jobs
 from app.core.registry import ALL_MODELS
+from app.core.streams import DroppedStreamFilter, StreamGate
 from app.core.templating import create_templates
 from app.core.termination import on_termination
 from app.health.routes import router as health_router
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    logging.getLogger("uvicorn.error").addFilter(DroppedStreamFilter())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.live.stop()
         await jobs.stop()
         await app.state.engine.dispose()
+        await app.state.export_engine.dispose()
 
     app = FastAPI(
         title="Ridethrough",
@@ -86,6 +89,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.export_engine = create_export_engine(settings)
+    app.state.export_sessionmaker = create_sessionmaker(app.state.export_engine)
+    app.state.export_gate = StreamGate(what="export", per_caller=settings.export_max_per_caller,
+                                       total=settings.export_max_concurrent,
+                                       settings_prefix="RIDETHROUGH_EXPORT")  # fmt: skip
     app.state.templates = create_templates(settings)
     app.state.live = LiveHub(libpq_dsn(settings))
     install_error_handlers(app)

@@ -41,3 +41,22 @@ def test_invalid_value_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RIDETHROUGH_DB_POOL_SIZE", "lots")
     with pytest.raises(ValidationError, match="db_pool_size"):
         Settings()
+
+
+def test_the_idle_transaction_timeout_outlasts_the_export_stall(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Else the server would end a slow reader's transaction before the app drops it cleanly.
+    monkeypatch.setenv("RIDETHROUGH_EXPORT_STALL_TIMEOUT_S", "60")
+    monkeypatch.setenv("RIDETHROUGH_DB_IDLE_IN_TRANSACTION_TIMEOUT_S", "60")
+    with pytest.raises(ValidationError, match="must be longer than RIDETHROUGH_EXPORT_STALL"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("RIDETHROUGH_DB_IDLE_IN_TRANSACTION_TIMEOUT_S", "61")
+    assert Settings(_env_file=None).db_idle_in_transaction_timeout_s == 61
+
+
+def test_samples_may_be_as_old_as_raw_retention_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RIDETHROUGH_RAW_RETENTION_DAYS", "90")
+    assert Settings(_env_file=None).ingest_max_past.days == 90
+    monkeypatch.setenv("RIDETHROUGH_INGEST_MAX_PAST_DAYS", "7")
+    assert Settings(_env_file=None).ingest_max_past.days == 7

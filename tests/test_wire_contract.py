@@ -10,7 +10,7 @@ import pytest
 
 from app.ingest.asset_map import ModuleAsset, SiteAssets
 from app.ingest.parsing import ParsedBatch, parse_row_by_row, parse_strict
-from app.ingest.validation import validate_batch
+from app.ingest.validation import TimeBounds, validate_batch
 from edge.assemble import Q_STALE, Snapshot
 from edge.events import Event, EventKind, Readings
 from edge.model import Target
@@ -91,8 +91,9 @@ def test_backend_reads_the_pinned_fixture_without_rejections(
     batch = parse(FIXTURE.read_bytes())
     assert batch is not None
     assets = SiteAssets(site_id=1, racks={1: 10}, modules={(1, 2): ModuleAsset(20, 10, 4, 2)})
-    latest = datetime.fromtimestamp(T0, UTC) + timedelta(minutes=5)
-    validated = validate_batch(batch, assets, latest_allowed=latest)
+    sent = datetime.fromtimestamp(T0, UTC)
+    bounds = TimeBounds(earliest=sent - timedelta(days=1), latest=sent + timedelta(minutes=5))
+    validated = validate_batch(batch, assets, bounds)
     assert validated.rejections == []
     (module,) = validated.modules
     assert module.cell_v == [3.29, 3.291, 3.292, 3.293]

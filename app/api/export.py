@@ -1,12 +1,13 @@
 """Telemetry exports as CSV, NDJSON or Parquet, wide or long, streamed chunk by chunk.
 
 Rows are read through a server-side cursor and written one chunk at a time, so an export of any
-length holds one chunk in memory. Times are UTC ISO-8601 (`Z`); cells and sensors count from 1.
+length holds one chunk in memory. Long ranges are read slice by slice (rows by entity, then time,
+within each slice). Times are UTC ISO-8601 (`Z`); cells and sensors count from 1.
 """
 
 import csv
 import io
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -16,7 +17,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.telemetry.export_query import Field, Kind, Selection, parameters, statement
+from app.telemetry.export_query import (
+    Field,
+    Kind,
+    Selection,
+    chunk_starts_statement,
+    parameters,
+    slices,
+    statement,
+)
 
 CHUNK_ROWS = 5_000  # database rows per chunk (a long-format chunk has rows x values lines)
 LEADING = ("ts", "string", "module")
@@ -64,17 +73,27 @@ def long_rows(
 
 
 async def database_chunks(
-    sessionmaker: async_sessionmaker[AsyncSession], selection: Selection
+    sessionmaker: async_sessionmaker[AsyncSession], selection: Selection, *, chunks_per_query: int
 ) -> AsyncIterator[Sequence[Any]]:
-    """The selection's rows, a chunk at a time, through a server-side cursor."""
+    """The selection's rows, a chunk at a time, through a server-side cursor per slice.
+
+    Each slice of the range (a bounded number of the table's chunks) is its own transaction: a
+    query's locks are held to its transaction's end, and one over thousands of chunks would
+    exceed the server's lock table ("out of shared memory").
+    """
     async with sessionmaker() as session:
-        result = await session.stream(
-            statement(selection, paged=False),
-            parameters(selection, after=None, limit=None),
-            execution_options={"yield_per": CHUNK_ROWS},
-        )
-        async for chunk in result.partitions(CHUNK_ROWS):
-            yield chunk
+        async with session.begin():
+            query, bound = chunk_starts_statement(selection)
+            starts = list((await session.scalars(query, bound)).all())
+        for piece in slices(selection, starts, chunks_per_query):
+            async with session.begin():
+                result = await session.stream(
+                    statement(piece, paged=False),
+                    parameters(piece, after=None, limit=None),
+                    execution_options={"yield_per": CHUNK_ROWS},
+                )
+                async for chunk in result.partitions(CHUNK_ROWS):
+                    yield chunk
 
 
 class CsvWriter:
@@ -230,11 +249,16 @@ WRITERS: dict[Format, Callable[..., Writer]] = {
 
 
 async def export_bytes(
-    sessionmaker: async_sessionmaker[AsyncSession], selection: Selection, fmt: Format, *, long: bool
-) -> AsyncIterator[bytes]:
+    sessionmaker: async_sessionmaker[AsyncSession],
+    selection: Selection,
+    fmt: Format,
+    *,
+    long: bool,
+    chunks_per_query: int,
+) -> AsyncGenerator[bytes]:
     """The whole export as a stream of byte chunks."""
     writer = WRITERS[fmt](selection, long=long)
-    async for rows in database_chunks(sessionmaker, selection):
+    async for rows in database_chunks(sessionmaker, selection, chunks_per_query=chunks_per_query):
         data = writer.chunk(rows)
         if data:
             yield data

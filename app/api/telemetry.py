@@ -4,21 +4,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from starlette.responses import StreamingResponse
 
 from app.api.export import MEDIA_TYPES, Format, export_bytes
 from app.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from app.api.schemas import TelemetryRow
+from app.auth.dependencies import Viewer
+from app.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import error_body
+from app.core.streams import GuardedStream
+from app.core.times import UtcTime
 from app.sites.access import VisibleSiteKey
 from app.telemetry.export_query import (
+    STEP_S,
     Entity,
     FieldError,
     Resolution,
     Selection,
     choose_fields,
+    entity_count_statement,
+    export_size,
     parameters,
     statement,
 )
@@ -37,8 +44,8 @@ class TelemetryQuery(BaseModel):
     fields: str = Field(default="", max_length=1000,
                         description="comma-separated field names; blank: the defaults. Currents "
                                     f"and powers (current_a…, power_kw): {CONVENTION}")  # fmt: skip
-    start: AwareDatetime | None = Field(default=None, description="default: an hour before end")
-    end: AwareDatetime | None = Field(default=None, description="default: now")
+    start: UtcTime | None = Field(default=None, description="default: an hour before end")
+    end: UtcTime | None = Field(default=None, description="default: now")
     string: int | None = Field(default=None, ge=1, le=255)
     module: int | None = Field(default=None, ge=1, le=255, description="position, with string")
 
@@ -98,23 +105,55 @@ def _row(selection: Selection, row: Any) -> TelemetryRow:
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {t: {} for t in MEDIA_TYPES.values()}, "description": "the file, streamed"},
     404: {},
-    422: {},
+    422: {"description": "an invalid query, or an export larger than the limit"},
+    429: {"description": "too many exports running (yours, or in all); see Retry-After"},
 }
+
+
+async def check_export_size(
+    session: SessionDep, selection: Selection, site_code: str, limit: int
+) -> None:
+    """422 naming the limit and the paging alternative when the export would be too large."""
+    entities = int((await session.execute(entity_count_statement(selection),
+                                          parameters(selection, after=None, limit=None))
+                    ).scalar_one())  # fmt: skip
+    size = export_size(selection, entities)
+    if size.values <= limit:
+        return
+    step = STEP_S[selection.resolution]
+    message = (
+        f"this export could hold {size.values:,} values ({size.entities} {selection.entity}s x "
+        f"{size.rows_per_entity:,} rows at one per {step} s x {size.fields} fields); the limit is "
+        f"{limit:,} (RIDETHROUGH_EXPORT_MAX_VALUES). Export a shorter range, fewer fields or a "
+        f"coarser resolution, or page through GET /api/v1/sites/{site_code}/telemetry with "
+        "cursor=next_cursor"
+    )
+    detail = {"field": "query", "message": message, "value": size.values}
+    raise HTTPException(422, error_body("export_too_large", message, [detail]))
 
 
 @router.get("/sites/{code}/export", responses=EXPORT_RESPONSES, response_class=StreamingResponse)
 async def export(
     request: Request,
+    *,
+    session: SessionDep,
+    user: Viewer,
     site: VisibleSiteKey,
     query: Annotated[TelemetryQuery, Query()],
     format: Format = Format.CSV,
     layout: Annotated[str, Query(pattern="^(wide|long)$")] = "wide",
 ) -> StreamingResponse:
     """The whole range as one file, streamed: wide (a column per field) or long
-    (ts, entity, metric, value)."""
+    (ts, entity, metric, value). Limited in size, and in how many run at once."""
+    settings: Settings = request.app.state.settings
     selection = selection_of(query, site.id)
+    await check_export_size(session, selection, site.code, settings.export_max_values)
+    slot = request.app.state.export_gate.enter(user.username)
     stamp = f"{selection.start:%Y%m%dT%H%MZ}-{selection.end:%Y%m%dT%H%MZ}"
     name = f"{site.code}-{selection.entity}-{selection.resolution}-{stamp}.{format}"
-    body = export_bytes(request.app.state.sessionmaker, selection, format, long=layout == "long")
+    per_query = settings.export_chunks_per_query
+    body = export_bytes(request.app.state.export_sessionmaker, selection, format,
+                        long=layout == "long", chunks_per_query=per_query)  # fmt: skip
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    return StreamingResponse(body, media_type=MEDIA_TYPES[format], headers=headers)
+    return GuardedStream(body, slot=slot, stall_timeout_s=settings.export_stall_timeout_s,
+                         media_type=MEDIA_TYPES[format], headers=headers)  # fmt: skip

@@ -16,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.alarms.lifecycle import unshelve_expired
 from app.commands.service import expire_overdue, sites_awaiting_verification, verify
 from app.config import Settings
+from app.core.errors import ThrottledLog, database_unavailable, failure_kind
 from app.telemetry.retention import STEPS as RETENTION_STEPS
-from app.telemetry.retention import apply_retention
+from app.telemetry.retention import RetentionResult, apply_retention
 from app.telemetry.rollups import roll_up
 
 log = logging.getLogger("app.jobs")
+JOB_LOG = ThrottledLog(log, window_s=60.0)
 SHELF_CHECK_S = 10.0  # a shelved alarm comes back at most this late
 COMMAND_CHECK_S = 1.0  # expiry and verification timeouts are noticed at most this late
 
@@ -38,20 +40,33 @@ async def rollup_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
 
 async def retention_once(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
-) -> None:
-    """Apply retention once, a table per transaction."""
+) -> dict[str, int]:
+    """Apply retention once: per table, a bounded number of chunks per transaction until none
+    is left past its age. Returns the chunks dropped per table."""
     dropped: dict[str, int] = {}
     for step in RETENTION_STEPS:
-        async with sessionmaker() as session, session.begin():
-            result = await apply_retention(
-                session,
-                raw_age=timedelta(days=settings.raw_retention_days),
-                rollup_age=timedelta(days=settings.rollup_retention_days),
-                only=step,
-            )
-        dropped |= result.dropped
+        while True:
+            result = await _retention_step(sessionmaker, settings, step)
+            for table, count in result.dropped.items():
+                dropped[table] = dropped.get(table, 0) + count
+            if result.skipped or not any(result.dropped.values()):
+                break
     if any(dropped.values()):
         log.info("retention dropped chunks: %s", dropped)
+    return dropped
+
+
+async def _retention_step(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, step: str
+) -> RetentionResult:
+    async with sessionmaker() as session, session.begin():
+        return await apply_retention(
+            session,
+            raw_age=timedelta(days=settings.raw_retention_days),
+            rollup_age=timedelta(days=settings.rollup_retention_days),
+            only=step,
+            max_chunks=settings.retention_chunks_per_step,
+        )
 
 
 async def unshelve_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -74,8 +89,13 @@ async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[objec
     while True:
         try:
             await job()
-        except Exception:
-            log.exception("background job %s failed; retrying in %.0f s", name, interval_s)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                log.exception("background job %s failed; retrying in %.0f s", name, interval_s)
+            else:  # an outage: one line now and then, not a traceback a second per job
+                kind, first_line = failure_kind(exc)
+                JOB_LOG.warning(f"{name}:{kind}", f"background job {name} waits for the "
+                                f"database ({kind}: {first_line})")  # fmt: skip
         await asyncio.sleep(interval_s)
 
 

@@ -1,6 +1,7 @@
 """The edge's clock against the server's: measured on every batch, alarmed when it drifts."""
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 
 from fastapi import HTTPException
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,6 +10,7 @@ from app.alarms.catalogue import describe
 from app.alarms.repository import AlarmSource, clear_alarm, raise_alarm
 
 CLOCK_SKEW = "edge_clock_skew"
+LATEST_EPOCH_S = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 SENT_AT_HEADER = "X-Edge-Sent-At"
 
 
@@ -19,9 +21,15 @@ def edge_clock_offset(sent_at: str | None, now: datetime) -> float | None:
     try:
         edge_time = float(sent_at)
     except ValueError:
+        edge_time = math.nan
+    # Finite and within the years datetime can hold: 1e308 or "nan" would otherwise reach the
+    # alarm's value and message ("nan s behind") or overflow the database's real column.
+    if not 0 <= edge_time < LATEST_EPOCH_S:
         raise HTTPException(
-            400, f"{SENT_AT_HEADER}: {sent_at[:40]!r} is not a time in seconds since the epoch"
-        ) from None
+            400,
+            f"{SENT_AT_HEADER}: {sent_at[:40]!r} is not a time in seconds since the epoch "
+            f"(a finite number from 0 to {LATEST_EPOCH_S:.0f})",
+        )
     return edge_time - now.timestamp()
 
 

@@ -23,7 +23,7 @@ from app.ingest.schemas import (
     ModuleRow,
     Rejection,
     StringRow,
-    counter_problem,
+    counters_problem,
 )
 
 Section = Literal["modules", "strings", "events", "assets"]
@@ -155,7 +155,7 @@ def parse_strict(body: bytes) -> ParsedBatch | None:
     batch = decode_strict(body)
     if batch is None:
         return None
-    if counter_problem(batch.counters) is not None:
+    if counters_problem(batch.counters) is not None:
         return None  # the row-by-row path names the counter
     parsed = ParsedBatch(
         Envelope.of(batch),
@@ -198,7 +198,7 @@ def parse_row_by_row(body: bytes) -> ParsedBatch:
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
         ]
         raise EnvelopeError(422, "the batch envelope is invalid", details) from exc
-    problem = counter_problem(batch.counters)
+    problem = counters_problem(batch.counters)
     if problem is not None:
         field_name, reason = problem
         details = [{"field": field_name, "message": reason}]

@@ -125,7 +125,7 @@ class Batch(BaseModel):
     site: str
     created_at: AwareDatetime
     software_version: Annotated[str, Field(max_length=64, pattern=PRINTABLE)]
-    counters: dict[str, Any] = {}  # checked by counter_problem()
+    counters: dict[str, Any] = {}  # checked by counters_problem()
     # Rows pass through untouched (list[Any] does not copy them); each is validated on its own.
     modules: Annotated[list[Any], Field(max_length=20_000)] = []
     strings: Annotated[list[Any], Field(max_length=2_000)] = []
@@ -134,13 +134,28 @@ class Batch(BaseModel):
 
 
 COUNTER_DEPTH = 4  # groups within groups of counters (the edge sends two levels)
+# Kept as JSON with every batch: bounded, so a batch cannot store megabytes of counters (the
+# edge sends about twenty).
+MAX_COUNTERS = 200  # names, counting those inside groups
+MAX_COUNTER_NAME = 64  # characters
+
+
+def counters_problem(counters: dict[str, Any]) -> tuple[str, str] | None:
+    """(field, reason) when a batch's counters are too many or one is not a counter.
+
+    ingest_batch.counters then always holds small, plain, storable JSON.
+    """
+    names = _count_names(counters, COUNTER_DEPTH)
+    if names > MAX_COUNTERS:
+        return (
+            "counters",
+            f"{names} counter names (groups included); at most {MAX_COUNTERS} are kept",
+        )
+    return counter_problem(counters)
 
 
 def counter_problem(value: Any, path: str = "counters", depth: int = 0) -> tuple[str, str] | None:
-    """(field, reason) for the first counter that is not a count, a finite figure, null or a group.
-
-    ingest_batch.counters then always holds plain, storable JSON.
-    """
+    """(field, reason) for the first counter not a count, a finite figure, null or a group."""
     if value is None or isinstance(value, bool):
         return None if value is None else (path, "a counter must be a number, not true/false")
     if isinstance(value, int):
@@ -154,8 +169,17 @@ def counter_problem(value: Any, path: str = "counters", depth: int = 0) -> tuple
     return path, f"a counter must be a number or a group of counters, not {type(value).__name__}"
 
 
+def _count_names(group: dict[str, Any], levels: int) -> int:
+    """Names in a group and its groups, `levels` deep (deeper nesting is refused anyway)."""
+    inner = (_count_names(v, levels - 1) for v in group.values() if isinstance(v, dict))
+    return len(group) + (sum(inner) if levels > 0 else 0)
+
+
 def _group_problem(group: dict[str, Any], path: str, depth: int) -> tuple[str, str] | None:
     for key, item in group.items():
+        if len(key) > MAX_COUNTER_NAME:
+            why = f"a counter name has at most {MAX_COUNTER_NAME} characters, not {len(key)}"
+            return f"{path}.{key[:MAX_COUNTER_NAME]}…", why
         if not key.isprintable():
             return f"{path}.{key!r}", "a counter name must be printable text"
         problem = counter_problem(item, f"{path}.{key}", depth)

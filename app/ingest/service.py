@@ -17,7 +17,7 @@ from app.ingest.dependencies import DeviceIdentity
 from app.ingest.events import EventApplier
 from app.ingest.parsing import ParsedBatch
 from app.ingest.schemas import IngestResponse, SectionResult
-from app.ingest.validation import Validated, validate_batch
+from app.ingest.validation import TimeBounds, Validated, validate_batch
 from app.live.hub import notify
 from app.telemetry.rollups import MODULES, RACKS, mark_dirty
 
@@ -87,17 +87,19 @@ async def ingest_batch(
     batch: ParsedBatch,
     now: datetime,
     max_future: timedelta,
+    max_past: timedelta,
 ) -> IngestResponse:
     """Store a batch exactly once; refused rows are recorded and reported, good rows kept."""
     assets = await site_assets(session, device.site_id)
     announced = await _announce(session, device, assets, batch)
     if announced.changed_registry:
         assets = await site_assets(session, device.site_id, fresh=True)
-    validated = validate_batch(batch, assets, latest_allowed=now + max_future)
+    bounds = TimeBounds(earliest=now - max_past, latest=now + max_future)
+    validated = validate_batch(batch, assets, bounds)
     if validated.names_unknown_asset:
         # A new module or string may have been registered since the map was cached.
         assets = await site_assets(session, device.site_id, fresh=True)
-        validated = validate_batch(batch, assets, latest_allowed=now + max_future)
+        validated = validate_batch(batch, assets, bounds)
     sections = _sections(batch, validated)
     sections["assets"].stored = announced.registered + announced.updated
     sections["assets"].already_stored = announced.unchanged

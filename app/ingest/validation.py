@@ -122,11 +122,19 @@ def _event_problem(event: EventRow, asset: ModuleAsset | None) -> Problem | None
     return None
 
 
-def validate_batch(parsed: ParsedBatch, assets: SiteAssets, latest_allowed: datetime) -> Validated:
+@dataclass(frozen=True, slots=True)
+class TimeBounds:
+    """The oldest and newest sample time a batch may carry."""
+
+    earliest: datetime
+    latest: datetime
+
+
+def validate_batch(parsed: ParsedBatch, assets: SiteAssets, bounds: TimeBounds) -> Validated:
     """Split parsed rows into storable rows and rejections with row, field and reason."""
     out = Validated(rejections=list(parsed.rejections))
-    in_future = _future_check(out, latest_allowed)
-    accepted = _clean_modules(parsed.modules, assets, latest_allowed)
+    in_future = _time_check(out, bounds)
+    accepted = _clean_modules(parsed.modules, assets, bounds)
     if accepted is None:
         accepted = _modules_row_by_row(out, parsed.modules, assets, in_future)
     out.modules, cell_range = module_samples(accepted)
@@ -146,7 +154,7 @@ def validate_batch(parsed: ParsedBatch, assets: SiteAssets, latest_allowed: date
 
 
 def _clean_modules(
-    rows: list[tuple[int, ModuleFields]], assets: SiteAssets, latest_allowed: datetime
+    rows: list[tuple[int, ModuleFields]], assets: SiteAssets, bounds: TimeBounds
 ) -> list[Accepted] | None:
     """Every module row with its asset when none has a problem; else None (check row by row).
 
@@ -158,8 +166,8 @@ def _clean_modules(
     if len(known) != len(wire):
         return None  # a module the map does not know
     stamps = list(map(_TS, wire))
-    newest = max(stamps, default=latest_allowed)
-    if newest > latest_allowed:
+    newest = max(stamps, default=bounds.latest)
+    if newest > bounds.latest or min(stamps, default=newest) < bounds.earliest:
         return None
     # A module twice at the same time: with one time per batch (the usual), ids suffice.
     # (min and max compare times without hashing them, which costs more per datetime.)
@@ -237,17 +245,19 @@ def _validate_strings(
             out.strings.append(_rack_sample(row, rack_id, cell_range.get((rack_id, row.ts))))
 
 
-def _future_check(out: Validated, latest: datetime) -> Callable[[Section, int, datetime], bool]:
-    def in_future(section: Section, index: int, ts: datetime) -> bool:
-        if ts <= latest:
+def _time_check(out: Validated, bounds: TimeBounds) -> Callable[[Section, int, datetime], bool]:
+    """A check that refuses (and records) a row whose time is outside the bounds."""
+
+    def out_of_bounds(section: Section, index: int, ts: datetime) -> bool:
+        latest, earliest = bounds.latest.isoformat(), bounds.earliest.isoformat()
+        if ts > bounds.latest:
+            why = f"more than the allowed clock skew in the future (latest {latest})"
+        elif ts < bounds.earliest:
+            why = (f"older than the oldest sample time stored (earliest {earliest}, "
+                   "RIDETHROUGH_INGEST_MAX_PAST_DAYS)")  # fmt: skip
+        else:
             return False
-        _reject(
-            out,
-            (section, index),
-            "ts",
-            ts.isoformat(),
-            f"more than the allowed clock skew in the future (latest {latest.isoformat()})",
-        )
+        _reject(out, (section, index), "ts", ts.isoformat(), why)
         return True
 
-    return in_future
+    return out_of_bounds

@@ -5,9 +5,11 @@ name from a URL can never become SQL. Rows come ordered by entity, then time (th
 primary key order), which is also the key of the cursor.
 """
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import math
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from itertools import pairwise
 
 from sqlalchemy import TextClause, text
 
@@ -33,6 +35,9 @@ class Resolution(StrEnum):
 
 BUCKET = {Resolution.M1: "1 minute", Resolution.M15: "15 minutes", Resolution.H1: "1 hour",
           Resolution.D1: "1 day"}  # fmt: skip
+# Seconds between rows of one entity; raw assumes the edge's default period of one second.
+STEP_S = {Resolution.RAW: 1, Resolution.M1: 60, Resolution.M15: 900, Resolution.H1: 3600,
+          Resolution.D1: 86400}  # fmt: skip
 
 
 class Kind(StrEnum):
@@ -231,3 +236,65 @@ def parameters(
     return {"site_id": selection.site_id, "start": selection.start, "end": selection.end,
             "string": selection.string, "module": selection.module, "after_id": after_id,
             "after_ts": after_ts, "limit": limit}  # fmt: skip
+
+
+def entity_count_statement(selection: Selection) -> TextClause:
+    """How many modules or strings the selection covers (for the size of an export)."""
+    where = "r.site_id = :site_id AND (CAST(:string AS int) IS NULL OR r.index = :string)"
+    if selection.entity is Entity.STRING:
+        return text(f"SELECT count(*) FROM rack r WHERE {where}")  # noqa: S608 - constants
+    return text(f"""
+SELECT count(*) FROM module m JOIN rack r ON r.id = m.rack_id
+WHERE {where} AND (CAST(:module AS int) IS NULL OR m.position = :module)
+""")  # noqa: S608 - constants
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSize:
+    """The most values an export can hold: entities x rows per entity x fields."""
+
+    entities: int
+    rows_per_entity: int
+    fields: int
+
+    @property
+    def values(self) -> int:
+        """The product."""
+        return self.entities * self.rows_per_entity * self.fields
+
+
+def export_size(selection: Selection, entities: int) -> ExportSize:
+    """The selection's size at one row per entity and step of its resolution."""
+    seconds = (selection.end - selection.start).total_seconds()
+    rows = math.ceil(seconds / STEP_S[selection.resolution])
+    return ExportSize(entities, rows, len(selection.fields))
+
+
+CHUNK_STARTS = text("""
+SELECT range_start FROM timescaledb_information.chunks
+WHERE hypertable_schema = 'public' AND hypertable_name = :table
+  AND range_end > :start AND range_start < :end
+ORDER BY range_start
+""")
+
+
+def chunk_starts_statement(selection: Selection) -> tuple[TextClause, dict[str, object]]:
+    """The start times of the source table's chunks that overlap the selection's range."""
+    table = SOURCES[selection.entity, selection.bucketed][0]
+    return CHUNK_STARTS, {"table": table, "start": selection.start, "end": selection.end}
+
+
+def slices(selection: Selection, chunk_starts: list[datetime], per_query: int) -> list[Selection]:
+    """The selection cut into consecutive ranges of at most `per_query` chunks each (one more
+    where a cut is moved back to a bucket's start), so that no one query locks them all."""
+    step = timedelta(seconds=STEP_S[selection.resolution] if selection.bucketed else 1)
+    cuts = sorted({_floor(start, step) for start in chunk_starts[per_query::per_query]})
+    edges = [selection.start, *(c for c in cuts if selection.start < c < selection.end),
+             selection.end]  # fmt: skip
+    return [replace(selection, start=a, end=b) for a, b in pairwise(edges)]
+
+
+def _floor(ts: datetime, step: timedelta) -> datetime:
+    """The time on the UTC grid of `step` at or before `ts` (a bucket's start)."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return ts - (ts - epoch) % step

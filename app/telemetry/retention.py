@@ -1,4 +1,9 @@
-"""Retention: drop raw chunks past their age with drop_chunks; rollups are kept longer."""
+"""Retention: drop raw chunks past their age with drop_chunks; rollups are kept longer.
+
+Chunks are dropped oldest first, a bounded number per transaction: dropping one locks the chunk,
+its indexes and constraints until commit, and thousands at once (a batch with weekly timestamps
+made 3,000) exceed the server's lock table ("out of shared memory").
+"""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,10 +30,16 @@ class RetentionResult:
 
 
 async def apply_retention(
-    session: AsyncSession, *, raw_age: timedelta, rollup_age: timedelta, only: str | None = None
+    session: AsyncSession,
+    *,
+    raw_age: timedelta,
+    rollup_age: timedelta,
+    only: str | None = None,
+    max_chunks: int | None = None,
 ) -> RetentionResult:
     """Drop chunks entirely older than the configured ages (idempotent); `only` limits the run
-    to one table (or "rollup_dirty"), which is how the background job runs it."""
+    to one table (or "rollup_dirty"), and `max_chunks` to that many per table, oldest first,
+    which is how the background job runs it."""
     locked = await session.execute(
         text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RETENTION_LOCK_KEY}
     )
@@ -38,7 +49,7 @@ async def apply_retention(
     for tables, age in ((RAW_TABLES, raw_age), (ROLLUP_TABLES, rollup_age)):
         for table in tables:
             if only in (None, table):
-                dropped[table] = await _drop_chunks(session, table, age)
+                dropped[table] = await _drop_chunks(session, table, age, max_chunks)
     if only in (None, "rollup_dirty"):
         await session.execute(
             text("DELETE FROM rollup_dirty WHERE bucket < now() - CAST(:age AS interval)"),
@@ -47,12 +58,28 @@ async def apply_retention(
     return RetentionResult(dropped)
 
 
-async def _drop_chunks(session: AsyncSession, table: str, age: timedelta) -> int:
+# The n-th oldest chunk's end: dropping what ends by then drops those n chunks and no more.
+NTH_CHUNK_END = """
+(SELECT range_end FROM timescaledb_information.chunks
+ WHERE hypertable_schema = 'public' AND hypertable_name = CAST(:table AS text)
+ ORDER BY range_end OFFSET :skip LIMIT 1)
+"""
+
+
+async def _drop_chunks(
+    session: AsyncSession, table: str, age: timedelta, max_chunks: int | None
+) -> int:
+    # Every piece of the SQL below is a constant of this module; the values are bound.
+    cutoff = "now() - CAST(:age AS interval)"
+    if max_chunks is not None:
+        cutoff = f"LEAST({cutoff}, {NTH_CHUNK_END})"  # LEAST skips the NULL of too few chunks
+    drop = f"SELECT count(*) FROM drop_chunks(CAST(:table AS regclass), older_than => {cutoff})"  # noqa: S608
     result = await session.execute(
-        text(
-            "SELECT count(*) FROM drop_chunks(CAST(:table AS regclass), "
-            "older_than => now() - CAST(:age AS interval))"
-        ),
-        {"table": table, "age": f"{age.total_seconds()} seconds"},
+        text(drop),
+        {
+            "table": table,
+            "age": f"{age.total_seconds()} seconds",
+            "skip": (max_chunks or 1) - 1,
+        },
     )
     return int(result.scalar() or 0)

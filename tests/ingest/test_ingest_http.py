@@ -295,3 +295,62 @@ def test_admins_see_refusals_counted_per_site(
     assert lines[1].split()[:2] == ["2", "modules"]
     assert "less than or equal to 100" in lines[1]
     assert "has no module 9" in lines[2]
+
+
+def test_samples_older_than_the_bound_are_refused_by_row(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    # Year 0001 and a date just past the raw retention (30 days) are refused, each by its row;
+    # one batch with weekly times used to make a chunk per row and break retention for good.
+    rows = [module_row(1, 1, T0), module_row(1, 2, T0 - timedelta(days=31)),
+            {**module_row(1, 3, T0), "ts": "0001-01-01T00:00:00Z"}]  # fmt: skip
+    strings = [string_row(1, T0 - timedelta(days=400))]
+    response = post(server, site.token, batch(site.code, 1, modules=rows, strings=strings))
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["modules"]["stored"] == 1
+    refused = {(r["section"], r["row"], r["field"]): r for r in answer["rejections"]}
+    assert set(refused) == {("modules", 1, "ts"), ("modules", 2, "ts"), ("strings", 0, "ts")}
+    old = refused["modules", 2, "ts"]
+    assert old["value"].startswith("0001-01-01")
+    assert "older than the oldest sample time stored (earliest " in old["reason"]
+    assert "RIDETHROUGH_INGEST_MAX_PAST_DAYS" in old["reason"]
+    dsn = psycopg_dsn(test_database_url)
+    assert module_samples(dsn, site) == 1
+    assert count(dsn, "SELECT count(*) FROM rack_sample r JOIN rack k ON k.id = r.rack_id "
+                 "WHERE k.site_id = %s", site.site_id) == 0  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("counters", "field", "message"),
+    [
+        ({f"c{i}": i for i in range(201)}, "counters", "201 counter names"),
+        ({"g": {f"c{i}": i for i in range(150)}, "h": {f"d{i}": 1 for i in range(60)}},
+         "counters", "212 counter names"),
+        ({"x" * 65: 1}, "counters." + "x" * 64 + "…", "at most 64 characters, not 65"),
+    ],
+)  # fmt: skip
+def test_counters_past_their_limits_are_refused_by_name(
+    server: LiveServer, site: DeviceSite, counters: dict[str, object], field: str, message: str
+) -> None:
+    body = {**batch(site.code, 1, **full_site_rows(T0)), "counters": counters}
+    response = post(server, site.token, body)
+    assert response.status_code == 422, response.text
+    (detail,) = response.json()["error"]["details"]
+    assert detail["field"] == field
+    assert message in detail["message"]
+
+
+@pytest.mark.parametrize("sent_at", ["1e308", "nan", "inf", "-inf", "-5", "1e12"])
+def test_an_edge_send_time_out_of_range_is_400_and_raises_no_alarm(
+    server: LiveServer, site: DeviceSite, test_database_url: str, sent_at: str
+) -> None:
+    body = json.dumps(batch(site.code, 1, **full_site_rows(T0))).encode()
+    headers = {"Authorization": f"Bearer {site.token}", "X-Edge-Sent-At": sent_at}
+    response = httpx.post(f"{server.url}/api/v1/ingest", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]["message"]
+    assert message.startswith(f"X-Edge-Sent-At: {sent_at!r} is not a time in seconds")
+    assert "a finite number from 0 to 253402300799" in message
+    dsn = psycopg_dsn(test_database_url)
+    assert count(dsn, "SELECT count(*) FROM alarm WHERE site_id = %s", site.site_id) == 0

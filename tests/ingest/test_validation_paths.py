@@ -9,14 +9,15 @@ from app.ingest.asset_map import ModuleAsset, SiteAssets
 from app.ingest.fast_decode import FastModuleRow
 from app.ingest.parsing import ModuleFields
 from app.ingest.validation import (
+    TimeBounds,
     Validated,
     _clean_modules,
-    _future_check,
     _modules_row_by_row,
+    _time_check,
 )
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-LATEST = T0 + timedelta(seconds=5)
+BOUNDS = TimeBounds(earliest=T0 - timedelta(minutes=30), latest=T0 + timedelta(seconds=5))
 # Two strings of four modules; string 2 has 12-cell modules with 2 sensors.
 ASSETS = SiteAssets(
     site_id=1,
@@ -29,7 +30,8 @@ ASSETS = SiteAssets(
 )
 
 
-FAULTS = ("string", "module", "cells", "sensors", "future")
+FAULTS = ("string", "module", "cells", "sensors", "future", "past")
+OFF_BY = {"future": 60, "past": -3600}  # seconds from T0, outside the bounds
 
 
 @st.composite
@@ -46,7 +48,7 @@ def batches(draw: st.DrawFn) -> list[tuple[int, ModuleFields]]:
         )
         most = 4 if string == 1 else 2
         sensors = most + 1 if fault == "sensors" else draw(st.integers(0, most))
-        seconds = 60 if fault == "future" else draw(st.sampled_from([0, 0, 1]))
+        seconds = OFF_BY.get(fault or "", draw(st.sampled_from([0, 0, 1])))
         row = FastModuleRow(
             ts=T0 + timedelta(seconds=seconds),
             string=string,
@@ -64,9 +66,9 @@ def test_bulk_check_accepts_exactly_the_batches_with_no_refused_row(
     rows: list[tuple[int, ModuleFields]],
 ) -> None:
     checked = Validated()
-    in_future = _future_check(checked, LATEST)
-    one_by_one = _modules_row_by_row(checked, rows, ASSETS, in_future)
-    bulk = _clean_modules(rows, ASSETS, LATEST)
+    out_of_bounds = _time_check(checked, BOUNDS)
+    one_by_one = _modules_row_by_row(checked, rows, ASSETS, out_of_bounds)
+    bulk = _clean_modules(rows, ASSETS, BOUNDS)
 
     if checked.rejections:
         assert bulk is None
