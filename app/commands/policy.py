@@ -100,13 +100,17 @@ async def record_policy_action(
         session, device.site_id, string=report.string, module=report.module
     )
     now = datetime.now(UTC)
-    report, clamped = within_clock(report, now)
-    values = _values(report, device, target, now, clamped=clamped)
+    bounded, clamped = within_clock(report, now)
+    values = _values(bounded, device, target, now, clamped=clamped)
     command_id = (await session.execute(RECORD, values)).scalar()
     if command_id is None:
         existing = await session.execute(EXISTING, {"site": device.site_id, "ref": report.ref})
         return int(existing.scalar_one()), False
-    await _follow_up(session, device, report, command_id=command_id, rack_id=target.rack_id,
+    # The audit log keeps what the edge said, its own times included.
+    who = service.Requester(_who(device), Actor.EDGE_POLICY.value)
+    await service.audit(session, who=who, action="command.policy", site_id=device.site_id,
+                        command_id=command_id, details=report.model_dump(mode="json"))  # fmt: skip
+    await _follow_up(session, device, bounded, command_id=command_id, rack_id=target.rack_id,
                      module_id=target.module_id)  # fmt: skip
     return command_id, True
 
@@ -115,10 +119,7 @@ async def _follow_up(
     session: AsyncSession, device: DeviceIdentity, report: PolicyActionReport, *,
     command_id: int, rack_id: int | None, module_id: int | None,
 ) -> None:  # fmt: skip
-    """Audit, attach the isolation, verify from evidence or alarm a failure, and tell pages."""
-    who = service.Requester(_who(device), Actor.EDGE_POLICY.value)
-    await service.audit(session, who=who, action="command.policy", site_id=device.site_id,
-                        command_id=command_id, details=report.model_dump(mode="json"))  # fmt: skip
+    """Attach the isolation, verify from evidence or alarm a failure, and tell pages."""
     if report.outcome == "acked":
         if report.kind in ISOLATING:
             fault = Fault(report.trigger.code, report.trigger.onset_at)

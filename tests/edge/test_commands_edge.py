@@ -14,6 +14,7 @@ from edge.commands import POLL_PATH, poll_failure
 from edge.interlock import edge_refusal
 from edge.mapping import CommandMapping, CommandStep
 from edge.protocol import load_protocol
+from tests.commands.test_command_deadlines_http import sql
 from tests.edge.conftest import Rig
 from tests.edge_process import REFERENCE_MAPPING
 
@@ -185,3 +186,19 @@ def test_a_step_that_is_not_done_ends_the_command(rig: Rig) -> None:
     assert outcome == Outcome("failed", "string 1: unsupported (preflight, step 1 of 2)")
     time.sleep(0.2)  # a second frame would be on the bus by now
     assert sent_commands(rig, 1) == [(42, 0.0, 0.0)]
+
+
+def test_a_report_after_the_deadline_is_kept_as_late_and_not_sent_again(
+    rig: Rig, test_database_url: str
+) -> None:
+    command = delivered(rig, kind="derate", string=1, pct=70)
+    # The backend's deadline passes while the edge still has time on its own count.
+    sql(test_database_url, "UPDATE command SET deadline_at = now() WHERE id = %s", command["id"])
+    runner = rig.runner()
+    runner.handle(command)
+    assert sent_commands(rig, 1) == [(1, 70.0, 0.0)]  # carried out on the bus
+    assert runner.journal.unreported() == []  # the 409 is final: no report loop
+    runner.stop()
+    after = state(rig, command["id"])
+    assert after["state"] == "unknown"
+    assert [r["outcome"] for r in after["result"]["late_reports"]] == ["acked"]
