@@ -1,4 +1,4 @@
-"""Edge command line: run, simulate, replay, check-config."""
+"""Edge command line: run, simulate, replay, check-config, spool."""
 
 import argparse
 import logging
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import can
 
+from edge import spool_cli
 from edge.app import EdgeProcess
 from edge.check_config import render_table
 from edge.config import EdgeSettings
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, help="site file (default RIDETHROUGH_EDGE_SITE_CONFIG)"
     )
     replay.add_argument("--realtime", action="store_true", help="at the original speed")
+    spool_cli.add_parser(sub)
     return parser
 
 
@@ -127,6 +129,8 @@ def dispatch(args: argparse.Namespace, settings: EdgeSettings) -> int:
     if args.command == "check-config":
         print(render_table(load_protocol(args.mapping)))
         return 0
+    if args.command == "spool":
+        return spool_cli.run(args, settings)
     edge = EdgeProcess.from_settings(settings, args.config)
     if args.command == "simulate":
         configured = [Fault.parse(text) for text in edge.site.simulator.faults]
