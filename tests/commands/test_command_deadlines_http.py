@@ -265,9 +265,9 @@ HTMX = {"HX-Request": "true"}
 @pytest.fixture(scope="module")
 def two_processes(test_database_url: str) -> Iterator[LiveServer]:
     """A backend with two worker processes, each running the deadline sweep."""
-    # Two processes start slowly on a loaded two-core machine.
+    # Two processes start more slowly than one.
     env = {"RIDETHROUGH_DATABASE_URL": test_database_url}
-    with live_server(env, workers=2, startup_timeout_s=120) as running:
+    with live_server(env, workers=2, startup_timeout_s=180) as running:
         yield running
 
 
