@@ -159,13 +159,13 @@ async def spare(engine: AsyncEngine, site: DeviceSite) -> str:
         return await create_edge_device(session, site_code=site.code, name="edge-spare")
 
 
-def long_poll(server: LiveServer, token: str, out: list[list[int]]) -> threading.Thread:
-    """A device's long poll in the background; the ids it got are appended to `out`."""
+def long_poll(server: LiveServer, token: str, out: dict[str, list[int]]) -> threading.Thread:
+    """A device's long poll in the background; the ids it got land in `out[token]`."""
 
     def run() -> None:
         answer = httpx.get(f"{server.url}/api/v1/edge/commands", params={"wait": 5},
                            headers={"Authorization": f"Bearer {token}"}, timeout=15)  # fmt: skip
-        out.append([c["id"] for c in answer.json()])
+        out[token] = [c["id"] for c in answer.json()]
 
     thread = threading.Thread(target=run)
     thread.start()
@@ -175,14 +175,14 @@ def long_poll(server: LiveServer, token: str, out: list[list[int]]) -> threading
 def test_one_command_goes_to_exactly_one_device(
     server: LiveServer, site: DeviceSite, spare: str
 ) -> None:
-    got: list[list[int]] = []
+    got: dict[str, list[int]] = {}
     threads = [long_poll(server, token, got) for token in (site.token, spare)]
     time.sleep(0.5)  # both are waiting
     command = queue(server, site, kind="reset_alarms", string=1).json()
     for thread in threads:
         thread.join(timeout=15)
-    assert sorted(got, key=len) == [[], [command["id"]]]
-    taker, other = (site.token, spare) if got[0] == [command["id"]] else (spare, site.token)
+    assert sorted(got.values(), key=len) == [[], [command["id"]]]
+    taker, other = sorted(got, key=lambda token: got[token] != [command["id"]])
     # Only the device that took it gets it again, and only it may report it.
     again = [httpx.get(f"{server.url}/api/v1/edge/commands",
                        headers={"Authorization": f"Bearer {token}"}).json()
