@@ -39,7 +39,8 @@ class EdgeProcess:
         if self.site.policy is not None:
             check_codes(self.site.policy, self.protocol.fault_names)
         max_bytes = int(self.site.collector.spool_max_mb * 1024 * 1024)
-        self.spool = Spool(self.settings.spool_for(self.site.site.code), max_bytes=max_bytes)
+        self.spool = Spool(self.settings.spool_for(self.site.site.code), max_bytes=max_bytes,
+                           dead_max=self.site.collector.dead_letters_max)  # fmt: skip
         self.collector = Collector(self.site, self.protocol, self.spool, self.counters)
         self.uplink = Uplink(self.spool, self.counters, base_url=str(self.settings.backend_url),
                              token=self.settings.token.get_secret_value(),

@@ -1,4 +1,4 @@
-"""Edge command line: run, simulate, replay, backfill, check-config."""
+"""Edge command line: run, simulate, replay, backfill, check-config, spool."""
 
 import argparse
 import logging
@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import can
 
+from edge import spool_cli
 from edge.app import EdgeProcess
 from edge.backfill import backfill
 from edge.check_config import render_table
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, help="site file (default RIDETHROUGH_EDGE_SITE_CONFIG)"
     )
     replay.add_argument("--realtime", action="store_true", help="at the original speed")
+    spool_cli.add_parser(sub)
     return parser
 
 
@@ -165,6 +167,8 @@ def dispatch(args: argparse.Namespace, settings: EdgeSettings) -> int:
         # alarms before it as the demo's operator.
         print(datetime.fromtimestamp(span.end, UTC).isoformat())
         return 0
+    if args.command == "spool":
+        return spool_cli.run(args, settings)
     edge = EdgeProcess.from_settings(settings, args.config)
     if args.command == "simulate":
         configured = [Fault.parse(text) for text in edge.site.simulator.faults]

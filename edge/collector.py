@@ -96,6 +96,9 @@ class Collector:
         # Read inside the spool's transaction, so the counts include this batch's own drops.
         self.counters.spool_depth = self.spool.depth()
         self.counters.spool_dropped = self.spool.dropped_so_far()
+        self.counters.dead_letters = self.spool.dead_letters()
+        self.counters.dead_dropped = self.spool.dead_dropped()
+        self.counters.spool_quarantined = self.spool.quarantined
         info = self.site.site
         return batch_body(
             edge_id=self.spool.edge_id, seq=seq, site=self.site.site.code, created_at=now,

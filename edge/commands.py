@@ -2,6 +2,10 @@
 
 The edge has the final veto: it checks the interlocks again against the telemetry it sees
 itself, just before sending. Each command id is carried out at most once (see journal.py).
+
+Expiry comes as the seconds left (expires_in_s, on the backend's clock when it answered); the
+edge turns it into a deadline on its own monotonic clock the moment the answer arrives, so a
+wall clock that is off (or steps) cannot make a stale command look fresh.
 """
 
 import logging
@@ -21,6 +25,7 @@ log = logging.getLogger("edge.commands")
 POLL_PATH = "/api/v1/edge/commands"
 POLL_WAIT_S = 20.0
 RETRY_S = 2.0
+EXPIRED = "expired before the edge could send it"
 
 
 def poll_failure(exc: httpx.HTTPError) -> str:
@@ -65,28 +70,34 @@ class CommandRunner:
                 self._report_pending()
                 response = self.client.get(POLL_PATH, params={"wait": POLL_WAIT_S})
                 response.raise_for_status()
+                received = time.monotonic()
                 for command in response.json():
-                    self.handle(command)
+                    self.handle(command, received=received)
             except httpx.HTTPError as exc:
                 log.warning("command channel: %s; retrying in %.0f s", poll_failure(exc), RETRY_S)
                 self.stopping.wait(RETRY_S)
 
-    def handle(self, command: dict[str, Any]) -> None:
-        """Carry out one delivered command at most once, and report how it ended."""
+    def handle(self, command: dict[str, Any], *, received: float | None = None) -> None:
+        """Carry out one delivered command at most once, and report how it ended.
+
+        `received` is the monotonic time its poll answer arrived (default: now).
+        """
         command_id = int(command["id"])
+        deadline = (time.monotonic() if received is None else received) + float(
+            command.get("expires_in_s") or 0.0
+        )
         entry = self.journal.get(command_id)
         if entry is not None and entry.outcome is None:
             self.journal.finish(command_id, "failed", INTERRUPTED)
         elif entry is None:
-            self._execute(command)
+            self._execute(command, deadline)
         self._report(command_id)
 
-    def _execute(self, command: dict[str, Any]) -> None:
+    def _execute(self, command: dict[str, Any], deadline: float) -> None:
         command_id = int(command["id"])
         self.journal.start(command_id, time.time())
-        expires = command.get("expires_at")
-        if expires and datetime.fromisoformat(expires) <= datetime.now(UTC):
-            self.journal.finish(command_id, "refused", "expired before the edge could send it")
+        if time.monotonic() >= deadline:
+            self.journal.finish(command_id, "refused", EXPIRED)
             return
         if not self.commander.frames.supports(command["kind"]):
             self.journal.finish(
@@ -128,7 +139,11 @@ class CommandRunner:
         if command_id in self.evidence:
             body["evidence"] = self.evidence.pop(command_id)
         response = self.client.post(f"{POLL_PATH}/{command_id}/result", json=body)
-        if response.status_code in (200, 404):  # 404: the backend no longer has it
+        if response.status_code == 409:  # too late, or not ours: kept as late, never applied
+            log.warning("command %d: %s", command_id, poll_failure(
+                httpx.HTTPStatusError("report refused", request=response.request,
+                                      response=response)))  # fmt: skip
+        if response.status_code in (200, 404, 409):  # 404: the backend no longer has it
             self.journal.reported(command_id)
 
     def _report_pending(self) -> None:

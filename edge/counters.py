@@ -33,6 +33,9 @@ class Counters:
     rejected: Counter[str] = field(default_factory=Counter)
     spool_depth: int = 0
     spool_dropped: int = 0
+    dead_letters: int = 0  # batches the backend refused, kept aside until re-sent
+    dead_dropped: int = 0  # dead letters dropped past the table's bound
+    spool_quarantined: int = 0  # corrupt spool files moved aside, kept next to the spool
     last_confirmed_seq: int | None = None
     last_confirmed_at: float | None = None
     _logged_at: dict[str, float] = field(default_factory=dict)
@@ -54,5 +57,8 @@ class Counters:
             "rejected": dict(sorted(self.rejected.items())),
             "spool_depth": self.spool_depth,
             "spool_dropped": self.spool_dropped,
+            "dead_letters": self.dead_letters,
+            "dead_dropped": self.dead_dropped,
+            "spool_quarantined": self.spool_quarantined,
             "last_confirmed_seq": self.last_confirmed_seq,
         }

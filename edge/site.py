@@ -52,6 +52,8 @@ class CollectorConfig(BaseModel):
     period_s: float = Field(default=1.0, gt=0, le=60)
     comms_timeout_s: float = Field(default=3.0, gt=0)
     spool_max_mb: float = Field(default=256, gt=0)
+    # Batches the backend refused are kept for a re-send after a fix, the newest this many.
+    dead_letters_max: int = Field(default=1000, ge=1, le=1_000_000)
 
 
 class IncidentConfig(BaseModel):

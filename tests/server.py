@@ -72,6 +72,8 @@ def live_server(
     workers: int = 1,
     options: tuple[str, ...] = (),
     log: IO[bytes] | None = None,
+    *,
+    startup_timeout_s: float = STARTUP_TIMEOUT_S,
 ) -> Iterator[LiveServer]:
     """Start `python -m app serve` with extra environment, wait until it answers, stop it after.
 
@@ -88,15 +90,15 @@ def live_server(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, process)
+        _wait_until_up(url, process, startup_timeout_s)
         yield LiveServer(url, process, env.get("RIDETHROUGH_DATABASE_URL", ""))
     finally:
         process.terminate()
         process.wait(timeout=15)
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"backend exited with {process.returncode} before answering")
@@ -105,4 +107,4 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
                 return
         except httpx.TransportError:
             time.sleep(0.1)
-    raise RuntimeError(f"backend did not answer on {url} within {STARTUP_TIMEOUT_S} s")
+    raise RuntimeError(f"backend did not answer on {url} within {timeout_s} s")

@@ -66,8 +66,9 @@ def _strings(n: int) -> str:
 def _wait_for(other: Pending) -> str:
     if other.state == "queued":
         return f"wait for command #{other.id} to finish or cancel it"
-    # Only a queued command can be cancelled; once the edge has it, it runs to its end.
-    return f"wait for command #{other.id} to finish (the edge has it, so it cannot be cancelled)"
+    # Once the edge has it, it runs to its end or its deadline; an operator may clear it.
+    return (f"wait for command #{other.id} to finish (the edge has it; every state has a "
+            "deadline), or clear it with a reason if it is stuck")  # fmt: skip
 
 
 def conflicting(target: Target, pending: list[Pending]) -> Refusal | None:

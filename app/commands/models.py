@@ -34,6 +34,12 @@ class Command(Base):
     acked_at: Mapped[datetime | None]
     verified_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # When the current state runs out, on the backend's clock (NULL once final).
+    deadline_at: Mapped[datetime | None]
+    # The one edge device that took the command: only it gets it again, only it reports it.
+    delivered_to: Mapped[int | None] = mapped_column(
+        ForeignKey("edge_device.id", ondelete="SET NULL")
+    )
     result: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     # The edge's own reference for a command its local policy issued (unique per site).
     edge_ref: Mapped[str | None] = mapped_column(Text)
@@ -59,6 +65,11 @@ class Command(Base):
             postgresql_where=text("edge_ref IS NOT NULL"),
         ),
         Index("ix_command_alarm_id", "alarm_id", postgresql_where=text("alarm_id IS NOT NULL")),
+        Index(
+            "ix_command_deadline_at",
+            "deadline_at",
+            postgresql_where=text("state IN ('queued', 'sent', 'acked')"),
+        ),
         Index(
             "ix_command_pending",
             "site_id",

@@ -25,10 +25,11 @@ from app.live.hub import notify
 RECORD = text("""
 INSERT INTO command (site_id, rack_id, module_id, kind, params, reason, note, origin,
                      requested_by, requested_at, state, revert_at, sent_at, acked_at,
-                     finished_at, result, edge_ref, fault_code, fault_onset_at)
+                     finished_at, deadline_at, delivered_to, result, edge_ref, fault_code,
+                     fault_onset_at)
 VALUES (:site, :rack, :module, :kind, CAST(:params AS jsonb), :reason, :note, :origin, :by,
-        :sent, :state, :revert, :sent, :acked, :finished, CAST(:result AS jsonb), :ref,
-        :fault_code, :fault_onset)
+        :sent, :state, :revert, :sent, :acked, :finished, :deadline, :device,
+        CAST(:result AS jsonb), :ref, :fault_code, :fault_onset)
 ON CONFLICT (site_id, edge_ref) WHERE edge_ref IS NOT NULL DO NOTHING
 RETURNING id
 """)
@@ -42,9 +43,28 @@ def _note(report: PolicyActionReport) -> str:
     return f"edge policy, {trigger.tier} tier: {trigger.code} at {where}"
 
 
+CLOCK_NOTE = "times the edge gave after the backend's clock were recorded as received"
+
+
+def within_clock(report: PolicyActionReport, now: datetime) -> tuple[PolicyActionReport, bool]:
+    """The report with no time later than the backend's clock, and whether any was later.
+
+    An edge whose clock runs ahead would otherwise put an action in the future, and an acked
+    action whose time never comes would wait for verification for ever.
+    """
+    trigger = report.trigger.model_copy(update={"onset_at": min(report.trigger.onset_at, now)})
+    bounded = report.model_copy(update={
+        "sent_at": min(report.sent_at, now), "reported_at": min(report.reported_at, now),
+        "acked_at": None if report.acked_at is None else min(report.acked_at, now),
+        "trigger": trigger,
+    })  # fmt: skip
+    return bounded, bounded != report
+
+
 def _values(
-    report: PolicyActionReport, device: DeviceIdentity, target: Any, now: datetime
-) -> dict[str, Any]:
+    report: PolicyActionReport, device: DeviceIdentity, target: Any, now: datetime, *,
+    clamped: bool,
+) -> dict[str, Any]:  # fmt: skip
     acked = report.outcome == "acked"
     params = {} if report.pct is None else {"pct": report.pct}
     revert = None
@@ -52,13 +72,17 @@ def _values(
         revert = report.sent_at + timedelta(seconds=report.revert_after_s)
     result = {"edge": report.outcome, "detail": report.detail, "recorded_at": now.isoformat(),
               "trigger": report.trigger.model_dump(mode="json")}  # fmt: skip
+    if clamped:
+        result["clock"] = CLOCK_NOTE
     return {
         "site": device.site_id, "rack": target.rack_id, "module": target.module_id,
         "kind": report.kind, "params": json.dumps(params), "reason": DisableReason.FAULT.value,
         "note": _note(report), "origin": Actor.EDGE_POLICY.value, "by": _who(device),
         "sent": report.sent_at, "state": "acked" if acked else "failed", "revert": revert,
         "acked": report.acked_at, "finished": None if acked else report.reported_at,
-        "result": json.dumps(result), "ref": report.ref,
+        # Verified or failed within the timeout from now: the backend's clock, not the edge's.
+        "deadline": now + service.VERIFY_TIMEOUT if acked else None,
+        "device": device.device_id, "result": json.dumps(result), "ref": report.ref,
         # The fault the action answers: an isolation it explains starts there (its onset).
         "fault_code": report.trigger.code, "fault_onset": report.trigger.onset_at,
     }  # fmt: skip
@@ -75,12 +99,18 @@ async def record_policy_action(
     target = await service.resolve_target(
         session, device.site_id, string=report.string, module=report.module
     )
-    values = _values(report, device, target, datetime.now(UTC))
+    now = datetime.now(UTC)
+    bounded, clamped = within_clock(report, now)
+    values = _values(bounded, device, target, now, clamped=clamped)
     command_id = (await session.execute(RECORD, values)).scalar()
     if command_id is None:
         existing = await session.execute(EXISTING, {"site": device.site_id, "ref": report.ref})
         return int(existing.scalar_one()), False
-    await _follow_up(session, device, report, command_id=command_id, rack_id=target.rack_id,
+    # The audit log keeps what the edge said, its own times included.
+    who = service.Requester(_who(device), Actor.EDGE_POLICY.value)
+    await service.audit(session, who=who, action="command.policy", site_id=device.site_id,
+                        command_id=command_id, details=report.model_dump(mode="json"))  # fmt: skip
+    await _follow_up(session, device, bounded, command_id=command_id, rack_id=target.rack_id,
                      module_id=target.module_id)  # fmt: skip
     return command_id, True
 
@@ -89,10 +119,7 @@ async def _follow_up(
     session: AsyncSession, device: DeviceIdentity, report: PolicyActionReport, *,
     command_id: int, rack_id: int | None, module_id: int | None,
 ) -> None:  # fmt: skip
-    """Audit, attach the isolation, verify from evidence or alarm a failure, and tell pages."""
-    who = service.Requester(_who(device), Actor.EDGE_POLICY.value)
-    await service.audit(session, who=who, action="command.policy", site_id=device.site_id,
-                        command_id=command_id, details=report.model_dump(mode="json"))  # fmt: skip
+    """Attach the isolation, verify from evidence or alarm a failure, and tell pages."""
     if report.outcome == "acked":
         if report.kind in ISOLATING:
             fault = Fault(report.trigger.code, report.trigger.onset_at)

@@ -10,7 +10,8 @@ from app.sites.overview import STRING_SHARE
 LIST = text("""
 SELECT c.id, s.code, c.kind, r.index, m.position, c.params, c.reason, c.note, c.origin,
        c.requested_by, c.state, c.requested_at, c.expires_at, c.revert_at, c.sent_at, c.acked_at,
-       c.verified_at, c.finished_at, c.result, c.alarm_id, c.fault_code, c.fault_onset_at
+       c.verified_at, c.finished_at, c.result, c.alarm_id, c.fault_code, c.fault_onset_at,
+       c.deadline_at
 FROM command c JOIN site s ON s.id = c.site_id
 LEFT JOIN rack r ON r.id = c.rack_id LEFT JOIN module m ON m.id = c.module_id
 WHERE c.site_id = :site AND (CAST(:id AS bigint) IS NULL OR c.id = :id)

@@ -6,16 +6,18 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.pagination import Cursor, Limit, Page, decode_cursor, page
 from app.auth.dependencies import Commander, Viewer
 from app.auth.permissions import may_command
 from app.auth.service import SignedIn
-from app.commands import service
+from app.commands import delivery, service
 from app.commands.policy import record_policy_action
 from app.commands.queries import list_commands
 from app.commands.schemas import (
+    ClearRequest,
     CommandRequest,
     CommandView,
     EdgeCommand,
@@ -101,6 +103,22 @@ async def cancel(
     return (await list_commands(session, site.id, command_id=command_id))[0]
 
 
+@router.post("/sites/{code}/commands/{command_id}/clear", responses={404: {}, 409: {}, 422: {}})
+async def clear(
+    request: Request, session: SessionDep, site: VisibleSiteKey, command_id: int, *,
+    body: ClearRequest, user: Commander,
+) -> CommandView:  # fmt: skip
+    """End a command in any unfinished state, with a reason (audited); 409 when already over."""
+    try:
+        await service.clear_command(session, site.id, command_id, operator(request, user),
+                                    reason=body.reason, now=datetime.now(UTC))  # fmt: skip
+    except service.CommandNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except service.CommandRefusedError as exc:
+        raise refused(exc) from exc
+    return (await list_commands(session, site.id, command_id=command_id))[0]
+
+
 @router.get("/edge/commands", responses={401: {}, 503: {}})
 async def edge_commands(
     request: Request, wait: Annotated[float, Query(ge=0, le=LONG_POLL_MAX_S)] = 0
@@ -120,7 +138,7 @@ async def edge_commands(
         while True:
             subscription.take()  # earlier wake-ups are covered by looking at the database now
             async with sessionmaker() as session, session.begin():
-                found = await service.deliver(session, device.site_id, datetime.now(UTC))
+                found = await delivery.deliver(session, device, datetime.now(UTC))
             if found:
                 return found
             if subscription.closed:
@@ -152,15 +170,35 @@ async def _until(subscription: Subscription, kind: str) -> None:
         await subscription.changed.wait()
 
 
-@router.post("/edge/commands/{command_id}/result", responses={401: {}, 404: {}})
+REPORT_REFUSALS = {
+    delivery.Reported.LATE: "it came after the command's deadline (or after an operator cleared "
+    "it): recorded as late, its state stays",
+    delivery.Reported.ELSEWHERE: "this device was never given that command",
+}
+
+
+@router.post(
+    "/edge/commands/{command_id}/result",
+    response_model=CommandView,
+    responses={401: {}, 404: {}, 409: {}},
+)
 async def edge_result(
     session: SessionDep, device: DeviceDep, command_id: int, body: EdgeResult
-) -> CommandView:
-    """Record what the edge did (acked by the BMS, refused by the edge, or failed)."""
-    await service.report(session, device.site_id, command_id, body)
+) -> CommandView | JSONResponse:
+    """Record what the edge did (acked by the BMS, refused by the edge, or failed).
+
+    409 when the report changes nothing: late (kept with the command as a late report) or
+    from a device the command was not delivered to.
+    """
+    outcome = await delivery.report(session, device, command_id, body, datetime.now(UTC))
     found = await list_commands(session, device.site_id, command_id=command_id)
-    if not found:
+    if outcome is delivery.Reported.MISSING or not found:
         raise HTTPException(404, f"this site has no command {command_id}")
+    if outcome in REPORT_REFUSALS:
+        message = f"report on command {command_id} not applied: {REPORT_REFUSALS[outcome]}"
+        # Answered, not raised: the late report it recorded is committed with the answer.
+        body_ = error_body("conflict", message, [{"state": found[0].state}])
+        return JSONResponse(body_, status_code=409)
     return found[0]
 
 

@@ -113,6 +113,7 @@ class CommandView(BaseModel):
     alarm_id: int | None = None  # the alarm an operator's command answers
     fault_code: str | None = None  # the fault it answers (an edge policy action's trigger)
     fault_onset_at: datetime | None = None  # when that fault began
+    deadline_at: datetime | None = None  # when the current state runs out (backend clock)
 
 
 class EdgeCommand(BaseModel):
@@ -124,7 +125,9 @@ class EdgeCommand(BaseModel):
     module: int | None
     params: dict[str, Any]
     reason: str
-    expires_at: datetime | None
+    # Seconds left before it expires, on the backend's clock when it answered: the edge counts
+    # them down on its own monotonic clock, so its wall clock being off changes nothing.
+    expires_in_s: float
     revert_after_s: int | None
 
 
@@ -133,6 +136,14 @@ EvidenceField = Literal[
     "contactor_closed", "current_a", "charge_limit_a", "discharge_limit_a", "bypassed"
 ]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class ClearRequest(BaseModel):
+    """An operator ending a command that is stuck, and why (kept in the audit log)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=3, max_length=500)]
 
 
 class EdgeResult(BaseModel):

@@ -1,4 +1,6 @@
-"""Command lifecycle: queued → sent → acked → verified, or failed / expired / cancelled.
+"""Command lifecycle: queued → sent → acked → verified, or failed / expired / cancelled /
+unknown / cleared. Every unfinished state has a deadline on the backend's clock (deadlines.py);
+delivery to the edge and its reports are in delivery.py.
 
 Every transition is one conditional UPDATE (the state it leaves is in its WHERE clause), so
 repeated polls, repeated reports and concurrent operators cannot move a command twice.
@@ -24,7 +26,7 @@ from app.commands.effects import (
     latest_for,
     latest_from_evidence,
 )
-from app.commands.schemas import CommandRequest, EdgeCommand, EdgeResult
+from app.commands.schemas import CommandRequest, EdgeResult
 from app.core.enums import CommandKind
 from app.live.hub import notify
 
@@ -41,6 +43,10 @@ class CommandRefusedError(Exception):
             refusal = interlocks.Refusal(refusal)
         self.refusal = refusal
         super().__init__(str(refusal))
+
+
+class CommandNotFoundError(LookupError):
+    """The site has no command with that id."""
 
 
 @dataclass(frozen=True)
@@ -83,10 +89,10 @@ SELECT (SELECT count(*) FROM rack WHERE site_id = :site),
 """)
 INSERT = text("""
 INSERT INTO command (site_id, rack_id, module_id, kind, params, reason, note, origin,
-                     requested_by, requested_at, expires_at, revert_at, alarm_id, fault_code,
-                     fault_onset_at)
+                     requested_by, requested_at, expires_at, deadline_at, revert_at, alarm_id,
+                     fault_code, fault_onset_at)
 VALUES (:site, :rack, :module, :kind, CAST(:params AS jsonb), :reason, :note, :origin, :by, :now,
-        :expires, :revert, :alarm_id, :fault_code, :fault_onset_at)
+        :expires, :expires, :revert, :alarm_id, :fault_code, :fault_onset_at)
 RETURNING id
 """)
 
@@ -215,7 +221,7 @@ async def audit(
 
 
 CANCEL = text("""
-UPDATE command SET state = 'cancelled', finished_at = :now
+UPDATE command SET state = 'cancelled', finished_at = :now, deadline_at = NULL
 WHERE id = :id AND site_id = :site AND state = 'queued' RETURNING id
 """)
 
@@ -226,7 +232,9 @@ async def cancel_command(
     """Cancel a command the edge has not picked up yet."""
     params = {"id": command_id, "site": site_id, "now": now}
     if (await session.execute(CANCEL, params)).first() is None:
-        raise CommandRefusedError("only a queued command can be cancelled (it may already be sent)")
+        raise CommandRefusedError(interlocks.Refusal(
+            "only a queued command can be cancelled (it may already be with the edge)",
+            "clear it with a reason instead"))  # fmt: skip
     await audit(
         session,
         who=who,
@@ -238,51 +246,40 @@ async def cancel_command(
     await notify(session, site_id=site_id, kind="commands")
 
 
-EXPIRE = text("""
-UPDATE command SET state = 'expired', finished_at = :now,
-       result = jsonb_build_object('detail', 'not picked up by the edge before it expired')
-WHERE state = 'queued' AND expires_at <= :now AND (CAST(:site AS int) IS NULL OR site_id = :site)
-RETURNING site_id
+CLEAR = text("""
+WITH was AS (SELECT id, state FROM command WHERE id = :id AND site_id = :site FOR UPDATE)
+UPDATE command c SET state = 'cleared', finished_at = :now, deadline_at = NULL,
+       result = c.result || jsonb_build_object(
+           'detail', CAST(:detail AS text),
+           'cleared', jsonb_build_object('by', CAST(:by AS text), 'reason', CAST(:reason AS text),
+                                         'from_state', was.state, 'at', CAST(:now AS timestamptz)))
+FROM was WHERE c.id = was.id AND was.state IN ('queued', 'sent', 'acked')
+RETURNING was.state
 """)
-
-DELIVER = text("""
-WITH picked AS (
-  UPDATE command SET state = 'sent', sent_at = :now
-  WHERE site_id = :site AND state = 'queued' AND expires_at > :now RETURNING id)
-SELECT c.id, c.kind, r.index, m.position, c.params, c.reason, c.expires_at, c.revert_at,
-       c.id IN (SELECT id FROM picked) AS picked_now
-FROM command c LEFT JOIN rack r ON r.id = c.rack_id LEFT JOIN module m ON m.id = c.module_id
-WHERE c.site_id = :site AND (c.id IN (SELECT id FROM picked) OR c.state = 'sent')
-ORDER BY c.id
-""")
+STATE = text("SELECT state FROM command WHERE id = :id AND site_id = :site")
 
 
-async def expire_overdue(session: AsyncSession, now: datetime, site_id: int | None = None) -> int:
-    """Queued commands past their pickup deadline become expired (and are never sent)."""
-    sites = list((await session.execute(EXPIRE, {"now": now, "site": site_id})).scalars())
-    for site in set(sites):
-        await notify(session, site_id=site, kind="commands")
-    return len(sites)
+async def clear_command(
+    session: AsyncSession, site_id: int, command_id: int, who: Requester, *, reason: str,
+    now: datetime,
+) -> None:  # fmt: skip
+    """End an unfinished command in any state, with the operator's reason (audited).
 
-
-async def deliver(session: AsyncSession, site_id: int, now: datetime) -> list[EdgeCommand]:
-    """The site's commands for its edge: newly picked up, and any sent but not yet reported.
-
-    A command the edge received but did not report (it restarted) comes again; the edge's own
-    journal of executed ids makes sure it is carried out once.
+    Whatever the edge did with it stays unknown; a report that comes later is recorded as late.
     """
-    await expire_overdue(session, now, site_id)
-    rows = await session.execute(DELIVER, {"site": site_id, "now": now})
-    commands, picked = [], False
-    for id_, kind, string, module, params, reason, expires, revert, picked_now in rows:
-        after = None if revert is None else max(60, round((revert - now).total_seconds()))
-        commands.append(EdgeCommand(id=id_, kind=kind, string=string, module=module,
-                                    params=params, reason=reason, expires_at=expires,
-                                    revert_after_s=after))  # fmt: skip
-        picked = picked or picked_now
-    if picked:  # a re-delivery changes no state, so pages need not refresh for it
-        await notify(session, site_id=site_id, kind="commands")
-    return commands
+    detail = f"cleared by {who.name}: {reason}"
+    params = {"id": command_id, "site": site_id, "now": now, "by": who.name, "reason": reason,
+              "detail": detail}  # fmt: skip
+    row = (await session.execute(CLEAR, params)).first()
+    if row is None:
+        current = (await session.execute(STATE, params)).scalar()
+        if current is None:
+            raise CommandNotFoundError(f"this site has no command {command_id}")
+        raise CommandRefusedError(f"command #{command_id} is already {current}: nothing to clear")
+    details = {"reason": reason, "from_state": row[0]}
+    await audit(session, who=who, action="command.clear", site_id=site_id,
+                command_id=command_id, details=details)  # fmt: skip
+    await notify(session, site_id=site_id, kind="commands")
 
 
 COMMAND = text("""
@@ -303,70 +300,43 @@ async def verify_from_evidence(
         await session.execute(VERIFIED, {"id": command_id, "now": result.at, "evidence": text_})
 
 
-REPORT = text("""
-UPDATE command SET state = CASE WHEN :outcome = 'acked' THEN 'acked' ELSE 'failed' END,
-       acked_at = CASE WHEN :outcome = 'acked' THEN :at ELSE acked_at END,
-       finished_at = CASE WHEN :outcome = 'acked' THEN NULL ELSE :at END,
-       result = result || jsonb_build_object('edge', :outcome, 'detail', CAST(:detail AS text))
-WHERE id = :id AND site_id = :site AND state = 'sent'
-RETURNING kind, rack_id, module_id, state
-""")
-
-
-async def report(session: AsyncSession, site_id: int, command_id: int, result: EdgeResult) -> bool:
-    """Record what the edge did; False when already recorded (a repeated report changes nothing)."""
-    params = {"id": command_id, "site": site_id, "outcome": result.outcome,
-              "detail": result.detail, "at": result.at}  # fmt: skip
-    row = (await session.execute(REPORT, params)).first()
-    if row is None:
-        return False
-    kind, rack_id, module_id, state = row
-    if state == "acked" and result.evidence:
-        await verify_from_evidence(session, site_id, command_id, result)
-    if state == "failed":
-        source = AlarmSource(site_id, rack_id, module_id)
-        await raise_failed(session, source, kind=kind, detail=result.detail, at=result.at)
-    await notify(session, site_id=site_id, kind="commands")
-    return True
-
-
 async def raise_failed(
-    session: AsyncSession, source: AlarmSource, *, kind: str, detail: str, at: datetime
-) -> None:
-    """Raise the command-failed alarm at the command's target."""
-    entry = describe(FAILED)
+    session: AsyncSession, source: AlarmSource, *, kind: str, detail: str, at: datetime,
+    code: str = FAILED, verb: str = "failed",
+) -> None:  # fmt: skip
+    """Raise the command-failed alarm (or another command alarm) at the command's target."""
+    entry = describe(code)
     await raise_alarm(
         session,
         source,
-        code=FAILED,
+        code=code,
         priority=entry.priority,
-        message=f"{kind.replace('_', ' ')} failed: {detail}",
+        message=f"{kind.replace('_', ' ')} {verb}: {detail}",
         ts=at,
     )
     await notify(session, site_id=source.site_id, kind="alarms")
 
 
-# The verification timeout runs from the acknowledgement, or for an edge policy action reported
-# late (the link was down) from when the backend recorded it.
+# The verification deadline runs from when the backend learnt of the acknowledgement, on its
+# own clock (deadline_at), never from a time the edge supplied.
 ACKED = text("""
-SELECT id, kind, rack_id, module_id, params, acked_at,
-       greatest(acked_at, CAST(result ->> 'recorded_at' AS timestamptz))
+SELECT id, kind, rack_id, module_id, params, acked_at, deadline_at
 FROM command WHERE site_id = :site AND state = 'acked'
 """)
 VERIFIED = text("""
-UPDATE command SET state = 'verified', verified_at = :now, finished_at = :now,
+UPDATE command SET state = 'verified', verified_at = :now, finished_at = :now, deadline_at = NULL,
        result = result || jsonb_build_object('verified_by', CAST(:evidence AS text))
 WHERE id = :id AND state = 'acked' RETURNING id
 """)
 UNVERIFIED = text("""
-UPDATE command SET state = 'failed', finished_at = :now,
+UPDATE command SET state = 'failed', finished_at = :now, deadline_at = NULL,
        result = result || jsonb_build_object('detail', CAST(:detail AS text))
-WHERE id = :id AND state = 'acked' RETURNING id
+WHERE id = :id AND state = 'acked' AND deadline_at <= :now RETURNING id
 """)
 
 
 async def verify(session: AsyncSession, site_id: int, now: datetime) -> int:
-    """Acked commands whose effect shows in the telemetry become verified; late ones fail."""
+    """Acked commands whose effect shows in the telemetry become verified; overdue ones fail."""
     acked = list(await session.execute(ACKED, {"site": site_id}))
     if not acked:
         return 0
@@ -374,22 +344,29 @@ async def verify(session: AsyncSession, site_id: int, now: datetime) -> int:
     changed = 0
     for row in acked:
         command = AckedCommand(row[0], CommandKind(row[1]), *row[2:6])
-        watched_since = row[6]
         evidence = effect_seen(command, latest)
         # Another process may get there first: only the one whose UPDATE matched acts on it.
         if evidence is not None:
             params = {"id": command.id, "now": now, "evidence": evidence}
             changed += len((await session.execute(VERIFIED, params)).all())
-        elif now - watched_since > VERIFY_TIMEOUT:
-            detail = f"acknowledged, but no telemetry showed it in {VERIFY_TIMEOUT.seconds} s"
-            params = {"id": command.id, "now": now, "detail": detail}
-            if (await session.execute(UNVERIFIED, params)).first() is not None:
-                source = AlarmSource(site_id, command.rack_id, command.module_id)
-                await raise_failed(session, source, kind=row[1], detail=detail, at=now)
-                changed += 1
+        elif row[6] is None or row[6] <= now:
+            changed += await _fail_unverified(session, site_id, command, now)
     if changed:
         await notify(session, site_id=site_id, kind="commands")
     return changed
+
+
+async def _fail_unverified(
+    session: AsyncSession, site_id: int, command: AckedCommand, now: datetime
+) -> int:
+    """Fail an acked command past its deadline and raise the alarm; 0 if another did it."""
+    detail = f"acknowledged, but no telemetry showed it in {VERIFY_TIMEOUT.seconds} s"
+    params = {"id": command.id, "now": now, "detail": detail}
+    if (await session.execute(UNVERIFIED, params)).first() is None:
+        return 0
+    source = AlarmSource(site_id, command.rack_id, command.module_id)
+    await raise_failed(session, source, kind=command.kind.value, detail=detail, at=now)
+    return 1
 
 
 async def sites_awaiting_verification(session: AsyncSession) -> list[int]:

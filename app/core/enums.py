@@ -70,7 +70,7 @@ class CommandKind(StrEnum):
 
 
 class CommandState(StrEnum):
-    """Command lifecycle: queued → sent → acked → verified, or a terminal failure."""
+    """Command lifecycle: queued → sent → acked → verified, or a final state that says why not."""
 
     QUEUED = "queued"
     SENT = "sent"
@@ -79,3 +79,9 @@ class CommandState(StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    UNKNOWN = "unknown"  # sent, but the edge never reported by the deadline
+    CLEARED = "cleared"  # an operator ended it, with a reason
+
+
+# States with a deadline; every other state is final.
+PENDING_COMMAND_STATES = (CommandState.QUEUED, CommandState.SENT, CommandState.ACKED)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.alarms.lifecycle import unshelve_expired
-from app.commands.service import expire_overdue, sites_awaiting_verification, verify
+from app.commands.deadlines import sweep as sweep_commands
 from app.config import Settings
 from app.core.errors import ThrottledLog, database_unavailable, failure_kind
 from app.telemetry.retention import STEPS as RETENTION_STEPS
@@ -24,7 +24,7 @@ from app.telemetry.rollups import roll_up
 log = logging.getLogger("app.jobs")
 JOB_LOG = ThrottledLog(log, window_s=60.0)
 SHELF_CHECK_S = 10.0  # a shelved alarm comes back at most this late
-COMMAND_CHECK_S = 1.0  # expiry and verification timeouts are noticed at most this late
+COMMAND_CHECK_S = 1.0  # a command's deadline is noticed at most this late
 
 
 async def rollup_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -76,13 +76,9 @@ async def unshelve_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
 
 
 async def commands_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    """Expire overdue queued commands; fail acknowledged ones whose effect never showed."""
+    """Move every command whose state has run out (expired, outcome unknown, unverified)."""
     async with sessionmaker() as session, session.begin():
-        now = datetime.now(UTC)
-        changed = await expire_overdue(session, now)
-        for site_id in await sites_awaiting_verification(session):
-            changed += await verify(session, site_id, now)
-        return changed
+        return await sweep_commands(session, datetime.now(UTC))
 
 
 async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> None:

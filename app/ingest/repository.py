@@ -103,16 +103,26 @@ async def insert_rejections(
     )
 
 
-TOUCH = text(
-    "UPDATE edge_device SET last_seen_at = :seen_at, software_version = :version WHERE id = :id"
-)
+# The counters are kept from the newest batch by the edge's own batch time: backlog sent after
+# live data carries older counts.
+TOUCH = text("""
+UPDATE edge_device SET last_seen_at = :seen_at, software_version = :version,
+       counters = CASE WHEN counters_at IS NULL OR :created >= counters_at
+                       THEN CAST(:counters AS jsonb) ELSE counters END,
+       counters_at = CASE WHEN counters_at IS NULL OR :created >= counters_at
+                          THEN :created ELSE counters_at END
+WHERE id = :id
+""")
 
 
 async def touch_device(
-    session: AsyncSession, *, device_id: int, seen_at: datetime, version: str
-) -> None:
-    """Record that a device was heard from, and its software version."""
-    await session.execute(TOUCH, {"id": device_id, "seen_at": seen_at, "version": version})
+    session: AsyncSession, *, device_id: int, seen_at: datetime, version: str,
+    counters: dict[str, Any], created_at: datetime,
+) -> None:  # fmt: skip
+    """Record that a device was heard from, its software version and its newest counters."""
+    params = {"id": device_id, "seen_at": seen_at, "version": version, "created": created_at,
+              "counters": orjson.dumps(counters).decode()}  # fmt: skip
+    await session.execute(TOUCH, params)
 
 
 async def rejection_summary(

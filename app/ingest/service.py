@@ -22,33 +22,31 @@ from app.live.hub import notify
 from app.telemetry.rollups import MODULES, RACKS, mark_dirty
 
 SPOOL_OVERFLOW = "edge_spool_overflow"
+SPOOL_QUARANTINED = "edge_spool_quarantined"
 
 
-async def _report_spool_overflow(
-    session: AsyncSession,
-    device: DeviceIdentity,
-    response: IngestResponse,
-    *,
+# Counters the edge keeps as totals, and the alarm each raises (or bumps) when it grows.
+COUNTER_ALARMS = {SPOOL_OVERFLOW: ("spool_dropped", "batches in all"),
+                  SPOOL_QUARANTINED: ("spool_quarantined", "spool files kept aside")}  # fmt: skip
+
+
+async def _report_spool_troubles(
+    session: AsyncSession, device: DeviceIdentity, response: IngestResponse, *,
     counters: dict[str, Any],
-) -> None:
-    """Raise (or bump) an alarm when the edge says its full spool dropped batches."""
-    dropped = counters.get("spool_dropped")
-    if not isinstance(dropped, int) or dropped <= 0:
-        return
-    source = AlarmSource(device.site_id)
-    known = await open_alarm_value(session, source, code=SPOOL_OVERFLOW)
-    if known is not None and known >= dropped:
-        return
-    entry = describe(SPOOL_OVERFLOW)
-    await raise_alarm(
-        session,
-        source,
-        code=SPOOL_OVERFLOW,
-        priority=entry.priority,
-        message=f"{entry.title} ({dropped} batches in all)",
-        ts=response.received_at,
-        value=float(dropped),
-    )
+) -> None:  # fmt: skip
+    """Raise (or bump) an alarm when the edge says its spool dropped batches or was corrupt."""
+    for code, (counter, unit) in COUNTER_ALARMS.items():
+        total = counters.get(counter)
+        if not isinstance(total, int) or total <= 0:
+            continue
+        source = AlarmSource(device.site_id)
+        known = await open_alarm_value(session, source, code=code)
+        if known is not None and known >= total:
+            continue
+        entry = describe(code)
+        await raise_alarm(session, source, code=code, priority=entry.priority,
+                          message=f"{entry.title} ({total} {unit})", ts=response.received_at,
+                          value=float(total))  # fmt: skip
 
 
 async def _announce(
@@ -128,15 +126,16 @@ async def ingest_batch(
     )
     if fresh:
         await _store(session, device, assets, validated, response)
-        await _report_spool_overflow(session, device, response, counters=envelope.counters)
+        await _report_spool_troubles(session, device, response, counters=envelope.counters)
     else:
         response.modules.already_stored = len(validated.modules)
         response.strings.already_stored = len(validated.strings)
         response.assets.already_stored = len(batch.assets)
     # Last: this row lock is held to commit, and the same device's next batch waits for it.
     await repository.touch_device(
-        session, device_id=device.device_id, seen_at=now, version=envelope.software_version
-    )
+        session, device_id=device.device_id, seen_at=now, version=envelope.software_version,
+        counters=envelope.counters, created_at=envelope.created_at,
+    )  # fmt: skip
     return response
 
 

@@ -45,6 +45,9 @@ class EdgeDevice(Base):
     last_seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
     revoked_at: Mapped[datetime | None]
+    # The counters of its newest batch (by the edge's batch time): spool depth, dead letters...
+    counters: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    counters_at: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("site_id", "name"),)
 

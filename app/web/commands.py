@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth.dependencies import Commander
 from app.auth.permissions import may_command
@@ -15,9 +15,9 @@ from app.commands.impact import describe_impact
 from app.commands.interlocks import Refusal
 from app.commands.queries import list_commands, string_capacities
 from app.commands.routes import operator, site_ref
-from app.commands.schemas import CommandRequest
+from app.commands.schemas import ClearRequest, CommandRequest
 from app.core.db import SessionDep
-from app.core.htmx import render
+from app.core.htmx import is_htmx, render
 from app.sites.access import VisibleSite
 
 router = APIRouter(include_in_schema=False)
@@ -119,3 +119,25 @@ async def command_page(
     context = {"site": site, "command": found[0], "now": datetime.now(UTC), "active": "fleet"}
     templates = request.app.state.templates
     return render(request, templates, "command.html", context, block="command_status")
+
+
+@router.post("/sites/{code}/commands/{command_id}/clear")
+async def clear(
+    request: Request, session: SessionDep, site: VisibleSite, command_id: int, user: Commander
+) -> Response:
+    """The command page's form: end a stuck command with a reason (the API's clear, by form)."""
+    fields = await _form(request)
+    try:
+        reason = ClearRequest.model_validate({"reason": fields.get("reason", "")}).reason
+    except ValidationError as exc:
+        raise HTTPException(422, "; ".join(_problems(exc))) from exc
+    try:
+        await service.clear_command(session, site.id, command_id, operator(request, user),
+                                    reason=reason, now=datetime.now(UTC))  # fmt: skip
+    except service.CommandNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except service.CommandRefusedError as exc:
+        raise HTTPException(409, str(exc.refusal)) from exc
+    if is_htmx(request):
+        return Response(status_code=204)  # the live status refreshes itself on the change
+    return RedirectResponse(f"/sites/{site.code}/commands/{command_id}", status_code=303)

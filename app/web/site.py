@@ -17,6 +17,7 @@ from app.core.filters import UrlFilters
 from app.core.htmx import render
 from app.isolations.repository import IsolationView, recent_isolations
 from app.sites.access import VisibleSite
+from app.sites.edges import site_edges
 from app.telemetry.queries import StringSpread, site_latest, spread_per_string
 from app.web.heatmap import METRICS, build_heatmap
 
@@ -143,6 +144,7 @@ async def site_page(
         "alarms": alarms[:SITE_ALARM_ROWS],
         "alarms_total": len(alarms),
         "isolations": isolations,
+        "edges": await site_edges(session, site_id=site.id),
         **await _command_page(session, site.id, query.commands_before),
         "spread_p95_mv": max((s.p95_mv for s in spreads if s.p95_mv is not None), default=None),
         "now": now,

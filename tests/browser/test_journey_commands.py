@@ -3,15 +3,18 @@ site whose simulated BMS answers through a real edge, each followed to its end o
 that sent it and on a second open page; cancel one nobody has picked up; a refusal is shown
 where the action was, with what would make it possible."""
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.browser.journey import journey_of
+from tests.commands.test_command_deadlines_http import sql
 from tests.e2e.test_resilience import FAST_SIM, stop_edge
 from tests.edge_process import REFERENCE_MAPPING, edge_env, start_edge, write_site_file
 from tests.factories import DeviceSite, committed_device_site
@@ -131,3 +134,47 @@ async def test_cancel_a_queued_command_and_see_a_refusal_in_place(
         )
         await expect(answer.get_by_role("button", name="Confirm and send")).to_have_count(0)
         await expect(page.locator("#flash")).to_have_count(0)
+
+
+async def take_as_the_edge(server: LiveServer, site: DeviceSite) -> None:
+    """The site's edge polls and takes what is queued, then is never heard of again."""
+    async with httpx.AsyncClient(base_url=server.url) as edge:
+        taken = await edge.get("/api/v1/edge/commands",
+                               headers={"Authorization": f"Bearer {site.token}"})  # fmt: skip
+    assert taken.json(), taken.text
+
+
+async def test_a_stuck_command_ends_in_plain_words_or_is_cleared_with_a_reason(
+    browser: Browser, server: LiveServer, quiet_site: DeviceSite, test_database_url: str
+) -> None:
+    site = quiet_site
+    async with journey_of(browser, server, "operator") as journey:
+        page = journey.page
+        await journey.open_site(site)
+        answer = await review(page, "Derate the site", "grid request", Limit_to="80")
+        await answer.get_by_role("button", name="Confirm and send").click()
+        status = answer.locator(".command-status")
+        await expect(status.locator(".command-state")).to_have_text("queued")
+        first = int((await status.get_attribute("id") or "").removeprefix("command-"))
+        await take_as_the_edge(server, site)
+        await expect(status).to_contain_text("Outcome unknown unless reported in")
+        # The edge never reports; the backend's deadline for it passes.
+        sql(test_database_url, "UPDATE command SET deadline_at = now() WHERE id = %s", first)
+        await expect(status.locator(".command-state")).to_have_text("outcome unknown")
+        await expect(status).to_contain_text("may or may not have been carried out")
+
+        # A second one, sent by another operator and taken by the edge, is cleared from the
+        # site's command list before its deadline.
+        request = {"kind": "derate", "pct": 70, "reason": "external", "note": "grid request"}
+        async with server.async_client() as client:
+            second = await client.post(f"/api/v1/sites/{site.code}/commands", json=request)
+        await take_as_the_edge(server, site)
+        row = page.locator(f'#site_commands tr[data-command="{second.json()["id"]}"]')
+        await expect(row.locator(".command-state")).to_have_text("sent")
+        await row.get_by_role("link", name="Clear…").click()
+        await expect(page.locator("h1")).to_contain_text(f"Command #{second.json()['id']}")
+        await page.get_by_label("Reason").fill("edge replaced; command void")
+        await page.get_by_role("button", name=re.compile("Clear command")).click()
+        mine = page.locator(".command-status")
+        await expect(mine.locator(".command-state")).to_have_text("cleared by an operator")
+        await expect(mine).to_contain_text("“edge replaced; command void”")

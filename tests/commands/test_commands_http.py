@@ -158,7 +158,8 @@ def test_cancelled_and_expired_commands_are_never_delivered(
     assert cancel.json()["state"] == "cancelled"
     with psycopg.connect(psycopg_dsn(test_database_url)) as conn:
         conn.execute(
-            "UPDATE command SET expires_at = now() - interval '1 second' WHERE id = %s",
+            "UPDATE command SET expires_at = now() - interval '1 second', "
+            "deadline_at = now() - interval '1 second' WHERE id = %s",
             (stale["id"],),
         )
     assert poll(server, site) == []
@@ -193,7 +194,7 @@ def test_unverified_command_fails_after_the_timeout(
     report(server, site, command["id"], "acked")
     with psycopg.connect(psycopg_dsn(test_database_url)) as conn:
         conn.execute(
-            "UPDATE command SET acked_at = now() - interval '1 minute' WHERE id = %s",
+            "UPDATE command SET deadline_at = now() - interval '1 second' WHERE id = %s",
             (command["id"],),
         )
     deadline = time.monotonic() + 5  # the backend checks every second

@@ -146,11 +146,12 @@ def test_a_conflicting_command_on_the_same_target_is_refused() -> None:
         "command #7 (derate) is still in flight on this target",
         "wait for command #7 to finish or cancel it",
     )
-    # A sent command can no longer be cancelled, so the remedy does not offer it.
+    # A sent command can no longer be cancelled: the remedy offers to clear it instead.
     assert verdict(CommandKind.RETURN_MODULE, Target(rack_id=12, module_id=99), pending) == (
         Refusal(
             "command #8 (isolate module) is still in flight on this target",
-            "wait for command #8 to finish (the edge has it, so it cannot be cancelled)",
+            "wait for command #8 to finish (the edge has it; every state has a deadline), or clear "
+            "it with a reason if it is stuck",
         )
     )
     # A module command does not block its string, nor the string's another module.

@@ -2,7 +2,7 @@
 commands, once however often they are reported, and on the isolation their feedback opened
 whichever arrives first."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -160,3 +160,27 @@ async def test_bad_reports_are_refused_with_the_reason(
         stored = conn.execute("SELECT count(*) FROM command WHERE site_id = %s",
                               (site.site_id,)).fetchone()  # fmt: skip
     assert stored == (0,)  # nothing refused was stored
+
+
+async def test_times_from_an_edge_clock_ahead_are_kept_no_later_than_received(
+    engine: AsyncEngine, server: LiveServer
+) -> None:
+    site = await committed_device_site(engine, racks=3)
+    future = "2099-01-01T00:00:00.000Z"
+    trigger = {**action("x")["trigger"], "onset_at": future}
+    body = action("ahead", kind="derate", pct=50, sent_at=future, acked_at=future,
+                  reported_at=future, trigger=trigger)  # fmt: skip
+    before = datetime.now(UTC)
+    answer = record(server, site, body)
+    after = datetime.now(UTC)
+    assert answer.status_code == 201, answer.text
+    view = answer.json()
+    # An acked action waits for its effect at most the verification timeout from now: never
+    # until 2099. The edge's own times stay in the audit log.
+    for name in ("requested_at", "sent_at", "acked_at", "fault_onset_at"):
+        assert before <= datetime.fromisoformat(view[name]) <= after, name
+    deadline = datetime.fromisoformat(view["deadline_at"])
+    assert deadline <= after + timedelta(seconds=15)
+    assert view["result"]["clock"] == (
+        "times the edge gave after the backend's clock were recorded as received"
+    )

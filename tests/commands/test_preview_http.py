@@ -112,9 +112,10 @@ def test_following_the_remedy_lets_the_isolation_through(
         f"command #{derate['id']} (derate) is still in flight on this target. To make it "
         f"possible, wait for command #{derate['id']} to finish or cancel it."
     )
-    poll(server, busy)  # the edge has it now: it can no longer be cancelled
+    poll(server, busy)  # the edge has it now: it can no longer be cancelled, only cleared
     assert answer_text(preview(server, busy, ISOLATE_1).text).endswith(
-        f"wait for command #{derate['id']} to finish (the edge has it, so it cannot be cancelled)."
+        f"wait for command #{derate['id']} to finish (the edge has it; every state has a "
+        "deadline), or clear it with a reason if it is stuck."
     )
     at = datetime.now(UTC)
     zero = {"contactor_closed": 1, "current_a": 0.0, "charge_limit_a": 0.0,

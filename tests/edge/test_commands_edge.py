@@ -14,6 +14,7 @@ from edge.commands import POLL_PATH, poll_failure
 from edge.interlock import edge_refusal
 from edge.mapping import CommandMapping, CommandStep
 from edge.protocol import load_protocol
+from tests.commands.test_command_deadlines_http import sql
 from tests.edge.conftest import Rig
 from tests.edge_process import REFERENCE_MAPPING
 
@@ -69,9 +70,9 @@ def test_an_interrupted_command_is_not_repeated_after_a_restart(rig: Rig) -> Non
 
 def test_a_command_that_expired_in_transit_is_not_sent(rig: Rig) -> None:
     command = delivered(rig, kind="reset_alarms", string=1)
-    command["expires_at"] = "2020-01-01T00:00:00+00:00"  # the poll answer came too late
     runner = rig.runner()
-    runner.handle(command)
+    # Its seconds left ran out on the edge's monotonic clock before the runner came to it.
+    runner.handle(command, received=time.monotonic() - command["expires_in_s"] - 0.1)
     runner.stop()
     assert rig.commands_seen == []
     assert state(rig, command["id"])["result"]["detail"] == "expired before the edge could send it"
@@ -185,3 +186,19 @@ def test_a_step_that_is_not_done_ends_the_command(rig: Rig) -> None:
     assert outcome == Outcome("failed", "string 1: unsupported (preflight, step 1 of 2)")
     time.sleep(0.2)  # a second frame would be on the bus by now
     assert sent_commands(rig, 1) == [(42, 0.0, 0.0)]
+
+
+def test_a_report_after_the_deadline_is_kept_as_late_and_not_sent_again(
+    rig: Rig, test_database_url: str
+) -> None:
+    command = delivered(rig, kind="derate", string=1, pct=70)
+    # The backend's deadline passes while the edge still has time on its own count.
+    sql(test_database_url, "UPDATE command SET deadline_at = now() WHERE id = %s", command["id"])
+    runner = rig.runner()
+    runner.handle(command)
+    assert sent_commands(rig, 1) == [(1, 70.0, 0.0)]  # carried out on the bus
+    assert runner.journal.unreported() == []  # the 409 is final: no report loop
+    runner.stop()
+    after = state(rig, command["id"])
+    assert after["state"] == "unknown"
+    assert [r["outcome"] for r in after["result"]["late_reports"]] == ["acked"]
