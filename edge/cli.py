@@ -5,6 +5,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import can
@@ -12,12 +13,15 @@ import can
 from edge.app import EdgeProcess
 from edge.check_config import render_table
 from edge.config import EdgeSettings
+from edge.counters import Counters
 from edge.decode import Frame
-from edge.mapping import MappingError
+from edge.dry_run import dry_run, summary
+from edge.mapping import MappingError, is_site_file, read_toml
+from edge.mapping_warnings import warnings
 from edge.protocol import load_protocol
 from edge.sim.faults import Fault
 from edge.sim.runner import Simulator
-from edge.site import SiteFileError
+from edge.site import SiteFileError, load_site_file
 from edge.sources import BusRecorder, bus_frames, log_frames, open_buses, to_message
 
 log = logging.getLogger("edge")
@@ -28,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m edge", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check-config", help="validate a DBC + mapping pair, print the table")
-    check.add_argument("mapping", type=Path, help="mapping TOML file (names its DBC)")
+    check.add_argument(
+        "mapping", type=Path, help="mapping TOML file (names its DBC), or a site file"
+    )
     run = sub.add_parser("run", help="collect from the site's CAN buses")
     run.add_argument("--config", type=Path, help="site file (default RIDETHROUGH_EDGE_SITE_CONFIG)")
     sim = sub.add_parser("simulate", help="simulated BMS + collector on a virtual bus")
@@ -51,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, help="site file (default RIDETHROUGH_EDGE_SITE_CONFIG)"
     )
     replay.add_argument("--realtime", action="store_true", help="at the original speed")
+    replay.add_argument(
+        "--dry-run", action="store_true", help="no backend: print what would be sent and dropped"
+    )
+    replay.add_argument("--csv", type=Path, help="with --dry-run: write every sample to this CSV")
+    replay.add_argument(
+        "--trc-timezone",
+        help="the zone of the PC that recorded a PCAN .trc (its start time is local), "
+        "e.g. Europe/Berlin; default UTC",
+    )
     return parser
 
 
@@ -105,12 +120,14 @@ def simulate(edge: EdgeProcess, faults: list[Fault], record: Path | None = None)
         sim_bus.shutdown()
 
 
-def replay(edge: EdgeProcess, path: Path, *, realtime: bool) -> int:
+def replay(edge: EdgeProcess, path: Path, *, realtime: bool, zone: str | None = None) -> int:
     """Send a recorded log through the collector; exit once the backend has confirmed it all."""
     edge.stop_on_signals()
     edge.start_uplink()
     try:
-        frames: Iterator[Frame | None] = log_frames(path, edge.counters, realtime=realtime)
+        frames: Iterator[Frame | None] = log_frames(
+            path, edge.counters, realtime=realtime, trc_zone=zone
+        )
         edge.collector.run(frames, clock="frames")
         drained = edge.drain(edge.settings.drain_timeout_s)
     finally:
@@ -125,15 +142,38 @@ def replay(edge: EdgeProcess, path: Path, *, realtime: bool) -> int:
 def dispatch(args: argparse.Namespace, settings: EdgeSettings) -> int:
     """Run the chosen sub-command."""
     if args.command == "check-config":
-        print(render_table(load_protocol(args.mapping)))
+        print(check(args.mapping))
+        return 0
+    if args.command == "replay" and args.dry_run:
+        site = load_site_file(args.config or settings.site_config)
+        counters = Counters()
+        frames = log_frames(args.file, counters, trc_zone=args.trc_timezone)
+        protocol = load_protocol(site.mapping)
+        with args.csv.open("w", newline="") if args.csv else nullcontext() as out:
+            result = dry_run(site, protocol, frames, out, counters)
+        print(summary(result, args.file))
         return 0
     edge = EdgeProcess.from_settings(settings, args.config)
     if args.command == "simulate":
         configured = [Fault.parse(text) for text in edge.site.simulator.faults]
         return simulate(edge, configured + args.fault, args.record)
     if args.command == "replay":
-        return replay(edge, args.file, realtime=args.realtime)
+        return replay(edge, args.file, realtime=args.realtime, zone=args.trc_timezone)
     return live(edge, open_buses(list(edge.site.bus)))
+
+
+def check(path: Path) -> str:
+    """check-config's report: the signal table, then warnings; a site file checks its mapping."""
+    site = load_site_file(path) if is_site_file(read_toml(path)) else None
+    protocol = load_protocol(site.mapping if site else path)
+    found = warnings(protocol, site)
+    lines = [render_table(protocol)]
+    if site is not None:
+        lines.insert(0, f"site file {path.name}: checking its mapping {site.mapping}")
+    lines += [f"warning: {text}" for text in found]
+    if found:
+        lines.append(f"{len(found)} warnings")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,4 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (SiteFileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # check-config and replay must never answer with a traceback
+        log.exception("unexpected error")
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
