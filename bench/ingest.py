@@ -148,7 +148,7 @@ def raw_copy(
                     98.0,
                     -40.0,
                     52.7,
-                    cells,
+                    list[float | None](cells),
                     min(cells),
                     max(cells),
                     round(sum(cells) / CELLS, 4),

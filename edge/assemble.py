@@ -4,6 +4,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from edge.counters import Counters, Reason
 from edge.decode import Decoded
 from edge.events import Event, EventKind, Readings, fault_edges
 from edge.model import Target
@@ -18,12 +19,13 @@ Q_INVALID = 4  # some values arrived flagged invalid or out of range during the 
 class AssetState:
     """What is known about one module or string: latest values and when they arrived."""
 
-    cell_v: list[float | None]
+    cell_v: list[float | None]  # None: never received; NaN: flagged invalid by the BMS
     cell_at: list[float]
     temp_c: list[float | None]
     scalars: dict[str, float] = field(default_factory=dict)
     scalar_at: dict[str, float] = field(default_factory=dict)
     last_seen: float = 0.0
+    first_seen: float = math.inf
     invalid_in_period: bool = False
     comms_lost: bool = False
 
@@ -40,9 +42,9 @@ def _complete(event: Event, state: AssetState) -> Event:
 
 def _readings(state: AssetState) -> Readings | None:
     """A module's cell voltages and temperatures known right now, if every cell is known."""
-    if not state.cell_v or any(v is None for v in state.cell_v):
+    cells = tuple(v for v in state.cell_v if v is not None and not math.isnan(v))
+    if not cells or len(cells) < len(state.cell_v):
         return None
-    cells = tuple(v for v in state.cell_v if v is not None)
     return Readings(cells, tuple(t for t in state.temp_c if t is not None))
 
 
@@ -54,7 +56,7 @@ class Snapshot:
     string: int
     module: int
     values: dict[str, float]
-    cell_v: tuple[float, ...]
+    cell_v: tuple[float | None, ...]  # None: a cell the BMS flagged invalid in its last frame
     temp_c: tuple[float, ...]
     quality: int
 
@@ -67,6 +69,10 @@ class PeriodOutput:
     strings: list[Snapshot] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     incomplete: int = 0  # modules heard from but never with all cell voltages
+    # Of those, modules heard in an earlier period too: not a start-up gap but cells that do not
+    # come (e.g. the site file says more cells per module than the mapping binds).
+    held_back: int = 0
+    held_back_detail: str = ""  # the first of them, and which cells it lacked
 
 
 class Assembler:
@@ -74,13 +80,14 @@ class Assembler:
 
     def __init__(
         self, *, period_s: float, cells: int, temps: int, comms_timeout_s: float,
-        fault_names: dict[Target, dict[int, str]] | None = None,
+        fault_names: dict[Target, dict[int, str]] | None = None, counters: Counters | None = None,
     ) -> None:  # fmt: skip
         self.period_s = period_s
         self.cells = cells
         self.temps = temps
         self.comms_timeout_s = comms_timeout_s
         self.fault_names = fault_names or {}
+        self.counters = counters or Counters()
         self.assets: dict[tuple[int, int], AssetState] = {}
         self.period_start: float | None = None
         self.ready = PeriodOutput()
@@ -99,20 +106,43 @@ class Assembler:
             state.comms_lost = False
             self._event(decoded.ts, EventKind.COMMS_RESTORED, decoded.target, key)
         state.last_seen = max(state.last_seen, decoded.ts)
+        state.first_seen = min(state.first_seen, decoded.ts)
         if decoded.invalid:
             state.invalid_in_period = True
         found: list[Event] = []
         for resolved, value in decoded.values:
-            if resolved.index is None:
+            if resolved.bit is not None:
+                found += self._flag(state, decoded, key, resolved.bit, value)
+            elif resolved.index is None:
                 found += self._scalar(state, decoded, key, resolved.field, value)
-            elif resolved.field == "cell_v" and resolved.index < self.cells:
-                state.cell_v[resolved.index] = value
-                state.cell_at[resolved.index] = decoded.ts
+            elif resolved.field == "cell_v":
+                self._cell(state, resolved.index, value, decoded)
             elif resolved.field == "temp_c" and resolved.index < self.temps:
                 state.temp_c[resolved.index] = value
+        for resolved in decoded.invalid_cells:
+            assert resolved.index is not None
+            self._cell(state, resolved.index, math.nan, decoded)
         if found:
             # Completed once the whole frame is in: its other values are part of the event.
             self._tell([_complete(event, state) for event in found])
+
+    def _cell(self, state: AssetState, index: int, value: float, decoded: Decoded) -> None:
+        if index >= self.cells:
+            # The mapping binds more cells than the site file says a module has.
+            self.counters.reject(Reason.CELL_OUTSIDE_SITE, f"string {decoded.string} module "
+                                 f"{decoded.module} cell {index + 1}: the site file says "
+                                 f"cells_per_module = {self.cells}")  # fmt: skip
+            return
+        state.cell_v[index] = value
+        state.cell_at[index] = decoded.ts
+
+    def _flag(
+        self, state: AssetState, decoded: Decoded, key: tuple[int, int], bit: int, value: float
+    ) -> list[Event]:
+        """A one-bit fault flag folded into the asset's fault word (events from its edges)."""
+        word = int(state.scalars.get("fault_bits", 0))
+        word = word | 1 << bit if value else word & ~(1 << bit)
+        return self._scalar(state, decoded, key, "fault_bits", word)
 
     def flush(self, now: float) -> PeriodOutput:
         """Everything ready by `now`: closed periods' snapshots, and events (comms loss too)."""
@@ -174,6 +204,8 @@ class Assembler:
             state.invalid_in_period = False
             if snapshot is None:
                 output.incomplete += 1
+                if state.first_seen < start:
+                    self._held_back(output, key, state)
             elif key[1]:
                 output.modules.append(snapshot)
             else:
@@ -182,14 +214,23 @@ class Assembler:
     def _snapshot(self, start: float, key: tuple[int, int], state: AssetState) -> Snapshot | None:
         if any(v is None for v in state.cell_v):
             return None
-        quality = Q_INVALID if state.invalid_in_period else 0
+        cells = tuple(None if v is None or math.isnan(v) else v for v in state.cell_v)
+        quality = Q_INVALID if state.invalid_in_period or None in cells else 0
         if any(at < start for at in state.cell_at):
             quality |= Q_STALE
         if any(t is None for t in state.temp_c):
             quality |= Q_INCOMPLETE
         temps = tuple(t for t in state.temp_c if t is not None)
-        cells = tuple(v for v in state.cell_v if v is not None)
         return Snapshot(start, key[0], key[1], dict(state.scalars), cells, temps, quality)
+
+    def _held_back(self, output: PeriodOutput, key: tuple[int, int], state: AssetState) -> None:
+        output.held_back += 1
+        if not output.held_back_detail:
+            missing = [i + 1 for i, v in enumerate(state.cell_v) if v is None]
+            output.held_back_detail = (f"string {key[0]} module {key[1]}: cells "
+                                       f"{_ranges(missing)} of {self.cells} never received; "
+                                       "does the site's cells_per_module match the "
+                                       "mapping?")  # fmt: skip
 
     def _detect_comms_loss(self, now: float) -> None:
         for key, state in self.assets.items():
@@ -198,3 +239,14 @@ class Assembler:
                 target = Target.MODULE if key[1] else Target.STRING
                 # The onset is the last frame heard: data stopped right after it.
                 self._event(state.last_seen, EventKind.COMMS_LOST, target, key)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """1, 2, 3, 7 as "1-3, 7"."""
+    parts: list[str] = []
+    for number in numbers:
+        if parts and parts[-1].split("-")[-1] == str(number - 1):
+            parts[-1] = f"{parts[-1].split('-')[0]}-{number}"
+        else:
+            parts.append(str(number))
+    return ", ".join(parts)

@@ -5,6 +5,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -16,12 +17,15 @@ from edge.app import EdgeProcess
 from edge.backfill import backfill
 from edge.check_config import render_table
 from edge.config import EdgeSettings
+from edge.counters import Counters
 from edge.decode import Frame
-from edge.mapping import MappingError
+from edge.dry_run import dry_run, summary
+from edge.mapping import MappingError, is_site_file, read_toml
+from edge.mapping_warnings import warnings
 from edge.protocol import load_protocol
 from edge.sim.faults import Fault
 from edge.sim.runner import Simulator
-from edge.site import SiteFileError
+from edge.site import SiteFileError, load_site_file
 from edge.sources import BusRecorder, bus_frames, log_frames, open_buses, to_message
 
 log = logging.getLogger("edge")
@@ -48,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m edge", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check-config", help="validate a DBC + mapping pair, print the table")
-    check.add_argument("mapping", type=Path, help="mapping TOML file (names its DBC)")
+    check.add_argument(
+        "mapping", type=Path, help="mapping TOML file (names its DBC), or a site file"
+    )
     run = sub.add_parser("run", help="collect from the site's CAN buses")
     run.add_argument("--config", type=Path, help="site file (default RIDETHROUGH_EDGE_SITE_CONFIG)")
     sim = sub.add_parser("simulate", help="simulated BMS + collector on a virtual bus")
@@ -82,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--realtime", action="store_true", help="at the original speed")
     spool_cli.add_parser(sub)
+    replay.add_argument(
+        "--dry-run", action="store_true", help="no backend: print what would be sent and dropped"
+    )
+    replay.add_argument("--csv", type=Path, help="with --dry-run: write every sample to this CSV")
+    replay.add_argument(
+        "--trc-timezone",
+        help="the zone of the PC that recorded a PCAN .trc (its start time is local), "
+        "e.g. Europe/Berlin; default UTC",
+    )
     return parser
 
 
@@ -136,12 +151,14 @@ def simulate(edge: EdgeProcess, faults: list[Fault], record: Path | None = None)
         sim_bus.shutdown()
 
 
-def replay(edge: EdgeProcess, path: Path, *, realtime: bool) -> int:
+def replay(edge: EdgeProcess, path: Path, *, realtime: bool, zone: str | None = None) -> int:
     """Send a recorded log through the collector; exit once the backend has confirmed it all."""
     edge.stop_on_signals()
     edge.start_uplink()
     try:
-        frames: Iterator[Frame | None] = log_frames(path, edge.counters, realtime=realtime)
+        frames: Iterator[Frame | None] = log_frames(
+            path, edge.counters, realtime=realtime, trc_zone=zone
+        )
         edge.collector.run(frames, clock="frames")
         drained = edge.drain(edge.settings.drain_timeout_s)
     finally:
@@ -155,27 +172,69 @@ def replay(edge: EdgeProcess, path: Path, *, realtime: bool) -> int:
 
 def dispatch(args: argparse.Namespace, settings: EdgeSettings) -> int:
     """Run the chosen sub-command."""
-    if args.command == "check-config":
-        print(render_table(load_protocol(args.mapping)))
-        return 0
-    if args.command == "backfill":
-        span = backfill(settings, args.config or settings.site_config, days=args.days,
-                        period_s=args.period, now=time.time())  # fmt: skip
-        if span is None:
-            return 1
-        # The history's end on stdout (the log goes to stderr): `make run` acknowledges the
-        # alarms before it as the demo's operator.
-        print(datetime.fromtimestamp(span.end, UTC).isoformat())
-        return 0
-    if args.command == "spool":
-        return spool_cli.run(args, settings)
+    offline = OFFLINE.get("dry-run" if args.command == "replay" and args.dry_run else args.command)
+    if offline is not None:
+        return offline(args, settings)
     edge = EdgeProcess.from_settings(settings, args.config)
     if args.command == "simulate":
         configured = [Fault.parse(text) for text in edge.site.simulator.faults]
         return simulate(edge, configured + args.fault, args.record)
     if args.command == "replay":
-        return replay(edge, args.file, realtime=args.realtime)
+        return replay(edge, args.file, realtime=args.realtime, zone=args.trc_timezone)
     return live(edge, open_buses(list(edge.site.bus)))
+
+
+def check_config(args: argparse.Namespace, settings: EdgeSettings) -> int:
+    """Print the mapping's signal table and warnings."""
+    print(check(args.mapping))
+    return 0
+
+
+def replay_dry_run(args: argparse.Namespace, settings: EdgeSettings) -> int:
+    """Decode and assemble a log without a backend; print (or write) what would be sent."""
+    site = load_site_file(args.config or settings.site_config)
+    counters = Counters()
+    frames = log_frames(args.file, counters, trc_zone=args.trc_timezone)
+    protocol = load_protocol(site.mapping)
+    with args.csv.open("w", newline="") if args.csv else nullcontext() as out:
+        result = dry_run(site, protocol, frames, out, counters)
+    print(summary(result, args.file))
+    return 0
+
+
+def run_backfill(args: argparse.Namespace, settings: EdgeSettings) -> int:
+    """Send a simulated history through ingest; print its end time."""
+    span = backfill(settings, args.config or settings.site_config, days=args.days,
+                    period_s=args.period, now=time.time())  # fmt: skip
+    if span is None:
+        return 1
+    # The history's end on stdout (the log goes to stderr): `make run` acknowledges the
+    # alarms before it as the demo's operator.
+    print(datetime.fromtimestamp(span.end, UTC).isoformat())
+    return 0
+
+
+# Sub-commands that need no edge process (no buses, no uplink).
+OFFLINE: dict[str, Callable[[argparse.Namespace, EdgeSettings], int]] = {
+    "check-config": check_config,
+    "dry-run": replay_dry_run,
+    "backfill": run_backfill,
+    "spool": spool_cli.run,
+}
+
+
+def check(path: Path) -> str:
+    """check-config's report: the signal table, then warnings; a site file checks its mapping."""
+    site = load_site_file(path) if is_site_file(read_toml(path)) else None
+    protocol = load_protocol(site.mapping if site else path)
+    found = warnings(protocol, site)
+    lines = [render_table(protocol)]
+    if site is not None:
+        lines.insert(0, f"site file {path.name}: checking its mapping {site.mapping}")
+    lines += [f"warning: {text}" for text in found]
+    if found:
+        lines.append(f"{len(found)} warnings")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,4 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (SiteFileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # check-config and replay must never answer with a traceback
+        log.exception("unexpected error")
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

@@ -48,7 +48,7 @@ class Collector:
         self.assembler = Assembler(
             period_s=site.collector.period_s, cells=site.site.cells_per_module,
             temps=site.site.temps_per_module, comms_timeout_s=site.collector.comms_timeout_s,
-            fault_names=protocol.fault_names,
+            fault_names=protocol.fault_names, counters=counters,
         )  # fmt: skip
         # Kept for the command path; bounded so a long run never grows without limit.
         self.acks: deque[Ack] = deque(maxlen=ACKS_KEPT)
@@ -58,12 +58,15 @@ class Collector:
     def feed(self, frame: Frame) -> None:
         """Decode one frame and fold it into the site's state."""
         decoded = self.decoder.decode(frame)
-        if decoded is None or not self._known_asset(decoded):
+        if decoded is None:
             return
-        if decoded.target is Target.ACK:
-            self.acks.append(self._ack(decoded))
-            return
-        self.assembler.add(decoded)
+        for piece in decoded.split():
+            if not self._known_asset(piece):
+                continue
+            if piece.target is Target.ACK:
+                self.acks.append(self._ack(piece))
+            else:
+                self.assembler.add(piece)
 
     @staticmethod
     def _ack(decoded: Decoded) -> Ack:
@@ -82,6 +85,10 @@ class Collector:
     def flush(self, now: float) -> int | None:
         """Spool what is ready at `now` as one batch; returns its sequence number, if any."""
         output = self.assembler.flush(now)
+        if output.held_back:
+            # Every sample of such a module is held back, so this must not pass unnoticed.
+            self.counters.reject(Reason.INCOMPLETE_MODULE, output.held_back_detail,
+                                 count=output.held_back)  # fmt: skip
         self._log_status(now)
         if not (output.modules or output.strings or output.events):
             return None

@@ -22,6 +22,8 @@ class Reason:
     BAD_ADDRESS = "bad_address"
     UNKNOWN_ASSET = "unknown_asset"
     BAD_LOG_LINE = "bad_log_line"
+    CELL_OUTSIDE_SITE = "cell_outside_site"  # the mapping binds more cells than the site has
+    INCOMPLETE_MODULE = "incomplete_module"  # a module sample lacking cells that never arrived
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Pure decoding: one CAN frame in, addressed model values out (no I/O)."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cantools.database.errors import DecodeError
 
@@ -34,6 +34,32 @@ class Decoded:
     ts: float
     values: tuple[tuple[ResolvedField, float], ...]
     invalid: int  # values of this frame that were flagged invalid or out of range
+    # Cells the BMS flagged invalid: unknown now, stored as null rather than their last value.
+    invalid_cells: tuple[ResolvedField, ...] = ()
+
+    def split(self) -> list["Decoded"]:
+        """One Decoded per asset: a frame with cells numbered across a string, or a multiplexer
+        that selects the string, carries values of several modules or strings."""
+        if all(f.string is None and f.module is None for f, _ in self.values) and all(
+            f.string is None and f.module is None for f in self.invalid_cells
+        ):
+            return [self]
+        values: dict[tuple[int, int], list[tuple[ResolvedField, float]]] = {}
+        invalid: dict[tuple[int, int], list[ResolvedField]] = {}
+        for field, value in self.values:
+            values.setdefault(self._asset(field), []).append((field, value))
+        for field in self.invalid_cells:
+            invalid.setdefault(self._asset(field), []).append(field)
+        pieces = []
+        for key in dict.fromkeys([*values, *invalid]):
+            bad = tuple(invalid.get(key, ()))
+            pieces.append(replace(self, string=key[0], module=key[1],
+                                  values=tuple(values.get(key, ())), invalid=len(bad),
+                                  invalid_cells=bad))  # fmt: skip
+        return pieces
+
+    def _asset(self, field: ResolvedField) -> tuple[int, int]:
+        return (field.string or self.string, field.module or self.module)
 
 
 class FrameDecoder:
@@ -65,8 +91,9 @@ class FrameDecoder:
         if address is None:
             return None
         self.counters.decoded += 1
-        values, rejected = self._valid_values(route, signals, address)
-        return Decoded(route.target, address[0], address[1], frame.ts, tuple(values), rejected)
+        values, invalid_cells, rejected = self._valid_values(route, signals, address)
+        return Decoded(route.target, address[0], address[1], frame.ts, tuple(values), rejected,
+                       tuple(invalid_cells))  # fmt: skip
 
     def _address(
         self, route: Route, frame: Frame, signals: dict[str, float]
@@ -75,7 +102,7 @@ class FrameDecoder:
         module = route.module.read(frame.frame_id, signals) if route.module else 0
         bad_string = route.string is not None and not 1 <= string <= MAX_STRING
         bad_module = route.module is not None and not 0 <= module <= MAX_MODULE
-        needs_module = route.target is Target.MODULE and module == 0
+        needs_module = route.module is not None and route.target is Target.MODULE and module == 0
         if bad_string or bad_module or needs_module:
             self.counters.reject(Reason.BAD_ADDRESS, f"{route.message} ({frame.frame_id:#x}): "
                                  f"string {string}, module {module}")  # fmt: skip
@@ -84,8 +111,9 @@ class FrameDecoder:
 
     def _valid_values(
         self, route: Route, signals: dict[str, float], address: tuple[int, int]
-    ) -> tuple[list[tuple[ResolvedField, float]], int]:
+    ) -> tuple[list[tuple[ResolvedField, float]], list[ResolvedField], int]:
         out = []
+        invalid_cells = []
         rejected = 0
         # cantools returns only the multiplexed group present, so this loop is short.
         for name, raw in signals.items():
@@ -97,9 +125,11 @@ class FrameDecoder:
             if reason is not None:
                 rejected += 1
                 self.counters.reject(reason, f"{route.message}.{name} = {raw!r} at {address}")
+                if reason == Reason.INVALID_FLAG and field.field == "cell_v":
+                    invalid_cells.append(field)
                 continue
             out.append((field, round(value, field.decimals) if field.decimals >= 0 else value))
-        return out, rejected
+        return out, invalid_cells, rejected
 
     @staticmethod
     def _problem(field: ResolvedField, signals: dict[str, float], value: float) -> str | None:

@@ -6,13 +6,19 @@ pair and produces the concrete signal table the decoder runs on.
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.model import Target
+from edge.templates import HELP as SIGNAL_TEMPLATE_HELP
+from edge.templates import variables
 
-SIGNAL_TEMPLATE_HELP = "use {n} (or {n:02}) for the index, e.g. CellV_{n:02}"
+SITE_FILE_HINT = (
+    "this is a site file (it has [site] and mapping = ...); check-config reads it and the mapping "
+    "it names, the edge's run/replay take it as --config, and a [protocol] section belongs in "
+    "the mapping file"
+)
 
 
 class AddressPart(BaseModel):
@@ -21,17 +27,23 @@ class AddressPart(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id_bits: tuple[int, int] | None = Field(default=None, description="(lsb, length) in the id")
+    # Consecutive frame ids, one per string or module: the first id is number 1.
+    id_range: tuple[int, int] | None = None
     signal: str | None = None
     value: int | None = None
     offset: int = 0  # added to what was read, e.g. 1 for protocols that count from 0
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> Self:
-        sources = [s for s in (self.id_bits, self.signal, self.value) if s is not None]
-        if len(sources) != 1:
-            raise ValueError("an address part needs exactly one of id_bits, signal or value")
+        given = (self.id_bits, self.id_range, self.signal, self.value)
+        if len([s for s in given if s is not None]) != 1:
+            raise ValueError(
+                "an address part needs exactly one of id_bits, id_range, signal or value"
+            )
         if self.id_bits and not (self.id_bits[0] >= 0 and 1 <= self.id_bits[1] <= 16):
             raise ValueError(f"id_bits {self.id_bits} must be (lsb >= 0, 1..16 bits)")
+        if self.id_range and not 0 <= self.id_range[1] - self.id_range[0] < 64:
+            raise ValueError(f"id_range {self.id_range} must be [first, last] with 1..64 ids")
         return self
 
 
@@ -53,6 +65,9 @@ class FieldBinding(BaseModel):
     signal: str
     valid: str | None = None  # a 0/1 signal; 0 marks the value invalid
     index: tuple[int, int] | None = None  # inclusive range of {n} for array fields
+    # Flat numbering across a string: n counts from 0 over every cell (or sensor) of the string,
+    # and module = n // per_module + 1, position = n % per_module + 1.
+    per_module: int | None = Field(default=None, ge=1, le=64)
     unit: str | None = None  # the unit the DBC is expected to state; checked, not converted
     # Which way this BMS counts a current as positive (required for currents); a vendor that
     # counts charge as positive is turned into the model's convention, SunSpec's: discharge.
@@ -60,12 +75,30 @@ class FieldBinding(BaseModel):
 
     @model_validator(mode="after")
     def _index_matches_template(self) -> Self:
-        templated = "{n" in self.signal
+        templated = "n" in variables(self.signal)
+        if self.valid is not None and "n" in variables(self.valid) and not templated:
+            raise ValueError(f"valid {self.valid!r} uses {{n}} but signal {self.signal!r} does not")
         if templated != (self.index is not None):
             raise ValueError(f"signal {self.signal!r}: give index together with {{n}}; "
                              + SIGNAL_TEMPLATE_HELP)  # fmt: skip
         if self.index and self.index[0] > self.index[1]:
             raise ValueError(f"index {self.index} is empty")
+        if self.per_module is not None and self.index is None:
+            raise ValueError("per_module (flat numbering) needs index = [first, last]")
+        return self
+
+
+class FlagBinding(BaseModel):
+    """A one-bit fault flag: the signal is 1 while the named fault is active."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    signal: str
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+
+    @model_validator(mode="after")
+    def _template_is_valid(self) -> Self:
+        variables(self.signal)
         return self
 
 
@@ -77,16 +110,37 @@ class MessageMapping(BaseModel):
     name: str
     target: Target
     address: Address = Address()
-    fields: Annotated[list[FieldBinding], Field(min_length=1)]
+    fields: list[FieldBinding] = Field(default_factory=list)
+    flags: list[FlagBinding] = Field(default_factory=list)  # one-bit faults, one code each
+    # Several strings described by one entry: {s} in the name (one message per string) or in
+    # the signal names (one message whose multiplexer selects the string).
+    strings: tuple[int, int] | None = None
+
+    @model_validator(mode="after")
+    def _binds_something(self) -> Self:
+        if not self.fields and not self.flags:
+            raise ValueError(f"message {self.name!r} binds nothing: give fields or flags")
+        uses_s = "s" in variables(self.name) or any(
+            "s" in variables(text)
+            for text in [b.signal for b in self.fields] + [f.signal for f in self.flags]
+        )
+        if uses_s != (self.strings is not None):
+            raise ValueError(f"message {self.name!r}: give strings = [first, last] together with "
+                             "{s} in the message or signal names")  # fmt: skip
+        if self.strings and not 1 <= self.strings[0] <= self.strings[1] <= 31:
+            raise ValueError(f"strings {self.strings} must be within 1..31")
+        return self
 
 
 class ProtocolInfo(BaseModel):
-    """The protocol's name and DBC file (relative to the mapping file)."""
+    """The protocol's name and database file (relative to the mapping file)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    dbc: Path
+    dbc: Path  # .dbc, .kcd, .sym or .arxml: any database cantools reads
+    # false: load a database whose unused messages have overlapping or oversized signals.
+    strict: bool = True
 
 
 class FaultNames(BaseModel):
@@ -166,14 +220,37 @@ class MappingError(ValueError):
         super().__init__(f"{source}: " + "; ".join(problems))
 
 
-def load_mapping_file(path: Path) -> MappingFile:
-    """Parse and validate a mapping TOML file (structure only; see resolve for the DBC checks)."""
+def read_toml(path: Path) -> dict[str, object]:
+    """A TOML file's content; MappingError naming the file if it cannot be read or parsed."""
     try:
-        return MappingFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise MappingError(path, [f"cannot read: {exc.strerror}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise MappingError(path, [f"not a text file ({exc.reason}); give the mapping .toml, "
+                                  "which names the DBC"]) from exc  # fmt: skip
     except tomllib.TOMLDecodeError as exc:
         raise MappingError(path, [f"not valid TOML: {exc}"]) from exc
+
+
+def is_site_file(content: dict[str, object]) -> bool:
+    """Whether parsed TOML is a site file rather than a mapping."""
+    return "site" in content and "mapping" in content and "protocol" not in content
+
+
+def load_mapping_file(path: Path) -> MappingFile:
+    """Parse and validate a mapping TOML file (structure only; see resolve for the DBC checks)."""
+    content = read_toml(path)
+    if is_site_file(content):
+        raise MappingError(path, [SITE_FILE_HINT])
+    try:
+        return MappingFile.model_validate(content)
     except ValidationError as exc:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        problems = [_problem_text(e) for e in exc.errors()]
         raise MappingError(path, problems) from exc
+
+
+def _problem_text(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

@@ -7,38 +7,19 @@ from typing import Any
 import cantools
 from cantools.database.errors import Error as CantoolsError
 
-from edge.codec import decimals
+from edge.bindings import FlagBits, ResolvedField, resolve_binding, resolve_flag
 from edge.command_frames import CommandFrames, resolve_commands
-from edge.mapping import (
-    AddressPart,
-    FieldBinding,
-    MappingError,
-    MessageMapping,
-    load_mapping_file,
-)
-from edge.model import FIELDS, FieldSpec, Kind, Target, canonical_unit, unit_factor
+from edge.mapping import AddressPart, MappingError, MappingFile, MessageMapping, load_mapping_file
+from edge.model import Target
+from edge.templates import expand
+
+__all__ = ["AddressReader", "Protocol", "ResolvedField", "Route", "load_protocol"]
 
 ID_BITS = {False: 11, True: 29}
-
-
-@dataclass(frozen=True, slots=True)
-class ResolvedField:
-    """One concrete signal bound to one model field (and array index)."""
-
-    field: str
-    index: int | None  # 0-based position in an array field
-    signal: str
-    valid: str | None
-    factor: float  # unit conversion into the model's unit, negative to flip a vendor's sign
-    unit: str
-    low: float
-    high: float
-    decimals: int  # rounding that removes float noise from scaling (-1: none)
-
-    @property
-    def label(self) -> str:
-        """The field as people write it: cell_v[3] for the fourth cell."""
-        return self.field if self.index is None else f"{self.field}[{self.index}]"
+STRICT_HINT = (
+    "if this is in messages the mapping does not use, set strict = false in [protocol] to load "
+    "the database anyway (the messages you map are still checked)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,55 +86,144 @@ class Protocol:
 
 
 def load_protocol(mapping_path: Path) -> Protocol:
-    """Load a mapping file and its DBC, check them against each other, and resolve routes."""
+    """Load a mapping file and its database, check them against each other, and resolve routes."""
     mapping = load_mapping_file(mapping_path)
     dbc_path = (mapping_path.parent / mapping.protocol.dbc).resolve()
-    try:
-        database = cantools.database.load_file(dbc_path, strict=True)
-    except (OSError, CantoolsError, ValueError) as exc:
-        raise MappingError(mapping_path, [f"DBC {dbc_path}: {exc}"]) from exc
+    database = load_database(mapping_path, dbc_path, strict=mapping.protocol.strict)
     problems: list[str] = []
-    routes = [_resolve_message(database, m, problems) for m in mapping.message]
-    resolved = [r for r in routes if r is not None]
+    bits = FlagBits()
+    resolved = [r for m in mapping.message for r in _resolve_entry(database, m, bits, problems)]
+    _check_fault_sources(mapping, resolved, bits, problems)
     _check_overlaps(resolved, problems)
     commands = resolve_commands(database, mapping.commands, problems)
     if problems:
         raise MappingError(mapping_path, problems)
     table = {(r.id_mask, r.frame_id, r.extended): r for r in resolved}
     masks = tuple(dict.fromkeys((r.id_mask, r.extended) for r in resolved))
-    faults = {Target.MODULE: mapping.faults.module, Target.STRING: mapping.faults.string}
+    faults = {
+        Target.MODULE: mapping.faults.module | bits.names.get(Target.MODULE, {}),
+        Target.STRING: mapping.faults.string | bits.names.get(Target.STRING, {}),
+    }
     return Protocol(mapping.protocol.name, dbc_path, database, table, masks, faults, commands)
 
 
-def _resolve_message(database: Any, mapping: MessageMapping, problems: list[str]) -> Route | None:
+def load_database(mapping_path: Path, path: Path, *, strict: bool) -> Any:
+    """A CAN database (DBC, KCD, SYM or ARXML) as cantools reads it; MappingError with a remedy."""
     try:
-        message = database.get_message_by_name(mapping.name)
+        database = cantools.database.load_file(path, strict=strict)
+    except OSError as exc:
+        problem = f"database {path}: cannot read: {exc.strerror} (dbc is relative to the mapping)"
+        raise MappingError(mapping_path, [problem]) from exc
+    except (CantoolsError, ValueError, KeyError, IndexError, UnicodeDecodeError) as exc:
+        hint = f"; {STRICT_HINT}" if strict else ""
+        raise MappingError(mapping_path, [f"database {path}: {exc}{hint}"]) from exc
+    if not isinstance(database, cantools.database.can.Database):
+        raise MappingError(mapping_path, [f"database {path}: not a CAN database "
+                                          f"({type(database).__name__})"])  # fmt: skip
+    return database
+
+
+def _resolve_entry(
+    database: Any, mapping: MessageMapping, bits: FlagBits, problems: list[str]
+) -> list[Route]:
+    """The routes of one [[message]] entry: one per message, or per string or frame id."""
+    strings: list[int | None] = (
+        list(range(mapping.strings[0], mapping.strings[1] + 1)) if mapping.strings else [None]
+    )
+    if mapping.strings and mapping.address.string is not None:
+        problems.append(f"message {mapping.name}: strings = {list(mapping.strings)} gives the "
+                        "string; drop address.string")  # fmt: skip
+    found: dict[str, tuple[Any, list[ResolvedField]]] = {}
+    for string in strings:
+        name = mapping.name if string is None else expand(mapping.name, s=string)
+        if name not in found:
+            message = _message(database, name, problems)
+            if message is None:
+                continue
+            found[name] = (message, [])
+        message, fields = found[name]
+        fields += _resolve_fields(message, mapping, bits, string, problems)
+    return [r for message, fields in found.values() for r in _routes(message, mapping, fields,
+                                                                      problems)]  # fmt: skip
+
+
+def _message(database: Any, name: str, problems: list[str]) -> Any:
+    try:
+        return database.get_message_by_name(name)
     except KeyError:
         known = ", ".join(sorted(m.name for m in database.messages))
-        problems.append(f"message {mapping.name!r} does not exist in the DBC (it has: {known})")
+        problems.append(f"message {name!r} does not exist in the DBC (it has: {known})")
         return None
+
+
+def _resolve_fields(
+    message: Any, mapping: MessageMapping, bits: FlagBits, string: int | None,
+    problems: list[str],
+) -> list[ResolvedField]:  # fmt: skip
+    fields = []
+    for binding in mapping.fields:
+        fields += resolve_binding(message, mapping.target, binding, string=string,
+                                  problems=problems)  # fmt: skip
+    for flag in mapping.flags:
+        item = resolve_flag(message, mapping.target, flag, bits, string=string, problems=problems)
+        if item is not None:
+            fields.append(item)
+    return fields
+
+
+def _routes(
+    message: Any, mapping: MessageMapping, fields: list[ResolvedField], problems: list[str]
+) -> list[Route]:
     signal_names = {s.name for s in message.signals}
     string = _address_reader(mapping.address.string, message, signal_names, "string", problems)
     module = _address_reader(mapping.address.module, message, signal_names, "module", problems)
-    _check_address_required(mapping, problems)
+    _check_address_required(mapping, fields, problems)
+    _check_bound_once(message.name, fields, problems)
+    ranged = [p for p in (mapping.address.string, mapping.address.module) if p and p.id_range]
+    if ranged:
+        return _ranged_routes(message, mapping, ranged[0], fields,
+                              readers=(string, module), problems=problems)  # fmt: skip
     id_mask = _id_mask(message.is_extended_frame, mapping.address.string, mapping.address.module)
     if message.frame_id & ~id_mask:
-        problems.append(f"message {mapping.name}: its DBC id {message.frame_id:#x} has bits set "
+        problems.append(f"message {message.name}: its DBC id {message.frame_id:#x} has bits set "
                         "inside the address id_bits")  # fmt: skip
-    fields = [
-        resolved
-        for binding in mapping.fields
-        for resolved in _resolve_binding(message, mapping.target, binding, problems)
-    ]
-    return Route(mapping.name, message.frame_id, message.is_extended_frame, id_mask,
-                 mapping.target, message, message.length, string, module, tuple(fields),
+    return [_route(message, target=mapping.target, frame_id=message.frame_id, id_mask=id_mask,
+                   readers=(string, module), fields=fields)]  # fmt: skip
+
+
+def _route(
+    message: Any, *, target: Target, frame_id: int, id_mask: int,
+    readers: tuple[AddressReader | None, AddressReader | None], fields: list[ResolvedField],
+) -> Route:  # fmt: skip
+    return Route(message.name, frame_id, message.is_extended_frame, id_mask, target, message,
+                 message.length, readers[0], readers[1], tuple(fields),
                  {f.signal: f for f in fields})  # fmt: skip
+
+
+def _ranged_routes(
+    message: Any, mapping: MessageMapping, part: AddressPart, fields: list[ResolvedField], *,
+    readers: tuple[AddressReader | None, AddressReader | None], problems: list[str],
+) -> list[Route]:  # fmt: skip
+    """One route per frame id of an id_range, its string or module number a constant."""
+    assert part.id_range is not None
+    first, last = part.id_range
+    if not first <= message.frame_id <= last:
+        problems.append(f"message {message.name}: its DBC id {message.frame_id:#x} is outside "
+                        f"id_range [{first:#x}, {last:#x}]")  # fmt: skip
+    full = (1 << ID_BITS[message.is_extended_frame]) - 1
+    routes = []
+    for number, frame_id in enumerate(range(first, last + 1), start=1):
+        fixed = AddressReader(constant=number, offset=part.offset)
+        pair = (fixed, readers[1]) if part is mapping.address.string else (readers[0], fixed)
+        routes.append(_route(message, target=mapping.target, frame_id=frame_id, id_mask=full,
+                             readers=pair, fields=fields))  # fmt: skip
+    return routes
 
 
 def _address_reader(
     part: AddressPart | None, message: Any, signals: set[str], what: str, problems: list[str]
 ) -> AddressReader | None:
-    if part is None:
+    if part is None or part.id_range is not None:
         return None
     if part.signal is not None and part.signal not in signals:
         problems.append(f"message {message.name}: {what} address signal {part.signal!r} "
@@ -167,12 +237,44 @@ def _address_reader(
     return AddressReader(signal=part.signal, constant=part.value, offset=part.offset)
 
 
-def _check_address_required(mapping: MessageMapping, problems: list[str]) -> None:
-    needs = {Target.MODULE: ("string", "module"), Target.STRING: ("string",), Target.ACK: ()}
-    for part in needs[mapping.target]:
-        if getattr(mapping.address, part) is None:
-            problems.append(f"message {mapping.name}: a {mapping.target} message needs "
-                            f"address.{part}")  # fmt: skip
+def _check_address_required(
+    mapping: MessageMapping, fields: list[ResolvedField], problems: list[str]
+) -> None:
+    """Module and string messages need an address for every value that does not carry one."""
+    if mapping.target is Target.ACK:
+        return
+    if mapping.address.string is None and any(f.string is None for f in fields):
+        problems.append(f"message {mapping.name}: a {mapping.target} message needs address."
+                        "string (or strings = [first, last] with {s} in names)")  # fmt: skip
+    needs_module = any(f.module is None for f in fields)
+    if mapping.target is Target.MODULE and mapping.address.module is None and needs_module:
+        problems.append(f"message {mapping.name}: a module message needs address.module (or "
+                        "per_module = N for cells numbered across the string)")  # fmt: skip
+
+
+def _check_bound_once(name: str, fields: list[ResolvedField], problems: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for field in fields:
+        if field.signal in seen:
+            problems.append(f"message {name}: signal {field.signal} is bound twice "
+                            f"({seen[field.signal]} and {field.label})")  # fmt: skip
+        seen[field.signal] = field.label
+
+
+def _check_fault_sources(
+    mapping: MappingFile, routes: list[Route], bits: FlagBits, problems: list[str]
+) -> None:
+    """A target's faults come from flags or from a fault word, never both (bits would clash)."""
+    for target, named in ((Target.MODULE, mapping.faults.module),
+                          (Target.STRING, mapping.faults.string)):  # fmt: skip
+        if target not in bits.names:
+            continue
+        words = [f"{r.message}.{f.signal}" for r in routes if r.target is target
+                 for f in r.fields if f.field == "fault_bits" and f.bit is None]  # fmt: skip
+        if words or named:
+            problems.append(f"{target} faults come from flags and from "
+                            f"{', '.join(words) or f'[faults.{target}]'}: use one or the other "
+                            "(flags name their own codes)")  # fmt: skip
 
 
 def _id_mask(extended: bool, *parts: AddressPart | None) -> int:
@@ -184,96 +286,6 @@ def _id_mask(extended: bool, *parts: AddressPart | None) -> int:
     return mask
 
 
-def _resolve_binding(
-    message: Any, target: Target, binding: FieldBinding, problems: list[str]
-) -> list[ResolvedField]:
-    spec = FIELDS[target].get(binding.field)
-    where = f"message {message.name}, field {binding.field!r}"
-    if spec is None:
-        known = ", ".join(FIELDS[target])
-        problems.append(f"{where}: not a {target} field (fields: {known})")
-        return []
-    if (spec.array_size > 0) != (binding.index is not None):
-        kind = "an array: give index = [first, last]" if spec.array_size else "not an array"
-        problems.append(f"{where}: the field is {kind}")
-        return []
-    sign = _sign(spec, binding, where, problems)
-    numbers = range(binding.index[0], binding.index[1] + 1) if binding.index else [None]
-    resolved = []
-    for n in numbers:
-        if n is not None and not 1 <= n <= spec.array_size:
-            problems.append(f"{where}: index {n} is outside 1..{spec.array_size}")
-            continue
-        # Resolved even without a sign, so that every other problem is listed too.
-        item = _resolve_one(message, spec, binding, n=n, sign=sign or 1, where=where,
-                            problems=problems)  # fmt: skip
-        if item is not None:
-            resolved.append(item)
-    return resolved if sign is not None else []
-
-
-def _resolve_one(
-    message: Any, spec: FieldSpec, binding: FieldBinding, *, n: int | None, sign: int, where: str,
-    problems: list[str],
-) -> ResolvedField | None:  # fmt: skip
-    name = binding.signal.format(n=n) if n is not None else binding.signal
-    valid = binding.valid.format(n=n) if binding.valid and n is not None else binding.valid
-    signals = {s.name: s for s in message.signals}
-    missing = [s for s in (name, valid) if s is not None and s not in signals]
-    for signal in missing:
-        problems.append(f"{where}: signal {signal!r} does not exist in message {message.name}")
-    if missing:
-        return None
-    factor = _unit_factor(spec, binding, signals[name].unit, f"{where}, signal {name}", problems)
-    if factor is None:
-        return None
-    factor *= sign
-    signal = signals[name]
-    # Integer signals carry as many decimals as their scale; IEEE-float signals are not rounded.
-    places = (
-        -1
-        if signal.is_float
-        else decimals(float(signal.scale) * factor, float(signal.offset) * factor)
-    )
-    return ResolvedField(binding.field, None if n is None else n - 1, name, valid, factor,
-                         canonical_unit(signal.unit), spec.low, spec.high, places)  # fmt: skip
-
-
-def _unit_factor(
-    spec: FieldSpec, binding: FieldBinding, dbc_unit: str | None, where: str, problems: list[str]
-) -> float | None:
-    unit = canonical_unit(dbc_unit)
-    if binding.unit is not None and canonical_unit(binding.unit) != unit:
-        problems.append(f"{where}: unit mismatch: the mapping expects {binding.unit!r}, the DBC "
-                        f"says {unit!r}")  # fmt: skip
-        return None
-    if spec.kind is not Kind.MEASURE:
-        if unit:
-            problems.append(f"{where}: unit mismatch: the field is dimensionless, the DBC says "
-                            f"{unit!r}")  # fmt: skip
-            return None
-        return 1.0
-    factor = unit_factor(unit, spec.unit)
-    if factor is None:
-        problems.append(f"{where}: unit mismatch: the DBC says {unit!r}, the field needs "
-                        f"{spec.unit!r} (no known conversion)")  # fmt: skip
-    return factor
-
-
-def _sign(spec: FieldSpec, binding: FieldBinding, where: str, problems: list[str]) -> int | None:
-    """-1 when the BMS counts charge as positive (the model counts discharge), else 1."""
-    if binding.positive is not None and not spec.directed:
-        problems.append(f"{where}: positive applies to currents only; this field has no "
-                        "direction")  # fmt: skip
-        return None
-    # A current read the wrong way round looks plausible everywhere, so it is never assumed.
-    if binding.positive is None and spec.directed:
-        problems.append(f"{where}: say which way the BMS counts this current as positive: "
-                        'positive = "discharge" (SunSpec, as the model) or "charge"')  # fmt: skip
-        return None
-    return -1 if binding.positive == "charge" else 1
-
-
 def _check_overlaps(routes: list[Route], problems: list[str]) -> None:
     seen_ids: dict[tuple[int, bool, int], str] = {}
     for route in routes:
@@ -282,12 +294,13 @@ def _check_overlaps(routes: list[Route], problems: list[str]) -> None:
             problems.append(f"overlap: messages {seen_ids[id_key]} and {route.message} are mapped "
                             f"to the same frame ids")  # fmt: skip
         seen_ids[id_key] = route.message
-    bound: dict[tuple[Target, str], str] = {}
+    bound: dict[tuple[Target, int | None, str], str] = {}
     for route in routes:
+        fixed = route.string.constant if route.string is not None else None
         for field in route.fields:
-            key = (route.target, field.label)
+            key = (route.target, fixed, field.label)
             source = f"{route.message}.{field.signal}"
-            if key in bound:
+            if key in bound and bound[key] != source:
                 problems.append(f"overlap: {route.target}.{field.label} is bound by both "
                                 f"{bound[key]} and {source}")  # fmt: skip
             bound[key] = source

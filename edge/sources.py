@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 import can
 
@@ -110,7 +111,26 @@ class CheckedCandumpLines:
         self.file.close()
 
 
-def log_frames(path: Path, counters: Counters, *, realtime: bool = False) -> Iterator[Frame]:
+def trc_messages(path: Path, zone: str | None) -> Iterator[can.Message]:
+    """A PCAN trace's messages at absolute UTC times; its start time is the local wall-clock
+    time of the recording PC, read in `zone` (python-can takes it as UTC)."""
+    reader = can.TRCReader(str(path))
+    shift: float | None = None
+    for message in reader:
+        if shift is None:
+            start = reader.start_time  # known once the header has been read
+            if start is None:
+                raise ValueError(f"{path}: this .trc has no $STARTTIME, so its times are "
+                                 "relative; record with file version 1.1 or newer")  # fmt: skip
+            offset = ZoneInfo(zone or "UTC").utcoffset(start.replace(tzinfo=None))
+            shift = offset.total_seconds() if offset else 0.0
+        message.timestamp -= shift
+        yield message
+
+
+def log_frames(
+    path: Path, counters: Counters, *, realtime: bool = False, trc_zone: str | None = None
+) -> Iterator[Frame]:
     """Frames from a recorded log (.log candump, .asc, .blf, .trc), optionally at original speed."""
     suffix = path.suffix.lower()
     if suffix not in LOG_SUFFIXES:
@@ -121,6 +141,8 @@ def log_frames(path: Path, counters: Counters, *, realtime: bool = False) -> Ite
             path.open(encoding="ascii", errors="replace"), counters, path.name
         )
         reader: Iterable[can.Message] = can.CanutilsLogReader(lines)  # type: ignore[arg-type]
+    elif suffix == ".trc":
+        reader = trc_messages(path, trc_zone)
     elif suffix == ".asc":
         # ASC stores times relative to its header date; the collector wants absolute times.
         reader = can.ASCReader(str(path), relative_timestamp=False)

@@ -35,7 +35,7 @@ class FastModuleRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=
     ts: AwareTime
     string: StringNo
     module: ModuleNo
-    cell_v: Annotated[list[CellVolt], Meta(min_length=1, max_length=64)]
+    cell_v: Annotated[list[CellVolt | None], Meta(min_length=1, max_length=64)]
     temp_c: Annotated[list[TempC], Meta(max_length=16)] = []
     soc_pct: Percent | None = None
     soh_pct: Percent | None = None

@@ -6,8 +6,10 @@ and reason, while the good rows of the same batch go on to be stored.
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Literal, TypeVar
 
 import orjson
@@ -27,6 +29,7 @@ from app.ingest.schemas import (
 )
 
 Section = Literal["modules", "strings", "events", "assets"]
+_CELL_V = attrgetter("cell_v")
 ModuleFields = ModuleRow | FastModuleRow
 StringFields = StringRow | FastStringRow
 RowT = TypeVar("RowT", bound=BaseModel)
@@ -108,14 +111,20 @@ def parse_section(
 Problem = tuple[str, Any, str]  # field, value, reason
 
 
-def array_problem(name: str, values: list[float], bounds: tuple[float, float]) -> Problem | None:
-    """The first element outside its bounds or not finite, named by index (cell_v.15)."""
+def array_problem(
+    name: str, values: Sequence[float | None], bounds: tuple[float, float]
+) -> Problem | None:
+    """The first element outside its bounds or not finite, named by index (cell_v.15); null
+    elements (cells the BMS flagged invalid) are allowed, but not all of them."""
     low, high = bounds
-    if all(map(math.isfinite, values)) and (
-        not values or low <= min(values) <= max(values) <= high
-    ):
+    known = [v for v in values if v is not None]
+    if values and not known:
+        return name, None, "every element is null: a sample needs at least one known value"
+    if all(map(math.isfinite, known)) and (not known or low <= min(known) <= max(known) <= high):
         return None
     for i, value in enumerate(values):
+        if value is None:
+            continue
         if not math.isfinite(value):
             return f"{name}.{i}", value, "Input should be a finite number"
         if value < low:
@@ -157,6 +166,10 @@ def parse_strict(body: bytes) -> ParsedBatch | None:
         return None
     if counters_problem(batch.counters) is not None:
         return None  # the row-by-row path names the counter
+    if any(
+        None in cells and cells.count(None) == len(cells) for cells in map(_CELL_V, batch.modules)
+    ):
+        return None  # a row whose every cell is null: the row-by-row path refuses it
     parsed = ParsedBatch(
         Envelope.of(batch),
         _received(batch),

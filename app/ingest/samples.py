@@ -55,7 +55,7 @@ def _block(pairs: Sequence[Accepted]) -> tuple[ModuleBlock, np.ndarray]:
     bits = {name: packed(map(attrgetter(name), rows), n, "q") for name in _BITS}
     # None (not reported) counts as not bypassed.
     bits["quality"] |= packed(map(_BYPASSED, rows), n, "?") * QUALITY_BYPASSED
-    cell_v = packed(chain.from_iterable(map(_CELL_V, rows)), n * cells, "d")
+    cell_v = floats(list(chain.from_iterable(map(_CELL_V, rows))))  # null cells become NaN
     temp_c = packed(chain.from_iterable(map(_TEMP_C, rows)), n * sensors, "d")
     block = derived_block(
         module_id=packed(map(_MODULE_ID, assets), n, "q"),

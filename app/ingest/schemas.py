@@ -37,7 +37,8 @@ class ModuleRow(Row):
     ts: AwareDatetime
     string: StringNo
     module: Annotated[int, Field(ge=1, le=255)]
-    cell_v: Annotated[list[float], Field(min_length=1, max_length=64)]
+    # null: a cell the BMS flagged invalid (unknown), not a reading.
+    cell_v: Annotated[list[float | None], Field(min_length=1, max_length=64)]
     temp_c: Annotated[list[float], Field(max_length=16)] = []
     soc_pct: Percent | None = None
     soh_pct: Percent | None = None

@@ -7,6 +7,7 @@ follows PostgreSQL's documented binary COPY format (each field: int32 length, th
 -1 for NULL; arrays as ndim, flags, element type, then length and lower bound per dimension).
 """
 
+import math
 import struct
 from collections.abc import Iterable
 from functools import lru_cache
@@ -94,12 +95,42 @@ def _encode_rows(block: ModuleBlock, rows: np.ndarray | slice, nulls: frozenset[
 def module_block_rows(block: ModuleBlock) -> bytes:
     """The COPY rows of one block (no header or trailer)."""
     pattern, codes = _null_patterns(block)
+    unknown_cells = np.isnan(block.cell_v).any(axis=1)
+    everyone = not unknown_cells.any()
+    if not everyone:
+        # Rows with null cells (rare) are written apart: their arrays' layout differs.
+        pattern[unknown_cells] = -1
+        codes = [code for code in codes if (pattern == code).any()]
     parts = []
     for code in codes:
         nulls = frozenset(name for bit, name in enumerate(_NULLABLE) if code >> bit & 1)
-        rows = slice(None) if len(codes) == 1 else np.flatnonzero(pattern == code)
+        rows = slice(None) if len(codes) == 1 and everyone else np.flatnonzero(pattern == code)
         parts.append(_encode_rows(block, rows, nulls))
+    parts += [_row_with_unknown_cells(block, i) for i in np.flatnonzero(unknown_cells).tolist()]
     return b"".join(parts)
+
+
+def _row_with_unknown_cells(block: ModuleBlock, i: int) -> bytes:
+    """One COPY row, field by field: for rows whose cell_v array has NULL (NaN) elements."""
+    parts = [struct.pack(">h", len(_MODULE_FIELDS))]
+    for name, kind, nullable in _MODULE_FIELDS:
+        value = getattr(block, name)[i]
+        if kind == REAL_ARRAY:
+            parts.append(_real_array(value.tolist()))
+        elif nullable and np.isnan(value):
+            parts.append(NULL)
+        else:
+            packed = np.array(value, dtype=kind).tobytes()
+            parts.append(struct.pack(">i", len(packed)) + packed)
+    return b"".join(parts)
+
+
+def _real_array(values: list[float]) -> bytes:
+    """A one-dimensional real[] field; NaN elements are NULL."""
+    has_null = any(map(math.isnan, values))
+    elements = b"".join(NULL if math.isnan(v) else struct.pack(">if", 4, v) for v in values)
+    body = struct.pack(">iiiii", 1, int(has_null), FLOAT4_OID, len(values), 1) + elements
+    return struct.pack(">i", len(body)) + body
 
 
 def module_samples_copy_data(samples: ModuleSamples) -> bytes:

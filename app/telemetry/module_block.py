@@ -7,6 +7,7 @@ NumPy operations per batch. A block holds rows of one shape (cells and sensors p
 `ModuleSamples` is a batch's blocks together.
 """
 
+import math
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -78,7 +79,7 @@ def _python_value(name: str, value: Any) -> Any:
     if name == "ts":
         return from_timestamp_us(int(value))
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return [None if math.isnan(v) else v for v in value.tolist()]  # NaN: a null cell
     if isinstance(value, np.floating):
         return None if np.isnan(value) else float(value)
     return int(value)
@@ -103,11 +104,7 @@ def derived_block(
         current_a=scalars["current_a"],
         voltage_v=scalars["voltage_v"],
         cell_v=cell_v,
-        cell_v_min=cell_v.min(axis=1),
-        cell_v_max=cell_v.max(axis=1),
-        cell_v_avg=np.round(cell_v.mean(axis=1), 4),  # to 0.1 mV
-        cell_v_min_idx=cell_v.argmin(axis=1),  # the first such cell, as list.index() gives
-        cell_v_max_idx=cell_v.argmax(axis=1),
+        **_cell_statistics(cell_v),
         temp_c=temp_c,
         temp_c_max=np.full(len(module_id), np.nan) if no_sensors else temp_c.max(axis=1),
         balancing=bits["balancing"],
@@ -115,6 +112,27 @@ def derived_block(
         fault_bits=bits["fault_bits"],
         quality=bits["quality"],
     )
+
+
+def _cell_statistics(cell_v: F8) -> dict[str, Any]:
+    """Lowest, highest and mean cell and where they are, over the known (non-NaN) cells.
+
+    Ingest refuses rows without any known cell, so every row has a minimum and a maximum.
+    """
+    unknown = np.isnan(cell_v)
+    if unknown.any():  # rare: cells the BMS flagged invalid
+        low, high = np.where(unknown, np.inf, cell_v), np.where(unknown, -np.inf, cell_v)
+        mean = np.nanmean(cell_v, axis=1)
+    else:
+        low = high = cell_v
+        mean = cell_v.mean(axis=1)
+    return {
+        "cell_v_min": low.min(axis=1),
+        "cell_v_max": high.max(axis=1),
+        "cell_v_avg": np.round(mean, 4),  # to 0.1 mV
+        "cell_v_min_idx": low.argmin(axis=1),  # the first such cell, as list.index() gives
+        "cell_v_max_idx": high.argmax(axis=1),
+    }
 
 
 _DTYPES = {"d": np.float64, "q": np.int64, "?": np.bool_}
@@ -144,7 +162,7 @@ class HasReadings(Protocol):
     """Anything with a module's cell voltages and temperatures (wire or storage rows)."""
 
     @property
-    def cell_v(self) -> Sequence[float]: ...
+    def cell_v(self) -> Sequence[float | None]: ...
     @property
     def temp_c(self) -> Sequence[float]: ...
 
@@ -176,6 +194,7 @@ def _block_of_rows(rows: Sequence[ModuleSampleRow]) -> ModuleBlock:
         if f.name == "ts":
             columns["ts_us"] = np.array([timestamp_us(v) for v in values], dtype=np.int64)
         elif f.name in ("cell_v", "temp_c"):
+            # None (a null cell) becomes NaN, as in ingest.
             columns[f.name] = np.array(values, dtype=np.float64).reshape(len(rows), -1)
         elif f.type is int:
             columns[f.name] = np.array(values, dtype=np.int64)

@@ -15,7 +15,7 @@ class ModuleSampleRow:
     soh_pct: float | None
     current_a: float | None
     voltage_v: float | None
-    cell_v: list[float]
+    cell_v: list[float | None]  # None: a cell the BMS flagged invalid (unknown)
     cell_v_min: float
     cell_v_max: float
     cell_v_avg: float

@@ -43,7 +43,7 @@ class CellBar:
     """One cell's bar: its voltage, height in the chart, and its marks."""
 
     number: int
-    volts: float
+    volts: float | None  # None: the BMS flagged the cell invalid; it is unknown
     height: float  # 0..1 within the module's own range, padded
     is_min: bool
     is_max: bool
@@ -52,10 +52,11 @@ class CellBar:
 
 def cell_bars(module: dict[str, Any]) -> list[CellBar]:
     """Per-cell bars scaled to the module's spread, so a 5 mV difference is visible."""
-    cells: list[float] = module["cell_v"] or []
-    if not cells:
+    cells: list[float | None] = module["cell_v"] or []
+    known = [v for v in cells if v is not None]
+    if not known:
         return []
-    low, high = min(cells), max(cells)
+    low, high = min(known), max(known)
     pad = max(0.005, (high - low) * 0.25)  # volts
     bottom, span = low - pad, (high - low) + 2 * pad
     balancing = module["balancing"] or 0
@@ -63,7 +64,7 @@ def cell_bars(module: dict[str, Any]) -> list[CellBar]:
         CellBar(
             i + 1,
             v,
-            (v - bottom) / span,
+            0.0 if v is None else (v - bottom) / span,
             i == module["min_idx"],
             i == module["max_idx"],
             bool(balancing >> i & 1),

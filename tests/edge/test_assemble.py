@@ -94,7 +94,43 @@ def test_stale_and_invalid_values_are_flagged(protocol: Protocol) -> None:
     bus.cells(T0 + 1.1, 1, 1, 0, 3.3, ok2=0)  # group 1 not refreshed; cell 2 flagged invalid
     out = bus.assembler.flush(T0 + 2.0)
     assert out.modules[0].quality == Q_STALE | Q_INVALID
-    assert out.modules[0].cell_v[1] == 3.302  # the last valid value is kept
+    # The invalid cell is unknown now, not its last valid value; the others are kept.
+    assert out.modules[0].cell_v[:3] == (3.301, None, 3.303)
+
+
+def test_a_cell_invalid_from_the_start_does_not_hold_back_the_module(protocol: Protocol) -> None:
+    bus = Bus(protocol)
+    bus.cells(T0 + 0.1, 1, 1, 0, 3.3, ok3=0)
+    bus.cells(T0 + 0.2, 1, 1, 1, 3.3, ok8=0)
+    out = bus.assembler.flush(T0 + 1.0)
+    assert [m.cell_v for m in out.modules] == [
+        (3.301, 3.302, None, 3.304, 3.305, 3.306, 3.307, None)
+    ]
+    assert out.modules[0].quality & Q_INVALID
+
+
+def test_a_cell_valid_again_is_stored_again(protocol: Protocol) -> None:
+    bus = Bus(protocol)
+    bus.cells(T0 + 0.1, 1, 1, 0, 3.3, ok1=0)
+    bus.cells(T0 + 0.2, 1, 1, 1, 3.3)
+    bus.assembler.flush(T0 + 1.0)
+    bus.cells(T0 + 1.1, 1, 1, 0, 3.4)
+    bus.cells(T0 + 1.2, 1, 1, 1, 3.4)
+    out = bus.assembler.flush(T0 + 2.0)
+    assert out.modules[0].cell_v[0] == 3.401
+    assert not out.modules[0].quality & Q_INVALID
+
+
+def test_cells_that_never_come_are_counted_after_the_first_period(protocol: Protocol) -> None:
+    # The site file says 12 cells per module, the BMS sends 8: each sample is held back, and
+    # from the second period on that is counted and named.
+    bus = Bus(protocol, cells=12)
+    bus.full_module(T0 + 0.1)
+    assert bus.assembler.flush(T0 + 1.0).held_back == 0  # the first period may be a start-up gap
+    bus.full_module(T0 + 1.1)
+    out = bus.assembler.flush(T0 + 2.0)
+    assert (out.modules, out.held_back) == ([], 1)
+    assert "string 1 module 1: cells 9-12 of 12 never received" in out.held_back_detail
 
 
 def test_new_period_frame_closes_the_previous_period(protocol: Protocol) -> None:

@@ -176,8 +176,15 @@ def test_bad_mapping_is_refused_with_the_reason(tmp_path: Path, body: str, expec
 
 
 def test_structural_errors_name_the_location(tmp_path: Path) -> None:
-    path = write_mapping(tmp_path, '[[message]]\nname = "X"\ntarget = "rack"\nfields = []\n')
+    path = write_mapping(tmp_path, '[[message]]\nname = "X"\ntarget = "rack"\nfields = "y"\n')
     with pytest.raises(MappingError) as info:
         load_protocol(path)
     assert "message.0.target" in str(info.value)
     assert "message.0.fields" in str(info.value)
+
+
+def test_a_message_that_binds_nothing_is_refused(tmp_path: Path) -> None:
+    path = write_mapping(tmp_path, '[[message]]\nname = "X"\ntarget = "module"\nfields = []\n')
+    with pytest.raises(MappingError) as info:
+        load_protocol(path)
+    assert "message.0: message 'X' binds nothing: give fields or flags" in str(info.value)

@@ -1,0 +1,246 @@
+"""Vendor layouts from mapping files alone: recorded logs replayed through the real edge into
+TimescaleDB, compared with what plain cantools and each vendor's own arithmetic say was sent.
+
+flat_pack: cells and thermistors numbered across the string (module = n // 18 + 1), pages by a
+multiplexer, one frame id per string, string values behind a string multiplexer.
+cellmon: zero-based signal names, a validity bit per cell, one-bit fault flags, a DBC that
+loads only with strict = false.
+"""
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import can
+import cantools
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.db import psycopg_dsn, query_rows
+from tests.edge_process import edge_env, run_edge, write_site_file
+from tests.factories import committed_device_site
+from tests.server import LiveServer
+
+PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
+Cells = tuple[float | None, ...]
+Sample = tuple[Cells, tuple[float, ...]]
+Samples = dict[tuple[int, int, int], Sample]  # (string, module, second) -> (cells, temps)
+Update = tuple[tuple[int, int], dict[str, dict[int, float | None]]]  # asset -> field -> values
+
+
+def database(name: str) -> Any:
+    """A test vendor's DBC, loaded with plain cantools."""
+    return cantools.database.load_file(PROTOCOLS / f"{name}.dbc", strict=False)
+
+
+def write_log(path: Path, frames: list[tuple[float, int, bytes]]) -> None:
+    """A candump log, as python-can writes and reads it."""
+    with can.Logger(str(path)) as logger:
+        for ts, frame_id, data in frames:
+            logger.on_message_received(
+                can.Message(
+                    timestamp=ts,
+                    arbitration_id=frame_id,
+                    data=data,
+                    is_extended_id=False,
+                    channel="can0",
+                )
+            )
+
+
+def flat_pack_frames(start: float, seconds: int) -> list[tuple[float, int, bytes]]:
+    """Two strings of 12 x 18 cells and 12 x 4 thermistors, every second."""
+    db = database("flat_pack")
+    cells, therms, pack = (db.get_message_by_name(n) for n in ("CellPages", "ThermPages",
+                                                               "PackStrings"))  # fmt: skip
+    frames = []
+    for second in range(seconds):
+        ts = start + second + 0.05
+        for string in (1, 2):
+            for page in range(54):
+                values = {"PageIndex": page} | {
+                    f"Cell_{page * 4 + k:03}": 3200 + (string * 7 + (page * 4 + k) * 3 + second)
+                    % 300 for k in range(4)
+                }  # fmt: skip
+                frames.append((ts + page * 0.001, 0x6B0 + string - 1, cells.encode(values)))
+            for page in range(8):
+                values = {"ThermPage": page} | {
+                    f"Therm_{page * 6 + k:02}": 20 + (page * 6 + k + second + string) % 10
+                    for k in range(6)
+                }
+                frames.append((ts + 0.1 + page * 0.001, 0x6C0 + string - 1, therms.encode(values)))
+            signals = {"StringSel": string - 1} | {
+                f"S{s}_{name}": 0 for s in (1, 2) for name in ("PackVoltage", "PackCurrent",
+                                                               "PackSOC", "PackSOH")
+            }  # fmt: skip
+            signals |= {f"S{string}_PackVoltage": 700 + string, f"S{string}_PackSOC": 50 + string}
+            frames.append((ts + 0.2, 0x6D0, pack.encode(signals, strict=False)))
+    return frames
+
+
+def flat_pack_updates(message: can.Message, db: Any) -> Iterator[Update]:
+    """The oracle: module = n // per_module + 1, position n % per_module, string from the id."""
+    decoded = db.decode_message(message.arbitration_id & 0x7F0, bytes(message.data),
+                                decode_choices=False)  # fmt: skip
+    string = (message.arbitration_id & 0xF) + 1
+    per_module = {"Cell_": ("cells", 18, 0.001), "Therm_": ("temps", 4, 1.0)}
+    for name, value in decoded.items():
+        for prefix, (kind, per, scale) in per_module.items():
+            if name.startswith(prefix) and message.arbitration_id & 0x7F0 != 0x6D0:
+                n = int(name.removeprefix(prefix))
+                yield (string, n // per + 1), {kind: {n % per: round(value * scale, 3)}}
+
+
+def cellmon_frames(start: float, seconds: int) -> list[tuple[float, int, bytes]]:
+    """One string of 6 modules; module 2's last cell always invalid, module 3's fifth cell
+    invalid in second 1; two fault flags raised in second 1."""
+    db = database("cellmon")
+    volts, temps, flags = (db.get_message_by_name(n) for n in ("CellmonVoltages", "CellmonTemps",
+                                                               "CriticalFlags"))  # fmt: skip
+    frames = []
+    for second in range(seconds):
+        ts = start + second + 0.05
+        for address in range(6):  # module numbers 0..5 on the bus
+            for group in range(5):
+                values: dict[str, float] = {"CellGroup": group}
+                for k in range(4):
+                    n = group * 4 + k
+                    if n < 18:
+                        values[f"CellVoltage_{n:03}"] = 3300 + address * 20 + n + second
+                        bad = (address, n) == (1, 17) or (address, n, second) == (2, 4, 1)
+                        values[f"CellVoltage_{n:03}_Valid"] = 0 if bad else 1
+                frames.append((ts + group * 0.001, 0x500 | address, volts.encode(values)))
+            sensors = {f"Temperature_{k}": 25 + k + address for k in range(4)}
+            frames.append((ts + 0.01, 0x540 | address, temps.encode(sensors | {"ModuleSOC": 60})))
+        raised = {"Flag_CellOverVoltage": 1, "Flag_FanFault": 1} if second == 1 else {}
+        frames.append((ts + 0.3, 0x600, flags.encode({s.name: 0 for s in flags.signals} | raised)))
+    return frames
+
+
+def cellmon_updates(message: can.Message, db: Any) -> Iterator[Update]:
+    """The oracle: module from the low id bits (0-based), invalid cells unknown."""
+    base = message.arbitration_id & 0x7F0
+    if base not in (0x500, 0x540):
+        return
+    decoded = db.decode_message(base, bytes(message.data), decode_choices=False)
+    module = (message.arbitration_id & 0xF) + 1
+    cells: dict[int, float | None] = {}
+    temps: dict[int, float | None] = {}
+    for name, value in decoded.items():
+        if name.startswith("CellVoltage_") and not name.endswith("_Valid"):
+            valid = decoded[f"{name}_Valid"]
+            cells[int(name[12:15])] = round(value / 1000, 3) if valid else None
+        elif name.startswith("Temperature_"):
+            temps[int(name[12:])] = float(value)
+    yield (1, module), {"cells": cells, "temps": temps}
+
+
+def oracle(log: Path, updates: Callable[[can.Message], Iterator[Update]], cells: int) -> Samples:
+    """Per second, each module heard that second with every cell known: its last values."""
+    known: dict[tuple[int, int], dict[str, dict[int, float | None]]] = defaultdict(
+        lambda: {"cells": {}, "temps": {}}
+    )
+    expected: Samples = {}
+    heard: set[tuple[int, int]] = set()
+    second: int | None = None
+    for message in can.LogReader(str(log)):
+        now = math.floor(message.timestamp)
+        if second is not None and now > second:
+            expected |= _close(known, heard, second, cells)
+        second = now
+        for asset, values in updates(message):
+            heard.add(asset)
+            for kind, by_index in values.items():
+                known[asset][kind].update(by_index)
+    assert second is not None
+    return expected | _close(known, heard, second, cells)
+
+
+def _close(
+    known: dict[tuple[int, int], dict[str, dict[int, float | None]]],
+    heard: set[tuple[int, int]], second: int, cells: int,
+) -> Samples:  # fmt: skip
+    out: Samples = {}
+    for string, module in heard:
+        values = known[(string, module)]
+        if len(values["cells"]) == cells:
+            temps = values["temps"]
+            out[(string, module, second)] = (
+                tuple(values["cells"][i] for i in range(cells)),
+                tuple(float(t) for _, t in sorted(temps.items()) if t is not None),
+            )
+    heard.clear()
+    return out
+
+
+def stored(dsn: str, site_id: int) -> Samples:
+    """Module samples in TimescaleDB, keyed like the oracle."""
+    rows = query_rows(
+        dsn,
+        "SELECT r.index, m.position, extract(epoch FROM s.ts)::bigint, s.cell_v, s.temp_c "
+        "FROM module_sample s JOIN module m ON m.id = s.module_id "
+        "JOIN rack r ON r.id = m.rack_id WHERE r.site_id = %s",
+        site_id,
+    )
+    return {
+        (r, p, t): (tuple(None if v is None else round(v, 3) for v in cells),
+                    tuple(round(v, 3) for v in temps))
+        for r, p, t, cells, temps in rows
+    }  # fmt: skip
+
+
+async def replay(
+    server: LiveServer, engine: AsyncEngine, tmp_path: Path, *, protocol: str, strings: int,
+    modules: int, frames: list[tuple[float, int, bytes]],
+) -> tuple[int, Path]:  # fmt: skip
+    """Replay a log of a test vendor through `python -m edge replay`; the site id and the log."""
+    site = await committed_device_site(engine, racks=strings, modules_per_rack=modules,
+                                       cells_per_module=18, temps_per_module=4)  # fmt: skip
+    site_file = write_site_file(tmp_path, code=site.code, mapping=PROTOCOLS / f"{protocol}.toml",
+                                strings=strings, modules=modules, cells=18, temps=4)  # fmt: skip
+    log = tmp_path / f"{protocol}.log"
+    write_log(log, frames)
+    env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
+    result = run_edge(["replay", str(log), "--config", str(site_file)], env)
+    assert result.returncode == 0, result.stderr
+    return site.site_id, log
+
+
+def a_minute_ago() -> float:
+    """A whole second a minute back (inside the backend's accepted window)."""
+    return math.floor(datetime.now(UTC).timestamp()) - 60
+
+
+async def test_flat_cell_and_thermistor_numbering_across_strings(
+    server: LiveServer, engine: AsyncEngine, test_database_url: str, tmp_path: Path
+) -> None:
+    site_id, log = await replay(server, engine, tmp_path, protocol="flat_pack", strings=2,
+                                modules=12, frames=flat_pack_frames(a_minute_ago(), 3))  # fmt: skip
+    db = database("flat_pack")
+    expected = oracle(log, lambda m: flat_pack_updates(m, db), cells=18)
+    assert len(expected) == 2 * 12 * 3  # every module of both strings, every second
+    dsn = psycopg_dsn(test_database_url)
+    assert stored(dsn, site_id) == expected
+    strings = query_rows(dsn, "SELECT r.index, s.voltage_v, s.soc_pct FROM rack_sample s JOIN "
+                         "rack r ON r.id = s.rack_id WHERE r.site_id = %s ORDER BY 1 LIMIT 1",
+                         site_id)  # fmt: skip
+    assert strings == [(1, pytest.approx(701.0), pytest.approx(51.0))]
+
+
+async def test_zero_based_names_invalid_cells_and_fault_flags(
+    server: LiveServer, engine: AsyncEngine, test_database_url: str, tmp_path: Path
+) -> None:
+    site_id, log = await replay(server, engine, tmp_path, protocol="cellmon", strings=1,
+                                modules=6, frames=cellmon_frames(a_minute_ago(), 3))  # fmt: skip
+    db = database("cellmon")
+    expected = oracle(log, lambda m: cellmon_updates(m, db), cells=18)
+    assert len(expected) == 6 * 3
+    assert sum(None in cells for cells, _ in expected.values()) == 3 + 1  # the invalid cells
+    dsn = psycopg_dsn(test_database_url)
+    assert stored(dsn, site_id) == expected
+    codes = query_rows(dsn, "SELECT DISTINCT code FROM alarm_event WHERE site_id = %s AND raised "
+                       "ORDER BY 1", site_id)  # fmt: skip
+    assert codes == [("cell_ov_alarm",), ("fan_fault",)]
