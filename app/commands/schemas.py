@@ -143,7 +143,8 @@ class ClearRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, Field(min_length=3, max_length=500)]
+    # Printable text: it goes into the command's record and the audit log as written.
+    reason: Annotated[str, Field(min_length=3, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 class EdgeResult(BaseModel):
