@@ -5,9 +5,9 @@ to keep the suite quick), and the test reads what it made through the API and th
 """
 
 import os
-import selectors
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,10 +28,11 @@ STARTUP_TIMEOUT_S = 900.0  # a loaded two-core machine starts slowly; an idle on
 # The scripted incident: salt-flats string 4 module 9 overheats 15 s after start (site file).
 INCIDENT_SITE, INCIDENT_STRING = "salt-flats", 4
 INCIDENT_WAIT_S = 120.0
-# The edge policy's target is 500 ms from the fault frame to its isolate frame (issue #6,
-# bench/policy.py); the stored time to isolate ends at the contactor's feedback, which the
-# simulated BMS reports in its next status frame (every 0.5 s).
-ISOLATE_TARGET_S = 0.5 + 0.5
+# The edge policy's target: 500 ms from the fault frame to its isolate frame (issue #6,
+# bench/policy.py). The stored time to isolate ends later, at the contactor's feedback in the
+# simulated BMS's next status frames (every 0.5 s), on a machine other tests keep busy.
+POLICY_TARGET_S = 0.5
+FEEDBACK_WITHIN_S = 2.0
 pytestmark = pytest.mark.timeout(STARTUP_TIMEOUT_S + 300)
 
 
@@ -42,25 +43,27 @@ class Running:
     url: str
     output: str
     http: httpx.Client
+    started_at: float  # when the script was started (the live incident comes after)
 
 
 def _read_until(process: subprocess.Popen[str], marker: str, timeout_s: float) -> str:
     """What the process printed until a line containing `marker` (fails on exit or timeout)."""
-    assert process.stdout is not None
     lines: list[str] = []
-    deadline = time.monotonic() + timeout_s
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=1.0):
-                continue
-            line = process.stdout.readline()
-            if not line:
-                break
+    seen = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:  # to the end: the pipe never fills up
             lines.append(line)
             if marker in line:
-                return "".join(lines)
-    pytest.fail(f"`make run` did not print {marker!r}; it printed:\n{''.join(lines)}")
+                seen.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + timeout_s
+    while not seen.wait(1.0):
+        if time.monotonic() > deadline or process.poll() is not None:
+            pytest.fail(f"`make run` did not print {marker!r}; it printed:\n{''.join(lines)}")
+    return "".join(lines)
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
@@ -81,6 +84,7 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     env = {**os.environ, "RIDETHROUGH_DATABASE_URL": url, "RIDETHROUGH_PORT": str(port),
            "RIDETHROUGH_RUN_DATA": str(tmp_path_factory.mktemp("run-data")),
            "RIDETHROUGH_DEMO_HISTORY_DAYS": str(HISTORY_DAYS)}  # fmt: skip
+    started_at = time.time()
     process = subprocess.Popen(
         ["bash", "scripts/run.sh"], cwd=PROJECT_ROOT, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
@@ -91,7 +95,7 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         cookies, csrf = sign_in(base, ensure_user(psycopg_dsn(url), "operator"))
         with httpx.Client(base_url=base, cookies=cookies, headers={"X-CSRF-Token": csrf},
                           timeout=30) as http:  # fmt: skip
-            yield Running(base, output, http)
+            yield Running(base, output, http, started_at)
     finally:
         _stop(process)
         drop_database(DATABASE)
@@ -101,11 +105,11 @@ def _when(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _policy_isolation(http: httpx.Client) -> dict[str, Any] | None:
-    """The scripted incident's isolation by the edge policy, once there is one."""
-    answer = http.get(f"/api/v1/sites/{INCIDENT_SITE}/isolations").raise_for_status().json()
-    for row in answer["items"]:
-        live = _when(row["onset_at"]).timestamp() > time.time() - INCIDENT_WAIT_S * 2
+def _policy_isolation(running: Running) -> dict[str, Any] | None:
+    """The live scripted incident's isolation by the edge policy, once there is one."""
+    url = f"/api/v1/sites/{INCIDENT_SITE}/isolations"
+    for row in running.http.get(url).raise_for_status().json()["items"]:
+        live = _when(row["onset_at"]).timestamp() > running.started_at  # not the history's
         if row["string"] == INCIDENT_STRING and row["isolated_by"] == "edge_policy" and live:
             return dict(row)
     return None
@@ -141,10 +145,16 @@ def test_the_scripted_incident_is_isolated_by_the_edge_policy_and_can_be_returne
     make_run: Running,
 ) -> None:
     http = make_run.http
-    isolation = _wait_for(lambda: _policy_isolation(http), INCIDENT_WAIT_S, "policy isolation")
+    isolation = _wait_for(lambda: _policy_isolation(make_run), INCIDENT_WAIT_S, "isolation")
     assert isolation["fault_code"] == "over_temp_alarm"
-    assert isolation["time_to_isolate_s"] is not None
-    assert 0 <= isolation["time_to_isolate_s"] <= ISOLATE_TARGET_S
+    assert 0 <= isolation["time_to_isolate_s"] <= FEEDBACK_WITHIN_S
+    listed = http.get(f"/api/v1/sites/{INCIDENT_SITE}/commands").raise_for_status().json()
+    onset = _when(isolation["onset_at"])
+    action = next(c for c in listed["items"] if c["kind"] == "isolate_string"
+                  and c["origin"] == "edge_policy" and c["fault_onset_at"]
+                  and _when(c["fault_onset_at"]) == onset)  # fmt: skip
+    reaction = _when(action["sent_at"]) - onset
+    assert 0 <= reaction.total_seconds() <= POLICY_TARGET_S
     # The cooling comes back a simulated hour (a minute) after it failed; then the module cools
     # with its thermal time constant (15 s here), and the operator returns the string.
     repaired_at = _when(isolation["onset_at"]).timestamp() + 60 + 20
