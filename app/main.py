@@ -19,7 +19,9 @@ from app.commands.routes import router as commands_router
 from app.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker, libpq_dsn
 from app.core.errors import install_error_handlers
+from app.core.headers import SecurityHeaders
 from app.core.jobs import Jobs
+from app.core.proxies import TrustedProxies
 from app.core.registry import ALL_MODELS
 from app.core.templating import create_templates
 from app.core.termination import on_termination
@@ -97,4 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, dependencies=signed_in)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.add_middleware(ArrivalStamp)
+    app.add_middleware(SecurityHeaders)
+    # Outermost: everything after it sees the client as the trusted proxies report it.
+    app.add_middleware(TrustedProxies, proxies=settings.trusted_proxies)
     return app

@@ -28,6 +28,8 @@ HTTP_ERROR_CODES = {
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
     503: "service_unavailable",
 }
 
