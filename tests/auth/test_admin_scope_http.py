@@ -103,6 +103,20 @@ def admins(server: LiveServer, world: World) -> Iterator[dict[str, httpx.Client]
 
 
 Request = tuple[str, dict[str, Any]]  # path, form
+
+
+def reset(world: World, name: str, role: str, *codes: str) -> Request:
+    """A user of these sites exists; reset them to a user of `mine`."""
+    world.user(name, role, *codes)
+    return "/admin/users", {"username": name, "role": role, "sites": [world.mine]}
+
+
+def rotate(world: World, name: str, code: str) -> Request:
+    """A device of this site exists; ask for a new token for it."""
+    world.device(name, code)
+    return "/admin/devices", {"site": code, "name": name, "rotate": "true"}
+
+
 NUMBERS = itertools.count(1)
 # case -> (the request, built on fresh objects named n; status for the limited admin; for the
 # admin of every site). Allowed actions answer 200 with the admin page.
@@ -122,17 +136,13 @@ CASES: dict[str, tuple[Callable[[World, str], Request], int, int]] = {
         lambda w, n: ("/admin/users", {"username": n, "role": "viewer",
                                        "sites": [w.mine, w.theirs]}), 422, 200),
     "reset a user of my site": (
-        lambda w, n: (w.user(n, "viewer", w.mine) and "/admin/users",
-                      {"username": n, "role": "viewer", "sites": [w.mine]}), 200, 200),
+        lambda w, n: reset(w, n, "viewer", w.mine), 200, 200),
     "reset a user of every site": (
-        lambda w, n: (w.user(n, "operator") and "/admin/users",
-                      {"username": n, "role": "operator", "sites": [w.mine]}), 403, 200),
+        lambda w, n: reset(w, n, "operator"), 403, 200),
     "reset a user of my site and another": (
-        lambda w, n: (w.user(n, "viewer", w.mine, w.theirs) and "/admin/users",
-                      {"username": n, "role": "viewer", "sites": [w.mine]}), 403, 200),
+        lambda w, n: reset(w, n, "viewer", w.mine, w.theirs), 403, 200),
     "reset a user of another site": (
-        lambda w, n: (w.user(n, "viewer", w.theirs) and "/admin/users",
-                      {"username": n, "role": "viewer", "sites": [w.mine]}), 403, 200),
+        lambda w, n: reset(w, n, "viewer", w.theirs), 403, 200),
     "disable a user of my site": (
         lambda w, n: (f"/admin/users/{w.user(n, 'viewer', w.mine)}/disable", {}), 200, 200),
     "disable a user of every site": (
@@ -161,8 +171,7 @@ CASES: dict[str, tuple[Callable[[World, str], Request], int, int]] = {
     "register a device at another site": (
         lambda w, n: ("/admin/devices", {"site": w.theirs, "name": n}), 422, 200),
     "rotate a device of another site": (
-        lambda w, n: (w.device(n, w.theirs) and "/admin/devices",
-                      {"site": w.theirs, "name": n, "rotate": "true"}), 422, 200),
+        lambda w, n: rotate(w, n, w.theirs), 422, 200),
     "revoke a device of my site": (
         lambda w, n: (f"/admin/devices/{w.device(n, w.mine)}/revoke", {}), 200, 200),
     "revoke a device of another site": (
