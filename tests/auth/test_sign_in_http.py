@@ -170,3 +170,45 @@ def test_a_password_reset_ends_the_users_sessions(server: LiveServer) -> None:
             (user,),
         ).fetchone()
     assert sessions == (0,)
+
+
+async def healthz_p50(client: httpx.AsyncClient, samples: int = 25) -> float:
+    """The median time of /healthz, asked one after another."""
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        assert (await client.get("/healthz")).status_code == 200
+        times.append(time.perf_counter() - started)
+        await asyncio.sleep(0.02)
+    return sorted(times)[len(times) // 2]
+
+
+async def test_a_burst_of_sign_ins_does_not_stall_other_requests(server: LiveServer) -> None:
+    # One user each: a user's attempts in flight count as failures until their password proves
+    # right, so one browser per user is what a real burst looks like.
+    users = [ensure_user(psycopg_dsn(server.database_url), "viewer", name=f"burst-viewer-{n}")
+             for n in range(8)]  # fmt: skip
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as probe:
+        baseline = await healthz_p50(probe)
+        stop = asyncio.Event()
+
+        async def keep_signing_in(user: str) -> int:
+            signed = 0
+            async with httpx.AsyncClient(base_url=server.url, timeout=60) as browser:
+                while not stop.is_set():
+                    form = LOGIN_CSRF.search((await browser.get("/login")).text)
+                    assert form is not None
+                    data = {"username": user, "password": PASSWORD, "csrf_token": form.group(1)}
+                    assert (await browser.post("/login", data=data)).status_code == 303
+                    signed += 1
+            return signed
+
+        burst = [asyncio.create_task(keep_signing_in(user)) for user in users]
+        await asyncio.sleep(1.0)  # the burst is under way: argon2 work queued and running
+        during = await healthz_p50(probe)
+        stop.set()
+        signed = sum(await asyncio.gather(*burst))
+    assert signed >= 8
+    # Argon2 on the event loop made every request wait for the hashes ahead of it (about
+    # 100 ms each); in worker threads the loop answers at once. Generous for a shared machine.
+    assert during < max(0.05, 10 * baseline), (baseline, during)
