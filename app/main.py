@@ -31,6 +31,7 @@ from app.kpis.routes import router as kpis_router
 from app.live.hub import LiveHub
 from app.live.routes import router as live_router
 from app.live.stamp import ArrivalStamp
+from app.openapi import install_openapi
 from app.web.admin import router as admin_router
 from app.web.assets import router as assets_router
 from app.web.commands import router as web_commands_router
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = create_templates(settings)
     app.state.live = LiveHub(libpq_dsn(settings))
     install_error_handlers(app)
+    install_openapi(app)
     app.add_exception_handler(NotSignedInError, not_signed_in)
     for router in OWN_ACCESS_ROUTERS:
         app.include_router(router)
