@@ -35,6 +35,7 @@ ERROR_EXAMPLES = {
     429: "too many requests at once; retry after the time given",
 }
 WHY = {
+    400: "The body is not JSON (or not UTF-8) and cannot be read at all.",
     401: "Not authenticated: no credentials, or unknown, expired or revoked ones (the message "
          "says which).",
     403: "Authenticated, but not allowed: the role or token may not do this, or a browser "
@@ -68,11 +69,13 @@ def error_answer(status: int, description: str) -> dict[str, Any]:
     return answer
 
 
-def refusals(path: str, method: str) -> list[int]:
+def refusals(path: str, method: str, operation: dict[str, Any]) -> list[int]:
     """The refusals an operation may give, besides those its route declares."""
     if path in PUBLIC:
         return []
     statuses = [401, 422]
+    if "requestBody" in operation:
+        statuses.append(400)
     if method != "get" or path.startswith(DEVICE_PREFIXES):
         statuses.append(403)  # a role, a read-only token, or another site's device
     if path.endswith(("/export", "/telemetry")):
@@ -94,7 +97,7 @@ def document_operation(path: str, method: str, operation: dict[str, Any]) -> Non
     operation["security"] = security_of(path)
     responses = operation.setdefault("responses", {})
     declared = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
-    for status in sorted(declared | set(refusals(path, method))):
+    for status in sorted(declared | set(refusals(path, method, operation))):
         existing = responses.get(str(status), {})
         description = existing.get("description") or WHY.get(status, "Refused")
         if status == 422 and "content" in existing:
@@ -128,6 +131,7 @@ def describe(app: FastAPI) -> dict[str, Any]:
                 document_operation(path, method, operation)
         _validation_answers_use_the_envelope(schema)
         ingest_body(schema)
+        _only_the_pattern_keys(schema)
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -140,6 +144,19 @@ def _validation_answers_use_the_envelope(schema: dict[str, Any]) -> None:
                 operation["responses"]["422"] = error_answer(422, WHY[422])
     for name in ("HTTPValidationError", "ValidationError"):
         schema["components"]["schemas"].pop(name, None)
+
+
+def _only_the_pattern_keys(node: Any) -> None:
+    # A dict with constrained keys (pydantic: patternProperties) refuses any other key; say so,
+    # or clients (and schemathesis) take any key for valid.
+    if isinstance(node, dict):
+        if "patternProperties" in node:
+            node.setdefault("additionalProperties", False)
+        for value in node.values():
+            _only_the_pattern_keys(value)
+    elif isinstance(node, list):
+        for value in node:
+            _only_the_pattern_keys(value)
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, model_validator
 from starlette.responses import StreamingResponse
 
 from app.api.export import MEDIA_TYPES, Format, export_bytes
@@ -29,6 +29,19 @@ router = APIRouter(prefix="/api/v1", tags=["telemetry"])
 DEFAULT_RANGE = timedelta(hours=1)
 
 
+def iso_only(value: object) -> object:
+    """Refuse a bare number, which pydantic would read as seconds since 1970."""
+    try:
+        float(str(value))
+    except ValueError:
+        return value
+    raise ValueError(f"{value!r} is a number; give an ISO 8601 time with its offset, e.g. "
+                     "2026-12-05T10:00:00Z")  # fmt: skip
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(iso_only)]
+
+
 class TelemetryQuery(BaseModel):
     """Whose telemetry, which fields, at what resolution, over what range (UTC offsets needed)."""
 
@@ -37,8 +50,8 @@ class TelemetryQuery(BaseModel):
     fields: str = Field(default="", max_length=1000,
                         description="comma-separated field names; blank: the defaults. Currents "
                                     f"and powers (current_a…, power_kw): {CONVENTION}")  # fmt: skip
-    start: AwareDatetime | None = Field(default=None, description="default: an hour before end")
-    end: AwareDatetime | None = Field(default=None, description="default: now")
+    start: IsoTime | None = Field(default=None, description="default: an hour before end")
+    end: IsoTime | None = Field(default=None, description="default: now")
     string: int | None = Field(default=None, ge=1, le=255)
     module: int | None = Field(default=None, ge=1, le=255, description="position, with string")
 

@@ -133,6 +133,8 @@ EvidenceField = Literal[
     "contactor_closed", "current_a", "charge_limit_a", "discharge_limit_a", "bypassed"
 ]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+# Evidence is numbers as the edge read them: true or "1" is refused, as the schema says.
+EvidenceValue = Annotated[float, Field(allow_inf_nan=False, strict=True)]
 
 
 class EdgeResult(BaseModel):
@@ -146,7 +148,7 @@ class EdgeResult(BaseModel):
     # Status values the edge read from BMS frames newer than the ACK, per "string.module"
     # (module 0 for the string itself): telemetry that can verify the command at once.
     evidence: Annotated[
-        dict[EvidenceTarget, dict[EvidenceField, Finite]], Field(max_length=64)
+        dict[EvidenceTarget, dict[EvidenceField, EvidenceValue]], Field(max_length=64)
     ] = {}
 
 
@@ -187,7 +189,7 @@ class PolicyActionReport(BaseModel):
     detail: Annotated[str, Field(max_length=500)] = ""
     acked_at: datetime | None = None
     evidence: Annotated[
-        dict[EvidenceTarget, dict[EvidenceField, Finite]], Field(max_length=64)
+        dict[EvidenceTarget, dict[EvidenceField, EvidenceValue]], Field(max_length=64)
     ] = {}
     reported_at: datetime
 

@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +55,40 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         )
     # A handler may pass a whole error body (with per-field details) as the detail.
     body = exc.detail if isinstance(exc.detail, dict) else error_body(code, str(exc.detail))
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes on this path (Starlette names only the first route's)."""
+    routes = request.app.router.routes
+    allowed = [method for method in METHODS
+               if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                      for route in routes)]  # fmt: skip
+    return ", ".join(allowed)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = [
         {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"],
-         "value": err.get("input")}
+         "value": _shown(err.get("input"))}
         for err in exc.errors()
     ]  # fmt: skip
     body = error_body("validation_error", "the request is invalid", details)
     return JSONResponse(body, status_code=422)
+
+
+def _shown(value: object) -> object:
+    """A refused input as JSON can carry it: a body that is not JSON arrives as bytes."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

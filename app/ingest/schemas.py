@@ -23,6 +23,7 @@ Energy = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]  # kWh coun
 Bits = Annotated[int, Field(ge=0, lt=2**63)]
 StringNo = Annotated[int, Field(ge=1, le=255)]
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (PostgreSQL text refuses NUL)
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 class Row(BaseModel):
@@ -120,7 +121,8 @@ class Batch(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_: Literal["ridethrough.telemetry.v1"] = Field(alias="schema")
-    edge_id: Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$")]
+    # A UUID in its canonical form (36 characters of hex and dashes alone were not always one).
+    edge_id: Annotated[str, Field(pattern=UUID_PATTERN)]
     seq: Annotated[int, Field(ge=1, lt=2**62)]
     site: str
     created_at: AwareDatetime

@@ -17,6 +17,7 @@ from app.auth.service import SignedIn, disable_user, list_users, save_user
 from app.auth.tokens import create_token, list_tokens, revoke_token
 from app.core.db import SessionDep
 from app.core.htmx import render
+from app.core.ids import IntId
 from app.sites.overview import site_overviews
 from app.sites.repository import list_devices, revoke_device
 from app.sites.service import DuplicateDeviceError, UnknownSiteError, create_edge_device
@@ -93,7 +94,7 @@ async def new_token_form(
 
 @router.post("/tokens/{token_id}/revoke", response_class=HTMLResponse)
 async def revoke_token_form(
-    request: Request, session: SessionDep, user: Admin, token_id: int
+    request: Request, session: SessionDep, user: Admin, token_id: IntId
 ) -> HTMLResponse:
     """Revoke an API token at once."""
     try:
@@ -129,7 +130,7 @@ async def new_device_form(
 
 @router.post("/devices/{device_id}/revoke", response_class=HTMLResponse)
 async def revoke_device_form(
-    request: Request, session: SessionDep, user: Admin, device_id: int
+    request: Request, session: SessionDep, user: Admin, device_id: IntId
 ) -> HTMLResponse:
     """Revoke an edge device's token at once (its site stops accepting its batches)."""
     revoked = await revoke_device(session, device_id, scope=user.site_ids)
@@ -167,7 +168,7 @@ async def new_user_form(
 
 @router.post("/users/{user_id}/disable", response_class=HTMLResponse)
 async def disable_user_form(
-    request: Request, session: SessionDep, user: Admin, user_id: int
+    request: Request, session: SessionDep, user: Admin, user_id: IntId
 ) -> HTMLResponse:
     """Disable a user; their sessions end at once."""
     if user_id == user.user_id:
