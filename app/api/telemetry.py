@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from starlette.responses import StreamingResponse
 
 from app.api.export import MEDIA_TYPES, Format, export_bytes
@@ -12,6 +12,7 @@ from app.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from app.api.schemas import TelemetryRow
 from app.core.db import SessionDep
 from app.core.errors import error_body
+from app.core.iso_times import AwareIsoTime
 from app.sites.access import VisibleSiteKey
 from app.telemetry.export_query import (
     Entity,
@@ -29,19 +30,6 @@ router = APIRouter(prefix="/api/v1", tags=["telemetry"])
 DEFAULT_RANGE = timedelta(hours=1)
 
 
-def iso_only(value: object) -> object:
-    """Refuse a bare number, which pydantic would read as seconds since 1970."""
-    try:
-        float(str(value))
-    except ValueError:
-        return value
-    raise ValueError(f"{value!r} is a number; give an ISO 8601 time with its offset, e.g. "
-                     "2026-12-05T10:00:00Z")  # fmt: skip
-
-
-IsoTime = Annotated[AwareDatetime, BeforeValidator(iso_only)]
-
-
 class TelemetryQuery(BaseModel):
     """Whose telemetry, which fields, at what resolution, over what range (UTC offsets needed)."""
 
@@ -50,8 +38,8 @@ class TelemetryQuery(BaseModel):
     fields: str = Field(default="", max_length=1000,
                         description="comma-separated field names; blank: the defaults. Currents "
                                     f"and powers (current_a…, power_kw): {CONVENTION}")  # fmt: skip
-    start: IsoTime | None = Field(default=None, description="default: an hour before end")
-    end: IsoTime | None = Field(default=None, description="default: now")
+    start: AwareIsoTime | None = Field(default=None, description="default: an hour before end")
+    end: AwareIsoTime | None = Field(default=None, description="default: now")
     string: int | None = Field(default=None, ge=1, le=255)
     module: int | None = Field(default=None, ge=1, le=255, description="position, with string")
 

@@ -62,3 +62,13 @@ def test_times_are_iso_8601_not_numbers(server: LiveServer, recorded: Recorded) 
                              params={"start": "0.5"})  # fmt: skip
     assert answer.status_code == 422
     assert "ISO 8601" in answer.text
+
+
+def test_an_edge_result_time_is_iso_8601_not_a_number(
+    server: LiveServer, recorded: Recorded
+) -> None:
+    device = {"Authorization": f"Bearer {recorded.site.token}"}
+    answer = httpx.post(f"{server.url}/api/v1/edge/commands/1/result",
+                        json={"outcome": "acked", "at": 0}, headers=device)  # fmt: skip
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["details"][0]["field"] == "body.at"
