@@ -244,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
                 access_log=not args.no_access_log,
                 # Long polls and event streams would otherwise hold a shutdown open.
                 timeout_graceful_shutdown=5,
+                # The app believes X-Forwarded-* only from RIDETHROUGH_TRUSTED_PROXIES (see
+                # app.core.proxies); uvicorn's own would trust any local peer's header.
+                proxy_headers=False,
             )
     except (FleetConfigError, UnknownSiteError, DuplicateDeviceError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -3,11 +3,12 @@
 from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import Field, PostgresDsn, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, PostgresDsn, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "secret", "ridethrough", "dev"})
@@ -56,8 +57,24 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(default=3600.0, gt=0)
     raw_retention_days: float = Field(default=30.0, gt=0)
     rollup_retention_days: float = Field(default=730.0, gt=0)
+    # Reverse proxies whose X-Forwarded-For (and -Proto) is believed: addresses or networks,
+    # comma-separated. Empty: the connection's own address is the client (no proxy).
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = []
+    # Concurrent /live streams one user (or token) may hold in one app process.
+    live_streams_per_user: int = Field(default=8, ge=1, le=1000)
+    # How often an idle /live stream sends a heartbeat and checks its session is still valid.
+    live_heartbeat_s: float = Field(default=15.0, gt=0, le=300)
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        """'10.0.0.1, 10.1.0.0/16' from the environment; each an address or a network."""
+        if isinstance(value, str):
+            return [ip_network(item.strip(), strict=False) for item in value.split(",")
+                    if item.strip()]  # fmt: skip
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:

@@ -19,7 +19,9 @@ from app.commands.routes import router as commands_router
 from app.config import Settings, get_settings
 from app.core.db import create_engine, create_export_engine, create_sessionmaker, libpq_dsn
 from app.core.errors import install_error_handlers
+from app.core.headers import SecurityHeaders
 from app.core.jobs import Jobs
+from app.core.proxies import TrustedProxies
 from app.core.registry import ALL_MODELS
 from app.core.streams import DroppedStreamFilter, StreamGate
 from app.core.templating import create_templates
@@ -30,6 +32,7 @@ from app.kpis.routes import router as kpis_router
 from app.live.hub import LiveHub
 from app.live.routes import router as live_router
 from app.live.stamp import ArrivalStamp
+from app.openapi import install_openapi
 from app.web.admin import router as admin_router
 from app.web.assets import router as assets_router
 from app.web.commands import router as web_commands_router
@@ -97,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = create_templates(settings)
     app.state.live = LiveHub(libpq_dsn(settings))
     install_error_handlers(app)
+    install_openapi(app)
     app.add_exception_handler(NotSignedInError, not_signed_in)
     for router in OWN_ACCESS_ROUTERS:
         app.include_router(router)
@@ -105,4 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, dependencies=signed_in)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.add_middleware(ArrivalStamp)
+    app.add_middleware(SecurityHeaders)
+    # Outermost: everything after it sees the client as the trusted proxies report it.
+    app.add_middleware(TrustedProxies, proxies=settings.trusted_proxies)
     return app

@@ -23,6 +23,7 @@ from app.auth.service import SignedIn
 from app.core.db import SessionDep
 from app.core.filters import UrlFilters
 from app.core.htmx import is_htmx, render
+from app.core.ids import BigId
 from app.core.security import client_host
 from app.sites.access import chosen_site_id
 from app.sites.overview import site_overviews
@@ -104,7 +105,7 @@ def _done(request: Request, back: str) -> Response:
 async def acknowledge_alarm(
     request: Request,
     session: SessionDep,
-    alarm_id: int,
+    alarm_id: BigId,
     *,
     user: Acknowledger,
     note: Annotated[str, Form(max_length=500)] = "",
@@ -167,7 +168,7 @@ class ShelveForm(BaseModel):
 async def shelve_alarm(
     request: Request,
     session: SessionDep,
-    alarm_id: int,
+    alarm_id: BigId,
     form: Annotated[ShelveForm, Form()],
     user: Shelver,
 ) -> Response:
@@ -193,7 +194,7 @@ async def shelve_alarm(
 async def unshelve_alarm(
     request: Request,
     session: SessionDep,
-    alarm_id: int,
+    alarm_id: BigId,
     user: Shelver,
     back: Annotated[str, Form()] = "/alarms",
 ) -> Response:

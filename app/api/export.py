@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.csv_safety import csv_cell
 from app.telemetry.export_query import (
     Field,
     Kind,
@@ -110,7 +111,7 @@ class CsvWriter:
         for row in rows:
             if self.long:
                 for ts, entity, metric, value in long_rows(self.selection, row):
-                    self.writer.writerow((iso(ts), entity, metric, value))
+                    self.writer.writerow((iso(ts), csv_cell(entity), csv_cell(metric), value))
             else:
                 ts, string, module, _, *values = row
                 self.writer.writerow((iso(ts), string, "" if module is None else module,
@@ -129,11 +130,12 @@ class CsvWriter:
 
 
 def _csv_value(value: Any) -> Any:
+    # Arrays are numbers joined by ';' (never text anyone typed): left as they are for scripts.
     if value is None:
         return ""
     if isinstance(value, list):
         return ";".join("" if v is None else repr(v) for v in value)
-    return value
+    return csv_cell(value)
 
 
 class NdjsonWriter:

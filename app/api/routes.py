@@ -28,6 +28,7 @@ from app.api.schemas import (
 )
 from app.auth.dependencies import Acknowledger, Viewer
 from app.core.db import SessionDep
+from app.core.ids import BigId
 from app.core.windows import WINDOWS
 from app.isolations.repository import recent_isolations
 from app.kpis.report import KpiReport, kpi_report
@@ -129,7 +130,11 @@ async def alarms(
 
 @router.post("/alarms/{alarm_id}/acknowledge", responses={404: {}, 409: {}})
 async def acknowledge_alarm(
-    request: Request, session: SessionDep, alarm_id: int, body: Acknowledgement, user: Acknowledger
+    request: Request,
+    session: SessionDep,
+    alarm_id: BigId,
+    body: Acknowledgement,
+    user: Acknowledger,
 ) -> AlarmOut:
     """Acknowledge an alarm with a note; 409 when it has nothing to acknowledge."""
     await check_alarm_visible(session, user, alarm_id)

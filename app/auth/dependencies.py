@@ -19,6 +19,7 @@ from app.auth.service import SignedIn, session_user
 from app.auth.tokens import TokenError, token_user
 from app.core.db import SessionDep
 from app.core.enums import DisableReason
+from app.core.security import same_secret
 
 COOKIE = "ridethrough_session"
 # The request's CSRF token, for hidden fields rendered by macros that cannot see the request.
@@ -87,7 +88,7 @@ async def _csrf_ok(request: Request, user: SignedIn) -> bool:
     if sent is None and "form" in request.headers.get("content-type", ""):
         value = (await request.form()).get("csrf_token")
         sent = value if isinstance(value, str) else None
-    return sent is not None and sent == user.csrf_token
+    return sent is not None and user.csrf_token is not None and same_secret(sent, user.csrf_token)
 
 
 def require(permission: Permission) -> Any:

@@ -8,20 +8,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEntry
-from app.auth.passwords import hash_password, verify_password
+from app.auth.grants import GrantRefusedError, granted_site_ids, within
+from app.auth.passwords import hash_password_off_loop
 from app.auth.permissions import Role
+from app.auth.throttle import check_throttle
 from app.core.scope import SiteIds
 from app.core.security import hash_token
-from app.sites.repository import site_ids_by_codes
 
 SESSION_LIFETIME = timedelta(hours=12)  # one shift
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_ADDRESS = 20
-
-
-class LoginThrottledError(Exception):
-    """Too many failed attempts lately; the message says for how long to wait."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,38 +37,52 @@ class SignedIn:
         return (site_id,) if site_id is not None else self.site_ids
 
 
-FAILURES = text("""
-SELECT count(*) FILTER (WHERE username = :username), count(*) FILTER (WHERE remote_addr = :addr)
-FROM login_attempt WHERE NOT ok AND at > :since
-""")
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A sign-in attempt let through the throttle: its row, and the account it names."""
+
+    attempt_id: int
+    user_id: int | None  # None: no enabled user has that name
+    password_hash: str | None
+
+
 USER = text("""
-SELECT id, password_hash, role FROM app_user WHERE username = :username AND disabled_at IS NULL
+SELECT id, password_hash FROM app_user WHERE username = :username AND disabled_at IS NULL
+""")
+# Attempts on one account, and from one address, take their turn: concurrent attempts would
+# otherwise all pass the throttle before any of them had counted as a failure.
+TAKE_TURN = text("""
+SELECT pg_advisory_xact_lock(1, hashtext(:username)),
+       pg_advisory_xact_lock(2, hashtext(coalesce(:addr, '')))
+""")
+BEGIN_ATTEMPT = text("""
+INSERT INTO login_attempt (username, remote_addr, ok) VALUES (:username, :addr, false)
+RETURNING id
 """)
 
 
-async def _throttle(session: AsyncSession, username: str, addr: str | None, now: datetime) -> None:
-    params = {"username": username, "addr": addr, "since": now - THROTTLE_WINDOW}
-    by_user, by_addr = (await session.execute(FAILURES, params)).one()
-    if by_user >= MAX_FAILURES_PER_USER or by_addr >= MAX_FAILURES_PER_ADDRESS:
-        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-        raise LoginThrottledError(f"too many failed sign-ins; try again in up to {minutes} minutes")
+async def begin_attempt(
+    session: AsyncSession, *, username: str, addr: str | None, now: datetime
+) -> Attempt:
+    """Let the attempt through the throttle (or LoginThrottledError) and count it as a failure
+    until the password proves right; commit before checking the password, so others see it."""
+    params = {"username": username, "addr": addr}
+    await session.execute(TAKE_TURN, params)
+    await check_throttle(session, username=username, addr=addr, now=now)
+    attempt_id = (await session.execute(BEGIN_ATTEMPT, params)).scalar_one()
+    row = (await session.execute(USER, params)).first()
+    return Attempt(attempt_id, *(row or (None, None)))
 
 
-async def authenticate(
-    session: AsyncSession, *, username: str, password: str, addr: str | None, now: datetime
-) -> int | None:
-    """The user id for a right username and password, else None; every attempt is kept."""
-    username = username.strip().lower()
-    await _throttle(session, username, addr, now)
-    row = (await session.execute(USER, {"username": username})).first()
-    ok = verify_password(row[1] if row else None, password)
-    await session.execute(
-        text("INSERT INTO login_attempt (username, remote_addr, ok) VALUES (:u, :a, :ok)"),
-        {"u": username, "a": addr, "ok": ok},
-    )
+async def finish_attempt(
+    session: AsyncSession, attempt: Attempt, *, username: str, addr: str | None, ok: bool
+) -> None:
+    """Mark the attempt a success (the failure is already counted) and audit it either way."""
+    if ok:
+        await session.execute(text("UPDATE login_attempt SET ok = true WHERE id = :id"),
+                              {"id": attempt.attempt_id})  # fmt: skip
     session.add(AuditEntry(actor=username, action="auth.login" if ok else "auth.login_failed",
                            remote_addr=addr))  # fmt: skip
-    return int(row[0]) if ok and row else None
 
 
 async def start_session(
@@ -117,20 +125,43 @@ async def end_session(session: AsyncSession, token: str, who: SignedIn, addr: st
 
 async def save_user(
     session: AsyncSession, *, username: str, password: str, role: Role,
-    site_codes: list[str] | None = None,
+    site_codes: list[str] | None = None, scope: SiteIds = None,
 ) -> int:  # fmt: skip
-    """Create the user, or reset an existing one's password, role and sites; returns the id."""
-    site_ids = await site_ids_by_codes(session, site_codes) if site_codes else None
-    values = {"username": username.strip().lower(), "hash": hash_password(password),
+    """Create the user, or reset an existing one's password, role and sites; returns the id.
+
+    A reset ends the user's sessions: whoever held the old password is signed out. `scope` is
+    the acting admin's sites (None: every site): they grant only those, and reset only users
+    whose sites are all theirs (GrantRefusedError otherwise).
+    """
+    username = username.strip().lower()
+    site_ids = await granted_site_ids(session, codes=site_codes, scope=scope)
+    await _refuse_out_of_reach(session, username, scope)
+    values = {"username": username, "hash": await hash_password_off_loop(password),
               "role": role.value, "sites": site_ids}  # fmt: skip
-    user_id = await session.execute(
-        text("INSERT INTO app_user (username, password_hash, role, site_ids) "
-             "VALUES (:username, :hash, :role, :sites) ON CONFLICT (username) DO UPDATE SET "
-             "password_hash = excluded.password_hash, role = excluded.role, "
-             "site_ids = excluded.site_ids, disabled_at = NULL RETURNING id"),
-        values,
-    )  # fmt: skip
-    return int(user_id.scalar_one())
+    user_id = int((await session.execute(SAVE_USER, values)).scalar_one())
+    await session.execute(text("DELETE FROM user_session WHERE user_id = :id"), {"id": user_id})
+    return user_id
+
+
+SAVE_USER = text("""
+INSERT INTO app_user (username, password_hash, role, site_ids)
+VALUES (:username, :hash, :role, :sites)
+ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash,
+    role = excluded.role, site_ids = excluded.site_ids, disabled_at = NULL
+RETURNING id
+""")
+
+
+async def _refuse_out_of_reach(session: AsyncSession, username: str, scope: SiteIds) -> None:
+    found = await session.execute(
+        text("SELECT site_ids FROM app_user WHERE username = :u"), {"u": username}
+    )
+    row = found.first()
+    if row is not None and not within(scope, row[0]):
+        raise GrantRefusedError(
+            f"user {username!r} has access beyond your sites; only an admin of all their "
+            "sites may change them"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,25 +176,39 @@ class UserView:
     disabled_at: datetime | None
 
 
-USERS = text("""
+# A NULL :scope is an admin of every site; else only users whose sites are all in it.
+IN_SCOPE = ("(CAST(:scope AS int[]) IS NULL OR "
+            "(u.site_ids IS NOT NULL AND u.site_ids <@ CAST(:scope AS int[])))")  # fmt: skip
+USERS = text(f"""
 SELECT u.id, u.username, u.role,
        (SELECT array_agg(s.code ORDER BY s.code) FROM site s WHERE s.id = ANY(u.site_ids)),
        u.created_at, u.disabled_at
-FROM app_user u ORDER BY u.disabled_at IS NOT NULL, u.username
-""")
+FROM app_user u WHERE {IN_SCOPE} ORDER BY u.disabled_at IS NOT NULL, u.username
+""")  # noqa: S608 - IN_SCOPE is a constant
 
 
-async def list_users(session: AsyncSession) -> list[UserView]:
-    """Every user, enabled first, by name."""
-    return [UserView(*row) for row in await session.execute(USERS)]
+async def list_users(session: AsyncSession, *, scope: SiteIds = None) -> list[UserView]:
+    """The users within an admin's scope, enabled first, by name."""
+    rows = await session.execute(USERS, {"scope": _ids(scope)})
+    return [UserView(*row) for row in rows]
 
 
-async def disable_user(session: AsyncSession, user_id: int, *, by: str) -> str:
-    """Disable a user and end their sessions at once; returns the username."""
-    result = await session.execute(
-        text("UPDATE app_user SET disabled_at = now() WHERE id = :id AND disabled_at IS NULL "
-             "RETURNING username"), {"id": user_id})  # fmt: skip
-    username = result.scalar()
+def _ids(scope: SiteIds) -> list[int] | None:
+    return None if scope is None else list(scope)
+
+
+DISABLE = text(f"""
+UPDATE app_user u SET disabled_at = now()
+WHERE u.id = :id AND u.disabled_at IS NULL AND {IN_SCOPE}
+RETURNING u.username
+""")  # noqa: S608 - IN_SCOPE is a constant
+
+
+async def disable_user(
+    session: AsyncSession, user_id: int, *, by: str, scope: SiteIds = None
+) -> str:
+    """Disable a user (within the admin's scope) and end their sessions; returns the username."""
+    username = (await session.execute(DISABLE, {"id": user_id, "scope": _ids(scope)})).scalar()
     if username is None:
         raise ValueError(f"no enabled user with id {user_id}")
     await session.execute(text("DELETE FROM user_session WHERE user_id = :id"), {"id": user_id})

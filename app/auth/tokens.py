@@ -7,10 +7,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEntry
+from app.auth.grants import granted_site_ids
 from app.auth.permissions import TOKEN_ROLE, Access
 from app.auth.service import SignedIn
+from app.core.scope import SiteIds
 from app.core.security import hash_token, new_token
-from app.sites.repository import site_ids_by_codes
 
 TOKEN_PREFIX = "rta_"  # noqa: S105 - a public prefix; edge device tokens start 'rte_'
 SHOWN_PREFIX = 10  # characters kept in clear to tell tokens apart in lists
@@ -46,9 +47,12 @@ class TokenView:
 
 async def create_token(
     session: AsyncSession, *, name: str, access: Access, site_codes: list[str] | None,
-    days: int, created_by: str, now: datetime,
+    days: int, created_by: str, now: datetime, scope: SiteIds = None,
 ) -> str:  # fmt: skip
-    """A new token; the returned secret is shown once and only its hash is kept."""
+    """A new token; the returned secret is shown once and only its hash is kept.
+
+    `scope` is the creating admin's sites (None: every site); the token gets no more.
+    """
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"days: {days} is outside 1…{MAX_DAYS}; tokens must expire")
     name = name.strip()
@@ -60,7 +64,7 @@ async def create_token(
             f"name: a token named {name!r} exists (revoked tokens keep their names, for the "
             "audit trail); choose another"
         )
-    site_ids = await site_ids_by_codes(session, site_codes) if site_codes else None
+    site_ids = await granted_site_ids(session, codes=site_codes, scope=scope)
     secret = new_token(TOKEN_PREFIX)
     await session.execute(
         text("INSERT INTO api_token (name, token_hash, prefix, access, site_ids, created_by, "
@@ -74,31 +78,38 @@ async def create_token(
     return secret
 
 
-async def revoke_token(session: AsyncSession, token_id: int, *, by: str, now: datetime) -> str:
-    """Revoke a token at once; returns its name. ValueError if unknown or already revoked."""
-    result = await session.execute(
-        text("UPDATE api_token SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL "
-             "RETURNING name"),
-        {"id": token_id, "now": now},
-    )  # fmt: skip
-    name = result.scalar()
+# A NULL :scope is an admin of every site; else only tokens whose sites are all in it.
+IN_SCOPE = ("(CAST(:scope AS int[]) IS NULL OR "
+            "(t.site_ids IS NOT NULL AND t.site_ids <@ CAST(:scope AS int[])))")  # fmt: skip
+REVOKE = text(f"""
+UPDATE api_token t SET revoked_at = :now WHERE t.id = :id AND t.revoked_at IS NULL
+AND {IN_SCOPE} RETURNING t.name
+""")  # noqa: S608 - IN_SCOPE is a constant
+
+
+async def revoke_token(
+    session: AsyncSession, token_id: int, *, by: str, now: datetime, scope: SiteIds = None
+) -> str:
+    """Revoke a token at once; returns its name. ValueError if unknown, revoked or out of scope."""
+    params = {"id": token_id, "now": now, "scope": None if scope is None else list(scope)}
+    name = (await session.execute(REVOKE, params)).scalar()
     if name is None:
         raise ValueError(f"no active token with id {token_id}")
     session.add(AuditEntry(actor=by, action="token.revoke", target=name))
     return str(name)
 
 
-LIST = text("""
+LIST = text(f"""
 SELECT t.id, t.name, t.prefix, t.access,
        (SELECT array_agg(s.code ORDER BY s.code) FROM site s WHERE s.id = ANY(t.site_ids)),
        t.created_by, t.created_at, t.expires_at, t.revoked_at, t.last_used_at
-FROM api_token t ORDER BY t.revoked_at IS NOT NULL, t.created_at DESC
-""")
+FROM api_token t WHERE {IN_SCOPE} ORDER BY t.revoked_at IS NOT NULL, t.created_at DESC
+""")  # noqa: S608 - IN_SCOPE is a constant
 
 
-async def list_tokens(session: AsyncSession) -> list[TokenView]:
-    """Every token, active first, newest first."""
-    rows = await session.execute(LIST)
+async def list_tokens(session: AsyncSession, *, scope: SiteIds = None) -> list[TokenView]:
+    """The tokens within an admin's scope, active first, newest first."""
+    rows = await session.execute(LIST, {"scope": None if scope is None else list(scope)})
     return [TokenView(*row) for row in rows]
 
 

@@ -27,6 +27,7 @@ from app.commands.schemas import (
 from app.core.db import SessionDep
 from app.core.enums import Actor
 from app.core.errors import error_body
+from app.core.ids import BigId
 from app.core.security import client_host
 from app.ingest.dependencies import DeviceDep, bearer_token, device_for_token
 from app.live.hub import LiveHub, Subscription
@@ -91,7 +92,7 @@ async def commands(
 
 @router.post("/sites/{code}/commands/{command_id}/cancel", responses={404: {}, 409: {}})
 async def cancel(
-    request: Request, session: SessionDep, site: VisibleSiteKey, command_id: int, user: Commander
+    request: Request, session: SessionDep, site: VisibleSiteKey, command_id: BigId, user: Commander
 ) -> CommandView:
     """Cancel a command that is still queued."""
     try:
@@ -183,7 +184,7 @@ REPORT_REFUSALS = {
     responses={401: {}, 404: {}, 409: {}},
 )
 async def edge_result(
-    session: SessionDep, device: DeviceDep, command_id: int, body: EdgeResult
+    session: SessionDep, device: DeviceDep, command_id: BigId, body: EdgeResult
 ) -> CommandView | JSONResponse:
     """Record what the edge did (acked by the BMS, refused by the edge, or failed).
 

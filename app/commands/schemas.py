@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.enums import CommandKind, DisableReason
+from app.core.iso_times import IsoTime
 
 STRING_KINDS = {
     CommandKind.ISOLATE_STRING,
@@ -136,6 +137,8 @@ EvidenceField = Literal[
     "contactor_closed", "current_a", "charge_limit_a", "discharge_limit_a", "bypassed"
 ]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+# Evidence is numbers as the edge read them: true or "1" is refused, as the schema says.
+EvidenceValue = Annotated[float, Field(allow_inf_nan=False, strict=True)]
 
 
 class ClearRequest(BaseModel):
@@ -154,11 +157,11 @@ class EdgeResult(BaseModel):
 
     outcome: Literal["acked", "refused", "failed"]
     detail: Annotated[str, Field(max_length=500)] = ""
-    at: datetime
+    at: IsoTime
     # Status values the edge read from BMS frames newer than the ACK, per "string.module"
     # (module 0 for the string itself): telemetry that can verify the command at once.
     evidence: Annotated[
-        dict[EvidenceTarget, dict[EvidenceField, Finite]], Field(max_length=64)
+        dict[EvidenceTarget, dict[EvidenceField, EvidenceValue]], Field(max_length=64)
     ] = {}
 
 
@@ -169,7 +172,7 @@ class PolicyTrigger(BaseModel):
 
     tier: Literal["warning", "alarm", "safety"]
     code: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[a-z0-9_]+$")]
-    onset_at: datetime
+    onset_at: IsoTime
     string: Annotated[int, Field(ge=1, le=255)]
     module: Annotated[int, Field(ge=1, le=255)] | None = None
 
@@ -194,14 +197,14 @@ class PolicyActionReport(BaseModel):
     pct: Annotated[float, Field(gt=0, le=100)] | None = None
     revert_after_s: Annotated[int, Field(ge=0, le=7 * 86400)] | None = None
     trigger: PolicyTrigger
-    sent_at: datetime
+    sent_at: IsoTime
     outcome: Literal["acked", "refused", "failed"]
     detail: Annotated[str, Field(max_length=500)] = ""
-    acked_at: datetime | None = None
+    acked_at: IsoTime | None = None
     evidence: Annotated[
-        dict[EvidenceTarget, dict[EvidenceField, Finite]], Field(max_length=64)
+        dict[EvidenceTarget, dict[EvidenceField, EvidenceValue]], Field(max_length=64)
     ] = {}
-    reported_at: datetime
+    reported_at: IsoTime
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ HTTP_ERROR_CODES = {
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
     503: "service_unavailable",
 }
 
@@ -60,7 +63,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         )
     # A handler may pass a whole error body (with per-field details) as the detail.
     body = exc.detail if isinstance(exc.detail, dict) else error_body(code, str(exc.detail))
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes on this path (Starlette names only the first route's)."""
+    routes = request.app.router.routes
+    allowed = [method for method in METHODS
+               if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                      for route in routes)]  # fmt: skip
+    return ", ".join(allowed)
 
 
 ECHO_CHARS = 200  # how much of a refused value an error echoes back

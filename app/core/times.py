@@ -1,9 +1,12 @@
-"""Times from requests: offset-aware, and representable in UTC (where everything is compared)."""
+"""Times from requests: ISO 8601 text, offset-aware, and representable in UTC (where everything
+is compared)."""
 
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+
+from app.core.iso_times import iso_only
 
 
 def to_utc(value: datetime) -> datetime:
@@ -16,4 +19,4 @@ def to_utc(value: datetime) -> datetime:
         ) from None
 
 
-UtcTime = Annotated[AwareDatetime, AfterValidator(to_utc)]
+UtcTime = Annotated[AwareDatetime, BeforeValidator(iso_only), AfterValidator(to_utc)]

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from app.ingest.schemas import CELL_V_RANGE, PRINTABLE, TEMP_C_RANGE
+from app.ingest.schemas import CELL_V_RANGE, PRINTABLE, TEMP_C_RANGE, UUID_PATTERN
 
 AwareTime = Annotated[datetime, Meta(tz=True)]
 Percent = Annotated[float, Meta(ge=0, le=100)]
@@ -77,7 +77,7 @@ class FastBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     (few, and validated by their row models)."""
 
     schema: Literal["ridethrough.telemetry.v1"]
-    edge_id: Annotated[str, Meta(pattern=r"^[0-9a-f-]{36}$")]
+    edge_id: Annotated[str, Meta(pattern=UUID_PATTERN)]
     seq: Annotated[int, Meta(ge=1, lt=2**62)]
     site: str
     created_at: AwareTime

@@ -23,6 +23,7 @@ Energy = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]  # kWh coun
 Bits = Annotated[int, Field(ge=0, lt=2**63)]
 StringNo = Annotated[int, Field(ge=1, le=255)]
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (PostgreSQL text refuses NUL)
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 class Row(BaseModel):
@@ -121,7 +122,8 @@ class Batch(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_: Literal["ridethrough.telemetry.v1"] = Field(alias="schema")
-    edge_id: Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$")]
+    # A UUID in its canonical form (36 characters of hex and dashes alone were not always one).
+    edge_id: Annotated[str, Field(pattern=UUID_PATTERN)]
     seq: Annotated[int, Field(ge=1, lt=2**62)]
     site: str
     created_at: AwareDatetime
@@ -248,3 +250,35 @@ class IngestResponse(BaseModel):
     assets: SectionResult = SectionResult()
     rejections: list[Rejection]
     received_at: datetime
+
+
+class BatchDocument(Batch):
+    """The batch as documented in OpenAPI: the envelope with each section's row schema.
+
+    Only for the API description; parsing keeps rows raw (see Batch) so one bad row is refused
+    on its own rather than failing the whole batch.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="Batch",
+        json_schema_extra={"examples": [{
+            "schema": SCHEMA, "edge_id": "6f1c1f8e-0b7a-4d2e-9a53-2f4f0c1d9e11", "seq": 42,
+            "site": "north-quay", "created_at": "2026-12-05T10:00:01Z",
+            "software_version": "1.4.0", "counters": {"frames": 1200},
+            "modules": [{"ts": "2026-12-05T10:00:00Z", "string": 1, "module": 1,
+                         "cell_v": [3.301, 3.298, 3.305, 3.3], "temp_c": [24.5, 25.0],
+                         "soc_pct": 61.5, "current_a": -42.0}],
+            "strings": [{"ts": "2026-12-05T10:00:00Z", "string": 1, "voltage_v": 792.4,
+                         "current_a": -42.0, "contactor_closed": True}],
+            "events": [{"ts": "2026-12-05T09:59:58Z", "kind": "fault_raised",
+                        "target": "module", "string": 1, "module": 1,
+                        "code": "cell_ov_warning"}],
+        }]},
+    )  # fmt: skip
+
+    modules: Annotated[list[ModuleRow], Field(max_length=20_000)] = []
+    strings: Annotated[list[StringRow], Field(max_length=2_000)] = []
+    events: Annotated[list[EventRow], Field(max_length=20_000)] = []
+    assets: Annotated[list[AssetRow], Field(max_length=2_000)] = []

@@ -62,8 +62,9 @@ async def notify(session: AsyncSession, *, site_id: int, kind: str) -> None:
 class Subscription:
     """What changed for one open page since it last looked."""
 
-    def __init__(self, sites: SiteIds) -> None:
+    def __init__(self, sites: SiteIds, owner: str = "") -> None:
         self.sites = None if sites is None else frozenset(sites)  # None: every site
+        self.owner = owner  # who opened it: streams are capped per user
         self.kinds: set[str] = set()
         self.changed = asyncio.Event()
         self.closed = False  # the process is shutting down: waiters should answer and go
@@ -128,9 +129,9 @@ class LiveHub:
         for subscription in self.subscriptions:
             subscription.close()
 
-    def subscribe(self, sites: SiteIds) -> Subscription:
+    def subscribe(self, sites: SiteIds, owner: str = "") -> Subscription:
         """A new subscription to some sites' changes; call unsubscribe when the page goes away."""
-        subscription = Subscription(sites)
+        subscription = Subscription(sites, owner)
         self.subscriptions.add(subscription)
         if self.draining:
             subscription.close()
@@ -147,6 +148,10 @@ class LiveHub:
             if change.at_ms < start:
                 break
             subscription.offer(change)
+
+    def held_by(self, owner: str) -> int:
+        """How many subscriptions `owner` holds open in this process."""
+        return sum(1 for subscription in self.subscriptions if subscription.owner == owner)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Forget a subscription."""

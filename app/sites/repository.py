@@ -6,6 +6,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.scope import SiteIds
 from app.sites.models import EdgeDevice, Module, Rack, Site
 from app.sites.schemas import SiteConfig, SiteSummary
 from app.telemetry.models import RackLatest
@@ -88,10 +89,14 @@ async def site_id_by_code(session: AsyncSession, code: str) -> int | None:
     return result.scalar_one_or_none()
 
 
-async def site_ids_by_codes(session: AsyncSession, codes: list[str]) -> list[int]:
-    """The ids of these sites, in order; ValueError naming any unknown code."""
-    rows = await session.execute(select(Site.code, Site.id).where(Site.code.in_(codes)))
-    found: dict[str, int] = dict(rows.all())
+async def site_ids_by_codes(
+    session: AsyncSession, codes: list[str], *, scope: SiteIds = None
+) -> list[int]:
+    """The ids of these sites, in order; ValueError naming any code unknown (or outside `scope`)."""
+    stmt = select(Site.code, Site.id).where(Site.code.in_(codes))
+    if scope is not None:
+        stmt = stmt.where(Site.id.in_(scope))
+    found: dict[str, int] = dict((await session.execute(stmt)).all())
     missing = sorted(set(codes) - set(found))
     if missing:
         raise ValueError(f"no site with code {', '.join(missing)}")
@@ -131,23 +136,37 @@ async def rack_id_by_index(session: AsyncSession, site_id: int, index: int) -> i
     return (await session.execute(stmt)).scalar()
 
 
-DEVICES = text("""
+# A NULL :scope is an admin of every site; else only devices of those sites.
+IN_SCOPE = "(CAST(:scope AS int[]) IS NULL OR d.site_id = ANY(CAST(:scope AS int[])))"
+DEVICES = text(f"""
 SELECT d.id, s.code, d.name, d.software_version, d.last_seen_at, d.created_at, d.revoked_at
 FROM edge_device d JOIN site s ON s.id = d.site_id
+WHERE {IN_SCOPE}
 ORDER BY d.revoked_at IS NOT NULL, s.code, d.name
-""")
+""")  # noqa: S608 - IN_SCOPE is a constant
 
 
-async def list_devices(session: AsyncSession) -> list[tuple[Any, ...]]:
-    """Every edge device: id, site code, name, version, last seen, created, revoked."""
-    return [tuple(row) for row in await session.execute(DEVICES)]
+async def list_devices(session: AsyncSession, *, scope: SiteIds = None) -> list[tuple[Any, ...]]:
+    """Devices of the sites in `scope`: id, site code, name, version, seen, created, revoked."""
+    rows = await session.execute(DEVICES, {"scope": _ids(scope)})
+    return [tuple(row) for row in rows]
 
 
-async def revoke_device(session: AsyncSession, device_id: int) -> str | None:
-    """Revoke a device's token at once; its 'site/name', or None if unknown or revoked."""
-    result = await session.execute(
-        text("UPDATE edge_device d SET revoked_at = now() FROM site s "
-             "WHERE d.id = :id AND s.id = d.site_id AND d.revoked_at IS NULL "
-             "RETURNING s.code || '/' || d.name"), {"id": device_id})  # fmt: skip
-    found = result.scalar()
-    return None if found is None else str(found)
+def _ids(sites: SiteIds) -> list[int] | None:
+    return None if sites is None else list(sites)
+
+
+REVOKE_DEVICE = text(f"""
+UPDATE edge_device d SET revoked_at = now() FROM site s
+WHERE d.id = :id AND s.id = d.site_id AND d.revoked_at IS NULL AND {IN_SCOPE}
+RETURNING s.code || '/' || d.name
+""")  # noqa: S608 - IN_SCOPE is a constant
+
+
+async def revoke_device(
+    session: AsyncSession, device_id: int, *, scope: SiteIds = None
+) -> str | None:
+    """Revoke a device's token at once; its 'site/name', or None if unknown, revoked or outside."""
+    found = await session.execute(REVOKE_DEVICE, {"id": device_id, "scope": _ids(scope)})
+    name = found.scalar()
+    return None if name is None else str(name)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.scope import SiteIds
 from app.core.security import hash_token, new_token
 from app.sites import repository
 from app.sites.schemas import FleetConfig, SiteConfig
@@ -70,14 +71,16 @@ EDGE_TOKEN_PREFIX = "rte_"  # noqa: S105 - a public prefix, not a secret
 
 
 async def create_edge_device(
-    session: AsyncSession, *, site_code: str, name: str, rotate: bool = False
-) -> str:
+    session: AsyncSession, *, site_code: str, name: str, rotate: bool = False,
+    scope: SiteIds = None,
+) -> str:  # fmt: skip
     """Register an edge device and return its token (only its hash is stored).
 
     With `rotate`, an existing device of that name gets a new token and the old one stops working.
+    A site outside `scope` (the acting admin's sites) reads as unknown.
     """
     site_id = await repository.site_id_by_code(session, site_code)
-    if site_id is None:
+    if site_id is None or (scope is not None and site_id not in scope):
         raise UnknownSiteError(f"no site with code {site_code!r}")
     token = new_token(EDGE_TOKEN_PREFIX)
     if await repository.edge_device_exists(session, site_id=site_id, name=name):

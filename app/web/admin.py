@@ -10,12 +10,14 @@ from starlette.responses import HTMLResponse
 
 from app.audit.models import AuditEntry
 from app.auth.dependencies import require
+from app.auth.grants import GrantRefusedError
 from app.auth.passwords import generate_password
 from app.auth.permissions import Access, Permission, Role
 from app.auth.service import SignedIn, disable_user, list_users, save_user
 from app.auth.tokens import create_token, list_tokens, revoke_token
 from app.core.db import SessionDep
 from app.core.htmx import render
+from app.core.ids import IntId
 from app.sites.overview import site_overviews
 from app.sites.repository import list_devices, revoke_device
 from app.sites.service import DuplicateDeviceError, UnknownSiteError, create_edge_device
@@ -29,18 +31,25 @@ async def _page(
     request: Request, session: AsyncSession, status: int = 200, **outcome: Any
 ) -> HTMLResponse:
     """The admin page, with the outcome of the last action (a new secret, or a problem)."""
+    admin: SignedIn = request.state.user  # set by the Admin dependency
+    scope = admin.site_ids  # a limited admin sees, and grants, only their own sites
     context = {
-        "users": await list_users(session),
-        "devices": await list_devices(session),
-        "tokens": await list_tokens(session),
-        "sites": await site_overviews(session),
+        "users": await list_users(session, scope=scope),
+        "devices": await list_devices(session, scope=scope),
+        "tokens": await list_tokens(session, scope=scope),
+        "sites": await site_overviews(session, scope),
+        "every_site": scope is None,
         "roles": [r.value for r in Role],
         "accesses": [a.value for a in Access],
         "now": datetime.now(UTC),
         "active": "admin",
         **outcome,
     }
-    return render(request, request.app.state.templates, "admin.html", context, status_code=status)
+    answer = render(request, request.app.state.templates, "admin.html", context,
+                    status_code=status)  # fmt: skip
+    # It may show a new secret, and lists who holds access: never kept by a cache or the history.
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
 
 
 def _audit(session: AsyncSession, user: SignedIn, action: str, target: str) -> None:
@@ -74,7 +83,10 @@ async def new_token_form(
     try:
         secret = await create_token(session, name=form.name, access=form.access,
                                     site_codes=_codes(form.sites), days=form.days,
-                                    created_by=user.username, now=datetime.now(UTC))  # fmt: skip
+                                    created_by=user.username, now=datetime.now(UTC),
+                                    scope=user.site_ids)  # fmt: skip
+    except GrantRefusedError as exc:
+        return await _page(request, session, 403, problem=str(exc))
     except ValueError as exc:
         return await _page(request, session, 422, problem=str(exc))
     return await _page(request, session, secret=secret, secret_of=f"API token {form.name!r}")
@@ -82,11 +94,12 @@ async def new_token_form(
 
 @router.post("/tokens/{token_id}/revoke", response_class=HTMLResponse)
 async def revoke_token_form(
-    request: Request, session: SessionDep, user: Admin, token_id: int
+    request: Request, session: SessionDep, user: Admin, token_id: IntId
 ) -> HTMLResponse:
     """Revoke an API token at once."""
     try:
-        name = await revoke_token(session, token_id, by=user.username, now=datetime.now(UTC))
+        name = await revoke_token(session, token_id, by=user.username, now=datetime.now(UTC),
+                                  scope=user.site_ids)  # fmt: skip
     except ValueError as exc:
         return await _page(request, session, 404, problem=str(exc))
     return await _page(request, session, done=f"API token {name!r} revoked")
@@ -107,7 +120,8 @@ async def new_device_form(
     """Register an edge device (or give one a new token); the token is on this answer only."""
     site, name = form.site, form.name.strip()
     try:
-        token = await create_edge_device(session, site_code=site, name=name, rotate=form.rotate)
+        token = await create_edge_device(session, site_code=site, name=name, rotate=form.rotate,
+                                         scope=user.site_ids)  # fmt: skip
     except (UnknownSiteError, DuplicateDeviceError) as exc:
         return await _page(request, session, 422, problem=str(exc))
     _audit(session, user, "device.rotate" if form.rotate else "device.create", f"{site}/{name}")
@@ -116,10 +130,10 @@ async def new_device_form(
 
 @router.post("/devices/{device_id}/revoke", response_class=HTMLResponse)
 async def revoke_device_form(
-    request: Request, session: SessionDep, user: Admin, device_id: int
+    request: Request, session: SessionDep, user: Admin, device_id: IntId
 ) -> HTMLResponse:
     """Revoke an edge device's token at once (its site stops accepting its batches)."""
-    revoked = await revoke_device(session, device_id)
+    revoked = await revoke_device(session, device_id, scope=user.site_ids)
     if revoked is None:
         return await _page(request, session, 404, problem=f"no active device with id {device_id}")
     _audit(session, user, "device.revoke", revoked)
@@ -143,7 +157,9 @@ async def new_user_form(
     username = form.username.lower()
     try:
         await save_user(session, username=username, password=password, role=form.role,
-                        site_codes=_codes(form.sites))  # fmt: skip
+                        site_codes=_codes(form.sites), scope=user.site_ids)  # fmt: skip
+    except GrantRefusedError as exc:
+        return await _page(request, session, 403, problem=str(exc))
     except ValueError as exc:
         return await _page(request, session, 422, problem=str(exc))
     _audit(session, user, "user.save", f"{username} as {form.role}")
@@ -152,13 +168,13 @@ async def new_user_form(
 
 @router.post("/users/{user_id}/disable", response_class=HTMLResponse)
 async def disable_user_form(
-    request: Request, session: SessionDep, user: Admin, user_id: int
+    request: Request, session: SessionDep, user: Admin, user_id: IntId
 ) -> HTMLResponse:
     """Disable a user; their sessions end at once."""
     if user_id == user.user_id:
         return await _page(request, session, 409, problem="you cannot disable yourself")
     try:
-        name = await disable_user(session, user_id, by=user.username)
+        name = await disable_user(session, user_id, by=user.username, scope=user.site_ids)
     except ValueError as exc:
         return await _page(request, session, 404, problem=str(exc))
     return await _page(request, session, done=f"user {name!r} disabled")

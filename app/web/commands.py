@@ -18,6 +18,7 @@ from app.commands.routes import operator, site_ref
 from app.commands.schemas import ClearRequest, CommandRequest
 from app.core.db import SessionDep
 from app.core.htmx import is_htmx, render
+from app.core.ids import BigId
 from app.sites.access import VisibleSite
 
 router = APIRouter(include_in_schema=False)
@@ -110,7 +111,7 @@ def _answer(request: Request, context: dict[str, Any], status: int) -> HTMLRespo
 
 @router.get("/sites/{code}/commands/{command_id}", response_class=HTMLResponse)
 async def command_page(
-    request: Request, session: SessionDep, site: VisibleSite, command_id: int
+    request: Request, session: SessionDep, site: VisibleSite, command_id: BigId
 ) -> HTMLResponse:
     """One command and where it is now: a page of its own, and the live part that follows it."""
     found = await list_commands(session, site.id, command_id=command_id)

@@ -11,6 +11,7 @@ from pydantic import Field
 from starlette.responses import HTMLResponse, StreamingResponse
 
 from app.alarms.queries import EVERY_STATE, AlarmFilter, AlarmView, list_alarms
+from app.core.csv_safety import csv_cell
 from app.core.db import SessionDep
 from app.core.filters import UrlFilters
 from app.core.htmx import render
@@ -106,7 +107,7 @@ def _csv_lines(faults: list[AlarmView]) -> Iterator[str]:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for fault in faults:
-        writer.writerow(_csv_row(fault))
+        writer.writerow([csv_cell(cell) for cell in _csv_row(fault)])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -29,6 +29,10 @@ from tests.signin import PASSWORD, ensure_user
 SETTLE_MS = 10_000
 
 
+CSP_REPORTER = """document.addEventListener('securitypolicyviolation', (e) =>
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`));"""
+
+
 @dataclass
 class Journey:
     """A signed-in page and what went wrong on it."""
@@ -157,6 +161,8 @@ async def journey_of(
         viewport={"width": width, "height": height}, has_touch=touch, is_mobile=False
     )
     try:
+        # Chromium logs a CSP violation as a console error; say which directive, to be sure.
+        await context.add_init_script(CSP_REPORTER)
         journey = Journey(await context.new_page(), server)
         journey.watch()
         await journey.sign_in(ensure_user(psycopg_dsn(server.database_url), role))

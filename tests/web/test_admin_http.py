@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.db import psycopg_dsn
 from tests.factories import DeviceSite, committed_device_site
 from tests.server import LiveServer
+from tests.signin import post_login
 from tests.wire import T0, batch, full_site_rows, post_batch
 
 SECRET = re.compile(r'<code class="secret">([^<]+)</code>')
@@ -78,8 +79,7 @@ def test_devices_and_users_from_the_admin_screen(
     password = SECRET.search(user.text)
     assert password is not None
     with httpx.Client(base_url=server.url) as client:
-        signed = client.post("/login", data={"username": "night-shift",
-                                              "password": password.group(1)})  # fmt: skip
+        signed = post_login(client, "night-shift", password.group(1))
         assert signed.status_code == 303
         assert client.get("/admin").status_code == 403  # a viewer does not manage
     bad = admin.post("/admin/users", data={"username": "x y", "role": "viewer"})
