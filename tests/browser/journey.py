@@ -92,9 +92,9 @@ class Journey:
 
     async def settled(self) -> None:
         """No htmx request in flight."""
-        await self.page.wait_for_function(
-            "!document.querySelector('.htmx-request')", timeout=SETTLE_MS
-        )
+        # A locator, not wait_for_function: polling a function string is an eval, which the
+        # app's Content-Security-Policy (script-src 'self') rightly refuses.
+        await expect(self.page.locator(".htmx-request")).to_have_count(0, timeout=SETTLE_MS)
 
     def main(self) -> Locator:
         """The page's content area."""
