@@ -64,7 +64,11 @@ class LoginAttempt(Base):
     at: Mapped[datetime] = created_at_column()
     ok: Mapped[bool]
 
-    __table_args__ = (Index("ix_login_attempt_username_at", "username", "at"),)
+    # Throttling counts by account and by address (app/auth/throttle.py).
+    __table_args__ = (
+        Index("ix_login_attempt_username_at", "username", "at"),
+        Index("ix_login_attempt_remote_addr_at", "remote_addr", "at"),
+    )
 
 
 class ApiToken(Base):
