@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "commands": ("commands", ["-n", "20"], ["-n", "5"]),
     "policy": ("policy", ["-n", "30"], ["-n", "5"]),
     "export": ("export", [], ["--small"]),
+    "export_storm": ("export_storm", [], ["--batches", "5"]),
     "load": ("load", [], ["--sites", "4", "--minutes", "0.5", "--warmup", "10"]),
     "load_can": ("load", [*CAN, "5"], [*CAN, "2", "--minutes", "0.5", "--warmup", "10"]),
     "load_can_10": ("load", [*CAN, "10"], [*CAN, "3", "--minutes", "0.5", "--warmup", "10"]),
