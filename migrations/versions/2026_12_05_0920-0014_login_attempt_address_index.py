@@ -3,17 +3,17 @@
 The throttle looks up the last 15 minutes of attempts by account or by address; only the
 account had an index, so every sign-in read the whole table for the address.
 
-Revision ID: 0012
-Revises: 0011
-Create Date: 2026-12-05 09:00:00.000000+00:00
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-05 09:20:00.000000+00:00
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
