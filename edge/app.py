@@ -20,6 +20,7 @@ from edge.policy_runner import PolicyRunner
 from edge.protocol import Protocol, load_protocol
 from edge.site import SiteFile, load_site_file
 from edge.spool import Spool
+from edge.stop_request import requested as stop_requested_early
 from edge.uplink import Uplink
 
 log = logging.getLogger("edge")
@@ -92,13 +93,20 @@ class EdgeProcess:
         """SIGINT and SIGTERM stop the collector gracefully."""
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.stop.set())
+        if stop_requested_early.is_set():
+            log.info("asked to stop while starting: flushing and stopping")
+            self.stop.set()
 
     def drain(self, timeout_s: float) -> bool:
         """Wait until the backend has confirmed every spooled batch; False on timeout."""
         deadline = time.monotonic() + timeout_s
         while self.spool.depth() and time.monotonic() < deadline:
             time.sleep(0.1)
-        return self.spool.depth() == 0
+        left = self.spool.depth()
+        if left:
+            log.warning("the backend did not confirm %d batches within %g s; they stay in the "
+                        "spool for the next run", left, timeout_s)  # fmt: skip
+        return left == 0
 
     def close(self) -> None:
         """Stop the command channel and the uplink, and close the spool."""

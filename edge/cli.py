@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import can
 
-from edge import spool_cli
+from edge import spool_cli, stop_request
 from edge.app import EdgeProcess
 from edge.backfill import backfill
 from edge.check_config import render_table
@@ -165,8 +165,7 @@ def replay(edge: EdgeProcess, path: Path, *, realtime: bool, zone: str | None = 
         edge.close()
     log.info("replayed %s: %s", path.name, edge.counters.snapshot())
     if not drained:
-        log.error("the backend did not confirm every batch; they stay in the spool")
-        return 1
+        return 1  # the spool keeps them (drain said how many)
     return 0
 
 
@@ -174,7 +173,10 @@ def dispatch(args: argparse.Namespace, settings: EdgeSettings) -> int:
     """Run the chosen sub-command."""
     offline = OFFLINE.get("dry-run" if args.command == "replay" and args.dry_run else args.command)
     if offline is not None:
-        return offline(args, settings)
+        # Offline commands stop the usual way; one asked to stop while starting does not run.
+        return (
+            STOPPED_WHILE_STARTING if stop_request.restore_defaults() else offline(args, settings)
+        )
     edge = EdgeProcess.from_settings(settings, args.config)
     if args.command == "simulate":
         configured = [Fault.parse(text) for text in edge.site.simulator.faults]
@@ -213,6 +215,8 @@ def run_backfill(args: argparse.Namespace, settings: EdgeSettings) -> int:
     print(datetime.fromtimestamp(span.end, UTC).isoformat())
     return 0
 
+
+STOPPED_WHILE_STARTING = 128 + 15  # the shell's code for a SIGTERM
 
 # Sub-commands that need no edge process (no buses, no uplink).
 OFFLINE: dict[str, Callable[[argparse.Namespace, EdgeSettings], int]] = {
