@@ -18,8 +18,8 @@ from app.auth.service import save_user
 from app.auth.tokens import create_token, list_tokens, revoke_token
 from app.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
-from app.core.jobs import retention_once, rollup_once
 from app.ingest.repository import rejection_summary
+from app.jobs import retention_once, rollup_once
 from app.sites.repository import site_id_by_code
 from app.sites.service import (
     DEMO_FLEET_FILE,

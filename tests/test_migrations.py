@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from app.core.registry import metadata
+from app.models import metadata
 from tests.db import alembic_config, drop_database, psycopg_dsn, recreate_database
 
 DB = "ridethrough_migrations_test"

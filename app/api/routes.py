@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
+from app.alarms.access import actor, check_alarm_visible
 from app.alarms.lifecycle import AlarmStateError, acknowledge
 from app.alarms.queries import EVERY_STATE, STANDING, AlarmFilter, list_alarms
-from app.alarms.routes import actor, check_alarm_visible
 from app.api.pagination import Cursor, Limit, Page, decode_cursor, page
 from app.api.queries import list_modules, list_strings
 from app.api.schemas import (
@@ -30,10 +30,10 @@ from app.auth.dependencies import Acknowledger, Viewer
 from app.core.db import SessionDep
 from app.core.ids import BigId
 from app.core.windows import WINDOWS
+from app.fleet.access import VisibleSite, VisibleSiteKey
+from app.fleet.overview import site_overviews
 from app.isolations.repository import recent_isolations
 from app.kpis.report import KpiReport, kpi_report
-from app.sites.access import VisibleSite, VisibleSiteKey
-from app.sites.overview import site_overviews
 from app.telemetry.queries import site_latest
 
 router = APIRouter(prefix="/api/v1", tags=["api"])

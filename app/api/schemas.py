@@ -6,8 +6,8 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from app.alarms.queries import AlarmView
+from app.fleet.overview import SiteOverview
 from app.isolations.repository import IsolationView
-from app.sites.overview import SiteOverview
 from app.telemetry.export_query import STRING_RAW
 from app.telemetry.sign import CONVENTION
 

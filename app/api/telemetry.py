@@ -16,7 +16,7 @@ from app.core.db import SessionDep
 from app.core.errors import error_body
 from app.core.streams import GuardedStream
 from app.core.times import UtcTime
-from app.sites.access import VisibleSiteKey
+from app.fleet.access import VisibleSiteKey
 from app.telemetry.export_query import (
     STEP_S,
     Entity,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.models import AuditEntry
+from app.audit import service as audit
 from app.auth.grants import GrantRefusedError, granted_site_ids, within
 from app.auth.passwords import hash_password_off_loop
 from app.auth.permissions import Role
@@ -81,8 +81,8 @@ async def finish_attempt(
     if ok:
         await session.execute(text("UPDATE login_attempt SET ok = true WHERE id = :id"),
                               {"id": attempt.attempt_id})  # fmt: skip
-    session.add(AuditEntry(actor=username, action="auth.login" if ok else "auth.login_failed",
-                           remote_addr=addr))  # fmt: skip
+    action = "auth.login" if ok else "auth.login_failed"
+    audit.record(session, actor=username, action=action, remote_addr=addr)
 
 
 async def start_session(
@@ -120,7 +120,7 @@ async def end_session(session: AsyncSession, token: str, who: SignedIn, addr: st
     await session.execute(
         text("DELETE FROM user_session WHERE token_hash = :hash"), {"hash": hash_token(token)}
     )
-    session.add(AuditEntry(actor=who.username, action="auth.logout", remote_addr=addr))
+    audit.record(session, actor=who.username, action="auth.logout", remote_addr=addr)
 
 
 async def save_user(
@@ -212,5 +212,5 @@ async def disable_user(
     if username is None:
         raise ValueError(f"no enabled user with id {user_id}")
     await session.execute(text("DELETE FROM user_session WHERE user_id = :id"), {"id": user_id})
-    session.add(AuditEntry(actor=by, action="user.disable", target=str(username)))
+    audit.record(session, actor=by, action="user.disable", target=str(username))
     return str(username)

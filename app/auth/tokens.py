@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.models import AuditEntry
+from app.audit import service as audit
 from app.auth.grants import granted_site_ids
 from app.auth.permissions import TOKEN_ROLE, Access
 from app.auth.service import SignedIn
@@ -74,7 +74,7 @@ async def create_token(
          "expires": now + timedelta(days=days)},
     )  # fmt: skip
     details = {"access": access.value, "sites": site_codes, "days": days}
-    session.add(AuditEntry(actor=created_by, action="token.create", target=name, details=details))
+    audit.record(session, actor=created_by, action="token.create", target=name, details=details)
     return secret
 
 
@@ -95,7 +95,7 @@ async def revoke_token(
     name = (await session.execute(REVOKE, params)).scalar()
     if name is None:
         raise ValueError(f"no active token with id {token_id}")
-    session.add(AuditEntry(actor=by, action="token.revoke", target=name))
+    audit.record(session, actor=by, action="token.revoke", target=name)
     return str(name)
 
 

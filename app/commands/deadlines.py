@@ -16,7 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.repository import AlarmSource
-from app.commands.service import raise_failed, sites_awaiting_verification, verify
+from app.commands.repository import sites_awaiting_verification
+from app.commands.service import raise_failed, verify
 from app.live.hub import notify
 
 # What an edge may take, after the expiry, to finish a command it began in time and report it:

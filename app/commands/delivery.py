@@ -17,10 +17,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.repository import AlarmSource
+from app.auth.devices import DeviceIdentity
 from app.commands import service
 from app.commands.deadlines import REPORT_GRACE, expire_overdue, give_up_unreported
 from app.commands.schemas import EdgeCommand, EdgeResult
-from app.ingest.dependencies import DeviceIdentity
 from app.live.hub import notify
 
 LATE_REPORTS_KEPT = 10  # a device that keeps reporting late cannot grow a command's row

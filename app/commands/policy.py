@@ -13,10 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.repository import AlarmSource
+from app.auth.devices import DeviceIdentity
 from app.commands import service
 from app.commands.schemas import EdgeResult, PolicyActionReport
 from app.core.enums import Actor, DisableReason
-from app.ingest.dependencies import DeviceIdentity
 from app.isolations.history import claim
 from app.isolations.onset import Fault
 from app.isolations.repository import CommandedBy

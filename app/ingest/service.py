@@ -8,12 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.catalogue import describe
 from app.alarms.repository import AlarmSource, open_alarm_value, raise_alarm
+from app.auth.devices import DeviceIdentity
 from app.commands.service import verify as verify_commands
 from app.ingest import repository, sample_store
 from app.ingest.announce import Announced, apply_announcements
 from app.ingest.asset_map import SiteAssets
 from app.ingest.assets import site_assets
-from app.ingest.dependencies import DeviceIdentity
 from app.ingest.events import EventApplier
 from app.ingest.parsing import ParsedBatch
 from app.ingest.schemas import IngestResponse, SectionResult

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import HTMLResponse
 
-from app.audit.models import AuditEntry
+from app.audit import service as audit
 from app.auth.dependencies import require
 from app.auth.grants import GrantRefusedError
 from app.auth.passwords import generate_password
@@ -18,7 +18,7 @@ from app.auth.tokens import create_token, list_tokens, revoke_token
 from app.core.db import SessionDep
 from app.core.htmx import render
 from app.core.ids import IntId
-from app.sites.overview import site_overviews
+from app.fleet.overview import site_overviews
 from app.sites.repository import list_devices, revoke_device
 from app.sites.service import DuplicateDeviceError, UnknownSiteError, create_edge_device
 
@@ -53,7 +53,7 @@ async def _page(
 
 
 def _audit(session: AsyncSession, user: SignedIn, action: str, target: str) -> None:
-    session.add(AuditEntry(actor=user.username, action=action, target=target))
+    audit.record(session, actor=user.username, action=action, target=target)
 
 
 def _codes(sites: list[str]) -> list[str] | None:

@@ -14,12 +14,12 @@ from app.commands import service
 from app.commands.impact import describe_impact
 from app.commands.interlocks import Refusal
 from app.commands.queries import list_commands, string_capacities
-from app.commands.routes import operator, site_ref
+from app.commands.requests import operator, site_ref
 from app.commands.schemas import ClearRequest, CommandRequest
 from app.core.db import SessionDep
 from app.core.htmx import is_htmx, render
 from app.core.ids import BigId
-from app.sites.access import VisibleSite
+from app.fleet.access import VisibleSite
 
 router = APIRouter(include_in_schema=False)
 

@@ -16,7 +16,7 @@ from app.core.db import SessionDep
 from app.core.filters import UrlFilters
 from app.core.htmx import render
 from app.core.windows import WINDOWS
-from app.sites.access import VisibleSite
+from app.fleet.access import VisibleSite
 from app.sites.repository import rack_id_by_index
 
 router = APIRouter(include_in_schema=False)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auth.permissions import Access
 from app.auth.tokens import create_token
-from app.core.jobs import rollup_once
+from app.jobs import rollup_once
 from tests.factories import DeviceSite, committed_device_site
 from tests.server import LiveServer
 from tests.wire import T0, batch, event, module_row, post_batch, string_row

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from app.core.jobs import rollup_once
+from app.jobs import rollup_once
 from tests.factories import DeviceSite, committed_device_site
 from tests.server import LiveServer
 

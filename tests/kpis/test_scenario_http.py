@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from app.core.jobs import rollup_once
+from app.jobs import rollup_once
 from tests.factories import DeviceSite, committed_device_site
 from tests.server import LiveServer
 from tests.wire import batch, iso, post_batch

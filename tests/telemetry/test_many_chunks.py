@@ -16,7 +16,7 @@ from app.core.db import (
     create_export_engine,
     create_sessionmaker,
 )
-from app.core.jobs import retention_once
+from app.jobs import retention_once
 from app.telemetry.export_query import Entity, Resolution, Selection
 from tests.db import psycopg_dsn
 from tests.factories import DeviceSite, committed_device_site

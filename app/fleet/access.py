@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.dependencies import Viewer
 from app.auth.service import SignedIn
 from app.core.db import SessionDep
-from app.sites.overview import SiteOverview, site_overviews
+from app.fleet.overview import SiteOverview, site_overviews
 from app.sites.repository import site_id_by_code
 
 

@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api.pagination import Cursor, Limit, Page, decode_cursor, page
 from app.auth.dependencies import Commander, Viewer
+from app.auth.devices import DeviceDep, bearer_token, device_for_token
 from app.auth.permissions import may_command
 from app.auth.service import SignedIn
 from app.commands import delivery, service
 from app.commands.policy import record_policy_action
 from app.commands.queries import list_commands
+from app.commands.requests import operator, site_ref
 from app.commands.schemas import (
     ClearRequest,
     CommandRequest,
@@ -25,30 +27,16 @@ from app.commands.schemas import (
     PolicyActionReport,
 )
 from app.core.db import SessionDep
-from app.core.enums import Actor
 from app.core.errors import error_body
 from app.core.ids import BigId
-from app.core.security import client_host
-from app.ingest.dependencies import DeviceDep, bearer_token, device_for_token
+from app.fleet.access import VisibleSite, VisibleSiteKey
 from app.live.hub import LiveHub, Subscription
-from app.sites.access import VisibleSite, VisibleSiteKey
-from app.sites.overview import SiteOverview
 
 router = APIRouter(prefix="/api/v1", tags=["commands"])
 
 LONG_POLL_MAX_S = 30.0
 # The edge retries after its own back-off; closing lets the server finish its shutdown.
 SHUTTING_DOWN_HEADERS = {"Retry-After": "2", "Connection": "close"}
-
-
-def site_ref(site: SiteOverview) -> service.SiteRef:
-    """What the command service needs to know about a site."""
-    return service.SiteRef(site.id, site.code, site.nameplate_power_kw, site.strings)
-
-
-def operator(request: Request, user: SignedIn) -> service.Requester:
-    """The signed-in person behind a browser or API request, and where it came from."""
-    return service.Requester(user.username, Actor.OPERATOR.value, client_host(request))
 
 
 def refused(exc: service.CommandRefusedError) -> HTTPException:

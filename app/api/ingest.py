@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Request
 
+from app.auth.devices import DeviceDep
 from app.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import error_body
 from app.ingest.clock import SENT_AT_HEADER, check_edge_clock, edge_clock_offset
-from app.ingest.dependencies import DeviceDep
 from app.ingest.parsing import EnvelopeError, ParsedBatch, parse_batch
 from app.ingest.schemas import IngestResponse
 from app.ingest.service import ingest_batch

@@ -11,11 +11,11 @@ from app.core.db import SessionDep
 from app.core.filters import UrlFilters
 from app.core.htmx import render
 from app.core.windows import WINDOWS
+from app.fleet.access import chosen_site_id
+from app.fleet.overview import site_overviews
 from app.kpis import queries
 from app.kpis.efficiency import MIN_CYCLE_SHARE
 from app.kpis.report import kpi_report
-from app.sites.access import chosen_site_id
-from app.sites.overview import site_overviews
 
 router = APIRouter(include_in_schema=False)
 

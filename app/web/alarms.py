@@ -5,13 +5,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from app.alarms.access import actor, check_alarm_visible, check_alarms_visible
 from app.alarms.lifecycle import (
     SHELVE_CHOICES,
-    Actor,
     AlarmStateError,
     acknowledge,
     shelve,
@@ -19,14 +17,12 @@ from app.alarms.lifecycle import (
 )
 from app.alarms.queries import STANDING, AlarmFilter, list_alarms
 from app.auth.dependencies import Acknowledger, Shelver, Viewer
-from app.auth.service import SignedIn
 from app.core.db import SessionDep
 from app.core.filters import UrlFilters
 from app.core.htmx import is_htmx, render
 from app.core.ids import BigId
-from app.core.security import client_host
-from app.sites.access import chosen_site_id
-from app.sites.overview import site_overviews
+from app.fleet.access import chosen_site_id
+from app.fleet.overview import site_overviews
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,13 +43,17 @@ class AlarmQuery(UrlFilters):
     state: StateFilter = "standing"
 
 
-def actor(request: Request, user: SignedIn) -> Actor:
-    """Who is acting, from where."""
-    return Actor(user.username, client_host(request))
-
-
 def _states(state: StateFilter) -> tuple[str, ...]:
     return STANDING if state == "standing" else (state,)
+
+
+def _done(request: Request, back: str) -> Response:
+    """htmx: tell the page's alarm lists to refresh; plain form posts: back to the page."""
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Trigger": "alarms-changed"})
+    # Only a local path, never an open redirect.
+    target = back if back.startswith("/") and not back.startswith("//") else "/alarms"
+    return RedirectResponse(target, status_code=303)
 
 
 @router.get("/alarms", response_class=HTMLResponse)
@@ -73,32 +73,6 @@ async def alarms_page(
         "active": "alarms",
     }
     return render(request, request.app.state.templates, "alarms.html", context)
-
-
-async def check_alarm_visible(session: AsyncSession, user: SignedIn, alarm_id: int) -> None:
-    """404 for an alarm that does not exist or sits on a site the user may not see."""
-    await check_alarms_visible(session, user, [alarm_id])
-
-
-async def check_alarms_visible(session: AsyncSession, user: SignedIn, ids: list[int]) -> None:
-    """404 naming the first alarm that does not exist or sits on a site the user may not see."""
-    found = await session.execute(
-        text("SELECT id, site_id FROM alarm WHERE id = ANY(:ids)"), {"ids": ids}
-    )
-    site_of: dict[int, int] = dict(found.tuples().all())
-    for alarm_id in ids:
-        site_id = site_of.get(alarm_id)
-        if site_id is None or not user.sees(site_id):
-            raise HTTPException(404, f"no alarm {alarm_id}")
-
-
-def _done(request: Request, back: str) -> Response:
-    """htmx: tell the page's alarm lists to refresh; plain form posts: back to the page."""
-    if is_htmx(request):
-        return Response(status_code=204, headers={"HX-Trigger": "alarms-changed"})
-    # Only a local path, never an open redirect.
-    target = back if back.startswith("/") and not back.startswith("//") else "/alarms"
-    return RedirectResponse(target, status_code=303)
 
 
 @router.post("/alarms/{alarm_id}/acknowledge")

@@ -9,7 +9,7 @@ from app.alarms.lifecycle import SHELVE_CHOICES
 from app.alarms.queries import STATE_LABELS as ALARM_STATES
 from app.auth.dependencies import command_reasons, csrf_field, user_can
 from app.config import Settings
-from app.sites.overview import STATE_LABELS
+from app.fleet.overview import STATE_LABELS
 from app.telemetry.sign import CONVENTION
 
 PRIORITY_LABELS = {1: "Critical", 2: "High", 3: "Medium", 4: "Low"}

@@ -16,8 +16,8 @@ from starlette.responses import StreamingResponse
 from app.auth.dependencies import COOKIE, Viewer
 from app.auth.service import SignedIn, session_user
 from app.config import Settings
+from app.fleet.access import visible_site_id
 from app.live.hub import LiveHub, Subscription
-from app.sites.access import visible_site_id
 
 router = APIRouter(include_in_schema=False)
 RETRY_AFTER_S = 30
