@@ -21,19 +21,19 @@ from pathlib import Path
 import can
 
 from bench.common import percentiles
-from edge.bus_commands import BusCommander, Order
+from edge.can.events import Event, EventKind
+from edge.can.protocol import load_protocol
+from edge.can.sources import bus_frames, to_message
 from edge.collector import Collector
+from edge.control.bus_commands import BusCommander, Order
+from edge.control.journal import Journal
+from edge.control.policy import Policy
+from edge.control.policy_runner import PolicyRunner
 from edge.counters import Counters
-from edge.events import Event, EventKind
-from edge.journal import Journal
-from edge.policy import Policy
-from edge.policy_runner import PolicyRunner
-from edge.protocol import load_protocol
 from edge.sim.faults import Fault, FaultKind
 from edge.sim.runner import Simulator
 from edge.site import PolicyConfig, load_site_file
-from edge.sources import bus_frames, to_message
-from edge.spool import Spool
+from edge.uplink.spool import Spool
 from tests.edge_process import REFERENCE_MAPPING, write_site_file
 
 STRINGS, MODULES = 3, 4

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from edge.counters import Counters
-from edge.spool import Spool
-from edge.uplink import Uplink
-from edge.wire import batch_body, iso
+from edge.uplink.sender import Uplink
+from edge.uplink.spool import Spool
+from edge.uplink.wire import batch_body, iso
 from tests.edge_process import REFERENCE_MAPPING, edge_env, start_edge, write_site_file
 
 # Nothing listens here: the capturing edge keeps every batch in its spool.

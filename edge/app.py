@@ -8,20 +8,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.bus_commands import BusCommander
+from edge.can.command_frames import CommandFrame
+from edge.can.protocol import Protocol, load_protocol
 from edge.collector import Collector
-from edge.command_frames import CommandFrame
-from edge.commands import CommandRunner
 from edge.config import EdgeSettings
+from edge.control.bus_commands import BusCommander
+from edge.control.commands import CommandRunner
+from edge.control.journal import Journal
+from edge.control.policy import Policy, check_codes
+from edge.control.policy_runner import PolicyRunner
 from edge.counters import Counters
-from edge.journal import Journal
-from edge.policy import Policy, check_codes
-from edge.policy_runner import PolicyRunner
-from edge.protocol import Protocol, load_protocol
 from edge.site import SiteFile, load_site_file
-from edge.spool import Spool
 from edge.stop_request import requested as stop_requested_early
-from edge.uplink import Uplink
+from edge.uplink.sender import Uplink
+from edge.uplink.spool import Spool
 
 log = logging.getLogger("edge")
 

@@ -12,21 +12,22 @@ from typing import TypeVar
 
 import can
 
-from edge import spool_cli, stop_request
+from edge import stop_request
 from edge.app import EdgeProcess
-from edge.backfill import backfill
-from edge.check_config import render_table
+from edge.can.check_config import render_table
+from edge.can.decode import Frame
+from edge.can.mapping import MappingError, is_site_file, read_toml
+from edge.can.mapping_warnings import warnings
+from edge.can.protocol import load_protocol
+from edge.can.sources import BusRecorder, bus_frames, log_frames, open_buses, to_message
 from edge.config import EdgeSettings
 from edge.counters import Counters
-from edge.decode import Frame
 from edge.dry_run import dry_run, summary
-from edge.mapping import MappingError, is_site_file, read_toml
-from edge.mapping_warnings import warnings
-from edge.protocol import load_protocol
+from edge.sim.backfill import backfill
 from edge.sim.faults import Fault
 from edge.sim.runner import Simulator
 from edge.site import SiteFileError, load_site_file
-from edge.sources import BusRecorder, bus_frames, log_frames, open_buses, to_message
+from edge.uplink import spool_cli
 
 log = logging.getLogger("edge")
 Number = TypeVar("Number", int, float)

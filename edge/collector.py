@@ -6,15 +6,15 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from edge.announce import Announcements
-from edge.assemble import Assembler, PeriodOutput
+from edge.can.announce import Announcements
+from edge.can.assemble import Assembler, PeriodOutput
+from edge.can.decode import Decoded, Frame, FrameDecoder
+from edge.can.protocol import Protocol
 from edge.counters import Counters, Reason
-from edge.decode import Decoded, Frame, FrameDecoder
 from edge.model import Target
-from edge.protocol import Protocol
 from edge.site import SiteFile
-from edge.spool import Spool
-from edge.wire import asset_record, batch_body, event_record, module_record, string_record
+from edge.uplink.spool import Spool
+from edge.uplink.wire import asset_record, batch_body, event_record, module_record, string_record
 
 log = logging.getLogger("edge.collector")
 STATUS_LOG_INTERVAL_S = 60.0

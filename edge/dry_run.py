@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from edge.assemble import Assembler, PeriodOutput, Snapshot
+from edge.can.assemble import Assembler, PeriodOutput, Snapshot
+from edge.can.decode import Frame, FrameDecoder
+from edge.can.protocol import Protocol
 from edge.counters import Counters, Reason
-from edge.decode import Frame, FrameDecoder
 from edge.model import Target
-from edge.protocol import Protocol
 from edge.site import SiteFile
-from edge.wire import iso
+from edge.uplink.wire import iso
 
 CSV_COLUMNS = ("ts", "string", "module", "quality", "cell_v", "temp_c", "values")
 

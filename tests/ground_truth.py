@@ -16,7 +16,7 @@ from pathlib import Path
 import can
 import cantools
 
-from edge.protocol import load_protocol
+from edge.can.protocol import load_protocol
 from edge.sim.faults import Fault
 from edge.sim.runner import Simulator
 from edge.site import load_site_file

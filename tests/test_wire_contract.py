@@ -11,10 +11,10 @@ import pytest
 from app.ingest.asset_map import ModuleAsset, SiteAssets
 from app.ingest.parsing import ParsedBatch, parse_row_by_row, parse_strict
 from app.ingest.validation import TimeBounds, validate_batch
-from edge.assemble import Q_STALE, Snapshot
-from edge.events import Event, EventKind, Readings
+from edge.can.assemble import Q_STALE, Snapshot
+from edge.can.events import Event, EventKind, Readings
 from edge.model import Target
-from edge.wire import asset_record, batch_body, event_record, module_record, string_record
+from edge.uplink.wire import asset_record, batch_body, event_record, module_record, string_record
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wire_batch_v1.json"
 T0 = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC).timestamp()

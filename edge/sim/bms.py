@@ -3,8 +3,8 @@
 import logging
 from dataclasses import dataclass
 
-from edge.codec import encode
-from edge.protocol import Protocol
+from edge.can.codec import encode
+from edge.can.protocol import Protocol
 from edge.sim import lfp
 from edge.sim.plant import Plant, SimModule, SimString
 from edge.sim.snapshots import module_cells, module_temps

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import httpx
 
-from edge.assemble import PeriodOutput
-from edge.bus_commands import Order
-from edge.events import Event
-from edge.journal import Journal
-from edge.policy import Policy
-from edge.policy_runner import PolicyRunner
-from edge.protocol import Protocol
+from edge.can.assemble import PeriodOutput
+from edge.can.events import Event
+from edge.can.protocol import Protocol
+from edge.control.bus_commands import Order
+from edge.control.journal import Journal
+from edge.control.policy import Policy
+from edge.control.policy_runner import PolicyRunner
 from edge.sim.bms import SimBms
 from edge.sim.faults import Fault, apply_fault, clear_fault
 from edge.sim.history_commands import HistoryCommander

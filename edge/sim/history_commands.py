@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edge.bus_commands import MODULE_EVIDENCE, STRING_EVIDENCE, Order, Outcome
-from edge.command_frames import ACK_DONE, CommandFrames
+from edge.can.command_frames import ACK_DONE, CommandFrames
+from edge.control.bus_commands import MODULE_EVIDENCE, STRING_EVIDENCE, Order, Outcome
 from edge.sim.bms import SimBms
 from edge.sim.snapshots import string_values
 

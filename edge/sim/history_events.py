@@ -6,7 +6,7 @@ module bypasses changing, modules falling silent and coming back.
 
 from dataclasses import dataclass, field, replace
 
-from edge.events import Event, EventKind, Readings, fault_edges
+from edge.can.events import Event, EventKind, Readings, fault_edges
 from edge.model import Target
 from edge.sim.plant import Plant, SimModule
 from edge.sim.snapshots import module_cells, module_temps

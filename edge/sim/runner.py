@@ -6,7 +6,7 @@ import time
 
 import can
 
-from edge.protocol import Protocol
+from edge.can.protocol import Protocol
 from edge.sim.bms import SimBms
 from edge.sim.faults import Fault, apply_fault, clear_fault
 from edge.sim.incidents import Change, IncidentPlan, recurring

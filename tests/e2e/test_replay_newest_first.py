@@ -10,14 +10,14 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from edge.can.protocol import load_protocol
+from edge.can.sources import log_frames
 from edge.collector import Collector
 from edge.counters import Counters
-from edge.protocol import load_protocol
 from edge.sim.bms import M_CELL_OV_WARN
 from edge.sim.faults import Fault, FaultKind
 from edge.site import load_site_file
-from edge.sources import log_frames
-from edge.spool import Spool
+from edge.uplink.spool import Spool
 from tests.db import psycopg_dsn, query_rows
 from tests.e2e.test_resilience import FAST_SIM
 from tests.edge_process import REFERENCE_MAPPING, write_site_file

@@ -10,16 +10,16 @@ import can
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from edge.bus_commands import BusCommander
+from edge.can.protocol import load_protocol
+from edge.can.sources import bus_frames, to_message
 from edge.collector import Collector
-from edge.commands import CommandRunner
+from edge.control.bus_commands import BusCommander
+from edge.control.commands import CommandRunner
+from edge.control.journal import Journal
 from edge.counters import Counters
-from edge.journal import Journal
-from edge.protocol import load_protocol
 from edge.sim.runner import Simulator
 from edge.site import load_site_file
-from edge.sources import bus_frames, to_message
-from edge.spool import Spool
+from edge.uplink.spool import Spool
 from tests.edge_process import REFERENCE_MAPPING, write_site_file
 from tests.factories import DeviceSite, committed_device_site
 from tests.server import LiveServer

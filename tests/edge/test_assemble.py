@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from edge.assemble import Q_INVALID, Q_STALE, Assembler
-from edge.codec import encode
+from edge.can.assemble import Q_INVALID, Q_STALE, Assembler
+from edge.can.codec import encode
+from edge.can.decode import Frame, FrameDecoder
+from edge.can.events import EventKind
+from edge.can.protocol import Protocol, load_protocol
 from edge.counters import Counters
-from edge.decode import Frame, FrameDecoder
-from edge.events import EventKind
 from edge.model import Target
-from edge.protocol import Protocol, load_protocol
 
 REFERENCE = Path(__file__).resolve().parents[2] / "edge" / "protocols" / "reference.toml"
 T0 = 1_800_000_000.0  # a whole second

@@ -8,12 +8,12 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from edge.bus_commands import BusCommander, Order, Outcome
-from edge.command_frames import CommandFrames, Step
-from edge.commands import POLL_PATH, poll_failure
-from edge.interlock import edge_refusal
-from edge.mapping import CommandMapping, CommandStep
-from edge.protocol import load_protocol
+from edge.can.command_frames import CommandFrames, Step
+from edge.can.mapping import CommandMapping, CommandStep
+from edge.can.protocol import load_protocol
+from edge.control.bus_commands import BusCommander, Order, Outcome
+from edge.control.commands import POLL_PATH, poll_failure
+from edge.control.interlock import edge_refusal
 from tests.commands.test_command_deadlines_http import sql
 from tests.edge.conftest import Rig
 from tests.edge_process import REFERENCE_MAPPING

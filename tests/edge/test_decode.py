@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from edge.can.decode import Frame, FrameDecoder
+from edge.can.protocol import Protocol, load_protocol
 from edge.counters import Counters, Reason
-from edge.decode import Frame, FrameDecoder
-from edge.protocol import Protocol, load_protocol
 
 REFERENCE = Path(__file__).resolve().parents[2] / "edge" / "protocols" / "reference.toml"
 

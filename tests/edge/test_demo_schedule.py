@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.protocol import Protocol, load_protocol
+from edge.can.protocol import Protocol, load_protocol
 from edge.sim import lfp
 from edge.sim.bms import SimBms
 from edge.sim.plant import Plant, PlantSpec

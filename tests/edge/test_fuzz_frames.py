@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.ingest.parsing import parse_row_by_row
-from edge.assemble import Assembler, PeriodOutput
+from edge.can.assemble import Assembler, PeriodOutput
+from edge.can.decode import Decoded, Frame, FrameDecoder
+from edge.can.protocol import Protocol, Route, load_protocol
 from edge.counters import Counters
-from edge.decode import Decoded, Frame, FrameDecoder
-from edge.protocol import Protocol, Route, load_protocol
-from edge.wire import asset_record, batch_body, event_record, module_record, string_record
+from edge.uplink.wire import asset_record, batch_body, event_record, module_record, string_record
 from tests.edge_process import OTHER_MAPPING, REFERENCE_MAPPING
 
 T0 = 1_795_000_000.0

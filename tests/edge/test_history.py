@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from edge.assemble import Assembler, Snapshot
+from edge.can.assemble import Assembler, Snapshot
+from edge.can.decode import Frame, FrameDecoder
+from edge.can.events import EventKind
+from edge.can.protocol import Protocol, load_protocol
+from edge.control.journal import Journal
 from edge.counters import Counters
-from edge.decode import Frame, FrameDecoder
-from edge.events import EventKind
-from edge.journal import Journal
-from edge.protocol import Protocol, load_protocol
 from edge.sim.bms import SimBms
 from edge.sim.faults import Fault, FaultKind, apply_fault
 from edge.sim.history import STEP_S, HistoryGenerator, Span

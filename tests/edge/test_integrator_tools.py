@@ -10,8 +10,8 @@ import can
 import pytest
 
 from app.config import PROJECT_ROOT
+from edge.can.sources import log_frames
 from edge.counters import Counters
-from edge.sources import log_frames
 from tests.e2e.test_vendor_layouts import cellmon_frames, write_log
 from tests.edge_process import write_site_file
 

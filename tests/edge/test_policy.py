@@ -9,12 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge.bus_commands import Order
-from edge.events import Event, EventKind
+from edge.can.events import Event, EventKind
+from edge.can.protocol import load_protocol
+from edge.control.bus_commands import Order
+from edge.control.policy import Policy, Tier, check_codes
+from edge.control.policy_runner import PolicyRunner
 from edge.model import Target
-from edge.policy import Policy, Tier, check_codes
-from edge.policy_runner import PolicyRunner
-from edge.protocol import load_protocol
 from edge.sim.faults import Fault, FaultKind
 from edge.site import PolicyConfig, SiteFileError, load_site_file
 from tests.edge.conftest import Rig

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.protocol import Protocol, load_protocol
+from edge.can.protocol import Protocol, load_protocol
 from edge.sim import lfp
 from edge.sim.bms import SimBms
 from edge.sim.faults import Fault, FaultKind, apply_fault

@@ -14,7 +14,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-log = logging.getLogger("edge.spool")
+log = logging.getLogger("edge.uplink.spool")
 MARK = ".corrupt-"
 COMPANIONS = ("", "-wal", "-shm")  # the database, its write-ahead log, its shared memory
 CORRUPT_ERRORS = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}

@@ -17,18 +17,18 @@ from pathlib import Path
 
 import httpx
 
-from edge.assemble import PeriodOutput
+from edge.can.assemble import PeriodOutput
+from edge.can.protocol import load_protocol
 from edge.config import EdgeSettings
+from edge.control.journal import Journal
 from edge.counters import Counters
-from edge.journal import Journal
-from edge.protocol import load_protocol
 from edge.sim.history import HistoryGenerator, Span
 from edge.site import SiteFile, load_site_file
-from edge.spool import Spool
-from edge.uplink import Uplink
-from edge.wire import batch_body, event_record, module_record, string_record
+from edge.uplink.sender import Uplink
+from edge.uplink.spool import Spool
+from edge.uplink.wire import batch_body, event_record, module_record, string_record
 
-log = logging.getLogger("edge.backfill")
+log = logging.getLogger("edge.sim.backfill")
 NOTE = "history"
 BATCH_S = 4 * 3600.0  # four hours of samples per batch
 MAX_QUEUED = 20  # generation waits while this many batches are still to be sent

@@ -5,10 +5,10 @@ import tomllib
 from collections import defaultdict
 from pathlib import Path
 
-from edge.protocol import Protocol, Route
+from edge.can.protocol import Protocol, Route
 from edge.site import SiteFile
 
-CATALOGUE = Path(__file__).resolve().parents[1] / "app" / "alarms" / "fault_codes.toml"
+CATALOGUE = Path(__file__).resolve().parents[2] / "app" / "alarms" / "fault_codes.toml"
 NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")  # prefix, number, suffix: CellVoltage_017_Valid
 
 

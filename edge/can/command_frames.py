@@ -7,8 +7,8 @@ checks them against the DBC once and then builds frames.
 from dataclasses import dataclass
 from typing import Any
 
-from edge.codec import encode
-from edge.mapping import AddressPart, CommandMapping
+from edge.can.codec import encode
+from edge.can.mapping import AddressPart, CommandMapping
 
 ACK_DONE = 0
 CMD_ID_MASK = 0xFFFF  # the reference protocol echoes 16 bits of the command id

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge.quarantine import (
+from edge.uplink.quarantine import (
     SpoolCorruptError,
     check,
     check_header,
@@ -33,7 +33,7 @@ from edge.quarantine import (
     quarantined,
 )
 
-log = logging.getLogger("edge.spool")
+log = logging.getLogger("edge.uplink.spool")
 LIVE_WINDOW_S = 5.0  # a batch younger than this is live data and jumps the backlog
 DEAD_LETTERS_MAX = 1000
 SCHEMA = (

@@ -15,12 +15,12 @@ from typing import Any, Protocol
 
 import httpx
 
-from edge.bus_commands import Order, Outcome
-from edge.interlock import edge_refusal
-from edge.journal import ActionEntry, Journal
-from edge.policy import Action, Policy, iso
+from edge.control.bus_commands import Order, Outcome
+from edge.control.interlock import edge_refusal
+from edge.control.journal import ActionEntry, Journal
+from edge.control.policy import Action, Policy, iso
 
-log = logging.getLogger("edge.policy")
+log = logging.getLogger("edge.control.policy")
 RECORD_PATH = "/api/v1/edge/policy-actions"
 RETRY_S = 2.0
 # Policy actions are numbered locally; their CAN command ids sit in the upper half of the

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import httpx
 
 from edge.counters import Counters
-from edge.spool import Spool
+from edge.uplink.spool import Spool
 
-log = logging.getLogger("edge.uplink")
+log = logging.getLogger("edge.uplink.sender")
 INGEST_PATH = "/api/v1/ingest"
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0

@@ -17,11 +17,11 @@ from typing import Any
 
 import httpx
 
-from edge.bus_commands import BusCommander, Order
-from edge.interlock import edge_refusal
-from edge.journal import INTERRUPTED, Journal
+from edge.control.bus_commands import BusCommander, Order
+from edge.control.interlock import edge_refusal
+from edge.control.journal import INTERRUPTED, Journal
 
-log = logging.getLogger("edge.commands")
+log = logging.getLogger("edge.control.commands")
 POLL_PATH = "/api/v1/edge/commands"
 POLL_WAIT_S = 20.0
 RETRY_S = 2.0

@@ -3,10 +3,10 @@
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.codec import decimals
-from edge.mapping import FieldBinding, FlagBinding
+from edge.can.codec import decimals
+from edge.can.mapping import FieldBinding, FlagBinding
+from edge.can.templates import TemplateError, expand
 from edge.model import FIELDS, FieldSpec, Kind, Target, canonical_unit, unit_factor
-from edge.templates import TemplateError, expand
 
 MAX_FLAT_MODULE = 32
 MAX_FLAGS = 64

@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge.can.templates import HELP as SIGNAL_TEMPLATE_HELP
+from edge.can.templates import variables
 from edge.model import Target
-from edge.templates import HELP as SIGNAL_TEMPLATE_HELP
-from edge.templates import variables
 
 SITE_FILE_HINT = (
     "this is a site file (it has [site] and mapping = ...); check-config reads it and the mapping "

@@ -7,11 +7,17 @@ from typing import Any
 import cantools
 from cantools.database.errors import Error as CantoolsError
 
-from edge.bindings import FlagBits, ResolvedField, resolve_binding, resolve_flag
-from edge.command_frames import CommandFrames, resolve_commands
-from edge.mapping import AddressPart, MappingError, MappingFile, MessageMapping, load_mapping_file
+from edge.can.bindings import FlagBits, ResolvedField, resolve_binding, resolve_flag
+from edge.can.command_frames import CommandFrames, resolve_commands
+from edge.can.mapping import (
+    AddressPart,
+    MappingError,
+    MappingFile,
+    MessageMapping,
+    load_mapping_file,
+)
+from edge.can.templates import expand
 from edge.model import Target
-from edge.templates import expand
 
 __all__ = ["AddressReader", "Protocol", "ResolvedField", "Route", "load_protocol"]
 

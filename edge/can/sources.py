@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 import can
 
-from edge.command_frames import CommandFrame
+from edge.can.command_frames import CommandFrame
+from edge.can.decode import Frame
 from edge.counters import Counters, Reason
-from edge.decode import Frame
 from edge.site import BusConfig
 
-log = logging.getLogger("edge.sources")
+log = logging.getLogger("edge.can.sources")
 LOG_SUFFIXES = {".log", ".asc", ".blf", ".trc"}
 
 

@@ -1,6 +1,6 @@
 """`check-config`: validate a DBC + mapping pair and print the resolved signal table."""
 
-from edge.protocol import Protocol, Route
+from edge.can.protocol import Protocol, Route
 
 COLUMNS = ("message", "frame id", "target", "field", "signal", "valid", "unit", "x", "range")
 

@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from edge.can.command_frames import ACK_DONE, CommandFrame, CommandFrames, Step
 from edge.collector import Ack, Collector
-from edge.command_frames import ACK_DONE, CommandFrame, CommandFrames, Step
 
 ACK_TIMEOUT_S = 2.0
 EVIDENCE_TIMEOUT_S = 1.5  # how long to wait for status frames newer than the ACK

@@ -7,8 +7,8 @@ tests/fixtures/wire_batch_v1.json.
 from datetime import UTC, datetime
 from typing import Any
 
-from edge.assemble import Snapshot
-from edge.events import Event
+from edge.can.assemble import Snapshot
+from edge.can.events import Event
 
 SCHEMA = "ridethrough.telemetry.v1"
 SOFTWARE_VERSION = "0.1.0"

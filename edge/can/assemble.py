@@ -4,9 +4,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from edge.can.decode import Decoded
+from edge.can.events import Event, EventKind, Readings, fault_edges
 from edge.counters import Counters, Reason
-from edge.decode import Decoded
-from edge.events import Event, EventKind, Readings, fault_edges
 from edge.model import Target
 
 # Data-quality flags carried with every sample.

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
-from edge.events import Event, EventKind
+from edge.can.events import Event, EventKind
 from edge.site import PolicyConfig
 
 

@@ -5,10 +5,10 @@ from dataclasses import dataclass, replace
 
 from cantools.database.errors import DecodeError
 
-from edge.codec import decode
+from edge.can.codec import decode
+from edge.can.protocol import Protocol, ResolvedField, Route
 from edge.counters import Counters, Reason
 from edge.model import Target
-from edge.protocol import Protocol, ResolvedField, Route
 
 MAX_STRING = 31
 MAX_MODULE = 32

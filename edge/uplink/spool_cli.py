@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from edge.config import EdgeSettings
-from edge.quarantine import SpoolCorruptError, quarantined
 from edge.site import load_site_file
-from edge.spool import Spool
+from edge.uplink.quarantine import SpoolCorruptError, quarantined
+from edge.uplink.spool import Spool
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
