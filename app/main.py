@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.api.commands import router as commands_router
-from app.api.health import router as health_router
 from app.api.ingest import router as ingest_router
+from app.api.probes import router as probes_router
 from app.api.routes import router as api_router
 from app.api.telemetry import router as telemetry_router
 from app.auth.dependencies import NotSignedInError, require
@@ -42,7 +42,7 @@ from app.web.templating import create_templates
 
 # Routers that check access route by route: probes and login (open), ingest and the edge's
 # command endpoints (device tokens), the command API (roles).
-OWN_ACCESS_ROUTERS = (health_router, auth_router, ingest_router, commands_router)
+OWN_ACCESS_ROUTERS = (probes_router, auth_router, ingest_router, commands_router)
 # Everything a person sees needs a signed-in user; what they may change, a role (per route).
 SIGNED_IN_ROUTERS = (live_router, fleet_router, site_router, assets_router, faults_router,
                      web_commands_router, alarms_router, kpis_router, api_router,

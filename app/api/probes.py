@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from app.health.service import check_readiness
+from app.probes.service import check_readiness
 
 router = APIRouter(tags=["health"])
 

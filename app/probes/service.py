@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import PROJECT_ROOT
-from app.health import repository
+from app.probes import repository
 
 READINESS_TIMEOUT_S = 3.0
 
