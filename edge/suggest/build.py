@@ -20,7 +20,7 @@ def build_draft(
     taken: dict[tuple[Target, str], str] = {}
     messages = []
     for content in contents:
-        message = DraftMessage(content.message.name, content.target, strings=_strings(content))
+        message = DraftMessage(content.message.name, content.target, strings=content.strings)
         message.fields = _array_bindings(content, splits) + _single_bindings(content, taken)
         message.flags = [Flag(s.name, *flag_code(s.name, catalogue)) for s in content.flags]
         message.unrecognised = list(content.leftovers)
@@ -34,7 +34,8 @@ def build_draft(
         info.strict,
         notes,
         [m for m in messages if m.binds_anything],
-        [m.name for m in messages if not m.binds_anything],
+        [m.name for m in messages if not m.fields and not m.flags],
+        [m for m in messages if m.fields and not m.binds_anything],
     )
 
 
@@ -63,13 +64,6 @@ def _splits(contents: list[Content], comments: tuple[str, ...]) -> dict[str, Spl
         modules = flat["cell_v"] // cells.per_module if cells else None
         splits["temp_c"] = temps_split(flat["temp_c"], modules, comments)
     return splits
-
-
-def _strings(content: Content) -> tuple[int, int] | None:
-    if content.strings is None:
-        return None
-    first, last = content.strings
-    return (1, last + 1) if first == 0 else (first, last)
 
 
 def _array_bindings(content: Content, splits: dict[str, Split]) -> list[Binding]:

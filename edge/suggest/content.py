@@ -21,7 +21,8 @@ MODULE_ADDRESS = re.compile(
     re.IGNORECASE,
 )
 MODULE_MESSAGE = re.compile(r"mod|bmu|cmu|cell|slave", re.IGNORECASE)
-CELL_NAME = re.compile(r"cell|volt|^u|^v", re.IGNORECASE)
+# Voltage families that are not cells even when small (module, pack, string sums).
+NOT_CELL_NAME = re.compile(r"mod|pack|str|bat|sum|tot|rack", re.IGNORECASE)
 TEMP_NAME = re.compile(r"temp|therm|ntc", re.IGNORECASE)
 FLAG_PREFIX = re.compile(r"^(flag|flg|flt|alm|err)_", re.IGNORECASE)
 MAX_CELL_V = 10.0  # above this a "voltage" family is module or pack voltages, not cells
@@ -56,7 +57,7 @@ class Content:
     singles: list[Single] = field(default_factory=list)
     flags: list[SignalInfo] = field(default_factory=list)
     module_signal: SignalInfo | None = None
-    strings: tuple[int, int] | None = None  # the numbers in per-string names (S1_, S2_ ...)
+    strings: tuple[int, int] | None = None  # strings named per string (S1_, S2_ ...), from 1
     leftovers: list[str] = field(default_factory=list)
 
 
@@ -65,7 +66,7 @@ def array_field(family: Family) -> str | None:
     sample = family.sample
     unit = canonical_unit(sample.unit)
     volts = unit_factor(unit, "V")
-    if volts is not None and unit and CELL_NAME.search(family.prefix):
+    if volts is not None and unit and not NOT_CELL_NAME.search(family.prefix):
         top = (sample.maximum or 0) * volts
         return "cell_v" if top <= MAX_CELL_V else None
     if unit == "degC" or (not unit and TEMP_NAME.search(family.prefix)):
@@ -88,9 +89,13 @@ def read_message(message: MessageInfo) -> Content:
         module_signal=module_signal,
         strings=strings,
     )
-    leftovers = [
-        s for f in families if f.prefix + f.suffix not in used for s in f.members.values()
-    ] + [s for s in singles if s is not module_signal]
+    # Members of a family that is not cells or temperatures are not single values either
+    # (but numbered one-bit signals may be fault flags: Fault_01 .. Fault_50).
+    unused = [s for f in families if f.prefix + f.suffix not in used for s in f.members.values()]
+    content.leftovers = [s.name for s in unused if s.length > 1]
+    leftovers = [s for s in singles if s is not module_signal] + [
+        s for s in unused if s.length == 1
+    ]
     _singles(content, per_string, leftovers)
     return content
 
@@ -98,20 +103,24 @@ def read_message(message: MessageInfo) -> Content:
 def _per_string(
     signals: list[SignalInfo],
 ) -> tuple[list[tuple[str, SignalInfo]], tuple[int, int] | None, list[SignalInfo]]:
-    """Signals named per string (S1_PackVoltage): (template, first member), numbers, the rest."""
-    groups: dict[str, dict[int, SignalInfo]] = {}
+    """Signals named per string (S1_PackVoltage): ({s} template, a member), strings, the rest.
+
+    Names counted from 0 (S0_, S1_) get {s-1}, so that strings still count from 1."""
+    groups: dict[tuple[str, str], dict[int, SignalInfo]] = {}
     for signal in signals:
         match = STRING_NUMBERED.match(signal.name)
         if match:
-            groups.setdefault(match.group(1) + "{s}" + match.group(3), {})[int(match.group(2))] = (
-                signal
-            )
+            key = (match.group(1), match.group(3))
+            groups.setdefault(key, {})[int(match.group(2))] = signal
     numbers = sorted({n for members in groups.values() for n in members})
     if len(numbers) < 2:
         return [], None, signals
+    shift = "{s-1}" if numbers[0] == 0 else "{s}"
     grouped = {s.name for members in groups.values() for s in members.values()}
-    first = [(template, members[min(members)]) for template, members in groups.items()]
-    return first, (numbers[0], numbers[-1]), [s for s in signals if s.name not in grouped]
+    first = [(head + shift + tail, members[min(members)])
+             for (head, tail), members in groups.items()]  # fmt: skip
+    strings = (numbers[0] + 1, numbers[-1] + 1) if numbers[0] == 0 else (numbers[0], numbers[-1])
+    return first, strings, [s for s in signals if s.name not in grouped]
 
 
 def _arrays(families: list[Family]) -> tuple[list[ArrayFamily], set[str]]:
@@ -136,7 +145,7 @@ def _singles(
     """Bind single signals by the rule table; one-bit faults become flags."""
     target, name = content.target, content.message.name
     for template, signal in per_string:
-        found = field_for(signal, target, name=template.replace("{s}", ""))
+        found = field_for(signal, target, name=re.sub(r"\{s(-1)?\}", "", template))
         if found is None:
             content.leftovers.append(template)
         else:

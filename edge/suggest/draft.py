@@ -67,3 +67,6 @@ class Draft:
     notes: list[str]
     messages: list[DraftMessage]
     unmapped: list[str]  # messages nothing was recognised in
+    # Messages whose every binding is disabled (e.g. a field bound elsewhere already): written
+    # commented out, for a person to choose.
+    set_aside: list[DraftMessage] = field(default_factory=list)

@@ -24,6 +24,14 @@ def render(draft: Draft) -> str:
         )
     for message in draft.messages:
         lines += ["", *_message(message)]
+    for message in draft.set_aside:
+        lines += [
+            "",
+            _comment(
+                f"{message.name}: every binding below is taken elsewhere; uncomment what you choose"
+            ),
+            *["# " + line for line in _message(message)],
+        ]
     if draft.unmapped:
         lines += [
             "",
