@@ -22,6 +22,7 @@ MODULE_ADDRESS = re.compile(
 )
 MODULE_MESSAGE = re.compile(r"mod|bmu|cmu|cell|slave", re.IGNORECASE)
 # Voltage families that are not cells even when small (module, pack, string sums).
+CELL_NAME = re.compile(r"cell", re.IGNORECASE)
 NOT_CELL_NAME = re.compile(r"mod|pack|str|bat|sum|tot|rack", re.IGNORECASE)
 TEMP_NAME = re.compile(r"temp|therm|ntc", re.IGNORECASE)
 FLAG_PREFIX = re.compile(r"^(flag|flg|flt|alm|err)_", re.IGNORECASE)
@@ -69,8 +70,19 @@ def array_field(family: Family) -> str | None:
     if volts is not None and unit and not NOT_CELL_NAME.search(family.prefix):
         top = (sample.maximum or 0) * volts
         return "cell_v" if top <= MAX_CELL_V else None
-    if unit == "degC" or (not unit and TEMP_NAME.search(family.prefix)):
-        return "temp_c"
+    # Without a unit the edge cannot convert (nor tell mV from V): see unitless_hint.
+    return "temp_c" if unit == "degC" else None
+
+
+def unitless_hint(family: Family) -> str | None:
+    """What to do about a family that looks like cells or temperatures but has no unit."""
+    if family.sample.unit or family.sample.length == 1:
+        return None
+    if TEMP_NAME.search(family.prefix) or CELL_NAME.search(family.prefix):
+        return (
+            f"{family.template(0)} ({family.first}..{family.last}) has no unit in the "
+            "database: give its signals one (mV, V, degC) and run suggest-mapping again"
+        )
     return None
 
 
@@ -92,7 +104,8 @@ def read_message(message: MessageInfo) -> Content:
     # Members of a family that is not cells or temperatures are not single values either
     # (but numbered one-bit signals may be fault flags: Fault_01 .. Fault_50).
     unused = [s for f in families if f.prefix + f.suffix not in used for s in f.members.values()]
-    content.leftovers = [s.name for s in unused if s.length > 1]
+    hints = [h for f in families if f.prefix + f.suffix not in used if (h := unitless_hint(f))]
+    content.leftovers = hints + [s.name for s in unused if s.length > 1]
     leftovers = [s for s in singles if s is not module_signal] + [
         s for s in unused if s.length == 1
     ]

@@ -54,10 +54,9 @@ def other_vendor_frames(start: float, seconds: int) -> list[tuple[float, int, by
                         for n in range(page * 3 + 1, min(page * 3 + 3, 16) + 1)
                     }  # fmt: skip
                     frames.append((ts + page * 0.001, 0x300 | string, cells.encode(values)))
-                values = {"ModAddr": address, "SoC": 50, "ModV": 52.5, "Faults": 0} | {
-                    "Temp_1": 20 + address + second, "Temp_2": 30 - address - string,
-                }  # fmt: skip
-                frames.append((ts + 0.01, 0x340 | string, module.encode(values)))
+                status: dict[str, float] = {"ModAddr": address, "SoC": 50, "ModV": 52.5}
+                status |= {"Temp_1": 20 + address + second, "Temp_2": 30 - address - string}
+                frames.append((ts + 0.01, 0x340 | string, module.encode(status | {"Faults": 0})))
             frames.append((ts + 0.02, 0x380 | string, pack.encode(
                 {"StrV": 700 + string, "StrI": 12.5, "Contactor": 1, "SoC": 50})))  # fmt: skip
     return frames
@@ -69,8 +68,12 @@ def other_vendor_updates(message: can.Message, db: Any) -> Iterator[Update]:
     if base not in (0x300, 0x340):
         return
     decoded = db.decode_message(base, bytes(message.data), decode_choices=False)
-    cells = {int(k[5:]) - 1: round(v / 1000, 3) for k, v in decoded.items() if k[:5] == "Cell_"}
-    temps = {int(k[5:]) - 1: float(v) for k, v in decoded.items() if k[:5] == "Temp_"}
+    cells: dict[int, float | None] = {
+        int(k[5:]) - 1: round(v / 1000, 3) for k, v in decoded.items() if k[:5] == "Cell_"
+    }
+    temps: dict[int, float | None] = {
+        int(k[5:]) - 1: float(v) for k, v in decoded.items() if k[:5] == "Temp_"
+    }
     yield (string, int(decoded["ModAddr"]) + 1), {"cells": cells, "temps": temps}
 
 

@@ -76,6 +76,13 @@ def test_millivolts_and_volts_bind_cells_but_module_voltages_and_unitless_do_not
     assert d.unmapped == ["ModB", "ModC"]  # nothing bound: left for a person, not guessed
 
 
+def test_a_unitless_cell_or_temperature_family_says_to_give_it_a_unit() -> None:
+    temps = [sig(f"Temp_{n}", length=8, high=255) for n in range(1, 5)]
+    d = draft(message("ModTemps", [*temps, sig("ModSoC", "%", length=8, high=100)]))
+    hint = only(d, "ModTemps").unrecognised[0]
+    assert hint.startswith("Temp_{n} (1..4) has no unit in the database: give its signals one")
+
+
 def test_flat_numbering_takes_cells_per_module_from_the_database_comment() -> None:
     page = [sig("Page", mux=True), *cells([f"Cell_{n:03}" for n in range(240)])]
     therms = [sig(f"Therm_{n:02}", "degC", length=8, high=215, low=-40) for n in range(40)]
