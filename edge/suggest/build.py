@@ -1,10 +1,18 @@
 """The suggester's core: a database's messages in, a draft mapping out (no I/O)."""
 
+from edge.bindings import MAX_FLAGS
 from edge.model import FIELDS, Target
 from edge.suggest.codes import flag_code
 from edge.suggest.content import ArrayFamily, Content, Single, read_message
 from edge.suggest.draft import Binding, Draft, DraftMessage, Flag, Part
-from edge.suggest.layout import Split, cells_split, free_bits, id_part, temps_split
+from edge.suggest.layout import (
+    MAX_MODULES,
+    Split,
+    cells_split,
+    free_bits,
+    id_part,
+    temps_split,
+)
 from edge.suggest.rules import positive_direction
 from edge.suggest.signals import DatabaseInfo
 
@@ -18,11 +26,12 @@ def build_draft(
     low_role = "module" if any(_needs_module_bits(c) for c in contents) else "string"
     free = free_bits(info.messages)
     taken: dict[tuple[Target, str], str] = {}
+    flag_counts: dict[Target, int] = {}
     messages = []
     for content in contents:
         message = DraftMessage(content.message.name, content.target, strings=content.strings)
         message.fields = _array_bindings(content, splits) + _single_bindings(content, taken)
-        message.flags = [Flag(s.name, *flag_code(s.name, catalogue)) for s in content.flags]
+        message.flags = _flags(content, catalogue, flag_counts)
         message.unrecognised = list(content.leftovers)
         _address(message, content, free, low_role)
         messages.append(message)
@@ -34,9 +43,21 @@ def build_draft(
         info.strict,
         notes,
         [m for m in messages if m.binds_anything],
-        [m.name for m in messages if not m.fields and not m.flags],
+        [m for m in messages if not m.fields and not m.flags],
         [m for m in messages if m.fields and not m.binds_anything],
     )
+
+
+def _flags(content: Content, catalogue: frozenset[str], counts: dict[Target, int]) -> list[Flag]:
+    """One-bit faults as flags, at most MAX_FLAGS per target (each takes a bit of its word)."""
+    flags = []
+    for signal in content.flags:
+        counts[content.target] = counts.get(content.target, 0) + 1
+        if counts[content.target] > MAX_FLAGS:
+            content.leftovers.append(f"{signal.name} (more than {MAX_FLAGS} flags)")
+        else:
+            flags.append(Flag(signal.name, *flag_code(signal.name, catalogue)))
+    return flags
 
 
 def _is_flat(array: ArrayFamily) -> bool:
@@ -67,44 +88,43 @@ def _splits(contents: list[Content], comments: tuple[str, ...]) -> dict[str, Spl
 
 
 def _array_bindings(content: Content, splits: dict[str, Split]) -> list[Binding]:
+    """Cell and temperature families: per module, or flat across the string."""
     bindings = []
     for array in content.arrays:
-        family, valid = array.family, array.valid
+        family = array.family
         if not family.contiguous:
             note = f"numbers {family.first}..{family.last} have gaps: bind the runs one by one"
             bindings.append(Binding(array.field, family.template(0), note=note, disabled=True))
         elif _is_flat(array):
-            split = splits[array.field]
-            note = (
-                f"{family.size} numbered across the string from {family.first}: n counts "
-                f"from 0, module = n // {split.per_module} + 1. {split.reason}"
-            )
-            bindings.append(
-                Binding(
-                    array.field,
-                    family.template(family.first),
-                    valid.template(family.first) if valid else None,
-                    (0, family.size - 1),
-                    split.per_module,
-                    note=note,
-                )
-            )
+            bindings.append(_flat_binding(array, splits[array.field]))
         else:
-            shift = family.first - 1
-            note = (
-                f"the database numbers from {family.first}; n is the position in the "
-                f"module from 1" + (f", hence n{shift:+d}" if shift else "")
-            )
-            bindings.append(
-                Binding(
-                    array.field,
-                    family.template(shift),
-                    valid.template(shift) if valid else None,
-                    (1, family.size),
-                    note=note,
-                )
-            )
+            bindings.append(_module_binding(array))
     return bindings
+
+
+def _flat_binding(array: ArrayFamily, split: Split) -> Binding:
+    """n counts from 0 over the string; the name's own start is the template's offset."""
+    family, valid, per = array.family, array.valid, split.per_module
+    note = (f"{family.size} numbered across the string from {family.first}: n counts from 0, "
+            f"module = n // {per} + 1. {split.reason}")  # fmt: skip
+    modules = (family.size - 1) // per + 1
+    too_many = per > FIELDS[Target.MODULE][array.field].array_size or modules > MAX_MODULES
+    if too_many:
+        note = f"{family.size} members do not fit {MAX_MODULES} modules: split them by hand"
+    return Binding(array.field, family.template(family.first),
+                   valid.template(family.first) if valid else None, (0, family.size - 1), per,
+                   note=note, disabled=too_many)  # fmt: skip
+
+
+def _module_binding(array: ArrayFamily) -> Binding:
+    """n is the position in the module from 1; the name's own start gives the offset."""
+    family, valid = array.family, array.valid
+    shift = family.first - 1
+    note = (f"the database numbers from {family.first}; n is the position in the module from 1"
+            + (f", hence n{shift:+d}" if shift else ""))  # fmt: skip
+    return Binding(array.field, family.template(shift),
+                   valid.template(shift) if valid else None, (1, family.size),
+                   note=note)  # fmt: skip
 
 
 def _single_bindings(content: Content, taken: dict[tuple[Target, str], str]) -> list[Binding]:

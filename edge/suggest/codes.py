@@ -49,4 +49,5 @@ def flag_code(name: str, known: frozenset[str]) -> tuple[str, bool]:
         for severity in SEVERITIES:
             if candidate + severity in known:
                 return candidate + severity, True
-    return code.removeprefix("flag_") or code, False
+    short = code.removeprefix("flag_")
+    return (short if short[:1].isalpha() else code), False

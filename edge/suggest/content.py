@@ -27,6 +27,7 @@ NOT_CELL_NAME = re.compile(r"mod|pack|str|bat|sum|tot|rack", re.IGNORECASE)
 TEMP_NAME = re.compile(r"temp|therm|ntc", re.IGNORECASE)
 FLAG_PREFIX = re.compile(r"^(flag|flg|flt|alm|err)_", re.IGNORECASE)
 MAX_CELL_V = 10.0  # above this a "voltage" family is module or pack voltages, not cells
+MAX_STRINGS = 31  # the mapping's strings = [first, last] limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ def _per_string(
             key = (match.group(1), match.group(3))
             groups.setdefault(key, {})[int(match.group(2))] = signal
     numbers = sorted({n for members in groups.values() for n in members})
-    if len(numbers) < 2:
+    if len(numbers) < 2 or numbers[-1] + (numbers[0] == 0) > MAX_STRINGS:
         return [], None, signals
     shift = "{s-1}" if numbers[0] == 0 else "{s}"
     grouped = {s.name for members in groups.values() for s in members.values()}

@@ -66,7 +66,7 @@ class Draft:
     strict: bool
     notes: list[str]
     messages: list[DraftMessage]
-    unmapped: list[str]  # messages nothing was recognised in
+    unmapped: list[DraftMessage]  # messages nothing was recognised in
     # Messages whose every binding is disabled (e.g. a field bound elsewhere already): written
     # commented out, for a person to choose.
     set_aside: list[DraftMessage] = field(default_factory=list)

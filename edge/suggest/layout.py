@@ -39,7 +39,7 @@ def cells_split(total: int, comments: tuple[str, ...]) -> Split:
     for text in comments:
         for pattern, group in ((MODULES_OF, 2), (CELLS_PER, 1)):
             match = pattern.search(text)
-            if match and total % int(match.group(group)) == 0:
+            if match and _fits(total, int(match.group(group)), 64):
                 return Split(
                     int(match.group(group)), f'the database says "{match.group(0)}"', guessed=False
                 )
@@ -48,7 +48,7 @@ def cells_split(total: int, comments: tuple[str, ...]) -> Split:
 
 def temps_split(total: int, modules: int | None, comments: tuple[str, ...]) -> Split:
     """Sensors per module of a flat temperature family: as many modules as the cells have."""
-    if modules and total % modules == 0 and total // modules <= 16:
+    if modules and _fits(total, total // modules, 16):
         return Split(
             total // modules,
             f"{total} sensors over the {modules} modules the cells give",
@@ -56,9 +56,14 @@ def temps_split(total: int, modules: int | None, comments: tuple[str, ...]) -> S
         )
     for text in comments:
         match = TEMPS_PER.search(text)
-        if match and total % int(match.group(1)) == 0:
+        if match and _fits(total, int(match.group(1)), 16):
             return Split(int(match.group(1)), f'the database says "{match.group(0)}"', False)
     return _divisor(total, COMMON_TEMPS, "sensors")
+
+
+def _fits(total: int, per: int, most: int) -> bool:
+    """Whether `total` splits into whole modules of `per` (at most `most`) within the limits."""
+    return 1 <= per <= most and total % per == 0 and total // per <= MAX_MODULES
 
 
 def _divisor(total: int, common: tuple[int, ...], what: str) -> Split:

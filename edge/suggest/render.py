@@ -33,13 +33,10 @@ def render(draft: Draft) -> str:
             *["# " + line for line in _message(message)],
         ]
     if draft.unmapped:
-        lines += [
-            "",
-            _comment(
-                f"Nothing recognised in: {', '.join(draft.unmapped)} (map them "
-                "by hand if the model has a place for them)"
-            ),
-        ]
+        lines += ["", "# Nothing recognised in these messages (map them by hand if the model has "
+                  "a place for them):"]  # fmt: skip
+        lines += [_comment(f"{m.name}: " + (", ".join(m.unrecognised) or "no signals"))
+                  for m in draft.unmapped]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

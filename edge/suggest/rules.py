@@ -66,6 +66,8 @@ def field_for(signal: SignalInfo, target: Target, name: str | None = None) -> st
         spec = FIELDS[target][rule.field]
         if spec.kind is Kind.MEASURE and not _unit_fits(signal.unit, spec.unit):
             continue
+        if spec.kind is not Kind.MEASURE and canonical_unit(signal.unit):
+            continue  # a counter or bit word with a unit is something else
         return rule.field
     return None
 
