@@ -1,18 +1,12 @@
 """The suggester's core: a database's messages in, a draft mapping out (no I/O)."""
 
 from edge.bindings import MAX_FLAGS
-from edge.model import FIELDS, Target
+from edge.model import Target
+from edge.suggest.arrays import Arrays, array_bindings, survey
 from edge.suggest.codes import flag_code
-from edge.suggest.content import ArrayFamily, Content, Single, read_message
+from edge.suggest.content import Content, Single, read_message
 from edge.suggest.draft import Binding, Draft, DraftMessage, Flag, Part
-from edge.suggest.layout import (
-    MAX_MODULES,
-    Split,
-    cells_split,
-    free_bits,
-    id_part,
-    temps_split,
-)
+from edge.suggest.layout import free_bits, id_part
 from edge.suggest.rules import positive_direction
 from edge.suggest.signals import DatabaseInfo
 
@@ -22,18 +16,18 @@ def build_draft(
 ) -> Draft:
     """The draft mapping for a database (database: its path as the mapping will name it)."""
     contents = [read_message(m) for m in info.messages]
-    splits = _splits(contents, info.comments)
-    low_role = "module" if any(_needs_module_bits(c) for c in contents) else "string"
+    arrays = survey(contents, info.comments)
+    low_role = "module" if any(_needs_module_bits(c, arrays) for c in contents) else "string"
     free = free_bits(info.messages)
     taken: dict[tuple[Target, str], str] = {}
-    flag_counts: dict[Target, int] = {}
+    flag_codes: dict[tuple[Target, str], str] = {}
     messages = []
     for content in contents:
         message = DraftMessage(content.message.name, content.target, strings=content.strings)
-        message.fields = _array_bindings(content, splits) + _single_bindings(content, taken)
-        message.flags = _flags(content, catalogue, flag_counts)
+        message.fields = array_bindings(content, arrays) + _single_bindings(content, taken)
+        message.flags = _flags(content, catalogue, flag_codes)
         message.unrecognised = list(content.leftovers)
-        _address(message, content, free, low_role)
+        _address(message, content, free, low_role, arrays)
         messages.append(message)
     _one_fault_source(messages)
     notes = [f"The database says: {text}" for text in info.comments[:1]]
@@ -48,83 +42,31 @@ def build_draft(
     )
 
 
-def _flags(content: Content, catalogue: frozenset[str], counts: dict[Target, int]) -> list[Flag]:
-    """One-bit faults as flags, at most MAX_FLAGS per target (each takes a bit of its word)."""
+def _flags(
+    content: Content, catalogue: frozenset[str], codes: dict[tuple[Target, str], str]
+) -> list[Flag]:
+    """One-bit faults as flags: each code once per target, at most MAX_FLAGS codes per target."""
     flags = []
     for signal in content.flags:
-        counts[content.target] = counts.get(content.target, 0) + 1
-        if counts[content.target] > MAX_FLAGS:
+        code, catalogued = flag_code(signal.name, catalogue)
+        key, where = (content.target, code), f"{content.message.name}.{signal.name}"
+        if key in codes:
+            content.leftovers.append(f"{signal.name} (its code {code} is {codes[key]}'s)")
+        elif sum(target is content.target for target, _ in codes) >= MAX_FLAGS:
             content.leftovers.append(f"{signal.name} (more than {MAX_FLAGS} flags)")
         else:
-            flags.append(Flag(signal.name, *flag_code(signal.name, catalogue)))
+            codes[key] = where
+            flags.append(Flag(signal.name, code, catalogued))
     return flags
 
 
-def _is_flat(array: ArrayFamily) -> bool:
-    """Numbered across the string: more members than a module has places."""
-    return array.family.size > FIELDS[Target.MODULE][array.field].array_size
-
-
-def _needs_module_bits(content: Content) -> bool:
+def _needs_module_bits(content: Content, arrays: Arrays) -> bool:
     """A module message with no module number of its own (neither a signal nor flat numbers)."""
     return (
         content.target is Target.MODULE
         and content.module_signal is None
-        and not (content.arrays and all(_is_flat(a) for a in content.arrays))
+        and not (content.arrays and all(arrays.is_flat(a) for a in content.arrays))
     )
-
-
-def _splits(contents: list[Content], comments: tuple[str, ...]) -> dict[str, Split]:
-    """Members per module for flat cell and temperature families (cells first)."""
-    flat = {a.field: a.family.size for c in contents for a in c.arrays if _is_flat(a)}
-    splits = {}
-    if "cell_v" in flat:
-        splits["cell_v"] = cells_split(flat["cell_v"], comments)
-    if "temp_c" in flat:
-        cells = splits.get("cell_v")
-        modules = flat["cell_v"] // cells.per_module if cells else None
-        splits["temp_c"] = temps_split(flat["temp_c"], modules, comments)
-    return splits
-
-
-def _array_bindings(content: Content, splits: dict[str, Split]) -> list[Binding]:
-    """Cell and temperature families: per module, or flat across the string."""
-    bindings = []
-    for array in content.arrays:
-        family = array.family
-        if not family.contiguous:
-            note = f"numbers {family.first}..{family.last} have gaps: bind the runs one by one"
-            bindings.append(Binding(array.field, family.template(0), note=note, disabled=True))
-        elif _is_flat(array):
-            bindings.append(_flat_binding(array, splits[array.field]))
-        else:
-            bindings.append(_module_binding(array))
-    return bindings
-
-
-def _flat_binding(array: ArrayFamily, split: Split) -> Binding:
-    """n counts from 0 over the string; the name's own start is the template's offset."""
-    family, valid, per = array.family, array.valid, split.per_module
-    note = (f"{family.size} numbered across the string from {family.first}: n counts from 0, "
-            f"module = n // {per} + 1. {split.reason}")  # fmt: skip
-    modules = (family.size - 1) // per + 1
-    too_many = per > FIELDS[Target.MODULE][array.field].array_size or modules > MAX_MODULES
-    if too_many:
-        note = f"{family.size} members do not fit {MAX_MODULES} modules: split them by hand"
-    return Binding(array.field, family.template(family.first),
-                   valid.template(family.first) if valid else None, (0, family.size - 1), per,
-                   note=note, disabled=too_many)  # fmt: skip
-
-
-def _module_binding(array: ArrayFamily) -> Binding:
-    """n is the position in the module from 1; the name's own start gives the offset."""
-    family, valid = array.family, array.valid
-    shift = family.first - 1
-    note = (f"the database numbers from {family.first}; n is the position in the module from 1"
-            + (f", hence n{shift:+d}" if shift else ""))  # fmt: skip
-    return Binding(array.field, family.template(shift),
-                   valid.template(shift) if valid else None, (1, family.size),
-                   note=note)  # fmt: skip
 
 
 def _single_bindings(content: Content, taken: dict[tuple[Target, str], str]) -> list[Binding]:
@@ -170,7 +112,9 @@ def _single(single: Single) -> Binding:
     )
 
 
-def _address(message: DraftMessage, content: Content, free: int, low_role: str) -> None:
+def _address(
+    message: DraftMessage, content: Content, free: int, low_role: str, arrays: Arrays
+) -> None:
     """The string and module address parts, each guess explained in a note."""
     if content.target is Target.MODULE and content.module_signal is not None:
         signal = content.module_signal
@@ -180,7 +124,7 @@ def _address(message: DraftMessage, content: Content, free: int, low_role: str) 
             message.notes.append(
                 f"GUESS: {signal.name} starts at 0, taken as module 1 (offset = 1)"
             )
-    elif _needs_module_bits(content):
+    elif _needs_module_bits(content, arrays):
         found = id_part(free, "module") if free >= 16 or low_role == "module" else None
         message.module = found[0] if found else Part("value", 1)
         message.notes.append(

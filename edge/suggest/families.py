@@ -19,6 +19,7 @@ class Family:
     suffix: str
     members: dict[int, SignalInfo]
     width: int | None  # zero-padded to this many digits, or None
+    regular: bool = True  # every name is its number written with this width (a template fits)
 
     @property
     def first(self) -> int:
@@ -64,13 +65,10 @@ def group_families(signals: list[SignalInfo]) -> tuple[list[Family], list[Signal
     for (prefix, suffix), members in groups.items():
         if len(members) < 2:
             continue
+        width = _width([d for d, _ in members.values()])
+        regular = all(d == format(n, f"0{width}" if width else "") for n, (d, _) in members.items())
         families.append(
-            Family(
-                prefix,
-                suffix,
-                {n: s for n, (_, s) in members.items()},
-                _width([d for d, _ in members.values()]),
-            )
+            Family(prefix, suffix, {n: s for n, (_, s) in members.items()}, width, regular)
         )
         grouped |= {s.name for _, s in members.values()}
     singles = [s for s in signals if s.name not in grouped]
@@ -78,9 +76,9 @@ def group_families(signals: list[SignalInfo]) -> tuple[list[Family], list[Signal
 
 
 def _width(digits: list[str]) -> int | None:
-    lengths = {len(d) for d in digits}
-    padded = len(lengths) == 1 and any(d.startswith("0") and len(d) > 1 for d in digits)
-    return lengths.pop() if padded else None
+    """The zero-padding of a family's numbers (Cell_007 … Cell_120: 3), None if unpadded."""
+    padded = [d for d in digits if d.startswith("0") and len(d) > 1]
+    return min(len(d) for d in digits) if padded else None
 
 
 def validity_of(family: Family, families: list[Family]) -> Family | None:

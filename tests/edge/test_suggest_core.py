@@ -51,6 +51,7 @@ def only(d: Draft, name: str) -> DraftMessage:
         ([f"Cell_{n:02}" for n in range(1, 17)], "Cell_{n:02}", (1, 16)),
         ([f"U{n}" for n in range(1, 13)], "U{n}", (1, 12)),
         ([f"Cell{n}" for n in range(5, 17)], "Cell{n+4}", (1, 12)),
+        ([f"Cell_{n:02}" for n in range(120)], "Cell_{n:02}", (0, 119)),  # flat, 3 digits at 100
     ],
 )
 def test_a_family_becomes_a_template_with_its_offset_and_digits(
@@ -183,3 +184,26 @@ def test_the_rendered_draft_is_a_valid_mapping_file(tmp_path: Path) -> None:
     assert [(b.field, b.valid) for b in mapping.message[0].fields] == [
         ("cell_v", None), ("soc_pct", "ModSoC_Ok")]  # fmt: skip
     assert "# Debug: X" in text  # nothing recognised: listed for a person
+
+
+def test_a_family_split_over_messages_keeps_its_numbers() -> None:
+    first = message("ModCellsA", cells([f"Cell_{n:02}" for n in range(1, 5)]), 0x500)
+    second = message("ModCellsB", cells([f"Cell_{n:02}" for n in range(5, 9)]), 0x510)
+    d = draft(first, second)
+    assert [(b.signal, b.index) for m in d.messages for b in m.fields] == [
+        ("Cell_{n:02}", (1, 4)), ("Cell_{n:02}", (5, 8))]  # fmt: skip
+
+
+def test_two_families_on_the_same_positions_bind_the_first_only() -> None:
+    first = message("ModCellsA", cells([f"CellA_{n}" for n in range(1, 5)]), 0x500)
+    second = message("ModCellsB", cells([f"CellB_{n}" for n in range(1, 5)]), 0x510)
+    d = draft(first, second)
+    assert [m.name for m in d.messages] == ["ModCellsA"]
+    assert "bound to ModCellsA.CellA_… already" in d.set_aside[0].fields[0].note
+
+
+def test_a_flag_code_is_taken_once_per_target() -> None:
+    flags = [sig("Flag_Fan", length=1, high=1)]
+    d = draft(message("FlagsA", flags), message("FlagsB", flags, 0x410))
+    assert [f.code for f in only(d, "FlagsA").flags] == ["fan"]
+    assert d.unmapped[0].unrecognised == ["Flag_Fan (its code fan is FlagsA.Flag_Fan's)"]
