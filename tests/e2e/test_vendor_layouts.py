@@ -5,6 +5,8 @@ flat_pack: cells and thermistors numbered across the string (module = n // 18 + 
 multiplexer, one frame id per string, string values behind a string multiplexer.
 cellmon: zero-based signal names, a validity bit per cell, one-bit fault flags, a DBC that
 loads only with strict = false.
+other_vendor_arxml: the other vendor's protocol described in ARXML (AUTOSAR 4) instead of DBC,
+checked against plain cantools reading the DBC.
 """
 
 import math
@@ -34,6 +36,45 @@ Update = tuple[tuple[int, int], dict[str, dict[int, float | None]]]  # asset -> 
 def database(name: str) -> Any:
     """A test vendor's DBC, loaded with plain cantools."""
     return cantools.database.load_file(PROTOCOLS / f"{name}.dbc", strict=False)
+
+
+def other_vendor_frames(start: float, seconds: int) -> list[tuple[float, int, bytes]]:
+    """Two strings (id low bits 1, 2) of 3 modules (ModAddr 0..2), 16 cells and 2 sensors each."""
+    db = database("other_vendor")
+    cells, module, pack = (db.get_message_by_name(n) for n in ("BMS_CELLS", "BMS_MOD",
+                                                               "BMS_STR"))  # fmt: skip
+    frames = []
+    for second in range(seconds):
+        ts = start + second + 0.05
+        for string in (1, 2):
+            for address in range(3):
+                for page in range(6):
+                    values = {"ModAddr": address, "Page": page} | {
+                        f"Cell_{n:02}": 3100 + string * 100 + address * 20 + n + second
+                        for n in range(page * 3 + 1, min(page * 3 + 3, 16) + 1)
+                    }  # fmt: skip
+                    frames.append((ts + page * 0.001, 0x300 | string, cells.encode(values)))
+                status: dict[str, float] = {"ModAddr": address, "SoC": 50, "ModV": 52.5}
+                status |= {"Temp_1": 20 + address + second, "Temp_2": 30 - address - string}
+                frames.append((ts + 0.01, 0x340 | string, module.encode(status | {"Faults": 0})))
+            frames.append((ts + 0.02, 0x380 | string, pack.encode(
+                {"StrV": 700 + string, "StrI": 12.5, "Contactor": 1, "SoC": 50})))  # fmt: skip
+    return frames
+
+
+def other_vendor_updates(message: can.Message, db: Any) -> Iterator[Update]:
+    """The oracle from the DBC: string in the id's low bits, module = ModAddr + 1, mV cells."""
+    base, string = message.arbitration_id & 0x7F0, message.arbitration_id & 0xF
+    if base not in (0x300, 0x340):
+        return
+    decoded = db.decode_message(base, bytes(message.data), decode_choices=False)
+    cells: dict[int, float | None] = {
+        int(k[5:]) - 1: round(v / 1000, 3) for k, v in decoded.items() if k[:5] == "Cell_"
+    }
+    temps: dict[int, float | None] = {
+        int(k[5:]) - 1: float(v) for k, v in decoded.items() if k[:5] == "Temp_"
+    }
+    yield (string, int(decoded["ModAddr"]) + 1), {"cells": cells, "temps": temps}
 
 
 def write_log(path: Path, frames: list[tuple[float, int, bytes]]) -> None:
@@ -194,13 +235,14 @@ def stored(dsn: str, site_id: int) -> Samples:
 
 async def replay(
     server: LiveServer, engine: AsyncEngine, tmp_path: Path, *, protocol: str, strings: int,
-    modules: int, frames: list[tuple[float, int, bytes]],
+    modules: int, frames: list[tuple[float, int, bytes]], cells: int = 18, temps: int = 4,
 ) -> tuple[int, Path]:  # fmt: skip
     """Replay a log of a test vendor through `python -m edge replay`; the site id and the log."""
     site = await committed_device_site(engine, racks=strings, modules_per_rack=modules,
-                                       cells_per_module=18, temps_per_module=4)  # fmt: skip
+                                       cells_per_module=cells, temps_per_module=temps)  # fmt: skip
     site_file = write_site_file(tmp_path, code=site.code, mapping=PROTOCOLS / f"{protocol}.toml",
-                                strings=strings, modules=modules, cells=18, temps=4)  # fmt: skip
+                                strings=strings, modules=modules, cells=cells,
+                                temps=temps)  # fmt: skip
     log = tmp_path / f"{protocol}.log"
     write_log(log, frames)
     env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
@@ -244,3 +286,22 @@ async def test_zero_based_names_invalid_cells_and_fault_flags(
     codes = query_rows(dsn, "SELECT DISTINCT code FROM alarm_event WHERE site_id = %s AND raised "
                        "ORDER BY 1", site_id)  # fmt: skip
     assert codes == [("cell_ov_alarm",), ("fan_fault",)]
+
+
+async def test_an_arxml_database_replays_like_the_dbc(
+    server: LiveServer, engine: AsyncEngine, test_database_url: str, tmp_path: Path
+) -> None:
+    # The frames are encoded and the oracle decodes them with the DBC; the edge reads the ARXML.
+    site_id, log = await replay(server, engine, tmp_path, protocol="other_vendor_arxml",
+                                strings=2, modules=3, cells=16, temps=2,
+                                frames=other_vendor_frames(a_minute_ago(), 3))  # fmt: skip
+    db = database("other_vendor")
+    expected = oracle(log, lambda m: other_vendor_updates(m, db), cells=16)
+    assert len(expected) == 2 * 3 * 3  # every module of both strings, every second
+    dsn = psycopg_dsn(test_database_url)
+    assert stored(dsn, site_id) == expected
+    strings = query_rows(dsn, "SELECT r.index, s.voltage_v, s.current_a FROM rack_sample s JOIN "
+                         "rack r ON r.id = s.rack_id WHERE r.site_id = %s ORDER BY 1 LIMIT 1",
+                         site_id)  # fmt: skip
+    # This vendor counts charge as positive: 12.5 A on the bus is 12.5 A of charge, stored -12.5.
+    assert strings == [(1, pytest.approx(701.0), pytest.approx(-12.5))]
