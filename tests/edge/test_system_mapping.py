@@ -14,6 +14,8 @@ from edge.decode import Frame, FrameDecoder
 from edge.mapping import MappingError
 from edge.model import Target
 from edge.protocol import Protocol, load_protocol
+from edge.sim.bms import SimBms
+from edge.sim.plant import Plant, PlantSpec
 from edge.wire import system_record
 
 PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
@@ -132,3 +134,25 @@ def test_a_system_message_has_no_address_and_no_flags(
 ) -> None:
     with pytest.raises(MappingError, match=why):
         load_protocol(mapping_with(tmp_path, fields, extra))
+
+
+def test_the_reference_simulator_reports_the_whole_system() -> None:
+    reference = load_protocol(PROJECT_ROOT / "edge" / "protocols" / "reference.toml")
+    plant = Plant.build(PlantSpec(strings=3, modules_per_string=2, cells_per_module=8,
+                                  temps_per_module=2, capacity_ah=100, string_rated_a=100,
+                                  energy_kwh=50, power_kw=100), seed=3)  # fmt: skip
+    plant.step(1.0, 60.0, now=1.0)  # discharging 60 kW
+    plant.strings[2].contactor_closed = False  # an open string adds no limits
+    decoder = FrameDecoder(reference, Counters())
+    values: dict[str, float] = {}
+    for out in SimBms(plant, reference).frames():
+        decoded = decoder.decode(Frame(T0, out.frame_id, True, out.data))
+        if decoded is not None and decoded.target is Target.SYSTEM:
+            values |= {f.field: v for f, v in decoded.values}
+    amps = sum(s.current_a for s in plant.strings)
+    assert amps > 0
+    assert values["current_a"] == pytest.approx(amps, abs=0.05)  # discharge positive
+    assert values["soc_pct"] == pytest.approx(plant.soc() * 100, abs=0.05)
+    assert values["discharge_limit_a"] == pytest.approx(200.0)  # two closed strings of 100 A
+    volts = max(s.voltage() for s in plant.strings[:2])
+    assert values["charge_limit_kw"] == pytest.approx(200.0 * volts / 1000, abs=0.05)
