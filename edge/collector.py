@@ -14,7 +14,14 @@ from edge.counters import Counters, Reason
 from edge.model import Target
 from edge.site import SiteFile
 from edge.uplink.spool import Spool
-from edge.uplink.wire import asset_record, batch_body, event_record, module_record, string_record
+from edge.uplink.wire import (
+    asset_record,
+    batch_body,
+    event_record,
+    module_record,
+    string_record,
+    system_record,
+)
 
 log = logging.getLogger("edge.collector")
 STATUS_LOG_INTERVAL_S = 60.0
@@ -90,7 +97,7 @@ class Collector:
             self.counters.reject(Reason.INCOMPLETE_MODULE, output.held_back_detail,
                                  count=output.held_back)  # fmt: skip
         self._log_status(now)
-        if not (output.modules or output.strings or output.events):
+        if not (output.modules or output.strings or output.systems or output.events):
             return None
         heard = self.announcements.due((s.string, s.module) for s in output.modules)
         seq = self.spool.append(lambda seq: self._body(seq, output, now, heard))
@@ -115,6 +122,7 @@ class Collector:
             events=[event_record(e) for e in output.events],
             assets=[asset_record(string, module, cell_count=info.cells_per_module,
                                  temp_count=info.temps_per_module) for string, module in heard],
+            systems=[system_record(s) for s in output.systems],
         )  # fmt: skip
 
     def _log_status(self, now: float) -> None:

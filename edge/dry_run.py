@@ -24,6 +24,7 @@ class DryRun:
 
     modules: int = 0
     strings: int = 0
+    systems: int = 0
     events: int = 0
     counters: Counters = field(default_factory=Counters)
 
@@ -69,12 +70,13 @@ def _known(site: SiteFile, string: int, module: int, counters: Counters) -> bool
 def _record(result: DryRun, output: PeriodOutput, writer: Any) -> None:
     result.modules += len(output.modules)
     result.strings += len(output.strings)
+    result.systems += len(output.systems)
     result.events += len(output.events)
     if output.held_back:
         result.counters.reject(Reason.INCOMPLETE_MODULE, output.held_back_detail,
                                count=output.held_back)  # fmt: skip
     if writer is not None:
-        for snapshot in [*output.modules, *output.strings]:
+        for snapshot in [*output.modules, *output.strings, *output.systems]:
             writer.writerow(_row(snapshot))
 
 
@@ -91,6 +93,8 @@ def summary(result: DryRun, log: Path) -> str:
     lines = [f"{log.name}: {counters.frames} frames, {counters.decoded} decoded; would send "
              f"{result.modules} module samples, {result.strings} string samples, "
              f"{result.events} events"]  # fmt: skip
+    if result.systems:
+        lines[0] += f", {result.systems} system samples"
     for reason, count in sorted(counters.rejected.items()):
         lines.append(f"  dropped {count} x {reason}")
     if not counters.rejected:

@@ -9,6 +9,7 @@ class Target(StrEnum):
 
     MODULE = "module"
     STRING = "string"
+    SYSTEM = "system"  # the whole battery: the BMS master's pack values, one per site
     ACK = "ack"
 
 
@@ -40,6 +41,9 @@ def _m(unit: str, low: float, high: float, size: int = 0) -> FieldSpec:
 
 
 CURRENT = FieldSpec("A", Kind.MEASURE, -5000, 5000, directed=True)
+# The whole system carries the sum of its strings' currents.
+SYSTEM_CURRENT = FieldSpec("A", Kind.MEASURE, -50000, 50000, directed=True)
+SYSTEM_POWER = FieldSpec("kW", Kind.MEASURE, -100000, 100000, directed=True)
 
 
 BITS32 = FieldSpec("", Kind.BITS, 0, 2**32 - 1)
@@ -70,6 +74,12 @@ FIELDS: dict[Target, dict[str, FieldSpec]] = {
         "n_mod_bypassed": _count(64), "energy_charged_kwh": _m("kWh", 0, 1e10),
         "energy_discharged_kwh": _m("kWh", 0, 1e10), "fault_bits": BITS64,
     },
+    Target.SYSTEM: {
+        "soc_pct": _m("%", 0, 100), "soh_pct": _m("%", 0, 100),
+        "voltage_v": _m("V", 0, 2000), "current_a": SYSTEM_CURRENT, "power_kw": SYSTEM_POWER,
+        "charge_limit_a": _m("A", 0, 50000), "discharge_limit_a": _m("A", 0, 50000),
+        "charge_limit_kw": _m("kW", 0, 100000), "discharge_limit_kw": _m("kW", 0, 100000),
+    },
     Target.ACK: {
         "command_id": _count(2**32 - 1), "result": _count(255), "opcode": _count(255),
     },
@@ -81,6 +91,7 @@ UNIT_ALIASES = {"°C": "degC", "C": "degC", "degc": "degC", "kohm": "kOhm", "kΩ
 UNIT_FACTORS: dict[tuple[str, str], float] = {
     ("mV", "V"): 0.001, ("kV", "V"): 1000.0, ("mA", "A"): 0.001, ("Ohm", "kOhm"): 0.001,
     ("MOhm", "kOhm"): 1000.0, ("Wh", "kWh"): 0.001, ("MWh", "kWh"): 1000.0,
+    ("W", "kW"): 0.001, ("MW", "kW"): 1000.0,
 }  # fmt: skip
 
 

@@ -296,6 +296,43 @@ MESSAGES = [
             }
         },
     ),
+    Msg(
+        "SYS_STATUS",
+        0x401,
+        "BCU",
+        [
+            Sig("SysSoC", 0, 10, 0.1, 0, 0, 102.3, "%", comment="System state of charge."),
+            Sig("SysSoH", 10, 10, 0.1, 0, 0, 102.3, "%", comment="System state of health."),
+            Sig("SysVoltage", 20, 16, 0.1, 0, 0, 6553.5, "V", comment="DC bus voltage."),
+            Sig(
+                "SysCurrent",
+                36,
+                20,
+                0.1,
+                0,
+                -52428.8,
+                52428.7,
+                "A",
+                signed=True,
+                comment="System current, positive = discharging, negative = charging (SunSpec).",
+            ),
+        ],
+        "The whole system (every string): pack-level SoC, SoH, voltage and current.",
+        1000,
+    ),
+    Msg(
+        "SYS_LIMITS",
+        0x402,
+        "BCU",
+        [
+            Sig("SysChaLimit", 0, 16, 0.1, 0, 0, 6553.5, "A", comment="Charge current limit."),
+            Sig("SysDisLimit", 16, 16, 0.1, 0, 0, 6553.5, "A", comment="Discharge current limit."),
+            Sig("SysChaPower", 32, 16, 0.1, 0, 0, 6553.5, "kW", comment="Charge power limit."),
+            Sig("SysDisPower", 48, 16, 0.1, 0, 0, 6553.5, "kW", comment="Discharge power limit."),
+        ],
+        "The whole system's charge and discharge limits, as magnitudes.",
+        1000,
+    ),
 ]
 
 HEADER = """VERSION ""

@@ -13,12 +13,13 @@ from app.models import metadata
 from tests.db import alembic_config, drop_database, psycopg_dsn, recreate_database
 
 DB = "ridethrough_migrations_test"
-HYPERTABLES = {"module_sample", "rack_sample", "module_sample_1m", "rack_sample_1m"}
+HYPERTABLES = {"module_sample", "rack_sample", "module_sample_1m", "rack_sample_1m",
+               "system_sample"}  # fmt: skip
 TABLES = {
     "site", "edge_device", "rack", "module", "module_sample", "rack_sample", "module_latest",
     "rack_latest", "alarm", "isolation", "command", "audit_log", "ingest_batch",
     "ingest_rejection", "rollup_dirty", "module_sample_1m", "rack_sample_1m", "rack_spread_1d",
-    "alarm_event", "contactor_event",
+    "alarm_event", "contactor_event", "system_sample", "system_latest",
 }  # fmt: skip
 
 

@@ -50,8 +50,10 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def entity_label(string: int, module: int | None) -> str:
-    """'s3' for string 3, 's3.m12' for its module 12."""
+def entity_label(string: int | None, module: int | None) -> str:
+    """'s3' for string 3, 's3.m12' for its module 12, 'system' for the system (no string)."""
+    if string is None:
+        return "system"
     return f"s{string}" if module is None else f"s{string}.m{module}"
 
 

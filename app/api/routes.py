@@ -25,6 +25,7 @@ from app.api.schemas import (
     SiteOut,
     StringLatest,
     StringOut,
+    SystemLatest,
 )
 from app.auth.dependencies import Acknowledger, Viewer
 from app.core.db import SessionDep
@@ -87,10 +88,11 @@ async def modules(
 
 @router.get("/sites/{code}/latest", responses=NotFound)
 async def latest(session: SessionDep, site: VisibleSite) -> LatestOut:
-    """The last reported state of every string and module, as one snapshot."""
+    """The last reported state of the system, every string and every module, as one snapshot."""
     state = await site_latest(session, site_id=site.id)
     return LatestOut(
         site=SiteOut.of(site, datetime.now(UTC)),
+        system=None if state.system is None else SystemLatest(**state.system),
         strings=[StringLatest(**r) for r in state.racks],
         modules=[ModuleLatest(**m) for m in state.modules],
     )

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from app.alarms.queries import AlarmView
 from app.fleet.overview import SiteOverview
 from app.isolations.repository import IsolationView
-from app.telemetry.export_query import STRING_RAW
+from app.telemetry.export_query import STRING_RAW, SYSTEM_RAW
 from app.telemetry.sign import CONVENTION
 
 
@@ -114,10 +114,29 @@ class ModuleLatest(BaseModel):
     quality: int | None
 
 
+class SystemLatest(BaseModel):
+    """The system's last reported pack-level state (the BMS master's values)."""
+
+    ts: datetime
+    soc_pct: float | None
+    soh_pct: float | None
+    voltage_v: float | None
+    current_a: float | None = Field(description=SYSTEM_RAW["current_a"].description)
+    power_kw: float | None = Field(description=SYSTEM_RAW["power_kw"].description)
+    charge_limit_a: float | None = Field(description="a magnitude")
+    discharge_limit_a: float | None = Field(description="a magnitude")
+    charge_limit_kw: float | None = Field(description="a magnitude")
+    discharge_limit_kw: float | None = Field(description="a magnitude")
+    quality: int
+
+
 class LatestOut(BaseModel):
     """A site's latest state as one snapshot (not paged, so it stays consistent)."""
 
     site: SiteOut
+    system: SystemLatest | None = Field(
+        default=None, description="pack-level values; null when the site never sent any"
+    )
     strings: list[StringLatest]
     modules: list[ModuleLatest]
 
@@ -192,9 +211,9 @@ TelemetryValue = float | int | list[float | None] | None
 
 
 class TelemetryRow(BaseModel):
-    """One sample (or bucket) of one string or module: the chosen fields' values."""
+    """One sample (or bucket) of one string, module or the system: the chosen fields' values."""
 
     ts: datetime
-    string: int
+    string: int | None = Field(description="string number; null for a system row")
     module: int | None = Field(description="module position; null for a string's own row")
     values: dict[str, TelemetryValue]

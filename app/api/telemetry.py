@@ -53,6 +53,9 @@ class TelemetryQuery(BaseModel):
     def _consistent(self) -> "TelemetryQuery":
         if self.module is not None and (self.entity is Entity.STRING or self.string is None):
             raise ValueError("module: a module position needs entity=module and a string")
+        if self.entity is Entity.SYSTEM and self.string is not None:
+            raise ValueError("string: the system is the whole battery; drop string (or ask for "
+                             "entity=string)")  # fmt: skip
         if self.start and self.end and self.start >= self.end:
             raise ValueError(f"start: {self.start.isoformat()} is not before end")
         return self
@@ -85,7 +88,8 @@ async def telemetry(
     limit: Limit = 1000,
     cursor: Cursor = None,
 ) -> Page[TelemetryRow]:
-    """Samples or buckets of a site's modules or strings, by entity then time; gaps stay gaps."""
+    """Samples or buckets of a site's modules, strings or system (pack-level values), by entity
+    then time; gaps stay gaps."""
     selection = selection_of(query, site.id)
     after = decode_cursor(cursor, int, datetime) if cursor else None
     params = parameters(selection, after=(after[0], after[1]) if after else None, limit=limit + 1)

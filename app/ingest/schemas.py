@@ -76,6 +76,25 @@ class StringRow(Row):
     quality: Annotated[int, Field(ge=0, lt=2**15)] = 0
 
 
+class SystemRow(Row):
+    """One sample of the whole system: the BMS master's pack values (one system per site).
+
+    Limits are magnitudes; current and power are signed, positive = discharge (SunSpec).
+    """
+
+    ts: AwareDatetime
+    soc_pct: Percent | None = None
+    soh_pct: Percent | None = None
+    voltage_v: Annotated[float, Field(ge=0, le=2000, allow_inf_nan=False)] | None = None
+    current_a: Annotated[float, Field(ge=-50000, le=50000, allow_inf_nan=False)] | None = None
+    power_kw: Annotated[float, Field(ge=-100000, le=100000, allow_inf_nan=False)] | None = None
+    charge_limit_a: Annotated[float, Field(ge=0, le=50000, allow_inf_nan=False)] | None = None
+    discharge_limit_a: Annotated[float, Field(ge=0, le=50000, allow_inf_nan=False)] | None = None
+    charge_limit_kw: Annotated[float, Field(ge=0, le=100000, allow_inf_nan=False)] | None = None
+    discharge_limit_kw: Annotated[float, Field(ge=0, le=100000, allow_inf_nan=False)] | None = None
+    quality: Annotated[int, Field(ge=0, lt=2**15)] = 0
+
+
 EventKind = Literal[
     "fault_raised", "fault_cleared", "contactor_opened", "contactor_closed", "comms_lost",
     "comms_restored", "module_bypassed", "module_returned",
@@ -134,6 +153,7 @@ class Batch(BaseModel):
     strings: Annotated[list[Any], Field(max_length=2_000)] = []
     events: Annotated[list[Any], Field(max_length=20_000)] = []
     assets: Annotated[list[Any], Field(max_length=2_000)] = []
+    systems: Annotated[list[Any], Field(max_length=2_000)] = []  # optional: pack-level values
 
 
 COUNTER_DEPTH = 4  # groups within groups of counters (the edge sends two levels)
@@ -221,7 +241,7 @@ def _small(value: Any, levels: int) -> bool:
 class Rejection(BaseModel):
     """Why one row (or one field of it) was refused."""
 
-    section: Literal["modules", "strings", "events", "assets"]
+    section: Literal["modules", "strings", "events", "assets", "systems"]
     row: int
     field: str
     value: Annotated[Any, BeforeValidator(echo)] = None
@@ -248,6 +268,7 @@ class IngestResponse(BaseModel):
     events: SectionResult
     # Announced modules: stored = newly registered or serial/firmware changed.
     assets: SectionResult = SectionResult()
+    systems: SectionResult = SectionResult()  # pack-level samples
     rejections: list[Rejection]
     received_at: datetime
 
@@ -282,3 +303,4 @@ class BatchDocument(Batch):
     strings: Annotated[list[StringRow], Field(max_length=2_000)] = []
     events: Annotated[list[EventRow], Field(max_length=20_000)] = []
     assets: Annotated[list[AssetRow], Field(max_length=2_000)] = []
+    systems: Annotated[list[SystemRow], Field(max_length=2_000)] = []

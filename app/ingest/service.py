@@ -130,6 +130,7 @@ async def ingest_batch(
     else:
         response.modules.already_stored = len(validated.modules)
         response.strings.already_stored = len(validated.strings)
+        response.systems.already_stored = len(validated.systems)
         response.assets.already_stored = len(batch.assets)
     # Last: this row lock is held to commit, and the same device's next batch waits for it.
     await repository.touch_device(
@@ -148,10 +149,15 @@ async def _store(
 ) -> None:
     modules = sample_store.module_stream(validated.modules)
     strings = sample_store.rack_stream(validated.strings)
-    new_modules, new_strings = await sample_store.write_samples(session, modules, strings)
+    systems = sample_store.system_stream(validated.systems)
+    new_modules, new_strings, new_systems = await sample_store.write_samples(
+        session, modules, strings, systems
+    )
     response.modules.stored, response.strings.stored = new_modules, new_strings
+    response.systems.stored = new_systems
     response.modules.already_stored = len(validated.modules) - new_modules
     response.strings.already_stored = len(validated.strings) - new_strings
+    response.systems.already_stored = len(validated.systems) - new_systems
     await repository.insert_rejections(
         session,
         site_id=device.site_id,
@@ -162,7 +168,7 @@ async def _store(
     )
     # From here on, rows other batches also write (latest state, rollup queue, alarms): kept
     # to the end so that locks held until commit are held briefly.
-    await sample_store.upsert_latest(session, modules, strings)
+    await sample_store.upsert_latest(session, modules, strings, systems)
     await mark_dirty(
         session,
         {MODULES: validated.modules.stamps(), RACKS: (row.ts for row in validated.strings)},

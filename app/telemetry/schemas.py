@@ -69,3 +69,25 @@ RACK_SAMPLE_PG_TYPES: tuple[str, ...] = (
     "int2", "float4", "float4", "float4", "float8", "float8", "float4", "float4", "int4", "int8",
     "int2", "int2",
 )  # fmt: skip
+
+
+@dataclass(slots=True)
+class SystemSampleRow:
+    """One system (pack-level) sample in storage form."""
+
+    site_id: int
+    ts: datetime
+    soc_pct: float | None
+    soh_pct: float | None
+    voltage_v: float | None
+    current_a: float | None
+    power_kw: float | None
+    charge_limit_a: float | None
+    discharge_limit_a: float | None
+    charge_limit_kw: float | None
+    discharge_limit_kw: float | None
+    quality: int
+
+
+SYSTEM_SAMPLE_COLUMNS: tuple[str, ...] = tuple(SystemSampleRow.__dataclass_fields__)
+SYSTEM_SAMPLE_PG_TYPES: tuple[str, ...] = ("int4", "timestamptz", *("float4",) * 9, "int2")

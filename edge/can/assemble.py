@@ -9,6 +9,8 @@ from edge.can.events import Event, EventKind, Readings, fault_edges
 from edge.counters import Counters, Reason
 from edge.model import Target
 
+SYSTEM_KEY = (0, 0)  # the system's state among the (string, module) keys: no string has 0
+
 # Data-quality flags carried with every sample.
 Q_STALE = 1  # some values were not refreshed during the period (the last ones are carried)
 Q_INCOMPLETE = 2  # some temperatures or scalar values have never been received
@@ -50,7 +52,8 @@ def _readings(state: AssetState) -> Readings | None:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """One sample of one module (module > 0) or string (module == 0), for a whole period."""
+    """One sample of one module (module > 0), string (module == 0) or the system (string and
+    module 0), for a whole period."""
 
     ts: float  # period start, seconds since the epoch
     string: int
@@ -67,6 +70,7 @@ class PeriodOutput:
 
     modules: list[Snapshot] = field(default_factory=list)
     strings: list[Snapshot] = field(default_factory=list)
+    systems: list[Snapshot] = field(default_factory=list)  # string 0, module 0: the pack
     events: list[Event] = field(default_factory=list)
     incomplete: int = 0  # modules heard from but never with all cell voltages
     # Of those, modules heard in an earlier period too: not a start-up gap but cells that do not
@@ -101,6 +105,8 @@ class Assembler:
             return
         self._close_periods_before(decoded.ts)
         key = (decoded.string, decoded.module if decoded.target is Target.MODULE else 0)
+        if decoded.target is Target.SYSTEM:
+            key = SYSTEM_KEY
         state = self.assets.get(key) or self._new_state(key)
         if state.comms_lost:
             state.comms_lost = False
@@ -208,6 +214,8 @@ class Assembler:
                     self._held_back(output, key, state)
             elif key[1]:
                 output.modules.append(snapshot)
+            elif key == SYSTEM_KEY:
+                output.systems.append(snapshot)
             else:
                 output.strings.append(snapshot)
 
@@ -234,6 +242,8 @@ class Assembler:
 
     def _detect_comms_loss(self, now: float) -> None:
         for key, state in self.assets.items():
+            if key == SYSTEM_KEY:
+                continue  # comms events name a string or module; the system's gap stays a gap
             if not state.comms_lost and now - state.last_seen > self.comms_timeout_s:
                 state.comms_lost = True
                 target = Target.MODULE if key[1] else Target.STRING

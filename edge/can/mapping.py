@@ -129,7 +129,19 @@ class MessageMapping(BaseModel):
                              "{s} in the message or signal names")  # fmt: skip
         if self.strings and not 1 <= self.strings[0] <= self.strings[1] <= 31:
             raise ValueError(f"strings {self.strings} must be within 1..31")
+        if self.target is Target.SYSTEM:
+            _check_system_message(self)
         return self
+
+
+def _check_system_message(mapping: MessageMapping) -> None:
+    """A system message describes the one battery of the site: nothing addresses it."""
+    where = f"message {mapping.name!r}: a system message"
+    if mapping.address != Address() or mapping.strings is not None:
+        raise ValueError(f"{where} describes the whole battery; drop address and strings "
+                         "(map per-string values with target = \"string\")")  # fmt: skip
+    if mapping.flags:
+        raise ValueError(f"{where} has no fault flags; map them on a string or module message")
 
 
 class ProtocolInfo(BaseModel):

@@ -247,7 +247,7 @@ def _check_address_required(
     mapping: MessageMapping, fields: list[ResolvedField], problems: list[str]
 ) -> None:
     """Module and string messages need an address for every value that does not carry one."""
-    if mapping.target is Target.ACK:
+    if mapping.target in (Target.ACK, Target.SYSTEM):
         return
     if mapping.address.string is None and any(f.string is None for f in fields):
         problems.append(f"message {mapping.name}: a {mapping.target} message needs address."

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from edge.can.assemble import SYSTEM_KEY
 from edge.can.command_frames import ACK_DONE, CommandFrame, CommandFrames, Step
 from edge.collector import Ack, Collector
 
@@ -54,7 +55,8 @@ class BusCommander:
     def string_readings(self) -> dict[int, dict[str, float]]:
         """Each string's latest readings, as fresh as the last frame (not the last period)."""
         assets = self.collector.assembler.assets
-        return {s: dict(state.scalars) for (s, m), state in list(assets.items()) if m == 0}
+        return {s: dict(state.scalars) for (s, m), state in list(assets.items())
+                if m == 0 and (s, m) != SYSTEM_KEY}  # fmt: skip
 
     def readings(self, string: int, module: int) -> dict[str, float]:
         """One module's (or, with module 0, one string's) latest readings; empty if unheard."""

@@ -116,6 +116,8 @@ def _address(
     message: DraftMessage, content: Content, free: int, low_role: str, arrays: Arrays
 ) -> None:
     """The string and module address parts, each guess explained in a note."""
+    if content.target is Target.SYSTEM:
+        return  # one system per site: its messages carry no address
     if content.target is Target.MODULE and content.module_signal is not None:
         signal = content.module_signal
         zero = signal.minimum is not None and signal.minimum <= 0

@@ -21,6 +21,8 @@ MODULE_ADDRESS = re.compile(
     re.IGNORECASE,
 )
 MODULE_MESSAGE = re.compile(r"mod|bmu|cmu|cell|slave", re.IGNORECASE)
+# The BMS master's whole-battery values (one per site): SYS_STATUS, PackStatus, BMS_Master.
+SYSTEM_MESSAGE = re.compile(r"(^|_)(sys|system|pack|master)(_|[A-Z]|$)", re.IGNORECASE)
 # Voltage families that are not cells even when small (module, pack, string sums).
 CELL_NAME = re.compile(r"cell", re.IGNORECASE)
 NOT_CELL_NAME = re.compile(r"mod|pack|str|bat|sum|tot|rack", re.IGNORECASE)
@@ -95,9 +97,10 @@ def read_message(message: MessageInfo) -> Content:
     arrays, used = _arrays(families)
     module_signal = next((s for s in singles if MODULE_ADDRESS.match(s.name)), None)
     is_module = bool(arrays) or module_signal is not None or MODULE_MESSAGE.search(message.name)
+    is_system = not is_module and not per_string and SYSTEM_MESSAGE.search(message.name)
     content = Content(
         message,
-        Target.MODULE if is_module else Target.STRING,
+        Target.MODULE if is_module else Target.SYSTEM if is_system else Target.STRING,
         arrays,
         module_signal=module_signal,
         strings=strings,

@@ -7,7 +7,10 @@ from edge.model import FIELDS, Kind, Target, canonical_unit, unit_factor
 from edge.suggest.signals import SignalInfo
 
 MODULE, STRING = frozenset({Target.MODULE}), frozenset({Target.STRING})
+SYSTEM = frozenset({Target.SYSTEM})
 BOTH = MODULE | STRING
+ALL = BOTH | SYSTEM
+PACK = STRING | SYSTEM
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +29,15 @@ def _rule(field: str, targets: frozenset[Target], name: str, one_bit: bool = Fal
 
 # Order matters: specific names before general ones (a discharge limit is also a current).
 RULES = (
-    _rule("soc_pct", BOTH, r"soc|state.?of.?charge"),
-    _rule("soh_pct", BOTH, r"soh|state.?of.?health"),
-    _rule("discharge_limit_a", STRING, r"(dis|dchg|dsg).*lim|lim.*(dis|dchg|dsg)"),
-    _rule("charge_limit_a", STRING, r"(cha|chg).*lim|lim.*(cha|chg)"),
-    _rule("current_a", BOTH, r"curr|amps?$|^(str|mod|pack|bat|string|module)?_?i$"),
-    _rule("voltage_v", BOTH, r"volt|^(str|mod|pack|bat|string|module)?_?v$"),
+    _rule("soc_pct", ALL, r"soc|state.?of.?charge"),
+    _rule("soh_pct", ALL, r"soh|state.?of.?health"),
+    _rule("discharge_limit_kw", SYSTEM, r"(dis|dchg|dsg).*pow|pow.*(dis|dchg|dsg)"),
+    _rule("charge_limit_kw", SYSTEM, r"(cha|chg).*pow|pow.*(cha|chg)"),
+    _rule("discharge_limit_a", PACK, r"(dis|dchg|dsg).*lim|lim.*(dis|dchg|dsg)"),
+    _rule("charge_limit_a", PACK, r"(cha|chg).*lim|lim.*(cha|chg)"),
+    _rule("power_kw", SYSTEM, r"pow"),
+    _rule("current_a", ALL, r"curr|amps?$|^(str|mod|pack|bat|string|module|sys)?_?i$"),
+    _rule("voltage_v", ALL, r"volt|^(str|mod|pack|bat|string|module|sys)?_?v$"),
     _rule("insulation_kohm", STRING, r"insul|isol|riso"),
     _rule("energy_discharged_kwh", STRING, r"(dis|dchg|dsg).*energ|energ.*(dis|dchg|dsg)"),
     _rule("energy_charged_kwh", STRING, r"energ"),

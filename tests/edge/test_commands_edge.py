@@ -8,6 +8,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from edge.can.assemble import SYSTEM_KEY
 from edge.can.command_frames import CommandFrames, Step
 from edge.can.mapping import CommandMapping, CommandStep
 from edge.can.protocol import load_protocol
@@ -202,3 +203,14 @@ def test_a_report_after_the_deadline_is_kept_as_late_and_not_sent_again(
     after = state(rig, command["id"])
     assert after["state"] == "unknown"
     assert [r["outcome"] for r in after["result"]["late_reports"]] == ["acked"]
+
+
+def test_the_system_is_not_read_as_a_string(rig: Rig) -> None:
+    # The simulated BMS sends the whole system's frames too; they are no string 0 (which the
+    # edge's policy would otherwise count as a closed string).
+    deadline = time.monotonic() + 60
+    assets = rig.collector.assembler.assets
+    while not (SYSTEM_KEY in assets and (2, 0) in assets) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert SYSTEM_KEY in assets
+    assert set(rig.commander().string_readings()) == {1, 2}

@@ -17,7 +17,15 @@ from edge.can.assemble import Assembler, PeriodOutput
 from edge.can.decode import Decoded, Frame, FrameDecoder
 from edge.can.protocol import Protocol, Route, load_protocol
 from edge.counters import Counters
-from edge.uplink.wire import asset_record, batch_body, event_record, module_record, string_record
+from edge.model import Target
+from edge.uplink.wire import (
+    asset_record,
+    batch_body,
+    event_record,
+    module_record,
+    string_record,
+    system_record,
+)
 from tests.edge_process import OTHER_MAPPING, REFERENCE_MAPPING
 
 T0 = 1_795_000_000.0
@@ -72,8 +80,11 @@ def test_decoding_any_frame_never_raises_and_counts_it(data: st.DataObject, name
         decoded = decoder.decode(frame)
         if decoded is not None:
             assert_values_allowed(decoded)
-            assert 1 <= decoded.string <= 31
-            assert 0 <= decoded.module <= 32
+            if decoded.target is Target.SYSTEM:  # the whole battery: no string, no module
+                assert (decoded.string, decoded.module) == (0, 0)
+            else:
+                assert 1 <= decoded.string <= 31
+                assert 0 <= decoded.module <= 32
     assert counters.frames == len(frames)
     snapshot = counters.snapshot()
     refused = sum(snapshot["rejected"].values())
@@ -106,7 +117,7 @@ def test_assembling_random_traffic_emits_only_whole_valid_samples(
 
     seen: set[tuple[float, int, int]] = set()
     for output in outputs:
-        for snapshot in output.modules + output.strings:
+        for snapshot in output.modules + output.strings + output.systems:
             key = (snapshot.ts, snapshot.string, snapshot.module)
             assert key not in seen  # one sample per asset per period
             seen.add(key)
@@ -127,6 +138,7 @@ def assert_wire_accepts(output: PeriodOutput) -> None:
         events=[event_record(e) for e in output.events],
         assets=[asset_record(s.string, s.module, cell_count=len(s.cell_v),
                              temp_count=len(s.temp_c)) for s in output.modules],
+        systems=[system_record(s) for s in output.systems],
     )  # fmt: skip
     parsed = parse_row_by_row(json.dumps(body).encode())
     assert parsed.rejections == [], parsed.rejections[:3]

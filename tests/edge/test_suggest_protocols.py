@@ -263,3 +263,11 @@ def test_the_cli_writes_a_draft_that_check_config_accepts(tmp_path: Path) -> Non
     again = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
     assert again.returncode == 2
     assert "exists; give a new file name" in again.stderr
+
+
+def test_bms_master_draft_maps_the_pack_values_to_the_system(tmp_path: Path) -> None:
+    """A master's whole-battery messages (no address, pack names) become target = "system"."""
+    master = PROTOCOLS / "bms_master.toml"
+    draft = draft_for(tmp_path, master.with_suffix(".dbc"))
+    assert {route.target for route in load_protocol(draft).routes.values()} == {"system"}
+    assert table(draft) == table(master)  # every field, signal, unit factor and sign
