@@ -14,6 +14,7 @@ from itertools import pairwise
 
 from sqlalchemy import TextClause, text
 
+from app.telemetry.schemas import SYSTEM_VALUES
 from app.telemetry.sign import CONVENTION
 
 
@@ -175,17 +176,7 @@ CATALOGUE = {
 DEFAULT_FIELDS = {
     Entity.MODULE: ("soc_pct", "current_a", "cell_v_min", "cell_v_max", "temp_c_max"),
     Entity.STRING: ("voltage_v", "current_a", "power_kw", "soc_pct"),
-    Entity.SYSTEM: (
-        "soc_pct",
-        "soh_pct",
-        "voltage_v",
-        "current_a",
-        "power_kw",
-        "charge_limit_a",
-        "discharge_limit_a",
-        "charge_limit_kw",
-        "discharge_limit_kw",
-    ),
+    Entity.SYSTEM: SYSTEM_VALUES,
 }
 # (table, id column, time column) of each entity's raw and rollup tables.
 SOURCES = {

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.telemetry.rollups import LOAD_A, SPREAD_BIN_MV
+from app.telemetry.schemas import SYSTEM_VALUES
 
 RAW_LIMIT = timedelta(hours=6)  # beyond this, series come from the rollups
 DEFAULT_POINTS = 1500
@@ -234,19 +235,7 @@ RACK_LATEST_FIELDS = (
 )
 
 
-SYSTEM_LATEST_FIELDS = (
-    "ts",
-    "soc_pct",
-    "soh_pct",
-    "voltage_v",
-    "current_a",
-    "power_kw",
-    "charge_limit_a",
-    "discharge_limit_a",
-    "charge_limit_kw",
-    "discharge_limit_kw",
-    "quality",
-)
+SYSTEM_LATEST_FIELDS = ("ts", *SYSTEM_VALUES, "quality")
 SITE_SYSTEM = text(f"""
 SELECT {", ".join(SYSTEM_LATEST_FIELDS)} FROM system_latest WHERE site_id = :site_id
 """)  # noqa: S608 - constant column names

@@ -91,3 +91,5 @@ class SystemSampleRow:
 
 SYSTEM_SAMPLE_COLUMNS: tuple[str, ...] = tuple(SystemSampleRow.__dataclass_fields__)
 SYSTEM_SAMPLE_PG_TYPES: tuple[str, ...] = ("int4", "timestamptz", *("float4",) * 9, "int2")
+# The pack values themselves (no key, time or quality): what pages and exports show.
+SYSTEM_VALUES: tuple[str, ...] = SYSTEM_SAMPLE_COLUMNS[2:-1]
