@@ -20,9 +20,29 @@ from app.telemetry.models import (
 )
 
 ALL_MODELS = (
-    Site, EdgeDevice, Rack, Module, ModuleSample, ModuleLatest, RackSample, RackLatest,
-    Alarm, Isolation, Command, AuditEntry, IngestBatch, IngestRejection, ModuleRollup,
-    RackRollup, RollupDirty, RackSpreadDay, User, UserSession, LoginAttempt, ApiToken,
-    AlarmEvent, ContactorEvent,
-)  # fmt: skip
+    Site,
+    EdgeDevice,
+    Rack,
+    Module,
+    ModuleSample,
+    ModuleLatest,
+    RackSample,
+    RackLatest,
+    Alarm,
+    Isolation,
+    Command,
+    AuditEntry,
+    IngestBatch,
+    IngestRejection,
+    ModuleRollup,
+    RackRollup,
+    RollupDirty,
+    RackSpreadDay,
+    User,
+    UserSession,
+    LoginAttempt,
+    ApiToken,
+    AlarmEvent,
+    ContactorEvent,
+)
 metadata = Base.metadata

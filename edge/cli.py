@@ -86,10 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--config", type=Path, help="site file (default RIDETHROUGH_EDGE_SITE_CONFIG)"
     )
-    backfill.add_argument("--days", type=_bounded(int, 1, 365), default=30,
-                          help="days of history, 1 to 365 (default 30)")  # fmt: skip
-    backfill.add_argument("--period", type=_bounded(float, 60, 3600), default=300.0,
-                          help="seconds between samples, 60 to 3600 (default 300)")  # fmt: skip
+    backfill.add_argument(
+        "--days",
+        type=_bounded(int, 1, 365),
+        default=30,
+        help="days of history, 1 to 365 (default 30)",
+    )
+    backfill.add_argument(
+        "--period",
+        type=_bounded(float, 60, 3600),
+        default=300.0,
+        help="seconds between samples, 60 to 3600 (default 300)",
+    )
     replay = sub.add_parser("replay", help="collect from a recorded log and send it")
     replay.add_argument("file", type=Path, help="candump .log, .asc, .blf or .trc")
     replay.add_argument(
@@ -205,15 +213,16 @@ def suggest(args: argparse.Namespace, settings: EdgeSettings) -> int:
     """Print or write a draft mapping for a database; never overwrite a mapping."""
     out: Path | None = args.out
     if out is not None and out.exists():
-        raise ValueError(f"--out {out} exists; give a new file name (a draft never overwrites "
-                         "a mapping you may have edited)")  # fmt: skip
+        raise ValueError(
+            f"--out {out} exists; give a new file name (a draft never overwrites "
+            "a mapping you may have edited)"
+        )
     text = suggest_mapping(args.database, out)
     if out is None:
         print(text, end="")
         return 0
     out.write_text(text, encoding="utf-8")
-    print(f"wrote {out}; read its GUESS and TODO comments, then: "
-          f"python -m edge check-config {out}")  # fmt: skip
+    print(f"wrote {out}; read its GUESS and TODO comments, then: python -m edge check-config {out}")
     return 0
 
 
@@ -231,8 +240,13 @@ def replay_dry_run(args: argparse.Namespace, settings: EdgeSettings) -> int:
 
 def run_backfill(args: argparse.Namespace, settings: EdgeSettings) -> int:
     """Send a simulated history through ingest; print its end time."""
-    span = backfill(settings, args.config or settings.site_config, days=args.days,
-                    period_s=args.period, now=time.time())  # fmt: skip
+    span = backfill(
+        settings,
+        args.config or settings.site_config,
+        days=args.days,
+        period_s=args.period,
+        now=time.time(),
+    )
     if span is None:
         return 1
     # The history's end on stdout (the log goes to stderr): `make run` acknowledges the

@@ -75,8 +75,15 @@ def edge_batch() -> dict[str, Any]:
     )
     opened = Event(T0 + 0.5, EventKind.CONTACTOR_OPENED, Target.STRING, 1, 0, disable_reason=1)
     # The whole battery (string 0, module 0): an optional section of v1.
-    system = Snapshot(T0, 0, 0, {"soc_pct": 55.2, "current_a": -81.0, "voltage_v": 843.0,
-                                 "charge_limit_kw": 120.0}, (), (), 0)  # fmt: skip
+    system = Snapshot(
+        T0,
+        0,
+        0,
+        {"soc_pct": 55.2, "current_a": -81.0, "voltage_v": 843.0, "charge_limit_kw": 120.0},
+        (),
+        (),
+        0,
+    )
     return batch_body(
         edge_id="8a0d4b9e-3c1f-4f7e-9a55-2b1c0d9e8f71",
         seq=42,

@@ -37,17 +37,29 @@ class SiteOut(BaseModel):
     def of(cls, site: SiteOverview, now: datetime) -> "SiteOut":
         """From the overview the screens use."""
         return cls(
-            code=site.code, name=site.name, nameplate_power_kw=site.nameplate_power_kw,
-            nameplate_energy_kwh=site.nameplate_energy_kwh, strings=site.strings,
-            modules=site.modules, state=site.state(now).value, strings_closed=site.strings_closed,
-            strings_derated=site.strings_derated, modules_bypassed=site.modules_bypassed,
-            capacity_online_pct=site.capacity_online_pct, soc_pct=site.soc_pct,
-            power_kw=site.power_kw, worst_spread_mv=site.worst_spread_mv,
+            code=site.code,
+            name=site.name,
+            nameplate_power_kw=site.nameplate_power_kw,
+            nameplate_energy_kwh=site.nameplate_energy_kwh,
+            strings=site.strings,
+            modules=site.modules,
+            state=site.state(now).value,
+            strings_closed=site.strings_closed,
+            strings_derated=site.strings_derated,
+            modules_bypassed=site.modules_bypassed,
+            capacity_online_pct=site.capacity_online_pct,
+            soc_pct=site.soc_pct,
+            power_kw=site.power_kw,
+            worst_spread_mv=site.worst_spread_mv,
             alarms_unacked=site.alarms_unacked,
-            alarms_by_priority={"p1": site.alarms_p1, "p2": site.alarms_p2, "p3": site.alarms_p3,
-                                "p4": site.alarms_p4},
+            alarms_by_priority={
+                "p1": site.alarms_p1,
+                "p2": site.alarms_p2,
+                "p3": site.alarms_p3,
+                "p4": site.alarms_p4,
+            },
             last_data_at=site.last_data_at,
-        )  # fmt: skip
+        )
 
 
 class StringOut(BaseModel):
@@ -169,14 +181,27 @@ class AlarmOut(BaseModel):
     def of(cls, a: AlarmView) -> "AlarmOut":
         """From the alarm list the screens use."""
         return cls(
-            id=a.id, site=a.site_code, string=a.string, module=a.module,
-            cell=None if a.cell_index is None else a.cell_index + 1, code=a.code,
-            title=a.fault.title, priority=a.priority, state=a.state, message=a.message,
-            value=a.value, threshold=a.threshold, raised_at=a.raised_at,
-            last_raised_at=a.last_raised_at, occurrences=a.occurrences, acked_at=a.acked_at,
-            acked_by=a.acked_by, ack_note=a.ack_note, cleared_at=a.cleared_at,
+            id=a.id,
+            site=a.site_code,
+            string=a.string,
+            module=a.module,
+            cell=None if a.cell_index is None else a.cell_index + 1,
+            code=a.code,
+            title=a.fault.title,
+            priority=a.priority,
+            state=a.state,
+            message=a.message,
+            value=a.value,
+            threshold=a.threshold,
+            raised_at=a.raised_at,
+            last_raised_at=a.last_raised_at,
+            occurrences=a.occurrences,
+            acked_at=a.acked_at,
+            acked_by=a.acked_by,
+            ack_note=a.ack_note,
+            cleared_at=a.cleared_at,
             shelved_until=a.shelved_until,
-        )  # fmt: skip
+        )
 
 
 class IsolationOut(BaseModel):

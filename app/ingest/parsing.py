@@ -58,8 +58,14 @@ class Envelope:
     @classmethod
     def of(cls, batch: Any) -> "Envelope":
         """The envelope fields of a decoded batch (strict or lenient)."""
-        return cls(batch.edge_id, batch.seq, batch.site, batch.created_at,
-                   batch.software_version, batch.counters)  # fmt: skip
+        return cls(
+            batch.edge_id,
+            batch.seq,
+            batch.site,
+            batch.created_at,
+            batch.software_version,
+            batch.counters,
+        )
 
 
 @dataclass
@@ -187,9 +193,13 @@ def parse_strict(body: bytes) -> ParsedBatch | None:
 
 def _received(batch: Any) -> dict[Section, int]:
     """How many rows each section of a decoded batch (strict or lenient) holds."""
-    return {"modules": len(batch.modules), "strings": len(batch.strings),
-            "events": len(batch.events), "assets": len(batch.assets),
-            "systems": len(batch.systems)}  # fmt: skip
+    return {
+        "modules": len(batch.modules),
+        "strings": len(batch.strings),
+        "events": len(batch.events),
+        "assets": len(batch.assets),
+        "systems": len(batch.systems),
+    }
 
 
 def _lenient_json(body: bytes) -> Any:

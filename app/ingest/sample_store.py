@@ -139,8 +139,9 @@ async def write_samples(session: AsyncSession, *streams: SampleStream) -> list[i
         guarded = [f"SAVEPOINT {SAVEPOINT}", *inserts, f"RELEASE SAVEPOINT {SAVEPOINT}"]
         counts = (await _counts(session, guarded))[1:-1]
     except pg_errors.UniqueViolation:
-        await _counts(session, [f"ROLLBACK TO SAVEPOINT {SAVEPOINT}",
-                                f"RELEASE SAVEPOINT {SAVEPOINT}"])  # fmt: skip
+        await _counts(
+            session, [f"ROLLBACK TO SAVEPOINT {SAVEPOINT}", f"RELEASE SAVEPOINT {SAVEPOINT}"]
+        )
         counts = await _counts(session, [_insert(s.target, skip_stored=True) for s in present])
     new = dict(zip((id(s) for s in present), counts, strict=True))
     return [new.get(id(s), 0) for s in streams]

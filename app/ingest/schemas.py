@@ -96,9 +96,15 @@ class SystemRow(Row):
 
 
 EventKind = Literal[
-    "fault_raised", "fault_cleared", "contactor_opened", "contactor_closed", "comms_lost",
-    "comms_restored", "module_bypassed", "module_returned",
-]  # fmt: skip
+    "fault_raised",
+    "fault_cleared",
+    "contactor_opened",
+    "contactor_closed",
+    "comms_lost",
+    "comms_restored",
+    "module_bypassed",
+    "module_returned",
+]
 
 
 CellVolts = Annotated[float, Field(ge=CELL_V_RANGE[0], le=CELL_V_RANGE[1], allow_inf_nan=False)]
@@ -284,20 +290,50 @@ class BatchDocument(Batch):
         extra="forbid",
         frozen=True,
         title="Batch",
-        json_schema_extra={"examples": [{
-            "schema": SCHEMA, "edge_id": "6f1c1f8e-0b7a-4d2e-9a53-2f4f0c1d9e11", "seq": 42,
-            "site": "north-quay", "created_at": "2026-12-05T10:00:01Z",
-            "software_version": "1.4.0", "counters": {"frames": 1200},
-            "modules": [{"ts": "2026-12-05T10:00:00Z", "string": 1, "module": 1,
-                         "cell_v": [3.301, 3.298, 3.305, 3.3], "temp_c": [24.5, 25.0],
-                         "soc_pct": 61.5, "current_a": -42.0}],
-            "strings": [{"ts": "2026-12-05T10:00:00Z", "string": 1, "voltage_v": 792.4,
-                         "current_a": -42.0, "contactor_closed": True}],
-            "events": [{"ts": "2026-12-05T09:59:58Z", "kind": "fault_raised",
-                        "target": "module", "string": 1, "module": 1,
-                        "code": "cell_ov_warning"}],
-        }]},
-    )  # fmt: skip
+        json_schema_extra={
+            "examples": [
+                {
+                    "schema": SCHEMA,
+                    "edge_id": "6f1c1f8e-0b7a-4d2e-9a53-2f4f0c1d9e11",
+                    "seq": 42,
+                    "site": "north-quay",
+                    "created_at": "2026-12-05T10:00:01Z",
+                    "software_version": "1.4.0",
+                    "counters": {"frames": 1200},
+                    "modules": [
+                        {
+                            "ts": "2026-12-05T10:00:00Z",
+                            "string": 1,
+                            "module": 1,
+                            "cell_v": [3.301, 3.298, 3.305, 3.3],
+                            "temp_c": [24.5, 25.0],
+                            "soc_pct": 61.5,
+                            "current_a": -42.0,
+                        }
+                    ],
+                    "strings": [
+                        {
+                            "ts": "2026-12-05T10:00:00Z",
+                            "string": 1,
+                            "voltage_v": 792.4,
+                            "current_a": -42.0,
+                            "contactor_closed": True,
+                        }
+                    ],
+                    "events": [
+                        {
+                            "ts": "2026-12-05T09:59:58Z",
+                            "kind": "fault_raised",
+                            "target": "module",
+                            "string": 1,
+                            "module": 1,
+                            "code": "cell_ov_warning",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
 
     modules: Annotated[list[ModuleRow], Field(max_length=20_000)] = []
     strings: Annotated[list[StringRow], Field(max_length=2_000)] = []

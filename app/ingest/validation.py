@@ -119,8 +119,11 @@ def _event_problem(event: EventRow, asset: ModuleAsset | None) -> Problem | None
     if cells != asset.cell_count:
         return ("cell_v", cells, f"{cells} cell voltages for a {asset.cell_count}-cell module")
     if temps > asset.temp_count:
-        return ("temp_c", temps, f"{temps} temperatures for a module with {asset.temp_count} "
-                "sensors")  # fmt: skip
+        return (
+            "temp_c",
+            temps,
+            f"{temps} temperatures for a module with {asset.temp_count} sensors",
+        )
     return None
 
 
@@ -254,12 +257,19 @@ def _system_sample(row: SystemRow, site_id: int) -> SystemSampleRow:
     if power is None and row.voltage_v is not None and row.current_a is not None:
         power = round(row.voltage_v * row.current_a / 1000, 3)
     return SystemSampleRow(
-        site_id=site_id, ts=row.ts, soc_pct=row.soc_pct, soh_pct=row.soh_pct,
-        voltage_v=row.voltage_v, current_a=row.current_a, power_kw=power,
-        charge_limit_a=row.charge_limit_a, discharge_limit_a=row.discharge_limit_a,
-        charge_limit_kw=row.charge_limit_kw, discharge_limit_kw=row.discharge_limit_kw,
+        site_id=site_id,
+        ts=row.ts,
+        soc_pct=row.soc_pct,
+        soh_pct=row.soh_pct,
+        voltage_v=row.voltage_v,
+        current_a=row.current_a,
+        power_kw=power,
+        charge_limit_a=row.charge_limit_a,
+        discharge_limit_a=row.discharge_limit_a,
+        charge_limit_kw=row.charge_limit_kw,
+        discharge_limit_kw=row.discharge_limit_kw,
         quality=row.quality,
-    )  # fmt: skip
+    )
 
 
 def _validate_systems(
@@ -274,8 +284,13 @@ def _validate_systems(
         if in_future("systems", index, row.ts):
             continue
         if row.ts in seen:
-            _reject(out, ("systems", index), "ts", row.ts.isoformat(),
-                    "a second system sample for the same time in this batch")  # fmt: skip
+            _reject(
+                out,
+                ("systems", index),
+                "ts",
+                row.ts.isoformat(),
+                "a second system sample for the same time in this batch",
+            )
             continue
         seen.add(row.ts)
         out.systems.append(_system_sample(row, site_id))
@@ -289,8 +304,10 @@ def _time_check(out: Validated, bounds: TimeBounds) -> Callable[[Section, int, d
         if ts > bounds.latest:
             why = f"more than the allowed clock skew in the future (latest {latest})"
         elif ts < bounds.earliest:
-            why = (f"older than the oldest sample time stored (earliest {earliest}, "
-                   "RIDETHROUGH_INGEST_MAX_PAST_DAYS)")  # fmt: skip
+            why = (
+                f"older than the oldest sample time stored (earliest {earliest}, "
+                "RIDETHROUGH_INGEST_MAX_PAST_DAYS)"
+            )
         else:
             return False
         _reject(out, (section, index), "ts", ts.isoformat(), why)

@@ -36,11 +36,20 @@ class Resolution(StrEnum):
     D1 = "1d"
 
 
-BUCKET = {Resolution.M1: "1 minute", Resolution.M15: "15 minutes", Resolution.H1: "1 hour",
-          Resolution.D1: "1 day"}  # fmt: skip
+BUCKET = {
+    Resolution.M1: "1 minute",
+    Resolution.M15: "15 minutes",
+    Resolution.H1: "1 hour",
+    Resolution.D1: "1 day",
+}
 # Seconds between rows of one entity; raw assumes the edge's default period of one second.
-STEP_S = {Resolution.RAW: 1, Resolution.M1: 60, Resolution.M15: 900, Resolution.H1: 3600,
-          Resolution.D1: 86400}  # fmt: skip
+STEP_S = {
+    Resolution.RAW: 1,
+    Resolution.M1: 60,
+    Resolution.M15: 900,
+    Resolution.H1: 3600,
+    Resolution.D1: 86400,
+}
 
 
 class Kind(StrEnum):
@@ -227,8 +236,10 @@ def choose_fields(entity: Entity, resolution: Resolution, requested: str) -> tup
         return tuple(n for n in DEFAULT_FIELDS[entity] if n in catalogue)
     unknown = [n for n in names if n not in catalogue]
     if unknown:
-        raise FieldError(f"{', '.join(unknown)}: not a {resolution} {entity} field; "
-                         f"choose from {', '.join(catalogue)}")  # fmt: skip
+        raise FieldError(
+            f"{', '.join(unknown)}: not a {resolution} {entity} field; "
+            f"choose from {', '.join(catalogue)}"
+        )
     return tuple(dict.fromkeys(names))
 
 
@@ -273,9 +284,16 @@ def parameters(
 ) -> dict[str, object]:
     """Bind values for `statement` (after: the cursor's entity id and time)."""
     after_id, after_ts = after or (0, EARLIEST)
-    return {"site_id": selection.site_id, "start": selection.start, "end": selection.end,
-            "string": selection.string, "module": selection.module, "after_id": after_id,
-            "after_ts": after_ts, "limit": limit}  # fmt: skip
+    return {
+        "site_id": selection.site_id,
+        "start": selection.start,
+        "end": selection.end,
+        "string": selection.string,
+        "module": selection.module,
+        "after_id": after_id,
+        "after_ts": after_ts,
+        "limit": limit,
+    }
 
 
 def entity_count_statement(selection: Selection) -> TextClause:
@@ -331,8 +349,11 @@ def slices(selection: Selection, chunk_starts: list[datetime], per_query: int) -
     where a cut is moved back to a bucket's start), so that no one query locks them all."""
     step = timedelta(seconds=STEP_S[selection.resolution] if selection.bucketed else 1)
     cuts = sorted({_floor(start, step) for start in chunk_starts[per_query::per_query]})
-    edges = [selection.start, *(c for c in cuts if selection.start < c < selection.end),
-             selection.end]  # fmt: skip
+    edges = [
+        selection.start,
+        *(c for c in cuts if selection.start < c < selection.end),
+        selection.end,
+    ]
     return [replace(selection, start=a, end=b) for a, b in pairwise(edges)]
 
 

@@ -65,10 +65,28 @@ class RackSampleRow:
 
 RACK_SAMPLE_COLUMNS: tuple[str, ...] = tuple(RackSampleRow.__dataclass_fields__)
 RACK_SAMPLE_PG_TYPES: tuple[str, ...] = (
-    "int4", "timestamptz", "float4", "float4", "float4", "float4", "float4", "bool", "int2",
-    "int2", "float4", "float4", "float4", "float8", "float8", "float4", "float4", "int4", "int8",
-    "int2", "int2",
-)  # fmt: skip
+    "int4",
+    "timestamptz",
+    "float4",
+    "float4",
+    "float4",
+    "float4",
+    "float4",
+    "bool",
+    "int2",
+    "int2",
+    "float4",
+    "float4",
+    "float4",
+    "float8",
+    "float8",
+    "float4",
+    "float4",
+    "int4",
+    "int8",
+    "int2",
+    "int2",
+)
 
 
 @dataclass(slots=True)

@@ -83,9 +83,15 @@ class Assembler:
     """Keeps per-asset state, detects events, and emits one snapshot per asset per period."""
 
     def __init__(
-        self, *, period_s: float, cells: int, temps: int, comms_timeout_s: float,
-        fault_names: dict[Target, dict[int, str]] | None = None, counters: Counters | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        period_s: float,
+        cells: int,
+        temps: int,
+        comms_timeout_s: float,
+        fault_names: dict[Target, dict[int, str]] | None = None,
+        counters: Counters | None = None,
+    ) -> None:
         self.period_s = period_s
         self.cells = cells
         self.temps = temps
@@ -135,9 +141,12 @@ class Assembler:
     def _cell(self, state: AssetState, index: int, value: float, decoded: Decoded) -> None:
         if index >= self.cells:
             # The mapping binds more cells than the site file says a module has.
-            self.counters.reject(Reason.CELL_OUTSIDE_SITE, f"string {decoded.string} module "
-                                 f"{decoded.module} cell {index + 1}: the site file says "
-                                 f"cells_per_module = {self.cells}")  # fmt: skip
+            self.counters.reject(
+                Reason.CELL_OUTSIDE_SITE,
+                f"string {decoded.string} module "
+                f"{decoded.module} cell {index + 1}: the site file says "
+                f"cells_per_module = {self.cells}",
+            )
             return
         state.cell_v[index] = value
         state.cell_at[index] = decoded.ts
@@ -181,8 +190,13 @@ class Assembler:
         if name == "fault_bits" and previous != value:
             names = self.fault_names.get(decoded.target, {})
             where = (decoded.target, key[0], key[1])
-            return fault_edges(previous=int(previous or 0), current=int(value), names=names,
-                               where=where, ts=decoded.ts)  # fmt: skip
+            return fault_edges(
+                previous=int(previous or 0),
+                current=int(value),
+                names=names,
+                where=where,
+                ts=decoded.ts,
+            )
         if name == "contactor_closed" and previous is not None and previous != value:
             kind = EventKind.CONTACTOR_CLOSED if value else EventKind.CONTACTOR_OPENED
             return [Event(decoded.ts, kind, decoded.target, key[0], key[1])]
@@ -235,10 +249,12 @@ class Assembler:
         output.held_back += 1
         if not output.held_back_detail:
             missing = [i + 1 for i, v in enumerate(state.cell_v) if v is None]
-            output.held_back_detail = (f"string {key[0]} module {key[1]}: cells "
-                                       f"{_ranges(missing)} of {self.cells} never received; "
-                                       "does the site's cells_per_module match the "
-                                       "mapping?")  # fmt: skip
+            output.held_back_detail = (
+                f"string {key[0]} module {key[1]}: cells "
+                f"{_ranges(missing)} of {self.cells} never received; "
+                "does the site's cells_per_module match the "
+                "mapping?"
+            )
 
     def _detect_comms_loss(self, now: float) -> None:
         for key, state in self.assets.items():

@@ -122,12 +122,18 @@ class SimBms:
         charge = sum(s.charge_limit_a for s in closed)
         discharge = sum(s.discharge_limit_a for s in closed)
         soh = min(m.soh for s in plant.strings for m in s.modules)
-        status = {"SysSoC": round(plant.soc() * 100, 1), "SysSoH": round(soh * 100, 1),
-                  "SysVoltage": round(volts, 1),
-                  "SysCurrent": round(sum(s.current_a for s in plant.strings), 1)}  # fmt: skip
-        limits = {"SysChaLimit": round(charge, 1), "SysDisLimit": round(discharge, 1),
-                  "SysChaPower": round(charge * volts / 1000, 1),
-                  "SysDisPower": round(discharge * volts / 1000, 1)}  # fmt: skip
+        status = {
+            "SysSoC": round(plant.soc() * 100, 1),
+            "SysSoH": round(soh * 100, 1),
+            "SysVoltage": round(volts, 1),
+            "SysCurrent": round(sum(s.current_a for s in plant.strings), 1),
+        }
+        limits = {
+            "SysChaLimit": round(charge, 1),
+            "SysDisLimit": round(discharge, 1),
+            "SysChaPower": round(charge * volts / 1000, 1),
+            "SysDisPower": round(discharge * volts / 1000, 1),
+        }
         return [self._frame("SYS_STATUS", 0, 0, status), self._frame("SYS_LIMITS", 0, 0, limits)]
 
     def _frame(self, name: str, string: int, module: int, values: dict[str, float]) -> OutFrame:

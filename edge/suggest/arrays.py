@@ -74,8 +74,10 @@ def array_bindings(content: Content, arrays: Arrays) -> list[Binding]:
     for array in content.arrays:
         family = array.family
         if not family.contiguous or not family.regular:
-            note = (f"numbers {family.first}..{family.last} have gaps or mixed digits: bind "
-                    "the runs one by one")  # fmt: skip
+            note = (
+                f"numbers {family.first}..{family.last} have gaps or mixed digits: bind "
+                "the runs one by one"
+            )
             binding = Binding(array.field, family.template(0), note=note, disabled=True)
         elif arrays.is_flat(array):
             binding = _flat(array, arrays)
@@ -94,8 +96,15 @@ def _claimed(binding: Binding, arrays: Arrays, where: str) -> Binding:
     if owner is None:
         return binding
     note = f"{binding.note}. Its positions are bound to {owner} already: give it an offset"
-    return Binding(binding.field, binding.signal, binding.valid, binding.index,
-                   binding.per_module, note=note, disabled=True)  # fmt: skip
+    return Binding(
+        binding.field,
+        binding.signal,
+        binding.valid,
+        binding.index,
+        binding.per_module,
+        note=note,
+        disabled=True,
+    )
 
 
 def _flat(array: ArrayFamily, arrays: Arrays) -> Binding:
@@ -103,24 +112,39 @@ def _flat(array: ArrayFamily, arrays: Arrays) -> Binding:
     family, valid, stem = array.family, array.valid, arrays.stem(array)
     split = arrays.splits[array.field]
     per = split.per_module
-    note = (f"{stem.span} numbered across the string from {stem.first}: n counts from 0, "
-            f"module = n // {per} + 1. {split.reason}")  # fmt: skip
-    too_many = (per > FIELDS[Target.MODULE][array.field].array_size
-                or (stem.span - 1) // per + 1 > MAX_MODULES)  # fmt: skip
+    note = (
+        f"{stem.span} numbered across the string from {stem.first}: n counts from 0, "
+        f"module = n // {per} + 1. {split.reason}"
+    )
+    too_many = (
+        per > FIELDS[Target.MODULE][array.field].array_size
+        or (stem.span - 1) // per + 1 > MAX_MODULES
+    )
     if too_many:
         note = f"{stem.span} members do not fit {MAX_MODULES} modules: split them by hand"
     index = (family.first - stem.first, family.last - stem.first)
-    return Binding(array.field, family.template(stem.first),
-                   valid.template(stem.first) if valid else None, index, per, note=note,
-                   disabled=too_many)  # fmt: skip
+    return Binding(
+        array.field,
+        family.template(stem.first),
+        valid.template(stem.first) if valid else None,
+        index,
+        per,
+        note=note,
+        disabled=too_many,
+    )
 
 
 def _per_module(array: ArrayFamily, stem: Stem) -> Binding:
     """n is the position in the module from 1; the stem's first number gives the offset."""
     family, valid = array.family, array.valid
     shift = stem.first - 1
-    note = (f"the database numbers from {stem.first}; n is the position in the module from 1"
-            + (f", hence n{shift:+d}" if shift else ""))  # fmt: skip
-    return Binding(array.field, family.template(shift),
-                   valid.template(shift) if valid else None,
-                   (family.first - shift, family.last - shift), note=note)  # fmt: skip
+    note = f"the database numbers from {stem.first}; n is the position in the module from 1" + (
+        f", hence n{shift:+d}" if shift else ""
+    )
+    return Binding(
+        array.field,
+        family.template(shift),
+        valid.template(shift) if valid else None,
+        (family.first - shift, family.last - shift),
+        note=note,
+    )

@@ -134,8 +134,9 @@ def _per_string(
         return [], None, signals
     shift = "{s-1}" if numbers[0] == 0 else "{s}"
     grouped = {s.name for members in groups.values() for s in members.values()}
-    first = [(head + shift + tail, members[min(members)])
-             for (head, tail), members in groups.items()]  # fmt: skip
+    first = [
+        (head + shift + tail, members[min(members)]) for (head, tail), members in groups.items()
+    ]
     strings = (numbers[0] + 1, numbers[-1] + 1) if numbers[0] == 0 else (numbers[0], numbers[-1])
     return first, strings, [s for s in signals if s.name not in grouped]
 

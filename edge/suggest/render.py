@@ -33,10 +33,15 @@ def render(draft: Draft) -> str:
             *["# " + line for line in _message(message)],
         ]
     if draft.unmapped:
-        lines += ["", "# Nothing recognised in these messages (map them by hand if the model has "
-                  "a place for them):"]  # fmt: skip
-        lines += [_comment(f"{m.name}: " + (", ".join(m.unrecognised) or "no signals"))
-                  for m in draft.unmapped]  # fmt: skip
+        lines += [
+            "",
+            "# Nothing recognised in these messages (map them by hand if the model has "
+            "a place for them):",
+        ]
+        lines += [
+            _comment(f"{m.name}: " + (", ".join(m.unrecognised) or "no signals"))
+            for m in draft.unmapped
+        ]
     return "\n".join(lines) + "\n"
 
 

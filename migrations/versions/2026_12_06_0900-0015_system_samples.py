@@ -18,8 +18,17 @@ down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-VALUES = ("soc_pct", "soh_pct", "voltage_v", "current_a", "power_kw", "charge_limit_a",
-          "discharge_limit_a", "charge_limit_kw", "discharge_limit_kw")  # fmt: skip
+VALUES = (
+    "soc_pct",
+    "soh_pct",
+    "voltage_v",
+    "current_a",
+    "power_kw",
+    "charge_limit_a",
+    "discharge_limit_a",
+    "charge_limit_kw",
+    "discharge_limit_kw",
+)
 
 
 def _columns() -> list[sa.Column[object]]:
@@ -32,8 +41,9 @@ def _columns() -> list[sa.Column[object]]:
 
 
 def _site_key(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(["site_id"], ["site.id"], name=op.f(f"fk_{table}_site_id_site"),
-                                   ondelete="CASCADE")  # fmt: skip
+    return sa.ForeignKeyConstraint(
+        ["site_id"], ["site.id"], name=op.f(f"fk_{table}_site_id_site"), ondelete="CASCADE"
+    )
 
 
 def upgrade() -> None:
@@ -45,9 +55,13 @@ def upgrade() -> None:
         "SELECT create_hypertable('system_sample', by_range('ts', INTERVAL '1 day'), "
         "create_default_indexes => false)"
     )
-    op.create_table("system_latest", *_columns(), _site_key("system_latest"),
-                    sa.PrimaryKeyConstraint("site_id", name=op.f("pk_system_latest")),
-                    postgresql_with={"fillfactor": 50})  # fmt: skip
+    op.create_table(
+        "system_latest",
+        *_columns(),
+        _site_key("system_latest"),
+        sa.PrimaryKeyConstraint("site_id", name=op.f("pk_system_latest")),
+        postgresql_with={"fillfactor": 50},
+    )
 
 
 def downgrade() -> None:

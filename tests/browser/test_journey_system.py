@@ -12,12 +12,22 @@ from tests.server import LiveServer
 from tests.wire import batch, full_site_rows, iso, post_batch
 
 # What the BMS master reported: no SoH and no current limits (not every BMS sends them).
-REPORTED = {"soc_pct": 61.5, "voltage_v": 800.0, "current_a": -40.0, "power_kw": -32.0,
-            "charge_limit_kw": 180.0, "discharge_limit_kw": 215.5}  # fmt: skip
-SHOWN = {"soc_pct": ("System SoC", "61.5 %"), "voltage_v": ("System voltage", "800.0 V"),
-         "current_a": ("System current", "-40.0 A"), "power_kw": ("System power", "-32.0 kW"),
-         "charge_limit_kw": ("Charge power limit", "180.0 kW"),
-         "discharge_limit_kw": ("Discharge power limit", "215.5 kW")}  # fmt: skip
+REPORTED = {
+    "soc_pct": 61.5,
+    "voltage_v": 800.0,
+    "current_a": -40.0,
+    "power_kw": -32.0,
+    "charge_limit_kw": 180.0,
+    "discharge_limit_kw": 215.5,
+}
+SHOWN = {
+    "soc_pct": ("System SoC", "61.5 %"),
+    "voltage_v": ("System voltage", "800.0 V"),
+    "current_a": ("System current", "-40.0 A"),
+    "power_kw": ("System power", "-32.0 kW"),
+    "charge_limit_kw": ("Charge power limit", "180.0 kW"),
+    "discharge_limit_kw": ("Discharge power limit", "215.5 kW"),
+}
 
 
 async def test_the_site_page_shows_the_system_values_and_nothing_without_them(

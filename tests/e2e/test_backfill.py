@@ -32,9 +32,11 @@ PERIOD_S = 900
 
 def _per_module(dsn: str, site_id: int) -> dict[tuple[int, int], int]:
     """Stored samples per (string, module position)."""
-    sql = ("SELECT r.index, m.position, count(*) FROM module_sample s JOIN module m "
-           "ON m.id = s.module_id JOIN rack r ON r.id = m.rack_id WHERE r.site_id = %s "
-           "GROUP BY 1, 2")  # fmt: skip
+    sql = (
+        "SELECT r.index, m.position, count(*) FROM module_sample s JOIN module m "
+        "ON m.id = s.module_id JOIN rack r ON r.id = m.rack_id WHERE r.site_id = %s "
+        "GROUP BY 1, 2"
+    )
     with psycopg.connect(dsn) as conn:
         return {(string, position): n for string, position, n in conn.execute(sql, (site_id,))}
 
@@ -44,8 +46,11 @@ def _assert_every_sample_once(
 ) -> None:
     """Each module has a sample every period, less those of a comms loss it went through
     (the period it starts in or ends in may go either way)."""
-    silent = {(i.fault.string, i.fault.module): (i.end_s - i.start_s) / PERIOD_S
-              for i in incidents if i.fault.kind is FaultKind.COMMS_LOSS}  # fmt: skip
+    silent = {
+        (i.fault.string, i.fault.module): (i.end_s - i.start_s) / PERIOD_S
+        for i in incidents
+        if i.fault.kind is FaultKind.COMMS_LOSS
+    }
     for module, count in counts.items():
         missing = DAYS * 96 - count
         if module in silent:
@@ -75,11 +80,21 @@ async def test_a_history_is_stored_once_through_the_ingest(
     server: LiveServer, engine: AsyncEngine, test_database_url: str, tmp_path: Path
 ) -> None:
     site = await committed_device_site(engine, modules_per_rack=7)
-    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING, modules=7,
-                                simulator="seed = 3", policy=REFERENCE_POLICY)  # fmt: skip
+    site_file = write_site_file(
+        tmp_path,
+        code=site.code,
+        mapping=REFERENCE_MAPPING,
+        modules=7,
+        simulator="seed = 3",
+        policy=REFERENCE_POLICY,
+    )
     history_spool = str(tmp_path / "history.sqlite3")
-    env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "live.sqlite3",
-                   RIDETHROUGH_EDGE_HISTORY_SPOOL_PATH=history_spool)  # fmt: skip
+    env = edge_env(
+        backend=server.url,
+        token=site.token,
+        spool=tmp_path / "live.sqlite3",
+        RIDETHROUGH_EDGE_HISTORY_SPOOL_PATH=history_spool,
+    )
     args = ["backfill", "--config", str(site_file), "--days", str(DAYS), "--period", str(PERIOD_S)]
 
     first = run_edge(args, env, timeout=240)

@@ -18,8 +18,17 @@ from tests.db import psycopg_dsn, query_rows
 from tests.e2e.test_vendor_layouts import a_minute_ago, database, replay
 from tests.server import LiveServer
 
-SYSTEM_COLUMNS = ("soc_pct", "soh_pct", "voltage_v", "current_a", "power_kw", "charge_limit_a",
-                  "discharge_limit_a", "charge_limit_kw", "discharge_limit_kw")  # fmt: skip
+SYSTEM_COLUMNS = (
+    "soc_pct",
+    "soh_pct",
+    "voltage_v",
+    "current_a",
+    "power_kw",
+    "charge_limit_a",
+    "discharge_limit_a",
+    "charge_limit_kw",
+    "discharge_limit_kw",
+)
 Rows = dict[int, dict[str, float | None]]  # second -> column -> value
 
 
@@ -34,13 +43,20 @@ def master_frames(start: float, seconds: int) -> list[tuple[float, int, bytes]]:
     frames = []
     for second in range(seconds):
         ts = start + second + 0.05
-        values = {"PackSOC": 55.0 + second * 0.7, "PackSOH": 97.5, "PackVoltage": 800.0 + second,
-                  "PackCurrent": 150.5 - second * 100}  # fmt: skip
+        values = {
+            "PackSOC": 55.0 + second * 0.7,
+            "PackSOH": 97.5,
+            "PackVoltage": 800.0 + second,
+            "PackCurrent": 150.5 - second * 100,
+        }
         frames.append((ts, status.frame_id, status.encode(values)))
         if second != 2:
-            caps = {"ChargeCurrentLimit": 250.0 - second, "DischargeCurrentLimit": 300.5,
-                    "ChargePowerLimit": 180_000 + second * 10,
-                    "DischargePowerLimit": 215_430}  # fmt: skip
+            caps = {
+                "ChargeCurrentLimit": 250.0 - second,
+                "DischargeCurrentLimit": 300.5,
+                "ChargePowerLimit": 180_000 + second * 10,
+                "DischargePowerLimit": 215_430,
+            }
             frames.append((ts + 0.01, limits.frame_id, limits.encode(caps)))
     return frames
 
@@ -50,13 +66,23 @@ def in_model_terms(signals: dict[str, Any]) -> dict[str, float | None]:
     volts, amps = signals.get("PackVoltage"), signals.get("PackCurrent")
     current = None if amps is None else -float(amps)
     power = None if volts is None or current is None else round(volts * current / 1000, 3)
-    kw = {k: None if signals.get(s) is None else signals[s] / 1000
-          for k, s in (("charge_limit_kw", "ChargePowerLimit"),
-                       ("discharge_limit_kw", "DischargePowerLimit"))}  # fmt: skip
-    return {"soc_pct": signals.get("PackSOC"), "soh_pct": signals.get("PackSOH"),
-            "voltage_v": volts, "current_a": current, "power_kw": power,
-            "charge_limit_a": signals.get("ChargeCurrentLimit"),
-            "discharge_limit_a": signals.get("DischargeCurrentLimit"), **kw}  # fmt: skip
+    kw = {
+        k: None if signals.get(s) is None else signals[s] / 1000
+        for k, s in (
+            ("charge_limit_kw", "ChargePowerLimit"),
+            ("discharge_limit_kw", "DischargePowerLimit"),
+        )
+    }
+    return {
+        "soc_pct": signals.get("PackSOC"),
+        "soh_pct": signals.get("PackSOH"),
+        "voltage_v": volts,
+        "current_a": current,
+        "power_kw": power,
+        "charge_limit_a": signals.get("ChargeCurrentLimit"),
+        "discharge_limit_a": signals.get("DischargeCurrentLimit"),
+        **kw,
+    }
 
 
 def oracle(log: Path) -> Rows:
@@ -70,8 +96,9 @@ def oracle(log: Path) -> Rows:
         if second is not None and now > second:
             expected[second] = in_model_terms(known)
         second = now
-        known |= db.decode_message(message.arbitration_id, bytes(message.data),
-                                   decode_choices=False)  # fmt: skip
+        known |= db.decode_message(
+            message.arbitration_id, bytes(message.data), decode_choices=False
+        )
     assert second is not None
     return expected | {second: in_model_terms(known)}
 
@@ -79,8 +106,12 @@ def oracle(log: Path) -> Rows:
 def stored(dsn: str, site_id: int) -> Rows:
     """The site's system samples in TimescaleDB, keyed like the oracle."""
     columns = ", ".join(SYSTEM_COLUMNS)
-    rows = query_rows(dsn, f"SELECT extract(epoch FROM ts)::bigint, {columns} "  # noqa: S608 - constants
-                      "FROM system_sample WHERE site_id = %s", site_id)  # fmt: skip
+    rows = query_rows(
+        dsn,
+        f"SELECT extract(epoch FROM ts)::bigint, {columns} "  # noqa: S608 - constants
+        "FROM system_sample WHERE site_id = %s",
+        site_id,
+    )
     return {int(t): dict(zip(SYSTEM_COLUMNS, values, strict=True)) for t, *values in rows}
 
 
@@ -108,8 +139,15 @@ async def test_pack_values_replay_equal_to_the_oracle_and_read_back_as_stored(
     server: LiveServer, engine: AsyncEngine, test_database_url: str, tmp_path: Path
 ) -> None:
     start = a_minute_ago()
-    site_id, log = await replay(server, engine, tmp_path, protocol="bms_master", strings=1,
-                                modules=1, frames=master_frames(start, 4))  # fmt: skip
+    site_id, log = await replay(
+        server,
+        engine,
+        tmp_path,
+        protocol="bms_master",
+        strings=1,
+        modules=1,
+        frames=master_frames(start, 4),
+    )
     expected = oracle(log)
     assert len(expected) == 4
     seconds = sorted(expected)
@@ -130,14 +168,17 @@ async def test_pack_values_replay_equal_to_the_oracle_and_read_back_as_stored(
     assert [(i["string"], i["module"]) for i in items] == [(None, None)] * 4
     assert {_epoch(i["ts"]): i["values"] for i in items} == rows
 
-    export = server.http.get(f"{server.url}/api/v1/sites/{code}/export",
-                             params=window | {"format": "csv"})  # fmt: skip
+    export = server.http.get(
+        f"{server.url}/api/v1/sites/{code}/export", params=window | {"format": "csv"}
+    )
     assert export.status_code == 200, export.text
     csv_rows = list(csv.DictReader(io.StringIO(export.text)))
     assert {_epoch(r["ts"]): {k: float(r[k]) for k in SYSTEM_COLUMNS} for r in csv_rows} == rows
     assert {r["string"] for r in csv_rows} == {""}
-    long = server.http.get(f"{server.url}/api/v1/sites/{code}/export",
-                           params=window | {"format": "ndjson", "layout": "long"})  # fmt: skip
+    long = server.http.get(
+        f"{server.url}/api/v1/sites/{code}/export",
+        params=window | {"format": "ndjson", "layout": "long"},
+    )
     lines = [json.loads(line) for line in long.text.splitlines()]
     assert {line["entity"] for line in lines} == {"system"}
     assert len(lines) == 4 * len(SYSTEM_COLUMNS)

@@ -81,8 +81,12 @@ def test_a_command_that_expired_in_transit_is_not_sent(rig: Rig) -> None:
 
 def readings(closed: bool, current: float, limit: float = 140.0) -> dict[str, float]:
     """A string's latest readings as the collector keeps them."""
-    return {"contactor_closed": 1.0 if closed else 0.0, "current_a": current,
-            "charge_limit_a": limit, "discharge_limit_a": limit}  # fmt: skip
+    return {
+        "contactor_closed": 1.0 if closed else 0.0,
+        "current_a": current,
+        "charge_limit_a": limit,
+        "discharge_limit_a": limit,
+    }
 
 
 def test_the_edge_vetoes_on_what_it_sees() -> None:
@@ -141,14 +145,18 @@ def test_return_to_service_is_connect_then_a_derate_to_full_by_mapping() -> None
     assert frames is not None
     assert frames.supports("return_string")
     assert frames.steps("return_string", param=0.0, timeout_s=0) == [
-        Step("connect", 0.0, 0), Step("derate", 100.0, 0),
-    ]  # fmt: skip
+        Step("connect", 0.0, 0),
+        Step("derate", 100.0, 0),
+    ]
     # Kinds without steps are their own opcode, with the command's parameter and timeout.
     assert frames.steps("derate", param=30.0, timeout_s=600) == [Step("derate", 30.0, 600)]
     with pytest.raises(ValidationError, match="steps of return_string: no opcode named close"):
-        CommandMapping.model_validate({
-            **frames.mapping.model_dump(), "steps": {"return_string": [{"opcode": "close"}]},
-        })  # fmt: skip
+        CommandMapping.model_validate(
+            {
+                **frames.mapping.model_dump(),
+                "steps": {"return_string": [{"opcode": "close"}]},
+            }
+        )
 
 
 def test_returning_a_derated_string_lifts_its_derate(rig: Rig) -> None:
@@ -178,11 +186,15 @@ def test_a_step_that_is_not_done_ends_the_command(rig: Rig) -> None:
     commands = rig.commander().frames
     # A protocol whose first step the BMS does not know: the second is never sent.
     steps = [CommandStep(opcode="preflight"), CommandStep(opcode="connect")]
-    mapping = commands.mapping.model_copy(update={
-        "opcodes": {**commands.mapping.opcodes, "preflight": 42}, "steps": {"return_string": steps},
-    })  # fmt: skip
-    commander = BusCommander(CommandFrames(commands.message, mapping), rig.collector,
-                             rig.commander().send)  # fmt: skip
+    mapping = commands.mapping.model_copy(
+        update={
+            "opcodes": {**commands.mapping.opcodes, "preflight": 42},
+            "steps": {"return_string": steps},
+        }
+    )
+    commander = BusCommander(
+        CommandFrames(commands.message, mapping), rig.collector, rig.commander().send
+    )
     outcome = commander.carry_out(Order(77, "return_string", ((1, 0),), "maintenance"))
     assert outcome == Outcome("failed", "string 1: unsupported (preflight, step 1 of 2)")
     time.sleep(0.2)  # a second frame would be on the bus by now

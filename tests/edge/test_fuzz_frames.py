@@ -100,8 +100,9 @@ def test_assembling_random_traffic_emits_only_whole_valid_samples(
 ) -> None:
     proto = protocol(name)
     decoder = FrameDecoder(proto, Counters())
-    assembler = Assembler(period_s=1.0, cells=16, temps=4, comms_timeout_s=3.0,
-                          fault_names=proto.fault_names)  # fmt: skip
+    assembler = Assembler(
+        period_s=1.0, cells=16, temps=4, comms_timeout_s=3.0, fault_names=proto.fault_names
+    )
     frames = data.draw(st.lists(routed_frames(proto), min_size=1, max_size=120))
     gaps = data.draw(st.lists(st.floats(0, 2.5), min_size=len(frames), max_size=len(frames)))
     outputs: list[PeriodOutput] = []
@@ -132,14 +133,20 @@ def test_assembling_random_traffic_emits_only_whole_valid_samples(
 def assert_wire_accepts(output: PeriodOutput) -> None:
     """The backend's row-by-row parser refuses nothing the edge would send for this output."""
     body = batch_body(
-        edge_id="00000000-0000-0000-0000-000000000007", seq=1, site="fuzz", created_at=T0,
-        counters={}, modules=[module_record(s) for s in output.modules],
+        edge_id="00000000-0000-0000-0000-000000000007",
+        seq=1,
+        site="fuzz",
+        created_at=T0,
+        counters={},
+        modules=[module_record(s) for s in output.modules],
         strings=[string_record(s) for s in output.strings],
         events=[event_record(e) for e in output.events],
-        assets=[asset_record(s.string, s.module, cell_count=len(s.cell_v),
-                             temp_count=len(s.temp_c)) for s in output.modules],
+        assets=[
+            asset_record(s.string, s.module, cell_count=len(s.cell_v), temp_count=len(s.temp_c))
+            for s in output.modules
+        ],
         systems=[system_record(s) for s in output.systems],
-    )  # fmt: skip
+    )
     parsed = parse_row_by_row(json.dumps(body).encode())
     assert parsed.rejections == [], parsed.rejections[:3]
 

@@ -19,9 +19,16 @@ CATALOGUE = frozenset({"cell_ov_alarm", "cell_ov_warning", "over_temp_alarm", "s
 
 
 def sig(
-    name: str, unit: str = "", *, length: int = 12, high: float = 4095, low: float = 0,
-    comment: str = "", page: int | None = None, mux: bool = False,
-) -> SignalInfo:  # fmt: skip
+    name: str,
+    unit: str = "",
+    *,
+    length: int = 12,
+    high: float = 4095,
+    low: float = 0,
+    comment: str = "",
+    page: int | None = None,
+    mux: bool = False,
+) -> SignalInfo:
     """A signal with the few facts the suggester reads."""
     pages = () if page is None else (page,)
     return SignalInfo(name, unit, length, low, high, mux, pages, comment)
@@ -88,8 +95,11 @@ def test_a_unitless_cell_or_temperature_family_says_to_give_it_a_unit() -> None:
 def test_flat_numbering_takes_cells_per_module_from_the_database_comment() -> None:
     page = [sig("Page", mux=True), *cells([f"Cell_{n:03}" for n in range(240)])]
     therms = [sig(f"Therm_{n:02}", "degC", length=8, high=215, low=-40) for n in range(40)]
-    d = draft(message("CellPages", page), message("Temps", therms, 0x410),
-              comments=("Pack of 10 modules x 24 cells",))  # fmt: skip
+    d = draft(
+        message("CellPages", page),
+        message("Temps", therms, 0x410),
+        comments=("Pack of 10 modules x 24 cells",),
+    )
     cell, therm = only(d, "CellPages").fields[0], only(d, "Temps").fields[0]
     assert (cell.signal, cell.index, cell.per_module) == ("Cell_{n:03}", (0, 239), 24)
     assert (therm.index, therm.per_module) == ((0, 39), 4)  # 40 sensors over the 10 modules
@@ -126,9 +136,12 @@ def test_current_direction_comes_from_the_comment_or_is_a_marked_guess() -> None
 
 
 def test_flags_get_catalogue_codes_and_push_out_a_fault_word() -> None:
-    signals = [sig("Flag_CellOverVoltage", length=1, high=1),
-               sig("Flag_ThermistorOpen", length=1, high=1),
-               sig("Flag_ContactorWelded", length=1, high=1), sig("Faults", length=16)]  # fmt: skip
+    signals = [
+        sig("Flag_CellOverVoltage", length=1, high=1),
+        sig("Flag_ThermistorOpen", length=1, high=1),
+        sig("Flag_ContactorWelded", length=1, high=1),
+        sig("Faults", length=16),
+    ]
     m = only(draft(message("StatusFlags", signals)), "StatusFlags")
     assert [(f.code, f.catalogued) for f in m.flags] == [
         ("cell_ov_alarm", True),
@@ -139,8 +152,10 @@ def test_flags_get_catalogue_codes_and_push_out_a_fault_word() -> None:
 
 
 def test_a_field_bound_twice_is_left_commented_out() -> None:
-    d = draft(message("StrA", [sig("StrSoC", "%", length=8, high=100)]),
-              message("StrB", [sig("PackSoc", "%", length=8, high=100)], 0x410))  # fmt: skip
+    d = draft(
+        message("StrA", [sig("StrSoC", "%", length=8, high=100)]),
+        message("StrB", [sig("PackSoc", "%", length=8, high=100)], 0x410),
+    )
     assert [b.disabled for b in only(d, "StrA").fields] == [False]
     set_aside = d.set_aside[0]  # written commented out, so that a person can choose
     assert (set_aside.name, set_aside.fields[0].disabled) == ("StrB", True)
@@ -150,8 +165,10 @@ def test_a_field_bound_twice_is_left_commented_out() -> None:
 
 def test_addresses_from_free_id_bits_and_payload_signals() -> None:
     module = [sig("ModAddr", length=8, high=31), *cells([f"Cell_{n}" for n in range(1, 5)])]
-    d = draft(message("BMS_CELLS", module, 0x300), message("BMS_STR",
-              [sig("StrV", "V", length=16, high=6553.5)], 0x380))  # fmt: skip
+    d = draft(
+        message("BMS_CELLS", module, 0x300),
+        message("BMS_STR", [sig("StrV", "V", length=16, high=6553.5)], 0x380),
+    )
     cells_message = only(d, "BMS_CELLS")
     assert cells_message.module is not None
     assert cells_message.string is not None
@@ -164,7 +181,9 @@ def test_snake_case_codes_are_valid_fault_codes() -> None:
     assert snake_case("CellOverVoltage") == "cell_over_voltage"
     assert snake_case("2ndLevelAlarm") == "f_2nd_level_alarm"
     assert flag_code("Flag_PackOverTemperature", frozenset({"over_temp_alarm"})) == (
-        "over_temp_alarm", True)  # fmt: skip
+        "over_temp_alarm",
+        True,
+    )
 
 
 def test_group_families_needs_two_members() -> None:
@@ -182,7 +201,9 @@ def test_the_rendered_draft_is_a_valid_mapping_file(tmp_path: Path) -> None:
     mapping = load_mapping_file(path)
     assert mapping.message[0].target is Target.MODULE
     assert [(b.field, b.valid) for b in mapping.message[0].fields] == [
-        ("cell_v", None), ("soc_pct", "ModSoC_Ok")]  # fmt: skip
+        ("cell_v", None),
+        ("soc_pct", "ModSoC_Ok"),
+    ]
     assert "# Debug: X" in text  # nothing recognised: listed for a person
 
 
@@ -191,7 +212,9 @@ def test_a_family_split_over_messages_keeps_its_numbers() -> None:
     second = message("ModCellsB", cells([f"Cell_{n:02}" for n in range(5, 9)]), 0x510)
     d = draft(first, second)
     assert [(b.signal, b.index) for m in d.messages for b in m.fields] == [
-        ("Cell_{n:02}", (1, 4)), ("Cell_{n:02}", (5, 8))]  # fmt: skip
+        ("Cell_{n:02}", (1, 4)),
+        ("Cell_{n:02}", (5, 8)),
+    ]
 
 
 def test_two_families_on_the_same_positions_bind_the_first_only() -> None:

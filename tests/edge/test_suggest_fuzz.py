@@ -14,19 +14,39 @@ from edge.suggest import suggest_mapping
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 STEMS = ["Cell_", "CellV", "CellVoltage_", "Temp_", "Therm", "U", "ModVolt", "Sensor"]
-SINGLES = ["SoC", "SoH", "PackVoltage", "PackCurrent", "ChgLimit", "DchgLimit", "ModStatus",
-           "Faults", "Alive", "Insulation", "EnergyIn", "Contactor", "ModAddr",
-           "Other"]  # fmt: skip
+SINGLES = [
+    "SoC",
+    "SoH",
+    "PackVoltage",
+    "PackCurrent",
+    "ChgLimit",
+    "DchgLimit",
+    "ModStatus",
+    "Faults",
+    "Alive",
+    "Insulation",
+    "EnergyIn",
+    "Contactor",
+    "ModAddr",
+    "Other",
+]
 UNITS = ["", "mV", "V", "degC", "%", "A", "kOhm", "s"]
 
 
 def signal(name: str, start: int, length: int, unit: str, page: int | None = None) -> Signal:
     """An unsigned signal whose range is its raw range (scale 0.001 for volts)."""
     scale = 0.001 if unit == "V" and length > 1 else 1.0
-    return Signal(name, start, length, conversion=LinearConversion(scale, 0, False),
-                  minimum=0, maximum=((1 << length) - 1) * scale, unit=unit or None,
-                  multiplexer_ids=None if page is None else [page],
-                  multiplexer_signal=None if page is None else "Page")  # fmt: skip
+    return Signal(
+        name,
+        start,
+        length,
+        conversion=LinearConversion(scale, 0, False),
+        minimum=0,
+        maximum=((1 << length) - 1) * scale,
+        unit=unit or None,
+        multiplexer_ids=None if page is None else [page],
+        multiplexer_signal=None if page is None else "Page",
+    )
 
 
 @st.composite

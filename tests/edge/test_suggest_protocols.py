@@ -76,8 +76,9 @@ def reference_frames() -> list[Frame]:
                     values |= {s: 1 for s in values if s.endswith("_Ok")}
                     if (string, module, page, name) == (2, 3, 1, "MOD_CELL_V"):
                         values["CellV_06_Ok"] = 0  # cell 6 invalid: the draft binds validity
-                    frames.append(Frame(1.0, message.frame_id | address, True,
-                                        encode(message, values)))  # fmt: skip
+                    frames.append(
+                        Frame(1.0, message.frame_id | address, True, encode(message, values))
+                    )
     return frames
 
 
@@ -88,8 +89,11 @@ def decoded(protocol: Protocol, frames: list[Frame]) -> set[tuple[int, int, str,
     for frame in frames:
         result = decoder.decode(frame)
         assert result is not None
-        out |= {(result.string, result.module, f.label, v) for f, v in result.values
-                if f.field in CHECKED}  # fmt: skip
+        out |= {
+            (result.string, result.module, f.label, v)
+            for f, v in result.values
+            if f.field in CHECKED
+        }
     return out
 
 
@@ -131,8 +135,11 @@ def test_the_reference_draft_replays_like_the_hand_written_mapping(tmp_path: Pat
     draft = draft_for(tmp_path, REFERENCE_DBC)
 
     def samples(mapping: Path) -> list[list[str]]:
-        site = load_site_file(write_site_file(tmp_path, code="ref", mapping=mapping, strings=2,
-                                              modules=3, cells=32, temps=16))  # fmt: skip
+        site = load_site_file(
+            write_site_file(
+                tmp_path, code="ref", mapping=mapping, strings=2, modules=3, cells=32, temps=16
+            )
+        )
         out = io.StringIO()
         result = dry_run(site, load_protocol(mapping), reference_frames(), out, Counters())
         assert (result.modules, result.strings) == (6, 2)
@@ -173,20 +180,35 @@ def test_cellmon_draft_zero_based_cells_validity_and_flags(tmp_path: Path) -> No
     assert cells.signal == "CellVoltage_{n-1:03}"  # the DBC counts from 0, cells from 1
     assert (cells.valid, cells.index) == ("CellVoltage_{n-1:03}_Valid", (1, 18))
     flags = mapping.message[3].flags
-    assert [f.signal for f in flags] == [f.signal for f in load_mapping_file(
-        PROTOCOLS / "cellmon.toml").message[3].flags]  # fmt: skip
-    assert [f.code for f in flags][:6] == ["cell_ov_alarm", "cell_uv_alarm", "over_temp_alarm",
-                                           "under_temp_warning", "over_current_charge",
-                                           "over_current_discharge"]  # fmt: skip
+    assert [f.signal for f in flags] == [
+        f.signal for f in load_mapping_file(PROTOCOLS / "cellmon.toml").message[3].flags
+    ]
+    assert [f.code for f in flags][:6] == [
+        "cell_ov_alarm",
+        "cell_uv_alarm",
+        "over_temp_alarm",
+        "under_temp_warning",
+        "over_current_charge",
+        "over_current_discharge",
+    ]
     # What remains: the shunt counts charge as positive (the DBC does not say so), and six
     # flags get the catalogue code a person picks by meaning.
-    path = edited(tmp_path, PROTOCOLS / "cellmon.dbc", [
-        ('signal = "ShuntCurrent", positive = "discharge"',
-         'signal = "ShuntCurrent", positive = "charge"'),
-        ('"cell_imbalance"', '"balancing_fault"'), ('"thermistor_open"', '"sensor_fault"'),
-        ('"insulation_low"', '"insulation_alarm"'), ('"contactor_welded"', '"contactor_failure"'),
-        ('"internal_comms"', '"bmu_internal_comms"'), ('"cellmon_lost"', '"module_comms_lost"'),
-    ])  # fmt: skip
+    path = edited(
+        tmp_path,
+        PROTOCOLS / "cellmon.dbc",
+        [
+            (
+                'signal = "ShuntCurrent", positive = "discharge"',
+                'signal = "ShuntCurrent", positive = "charge"',
+            ),
+            ('"cell_imbalance"', '"balancing_fault"'),
+            ('"thermistor_open"', '"sensor_fault"'),
+            ('"insulation_low"', '"insulation_alarm"'),
+            ('"contactor_welded"', '"contactor_failure"'),
+            ('"internal_comms"', '"bmu_internal_comms"'),
+            ('"cellmon_lost"', '"module_comms_lost"'),
+        ],
+    )
     assert table(path) == table(PROTOCOLS / "cellmon.toml")
     assert load_protocol(path).fault_names == load_protocol(PROTOCOLS / "cellmon.toml").fault_names
 
@@ -201,18 +223,32 @@ def test_flat_pack_draft_numbers_cells_across_the_string(tmp_path: Path) -> None
     )  # per_module from the DBC's "12 modules of 18"
     assert (therms.fields[0].index, therms.fields[0].per_module) == ((0, 47), 4)
     assert strings.strings == (1, 2)
-    assert [b.signal for b in strings.fields] == ["S{s}_PackVoltage", "S{s}_PackCurrent",
-                                                  "S{s}_PackSOC", "S{s}_PackSOH"]  # fmt: skip
+    assert [b.signal for b in strings.fields] == [
+        "S{s}_PackVoltage",
+        "S{s}_PackCurrent",
+        "S{s}_PackSOC",
+        "S{s}_PackSOH",
+    ]
     # What remains: the draft reads the string from the id's low 4 bits (0x6B0 = string 1),
     # the hand-written mapping names the two ids; both decode alike, the tables differ.
-    path = edited(tmp_path, PROTOCOLS / "flat_pack.dbc", [
-        ('name = "CellPages"\ntarget = "module"\naddress = { string = { id_bits = [0, 4], '
-         "offset = 1 } }", 'name = "CellPages"\ntarget = "module"\naddress = { string = { '
-         "id_range = [0x6B0, 0x6B1] } }"),
-        ('name = "ThermPages"\ntarget = "module"\naddress = { string = { id_bits = [0, 4], '
-         "offset = 1 } }", 'name = "ThermPages"\ntarget = "module"\naddress = { string = { '
-         "id_range = [0x6C0, 0x6C1] } }"),
-    ])  # fmt: skip
+    path = edited(
+        tmp_path,
+        PROTOCOLS / "flat_pack.dbc",
+        [
+            (
+                'name = "CellPages"\ntarget = "module"\naddress = { string = { id_bits = [0, 4], '
+                "offset = 1 } }",
+                'name = "CellPages"\ntarget = "module"\naddress = { string = { '
+                "id_range = [0x6B0, 0x6B1] } }",
+            ),
+            (
+                'name = "ThermPages"\ntarget = "module"\naddress = { string = { id_bits = [0, 4], '
+                "offset = 1 } }",
+                'name = "ThermPages"\ntarget = "module"\naddress = { string = { '
+                "id_range = [0x6C0, 0x6C1] } }",
+            ),
+        ],
+    )
     assert table(path) == table(PROTOCOLS / "flat_pack.toml")
 
 
@@ -226,15 +262,20 @@ def test_other_vendor_draft_module_from_the_payload_mv_cells_and_sign(tmp_path: 
     assert current.positive == "charge"  # read from the signal's comment
     # What remains: this BMS numbers strings from 1 in the id (0x302 is string 2), and the
     # fault word's bit names come from the vendor's documentation.
-    path = edited(tmp_path, PROTOCOLS / "other_vendor.dbc", [
-        ("string = { id_bits = [0, 4], offset = 1 }", "string = { id_bits = [0, 4] }"),
-    ])  # fmt: skip
+    path = edited(
+        tmp_path,
+        PROTOCOLS / "other_vendor.dbc",
+        [
+            ("string = { id_bits = [0, 4], offset = 1 }", "string = { id_bits = [0, 4] }"),
+        ],
+    )
     path.write_text(path.read_text() + '\n[faults.module]\n0 = "cell_ov_alarm"\n')
     assert table(path) == table(PROTOCOLS / "other_vendor.toml")
 
 
-@pytest.mark.parametrize("database", [REFERENCE_DBC, *sorted(PROTOCOLS.glob("*.dbc"))],
-                         ids=lambda p: p.stem)  # fmt: skip
+@pytest.mark.parametrize(
+    "database", [REFERENCE_DBC, *sorted(PROTOCOLS.glob("*.dbc"))], ids=lambda p: p.stem
+)
 def test_every_draft_loads_and_check_config_finds_no_off_by_one(
     tmp_path: Path, database: Path
 ) -> None:
@@ -245,8 +286,15 @@ def test_every_draft_loads_and_check_config_finds_no_off_by_one(
 
 def test_the_cli_writes_a_draft_that_check_config_accepts(tmp_path: Path) -> None:
     out = tmp_path / "vendor.toml"
-    command = [sys.executable, "-m", "edge", "suggest-mapping", str(PROTOCOLS / "cellmon.dbc"),
-               "--out", str(out)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "edge",
+        "suggest-mapping",
+        str(PROTOCOLS / "cellmon.dbc"),
+        "--out",
+        str(out),
+    ]
     result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert f"wrote {out}" in result.stdout
@@ -256,8 +304,11 @@ def test_the_cli_writes_a_draft_that_check_config_accepts(tmp_path: Path) -> Non
     assert (out.parent / dbc).resolve() == PROTOCOLS / "cellmon.dbc"
     check = subprocess.run(
         [sys.executable, "-m", "edge", "check-config", str(out)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert check.returncode == 0, check.stderr
     assert "cellmon: 4 messages, 46 signal bindings" in check.stdout
     again = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)

@@ -22,8 +22,12 @@ PROTOCOLS = Path(__file__).resolve().parents[1] / "protocols"
 MASTER = PROTOCOLS / "bms_master.toml"
 T0 = 1_800_000_000.0  # a whole second
 STATUS = {"PackSOC": 61.3, "PackSOH": 97.5, "PackVoltage": 812.4, "PackCurrent": 120.5}
-LIMITS = {"ChargeCurrentLimit": 250.0, "DischargeCurrentLimit": 300.5,
-          "ChargePowerLimit": 180_000, "DischargePowerLimit": 215_430}  # fmt: skip
+LIMITS = {
+    "ChargeCurrentLimit": 250.0,
+    "DischargeCurrentLimit": 300.5,
+    "ChargePowerLimit": 180_000,
+    "DischargePowerLimit": 215_430,
+}
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +46,11 @@ def mapping_with(tmp_path: Path, fields: str, extra: str = "") -> Path:
     """A one-message system mapping over the BMS master DBC."""
     (tmp_path / "bms_master.dbc").write_text((PROTOCOLS / "bms_master.dbc").read_text())
     path = tmp_path / "bad.toml"
-    path.write_text('[protocol]\nname = "bad"\ndbc = "bms_master.dbc"\n[[message]]\n'
-                    'name = "BMS_MasterStatus"\ntarget = "system"\n'
-                    f"{extra}fields = [{fields}]\n")  # fmt: skip
+    path.write_text(
+        '[protocol]\nname = "bad"\ndbc = "bms_master.dbc"\n[[message]]\n'
+        'name = "BMS_MasterStatus"\ntarget = "system"\n'
+        f"{extra}fields = [{fields}]\n"
+    )
     return path
 
 
@@ -59,9 +65,16 @@ def test_system_frames_decode_without_an_address_in_the_model_convention(
     assert (status.target, status.string, status.module) == (Target.SYSTEM, 0, 0)
     values = {f.field: v for f, v in (*status.values, *limits.values)}
     # Charge-positive on the bus, discharge-positive in the model; watts become kilowatts.
-    assert values == {"soc_pct": 61.3, "soh_pct": 97.5, "voltage_v": 812.4, "current_a": -120.5,
-                      "charge_limit_a": 250.0, "discharge_limit_a": 300.5,
-                      "charge_limit_kw": 180.0, "discharge_limit_kw": 215.43}  # fmt: skip
+    assert values == {
+        "soc_pct": 61.3,
+        "soh_pct": 97.5,
+        "voltage_v": 812.4,
+        "current_a": -120.5,
+        "charge_limit_a": 250.0,
+        "discharge_limit_a": 300.5,
+        "charge_limit_kw": 180.0,
+        "discharge_limit_kw": 215.43,
+    }
 
 
 def test_one_system_sample_per_period_goes_on_the_wire(protocol: Protocol) -> None:
@@ -75,10 +88,18 @@ def test_one_system_sample_per_period_goes_on_the_wire(protocol: Protocol) -> No
     output = assembler.flush(T0 + 2.5)
     assert (len(output.systems), output.strings, output.modules) == (2, [], [])
     record = system_record(output.systems[0])
-    assert record == {"ts": "2027-01-15T08:00:00.000Z", "quality": 0, "soc_pct": 61.3,
-                      "soh_pct": 97.5, "voltage_v": 812.4, "current_a": -120.5,
-                      "charge_limit_a": 250.0, "discharge_limit_a": 300.5,
-                      "charge_limit_kw": 180.0, "discharge_limit_kw": 215.43}  # fmt: skip
+    assert record == {
+        "ts": "2027-01-15T08:00:00.000Z",
+        "quality": 0,
+        "soc_pct": 61.3,
+        "soh_pct": 97.5,
+        "voltage_v": 812.4,
+        "current_a": -120.5,
+        "charge_limit_a": 250.0,
+        "discharge_limit_a": 300.5,
+        "charge_limit_kw": 180.0,
+        "discharge_limit_kw": 215.43,
+    }
     # Silence afterwards is a gap, not an event: comms events name a string or module.
     assert assembler.flush(T0 + 60).events == []
 
@@ -99,16 +120,22 @@ def test_check_config_shows_the_system_bindings() -> None:
 
 
 def test_check_config_names_an_unknown_system_field_and_a_wrong_unit(tmp_path: Path) -> None:
-    mapping = mapping_with(tmp_path, '{ field = "pack_soc", signal = "PackSOC" }, '
-                           '{ field = "voltage_v", signal = "PackSOC" }, '
-                           '{ field = "soh_pct", signal = "PackSOH", unit = "V" }')  # fmt: skip
+    mapping = mapping_with(
+        tmp_path,
+        '{ field = "pack_soc", signal = "PackSOC" }, '
+        '{ field = "voltage_v", signal = "PackSOC" }, '
+        '{ field = "soh_pct", signal = "PackSOH", unit = "V" }',
+    )
     result = check_config(mapping)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert ("message BMS_MasterStatus, field 'pack_soc': not a system field (fields: soc_pct, "
-            "soh_pct, voltage_v, current_a, power_kw, charge_limit_a") in result.stderr  # fmt: skip
-    assert ("field 'voltage_v', signal PackSOC: unit mismatch: the DBC says '%', the field needs "
-            "'V'") in result.stderr  # fmt: skip
+    assert (
+        "message BMS_MasterStatus, field 'pack_soc': not a system field (fields: soc_pct, "
+        "soh_pct, voltage_v, current_a, power_kw, charge_limit_a"
+    ) in result.stderr
+    assert (
+        "field 'voltage_v', signal PackSOC: unit mismatch: the DBC says '%', the field needs 'V'"
+    ) in result.stderr
     assert "field 'soh_pct', signal PackSOH: unit mismatch: the mapping expects 'V'" in (
         result.stderr
     )
@@ -123,12 +150,19 @@ def test_a_system_current_needs_its_sign(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "fields", "why"),
     [
-        ("address = { string = { value = 1 } }\n", '{ field = "soc_pct", signal = "PackSOC" }',
-         "a system message describes the whole battery; drop address and strings"),
-        ("", '{ field = "soc_pct", signal = "PackSOC" }]\nflags = [{ signal = "PackSOH", '
-         'code = "x" }', "a system message has no fault flags"),
+        (
+            "address = { string = { value = 1 } }\n",
+            '{ field = "soc_pct", signal = "PackSOC" }',
+            "a system message describes the whole battery; drop address and strings",
+        ),
+        (
+            "",
+            '{ field = "soc_pct", signal = "PackSOC" }]\nflags = [{ signal = "PackSOH", '
+            'code = "x" }',
+            "a system message has no fault flags",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_system_message_has_no_address_and_no_flags(
     tmp_path: Path, extra: str, fields: str, why: str
 ) -> None:
@@ -138,9 +172,19 @@ def test_a_system_message_has_no_address_and_no_flags(
 
 def test_the_reference_simulator_reports_the_whole_system() -> None:
     reference = load_protocol(PROJECT_ROOT / "edge" / "protocols" / "reference.toml")
-    plant = Plant.build(PlantSpec(strings=3, modules_per_string=2, cells_per_module=8,
-                                  temps_per_module=2, capacity_ah=100, string_rated_a=100,
-                                  energy_kwh=50, power_kw=100), seed=3)  # fmt: skip
+    plant = Plant.build(
+        PlantSpec(
+            strings=3,
+            modules_per_string=2,
+            cells_per_module=8,
+            temps_per_module=2,
+            capacity_ah=100,
+            string_rated_a=100,
+            energy_kwh=50,
+            power_kw=100,
+        ),
+        seed=3,
+    )
     plant.step(1.0, 60.0, now=1.0)  # discharging 60 kW
     plant.strings[2].contactor_closed = False  # an open string adds no limits
     decoder = FrameDecoder(reference, Counters())

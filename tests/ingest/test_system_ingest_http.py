@@ -23,10 +23,18 @@ async def site(engine: AsyncEngine) -> DeviceSite:
 
 def system_row(seconds: float, **overrides: Any) -> dict[str, Any]:
     """A plausible pack-level sample at T0 + seconds (discharging 120 A at 800 V)."""
-    row = {"ts": iso(T0 + timedelta(seconds=seconds)), "quality": 0, "soc_pct": 61.5,
-           "soh_pct": 97.0, "voltage_v": 800.0, "current_a": 120.0, "charge_limit_a": 250.0,
-           "discharge_limit_a": 300.0, "charge_limit_kw": 180.0,
-           "discharge_limit_kw": 215.0}  # fmt: skip
+    row = {
+        "ts": iso(T0 + timedelta(seconds=seconds)),
+        "quality": 0,
+        "soc_pct": 61.5,
+        "soh_pct": 97.0,
+        "voltage_v": 800.0,
+        "current_a": 120.0,
+        "charge_limit_a": 250.0,
+        "discharge_limit_a": 300.0,
+        "charge_limit_kw": 180.0,
+        "discharge_limit_kw": 215.0,
+    }
     return row | overrides
 
 
@@ -37,8 +45,11 @@ def with_systems(site: DeviceSite, seq: int, rows: Any) -> dict[str, Any]:
 
 def stored(url: str, site_id: int) -> list[tuple[Any, ...]]:
     """(seconds after T0, soc, current, power) of the site's system samples, oldest first."""
-    rows = query_rows(psycopg_dsn(url), "SELECT ts, soc_pct, current_a, power_kw FROM "
-                      "system_sample WHERE site_id = %s ORDER BY ts", site_id)  # fmt: skip
+    rows = query_rows(
+        psycopg_dsn(url),
+        "SELECT ts, soc_pct, current_a, power_kw FROM system_sample WHERE site_id = %s ORDER BY ts",
+        site_id,
+    )
     return [((ts - T0).total_seconds(), soc, amps, kw) for ts, soc, amps, kw in rows]
 
 
@@ -48,11 +59,17 @@ def test_good_rows_are_stored_once_and_the_latest_moves_forward(
     rows = [system_row(0), system_row(1, current_a=-40.0, power_kw=-31.5)]
     answer = post_batch(server, site.token, with_systems(site, 1, rows))
     assert answer.status_code == 200, answer.text
-    assert answer.json()["systems"] == {"received": 2, "stored": 2, "already_stored": 0,
-                                        "rejected": 0}  # fmt: skip
+    assert answer.json()["systems"] == {
+        "received": 2,
+        "stored": 2,
+        "already_stored": 0,
+        "rejected": 0,
+    }
     # Power from V x I when the BMS gives none; the BMS's own when it does. Discharge positive.
-    assert stored(test_database_url, site.site_id) == [(0, 61.5, 120.0, 96.0),
-                                                       (1, 61.5, -40.0, -31.5)]  # fmt: skip
+    assert stored(test_database_url, site.site_id) == [
+        (0, 61.5, 120.0, 96.0),
+        (1, 61.5, -40.0, -31.5),
+    ]
     again = post_batch(server, site.token, with_systems(site, 1, rows)).json()
     assert (again["duplicate_batch"], again["systems"]["already_stored"]) == (True, 2)
     older = post_batch(server, site.token, with_systems(site, 2, [system_row(-5, soc_pct=10.0)]))
@@ -71,11 +88,13 @@ def test_good_rows_are_stored_once_and_the_latest_moves_forward(
         ({"pack_soc": 50.0}, "pack_soc", 50.0, "Extra inputs are not permitted"),
         ({"ts": "2026-12-05T10:00:00"}, "ts", "2026-12-05T10:00:00", "timezone info"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_row_is_refused_by_field_value_and_reason_and_the_others_stored(
-    server: LiveServer, site: DeviceSite, test_database_url: str,
+    server: LiveServer,
+    site: DeviceSite,
+    test_database_url: str,
     case: tuple[dict[str, Any], str, Any, str],
-) -> None:  # fmt: skip
+) -> None:
     overrides, field, value, reason = case
     rows = [system_row(0), system_row(1, **overrides)]
     answer = post_batch(server, site.token, with_systems(site, 1, rows))
@@ -86,8 +105,11 @@ def test_a_bad_row_is_refused_by_field_value_and_reason_and_the_others_stored(
     assert (rejection["section"], rejection["row"], rejection["field"]) == ("systems", 1, field)
     assert rejection["value"] == value
     assert reason in rejection["reason"]
-    kept = query_rows(psycopg_dsn(test_database_url), "SELECT section, row_index, field FROM "
-                      "ingest_rejection WHERE site_id = %s", site.site_id)  # fmt: skip
+    kept = query_rows(
+        psycopg_dsn(test_database_url),
+        "SELECT section, row_index, field FROM ingest_rejection WHERE site_id = %s",
+        site.site_id,
+    )
     assert kept == [("systems", 1, field)]  # kept for the site's operators, not only answered
     assert len(stored(test_database_url, site.site_id)) == 1
 
