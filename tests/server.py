@@ -75,13 +75,24 @@ def live_server(
     log: IO[bytes] | None = None,
     *,
     startup_timeout_s: float = STARTUP_TIMEOUT_S,
+    module: str = "app",
 ) -> Iterator[LiveServer]:
     """Start `python -m app serve` with extra environment, wait until it answers, stop it after.
 
-    `log`, if given, receives the server's output (stdout and stderr) instead of the terminal.
+    `log`, if given, receives the server's output (stdout and stderr) instead of the terminal;
+    `module` runs another entry point with the same command line (a test's variant of the app).
     """
     port = port or free_port()
-    command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)]
+    command = [
+        sys.executable,
+        "-m",
+        module,
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     process = subprocess.Popen(
         [*command, *options],
         cwd=PROJECT_ROOT,

@@ -2,13 +2,15 @@
 
 from dataclasses import asdict
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from app.alarms.queries import AlarmView
 from app.fleet.overview import SiteOverview
 from app.isolations.repository import IsolationView
-from app.telemetry.export_query import STRING_RAW, SYSTEM_RAW
+from app.telemetry.export_query import SYSTEM_RAW
+from app.telemetry.fields import STRING_MEASURES
 from app.telemetry.sign import CONVENTION
 
 
@@ -87,24 +89,36 @@ class ModuleOut(BaseModel):
     firmware: str | None
 
 
-class StringLatest(BaseModel):
-    """A string's last reported state."""
+class StringLatestKey(BaseModel):
+    """A string and its ratings; its last reported values come from the field table."""
 
     string: int
     name: str
     ts: datetime | None
-    voltage_v: float | None
-    current_a: float | None = Field(description=STRING_RAW["current_a"].description)
-    power_kw: float | None = Field(description=STRING_RAW["power_kw"].description)
-    soc_pct: float | None
-    contactor_closed: bool | None
-    charge_limit_a: float | None
-    discharge_limit_a: float | None
-    insulation_kohm: float | None
-    disable_reason: int | None
-    fault_bits: int | None
     max_charge_a: float
     max_discharge_a: float
+
+
+def string_latest_model() -> type[StringLatestKey]:
+    """A string's last reported state: the key, then each measure shown as latest."""
+    fields: dict[str, Any] = {
+        m.name: (m.python_type | None, Field(description=m.description or None))
+        for m in STRING_MEASURES
+        if m.latest
+    }
+    return create_model(
+        "StringLatest",
+        __base__=StringLatestKey,
+        __module__=__name__,
+        __doc__="A string's last reported state.",
+        **fields,
+    )
+
+
+if TYPE_CHECKING:
+    StringLatest = StringLatestKey
+else:
+    StringLatest = string_latest_model()
 
 
 class ModuleLatest(BaseModel):

@@ -7,12 +7,13 @@ returns None and takes the slow path, which validates row by row and names each 
 """
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
 from app.ingest.schemas import CELL_V_RANGE, PRINTABLE, TEMP_C_RANGE, UUID_PATTERN
+from app.telemetry.fields import STRING_MEASURES, Measure
 
 AwareTime = Annotated[datetime, Meta(tz=True)]
 Percent = Annotated[float, Meta(ge=0, le=100)]
@@ -23,8 +24,6 @@ Quality = Annotated[int, Meta(ge=0, lt=2**15)]
 CellVolt = Annotated[float, Meta(ge=CELL_V_RANGE[0], le=CELL_V_RANGE[1])]
 TempC = Annotated[float, Meta(ge=TEMP_C_RANGE[0], le=TEMP_C_RANGE[1])]
 Current = Annotated[float, Meta(ge=-5000, le=5000)]
-CurrentLimit = Annotated[float, Meta(ge=0, le=10000)]
-Energy = Annotated[float, Meta(ge=0, le=1e12)]
 
 
 # gc=False: rows hold only numbers, strings and lists of numbers, so they cannot be part of a
@@ -48,28 +47,45 @@ class FastModuleRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=
     quality: Quality = 0
 
 
-class FastStringRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
-    """StringRow, strict."""
+class FastStringKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+    """StringKey, strict; the measures are added from the field table."""
 
     ts: AwareTime
     string: StringNo
-    voltage_v: Annotated[float, Meta(ge=0, le=2000)] | None = None
-    current_a: Current | None = None
-    soc_pct: Percent | None = None
-    soh_pct: Percent | None = None
-    contactor_closed: bool | None = None
     contactor_fault: bool | None = None
     enabled: bool | None = None
-    disable_reason: Annotated[int, Meta(ge=0, le=4)] | None = None
-    charge_limit_a: CurrentLimit | None = None
-    discharge_limit_a: CurrentLimit | None = None
-    insulation_kohm: Annotated[float, Meta(ge=0, le=1e6)] | None = None
-    n_mod_connected: Annotated[int, Meta(ge=0, le=64)] | None = None
-    n_mod_bypassed: Annotated[int, Meta(ge=0, le=64)] | None = None
-    energy_charged_kwh: Energy | None = None
-    energy_discharged_kwh: Energy | None = None
-    fault_bits: Bits = 0
-    quality: Quality = 0
+
+
+def fast_measure_field(measure: Measure) -> tuple[str, Any, Any]:
+    """A measure as a msgspec field: name, type with bounds, default."""
+    kind = measure.python_type
+    bounds = Meta(ge=measure.low, le=measure.high)
+    annotated: Any = bool if kind is bool else Annotated[kind, bounds]
+    if measure.default is None:
+        return measure.name, annotated | None, None
+    return measure.name, annotated, measure.default
+
+
+def fast_string_row() -> type[FastStringKey]:
+    """StringRow, strict: the key, then every measure the edge sends."""
+    fields = [fast_measure_field(m) for m in STRING_MEASURES if m.wire]
+    row = msgspec.defstruct(
+        "FastStringRow",
+        fields,
+        bases=(FastStringKey,),
+        module=__name__,
+        frozen=True,
+        forbid_unknown_fields=True,
+        gc=False,
+    )
+    assert issubclass(row, FastStringKey)
+    return row
+
+
+if TYPE_CHECKING:
+    FastStringRow = FastStringKey
+else:
+    FastStringRow = fast_string_row()
 
 
 class FastBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -7,9 +7,11 @@ row is refused with its reason while the good rows of the same batch are stored.
 import math
 import reprlib
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, create_model
+
+from app.telemetry.fields import STRING_MEASURES, Measure
 
 SCHEMA = "ridethrough.telemetry.v1"
 
@@ -52,28 +54,47 @@ class ModuleRow(Row):
     quality: Annotated[int, Field(ge=0, lt=2**15)] = 0
 
 
-class StringRow(Row):
-    """One string (rack) sample."""
+class StringKey(Row):
+    """A string row's key and its wire-only flags; its values come from the field table."""
 
     ts: AwareDatetime
     string: StringNo
-    voltage_v: Annotated[float, Field(ge=0, le=2000, allow_inf_nan=False)] | None = None
-    current_a: Annotated[float, Field(ge=-5000, le=5000, allow_inf_nan=False)] | None = None
-    soc_pct: Percent | None = None
-    soh_pct: Percent | None = None
-    contactor_closed: bool | None = None
-    contactor_fault: bool | None = None
+    contactor_fault: bool | None = None  # stored folded into status_bits
     enabled: bool | None = None
-    disable_reason: Annotated[int, Field(ge=0, le=4)] | None = None
-    charge_limit_a: Annotated[float, Field(ge=0, le=10000, allow_inf_nan=False)] | None = None
-    discharge_limit_a: Annotated[float, Field(ge=0, le=10000, allow_inf_nan=False)] | None = None
-    insulation_kohm: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] | None = None
-    n_mod_connected: Annotated[int, Field(ge=0, le=64)] | None = None
-    n_mod_bypassed: Annotated[int, Field(ge=0, le=64)] | None = None
-    energy_charged_kwh: Energy | None = None
-    energy_discharged_kwh: Energy | None = None
-    fault_bits: Bits = 0
-    quality: Annotated[int, Field(ge=0, lt=2**15)] = 0
+
+
+def measure_field(measure: Measure) -> tuple[Any, Any]:
+    """A measure as a pydantic field: its type, bounds and default."""
+    kind = measure.python_type
+    if kind is bool:
+        annotated: Any = bool
+    elif kind is float:
+        limits = Field(ge=measure.low, le=measure.high, allow_inf_nan=False)
+        annotated = Annotated[float, limits]
+    else:
+        annotated = Annotated[int, Field(ge=measure.low, le=measure.high)]
+    if measure.default is None:
+        return annotated | None, None
+    return annotated, measure.default
+
+
+def string_row_model() -> type[StringKey]:
+    """One string (rack) sample as sent: the key, then every measure the edge sends."""
+    fields: dict[str, Any] = {m.name: measure_field(m) for m in STRING_MEASURES if m.wire}
+    return create_model(
+        "StringRow",
+        __base__=StringKey,
+        __module__=__name__,
+        __doc__="One string (rack) sample.",
+        **fields,
+    )
+
+
+# The type checker knows a string row by its key; its values are read through the field table.
+if TYPE_CHECKING:
+    StringRow = StringKey
+else:
+    StringRow = string_row_model()
 
 
 class SystemRow(Row):

@@ -14,6 +14,7 @@ from app.ingest.asset_map import ModuleAsset, SiteAssets
 from app.ingest.parsing import ModuleFields, ParsedBatch, Section, StringFields
 from app.ingest.samples import Accepted, CellRanges, module_samples
 from app.ingest.schemas import EventRow, Rejection, SystemRow
+from app.telemetry.fields import STRING_MEASURES
 from app.telemetry.module_block import ModuleSamples
 from app.telemetry.schemas import RackSampleRow, SystemSampleRow
 
@@ -43,35 +44,26 @@ def _reject(out: Validated, where: tuple[Section, int], name: str, value: Any, w
     out.rejections.append(Rejection(section=section, row=row, field=name, value=value, reason=why))
 
 
+_WIRE_VALUES = tuple(m.name for m in STRING_MEASURES if m.wire)
+
+
 def _rack_sample(
     row: StringFields, rack_id: int, cells: tuple[float, float] | None
 ) -> RackSampleRow:
-    power = None
-    if row.voltage_v is not None and row.current_a is not None:
-        power = round(row.voltage_v * row.current_a / 1000, 3)
+    """A string row in storage form: its values as sent, and those the backend computes."""
+    values = {name: getattr(row, name) for name in _WIRE_VALUES}
+    volts, amps = values["voltage_v"], values["current_a"]
+    power = None if volts is None or amps is None else round(volts * amps / 1000, 3)
+    low, high = cells or (None, None)
     status = (1 if row.contactor_fault else 0) | (2 if row.enabled else 0)
     return RackSampleRow(
         rack_id=rack_id,
         ts=row.ts,
-        voltage_v=row.voltage_v,
-        current_a=row.current_a,
         power_kw=power,
-        soc_pct=row.soc_pct,
-        soh_pct=row.soh_pct,
-        contactor_closed=row.contactor_closed,
-        n_mod_connected=row.n_mod_connected,
-        n_mod_bypassed=row.n_mod_bypassed,
-        insulation_kohm=row.insulation_kohm,
-        charge_limit_a=row.charge_limit_a,
-        discharge_limit_a=row.discharge_limit_a,
-        energy_charged_kwh=row.energy_charged_kwh,
-        energy_discharged_kwh=row.energy_discharged_kwh,
-        cell_v_min=cells[0] if cells else None,
-        cell_v_max=cells[1] if cells else None,
+        cell_v_min=low,
+        cell_v_max=high,
         status_bits=status,
-        fault_bits=row.fault_bits,
-        disable_reason=row.disable_reason,
-        quality=row.quality,
+        **values,
     )
 
 

@@ -14,6 +14,7 @@ from itertools import pairwise
 
 from sqlalchemy import TextClause, text
 
+from app.telemetry.fields import STRING_MEASURES, Measure
 from app.telemetry.schemas import SYSTEM_VALUES
 from app.telemetry.sign import CONVENTION
 
@@ -109,23 +110,28 @@ MODULE_BUCKETED: dict[str, Field] = {
     "temp_c_max": Field("max(s.temp_c_max)", unit="°C"),
     "samples": Field("sum(s.samples)", Kind.INT),
 }
-# Raw string samples (alias s = rack_sample).
-STRING_RAW: dict[str, Field] = {
-    "voltage_v": Field("s.voltage_v", unit="V"),
-    "current_a": flow("s.current_a", "A", "string current"),
-    "power_kw": flow("s.power_kw", "kW", "string power, voltage times current"),
-    "soc_pct": Field("s.soc_pct", unit="%"),
-    "soh_pct": Field("s.soh_pct", unit="%"),
-    "contactor_closed": Field("s.contactor_closed::int", Kind.INT),
-    "charge_limit_a": Field("s.charge_limit_a", unit="A"),
-    "discharge_limit_a": Field("s.discharge_limit_a", unit="A"),
-    "insulation_kohm": Field("s.insulation_kohm", unit="kΩ"),
-    "cell_v_min": Field("s.cell_v_min", unit="V"),
-    "cell_v_max": Field("s.cell_v_max", unit="V"),
-    "spread_mv": Field("(s.cell_v_max - s.cell_v_min) * 1000", unit="mV"),
-    "energy_charged_kwh": Field("s.energy_charged_kwh", unit="kWh"),
-    "energy_discharged_kwh": Field("s.energy_discharged_kwh", unit="kWh"),
-}
+
+
+def raw_field(measure: Measure) -> Field:
+    """A measure as stored, as an exported field (flags as 0/1)."""
+    if measure.python_type is bool:
+        return Field(f"s.{measure.name}::int", Kind.INT, measure.unit, measure.description)
+    kind = Kind.INT if measure.python_type is int else Kind.FLOAT
+    return Field(f"s.{measure.name}", kind, measure.unit, measure.description)
+
+
+def string_raw_fields() -> dict[str, Field]:
+    """Raw string samples (alias s = rack_sample): each exported measure, and the spread."""
+    fields: dict[str, Field] = {}
+    for measure in STRING_MEASURES:
+        if measure.export:
+            fields[measure.name] = raw_field(measure)
+        if measure.name == "cell_v_max":
+            fields["spread_mv"] = Field("(s.cell_v_max - s.cell_v_min) * 1000", unit="mV")
+    return fields
+
+
+STRING_RAW = string_raw_fields()
 # String buckets from the minute rollups (alias s = rack_sample_1m).
 STRING_BUCKETED: dict[str, Field] = {
     "voltage_v": Field(weighted("voltage_v_avg"), unit="V"),

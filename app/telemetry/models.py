@@ -3,11 +3,23 @@
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import REAL, BigInteger, Boolean, Double, ForeignKey, Integer, SmallInteger, Text
+from sqlalchemy import (
+    REAL,
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 from app.core.models import Base
+from app.telemetry.fields import STRING_MEASURES, Measure, PgType
 
 
 class ModuleSampleColumns:
@@ -62,30 +74,10 @@ class ModuleLatest(ModuleSampleColumns, Base):
 
 
 class RackSampleColumns:
-    """Columns shared by a string sample and a string's latest state."""
+    """The time column of a string sample and a string's latest state; the values are added
+    from the field table below the two classes."""
 
     ts: Mapped[datetime]
-    voltage_v: Mapped[float | None] = mapped_column(REAL)
-    current_a: Mapped[float | None] = mapped_column(REAL)
-    power_kw: Mapped[float | None] = mapped_column(REAL)
-    soc_pct: Mapped[float | None] = mapped_column(REAL)
-    soh_pct: Mapped[float | None] = mapped_column(REAL)
-    contactor_closed: Mapped[bool | None] = mapped_column(Boolean)
-    n_mod_connected: Mapped[int | None] = mapped_column(SmallInteger)
-    n_mod_bypassed: Mapped[int | None] = mapped_column(SmallInteger)
-    insulation_kohm: Mapped[float | None] = mapped_column(REAL)
-    # The derate state: charge/discharge current limits the string currently enforces.
-    charge_limit_a: Mapped[float | None] = mapped_column(REAL)
-    discharge_limit_a: Mapped[float | None] = mapped_column(REAL)
-    energy_charged_kwh: Mapped[float | None] = mapped_column(Double)
-    energy_discharged_kwh: Mapped[float | None] = mapped_column(Double)
-    cell_v_min: Mapped[float | None] = mapped_column(REAL)
-    cell_v_max: Mapped[float | None] = mapped_column(REAL)
-    status_bits: Mapped[int] = mapped_column(Integer, server_default="0")
-    fault_bits: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    # SunSpec StrDisRsn when the string is disabled: 1 fault, 2 maintenance, 3 external, 4 other.
-    disable_reason: Mapped[int | None] = mapped_column(SmallInteger)
-    quality: Mapped[int] = mapped_column(SmallInteger, server_default="0")
 
 
 class RackSample(RackSampleColumns, Base):
@@ -108,6 +100,34 @@ class RackLatest(RackSampleColumns, Base):
     rack_id: Mapped[int] = mapped_column(
         ForeignKey("rack.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+SQL_TYPES: Final[dict[PgType, type[TypeEngine[Any]]]] = {
+    "bool": Boolean,
+    "int2": SmallInteger,
+    "int4": Integer,
+    "int8": BigInteger,
+    "float4": REAL,
+    "float8": Double,
+}
+
+
+def measure_column(measure: Measure) -> Column[Any]:
+    """A measure's column: nullable unless the backend stores a default when it is left out."""
+    if measure.default is None:
+        return Column(SQL_TYPES[measure.pg_type], nullable=True)
+    default = str(measure.default)
+    return Column(SQL_TYPES[measure.pg_type], nullable=False, server_default=default)
+
+
+def add_measure_columns(*tables: type[Base]) -> None:
+    """Give each table a column per measure of the field table."""
+    for table in tables:
+        for measure in STRING_MEASURES:
+            setattr(table, measure.name, measure_column(measure))
+
+
+add_measure_columns(RackSample, RackLatest)
 
 
 class ModuleRollup(Base):

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.telemetry.fields import STRING_MEASURES
 from app.telemetry.rollups import LOAD_A, SPREAD_BIN_MV
 from app.telemetry.schemas import SYSTEM_VALUES
 
@@ -191,13 +192,22 @@ LEFT JOIN module_latest l ON l.module_id = m.id
 WHERE r.site_id = :site_id ORDER BY r.index, m.position
 """)
 
-SITE_RACKS = text("""
-SELECT r.index, r.id, r.name, l.ts, l.voltage_v, l.current_a, l.power_kw, l.soc_pct,
-       l.contactor_closed, l.charge_limit_a, l.discharge_limit_a, l.insulation_kohm,
-       l.disable_reason, l.fault_bits, r.max_charge_a, r.max_discharge_a
+RACK_LATEST_VALUES = tuple(m.name for m in STRING_MEASURES if m.latest)
+RACK_LATEST_FIELDS = (
+    "string",
+    "rack_id",
+    "name",
+    "ts",
+    *RACK_LATEST_VALUES,
+    "max_charge_a",
+    "max_discharge_a",
+)
+SITE_RACKS = text(f"""
+SELECT r.index, r.id, r.name, l.ts, {", ".join(f"l.{name}" for name in RACK_LATEST_VALUES)},
+       r.max_charge_a, r.max_discharge_a
 FROM rack r LEFT JOIN rack_latest l ON l.rack_id = r.id
 WHERE r.site_id = :site_id ORDER BY r.index
-""")
+""")  # noqa: S608 - column names from the field table
 
 MODULE_LATEST_FIELDS = (
     "string",
@@ -215,26 +225,6 @@ MODULE_LATEST_FIELDS = (
     "balancing",
     "quality",
 )
-RACK_LATEST_FIELDS = (
-    "string",
-    "rack_id",
-    "name",
-    "ts",
-    "voltage_v",
-    "current_a",
-    "power_kw",
-    "soc_pct",
-    "contactor_closed",
-    "charge_limit_a",
-    "discharge_limit_a",
-    "insulation_kohm",
-    "disable_reason",
-    "fault_bits",
-    "max_charge_a",
-    "max_discharge_a",
-)
-
-
 SYSTEM_LATEST_FIELDS = ("ts", *SYSTEM_VALUES, "quality")
 SITE_SYSTEM = text(f"""
 SELECT {", ".join(SYSTEM_LATEST_FIELDS)} FROM system_latest WHERE site_id = :site_id

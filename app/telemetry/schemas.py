@@ -1,7 +1,10 @@
 """Telemetry rows as the repositories write and read them."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from app.telemetry.fields import STRING_MEASURES
 
 
 # Not frozen: a frozen dataclass's __init__ costs several times more, per row of every batch.
@@ -35,58 +38,39 @@ QUALITY_BYPASSED = 0x100  # the module reported itself bypassed (out of the stri
 MODULE_SAMPLE_COLUMNS: tuple[str, ...] = tuple(ModuleSampleRow.__dataclass_fields__)
 
 
-# Not frozen: a frozen dataclass's __init__ costs several times more, per row of every batch.
-@dataclass(slots=True)
-class RackSampleRow:
-    """One string sample in storage form."""
-
-    rack_id: int
-    ts: datetime
-    voltage_v: float | None
-    current_a: float | None
-    power_kw: float | None
-    soc_pct: float | None
-    soh_pct: float | None
-    contactor_closed: bool | None
-    n_mod_connected: int | None
-    n_mod_bypassed: int | None
-    insulation_kohm: float | None
-    charge_limit_a: float | None
-    discharge_limit_a: float | None
-    energy_charged_kwh: float | None
-    energy_discharged_kwh: float | None
-    cell_v_min: float | None
-    cell_v_max: float | None
-    status_bits: int
-    fault_bits: int
-    disable_reason: int | None
-    quality: int
-
-
-RACK_SAMPLE_COLUMNS: tuple[str, ...] = tuple(RackSampleRow.__dataclass_fields__)
+RACK_SAMPLE_COLUMNS: tuple[str, ...] = ("rack_id", "ts", *(m.name for m in STRING_MEASURES))
 RACK_SAMPLE_PG_TYPES: tuple[str, ...] = (
     "int4",
     "timestamptz",
-    "float4",
-    "float4",
-    "float4",
-    "float4",
-    "float4",
-    "bool",
-    "int2",
-    "int2",
-    "float4",
-    "float4",
-    "float4",
-    "float8",
-    "float8",
-    "float4",
-    "float4",
-    "int4",
-    "int8",
-    "int2",
-    "int2",
+    *(m.pg_type for m in STRING_MEASURES),
 )
+
+
+class RackSampleShape:
+    """A string sample in storage form as the type checker sees it: a value per column."""
+
+    rack_id: int
+    ts: datetime
+
+    def __init__(self, *values: object, **named: object) -> None: ...
+
+    def __getattr__(self, name: str) -> Any: ...
+
+
+def rack_sample_row() -> type[RackSampleShape]:
+    """One string sample in storage form: rack_id, ts and every measure, in column order."""
+    fields: list[tuple[str, Any]] = [("rack_id", int), ("ts", datetime)]
+    fields += [(m.name, m.python_type | None) for m in STRING_MEASURES]
+    # Not frozen: a frozen dataclass's __init__ costs several times more, per row of every batch.
+    row = make_dataclass("RackSampleRow", fields, slots=True)
+    row.__module__ = __name__
+    return row
+
+
+if TYPE_CHECKING:
+    RackSampleRow = RackSampleShape
+else:
+    RackSampleRow = rack_sample_row()
 
 
 @dataclass(slots=True)

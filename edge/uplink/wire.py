@@ -9,36 +9,30 @@ from typing import Any
 
 from edge.can.assemble import Snapshot
 from edge.can.events import Event
+from edge.model import FIELDS, Kind, Target
 
 SCHEMA = "ridethrough.telemetry.v1"
 SOFTWARE_VERSION = "0.1.0"
 
-MODULE_NUMBERS = ("soc_pct", "soh_pct", "voltage_v", "current_a")
-MODULE_INTEGERS = ("balancing", "fault_bits", "status_bits")
-STRING_NUMBERS = (
-    "voltage_v",
-    "current_a",
-    "soc_pct",
-    "soh_pct",
-    "charge_limit_a",
-    "discharge_limit_a",
-    "insulation_kohm",
-    "energy_charged_kwh",
-    "energy_discharged_kwh",
-)
-SYSTEM_NUMBERS = (
-    "soc_pct",
-    "soh_pct",
-    "voltage_v",
-    "current_a",
-    "power_kw",
-    "charge_limit_a",
-    "discharge_limit_a",
-    "charge_limit_kw",
-    "discharge_limit_kw",
-)
-STRING_INTEGERS = ("disable_reason", "n_mod_connected", "n_mod_bypassed", "fault_bits")
-STRING_FLAGS = ("contactor_closed", "contactor_fault", "enabled")
+# Liveness counters the edge watches itself; the backend never sees them.
+LOCAL_ONLY = frozenset({"alive", "heartbeat"})
+
+
+def wire_names(target: Target, *kinds: Kind) -> tuple[str, ...]:
+    """The single values of a target that go on the wire as these kinds, in the model's order."""
+    return tuple(
+        name
+        for name, spec in FIELDS[target].items()
+        if spec.kind in kinds and not spec.array_size and name not in LOCAL_ONLY
+    )
+
+
+MODULE_NUMBERS = wire_names(Target.MODULE, Kind.MEASURE)
+MODULE_INTEGERS = wire_names(Target.MODULE, Kind.BITS, Kind.COUNT)
+STRING_NUMBERS = wire_names(Target.STRING, Kind.MEASURE)
+STRING_INTEGERS = wire_names(Target.STRING, Kind.BITS, Kind.COUNT)
+STRING_FLAGS = wire_names(Target.STRING, Kind.FLAG)
+SYSTEM_NUMBERS = wire_names(Target.SYSTEM, Kind.MEASURE)
 
 
 def iso(ts: float) -> str:

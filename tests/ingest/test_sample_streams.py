@@ -1,6 +1,5 @@
 """Encoded sample streams: string rows round trip, overlaps are counted, latest only moves on."""
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
@@ -22,30 +21,30 @@ T0 = datetime(2026, 11, 21, 12, 0, 0, 500_000, tzinfo=UTC)
 
 def rack_sample(rack_id: int, ts: datetime, **overrides: object) -> RackSampleRow:
     """A string sample using every column type, some NULL; values exact in REAL."""
-    row = RackSampleRow(
-        rack_id,
-        ts,
-        843.25,
-        -40.5,
-        -34.125,
-        55.5,
-        97.75,
-        True,
-        16,
-        0,
-        5000.0,
-        140.0,
-        120.5,
-        12345.678901,
-        2**33 + 0.5,
-        3.25,
-        3.375,
-        3,
-        2**40 + 7,
-        None,
-        1,
-    )
-    return replace(row, **overrides)  # type: ignore[arg-type]
+    values: dict[str, object] = {
+        "rack_id": rack_id,
+        "ts": ts,
+        "voltage_v": 843.25,
+        "current_a": -40.5,
+        "power_kw": -34.125,
+        "soc_pct": 55.5,
+        "soh_pct": 97.75,
+        "contactor_closed": True,
+        "n_mod_connected": 16,
+        "n_mod_bypassed": 0,
+        "insulation_kohm": 5000.0,
+        "charge_limit_a": 140.0,
+        "discharge_limit_a": 120.5,
+        "energy_charged_kwh": 12345.678901,
+        "energy_discharged_kwh": 2**33 + 0.5,
+        "cell_v_min": 3.25,
+        "cell_v_max": 3.375,
+        "status_bits": 3,
+        "fault_bits": 2**40 + 7,
+        "disable_reason": None,
+        "quality": 1,
+    }
+    return RackSampleRow(**(values | overrides))
 
 
 async def _rack_id(session: AsyncSession, site_id: int) -> int:
