@@ -2,15 +2,14 @@
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, Field, create_model
 
 from app.alarms.queries import AlarmView
 from app.fleet.overview import SiteOverview
 from app.isolations.repository import IsolationView
-from app.telemetry.export_query import SYSTEM_RAW
-from app.telemetry.fields import STRING_MEASURES
+from app.telemetry.fields import STRING_MEASURES, SYSTEM_MEASURES, Measure
 from app.telemetry.sign import CONVENTION
 
 
@@ -99,26 +98,38 @@ class StringLatestKey(BaseModel):
     max_discharge_a: float
 
 
-def string_latest_model() -> type[StringLatestKey]:
-    """A string's last reported state: the key, then each measure shown as latest."""
+KeyT = TypeVar("KeyT", bound=BaseModel)
+
+
+def latest_model(name: str, key: type[KeyT], measures: tuple[Measure, ...], doc: str) -> type[KeyT]:
+    """Last reported values: the key, then each measure shown as latest (null: not reported)."""
     fields: dict[str, Any] = {
         m.name: (m.python_type | None, Field(description=m.description or None))
-        for m in STRING_MEASURES
+        for m in measures
         if m.latest
     }
-    return create_model(
-        "StringLatest",
-        __base__=StringLatestKey,
-        __module__=__name__,
-        __doc__="A string's last reported state.",
-        **fields,
-    )
+    return create_model(name, __base__=key, __module__=__name__, __doc__=doc, **fields)
+
+
+class SystemLatestKey(BaseModel):
+    """When the system last reported; its values come from the field table."""
+
+    ts: datetime
 
 
 if TYPE_CHECKING:
     StringLatest = StringLatestKey
+    SystemLatest = SystemLatestKey
 else:
-    StringLatest = string_latest_model()
+    StringLatest = latest_model(
+        "StringLatest", StringLatestKey, STRING_MEASURES, "A string's last reported state."
+    )
+    SystemLatest = latest_model(
+        "SystemLatest",
+        SystemLatestKey,
+        SYSTEM_MEASURES,
+        "The system's last reported pack-level state (the BMS master's values).",
+    )
 
 
 class ModuleLatest(BaseModel):
@@ -138,22 +149,6 @@ class ModuleLatest(BaseModel):
     fault_bits: int | None
     balancing: int | None
     quality: int | None
-
-
-class SystemLatest(BaseModel):
-    """The system's last reported pack-level state (the BMS master's values)."""
-
-    ts: datetime
-    soc_pct: float | None
-    soh_pct: float | None
-    voltage_v: float | None
-    current_a: float | None = Field(description=SYSTEM_RAW["current_a"].description)
-    power_kw: float | None = Field(description=SYSTEM_RAW["power_kw"].description)
-    charge_limit_a: float | None = Field(description="a magnitude")
-    discharge_limit_a: float | None = Field(description="a magnitude")
-    charge_limit_kw: float | None = Field(description="a magnitude")
-    discharge_limit_kw: float | None = Field(description="a magnitude")
-    quality: int
 
 
 class LatestOut(BaseModel):

@@ -7,11 +7,11 @@ row is refused with its reason while the good rows of the same batch are stored.
 import math
 import reprlib
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from app.telemetry.fields import STRING_MEASURES, Measure
+from app.telemetry.fields import STRING_MEASURES, SYSTEM_MEASURES, Measure
 
 SCHEMA = "ridethrough.telemetry.v1"
 
@@ -78,42 +78,34 @@ def measure_field(measure: Measure) -> tuple[Any, Any]:
     return annotated, measure.default
 
 
-def string_row_model() -> type[StringKey]:
-    """One string (rack) sample as sent: the key, then every measure the edge sends."""
-    fields: dict[str, Any] = {m.name: measure_field(m) for m in STRING_MEASURES if m.wire}
-    return create_model(
-        "StringRow",
-        __base__=StringKey,
-        __module__=__name__,
-        __doc__="One string (rack) sample.",
-        **fields,
-    )
+KeyT = TypeVar("KeyT", bound=Row)
 
 
-# The type checker knows a string row by its key; its values are read through the field table.
-if TYPE_CHECKING:
-    StringRow = StringKey
-else:
-    StringRow = string_row_model()
+def row_model(name: str, key: type[KeyT], measures: tuple[Measure, ...], doc: str) -> type[KeyT]:
+    """A wire row: its key, then every measure the edge sends."""
+    fields: dict[str, Any] = {m.name: measure_field(m) for m in measures if m.wire}
+    return create_model(name, __base__=key, __module__=__name__, __doc__=doc, **fields)
 
 
-class SystemRow(Row):
-    """One sample of the whole system: the BMS master's pack values (one system per site).
-
-    Limits are magnitudes; current and power are signed, positive = discharge (SunSpec).
-    """
+class SystemKey(Row):
+    """A system row's key; its values come from the field table."""
 
     ts: AwareDatetime
-    soc_pct: Percent | None = None
-    soh_pct: Percent | None = None
-    voltage_v: Annotated[float, Field(ge=0, le=2000, allow_inf_nan=False)] | None = None
-    current_a: Annotated[float, Field(ge=-50000, le=50000, allow_inf_nan=False)] | None = None
-    power_kw: Annotated[float, Field(ge=-100000, le=100000, allow_inf_nan=False)] | None = None
-    charge_limit_a: Annotated[float, Field(ge=0, le=50000, allow_inf_nan=False)] | None = None
-    discharge_limit_a: Annotated[float, Field(ge=0, le=50000, allow_inf_nan=False)] | None = None
-    charge_limit_kw: Annotated[float, Field(ge=0, le=100000, allow_inf_nan=False)] | None = None
-    discharge_limit_kw: Annotated[float, Field(ge=0, le=100000, allow_inf_nan=False)] | None = None
-    quality: Annotated[int, Field(ge=0, lt=2**15)] = 0
+
+
+# The type checker knows a row by its key; its values are read through the field table.
+if TYPE_CHECKING:
+    StringRow = StringKey
+    SystemRow = SystemKey
+else:
+    StringRow = row_model("StringRow", StringKey, STRING_MEASURES, "One string (rack) sample.")
+    SystemRow = row_model(
+        "SystemRow",
+        SystemKey,
+        SYSTEM_MEASURES,
+        "One sample of the whole system: the BMS master's pack values (one system per site). "
+        "Limits are magnitudes; current and power are signed, positive = discharge (SunSpec).",
+    )
 
 
 EventKind = Literal[

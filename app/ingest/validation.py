@@ -14,7 +14,7 @@ from app.ingest.asset_map import ModuleAsset, SiteAssets
 from app.ingest.parsing import ModuleFields, ParsedBatch, Section, StringFields
 from app.ingest.samples import Accepted, CellRanges, module_samples
 from app.ingest.schemas import EventRow, Rejection, SystemRow
-from app.telemetry.fields import STRING_MEASURES
+from app.telemetry.fields import STRING_MEASURES, SYSTEM_MEASURES
 from app.telemetry.module_block import ModuleSamples
 from app.telemetry.schemas import RackSampleRow, SystemSampleRow
 
@@ -243,25 +243,16 @@ def _validate_strings(
             out.strings.append(_rack_sample(row, rack_id, cell_range.get((rack_id, row.ts))))
 
 
+_SYSTEM_VALUES = tuple(m.name for m in SYSTEM_MEASURES if m.wire)
+
+
 def _system_sample(row: SystemRow, site_id: int) -> SystemSampleRow:
     """A system row in storage form; power from voltage x current when the BMS gives none."""
-    power = row.power_kw
-    if power is None and row.voltage_v is not None and row.current_a is not None:
-        power = round(row.voltage_v * row.current_a / 1000, 3)
-    return SystemSampleRow(
-        site_id=site_id,
-        ts=row.ts,
-        soc_pct=row.soc_pct,
-        soh_pct=row.soh_pct,
-        voltage_v=row.voltage_v,
-        current_a=row.current_a,
-        power_kw=power,
-        charge_limit_a=row.charge_limit_a,
-        discharge_limit_a=row.discharge_limit_a,
-        charge_limit_kw=row.charge_limit_kw,
-        discharge_limit_kw=row.discharge_limit_kw,
-        quality=row.quality,
-    )
+    values = {name: getattr(row, name) for name in _SYSTEM_VALUES}
+    volts, amps = values["voltage_v"], values["current_a"]
+    if values["power_kw"] is None and volts is not None and amps is not None:
+        values["power_kw"] = round(volts * amps / 1000, 3)
+    return SystemSampleRow(site_id=site_id, ts=row.ts, **values)
 
 
 def _validate_systems(

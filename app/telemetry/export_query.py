@@ -14,7 +14,7 @@ from itertools import pairwise
 
 from sqlalchemy import TextClause, text
 
-from app.telemetry.fields import STRING_MEASURES, Measure
+from app.telemetry.fields import STRING_MEASURES, SYSTEM_MEASURES, Measure
 from app.telemetry.schemas import SYSTEM_VALUES
 from app.telemetry.sign import CONVENTION
 
@@ -120,13 +120,18 @@ def raw_field(measure: Measure) -> Field:
     return Field(f"s.{measure.name}", kind, measure.unit, measure.description)
 
 
+def raw_fields(measures: tuple[Measure, ...]) -> dict[str, Field]:
+    """Raw samples (alias s): each exported measure as stored."""
+    return {m.name: raw_field(m) for m in measures if m.export}
+
+
 def string_raw_fields() -> dict[str, Field]:
-    """Raw string samples (alias s = rack_sample): each exported measure, and the spread."""
+    """Raw string samples (alias s = rack_sample): the measures, and the spread after the
+    highest cell voltage."""
     fields: dict[str, Field] = {}
-    for measure in STRING_MEASURES:
-        if measure.export:
-            fields[measure.name] = raw_field(measure)
-        if measure.name == "cell_v_max":
+    for name, field in raw_fields(STRING_MEASURES).items():
+        fields[name] = field
+        if name == "cell_v_max":
             fields["spread_mv"] = Field("(s.cell_v_max - s.cell_v_min) * 1000", unit="mV")
     return fields
 
@@ -153,17 +158,7 @@ STRING_BUCKETED: dict[str, Field] = {
 }
 
 # Raw system samples (alias s = system_sample): the BMS master's pack-level values.
-SYSTEM_RAW: dict[str, Field] = {
-    "soc_pct": Field("s.soc_pct", unit="%"),
-    "soh_pct": Field("s.soh_pct", unit="%"),
-    "voltage_v": Field("s.voltage_v", unit="V"),
-    "current_a": flow("s.current_a", "A", "system current"),
-    "power_kw": flow("s.power_kw", "kW", "system power, as the BMS reports it or V x I"),
-    "charge_limit_a": Field("s.charge_limit_a", unit="A"),
-    "discharge_limit_a": Field("s.discharge_limit_a", unit="A"),
-    "charge_limit_kw": Field("s.charge_limit_kw", unit="kW"),
-    "discharge_limit_kw": Field("s.discharge_limit_kw", unit="kW"),
-}
+SYSTEM_RAW = raw_fields(SYSTEM_MEASURES)
 # System buckets straight from the raw samples (one row per second at most: no rollup needed).
 SYSTEM_BUCKETED: dict[str, Field] = {
     "soc_pct": Field("avg(s.soc_pct)", unit="%"),

@@ -1,9 +1,9 @@
-"""Every value of a string sample, described once.
+"""Every value of a string sample and of a system sample, described once.
 
-The wire rows (both decoders), the storage row and its binary COPY types, the latest-state
-query, the API's latest model and the export catalogue are all derived from STRING_MEASURES,
-so a new string value is one line here plus a migration that adds its column to
-`rack_sample` and `rack_latest` (tests/telemetry/test_field_table.py shows it).
+The wire rows (both decoders), the storage rows and their binary COPY types, the ORM columns,
+the latest-state queries, the API's latest models and the export catalogues are all derived
+from STRING_MEASURES and SYSTEM_MEASURES. A new value is one line here plus a migration that
+adds its column to the sample and latest tables (tests/telemetry/test_field_table.py shows it).
 """
 
 from dataclasses import dataclass
@@ -79,4 +79,18 @@ STRING_MEASURES: tuple[Measure, ...] = (
     # Bit 0 contactor fault, bit 1 enabled (from the wire's flags of the same names).
     Measure("status_bits", "int4", 0, 3, default=0, wire=False, latest=False, export=False),
     Measure("quality", "int2", 0, 2**15 - 1, default=0, latest=False, export=False),
+)
+
+# The whole system as the BMS master reports it (one per site); limits are magnitudes.
+SYSTEM_MEASURES: tuple[Measure, ...] = (
+    Measure("soc_pct", "float4", 0, 100, "%"),
+    Measure("soh_pct", "float4", 0, 100, "%"),
+    Measure("voltage_v", "float4", 0, 2000, "V"),
+    Measure("current_a", "float4", -50000, 50000, "A", "system current"),
+    Measure("power_kw", "float4", -1e5, 1e5, "kW", "system power, as the BMS reports it or V x I"),
+    Measure("charge_limit_a", "float4", 0, 50000, "A", "a magnitude"),
+    Measure("discharge_limit_a", "float4", 0, 50000, "A", "a magnitude"),
+    Measure("charge_limit_kw", "float4", 0, 1e5, "kW", "a magnitude"),
+    Measure("discharge_limit_kw", "float4", 0, 1e5, "kW", "a magnitude"),
+    Measure("quality", "int2", 0, 2**15 - 1, default=0, export=False),
 )

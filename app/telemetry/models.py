@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
 from app.core.models import Base
-from app.telemetry.fields import STRING_MEASURES, Measure, PgType
+from app.telemetry.fields import STRING_MEASURES, SYSTEM_MEASURES, Measure, PgType
 
 
 class ModuleSampleColumns:
@@ -120,14 +120,14 @@ def measure_column(measure: Measure) -> Column[Any]:
     return Column(SQL_TYPES[measure.pg_type], nullable=False, server_default=default)
 
 
-def add_measure_columns(*tables: type[Base]) -> None:
-    """Give each table a column per measure of the field table."""
+def add_measure_columns(measures: tuple[Measure, ...], *tables: type[Base]) -> None:
+    """Give each table a column per measure."""
     for table in tables:
-        for measure in STRING_MEASURES:
+        for measure in measures:
             setattr(table, measure.name, measure_column(measure))
 
 
-add_measure_columns(RackSample, RackLatest)
+add_measure_columns(STRING_MEASURES, RackSample, RackLatest)
 
 
 class ModuleRollup(Base):
@@ -224,20 +224,10 @@ class RackSpreadDay(Base):
 
 
 class SystemSampleColumns:
-    """Columns shared by a system sample and the system's latest state (pack-level values)."""
+    """The time column of a system sample and the system's latest state; the pack values are
+    added from the field table below the two classes."""
 
     ts: Mapped[datetime]
-    soc_pct: Mapped[float | None] = mapped_column(REAL)
-    soh_pct: Mapped[float | None] = mapped_column(REAL)
-    voltage_v: Mapped[float | None] = mapped_column(REAL)
-    current_a: Mapped[float | None] = mapped_column(REAL)  # positive: discharge (SunSpec)
-    power_kw: Mapped[float | None] = mapped_column(REAL)  # as reported, else voltage x current
-    # The limits the BMS master allows the PCS right now, as magnitudes.
-    charge_limit_a: Mapped[float | None] = mapped_column(REAL)
-    discharge_limit_a: Mapped[float | None] = mapped_column(REAL)
-    charge_limit_kw: Mapped[float | None] = mapped_column(REAL)
-    discharge_limit_kw: Mapped[float | None] = mapped_column(REAL)
-    quality: Mapped[int] = mapped_column(SmallInteger, server_default="0")
 
 
 class SystemSample(SystemSampleColumns, Base):
@@ -260,3 +250,6 @@ class SystemLatest(SystemSampleColumns, Base):
     site_id: Mapped[int] = mapped_column(
         ForeignKey("site.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+add_measure_columns(SYSTEM_MEASURES, SystemSample, SystemLatest)

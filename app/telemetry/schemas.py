@@ -4,7 +4,7 @@ from dataclasses import dataclass, make_dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from app.telemetry.fields import STRING_MEASURES
+from app.telemetry.fields import STRING_MEASURES, SYSTEM_MEASURES, Measure
 
 
 # Not frozen: a frozen dataclass's __init__ costs several times more, per row of every batch.
@@ -38,18 +38,10 @@ QUALITY_BYPASSED = 0x100  # the module reported itself bypassed (out of the stri
 MODULE_SAMPLE_COLUMNS: tuple[str, ...] = tuple(ModuleSampleRow.__dataclass_fields__)
 
 
-RACK_SAMPLE_COLUMNS: tuple[str, ...] = ("rack_id", "ts", *(m.name for m in STRING_MEASURES))
-RACK_SAMPLE_PG_TYPES: tuple[str, ...] = (
-    "int4",
-    "timestamptz",
-    *(m.pg_type for m in STRING_MEASURES),
-)
+class StoredSample:
+    """A string or system sample in storage form as the type checker sees it: a value per
+    column (the classes themselves are generated from the field table)."""
 
-
-class RackSampleShape:
-    """A string sample in storage form as the type checker sees it: a value per column."""
-
-    rack_id: int
     ts: datetime
 
     def __init__(self, *values: object, **named: object) -> None: ...
@@ -57,41 +49,36 @@ class RackSampleShape:
     def __getattr__(self, name: str) -> Any: ...
 
 
-def rack_sample_row() -> type[RackSampleShape]:
-    """One string sample in storage form: rack_id, ts and every measure, in column order."""
-    fields: list[tuple[str, Any]] = [("rack_id", int), ("ts", datetime)]
-    fields += [(m.name, m.python_type | None) for m in STRING_MEASURES]
+def storage_row(name: str, key: str, measures: tuple[Measure, ...]) -> type[StoredSample]:
+    """A sample in storage form: its key, ts and every measure, in column order."""
+    fields: list[tuple[str, Any]] = [(key, int), ("ts", datetime)]
+    fields += [(m.name, m.python_type | None) for m in measures]
     # Not frozen: a frozen dataclass's __init__ costs several times more, per row of every batch.
-    row = make_dataclass("RackSampleRow", fields, slots=True)
+    row = make_dataclass(name, fields, slots=True)
     row.__module__ = __name__
     return row
 
 
+def columns(key: str, measures: tuple[Measure, ...]) -> tuple[str, ...]:
+    """A sample table's columns in COPY order."""
+    return (key, "ts", *(m.name for m in measures))
+
+
+def pg_types(measures: tuple[Measure, ...]) -> tuple[str, ...]:
+    """A sample table's binary COPY types, in column order."""
+    return ("int4", "timestamptz", *(m.pg_type for m in measures))
+
+
 if TYPE_CHECKING:
-    RackSampleRow = RackSampleShape
+    RackSampleRow = StoredSample
+    SystemSampleRow = StoredSample
 else:
-    RackSampleRow = rack_sample_row()
+    RackSampleRow = storage_row("RackSampleRow", "rack_id", STRING_MEASURES)
+    SystemSampleRow = storage_row("SystemSampleRow", "site_id", SYSTEM_MEASURES)
 
-
-@dataclass(slots=True)
-class SystemSampleRow:
-    """One system (pack-level) sample in storage form."""
-
-    site_id: int
-    ts: datetime
-    soc_pct: float | None
-    soh_pct: float | None
-    voltage_v: float | None
-    current_a: float | None
-    power_kw: float | None
-    charge_limit_a: float | None
-    discharge_limit_a: float | None
-    charge_limit_kw: float | None
-    discharge_limit_kw: float | None
-    quality: int
-
-
-SYSTEM_SAMPLE_COLUMNS: tuple[str, ...] = tuple(SystemSampleRow.__dataclass_fields__)
-SYSTEM_SAMPLE_PG_TYPES: tuple[str, ...] = ("int4", "timestamptz", *("float4",) * 9, "int2")
+RACK_SAMPLE_COLUMNS = columns("rack_id", STRING_MEASURES)
+RACK_SAMPLE_PG_TYPES = pg_types(STRING_MEASURES)
+SYSTEM_SAMPLE_COLUMNS = columns("site_id", SYSTEM_MEASURES)
+SYSTEM_SAMPLE_PG_TYPES = pg_types(SYSTEM_MEASURES)
 # The pack values themselves (no key, time or quality): what pages and exports show.
-SYSTEM_VALUES: tuple[str, ...] = SYSTEM_SAMPLE_COLUMNS[2:-1]
+SYSTEM_VALUES: tuple[str, ...] = tuple(m.name for m in SYSTEM_MEASURES if m.export)

@@ -1,9 +1,9 @@
-"""A new string value is one line in the field table plus a migration: nothing else.
+"""A new string or system value is one line in the field table plus a migration: nothing else.
 
-The backend runs with one line appended to STRING_MEASURES (tests/telemetry/extra_field_serve.py)
-on a database given the new column by hand, as its migration would. The value is then refused
-out of range with its name, stored by both decoders, shown in the latest state and the API's
-schema, and exported, with no other file changed.
+The backend runs with one line appended to STRING_MEASURES and one to SYSTEM_MEASURES
+(tests/telemetry/extra_field_serve.py) on a database given the new columns by hand, as their
+migration would. Each value is then refused out of range with its name, stored, shown in the
+latest state and the API's schema, and exported, with no other file changed.
 """
 
 from collections.abc import Iterator
@@ -14,17 +14,20 @@ import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.telemetry.fields import STRING_MEASURES
+from app.telemetry.fields import STRING_MEASURES, SYSTEM_MEASURES
 from tests.db import drop_database, migrate, psycopg_dsn, query_rows, recreate_database
 from tests.factories import DeviceSite, committed_device_site
 from tests.server import LiveServer, live_server
-from tests.telemetry.extra_field_serve import DC_LINK
+from tests.telemetry.extra_field_serve import DC_LINK, GRID_HZ
 from tests.wire import T0, batch, iso, post_batch, string_row
 
 DATABASE = "ridethrough_field_table"
+HOUR = timedelta(hours=1)
 MIGRATION = (  # what its migration would do
     "ALTER TABLE rack_sample ADD COLUMN dc_link_v real",
     "ALTER TABLE rack_latest ADD COLUMN dc_link_v real",
+    "ALTER TABLE system_sample ADD COLUMN grid_hz real",
+    "ALTER TABLE system_latest ADD COLUMN grid_hz real",
 )
 
 
@@ -59,9 +62,10 @@ def strings(site: DeviceSite, seq: int, rows: list[dict[str, Any]]) -> dict[str,
     return batch(site.code, seq, strings=rows)
 
 
-def test_the_new_line_is_not_in_the_real_table() -> None:
-    """Guard: the field is new, so whatever shows it below comes from the one added line."""
+def test_the_new_lines_are_not_in_the_real_table() -> None:
+    """Guard: the fields are new, so whatever shows them below comes from the added lines."""
     assert DC_LINK.name not in {m.name for m in STRING_MEASURES}
+    assert GRID_HZ.name not in {m.name for m in SYSTEM_MEASURES}
 
 
 def test_the_new_value_is_checked_stored_shown_and_exported(
@@ -92,3 +96,26 @@ def test_the_new_value_is_checked_stored_shown_and_exported(
     params = {"entity": "string", "fields": "dc_link_v", "start": iso(at[0]), "end": iso(at[2])}
     rows = api.get(f"/api/v1/sites/{site.code}/telemetry", params=params).json()["items"]
     assert [r["values"]["dc_link_v"] for r in rows if r["string"] == 1] == [801.5, 802.25]
+
+
+def test_a_new_system_value_is_checked_stored_shown_and_exported(
+    extended: tuple[LiveServer, str], site: DeviceSite
+) -> None:
+    server, url = extended
+    rows = [
+        {"ts": iso(T0), "soc_pct": 60.0, "grid_hz": 50.02},
+        {"ts": iso(T0 + timedelta(seconds=1)), "soc_pct": 60.0, "grid_hz": 70.0},
+    ]
+    answer = post_batch(server, site.token, batch(site.code, 3) | {"systems": rows}).json()
+    assert answer["systems"]["stored"] == 1
+    (refused,) = answer["rejections"]
+    assert (refused["field"], refused["value"]) == ("grid_hz", 70.0)
+
+    (stored,) = query_rows(psycopg_dsn(url), "SELECT grid_hz FROM system_sample")
+    assert stored[0] == pytest.approx(50.02)
+    api = server.client("operator")
+    latest = api.get(f"/api/v1/sites/{site.code}/latest").json()["system"]
+    assert latest["grid_hz"] == pytest.approx(50.02)
+    params = {"entity": "system", "fields": "grid_hz", "start": iso(T0), "end": iso(T0 + HOUR)}
+    (row,) = api.get(f"/api/v1/sites/{site.code}/telemetry", params=params).json()["items"]
+    assert row["values"]["grid_hz"] == pytest.approx(50.02)
