@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from app.telemetry.queries import module_series, site_latest, spread_per_string
+from app.telemetry.latest import site_latest
+from app.telemetry.queries import module_series, spread_per_string
 from app.telemetry.rollups import refresh_spread_days, roll_up
 from bench.common import BENCH_DB, big_site_config, create_site, fresh_database, percentiles
 from tests.db import database_url

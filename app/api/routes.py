@@ -35,7 +35,7 @@ from app.fleet.access import VisibleSite, VisibleSiteKey
 from app.fleet.overview import site_overviews
 from app.isolations.repository import recent_isolations
 from app.kpis.report import KpiReport, kpi_report
-from app.telemetry.queries import site_latest
+from app.telemetry.latest import site_latest
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -92,9 +92,9 @@ async def latest(session: SessionDep, site: VisibleSite) -> LatestOut:
     state = await site_latest(session, site_id=site.id)
     return LatestOut(
         site=SiteOut.of(site, datetime.now(UTC)),
-        system=None if state.system is None else SystemLatest(**state.system),
-        strings=[StringLatest(**r) for r in state.racks],
-        modules=[ModuleLatest(**m) for m in state.modules],
+        system=None if state.system is None else SystemLatest.model_validate(state.system),
+        strings=[StringLatest.model_validate(r) for r in state.racks],
+        modules=[ModuleLatest.model_validate(m) for m in state.modules],
     )
 
 

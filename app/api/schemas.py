@@ -4,7 +4,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from app.alarms.queries import AlarmView
 from app.fleet.overview import SiteOverview
@@ -91,6 +91,8 @@ class ModuleOut(BaseModel):
 class StringLatestKey(BaseModel):
     """A string and its ratings; its last reported values come from the field table."""
 
+    model_config = ConfigDict(from_attributes=True)  # read from the latest-state rows
+
     string: int
     name: str
     ts: datetime | None
@@ -114,6 +116,8 @@ def latest_model(name: str, key: type[KeyT], measures: tuple[Measure, ...], doc:
 class SystemLatestKey(BaseModel):
     """When the system last reported; its values come from the field table."""
 
+    model_config = ConfigDict(from_attributes=True)  # read from the latest-state rows
+
     ts: datetime
 
 
@@ -134,6 +138,8 @@ else:
 
 class ModuleLatest(BaseModel):
     """A module's last reported state."""
+
+    model_config = ConfigDict(from_attributes=True)  # read from the latest-state rows
 
     string: int
     position: int

@@ -12,9 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.telemetry.fields import STRING_MEASURES
 from app.telemetry.rollups import LOAD_A, SPREAD_BIN_MV
-from app.telemetry.schemas import SYSTEM_VALUES
 
 RAW_LIMIT = timedelta(hours=6)  # beyond this, series come from the rollups
 DEFAULT_POINTS = 1500
@@ -181,86 +179,6 @@ async def string_series(
     hottest = dict(tuple(row) for row in await session.execute(statement, params))
     rows = [(*row, hottest.get(row[0])) for row in series.rows]
     return Series(series.source, series.bucket_s, (*series.columns, "temp_c_max"), rows)
-
-
-SITE_MODULES = text("""
-SELECT r.index, m.position, m.id, l.ts, l.soc_pct, l.soh_pct, l.cell_v_min, l.cell_v_max,
-       l.cell_v_avg, (l.cell_v_max - l.cell_v_min) * 1000, l.temp_c_max, l.fault_bits,
-       l.balancing, l.quality
-FROM module m JOIN rack r ON r.id = m.rack_id
-LEFT JOIN module_latest l ON l.module_id = m.id
-WHERE r.site_id = :site_id ORDER BY r.index, m.position
-""")
-
-RACK_LATEST_VALUES = tuple(m.name for m in STRING_MEASURES if m.latest)
-RACK_LATEST_FIELDS = (
-    "string",
-    "rack_id",
-    "name",
-    "ts",
-    *RACK_LATEST_VALUES,
-    "max_charge_a",
-    "max_discharge_a",
-)
-SITE_RACKS = text(f"""
-SELECT r.index, r.id, r.name, l.ts, {", ".join(f"l.{name}" for name in RACK_LATEST_VALUES)},
-       r.max_charge_a, r.max_discharge_a
-FROM rack r LEFT JOIN rack_latest l ON l.rack_id = r.id
-WHERE r.site_id = :site_id ORDER BY r.index
-""")  # noqa: S608 - column names from the field table
-
-MODULE_LATEST_FIELDS = (
-    "string",
-    "position",
-    "module_id",
-    "ts",
-    "soc_pct",
-    "soh_pct",
-    "cell_v_min",
-    "cell_v_max",
-    "cell_v_avg",
-    "spread_mv",
-    "temp_c_max",
-    "fault_bits",
-    "balancing",
-    "quality",
-)
-SYSTEM_LATEST_FIELDS = ("ts", *SYSTEM_VALUES, "quality")
-SITE_SYSTEM = text(f"""
-SELECT {", ".join(SYSTEM_LATEST_FIELDS)} FROM system_latest WHERE site_id = :site_id
-""")  # noqa: S608 - constant column names
-
-
-@dataclass(frozen=True)
-class SiteLatest:
-    """The last known state of every string and module of a site, and of its system."""
-
-    racks: list[dict[str, Any]]
-    modules: list[dict[str, Any]]
-    system: dict[str, Any] | None = None  # None: the site has never sent pack-level values
-
-
-async def site_latest(session: AsyncSession, *, site_id: int) -> SiteLatest:
-    """Latest state of a site, in three queries (strings, modules, then the system)."""
-    racks = await strings_latest(session, site_id=site_id)
-    modules = await session.execute(SITE_MODULES, {"site_id": site_id})
-    return SiteLatest(
-        racks=racks,
-        modules=[dict(zip(MODULE_LATEST_FIELDS, row, strict=True)) for row in modules],
-        system=await system_latest(session, site_id=site_id),
-    )
-
-
-async def system_latest(session: AsyncSession, *, site_id: int) -> dict[str, Any] | None:
-    """The site's system's last reported state, or None if it never reported one."""
-    row = (await session.execute(SITE_SYSTEM, {"site_id": site_id})).first()
-    return None if row is None else dict(zip(SYSTEM_LATEST_FIELDS, row, strict=True))
-
-
-async def strings_latest(session: AsyncSession, *, site_id: int) -> list[dict[str, Any]]:
-    """Latest state of a site's strings only."""
-    racks = await session.execute(SITE_RACKS, {"site_id": site_id})
-    return [dict(zip(RACK_LATEST_FIELDS, row, strict=True)) for row in racks]
 
 
 SHORT_WINDOW = timedelta(days=2)  # up to this, spread comes straight from minute rollups

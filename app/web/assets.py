@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,12 +15,12 @@ from app.core.htmx import render
 from app.fleet.access import VisibleSite, VisibleSiteKey
 from app.isolations.repository import recent_isolations
 from app.sites.repository import rack_id_by_index
+from app.telemetry.latest import ModuleState, StringState, site_latest
 from app.telemetry.queries import (
     ModuleNow,
     first_sample_since,
     module_now,
     module_series,
-    site_latest,
     string_series,
 )
 from app.web.site import string_rows
@@ -125,12 +125,14 @@ async def module_trend(
     return JSONResponse(series_json(series, start, end))
 
 
-async def _string_or_404(session: AsyncSession, site_id: int, index: int) -> dict[str, Any]:
+async def _string_or_404(
+    session: AsyncSession, site_id: int, index: int
+) -> tuple[StringState, list[ModuleState]]:
+    """The string's latest state and its modules', or 404."""
     latest = await site_latest(session, site_id=site_id)
     for rack in latest.racks:
-        if rack["string"] == index:
-            modules = [m for m in latest.modules if m["string"] == index]
-            return {"rack": rack, "modules": modules}
+        if rack.string == index:
+            return rack, [m for m in latest.modules if m.string == index]
     raise HTTPException(404, f"this site has no string {index}")
 
 
@@ -143,20 +145,19 @@ async def string_page(
     query: Annotated[TrendQuery, Query()],
 ) -> HTMLResponse:
     """A string: state now, its modules, trends, isolations and fault history."""
-    found = await _string_or_404(session, site.id, index)
-    rack = found["rack"]
+    rack, modules = await _string_or_404(session, site.id, index)
     now = datetime.now(UTC)
     range = query.range or default_range(
-        last=rack["ts"],
-        first_today=await first_sample_since(session, rack_id=rack["rack_id"], since=day_ago(now)),
+        last=rack.ts,
+        first_today=await first_sample_since(session, rack_id=rack.rack_id, since=day_ago(now)),
         now=now,
     )
-    isolations = await recent_isolations(session, site_id=site.id, rack_id=rack["rack_id"])
-    history = AlarmFilter(sites=(site.id,), rack_id=rack["rack_id"], states=EVERY_STATE, limit=50)
+    isolations = await recent_isolations(session, site_id=site.id, rack_id=rack.rack_id)
+    history = AlarmFilter(sites=(site.id,), rack_id=rack.rack_id, states=EVERY_STATE, limit=50)
     context = {
         "site": site,
         "string": string_rows([rack], isolations, {})[0],
-        "modules": found["modules"],
+        "modules": modules,
         "isolations": isolations,
         "alarms": await list_alarms(session, history),
         "range": range,

@@ -7,9 +7,10 @@ marker shape and text instead of a colour of their own, so colour keeps meaning 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 from statistics import fmean
-from typing import Any
 
+from app.telemetry.latest import ModuleState
 from app.telemetry.schemas import QUALITY_BYPASSED
 
 STALE_AFTER = timedelta(seconds=60)
@@ -22,16 +23,17 @@ class Metric:
     label: str
     unit: str
     fmt: str
-    read: Callable[[dict[str, Any], float], float | None]
+    read: Callable[[ModuleState, float], float | None]
     centred: bool = False  # shade by distance from zero, both ways
 
 
-def _field(name: str) -> Callable[[dict[str, Any], float], float | None]:
-    return lambda m, mean: m[name]
+def _field(name: str) -> Callable[[ModuleState, float], float | None]:
+    read = attrgetter(name)
+    return lambda m, mean: read(m)
 
 
-def _deviation(m: dict[str, Any], mean: float) -> float | None:
-    return None if m["cell_v_avg"] is None else (m["cell_v_avg"] - mean) * 1000
+def _deviation(m: ModuleState, mean: float) -> float | None:
+    return None if m.cell_v_avg is None else (m.cell_v_avg - mean) * 1000
 
 
 METRICS = {
@@ -68,16 +70,16 @@ class Heatmap:
 PRIORITY_WORDS = {1: "critical", 2: "high", 3: "medium", 4: "low"}
 
 
-def _marks(module: dict[str, Any], alarm: int | None, now: datetime) -> tuple[str, str]:
+def _marks(module: ModuleState, alarm: int | None, now: datetime) -> tuple[str, str]:
     """The module's abnormal marks as CSS classes and in words."""
     marks, words = [], []
     if alarm is not None:
         marks.append(f"alarm-{alarm}")
         words.append(f"{PRIORITY_WORDS.get(alarm, 'an')}-priority alarm")
-    if module["ts"] is None or now - module["ts"] > STALE_AFTER:
+    if module.ts is None or now - module.ts > STALE_AFTER:
         marks.append("stale")
         words.append("stale data")
-    if module["quality"] and module["quality"] & QUALITY_BYPASSED:
+    if module.quality and module.quality & QUALITY_BYPASSED:
         marks.append("bypassed")
         words.append("bypassed")
     return " ".join(marks), ", ".join(words)
@@ -93,11 +95,11 @@ def _shade(value: float | None, low: float | None, span: float | None, centred: 
 
 
 def build_heatmap(
-    modules: list[dict[str, Any]], key: str, alarms: dict[int, int], now: datetime
+    modules: list[ModuleState], key: str, alarms: dict[int, int], now: datetime
 ) -> Heatmap:
     """Shade every module by one metric; `alarms` maps module id to its most urgent priority."""
     metric = METRICS[key]
-    averages = [m["cell_v_avg"] for m in modules if m["cell_v_avg"] is not None]
+    averages = [m.cell_v_avg for m in modules if m.cell_v_avg is not None]
     mean = fmean(averages) if averages else 0.0
     values = [metric.read(m, mean) for m in modules]
     present = [v for v in values if v is not None]
@@ -110,10 +112,10 @@ def build_heatmap(
     for module, value in zip(modules, values, strict=True):
         level = None if value is None else _shade(value, low, span, metric.centred)
         text = "no data" if value is None else f"{metric.fmt % value} {metric.unit}"
-        marks, notes = _marks(module, alarms.get(module["module_id"]), now)
+        marks, notes = _marks(module, alarms.get(module.module_id), now)
         if metric.centred and value is not None and value < 0:
             marks = f"{marks} below".strip()
-        rows.setdefault(module["string"], []).append(
-            Cell(module["position"], module["module_id"], text, level, marks, notes)
+        rows.setdefault(module.string, []).append(
+            Cell(module.position, module.module_id, text, level, marks, notes)
         )
     return Heatmap(metric, sorted(rows.items()), low, high)

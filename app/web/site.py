@@ -18,7 +18,8 @@ from app.core.ttl_cache import TtlCache
 from app.fleet.access import VisibleSite
 from app.isolations.repository import IsolationView, recent_isolations
 from app.sites.edges import site_edges
-from app.telemetry.queries import StringSpread, site_latest, spread_per_string
+from app.telemetry.latest import StringState, site_latest
+from app.telemetry.queries import StringSpread, spread_per_string
 from app.telemetry.sign import CONVENTION
 from app.web.heatmap import METRICS, build_heatmap
 
@@ -55,28 +56,28 @@ class SiteQuery(UrlFilters):
 class StringRow:
     """One string on the site page: latest values and its state in words."""
 
-    latest: dict[str, Any]
+    latest: StringState
     state: str  # closed / open / no data
     notes: list[str]  # derate, isolation and disable reason, in words
     spread_p95_mv: float | None
 
 
-def derate_pct(rack: dict[str, Any]) -> float | None:
+def derate_pct(rack: StringState) -> float | None:
     """The tighter of the charge/discharge limits as a share of nameplate, when below it."""
     shares = [
-        rack[limit] / rack[nameplate]
+        limit / nameplate
         for limit, nameplate in (
-            ("charge_limit_a", "max_charge_a"),
-            ("discharge_limit_a", "max_discharge_a"),
+            (rack.charge_limit_a, rack.max_charge_a),
+            (rack.discharge_limit_a, rack.max_discharge_a),
         )
-        if rack[limit] is not None and rack[nameplate]
+        if limit is not None and nameplate
     ]
     share = min(shares, default=1.0)
     return 100.0 * share if share < 1.0 else None
 
 
 def string_rows(
-    racks: list[dict[str, Any]], isolations: list[IsolationView], spread: dict[int, float | None]
+    racks: list[StringState], isolations: list[IsolationView], spread: dict[int, float | None]
 ) -> list[StringRow]:
     """Each string with its state and the reasons behind it."""
     open_isolations = {
@@ -88,17 +89,17 @@ def string_rows(
         derate = derate_pct(rack)
         if derate is not None:
             notes.append(f"derated to {derate:.0f} %")
-        isolation = open_isolations.get(rack["string"])
+        isolation = open_isolations.get(rack.string)
         if isolation is not None:
             notes.append(
                 f"isolated: {isolation.reason}, by {isolation.isolated_by.replace('_', ' ')}"
             )
-        elif rack["disable_reason"]:
-            reason = STR_DIS_RSN.get(rack["disable_reason"], DisableReason.OTHER)
+        elif rack.disable_reason:
+            reason = STR_DIS_RSN.get(rack.disable_reason, DisableReason.OTHER)
             notes.append(f"disabled: {reason.value}")
-        closed = rack["contactor_closed"]
+        closed = rack.contactor_closed
         state = "no data" if closed is None else ("closed" if closed else "open")
-        rows.append(StringRow(rack, state, notes, spread.get(rack["rack_id"])))
+        rows.append(StringRow(rack, state, notes, spread.get(rack.rack_id)))
     return rows
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from edge.control.bus_commands import BusCommander, Order
+from edge.control.delivery import Delivered, UnreadableCommandError, read_delivery
 from edge.control.interlock import edge_refusal
 from edge.control.journal import INTERRUPTED, Journal
 
@@ -77,15 +78,19 @@ class CommandRunner:
                 log.warning("command channel: %s; retrying in %.0f s", poll_failure(exc), RETRY_S)
                 self.stopping.wait(RETRY_S)
 
-    def handle(self, command: dict[str, Any], *, received: float | None = None) -> None:
+    def handle(self, raw: Any, *, received: float | None = None) -> None:
         """Carry out one delivered command at most once, and report how it ended.
 
-        `received` is the monotonic time its poll answer arrived (default: now).
+        `received` is the monotonic time its poll answer arrived (default: now). A delivery the
+        edge cannot read is logged and left alone: the backend expires it.
         """
-        command_id = int(command["id"])
-        deadline = (time.monotonic() if received is None else received) + float(
-            command.get("expires_in_s") or 0.0
-        )
+        try:
+            command = read_delivery(raw)
+        except UnreadableCommandError as exc:
+            log.error("command delivery refused, not carried out: %s", exc)
+            return
+        command_id = command.id
+        deadline = (time.monotonic() if received is None else received) + command.expires_in_s
         entry = self.journal.get(command_id)
         if entry is not None and entry.outcome is None:
             self.journal.finish(command_id, "failed", INTERRUPTED)
@@ -93,44 +98,42 @@ class CommandRunner:
             self._execute(command, deadline)
         self._report(command_id)
 
-    def _execute(self, command: dict[str, Any], deadline: float) -> None:
-        command_id = int(command["id"])
+    def _execute(self, command: Delivered, deadline: float) -> None:
+        command_id = command.id
         self.journal.start(command_id, time.time())
         if time.monotonic() >= deadline:
             self.journal.finish(command_id, "refused", EXPIRED)
             return
-        if not self.commander.frames.supports(command["kind"]):
-            self.journal.finish(
-                command_id, "refused", f"this BMS protocol has no {command['kind']}"
-            )
+        if not self.commander.frames.supports(command.kind):
+            self.journal.finish(command_id, "refused", f"this BMS protocol has no {command.kind}")
             return
         readings = self.commander.string_readings()
-        refusal = edge_refusal(command["kind"], command["string"], readings)
+        refusal = edge_refusal(command.kind, command.string, readings)
         if refusal is not None:
             log.warning("command %d refused: %s", command_id, refusal)
             self.journal.finish(command_id, "refused", refusal)
             return
         outcome = self.commander.carry_out(self._order(command))
         log.info(
-            "command %d (%s): %s %s", command_id, command["kind"], outcome.outcome, outcome.detail
+            "command %d (%s): %s %s", command_id, command.kind, outcome.outcome, outcome.detail
         )
         if outcome.evidence:
             self.evidence[command_id] = outcome.evidence
         self.journal.finish(command_id, outcome.outcome, outcome.detail)
 
-    def _order(self, command: dict[str, Any]) -> Order:
-        if command["string"] is None:  # site-wide: every string
+    def _order(self, command: Delivered) -> Order:
+        if command.string is None:  # site-wide: every string
             targets = tuple((n, 0) for n in range(1, self.strings + 1))
         else:
-            targets = ((int(command["string"]), int(command["module"] or 0)),)
-        params = command.get("params") or {}
+            targets = ((command.string, command.module or 0),)
+        params = command.params
         return Order(
-            command_id=int(command["id"]),
-            kind=command["kind"],
+            command_id=command.id,
+            kind=command.kind,
             targets=targets,
-            reason=command["reason"],
+            reason=command.reason,
             param=float(params.get("pct", 1.0 if params.get("enabled") else 0.0)),
-            timeout_s=int(command.get("revert_after_s") or 0),
+            timeout_s=command.revert_after_s or 0,
         )
 
     def _report(self, command_id: int) -> None:

@@ -57,6 +57,21 @@ def test_a_repeated_delivery_is_carried_out_once(rig: Rig) -> None:
     assert state(rig, command["id"])["state"] in ("acked", "verified")
 
 
+def test_an_unreadable_delivery_is_logged_and_the_next_one_carried_out(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    command = delivered(rig, kind="reset_alarms", string=1)
+    runner = rig.runner()
+    runner.handle({**command, "string": "first"})  # a backend speaking another dialect
+    runner.handle([command])  # not a command at all
+    assert rig.commands_seen == []
+    assert "string: Input should be a valid integer" in caplog.text
+    runner.handle(command)
+    runner.stop()
+    assert len(rig.commands_seen) == 1
+    assert state(rig, command["id"])["state"] in ("acked", "verified")
+
+
 def test_an_interrupted_command_is_not_repeated_after_a_restart(rig: Rig) -> None:
     command = delivered(rig, kind="reset_alarms", string=2)
     runner = rig.runner()

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ingest.sample_store import module_stream, upsert_latest, write_samples
-from app.telemetry.queries import module_series, site_latest, spread_per_string
+from app.telemetry.latest import site_latest
+from app.telemetry.queries import module_series, spread_per_string
 from app.telemetry.repository import copy_module_samples, copy_rows
 from app.telemetry.rollups import MODULES, RACKS, mark_dirty, roll_up
 from app.telemetry.schemas import RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES, RackSampleRow
@@ -81,7 +82,7 @@ async def test_site_latest_lists_every_module_even_without_data(session: AsyncSe
     await write_samples(session, stream)
     await upsert_latest(session, stream)
     latest = await site_latest(session, site_id=site.site_id)
-    assert [(m["string"], m["position"]) for m in latest.modules] == [
+    assert [(m.string, m.position) for m in latest.modules] == [
         (1, 1),
         (1, 2),
         (1, 3),
@@ -89,9 +90,9 @@ async def test_site_latest_lists_every_module_even_without_data(session: AsyncSe
         (2, 2),
         (2, 3),
     ]
-    assert latest.modules[0]["spread_mv"] == pytest.approx(20.0, abs=0.01)
-    assert latest.modules[1]["ts"] is None
-    assert [r["string"] for r in latest.racks] == [1, 2]
+    assert latest.modules[0].spread_mv == pytest.approx(20.0, abs=0.01)
+    assert latest.modules[1].ts is None
+    assert [r.string for r in latest.racks] == [1, 2]
 
 
 async def test_spread_per_string_under_load(session: AsyncSession) -> None:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.fleet.overview import SiteOverview, SiteState
+from app.telemetry.latest import ModuleState
 from app.telemetry.queries import ModuleNow, Series
 from app.telemetry.schemas import QUALITY_BYPASSED
 from app.web.assets import cell_bars
@@ -29,28 +30,25 @@ def test_site_state_by_severity() -> None:
     assert replace(SITE, capacity_online=3.5).capacity_online_pct == 87.5
 
 
-def module(
-    position: int, avg: float | None, spread: float | None, **extra: object
-) -> dict[str, object]:
+def module(position: int, avg: float | None, spread: float | None, **extra: Any) -> ModuleState:
     """A latest-state row as site_latest returns it."""
-    row: dict[str, object] = {
-        "string": 1,
-        "position": position,
-        "module_id": 100 + position,
-        "ts": NOW,
-        "soc_pct": 50.0,
-        "soh_pct": 99.0,
-        "cell_v_min": None,
-        "cell_v_max": None,
-        "cell_v_avg": avg,
-        "spread_mv": spread,
-        "temp_c_max": 25.0,
-        "fault_bits": 0,
-        "balancing": 0,
-        "quality": 0,
-    }
-    row.update(extra)
-    return row
+    row = ModuleState(
+        string=1,
+        position=position,
+        module_id=100 + position,
+        ts=NOW,
+        soc_pct=50.0,
+        soh_pct=99.0,
+        cell_v_min=None,
+        cell_v_max=None,
+        cell_v_avg=avg,
+        spread_mv=spread,
+        temp_c_max=25.0,
+        fault_bits=0,
+        balancing=0,
+        quality=0,
+    )
+    return replace(row, **extra)
 
 
 def test_heatmap_shades_by_value_and_marks_abnormal_modules() -> None:
