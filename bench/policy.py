@@ -30,7 +30,7 @@ from edge.control.journal import Journal
 from edge.control.policy import Policy
 from edge.control.policy_runner import PolicyRunner
 from edge.counters import Counters
-from edge.sim.faults import Fault, FaultKind
+from edge.sim.fault_spec import Fault, FaultKind
 from edge.sim.runner import Simulator
 from edge.site import PolicyConfig, load_site_file
 from edge.uplink.spool import Spool

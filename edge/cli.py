@@ -24,7 +24,7 @@ from edge.config import EdgeSettings
 from edge.counters import Counters
 from edge.dry_run import dry_run, summary
 from edge.sim.backfill import backfill
-from edge.sim.faults import Fault
+from edge.sim.fault_spec import Fault
 from edge.sim.runner import Simulator
 from edge.site import SiteFileError, load_site_file
 from edge.suggest import suggest_mapping

@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from edge.sim.faults import Fault
+from edge.sim.fault_spec import Fault
 
 
 class SiteInfo(BaseModel):

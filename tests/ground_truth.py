@@ -17,7 +17,7 @@ import can
 import cantools
 
 from edge.can.protocol import load_protocol
-from edge.sim.faults import Fault
+from edge.sim.fault_spec import Fault
 from edge.sim.runner import Simulator
 from edge.site import load_site_file
 from tests.db import query_rows

@@ -1,6 +1,8 @@
 """Layout rules: app and edge never import each other."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,3 +130,20 @@ def hand_layout_markers() -> list[str]:
 
 def test_the_formatter_owns_layout() -> None:
     assert hand_layout_markers() == []
+
+
+def simulator_modules_loaded_by(module: str) -> list[str]:
+    """The simulator modules a fresh interpreter loads when it imports `module`."""
+    code = (
+        f"import sys, {module}; print(' '.join(m for m in sys.modules if m.startswith('edge.sim')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    return sorted(out.stdout.split())
+
+
+def test_the_production_edge_loads_no_simulated_plant() -> None:
+    """`edge run` (edge.app) reads fault texts in site files, but never the simulator itself."""
+    assert simulator_modules_loaded_by("edge.app") == ["edge.sim", "edge.sim.fault_spec"]
+    assert "edge.sim.plant" in simulator_modules_loaded_by("edge.sim.runner")  # the check sees

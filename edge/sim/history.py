@@ -21,7 +21,8 @@ from edge.control.journal import Journal
 from edge.control.policy import Policy
 from edge.control.policy_runner import PolicyRunner
 from edge.sim.bms import SimBms
-from edge.sim.faults import Fault, apply_fault, clear_fault
+from edge.sim.fault_spec import Fault
+from edge.sim.faults import apply_fault, clear_fault
 from edge.sim.history_commands import HistoryCommander
 from edge.sim.history_events import EventWatch
 from edge.sim.incidents import Change, IncidentPlan, history_incidents

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import count
 
-from edge.sim.faults import Fault, FaultKind
+from edge.sim.fault_spec import Fault, FaultKind
 from edge.sim.plant import PlantSpec
 
 HOUR_S = 3600.0

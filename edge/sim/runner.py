@@ -8,7 +8,8 @@ import can
 
 from edge.can.protocol import Protocol
 from edge.sim.bms import SimBms
-from edge.sim.faults import Fault, apply_fault, clear_fault
+from edge.sim.fault_spec import Fault
+from edge.sim.faults import apply_fault, clear_fault
 from edge.sim.incidents import Change, IncidentPlan, recurring
 from edge.sim.plant import Plant, PlantSpec
 from edge.sim.schedule import planned_kw

@@ -6,7 +6,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from edge.sim.faults import FaultKind
+from edge.sim.fault_spec import FaultKind
 from edge.sim.incidents import Incident, history_incidents
 from edge.sim.runner import plant_for
 from edge.site import load_site_file

@@ -15,7 +15,7 @@ from edge.can.sources import log_frames
 from edge.collector import Collector
 from edge.counters import Counters
 from edge.sim.bms import M_CELL_OV_WARN
-from edge.sim.faults import Fault, FaultKind
+from edge.sim.fault_spec import Fault, FaultKind
 from edge.site import load_site_file
 from edge.uplink.spool import Spool
 from tests.db import psycopg_dsn, query_rows

@@ -12,7 +12,8 @@ from edge.can.protocol import Protocol, load_protocol
 from edge.control.journal import Journal
 from edge.counters import Counters
 from edge.sim.bms import SimBms
-from edge.sim.faults import Fault, FaultKind, apply_fault
+from edge.sim.fault_spec import Fault, FaultKind
+from edge.sim.faults import apply_fault
 from edge.sim.history import STEP_S, HistoryGenerator, Span
 from edge.sim.incidents import history_incidents
 from edge.sim.plant import Plant, PlantSpec

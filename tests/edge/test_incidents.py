@@ -18,7 +18,8 @@ from edge.sim.bms import (
     OP_DISCONNECT,
     SimBms,
 )
-from edge.sim.faults import Fault, FaultKind, apply_fault, clear_fault
+from edge.sim.fault_spec import Fault, FaultKind
+from edge.sim.faults import apply_fault, clear_fault
 from edge.sim.incidents import Change, Incident, IncidentPlan, recurring
 from edge.sim.plant import Plant, PlantSpec
 from edge.sim.runner import Simulator

@@ -15,7 +15,7 @@ from edge.control.bus_commands import Order
 from edge.control.policy import Policy, Tier, check_codes
 from edge.control.policy_runner import PolicyRunner
 from edge.model import Target
-from edge.sim.faults import Fault, FaultKind
+from edge.sim.fault_spec import Fault, FaultKind
 from edge.site import PolicyConfig, SiteFileError, load_site_file
 from tests.edge.conftest import Rig
 from tests.edge_process import REFERENCE_MAPPING, REFERENCE_POLICY, write_site_file

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from edge.can.protocol import Protocol, load_protocol
 from edge.sim import lfp
 from edge.sim.bms import SimBms
-from edge.sim.faults import Fault, FaultKind, apply_fault
+from edge.sim.fault_spec import Fault, FaultKind
+from edge.sim.faults import apply_fault
 from edge.sim.plant import Plant, PlantSpec
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "edge" / "protocols"

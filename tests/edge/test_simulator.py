@@ -22,7 +22,8 @@ from edge.sim.bms import (
     S_INSULATION_ALARM,
     SimBms,
 )
-from edge.sim.faults import Fault, FaultKind, apply_fault
+from edge.sim.fault_spec import Fault, FaultKind
+from edge.sim.faults import apply_fault
 from edge.sim.plant import Plant, PlantSpec
 from edge.sim.runner import Simulator
 from edge.sim.schedule import c_rate_at

@@ -10,7 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from edge.sim.faults import Fault, FaultKind, apply_fault
+from edge.sim.fault_spec import Fault, FaultKind
+from edge.sim.faults import apply_fault
 from edge.sim.plant import Plant, PlantSpec, SimString
 from tests.kpis.live import kpi_report, new_site, roll_up
 from tests.server import LiveServer
