@@ -1,4 +1,4 @@
-"""SQL for ingest: asset lookup, batch bookkeeping, refused rows (samples: sample_store.py)."""
+"""SQL for ingest: asset lookup, batch bookkeeping, refused rows (samples: telemetry)."""
 
 from datetime import datetime
 from typing import Any

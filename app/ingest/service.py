@@ -10,7 +10,7 @@ from app.alarms.catalogue import describe
 from app.alarms.repository import AlarmSource, open_alarm_value, raise_alarm
 from app.auth.devices import DeviceIdentity
 from app.commands.service import verify as verify_commands
-from app.ingest import repository, sample_store
+from app.ingest import repository
 from app.ingest.announce import Announced, apply_announcements
 from app.ingest.asset_map import SiteAssets
 from app.ingest.assets import site_assets
@@ -19,6 +19,7 @@ from app.ingest.parsing import ParsedBatch
 from app.ingest.schemas import IngestResponse, SectionResult
 from app.ingest.validation import TimeBounds, Validated, validate_batch
 from app.live.hub import notify
+from app.telemetry import sample_store
 from app.telemetry.rollups import MODULES, RACKS, mark_dirty
 
 SPOOL_OVERFLOW = "edge_spool_overflow"

@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ingest.sample_store import module_stream, upsert_latest, write_samples
 from app.telemetry.latest import site_latest
 from app.telemetry.queries import module_series, spread_per_string
 from app.telemetry.repository import copy_module_samples, copy_rows
 from app.telemetry.rollups import MODULES, RACKS, mark_dirty, roll_up
+from app.telemetry.sample_store import module_stream, upsert_latest, write_samples
 from app.telemetry.schemas import RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES, RackSampleRow
 from tests.factories import make_site, module_ids, module_sample
 

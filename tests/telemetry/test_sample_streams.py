@@ -5,14 +5,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ingest.sample_store import (
+from app.sites.models import Rack
+from app.telemetry.sample_store import (
     SampleStream,
     module_stream,
     rack_stream,
     upsert_latest,
     write_samples,
 )
-from app.sites.models import Rack
 from app.telemetry.schemas import RACK_SAMPLE_COLUMNS, RackSampleRow
 from tests.factories import make_site, module_ids, module_sample
 
