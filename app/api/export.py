@@ -7,7 +7,7 @@ within each slice). Times are UTC ISO-8601 (`Z`); cells and sensors count from 1
 
 import csv
 import io
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -18,17 +18,9 @@ import pyarrow.parquet as pq
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.csv_safety import csv_cell
-from app.telemetry.export_query import (
-    Field,
-    Kind,
-    Selection,
-    chunk_starts_statement,
-    parameters,
-    slices,
-    statement,
-)
+from app.telemetry.export_query import Field, Kind, Selection
+from app.telemetry.selected import selected_chunks
 
-CHUNK_ROWS = 5_000  # database rows per chunk (a long-format chunk has rows x values lines)
 LEADING = ("ts", "string", "module")
 LONG = ("ts", "entity", "metric", "value")
 
@@ -76,30 +68,6 @@ def long_rows(
                     yield ts, entity, f"{name}.{i}", float(element)
         else:
             yield ts, entity, name, float(value)
-
-
-async def database_chunks(
-    sessionmaker: async_sessionmaker[AsyncSession], selection: Selection, *, chunks_per_query: int
-) -> AsyncIterator[Sequence[Any]]:
-    """The selection's rows, a chunk at a time, through a server-side cursor per slice.
-
-    Each slice of the range (a bounded number of the table's chunks) is its own transaction: a
-    query's locks are held to its transaction's end, and one over thousands of chunks would
-    exceed the server's lock table ("out of shared memory").
-    """
-    async with sessionmaker() as session:
-        async with session.begin():
-            query, bound = chunk_starts_statement(selection)
-            starts = list((await session.scalars(query, bound)).all())
-        for piece in slices(selection, starts, chunks_per_query):
-            async with session.begin():
-                result = await session.stream(
-                    statement(piece, paged=False),
-                    parameters(piece, after=None, limit=None),
-                    execution_options={"yield_per": CHUNK_ROWS},
-                )
-                async for chunk in result.partitions(CHUNK_ROWS):
-                    yield chunk
 
 
 class CsvWriter:
@@ -276,7 +244,7 @@ async def export_bytes(
 ) -> AsyncGenerator[bytes]:
     """The whole export as a stream of byte chunks."""
     writer = WRITERS[fmt](selection, long=long)
-    async for rows in database_chunks(sessionmaker, selection, chunks_per_query=chunks_per_query):
+    async for rows in selected_chunks(sessionmaker, selection, chunks_per_query=chunks_per_query):
         data = writer.chunk(rows)
         if data:
             yield data

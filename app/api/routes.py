@@ -14,7 +14,6 @@ from app.alarms.access import actor, check_alarm_visible
 from app.alarms.lifecycle import AlarmStateError, acknowledge
 from app.alarms.queries import EVERY_STATE, STANDING, AlarmFilter, list_alarms
 from app.api.pagination import Cursor, Limit, Page, decode_cursor, page
-from app.api.queries import list_modules, list_strings
 from app.api.schemas import (
     Acknowledgement,
     AlarmOut,
@@ -35,6 +34,7 @@ from app.fleet.access import VisibleSite, VisibleSiteKey
 from app.fleet.overview import site_overviews
 from app.isolations.repository import recent_isolations
 from app.kpis.report import KpiReport, kpi_report
+from app.sites.listing import list_modules, list_strings
 from app.telemetry.latest import site_latest
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -69,7 +69,7 @@ async def strings(
     """A site's strings by number."""
     after = decode_cursor(cursor, int)[0] if cursor else 0
     found = await list_strings(session, site.id, after=after, limit=limit + 1)
-    return page(found, limit, lambda s: (s.string,))
+    return page([StringOut.model_validate(s) for s in found], limit, lambda s: (s.string,))
 
 
 @router.get("/sites/{code}/modules", responses=NotFound)
@@ -83,7 +83,7 @@ async def modules(
     """A site's modules (or one string's), by id."""
     after = decode_cursor(cursor, int)[0] if cursor else 0
     found = await list_modules(session, site.id, string=string, after=after, limit=limit + 1)
-    return page(found, limit, lambda m: (m.module_id,))
+    return page([ModuleOut.model_validate(m) for m in found], limit, lambda m: (m.module_id,))
 
 
 @router.get("/sites/{code}/latest", responses=NotFound)

@@ -66,6 +66,8 @@ class SiteOut(BaseModel):
 class StringOut(BaseModel):
     """A string (rack) of modules in series with its own contactors."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     string: int
     name: str
     modules: int
@@ -76,6 +78,8 @@ class StringOut(BaseModel):
 
 class ModuleOut(BaseModel):
     """A module: its place, make-up and identity."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     module_id: int
     string: int

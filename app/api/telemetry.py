@@ -24,11 +24,9 @@ from app.telemetry.export_query import (
     Resolution,
     Selection,
     choose_fields,
-    entity_count_statement,
     export_size,
-    parameters,
-    statement,
 )
+from app.telemetry.selected import SelectedRow, entity_count, selected_page
 from app.telemetry.sign import CONVENTION
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"])
@@ -109,19 +107,17 @@ async def telemetry(
     then time; gaps stay gaps."""
     selection = selection_of(query, site.id)
     after = decode_cursor(cursor, int, datetime) if cursor else None
-    params = parameters(selection, after=(after[0], after[1]) if after else None, limit=limit + 1)
-    rows = list(await session.execute(statement(selection, paged=True), params))
+    bound = (after[0], after[1]) if after else None
+    rows = await selected_page(session, selection, after=bound, limit=limit + 1)
     more, rows = len(rows) > limit, rows[:limit]
     # The cursor is the last row's (entity id, time): the order the hypertables are keyed in.
-    next_cursor = encode_cursor(rows[-1][3], rows[-1][0]) if more else None
+    next_cursor = encode_cursor(rows[-1].entity_id, rows[-1].ts) if more else None
     return Page(items=[_row(selection, r) for r in rows], next_cursor=next_cursor)
 
 
-def _row(selection: Selection, row: Any) -> TelemetryRow:
-    ts, string, module, _, *values = row
-    return TelemetryRow(
-        ts=ts, string=string, module=module, values=dict(zip(selection.fields, values, strict=True))
-    )
+def _row(selection: Selection, row: SelectedRow) -> TelemetryRow:
+    values = dict(zip(selection.fields, row.values, strict=True))
+    return TelemetryRow(ts=row.ts, string=row.string, module=row.module, values=values)
 
 
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -136,13 +132,7 @@ async def check_export_size(
     session: SessionDep, selection: Selection, site_code: str, limit: int
 ) -> None:
     """422 naming the limit and the paging alternative when the export would be too large."""
-    entities = int(
-        (
-            await session.execute(
-                entity_count_statement(selection), parameters(selection, after=None, limit=None)
-            )
-        ).scalar_one()
-    )
+    entities = await entity_count(session, selection)
     size = export_size(selection, entities)
     if size.values <= limit:
         return
