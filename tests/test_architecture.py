@@ -147,3 +147,23 @@ def test_the_production_edge_loads_no_simulated_plant() -> None:
     """`edge run` (edge.app) reads fault texts in site files, but never the simulator itself."""
     assert simulator_modules_loaded_by("edge.app") == ["edge.sim", "edge.sim.fault_spec"]
     assert "edge.sim.plant" in simulator_modules_loaded_by("edge.sim.runner")  # the check sees
+
+
+SQL_MARKERS = ("from sqlalchemy import", "session.execute(", "session.scalars(", "session.stream(")
+
+
+def sql_in_the_http_layers() -> list[str]:
+    """Lines of web/ and api/ that build or run SQL themselves."""
+    app = PROJECT_ROOT / "app"
+    return [
+        f"{path.relative_to(app)}:{number}"
+        for layer in HTTP_LAYERS
+        for path in (app / layer).rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if any(marker in line for marker in SQL_MARKERS)
+    ]
+
+
+def test_sql_lives_in_the_domains() -> None:
+    """Pages and endpoints call repositories, which return named rows."""
+    assert sql_in_the_http_layers() == []
