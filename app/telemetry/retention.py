@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 # One retention run at a time across every app process: drop_chunks takes heavy locks.
 RETENTION_LOCK_KEY = 0x52_54_52_45  # "RTRE"
 
-RAW_TABLES = ("module_sample", "rack_sample")
+RAW_TABLES = ("module_sample", "rack_sample", "system_sample")
 ROLLUP_TABLES = ("module_sample_1m", "rack_sample_1m")
 # The background job's steps, each in its own transaction: one that held one hypertable's
 # locks while waiting for the next deadlocked with ingest (found by bench/load.py).

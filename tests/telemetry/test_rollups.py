@@ -153,6 +153,25 @@ async def test_retention_drops_old_raw_chunks_only(session: AsyncSession) -> Non
     assert again.dropped["module_sample"] == 0
 
 
+async def test_retention_drops_old_system_samples_too(session: AsyncSession) -> None:
+    site_id = (await make_site(session)).site_id
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=45), now - timedelta(hours=1)
+    for ts in (old, recent):
+        await session.execute(
+            text("INSERT INTO system_sample (site_id, ts, soc_pct) VALUES (:s, :t, 50)"),
+            {"s": site_id, "t": ts},
+        )
+    result = await apply_retention(
+        session, raw_age=timedelta(days=30), rollup_age=timedelta(days=730), only="system_sample"
+    )
+    assert result.dropped["system_sample"] >= 1
+    left = await session.execute(
+        text("SELECT ts FROM system_sample WHERE site_id = :s"), {"s": site_id}
+    )
+    assert [row[0] for row in left] == [recent]
+
+
 async def test_only_one_retention_run_at_a_time(engine: AsyncEngine) -> None:
     async with AsyncSession(engine) as holder, holder.begin():
         await holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x52_54_52_45})
