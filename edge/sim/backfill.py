@@ -26,7 +26,13 @@ from edge.sim.history import HistoryGenerator, Span
 from edge.site import SiteFile, load_site_file
 from edge.uplink.sender import Uplink
 from edge.uplink.spool import Spool
-from edge.uplink.wire import batch_body, event_record, module_record, string_record
+from edge.uplink.wire import (
+    batch_body,
+    event_record,
+    module_record,
+    string_record,
+    system_record,
+)
 
 log = logging.getLogger("edge.sim.backfill")
 NOTE = "history"
@@ -166,6 +172,7 @@ def _spool(spool: Spool, code: str, output: PeriodOutput, *, created_at: float) 
             strings=[string_record(s) for s in output.strings],
             events=[event_record(e) for e in output.events],
             assets=[],
+            systems=[system_record(s) for s in output.systems],
         )
 
     # Stamped with its own (old) time, the batch counts as backlog: sent oldest first.

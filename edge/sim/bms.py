@@ -7,7 +7,7 @@ from edge.can.codec import encode
 from edge.can.protocol import Protocol
 from edge.sim import lfp
 from edge.sim.plant import Plant, SimModule, SimString
-from edge.sim.snapshots import module_cells, module_temps
+from edge.sim.snapshots import module_cells, module_temps, system_values
 
 log = logging.getLogger("edge.sim.bms")
 
@@ -21,6 +21,20 @@ OP_DERATE, OP_CONNECT, OP_DISCONNECT, OP_ENABLE, OP_DISABLE = 1, 2, 3, 4, 5
 OP_MODULE_BYPASS, OP_MODULE_RETURN, OP_ALARM_RESET, OP_BALANCING = 6, 7, 8, 9
 ACK_DONE, ACK_UNSUPPORTED, ACK_INVALID_TARGET = 0, 2, 3
 DIS_RSN_FAULT = 1
+
+# The reference protocol's pack signals for each model field (edge/protocols/reference.toml).
+SYSTEM_STATUS_SIGNALS = {
+    "soc_pct": "SysSoC",
+    "soh_pct": "SysSoH",
+    "voltage_v": "SysVoltage",
+    "current_a": "SysCurrent",
+}
+SYSTEM_LIMIT_SIGNALS = {
+    "charge_limit_a": "SysChaLimit",
+    "discharge_limit_a": "SysDisLimit",
+    "charge_limit_kw": "SysChaPower",
+    "discharge_limit_kw": "SysDisPower",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,24 +130,9 @@ class SimBms:
 
     def _system_frames(self) -> list[OutFrame]:
         """The BMS master's view of the whole system: the connected strings together."""
-        plant = self.plant
-        closed = plant.connected()
-        volts = max((s.voltage() for s in closed), default=0.0)
-        charge = sum(s.charge_limit_a for s in closed)
-        discharge = sum(s.discharge_limit_a for s in closed)
-        soh = min(m.soh for s in plant.strings for m in s.modules)
-        status = {
-            "SysSoC": round(plant.soc() * 100, 1),
-            "SysSoH": round(soh * 100, 1),
-            "SysVoltage": round(volts, 1),
-            "SysCurrent": round(sum(s.current_a for s in plant.strings), 1),
-        }
-        limits = {
-            "SysChaLimit": round(charge, 1),
-            "SysDisLimit": round(discharge, 1),
-            "SysChaPower": round(charge * volts / 1000, 1),
-            "SysDisPower": round(discharge * volts / 1000, 1),
-        }
+        values = system_values(self.plant)
+        status = {signal: values[field] for field, signal in SYSTEM_STATUS_SIGNALS.items()}
+        limits = {signal: values[field] for field, signal in SYSTEM_LIMIT_SIGNALS.items()}
         return [self._frame("SYS_STATUS", 0, 0, status), self._frame("SYS_LIMITS", 0, 0, limits)]
 
     def _frame(self, name: str, string: int, module: int, values: dict[str, float]) -> OutFrame:

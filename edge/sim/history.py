@@ -27,7 +27,7 @@ from edge.sim.history_commands import HistoryCommander
 from edge.sim.history_events import EventWatch
 from edge.sim.incidents import Change, IncidentPlan, history_incidents
 from edge.sim.runner import plant_for, scheduled_kw
-from edge.sim.snapshots import module_snapshot, string_snapshot
+from edge.sim.snapshots import module_snapshot, string_snapshot, system_snapshot
 from edge.site import SiteFile
 
 log = logging.getLogger("edge.history")
@@ -115,6 +115,7 @@ class HistoryGenerator:
                     if m.comms_ok
                 ],
                 strings=[string_snapshot(ts, s) for s in self.plant.strings],
+                systems=[system_snapshot(ts, self.plant)],
                 events=events,
             )
             ts += self.span.period_s

@@ -6,7 +6,7 @@ carry, at the same resolution, as the edge's own snapshots (a test holds them to
 """
 
 from edge.can.assemble import Snapshot
-from edge.sim.plant import SimModule, SimString
+from edge.sim.plant import Plant, SimModule, SimString
 
 STATUS_VALID = 0b11  # MOD_FLAGS.ModStatus: the BMU's readings are valid and it is running
 
@@ -65,3 +65,27 @@ def string_values(string: SimString) -> dict[str, float]:
 def string_snapshot(ts: float, string: SimString) -> Snapshot:
     """One string's sample at `ts`."""
     return Snapshot(ts, string.index, 0, string_values(string), (), (), 0)
+
+
+def system_values(plant: Plant) -> dict[str, float]:
+    """The BMS master's view of the whole system (the connected strings together), as its
+    status and limit frames carry it."""
+    closed = plant.connected()
+    volts = max((s.voltage() for s in closed), default=0.0)
+    charge = sum(s.charge_limit_a for s in closed)
+    discharge = sum(s.discharge_limit_a for s in closed)
+    return {
+        "soc_pct": round(plant.soc() * 100, 1),
+        "soh_pct": round(min(m.soh for s in plant.strings for m in s.modules) * 100, 1),
+        "voltage_v": round(volts, 1),
+        "current_a": round(sum(s.current_a for s in plant.strings), 1),
+        "charge_limit_a": round(charge, 1),
+        "discharge_limit_a": round(discharge, 1),
+        "charge_limit_kw": round(charge * volts / 1000, 1),
+        "discharge_limit_kw": round(discharge * volts / 1000, 1),
+    }
+
+
+def system_snapshot(ts: float, plant: Plant) -> Snapshot:
+    """The system's sample at `ts` (string 0, module 0, as the edge keys the pack)."""
+    return Snapshot(ts, 0, 0, system_values(plant), (), (), 0)

@@ -17,7 +17,7 @@ from edge.sim.faults import apply_fault
 from edge.sim.history import STEP_S, HistoryGenerator, Span
 from edge.sim.incidents import history_incidents
 from edge.sim.plant import Plant, PlantSpec
-from edge.sim.snapshots import module_snapshot, string_snapshot
+from edge.sim.snapshots import module_snapshot, string_snapshot, system_snapshot
 from edge.site import SiteFile, load_site_file
 from tests.edge_process import REFERENCE_MAPPING, REFERENCE_POLICY, write_site_file
 
@@ -73,7 +73,7 @@ def assembled(protocol: Protocol, bms: SimBms, ts: float) -> dict[tuple[int, int
         assert decoded is not None
         assembler.add(decoded)
     output = assembler.flush(ts + 2.0)
-    return {(s.string, s.module): s for s in output.modules + output.strings}
+    return {(s.string, s.module): s for s in output.modules + output.strings + output.systems}
 
 
 def test_snapshots_are_what_the_edge_assembles_from_the_bms_frames(protocol: Protocol) -> None:
@@ -86,7 +86,8 @@ def test_snapshots_are_what_the_edge_assembles_from_the_bms_frames(protocol: Pro
     from_frames = assembled(protocol, bms, 100.0)
     made = [module_snapshot(100.0, s, m) for s in plant.strings for m in s.modules]
     made += [string_snapshot(100.0, s) for s in plant.strings]
-    assert len(made) == len(from_frames) == 2 * 3 + 2
+    made += [system_snapshot(100.0, plant)]
+    assert len(made) == len(from_frames) == 2 * 3 + 2 + 1
     for snapshot in made:
         edge = from_frames[(snapshot.string, snapshot.module)]
         assert snapshot.cell_v == pytest.approx(edge.cell_v, abs=1e-9)
