@@ -19,11 +19,8 @@ from app.api.schemas import (
     AlarmOut,
     IsolationOut,
     LatestOut,
-    ModuleLatest,
-    ModuleOut,
     SiteOut,
     StringLatest,
-    StringOut,
     SystemLatest,
 )
 from app.auth.dependencies import Acknowledger, Viewer
@@ -34,7 +31,7 @@ from app.fleet.access import VisibleSite, VisibleSiteKey
 from app.fleet.overview import site_overviews
 from app.isolations.repository import recent_isolations
 from app.kpis.report import KpiReport, kpi_report
-from app.sites.listing import list_modules, list_strings
+from app.sites.listing import ModuleListing, StringListing, list_modules, list_strings
 from app.telemetry.latest import site_latest
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -65,11 +62,11 @@ async def site(site: VisibleSite) -> SiteOut:
 @router.get("/sites/{code}/strings", responses=NotFound)
 async def strings(
     session: SessionDep, site: VisibleSiteKey, limit: Limit = 100, cursor: Cursor = None
-) -> Page[StringOut]:
+) -> Page[StringListing]:
     """A site's strings by number."""
     after = decode_cursor(cursor, int)[0] if cursor else 0
     found = await list_strings(session, site.id, after=after, limit=limit + 1)
-    return page([StringOut.model_validate(s) for s in found], limit, lambda s: (s.string,))
+    return page(found, limit, lambda s: (s.string,))
 
 
 @router.get("/sites/{code}/modules", responses=NotFound)
@@ -79,11 +76,11 @@ async def modules(
     string: Annotated[int | None, Query(ge=1, le=255)] = None,
     limit: Limit = 500,
     cursor: Cursor = None,
-) -> Page[ModuleOut]:
+) -> Page[ModuleListing]:
     """A site's modules (or one string's), by id."""
     after = decode_cursor(cursor, int)[0] if cursor else 0
     found = await list_modules(session, site.id, string=string, after=after, limit=limit + 1)
-    return page([ModuleOut.model_validate(m) for m in found], limit, lambda m: (m.module_id,))
+    return page(found, limit, lambda m: (m.module_id,))
 
 
 @router.get("/sites/{code}/latest", responses=NotFound)
@@ -94,7 +91,7 @@ async def latest(session: SessionDep, site: VisibleSite) -> LatestOut:
         site=SiteOut.of(site, datetime.now(UTC)),
         system=None if state.system is None else SystemLatest.model_validate(state.system),
         strings=[StringLatest.model_validate(r) for r in state.racks],
-        modules=[ModuleLatest.model_validate(m) for m in state.modules],
+        modules=state.modules,
     )
 
 

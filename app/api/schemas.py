@@ -10,6 +10,7 @@ from app.alarms.queries import AlarmView
 from app.fleet.overview import SiteOverview
 from app.isolations.repository import IsolationView
 from app.telemetry.fields import STRING_MEASURES, SYSTEM_MEASURES, Measure
+from app.telemetry.latest import ModuleState
 from app.telemetry.sign import CONVENTION
 
 
@@ -63,35 +64,6 @@ class SiteOut(BaseModel):
         )
 
 
-class StringOut(BaseModel):
-    """A string (rack) of modules in series with its own contactors."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    string: int
-    name: str
-    modules: int
-    max_charge_a: float
-    max_discharge_a: float
-    capacity_ah: float
-
-
-class ModuleOut(BaseModel):
-    """A module: its place, make-up and identity."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    module_id: int
-    string: int
-    position: int
-    serial: str | None
-    cell_count: int
-    temp_count: int
-    chemistry: str
-    capacity_ah: float
-    firmware: str | None
-
-
 class StringLatestKey(BaseModel):
     """A string and its ratings; its last reported values come from the field table."""
 
@@ -140,27 +112,6 @@ else:
     )
 
 
-class ModuleLatest(BaseModel):
-    """A module's last reported state."""
-
-    model_config = ConfigDict(from_attributes=True)  # read from the latest-state rows
-
-    string: int
-    position: int
-    module_id: int
-    ts: datetime | None
-    soc_pct: float | None
-    soh_pct: float | None
-    cell_v_min: float | None
-    cell_v_max: float | None
-    cell_v_avg: float | None
-    spread_mv: float | None
-    temp_c_max: float | None
-    fault_bits: int | None
-    balancing: int | None
-    quality: int | None
-
-
 class LatestOut(BaseModel):
     """A site's latest state as one snapshot (not paged, so it stays consistent)."""
 
@@ -169,7 +120,7 @@ class LatestOut(BaseModel):
         default=None, description="pack-level values; null when the site never sent any"
     )
     strings: list[StringLatest]
-    modules: list[ModuleLatest]
+    modules: list[ModuleState]
 
 
 class AlarmOut(BaseModel):

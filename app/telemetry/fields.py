@@ -64,6 +64,7 @@ STRING_MEASURES: tuple[Measure, ...] = (
     Measure("soc_pct", "float4", 0, 100, "%"),
     Measure("soh_pct", "float4", 0, 100, "%", latest=False),
     Measure("contactor_closed", "bool"),
+    # The derate state: the charge/discharge current limits the string enforces now.
     Measure("charge_limit_a", "float4", 0, 10000, "A"),
     Measure("discharge_limit_a", "float4", 0, 10000, "A"),
     Measure("insulation_kohm", "float4", 0, 1e6, "kΩ"),
