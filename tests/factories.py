@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.sites.models import Module, Rack
 from app.sites.schemas import SiteConfig
 from app.sites.service import AppliedSite, apply_site_config, create_edge_device
-from app.telemetry.schemas import ModuleSampleRow
+from app.telemetry.schemas import ModuleSampleRow, RackSampleRow
 
 _site_numbers = itertools.count(1)
 
@@ -40,6 +40,34 @@ def site_config(**overrides: Any) -> SiteConfig:
 async def make_site(session: AsyncSession, **overrides: Any) -> AppliedSite:
     """A site with its strings and modules, created through the registry service."""
     return await apply_site_config(session, config=site_config(**overrides))
+
+
+def rack_sample(rack_id: int, ts: datetime, **overrides: Any) -> RackSampleRow:
+    """A plausible string sample in storage form (closed, idle, 800 V); values exact in REAL."""
+    values: dict[str, Any] = {
+        "rack_id": rack_id,
+        "ts": ts,
+        "voltage_v": 800.0,
+        "current_a": 0.0,
+        "power_kw": 0.0,
+        "soc_pct": 50.0,
+        "soh_pct": 98.0,
+        "contactor_closed": True,
+        "n_mod_connected": 3,
+        "n_mod_bypassed": 0,
+        "insulation_kohm": 5000.0,
+        "charge_limit_a": 140.0,
+        "discharge_limit_a": 140.0,
+        "energy_charged_kwh": 1.0,
+        "energy_discharged_kwh": 1.0,
+        "cell_v_min": 3.3,
+        "cell_v_max": 3.31,
+        "status_bits": 0,
+        "fault_bits": 0,
+        "disable_reason": None,
+        "quality": 0,
+    }
+    return RackSampleRow(**(values | overrides))
 
 
 def module_sample(

@@ -11,36 +11,15 @@ from app.telemetry.repository import copy_module_samples, copy_rows
 from app.telemetry.rollups import MODULES, RACKS, mark_dirty, roll_up
 from app.telemetry.sample_store import module_stream, upsert_latest, write_samples
 from app.telemetry.schemas import RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES, RackSampleRow
-from tests.factories import make_site, module_ids, module_sample
+from tests.factories import make_site, module_ids, module_sample, rack_sample
 
 T0 = datetime(2026, 11, 19, 0, 0, 0, tzinfo=UTC)
 
 
 def rack_row(rack_id: int, ts: datetime, spread_mv: float, current: float) -> RackSampleRow:
     """A string sample with a given cell spread and current."""
-    return RackSampleRow(
-        rack_id=rack_id,
-        ts=ts,
-        voltage_v=800.0,
-        current_a=current,
-        power_kw=current * 0.8,
-        soc_pct=50.0,
-        soh_pct=98.0,
-        contactor_closed=True,
-        n_mod_connected=3,
-        n_mod_bypassed=0,
-        insulation_kohm=5000.0,
-        charge_limit_a=140.0,
-        discharge_limit_a=140.0,
-        energy_charged_kwh=1.0,
-        energy_discharged_kwh=1.0,
-        cell_v_min=3.3,
-        cell_v_max=round(3.3 + spread_mv / 1000, 4),
-        status_bits=0,
-        fault_bits=0,
-        disable_reason=0,
-        quality=0,
-    )
+    spread = {"cell_v_max": round(3.3 + spread_mv / 1000, 4)}
+    return rack_sample(rack_id, ts, current_a=current, power_kw=current * 0.8, **spread)
 
 
 async def test_short_range_reads_raw_and_keeps_gaps(session: AsyncSession) -> None:

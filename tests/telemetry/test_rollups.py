@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.telemetry.repository import copy_module_samples, copy_rows
 from app.telemetry.retention import apply_retention
 from app.telemetry.rollups import CLAIM, MODULES, RACKS, mark_dirty, roll_up
-from app.telemetry.schemas import RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES, RackSampleRow
-from tests.factories import make_site, module_ids, module_sample
+from app.telemetry.schemas import RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES
+from tests.factories import make_site, module_ids, module_sample, rack_sample
 
 T0 = datetime(2026, 11, 20, 10, 0, 0, tzinfo=UTC)
 LATER = T0 + timedelta(hours=1)
@@ -208,28 +208,14 @@ async def test_string_rollup_keeps_the_energy_balance_across_a_counter_reset(
         (50, 52.0, 1.0, 0.25),
     ]
     rows = [
-        RackSampleRow(
-            rack_id=rack_id,
-            ts=T0 + timedelta(seconds=s),
-            voltage_v=800.0,
+        rack_sample(
+            rack_id,
+            T0 + timedelta(seconds=s),
             current_a=50.0,
             power_kw=40.0,
             soc_pct=soc,
-            soh_pct=98.0,
-            contactor_closed=True,
-            n_mod_connected=3,
-            n_mod_bypassed=0,
-            insulation_kohm=5000.0,
-            charge_limit_a=140.0,
-            discharge_limit_a=140.0,
             energy_charged_kwh=charged,
             energy_discharged_kwh=discharged,
-            cell_v_min=3.3,
-            cell_v_max=3.31,
-            status_bits=0,
-            fault_bits=0,
-            disable_reason=None,
-            quality=0,
         )
         for s, soc, charged, discharged in readings
     ]
