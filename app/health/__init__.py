@@ -1,1 +1,1 @@
-"""Liveness and readiness probes."""
+"""Health: the app's liveness and readiness probes, and the battery's (weak cells, trends)."""
