@@ -27,12 +27,15 @@ LOAD = [cells({2: -0.030}), cells({2: -0.025, 5: 0.004}), cells({2: -0.040})]
 REST = [cells({7: -0.006}), cells({})]
 
 
-async def stored_scores(session: AsyncSession, module_id: int) -> tuple[object, ...]:
+async def stored_scores(
+    session: AsyncSession, module_id: int
+) -> tuple[int, int, list[float], list[float]]:
     row = await session.execute(
         text("SELECT load_samples, rest_samples, load_score, rest_score FROM cell_score_1d "
              "WHERE module_id = :m AND day = :d"), {"m": module_id, "d": DAY0},
     )  # fmt: skip
-    return tuple(row.one())
+    n_load, n_rest, load, rest = row.one()
+    return n_load, n_rest, load, rest
 
 
 def mean_scores(samples: list[list[float]]) -> list[float]:
