@@ -65,10 +65,8 @@ async def score_site_days(
     days = await pending_days(session, site_id=site_id, now=now, limit=limit)
     for day in days:
         await score_day(session, site_id=site_id, day=day)
-        scores = await window_scores(
-            session, site_id=site_id, last=day, window_days=settings.window_days
-        )
-        entries = rank_cells(scores.keys, scores.load, scores.rest, scores.days, settings)
+        scores = await window_scores(session, site_id=site_id, last=day, settings=settings)
+        entries = rank_cells(scores.keys, scores.regimes, scores.days, settings)
         await store_watch(session, site_id=site_id, day=day, entries=entries)
         await session.execute(MARK_DONE, {"site_id": site_id, "day": day})
     return len(days)

@@ -10,7 +10,8 @@ from app.core.models import Base, created_at_column
 
 
 class CellScoreDay(Base):
-    """One module's day: each cell's mean robust deviation under load and at rest.
+    """One module's day: each cell's mean robust deviation under load and at rest, and its
+    apparent self-discharge from balancing duty.
 
     Arrays hold one value per cell (index 0 is cell 1); a regime with no usable sample that day
     (none under load, or all balancing or isolated) is NULL.
@@ -26,6 +27,8 @@ class CellScoreDay(Base):
     rest_samples: Mapped[int] = mapped_column(Integer)
     load_score: Mapped[list[float] | None] = mapped_column(ARRAY(REAL))
     rest_score: Mapped[list[float] | None] = mapped_column(ARRAY(REAL))
+    # apparent self-discharge above the module's typical cell, from balancing duty (mA)
+    leak_ma: Mapped[list[float]] = mapped_column(ARRAY(REAL))
 
 
 class CellWatchDay(Base):

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.health.models import CellWatchDay
 from app.health.trend import Matrix, Vector
-from app.health.watchlist import CellKey, WatchEntry
+from app.health.watchlist import LEAK, LOAD, REGIMES, REST, CellKey, WatchEntry, WatchSettings
 
 WINDOW_SCORES = text("""
-SELECT d.module_id, m.cell_count, d.day, d.load_score, d.rest_score
+SELECT d.module_id, m.cell_count, d.day, d.load_score, d.rest_score, d.leak_ma
 FROM cell_score_1d d JOIN module m ON m.id = d.module_id JOIN rack r ON r.id = m.rack_id
 WHERE r.site_id = :site_id AND d.day >= :first AND d.day <= :last
 ORDER BY d.module_id, d.day
@@ -21,18 +21,18 @@ ORDER BY d.module_id, d.day
 
 @dataclass(frozen=True)
 class WindowScores:
-    """A site's cell scores over a window: one row per cell, one column per day."""
+    """A site's cell scores over a window: per regime one row per cell, one column per day."""
 
     keys: list[CellKey]
-    load: Matrix
-    rest: Matrix
+    regimes: dict[str, Matrix]
     days: Vector  # day numbers from the window's first day
 
 
 async def window_scores(
-    session: AsyncSession, *, site_id: int, last: datetime, window_days: int
+    session: AsyncSession, *, site_id: int, last: datetime, settings: WatchSettings
 ) -> WindowScores:
-    """The scores of the `window_days` days ending with `last` (NaN where none was stored)."""
+    """The scores of the window's days ending with `last` (NaN where none was stored)."""
+    window_days = settings.window_days
     first = last - timedelta(days=window_days - 1)
     result = await session.execute(
         WINDOW_SCORES, {"site_id": site_id, "first": first, "last": last}
@@ -44,15 +44,15 @@ async def window_scores(
         if module_id not in rows_of:
             rows_of[module_id] = len(keys)
             keys.extend(CellKey(module_id, cell) for cell in range(1, cell_count + 1))
-    load = np.full((len(keys), window_days), np.nan)
-    rest = np.full((len(keys), window_days), np.nan)
-    for module_id, cell_count, day, load_score, rest_score in rows:
+    regimes = {name: np.full((len(keys), window_days), np.nan) for name in REGIMES}
+    for module_id, cell_count, day, load_score, rest_score, leak_ma in rows:
         start, column = rows_of[module_id], (day - first).days
-        for matrix, scores in ((load, load_score), (rest, rest_score)):
+        leak = [None if v is None else v / settings.leak_unit_ma for v in leak_ma]
+        for name, scores in ((LOAD, load_score), (REST, rest_score), (LEAK, leak)):
             if scores is not None:
                 values = [np.nan if s is None else s for s in scores[:cell_count]]
-                matrix[start : start + len(values), column] = values
-    return WindowScores(keys, load, rest, np.arange(window_days, dtype=np.float64))
+                regimes[name][start : start + len(values), column] = values
+    return WindowScores(keys, regimes, np.arange(window_days, dtype=np.float64))
 
 
 async def store_watch(

@@ -1,10 +1,11 @@
 """The weak-cell watch list: rank cells by how fast they leave their module, per regime.
 
-Input is each cell's daily score (mean robust deviation, see robust.py) under load and at rest
-over a window of days. A healthy cell may sit permanently a little out of the pack (a slightly
-higher resistance from the factory); a weak cell moves. So the ranking score is the rise of the
-Theil-Sen trend line across the window, in module spreads, taken from whichever regime rises
-most; the CUSUM over the window's first-week baseline is kept as evidence.
+Input is each cell's daily score over a window of days in three regimes: the mean robust
+deviation (see robust.py) under load and at rest, and the apparent self-discharge from
+balancing duty in units of `leak_unit_ma`. A healthy cell may sit permanently a little out of
+the pack (a slightly higher resistance from the factory); a weak cell moves. So the ranking
+score is the rise of the Theil-Sen trend line across the window, taken from whichever regime
+rises most; the CUSUM over the window's first-week baseline is kept as evidence.
 """
 
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ import numpy as np
 
 from app.health.trend import Matrix, Vector, baseline_levels, cusum_high, theil_sen_slopes
 
-LOAD, REST = "load", "rest"
+LOAD, REST, LEAK = "load", "rest", "leak"
+REGIMES = (LOAD, REST, LEAK)
 CHUNK_ROWS = 2048  # pairwise slopes take rows x days^2 floats: bound the memory per step
 
 
@@ -27,6 +29,7 @@ class WatchSettings:
     cusum_slack: float = 0.5  # module spreads a day a score may wander without accumulating
     alarm_score: float = 3.0  # a rise of this many module spreads is worth an alarm
     keep: int = 50  # entries stored per site and day
+    leak_unit_ma: float = 10.0  # apparent leakage counts one score unit per this many mA
 
     def __post_init__(self) -> None:
         if not 2 <= self.min_days <= self.window_days:
@@ -48,7 +51,7 @@ class WatchEntry:
     module_id: int
     cell: int
     score: float  # the trend's rise across the window, in module spreads
-    regime: str  # "load" or "rest": where the rise is steepest
+    regime: str  # "load", "rest" or "leak": where the rise is steepest
     slope_per_day: float
     cusum: float
     level: float  # the latest day's score in that regime
@@ -89,10 +92,10 @@ def _latest(scores: Matrix) -> Vector:
 
 
 def rank_cells(
-    keys: list[CellKey], load: Matrix, rest: Matrix, days: Vector, settings: WatchSettings
+    keys: list[CellKey], regimes: dict[str, Matrix], days: Vector, settings: WatchSettings
 ) -> list[WatchEntry]:
     """The `settings.keep` cells with the highest score, highest first (ties by place)."""
-    trends = {LOAD: regime_trend(load, days, settings), REST: regime_trend(rest, days, settings)}
+    trends = {name: regime_trend(scores, days, settings) for name, scores in regimes.items()}
     entries = []
     for row, key in enumerate(keys):
         picked = max(

@@ -1,4 +1,5 @@
-"""Battery health: daily per-cell deviation scores, the daily weak-cell watch list, job progress.
+"""Battery health: daily per-cell deviation scores and apparent leakage, the daily weak-cell
+watch list, and the health job's progress.
 
 Revision ID: 0015
 Revises: 0014
@@ -34,6 +35,7 @@ def upgrade() -> None:
         sa.Column("rest_samples", sa.Integer(), nullable=False),
         sa.Column("load_score", postgresql.ARRAY(sa.REAL()), nullable=True),
         sa.Column("rest_score", postgresql.ARRAY(sa.REAL()), nullable=True),
+        sa.Column("leak_ma", postgresql.ARRAY(sa.REAL()), nullable=False),
         fk("cell_score_1d", "module_id", "module"),
         sa.PrimaryKeyConstraint("module_id", "day", name=op.f("pk_cell_score_1d")),
     )

@@ -123,3 +123,22 @@ async def test_a_site_held_by_another_process_is_skipped(
     freed = await score_site_days(session, site_id=site.site_id, now=now,
                                   settings=WatchSettings())  # fmt: skip
     assert (held, freed) == (0, 1)
+
+
+async def test_apparent_leakage_is_the_bleed_current_times_the_missing_duty(
+    session: AsyncSession,
+) -> None:
+    """Cell 1 is never bled and cell 3 half the time while the rest bleed throughout: with the
+    0.2 A resistor cell 1 leaks 200 mA more than the module's typical cell, cell 3 100 mA."""
+    site = await make_site(session)
+    module_id = (await module_ids(session, site))[0]
+    everyone_but_1 = (1 << 16) - 1 - 1
+    bits = [everyone_but_1, everyone_but_1 - 0b100, everyone_but_1, everyone_but_1 - 0b100]
+    rows = [module_sample(module_id, DAY0 + timedelta(hours=h + 1), BASE, current_a=-10.0,
+                          balancing=b) for h, b in enumerate(bits)]  # fmt: skip
+    await copy_module_samples(session, rows)
+    await score_day(session, site_id=site.site_id, day=DAY0)
+    leak = (await session.execute(
+        text("SELECT leak_ma FROM cell_score_1d WHERE module_id = :m"), {"m": module_id}
+    )).scalar_one()  # fmt: skip
+    assert leak == pytest.approx([200.0, 0.0, 100.0] + [0.0] * 13)

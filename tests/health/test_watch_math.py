@@ -95,7 +95,7 @@ def cells_matrix() -> tuple[list[CellKey], np.ndarray, np.ndarray, np.ndarray]:
 
 def test_a_rising_cell_outranks_one_that_is_far_out_but_steady() -> None:
     keys, load, rest, days = cells_matrix()
-    ranked = rank_cells(keys, load, rest, days, WatchSettings())
+    ranked = rank_cells(keys, {LOAD: load, REST: rest}, days, WatchSettings())
     assert [(e.cell, e.regime) for e in ranked[:2]] == [(3, LOAD), (4, REST)]
     assert ranked[0].score == pytest.approx(0.2 * 20)
     assert ranked[0].level == pytest.approx(0.7 + 0.2 * 20)
@@ -105,8 +105,8 @@ def test_a_rising_cell_outranks_one_that_is_far_out_but_steady() -> None:
 def test_ranking_does_not_depend_on_row_order_and_keeps_the_top() -> None:
     keys, load, rest, days = cells_matrix()
     order = [2, 0, 3, 1]
-    first = rank_cells(keys, load, rest, days, WatchSettings(keep=3))
-    second = rank_cells([keys[i] for i in order], load[order], rest[order], days,
+    first = rank_cells(keys, {LOAD: load, REST: rest}, days, WatchSettings(keep=3))
+    second = rank_cells([keys[i] for i in order], {LOAD: load[order], REST: rest[order]}, days,
                         WatchSettings(keep=3))  # fmt: skip
     assert first == second
     assert len(first) == 3
@@ -116,6 +116,6 @@ def test_too_few_days_give_no_entry() -> None:
     keys, load, rest, days = cells_matrix()
     load[:, 5:] = np.nan
     rest[:, 5:] = np.nan
-    assert rank_cells(keys, load, rest, days, WatchSettings()) == []
+    assert rank_cells(keys, {LOAD: load, REST: rest}, days, WatchSettings()) == []
     with pytest.raises(ValueError, match="min_days"):
         WatchSettings(min_days=30)
