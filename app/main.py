@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.alarms.routes import router as alarms_router
+from app.api.health import router as api_health_router
 from app.api.routes import router as api_router
 from app.api.telemetry import router as telemetry_router
 from app.auth.dependencies import NotSignedInError, require
@@ -38,6 +39,7 @@ from app.web.assets import router as assets_router
 from app.web.commands import router as web_commands_router
 from app.web.faults import router as faults_router
 from app.web.fleet import router as fleet_router
+from app.web.health import router as web_health_router
 from app.web.site import router as site_router
 
 # Routers that check access route by route: probes and login (open), ingest and the edge's
@@ -46,7 +48,8 @@ OWN_ACCESS_ROUTERS = (health_router, auth_router, ingest_router, commands_router
 # Everything a person sees needs a signed-in user; what they may change, a role (per route).
 SIGNED_IN_ROUTERS = (live_router, fleet_router, site_router, assets_router, faults_router,
                      web_commands_router, alarms_router, kpis_router, api_router,
-                     telemetry_router, admin_router)  # fmt: skip
+                     telemetry_router, admin_router, api_health_router,
+                     web_health_router)  # fmt: skip
 
 
 GC_THRESHOLDS = (50_000, 10, 10)

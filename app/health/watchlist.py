@@ -16,6 +16,7 @@ from app.health.trend import Matrix, Vector, baseline_levels, cusum_high, theil_
 
 LOAD, REST, LEAK = "load", "rest", "leak"
 REGIMES = (LOAD, REST, LEAK)
+LEVEL_REGIMES = (LEAK,)  # ranked by their recent level, the others by their trend
 CHUNK_ROWS = 2048  # pairwise slopes take rows x days^2 floats: bound the memory per step
 
 
@@ -50,7 +51,7 @@ class WatchEntry:
 
     module_id: int
     cell: int
-    score: float  # the trend's rise across the window, in module spreads
+    score: float  # the trend's rise across the window (leak: the recent level), in units
     regime: str  # "load", "rest" or "leak": where the rise is steepest
     slope_per_day: float
     cusum: float
@@ -62,25 +63,37 @@ class WatchEntry:
 class RegimeTrend:
     """Per cell, one regime's trend figures over the window."""
 
-    rise: Vector
+    score: Vector  # what ranks: the trend's rise, or the recent level for a level regime
     slope: Vector
     cusum: Vector
     level: Vector
     days: Vector
 
 
-def regime_trend(scores: Matrix, days: Vector, settings: WatchSettings) -> RegimeTrend:
-    """Theil-Sen rise, CUSUM and latest level per cell; NaN rise with too few days."""
+def regime_trend(
+    scores: Matrix, days: Vector, settings: WatchSettings, *, by_level: bool = False
+) -> RegimeTrend:
+    """Score, Theil-Sen slope, CUSUM and latest level per cell; NaN score with too few days.
+
+    The score is the rise of the trend across the window, or with `by_level` the median of the
+    last `baseline_days` days (never below 0): apparent leakage matters by its size, and it
+    stops rising once the balancing cannot keep up with it any more.
+    """
     counts = (~np.isnan(scores)).sum(axis=1).astype(np.float64)
     slopes = np.concatenate(
         [theil_sen_slopes(scores[i : i + CHUNK_ROWS], days)
          for i in range(0, scores.shape[0], CHUNK_ROWS)] or [np.zeros(0)]
     )  # fmt: skip
     span = float(days[-1] - days[0]) if len(days) else 0.0
-    rise = np.where(counts >= settings.min_days, slopes * span, np.nan)
+    if by_level:
+        recent = baseline_levels(scores[:, -settings.baseline_days :], settings.baseline_days)
+        ranked = np.maximum(recent, 0.0)
+    else:
+        ranked = slopes * span
+    score = np.where(counts >= settings.min_days, ranked, np.nan)
     baseline = baseline_levels(scores, settings.baseline_days)
     cusum = cusum_high(scores, np.nan_to_num(baseline, nan=0.0), settings.cusum_slack)
-    return RegimeTrend(rise, slopes, cusum, _latest(scores), counts)
+    return RegimeTrend(score, slopes, cusum, _latest(scores), counts)
 
 
 def _latest(scores: Matrix) -> Vector:
@@ -95,19 +108,20 @@ def rank_cells(
     keys: list[CellKey], regimes: dict[str, Matrix], days: Vector, settings: WatchSettings
 ) -> list[WatchEntry]:
     """The `settings.keep` cells with the highest score, highest first (ties by place)."""
-    trends = {name: regime_trend(scores, days, settings) for name, scores in regimes.items()}
+    trends = {name: regime_trend(scores, days, settings, by_level=name in LEVEL_REGIMES)
+              for name, scores in regimes.items()}  # fmt: skip
     entries = []
     for row, key in enumerate(keys):
         picked = max(
-            ((name, t) for name, t in trends.items() if not np.isnan(t.rise[row])),
-            key=lambda item: item[1].rise[row],
+            ((name, t) for name, t in trends.items() if not np.isnan(t.score[row])),
+            key=lambda item: item[1].score[row],
             default=None,
         )
         if picked is None:
             continue
         name, trend = picked
         entries.append(
-            WatchEntry(key.module_id, key.cell, float(trend.rise[row]), name,
+            WatchEntry(key.module_id, key.cell, float(trend.score[row]), name,
                        float(trend.slope[row]), float(trend.cusum[row]),
                        float(trend.level[row]), int(trend.days[row]))
         )  # fmt: skip

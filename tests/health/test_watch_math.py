@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from app.health.robust import SCORE_CAP, deviation_scores, robust_scale
 from app.health.trend import cusum_high, theil_sen_slopes
-from app.health.watchlist import LOAD, REST, CellKey, WatchSettings, rank_cells
+from app.health.watchlist import LEAK, LOAD, REST, CellKey, WatchSettings, rank_cells
 
 volts = st.floats(min_value=2.5, max_value=3.65, allow_nan=False)
 modules = st.lists(volts, min_size=3, max_size=24)
@@ -119,3 +119,15 @@ def test_too_few_days_give_no_entry() -> None:
     assert rank_cells(keys, {LOAD: load, REST: rest}, days, WatchSettings()) == []
     with pytest.raises(ValueError, match="min_days"):
         WatchSettings(min_days=30)
+
+
+def test_apparent_leakage_ranks_by_its_recent_level_not_its_rise() -> None:
+    """A leak the balancing can no longer follow stops rising: its size still ranks it."""
+    days = np.arange(21, dtype=np.float64)
+    keys = [CellKey(1, 1), CellKey(1, 2)]
+    leak = np.vstack([np.full(21, 5.8), np.full(21, -2.0)])  # 58 mA flat; bled more than most
+    flat = np.full((2, 21), 0.5)
+    ranked = rank_cells(keys, {LOAD: flat, REST: flat, LEAK: leak}, days, WatchSettings())
+    assert (ranked[0].cell, ranked[0].regime) == (1, LEAK)
+    assert ranked[0].score == pytest.approx(5.8)
+    assert ranked[1].score == 0.0  # a cell bled more than its neighbours leaks nothing extra

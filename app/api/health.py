@@ -1,0 +1,68 @@
+"""REST API v1 for battery health: a site's weak-cell watch list, ranked, a page at a time."""
+
+from dataclasses import asdict
+from datetime import UTC, date, datetime, time
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from app.api.pagination import Cursor, Limit, Page, decode_cursor, page
+from app.core.db import SessionDep
+from app.core.errors import error_body
+from app.health.queries import WatchRow, latest_watch_day, watch_rows
+from app.health.watchlist import WatchSettings
+from app.sites.access import VisibleSiteKey
+
+router = APIRouter(prefix="/api/v1", tags=["health"])
+
+
+class WatchEntryOut(BaseModel):
+    """One cell on the watch list (definitions in docs/HEALTH.md and on the health page)."""
+
+    rank: int = Field(description="1 = the cell leaving its module fastest")
+    day: date = Field(description="the UTC day the list was computed for")
+    module_id: int
+    string: int
+    position: int = Field(description="the module's place in its string")
+    cell: int = Field(description="1-based cell number in the module")
+    score: float = Field(description="rise of the Theil-Sen trend over the window, in spreads")
+    regime: str = Field(description="'load' or 'rest': where the score rises most")
+    slope_per_day: float
+    cusum: float = Field(description="one-sided CUSUM over the window's first-week baseline")
+    level: float = Field(description="the latest day's deviation score in that regime")
+    days: int = Field(description="days with a score in the window")
+    alarm: bool = Field(description="score at or above the alarm level")
+
+    @classmethod
+    def of(cls, row: WatchRow, day: datetime, alarm_score: float) -> "WatchEntryOut":
+        """The API's view of a stored entry."""
+        return cls(day=day.date(), alarm=row.score >= alarm_score, **asdict(row))
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+@router.get("/sites/{code}/health/watchlist", responses={404: {}, 422: {}})
+async def watchlist(
+    session: SessionDep,
+    site: VisibleSiteKey,
+    day: Annotated[date | None, Query(description="UTC day; the latest ranked by default")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[WatchEntryOut]:
+    """A site's weak-cell watch list for a day, highest score first."""
+    latest = await latest_watch_day(session, site_id=site.id)
+    shown = _day_start(day) if day is not None else latest
+    if day is not None and (latest is None or _day_start(day) > latest):
+        ranked = latest.date().isoformat() if latest else "none yet"
+        details = [{"field": "query.day", "value": day.isoformat(),
+                    "message": f"not ranked yet (the latest ranked day: {ranked})"}]  # fmt: skip
+        raise HTTPException(422, error_body("validation_error", "the request is invalid", details))
+    if shown is None:
+        return Page[WatchEntryOut](items=[], next_cursor=None)
+    after = decode_cursor(cursor, int)[0] if cursor else 0
+    rows = await watch_rows(session, site_id=site.id, day=shown, after=after, limit=limit + 1)
+    alarm = WatchSettings().alarm_score
+    return page([WatchEntryOut.of(r, shown, alarm) for r in rows], limit, lambda e: (e.rank,))
