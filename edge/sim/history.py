@@ -20,6 +20,7 @@ from edge.journal import Journal
 from edge.policy import Policy
 from edge.policy_runner import PolicyRunner
 from edge.protocol import Protocol
+from edge.sim.ageing import Ageing, AgeingPlan
 from edge.sim.bms import SimBms
 from edge.sim.faults import Fault, apply_fault, clear_fault
 from edge.sim.history_commands import HistoryCommander
@@ -76,6 +77,7 @@ class HistoryGenerator:
             )
         )
         self.returns = 0
+        self.ageing = AgeingPlan([Ageing.parse(text) for text in site.simulator.ageing])
         if protocol.commands is None:
             raise ValueError(f"protocol {protocol.name} has no [commands]: no policy to run")
         self.commander = HistoryCommander(protocol.commands, self.bms, protocol.message("ACK"),
@@ -121,6 +123,7 @@ class HistoryGenerator:
         """Advance `dt` from `ts`: incidents due, plant, BMS and policy; the events seen."""
         self.now = ts
         self._incidents(ts)
+        self.ageing.apply(self.plant, (ts - self.span.start) / 86_400)
         setpoint = scheduled_kw(self.plant, self.site.simulator, ts)
         self.plant.step(dt, setpoint, now=ts)
         self.bms.evaluate()
