@@ -24,7 +24,7 @@ CHUNK_ROWS = 2048  # pairwise slopes take rows x days^2 floats: bound the memory
 class WatchSettings:
     """How the watch list is computed (defaults documented in docs/HEALTH.md)."""
 
-    window_days: int = 21  # the trend looks back this far (14-30 make sense)
+    window_days: int = 30  # the trend looks back this far (14-30 make sense)
     baseline_days: int = 7  # the window's first days set the CUSUM's reference level
     min_days: int = 7  # fewer scored days than this give no trend
     cusum_slack: float = 0.5  # module spreads a day a score may wander without accumulating
@@ -84,7 +84,12 @@ def regime_trend(
         [theil_sen_slopes(scores[i : i + CHUNK_ROWS], days)
          for i in range(0, scores.shape[0], CHUNK_ROWS)] or [np.zeros(0)]
     )  # fmt: skip
-    span = float(days[-1] - days[0]) if len(days) else 0.0
+    present = ~np.isnan(scores)
+    # the rise across the days each cell has, not the whole window: a young record is not
+    # stretched over days it never saw
+    first = np.where(present.any(axis=1), np.argmax(present, axis=1), 0)
+    last = scores.shape[1] - 1 - np.argmax(present[:, ::-1], axis=1) if scores.shape[1] else first
+    span = days[last] - days[first] if len(days) else np.zeros(scores.shape[0])
     if by_level:
         recent = baseline_levels(scores[:, -settings.baseline_days :], settings.baseline_days)
         ranked = np.maximum(recent, 0.0)

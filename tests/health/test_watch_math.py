@@ -118,7 +118,7 @@ def test_too_few_days_give_no_entry() -> None:
     rest[:, 5:] = np.nan
     assert rank_cells(keys, {LOAD: load, REST: rest}, days, WatchSettings()) == []
     with pytest.raises(ValueError, match="min_days"):
-        WatchSettings(min_days=30)
+        WatchSettings(min_days=31)
 
 
 def test_apparent_leakage_ranks_by_its_recent_level_not_its_rise() -> None:
@@ -131,3 +131,13 @@ def test_apparent_leakage_ranks_by_its_recent_level_not_its_rise() -> None:
     assert (ranked[0].cell, ranked[0].regime) == (1, LEAK)
     assert ranked[0].score == pytest.approx(5.8)
     assert ranked[1].score == 0.0  # a cell bled more than its neighbours leaks nothing extra
+
+
+def test_a_young_record_is_not_stretched_over_the_whole_window() -> None:
+    """Seven days rising 0.2 a day rise 1.2, not 0.2 x the window's 29 days."""
+    days = np.arange(30, dtype=np.float64)
+    young = np.full((1, 30), np.nan)
+    young[0, 23:] = 0.5 + 0.2 * np.arange(7)
+    flat = np.full((1, 30), np.nan)
+    (entry,) = rank_cells([CellKey(1, 1)], {LOAD: young, REST: flat}, days, WatchSettings())
+    assert entry.score == pytest.approx(1.2)
