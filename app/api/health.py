@@ -27,7 +27,7 @@ class WatchEntryOut(BaseModel):
     position: int = Field(description="the module's place in its string")
     cell: int = Field(description="1-based cell number in the module")
     score: float = Field(description="rise of the Theil-Sen trend over the window, in spreads")
-    regime: str = Field(description="'load' or 'rest': where the score rises most")
+    regime: str = Field(description="'load', 'rest' or 'leak' (apparent self-discharge)")
     slope_per_day: float
     cusum: float = Field(description="one-sided CUSUM over the window's first-week baseline")
     level: float = Field(description="the latest day's deviation score in that regime")

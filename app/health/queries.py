@@ -15,7 +15,7 @@ WHERE w.site_id = :site_id AND w.day = :day AND w.rank > :after
 ORDER BY w.rank LIMIT :limit
 """)
 SCORE_HISTORY = text("""
-SELECT d.day, d.load_score[:cell], d.rest_score[:cell] FROM cell_score_1d d
+SELECT d.day, d.load_score[:cell], d.rest_score[:cell], d.leak_ma[:cell] FROM cell_score_1d d
 WHERE d.module_id = :module_id AND d.day > :day - interval '30 days' AND d.day <= :day
 ORDER BY d.day
 """)
@@ -45,6 +45,7 @@ class ScorePoint:
     day: datetime
     load: float | None
     rest: float | None
+    leak_ma: float | None
 
 
 async def latest_watch_day(session: AsyncSession, *, site_id: int) -> datetime | None:

@@ -29,14 +29,16 @@ class WatchLine:
 
 
 def sparkline(history: list[ScorePoint], regime: str) -> str:
-    """SVG points for a cell's daily scores in one regime, scaled to the chart box."""
-    values = [p.load if regime == "load" else p.rest for p in history]
+    """SVG points for a cell's daily values in one regime, scaled to the chart box."""
+    values = [{"load": p.load, "rest": p.rest, "leak": p.leak_ma}[regime] for p in history]
     known = [(i, v) for i, v in enumerate(values) if v is not None]
     if len(known) < 2:
         return ""
     top = max(1.0, *(v for _, v in known))
+    bottom = min(0.0, *(v for _, v in known))
     step = CHART_W / max(len(values) - 1, 1)
-    return " ".join(f"{i * step:.1f},{CHART_H - v / top * CHART_H:.1f}" for i, v in known)
+    height = (top - bottom) / CHART_H
+    return " ".join(f"{i * step:.1f},{CHART_H - (v - bottom) / height:.1f}" for i, v in known)
 
 
 async def watch_lines(session: SessionDep, site_id: int, day: datetime) -> list[WatchLine]:
