@@ -41,6 +41,7 @@ class WatchEntryOut(BaseModel):
 
 
 def _day_start(day: date) -> datetime:
+    """The UTC midnight a day starts at (days are ranked in UTC)."""
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
