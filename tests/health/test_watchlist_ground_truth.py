@@ -13,6 +13,7 @@ same site must never score at or above the alarm level.
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,6 +119,11 @@ async def apparent_leak_ma(session: AsyncSession, module_id: int, cell: int) -> 
     return {(day - START).days: value for day, value in result}
 
 
+# Each test simulates 100 days of 1,024 cells and scores 60 of them: minutes on a loaded machine.
+SIMULATION_TIMEOUT_S = 1800
+
+
+@pytest.mark.timeout(SIMULATION_TIMEOUT_S)
 async def test_weak_cells_rank_top_five_weeks_before_the_bms_warns(session: AsyncSession) -> None:
     _, modules, truth, entries = await simulated_site(session, AGEINGS)
     found = {}
@@ -140,6 +146,7 @@ async def test_weak_cells_rank_top_five_weeks_before_the_bms_warns(session: Asyn
     assert mean_injected / 2 <= mean_estimate <= mean_injected * 2
 
 
+@pytest.mark.timeout(SIMULATION_TIMEOUT_S)
 async def test_a_healthy_history_raises_nothing_above_the_alarm_level(
     session: AsyncSession,
 ) -> None:
