@@ -8,48 +8,59 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.alarms.routes import router as alarms_router
+from app.api.commands import router as commands_router
 from app.api.health import router as api_health_router
+from app.api.ingest import router as ingest_router
+from app.api.probes import router as probes_router
 from app.api.routes import router as api_router
 from app.api.telemetry import router as telemetry_router
 from app.auth.dependencies import NotSignedInError, require
 from app.auth.permissions import Permission
-from app.auth.routes import not_signed_in
-from app.auth.routes import router as auth_router
-from app.commands.routes import router as commands_router
 from app.config import Settings, get_settings
 from app.core.db import create_engine, create_export_engine, create_sessionmaker, libpq_dsn
 from app.core.errors import install_error_handlers
 from app.core.headers import SecurityHeaders
-from app.core.jobs import Jobs
 from app.core.proxies import TrustedProxies
-from app.core.registry import ALL_MODELS
 from app.core.streams import DroppedStreamFilter, StreamGate
-from app.core.templating import create_templates
 from app.core.termination import on_termination
-from app.health.routes import router as health_router
-from app.ingest.routes import router as ingest_router
-from app.kpis.routes import router as kpis_router
+from app.jobs import Jobs
 from app.live.hub import LiveHub
-from app.live.routes import router as live_router
 from app.live.stamp import ArrivalStamp
+from app.models import ALL_MODELS
 from app.openapi import install_openapi
 from app.web.admin import router as admin_router
+from app.web.alarms import router as alarms_router
 from app.web.assets import router as assets_router
+from app.web.auth import not_signed_in
+from app.web.auth import router as auth_router
 from app.web.commands import router as web_commands_router
 from app.web.faults import router as faults_router
 from app.web.fleet import router as fleet_router
 from app.web.health import router as web_health_router
+from app.web.kpis import router as kpis_router
+from app.web.live import router as live_router
 from app.web.site import router as site_router
+from app.web.templating import create_templates
 
 # Routers that check access route by route: probes and login (open), ingest and the edge's
 # command endpoints (device tokens), the command API (roles).
-OWN_ACCESS_ROUTERS = (health_router, auth_router, ingest_router, commands_router)
+OWN_ACCESS_ROUTERS = (probes_router, auth_router, ingest_router, commands_router)
 # Everything a person sees needs a signed-in user; what they may change, a role (per route).
-SIGNED_IN_ROUTERS = (live_router, fleet_router, site_router, assets_router, faults_router,
-                     web_commands_router, alarms_router, kpis_router, api_router,
-                     telemetry_router, admin_router, api_health_router,
-                     web_health_router)  # fmt: skip
+SIGNED_IN_ROUTERS = (
+    live_router,
+    fleet_router,
+    site_router,
+    assets_router,
+    faults_router,
+    web_commands_router,
+    alarms_router,
+    kpis_router,
+    api_router,
+    telemetry_router,
+    admin_router,
+    api_health_router,
+    web_health_router,
+)
 
 
 GC_THRESHOLDS = (50_000, 10, 10)
@@ -97,9 +108,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     app.state.export_engine = create_export_engine(settings)
     app.state.export_sessionmaker = create_sessionmaker(app.state.export_engine)
-    app.state.export_gate = StreamGate(what="export", per_caller=settings.export_max_per_caller,
-                                       total=settings.export_max_concurrent,
-                                       settings_prefix="RIDETHROUGH_EXPORT")  # fmt: skip
+    app.state.export_gate = StreamGate(
+        what="export",
+        per_caller=settings.export_max_per_caller,
+        total=settings.export_max_concurrent,
+        settings_prefix="RIDETHROUGH_EXPORT",
+    )
     app.state.templates = create_templates(settings)
     app.state.live = LiveHub(libpq_dsn(settings))
     install_error_handlers(app)

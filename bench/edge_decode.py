@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from edge.assemble import Assembler
+from edge.can.assemble import Assembler
+from edge.can.decode import Frame, FrameDecoder
+from edge.can.protocol import Protocol, load_protocol
 from edge.counters import Counters
-from edge.decode import Frame, FrameDecoder
-from edge.protocol import Protocol, load_protocol
 from edge.sim.bms import SimBms
 from edge.sim.plant import Plant, PlantSpec
 

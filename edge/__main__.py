@@ -2,6 +2,10 @@
 
 import sys
 
-from edge.cli import main
+from edge import stop_request
+
+stop_request.catch_early()  # before the heavy imports below: a stop while starting is kept
+
+from edge.cli import main  # noqa: E402
 
 sys.exit(main())

@@ -1,4 +1,4 @@
-"""Edge command line: run, simulate, replay, backfill, check-config, spool."""
+"""Edge command line: run, simulate, replay, backfill, check-config, suggest-mapping, spool."""
 
 import argparse
 import logging
@@ -12,21 +12,23 @@ from typing import TypeVar
 
 import can
 
-from edge import spool_cli
+from edge import stop_request
 from edge.app import EdgeProcess
-from edge.backfill import backfill
-from edge.check_config import render_table
+from edge.can.check_config import render_table
+from edge.can.decode import Frame
+from edge.can.mapping import MappingError, is_site_file, read_toml
+from edge.can.mapping_warnings import warnings
+from edge.can.protocol import load_protocol
+from edge.can.sources import BusRecorder, bus_frames, log_frames, open_buses, to_message
 from edge.config import EdgeSettings
 from edge.counters import Counters
-from edge.decode import Frame
 from edge.dry_run import dry_run, summary
-from edge.mapping import MappingError, is_site_file, read_toml
-from edge.mapping_warnings import warnings
-from edge.protocol import load_protocol
+from edge.sim.backfill import backfill
 from edge.sim.faults import Fault
 from edge.sim.runner import Simulator
 from edge.site import SiteFileError, load_site_file
-from edge.sources import BusRecorder, bus_frames, log_frames, open_buses, to_message
+from edge.suggest import suggest_mapping
+from edge.uplink import spool_cli
 
 log = logging.getLogger("edge")
 Number = TypeVar("Number", int, float)
@@ -55,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "mapping", type=Path, help="mapping TOML file (names its DBC), or a site file"
     )
+    suggest = sub.add_parser(
+        "suggest-mapping", help="write a draft mapping for a vendor's DBC, KCD, SYM or ARXML"
+    )
+    suggest.add_argument("database", type=Path, help="the vendor's CAN database")
+    suggest.add_argument(
+        "--out", type=Path, help="write the draft to this .toml (default: print it)"
+    )
     run = sub.add_parser("run", help="collect from the site's CAN buses")
     run.add_argument("--config", type=Path, help="site file (default RIDETHROUGH_EDGE_SITE_CONFIG)")
     sim = sub.add_parser("simulate", help="simulated BMS + collector on a virtual bus")
@@ -77,10 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--config", type=Path, help="site file (default RIDETHROUGH_EDGE_SITE_CONFIG)"
     )
-    backfill.add_argument("--days", type=_bounded(int, 1, 365), default=30,
-                          help="days of history, 1 to 365 (default 30)")  # fmt: skip
-    backfill.add_argument("--period", type=_bounded(float, 60, 3600), default=300.0,
-                          help="seconds between samples, 60 to 3600 (default 300)")  # fmt: skip
+    backfill.add_argument(
+        "--days",
+        type=_bounded(int, 1, 365),
+        default=30,
+        help="days of history, 1 to 365 (default 30)",
+    )
+    backfill.add_argument(
+        "--period",
+        type=_bounded(float, 60, 3600),
+        default=300.0,
+        help="seconds between samples, 60 to 3600 (default 300)",
+    )
     replay = sub.add_parser("replay", help="collect from a recorded log and send it")
     replay.add_argument("file", type=Path, help="candump .log, .asc, .blf or .trc")
     replay.add_argument(
@@ -165,8 +182,7 @@ def replay(edge: EdgeProcess, path: Path, *, realtime: bool, zone: str | None = 
         edge.close()
     log.info("replayed %s: %s", path.name, edge.counters.snapshot())
     if not drained:
-        log.error("the backend did not confirm every batch; they stay in the spool")
-        return 1
+        return 1  # the spool keeps them (drain said how many)
     return 0
 
 
@@ -174,7 +190,10 @@ def dispatch(args: argparse.Namespace, settings: EdgeSettings) -> int:
     """Run the chosen sub-command."""
     offline = OFFLINE.get("dry-run" if args.command == "replay" and args.dry_run else args.command)
     if offline is not None:
-        return offline(args, settings)
+        # Offline commands stop the usual way; one asked to stop while starting does not run.
+        return (
+            STOPPED_WHILE_STARTING if stop_request.restore_defaults() else offline(args, settings)
+        )
     edge = EdgeProcess.from_settings(settings, args.config)
     if args.command == "simulate":
         configured = [Fault.parse(text) for text in edge.site.simulator.faults]
@@ -187,6 +206,23 @@ def dispatch(args: argparse.Namespace, settings: EdgeSettings) -> int:
 def check_config(args: argparse.Namespace, settings: EdgeSettings) -> int:
     """Print the mapping's signal table and warnings."""
     print(check(args.mapping))
+    return 0
+
+
+def suggest(args: argparse.Namespace, settings: EdgeSettings) -> int:
+    """Print or write a draft mapping for a database; never overwrite a mapping."""
+    out: Path | None = args.out
+    if out is not None and out.exists():
+        raise ValueError(
+            f"--out {out} exists; give a new file name (a draft never overwrites "
+            "a mapping you may have edited)"
+        )
+    text = suggest_mapping(args.database, out)
+    if out is None:
+        print(text, end="")
+        return 0
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}; read its GUESS and TODO comments, then: python -m edge check-config {out}")
     return 0
 
 
@@ -204,8 +240,13 @@ def replay_dry_run(args: argparse.Namespace, settings: EdgeSettings) -> int:
 
 def run_backfill(args: argparse.Namespace, settings: EdgeSettings) -> int:
     """Send a simulated history through ingest; print its end time."""
-    span = backfill(settings, args.config or settings.site_config, days=args.days,
-                    period_s=args.period, now=time.time())  # fmt: skip
+    span = backfill(
+        settings,
+        args.config or settings.site_config,
+        days=args.days,
+        period_s=args.period,
+        now=time.time(),
+    )
     if span is None:
         return 1
     # The history's end on stdout (the log goes to stderr): `make run` acknowledges the
@@ -214,9 +255,12 @@ def run_backfill(args: argparse.Namespace, settings: EdgeSettings) -> int:
     return 0
 
 
+STOPPED_WHILE_STARTING = 128 + 15  # the shell's code for a SIGTERM
+
 # Sub-commands that need no edge process (no buses, no uplink).
 OFFLINE: dict[str, Callable[[argparse.Namespace, EdgeSettings], int]] = {
     "check-config": check_config,
+    "suggest-mapping": suggest,
     "dry-run": replay_dry_run,
     "backfill": run_backfill,
     "spool": spool_cli.run,

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from app.config import get_settings
-from app.core.registry import metadata
+from app.models import metadata
 
 config = context.config
 if config.config_file_name and config.attributes.get("configure_logger", True):

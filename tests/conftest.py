@@ -7,6 +7,7 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from tests.db import drop_database, migrate, recreate_database
+from tests.edge_process import kill_leftover_edges
 from tests.server import LiveServer, live_server
 
 TEST_DB = "ridethrough_test"
@@ -34,8 +35,9 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """A session inside a transaction that is rolled back after the test."""
     async with engine.connect() as conn:
         transaction = await conn.begin()
-        session = AsyncSession(bind=conn, join_transaction_mode="create_savepoint",
-                               expire_on_commit=False)  # fmt: skip
+        session = AsyncSession(
+            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
         try:
             yield session
         finally:
@@ -48,3 +50,10 @@ def server(test_database_url: str) -> Iterator[LiveServer]:
     """A real backend process on the test database."""
     with live_server({"RIDETHROUGH_DATABASE_URL": test_database_url}) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def no_edge_outlives_its_test() -> Iterator[None]:
+    """A failed test's edge processes are killed, not left to load the machine for the rest."""
+    yield
+    kill_leftover_edges()

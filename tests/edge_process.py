@@ -7,6 +7,9 @@ from pathlib import Path
 
 from app.config import PROJECT_ROOT
 
+# Edge processes started by the running test (tests/conftest.py kills those left running).
+STARTED: list[subprocess.Popen[str]] = []
+
 REFERENCE_MAPPING = PROJECT_ROOT / "edge" / "protocols" / "reference.toml"
 OTHER_MAPPING = PROJECT_ROOT / "tests" / "protocols" / "other_vendor.toml"
 
@@ -77,7 +80,7 @@ def start_edge(
     args: list[str], env: dict[str, str], module: str = "edge", output: int = subprocess.PIPE
 ) -> subprocess.Popen[str]:
     """Start `python -m edge ARGS` (or a module that wraps it) in the background."""
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", module, *args],
         cwd=PROJECT_ROOT,
         env=env,
@@ -85,3 +88,14 @@ def start_edge(
         stderr=subprocess.STDOUT,
         text=True,
     )
+    STARTED.append(process)
+    return process
+
+
+def kill_leftover_edges() -> None:
+    """SIGKILL every edge a test started and left running (it failed before stopping it)."""
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.models import AuditEntry
+from app.audit import service as audit
 from app.live.hub import notify
 
 SHELVE_CHOICES = {15: "15 min", 60: "1 h", 240: "4 h", 480: "8 h", 1440: "24 h"}
@@ -62,15 +62,14 @@ class Actor:
 async def _audit(
     session: AsyncSession, actor: Actor, action: str, site_id: int, alarm_id: int, **details: str
 ) -> None:
-    session.add(
-        AuditEntry(
-            actor=actor.name,
-            action=action,
-            site_id=site_id,
-            target=f"alarm {alarm_id}",
-            details=details,
-            remote_addr=actor.remote_addr,
-        )
+    audit.record(
+        session,
+        actor=actor.name,
+        action=action,
+        site_id=site_id,
+        target=f"alarm {alarm_id}",
+        details=details,
+        remote_addr=actor.remote_addr,
     )
     await notify(session, site_id=site_id, kind="alarms")
 

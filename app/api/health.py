@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 from app.api.pagination import Cursor, Limit, Page, decode_cursor, page
 from app.core.db import SessionDep
 from app.core.errors import error_body
+from app.fleet.access import VisibleSiteKey
 from app.health.queries import WatchRow, latest_watch_day, watch_rows
 from app.health.watchlist import WatchSettings
-from app.sites.access import VisibleSiteKey
 
 router = APIRouter(prefix="/api/v1", tags=["health"])
 
@@ -58,8 +58,13 @@ async def watchlist(
     shown = _day_start(day) if day is not None else latest
     if day is not None and (latest is None or _day_start(day) > latest):
         ranked = latest.date().isoformat() if latest else "none yet"
-        details = [{"field": "query.day", "value": day.isoformat(),
-                    "message": f"not ranked yet (the latest ranked day: {ranked})"}]  # fmt: skip
+        details = [
+            {
+                "field": "query.day",
+                "value": day.isoformat(),
+                "message": f"not ranked yet (the latest ranked day: {ranked})",
+            }
+        ]
         raise HTTPException(422, error_body("validation_error", "the request is invalid", details))
     if shown is None:
         return Page[WatchEntryOut](items=[], next_cursor=None)

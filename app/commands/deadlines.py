@@ -16,7 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.repository import AlarmSource
-from app.commands.service import raise_failed, sites_awaiting_verification, verify
+from app.commands.repository import sites_awaiting_verification
+from app.commands.service import raise_failed, verify
 from app.live.hub import notify
 
 # What an edge may take, after the expiry, to finish a command it began in time and report it:
@@ -72,8 +73,15 @@ async def give_up_unreported(
     rows = list(await session.execute(UNREPORTED, params))
     for site, rack_id, module_id, kind in rows:
         source = AlarmSource(site, rack_id, module_id)
-        await raise_failed(session, source, kind=kind, detail=NO_REPORT, at=now, code=UNKNOWN,
-                           verb="outcome unknown")  # fmt: skip
+        await raise_failed(
+            session,
+            source,
+            kind=kind,
+            detail=NO_REPORT,
+            at=now,
+            code=UNKNOWN,
+            verb="outcome unknown",
+        )
     for site in {row[0] for row in rows}:
         await notify(session, site_id=site, kind="commands")
     return len(rows)

@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.commands.impact import StringCapacity
 from app.commands.schemas import CommandView
-from app.sites.overview import STRING_SHARE
+from app.fleet.overview import STRING_SHARE
 
 LIST = text("""
 SELECT c.id, s.code, c.kind, r.index, m.position, c.params, c.reason, c.note, c.origin,

@@ -1,1 +1,1 @@
-"""Health: the app's liveness and readiness probes, and the battery's (weak cells, trends)."""
+"""Battery health: weak cells, self-discharge, trends (issue 23)."""

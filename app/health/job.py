@@ -54,9 +54,13 @@ async def pending_days(
 
 
 async def score_site_days(
-    session: AsyncSession, *, site_id: int, now: datetime, settings: WatchSettings,
+    session: AsyncSession,
+    *,
+    site_id: int,
+    now: datetime,
+    settings: WatchSettings,
     limit: int = 7,
-) -> int:  # fmt: skip
+) -> int:
     """Score and rank up to `limit` pending days of a site; 0 when none or another process
     holds the site."""
     locked = await session.execute(TRY_LOCK, {"cls": HEALTH_LOCK_CLASS, "site_id": site_id})

@@ -67,10 +67,19 @@ async def store_watch(
     await session.execute(
         insert(CellWatchDay),
         [
-            {"site_id": site_id, "day": day, "module_id": e.module_id, "cell": e.cell,
-             "rank": rank, "score": e.score, "regime": e.regime,
-             "slope_per_day": e.slope_per_day, "cusum": e.cusum, "level": e.level,
-             "days": e.days}
+            {
+                "site_id": site_id,
+                "day": day,
+                "module_id": e.module_id,
+                "cell": e.cell,
+                "rank": rank,
+                "score": e.score,
+                "regime": e.regime,
+                "slope_per_day": e.slope_per_day,
+                "cusum": e.cusum,
+                "level": e.level,
+                "days": e.days,
+            }
             for rank, e in enumerate(entries, start=1)
         ],
-    )  # fmt: skip
+    )

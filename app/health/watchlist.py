@@ -81,9 +81,12 @@ def regime_trend(
     """
     counts = (~np.isnan(scores)).sum(axis=1).astype(np.float64)
     slopes = np.concatenate(
-        [theil_sen_slopes(scores[i : i + CHUNK_ROWS], days)
-         for i in range(0, scores.shape[0], CHUNK_ROWS)] or [np.zeros(0)]
-    )  # fmt: skip
+        [
+            theil_sen_slopes(scores[i : i + CHUNK_ROWS], days)
+            for i in range(0, scores.shape[0], CHUNK_ROWS)
+        ]
+        or [np.zeros(0)]
+    )
     present = ~np.isnan(scores)
     # the rise across the days each cell has, not the whole window: a young record is not
     # stretched over days it never saw
@@ -113,8 +116,10 @@ def rank_cells(
     keys: list[CellKey], regimes: dict[str, Matrix], days: Vector, settings: WatchSettings
 ) -> list[WatchEntry]:
     """The `settings.keep` cells with the highest score, highest first (ties by place)."""
-    trends = {name: regime_trend(scores, days, settings, by_level=name in LEVEL_REGIMES)
-              for name, scores in regimes.items()}  # fmt: skip
+    trends = {
+        name: regime_trend(scores, days, settings, by_level=name in LEVEL_REGIMES)
+        for name, scores in regimes.items()
+    }
     entries = []
     for row, key in enumerate(keys):
         picked = max(
@@ -126,9 +131,16 @@ def rank_cells(
             continue
         name, trend = picked
         entries.append(
-            WatchEntry(key.module_id, key.cell, float(trend.score[row]), name,
-                       float(trend.slope[row]), float(trend.cusum[row]),
-                       float(trend.level[row]), int(trend.days[row]))
-        )  # fmt: skip
+            WatchEntry(
+                key.module_id,
+                key.cell,
+                float(trend.score[row]),
+                name,
+                float(trend.slope[row]),
+                float(trend.cusum[row]),
+                float(trend.level[row]),
+                int(trend.days[row]),
+            )
+        )
     entries.sort(key=lambda e: (-e.score, e.module_id, e.cell))
     return entries[: settings.keep]

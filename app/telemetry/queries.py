@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.telemetry.rollups import LOAD_A, SPREAD_BIN_MV
+from app.telemetry.schemas import SYSTEM_VALUES
 
 RAW_LIMIT = timedelta(hours=6)  # beyond this, series come from the rollups
 DEFAULT_POINTS = 1500
@@ -234,22 +235,36 @@ RACK_LATEST_FIELDS = (
 )
 
 
+SYSTEM_LATEST_FIELDS = ("ts", *SYSTEM_VALUES, "quality")
+SITE_SYSTEM = text(f"""
+SELECT {", ".join(SYSTEM_LATEST_FIELDS)} FROM system_latest WHERE site_id = :site_id
+""")  # noqa: S608 - constant column names
+
+
 @dataclass(frozen=True)
 class SiteLatest:
-    """The last known state of every string and module of a site."""
+    """The last known state of every string and module of a site, and of its system."""
 
     racks: list[dict[str, Any]]
     modules: list[dict[str, Any]]
+    system: dict[str, Any] | None = None  # None: the site has never sent pack-level values
 
 
 async def site_latest(session: AsyncSession, *, site_id: int) -> SiteLatest:
-    """Latest state of a site, in two queries (strings, then modules)."""
+    """Latest state of a site, in three queries (strings, modules, then the system)."""
     racks = await strings_latest(session, site_id=site_id)
     modules = await session.execute(SITE_MODULES, {"site_id": site_id})
     return SiteLatest(
         racks=racks,
         modules=[dict(zip(MODULE_LATEST_FIELDS, row, strict=True)) for row in modules],
+        system=await system_latest(session, site_id=site_id),
     )
+
+
+async def system_latest(session: AsyncSession, *, site_id: int) -> dict[str, Any] | None:
+    """The site's system's last reported state, or None if it never reported one."""
+    row = (await session.execute(SITE_SYSTEM, {"site_id": site_id})).first()
+    return None if row is None else dict(zip(SYSTEM_LATEST_FIELDS, row, strict=True))
 
 
 async def strings_latest(session: AsyncSession, *, site_id: int) -> list[dict[str, Any]]:
@@ -363,3 +378,50 @@ async def first_sample_since(
         await session.execute(statement, {"id": asset, "since": since})
     ).scalar()
     return found
+
+
+MODULE_NOW = text("""
+SELECT m.id, m.position, m.cell_count, m.temp_count, m.chemistry, m.capacity_ah, m.serial,
+       m.firmware, r.id AS rack_id, r.index AS string, r.name AS string_name, l.ts, l.soc_pct,
+       l.soh_pct, l.current_a, l.voltage_v, l.cell_v, l.cell_v_min_idx AS min_idx,
+       l.cell_v_max_idx AS max_idx, l.temp_c, l.balancing, l.fault_bits, l.quality
+FROM module m JOIN rack r ON r.id = m.rack_id
+LEFT JOIN module_latest l ON l.module_id = m.id
+WHERE m.id = :module_id AND r.site_id = :site_id
+""")
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleNow:
+    """A module's registry entry and its latest sample (all None before its first)."""
+
+    id: int
+    position: int
+    cell_count: int
+    temp_count: int
+    chemistry: str
+    capacity_ah: float
+    serial: str | None
+    firmware: str | None
+    rack_id: int
+    string: int
+    string_name: str
+    ts: datetime | None
+    soc_pct: float | None
+    soh_pct: float | None
+    current_a: float | None
+    voltage_v: float | None
+    cell_v: list[float | None] | None  # None inside: a cell the BMS flagged invalid
+    min_idx: int | None
+    max_idx: int | None
+    temp_c: list[float] | None
+    balancing: int | None
+    fault_bits: int | None
+    quality: int | None
+
+
+async def module_now(session: AsyncSession, site_id: int, module_id: int) -> ModuleNow | None:
+    """The site's module with its latest sample, or None when the site has no such module."""
+    params = {"module_id": module_id, "site_id": site_id}
+    row = (await session.execute(MODULE_NOW, params)).first()
+    return None if row is None else ModuleNow(**row._mapping)

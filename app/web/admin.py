@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import HTMLResponse
 
-from app.audit.models import AuditEntry
+from app.audit import service as audit
 from app.auth.dependencies import require
 from app.auth.grants import GrantRefusedError
 from app.auth.passwords import generate_password
@@ -18,7 +18,7 @@ from app.auth.tokens import create_token, list_tokens, revoke_token
 from app.core.db import SessionDep
 from app.core.htmx import render
 from app.core.ids import IntId
-from app.sites.overview import site_overviews
+from app.fleet.overview import site_overviews
 from app.sites.repository import list_devices, revoke_device
 from app.sites.service import DuplicateDeviceError, UnknownSiteError, create_edge_device
 
@@ -45,15 +45,14 @@ async def _page(
         "active": "admin",
         **outcome,
     }
-    answer = render(request, request.app.state.templates, "admin.html", context,
-                    status_code=status)  # fmt: skip
+    answer = render(request, request.app.state.templates, "admin.html", context, status_code=status)
     # It may show a new secret, and lists who holds access: never kept by a cache or the history.
     answer.headers["Cache-Control"] = "no-store"
     return answer
 
 
 def _audit(session: AsyncSession, user: SignedIn, action: str, target: str) -> None:
-    session.add(AuditEntry(actor=user.username, action=action, target=target))
+    audit.record(session, actor=user.username, action=action, target=target)
 
 
 def _codes(sites: list[str]) -> list[str] | None:
@@ -81,10 +80,16 @@ async def new_token_form(
 ) -> HTMLResponse:
     """Create an API token; its secret is on this answer only."""
     try:
-        secret = await create_token(session, name=form.name, access=form.access,
-                                    site_codes=_codes(form.sites), days=form.days,
-                                    created_by=user.username, now=datetime.now(UTC),
-                                    scope=user.site_ids)  # fmt: skip
+        secret = await create_token(
+            session,
+            name=form.name,
+            access=form.access,
+            site_codes=_codes(form.sites),
+            days=form.days,
+            created_by=user.username,
+            now=datetime.now(UTC),
+            scope=user.site_ids,
+        )
     except GrantRefusedError as exc:
         return await _page(request, session, 403, problem=str(exc))
     except ValueError as exc:
@@ -98,8 +103,9 @@ async def revoke_token_form(
 ) -> HTMLResponse:
     """Revoke an API token at once."""
     try:
-        name = await revoke_token(session, token_id, by=user.username, now=datetime.now(UTC),
-                                  scope=user.site_ids)  # fmt: skip
+        name = await revoke_token(
+            session, token_id, by=user.username, now=datetime.now(UTC), scope=user.site_ids
+        )
     except ValueError as exc:
         return await _page(request, session, 404, problem=str(exc))
     return await _page(request, session, done=f"API token {name!r} revoked")
@@ -120,8 +126,9 @@ async def new_device_form(
     """Register an edge device (or give one a new token); the token is on this answer only."""
     site, name = form.site, form.name.strip()
     try:
-        token = await create_edge_device(session, site_code=site, name=name, rotate=form.rotate,
-                                         scope=user.site_ids)  # fmt: skip
+        token = await create_edge_device(
+            session, site_code=site, name=name, rotate=form.rotate, scope=user.site_ids
+        )
     except (UnknownSiteError, DuplicateDeviceError) as exc:
         return await _page(request, session, 422, problem=str(exc))
     _audit(session, user, "device.rotate" if form.rotate else "device.create", f"{site}/{name}")
@@ -156,8 +163,14 @@ async def new_user_form(
     password = generate_password()
     username = form.username.lower()
     try:
-        await save_user(session, username=username, password=password, role=form.role,
-                        site_codes=_codes(form.sites), scope=user.site_ids)  # fmt: skip
+        await save_user(
+            session,
+            username=username,
+            password=password,
+            role=form.role,
+            site_codes=_codes(form.sites),
+            scope=user.site_ids,
+        )
     except GrantRefusedError as exc:
         return await _page(request, session, 403, problem=str(exc))
     except ValueError as exc:

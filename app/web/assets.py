@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import HTMLResponse, JSONResponse
 
@@ -13,29 +12,21 @@ from app.alarms.queries import EVERY_STATE, AlarmFilter, list_alarms
 from app.core.db import SessionDep
 from app.core.filters import UrlFilters
 from app.core.htmx import render
+from app.fleet.access import VisibleSite, VisibleSiteKey
 from app.isolations.repository import recent_isolations
-from app.sites.access import VisibleSite, VisibleSiteKey
 from app.sites.repository import rack_id_by_index
-from app.telemetry.queries import first_sample_since, module_series, site_latest, string_series
+from app.telemetry.queries import (
+    ModuleNow,
+    first_sample_since,
+    module_now,
+    module_series,
+    site_latest,
+    string_series,
+)
 from app.web.site import string_rows
 from app.web.trends import CHART_POINTS, RANGES, TrendRange, day_ago, default_range, series_json
 
 router = APIRouter(include_in_schema=False)
-
-MODULE = text("""
-SELECT m.id, m.position, m.cell_count, m.temp_count, m.chemistry, m.capacity_ah, m.serial,
-       m.firmware, r.id, r.index, r.name, l.ts, l.soc_pct, l.soh_pct, l.current_a, l.voltage_v,
-       l.cell_v, l.cell_v_min_idx, l.cell_v_max_idx, l.temp_c, l.balancing, l.fault_bits,
-       l.quality
-FROM module m JOIN rack r ON r.id = m.rack_id
-LEFT JOIN module_latest l ON l.module_id = m.id
-WHERE m.id = :module_id AND r.site_id = :site_id
-""")
-MODULE_FIELDS = (
-    "id", "position", "cell_count", "temp_count", "chemistry", "capacity_ah", "serial",
-    "firmware", "rack_id", "string", "string_name", "ts", "soc_pct", "soh_pct", "current_a",
-    "voltage_v", "cell_v", "min_idx", "max_idx", "temp_c", "balancing", "fault_bits", "quality",
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,34 +41,34 @@ class CellBar:
     balancing: bool
 
 
-def cell_bars(module: dict[str, Any]) -> list[CellBar]:
+def cell_bars(module: ModuleNow) -> list[CellBar]:
     """Per-cell bars scaled to the module's spread, so a 5 mV difference is visible."""
-    cells: list[float | None] = module["cell_v"] or []
+    cells: list[float | None] = module.cell_v or []
     known = [v for v in cells if v is not None]
     if not known:
         return []
     low, high = min(known), max(known)
     pad = max(0.005, (high - low) * 0.25)  # volts
     bottom, span = low - pad, (high - low) + 2 * pad
-    balancing = module["balancing"] or 0
+    balancing = module.balancing or 0
     return [
         CellBar(
             i + 1,
             v,
             0.0 if v is None else (v - bottom) / span,
-            i == module["min_idx"],
-            i == module["max_idx"],
+            i == module.min_idx,
+            i == module.max_idx,
             bool(balancing >> i & 1),
         )
         for i, v in enumerate(cells)
     ]
 
 
-async def _module_or_404(session: AsyncSession, site_id: int, module_id: int) -> dict[str, Any]:
-    row = (await session.execute(MODULE, {"module_id": module_id, "site_id": site_id})).first()
-    if row is None:
+async def _module_or_404(session: AsyncSession, site_id: int, module_id: int) -> ModuleNow:
+    module = await module_now(session, site_id, module_id)
+    if module is None:
         raise HTTPException(404, f"this site has no module {module_id}")
-    return dict(zip(MODULE_FIELDS, row, strict=True))
+    return module
 
 
 class TrendQuery(UrlFilters):
@@ -98,7 +89,7 @@ async def module_page(
     module = await _module_or_404(session, site.id, module_id)
     now = datetime.now(UTC)
     range = query.range or default_range(
-        last=module["ts"],
+        last=module.ts,
         first_today=await first_sample_since(session, module_id=module_id, since=day_ago(now)),
         now=now,
     )

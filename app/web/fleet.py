@@ -13,7 +13,7 @@ from app.auth.dependencies import Viewer
 from app.core.db import SessionDep
 from app.core.filters import UrlFilters
 from app.core.htmx import render
-from app.sites.overview import SEVERITY, SiteOverview, SiteState, site_overviews
+from app.fleet.overview import SEVERITY, SiteOverview, SiteState, site_overviews
 
 router = APIRouter(include_in_schema=False)
 

@@ -8,10 +8,10 @@ from starlette.responses import HTMLResponse
 
 from app.core.db import SessionDep
 from app.core.htmx import render
+from app.fleet.access import VisibleSite
 from app.health.queries import ScorePoint, WatchRow, latest_watch_day, score_history, watch_rows
 from app.health.scoring import REST_C_RATE
 from app.health.watchlist import WatchSettings
-from app.sites.access import VisibleSite
 from app.telemetry.rollups import DEFAULT_LOAD_C_RATE
 
 router = APIRouter(include_in_schema=False)

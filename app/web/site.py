@@ -1,6 +1,5 @@
 """The site page: KPI strip, strings with their state, heatmap, alarms, recent isolations."""
 
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -15,10 +14,12 @@ from app.core.db import SessionDep
 from app.core.enums import STR_DIS_RSN, DisableReason
 from app.core.filters import UrlFilters
 from app.core.htmx import render
+from app.core.ttl_cache import TtlCache
+from app.fleet.access import VisibleSite
 from app.isolations.repository import IsolationView, recent_isolations
-from app.sites.access import VisibleSite
 from app.sites.edges import site_edges
 from app.telemetry.queries import StringSpread, site_latest, spread_per_string
+from app.telemetry.sign import CONVENTION
 from app.web.heatmap import METRICS, build_heatmap
 
 router = APIRouter(include_in_schema=False)
@@ -27,6 +28,20 @@ HeatmapMetric = Literal["soc", "spread", "deviation", "temp", "soh"]
 SPREAD_WINDOW = timedelta(hours=24)
 SITE_ALARM_ROWS = 20
 COMMAND_ROWS = 10  # the newest commands; older ones page on
+
+
+# The system panel: (field, label, format, unit, explanation); a value not reported is left out.
+SYSTEM_FIELDS = (
+    ("soc_pct", "System SoC", "%.1f", "%", ""),
+    ("soh_pct", "System SoH", "%.1f", "%", ""),
+    ("voltage_v", "System voltage", "%.1f", "V", ""),
+    ("current_a", "System current", "%.1f", "A", CONVENTION),
+    ("power_kw", "System power", "%.1f", "kW", f"as the BMS reports it, else V x I; {CONVENTION}"),
+    ("charge_limit_a", "Charge limit", "%.0f", "A", "the most charge current the BMS allows now"),
+    ("discharge_limit_a", "Discharge limit", "%.0f", "A", "the most discharge current allowed"),
+    ("charge_limit_kw", "Charge power limit", "%.1f", "kW", "the most charge power allowed now"),
+    ("discharge_limit_kw", "Discharge power limit", "%.1f", "kW", "the most discharge power"),
+)
 
 
 class SiteQuery(UrlFilters):
@@ -99,19 +114,17 @@ def worst_priority_by_module(alarms: list[AlarmView]) -> dict[int, int]:
 # The 24 h spread percentile reads ~1,500 minutes per string and moves slowly: it is computed
 # at most once a minute per site and process, not on every live refresh.
 SPREAD_TTL_S = 60.0
-_spread_cache: dict[int, tuple[float, list[StringSpread]]] = {}
+_spread_cache: TtlCache[int, list[StringSpread]] = TtlCache(SPREAD_TTL_S)
 
 
 async def daily_spread(session: AsyncSession, site_id: int, now: datetime) -> list[StringSpread]:
     """Each string's spread p95 under load over the last 24 h, cached for a minute."""
-    cached = _spread_cache.get(site_id)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    spreads = await spread_per_string(
-        session, site_id=site_id, start=now - SPREAD_WINDOW, end=now, under_load=True
+    return await _spread_cache.get_or_load(
+        site_id,
+        lambda: spread_per_string(
+            session, site_id=site_id, start=now - SPREAD_WINDOW, end=now, under_load=True
+        ),
     )
-    _spread_cache[site_id] = (time.monotonic() + SPREAD_TTL_S, spreads)
-    return spreads
 
 
 async def _command_page(session: AsyncSession, site_id: int, before: int | None) -> dict[str, Any]:
@@ -138,6 +151,8 @@ async def site_page(
         "site": site,
         "state": site.state(now),
         "strings": string_rows(latest.racks, isolations, spread_by_rack),
+        "system": latest.system,
+        "system_fields": SYSTEM_FIELDS,
         "heatmap": build_heatmap(latest.modules, metric, worst_priority_by_module(alarms), now),
         "metric": metric,
         "metrics": METRICS,

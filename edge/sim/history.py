@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import httpx
 
-from edge.assemble import PeriodOutput
-from edge.bus_commands import Order
-from edge.events import Event
-from edge.journal import Journal
-from edge.policy import Policy
-from edge.policy_runner import PolicyRunner
-from edge.protocol import Protocol
+from edge.can.assemble import PeriodOutput
+from edge.can.events import Event
+from edge.can.protocol import Protocol
+from edge.control.bus_commands import Order
+from edge.control.journal import Journal
+from edge.control.policy import Policy
+from edge.control.policy_runner import PolicyRunner
 from edge.sim.ageing import Ageing, AgeingPlan
 from edge.sim.bms import SimBms
 from edge.sim.faults import Fault, apply_fault, clear_fault
@@ -63,9 +63,15 @@ class HistoryGenerator:
     """Steps one site's plant through a span and says what its edge would have sent."""
 
     def __init__(
-        self, site: SiteFile, protocol: Protocol, span: Span, *, journal: Journal,
-        client: httpx.Client | None, edge_id: str,
-    ) -> None:  # fmt: skip
+        self,
+        site: SiteFile,
+        protocol: Protocol,
+        span: Span,
+        *,
+        journal: Journal,
+        client: httpx.Client | None,
+        edge_id: str,
+    ) -> None:
         self.site, self.span = site, span
         self.plant = plant_for(site)
         self.bms = SimBms(self.plant, protocol)
@@ -80,15 +86,22 @@ class HistoryGenerator:
         self.ageing = AgeingPlan([Ageing.parse(text) for text in site.simulator.ageing])
         if protocol.commands is None:
             raise ValueError(f"protocol {protocol.name} has no [commands]: no policy to run")
-        self.commander = HistoryCommander(protocol.commands, self.bms, protocol.message("ACK"),
-                                          clock=lambda: self.now)  # fmt: skip
+        self.commander = HistoryCommander(
+            protocol.commands, self.bms, protocol.message("ACK"), clock=lambda: self.now
+        )
         self.runner = None
         if site.policy is not None:
             policy = Policy(site.policy, can_bypass=protocol.commands.supports("isolate_module"))
-            self.runner = PolicyRunner(policy, self.commander, journal, client, edge_id=edge_id,
-                                       strings=site.site.strings,
-                                       string_rated_a=site.site.string_rated_a,
-                                       clock=lambda: self.now)  # fmt: skip
+            self.runner = PolicyRunner(
+                policy,
+                self.commander,
+                journal,
+                client,
+                edge_id=edge_id,
+                strings=site.site.strings,
+                string_rated_a=site.site.string_rated_a,
+                clock=lambda: self.now,
+            )
 
     def periods(self) -> Iterator[PeriodOutput]:
         """One output per sample period, in time order: its samples and every event in it."""
@@ -96,11 +109,15 @@ class HistoryGenerator:
         while ts < self.span.end:
             events = self._advance(ts, ts + self.span.period_s)
             yield PeriodOutput(
-                modules=[module_snapshot(ts, s, m) for s in self.plant.strings for m in s.modules
-                         if m.comms_ok],
+                modules=[
+                    module_snapshot(ts, s, m)
+                    for s in self.plant.strings
+                    for m in s.modules
+                    if m.comms_ok
+                ],
                 strings=[string_snapshot(ts, s) for s in self.plant.strings],
                 events=events,
-            )  # fmt: skip
+            )
             ts += self.span.period_s
 
     def _advance(self, start: float, end: float) -> list[Event]:
@@ -156,8 +173,12 @@ class HistoryGenerator:
         if string.contactor_closed:
             return
         self.returns += 1
-        order = Order(RETURN_ID_BASE + self.returns % 0x1000, "return_string",
-                      ((fault.string, 0),), reason="maintenance")  # fmt: skip
+        order = Order(
+            RETURN_ID_BASE + self.returns % 0x1000,
+            "return_string",
+            ((fault.string, 0),),
+            reason="maintenance",
+        )
         outcome = self.commander.carry_out(order)
         if outcome.outcome != "acked":
             log.warning("history: returning string %d failed: %s", fault.string, outcome.detail)

@@ -5,7 +5,7 @@ longer than the rest of it together. These functions give the values the referen
 carry, at the same resolution, as the edge's own snapshots (a test holds them to the frames).
 """
 
-from edge.assemble import Snapshot
+from edge.can.assemble import Snapshot
 from edge.sim.plant import SimModule, SimString
 
 STATUS_VALID = 0b11  # MOD_FLAGS.ModStatus: the BMU's readings are valid and it is running
@@ -34,8 +34,9 @@ def module_snapshot(ts: float, string: SimString, module: SimModule) -> Snapshot
         "fault_bits": float(module.faults),
         "status_bits": float(STATUS_VALID),
     }
-    return Snapshot(ts, string.index, module.position, values, module_cells(module),
-                    module_temps(module), 0)  # fmt: skip
+    return Snapshot(
+        ts, string.index, module.position, values, module_cells(module), module_temps(module), 0
+    )
 
 
 def string_values(string: SimString) -> dict[str, float]:

@@ -15,8 +15,9 @@ from tests.server import LiveServer
 def call(server: LiveServer, path: str, token: str | None = None, **params: Any) -> httpx.Response:
     if token is None:
         return server.http.get(f"{server.url}{path}", params=params)
-    return httpx.get(f"{server.url}{path}", params=params,
-                     headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    return httpx.get(
+        f"{server.url}{path}", params=params, headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 async def test_the_watch_list_ranks_the_drifting_cell_first_and_pages(
@@ -55,8 +56,9 @@ async def test_scope_and_bad_days(
     assert call(server, path, elsewhere).status_code == 404
     assert call(server, path, mine).json()["items"][0]["cell"] == 5
     assert call(server, f"/api/v1/sites/{other.code}/health/watchlist").json() == {
-        "items": [], "next_cursor": None,
-    }  # fmt: skip
+        "items": [],
+        "next_cursor": None,
+    }
     future = call(server, path, day=(last + timedelta(days=3)).date().isoformat())
     assert future.status_code == 422
     (detail,) = future.json()["error"]["details"]

@@ -17,12 +17,18 @@ async def test_an_operator_finds_the_drifting_cell_and_its_module(
         page = journey.page
         await journey.open_site(site)
         await page.locator("#main").get_by_role("link", name="Battery health").click()
-        await journey.at("Battery health", crumbs=["Fleet", site.name, "Battery health"],
-                         url=f"/sites/{site.code}/health$")  # fmt: skip
+        await journey.at(
+            "Battery health",
+            crumbs=["Fleet", site.name, "Battery health"],
+            url=f"/sites/{site.code}/health$",
+        )
         first = page.locator("#watchlist tbody tr").first
         await expect(first).to_contain_text(f"module 1 · cell {DRIFTING_CELL}")
         await expect(first).to_contain_text("above the alarm level")
         await expect(page.locator("#health-definitions dt")).to_have_count(7)
         await first.get_by_role("link").click()
-        await journey.at("module 1", crumbs=["Fleet", site.name, "String 1", "Module 1"],
-                         url=f"/sites/{site.code}/modules/{site.module_ids[0]}$")  # fmt: skip
+        await journey.at(
+            "module 1",
+            crumbs=["Fleet", site.name, "String 1", "Module 1"],
+            url=f"/sites/{site.code}/modules/{site.module_ids[0]}$",
+        )

@@ -11,10 +11,10 @@ from pydantic import AnyHttpUrl, SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from edge.app import EdgeProcess
+from edge.can.sources import open_buses
 from edge.cli import live
 from edge.config import EdgeSettings
 from edge.sim.runner import Simulator
-from edge.sources import open_buses
 from tests.db import psycopg_dsn
 from tests.edge_process import REFERENCE_MAPPING, write_site_file
 from tests.factories import committed_device_site

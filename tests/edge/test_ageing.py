@@ -12,8 +12,16 @@ from edge.sim.ageing import (
 )
 from edge.sim.plant import Plant, PlantSpec
 
-SPEC = PlantSpec(strings=2, modules_per_string=2, cells_per_module=8, temps_per_module=2,
-                 capacity_ah=280, string_rated_a=140, energy_kwh=14.3, power_kw=10.0)  # fmt: skip
+SPEC = PlantSpec(
+    strings=2,
+    modules_per_string=2,
+    cells_per_module=8,
+    temps_per_module=2,
+    capacity_ah=280,
+    string_rated_a=140,
+    energy_kwh=14.3,
+    power_kw=10.0,
+)
 
 
 def ageing(kind: AgeingKind, *, from_day: float, rate: float) -> Ageing:
@@ -53,8 +61,12 @@ def test_the_plan_keeps_the_original_values_and_ages_from_them() -> None:
     plant = Plant.build(SPEC, seed=4)
     cell = plant.strings[0].modules[1].cells[2]
     capacity, resistance = cell.capacity_ah, cell.r_ohm
-    plan = AgeingPlan([ageing(AgeingKind.CAPACITY, from_day=5, rate=1),
-                       ageing(AgeingKind.RESISTANCE, from_day=5, rate=20)])  # fmt: skip
+    plan = AgeingPlan(
+        [
+            ageing(AgeingKind.CAPACITY, from_day=5, rate=1),
+            ageing(AgeingKind.RESISTANCE, from_day=5, rate=20),
+        ]
+    )
     for day in (6.0, 7.0, 15.0):  # applied daily: not compounded
         plan.apply(plant, day)
     assert cell.capacity_ah == pytest.approx(capacity * 0.90)

@@ -1,6 +1,6 @@
 """The edge announces each module in every batch holding it until one such batch is confirmed."""
 
-from edge.announce import PENDING_BATCHES_KEPT, Announcements
+from edge.can.announce import PENDING_BATCHES_KEPT, Announcements
 
 
 def test_modules_are_announced_until_a_batch_announcing_them_is_confirmed() -> None:

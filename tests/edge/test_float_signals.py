@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from edge.can.decode import Frame, FrameDecoder
+from edge.can.protocol import load_protocol
 from edge.counters import Counters, Reason
-from edge.decode import Frame, FrameDecoder
-from edge.protocol import load_protocol
 
 DBC = """VERSION ""
 

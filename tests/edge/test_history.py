@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from edge.assemble import Assembler, Snapshot
+from edge.can.assemble import Assembler, Snapshot
+from edge.can.decode import Frame, FrameDecoder
+from edge.can.events import EventKind
+from edge.can.protocol import Protocol, load_protocol
+from edge.control.journal import Journal
 from edge.counters import Counters
-from edge.decode import Frame, FrameDecoder
-from edge.events import EventKind
-from edge.journal import Journal
-from edge.protocol import Protocol, load_protocol
 from edge.sim.bms import SimBms
 from edge.sim.faults import Fault, FaultKind, apply_fault
 from edge.sim.history import STEP_S, HistoryGenerator, Span
@@ -22,8 +22,16 @@ from tests.edge_process import REFERENCE_MAPPING, REFERENCE_POLICY, write_site_f
 
 DAY_S = 86_400.0
 END = 1_796_000_000.0  # a fixed moment, so the plan's hours (and so the history) are fixed
-SPEC = PlantSpec(strings=2, modules_per_string=3, cells_per_module=16, temps_per_module=4,
-                 capacity_ah=280, string_rated_a=140, energy_kwh=86, power_kw=40)  # fmt: skip
+SPEC = PlantSpec(
+    strings=2,
+    modules_per_string=3,
+    cells_per_module=16,
+    temps_per_module=4,
+    capacity_ah=280,
+    string_rated_a=140,
+    energy_kwh=86,
+    power_kw=40,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +43,14 @@ def protocol() -> Protocol:
 @pytest.fixture
 def site(tmp_path: Path) -> SiteFile:
     """A small test site with the demo's policy tiers (7 modules a string: its 200 kWh)."""
-    path = write_site_file(tmp_path, code="hist-site", mapping=REFERENCE_MAPPING, modules=7,
-                           simulator="seed = 3\ninitial_soc_pct = 55",
-                           policy=REFERENCE_POLICY)  # fmt: skip
+    path = write_site_file(
+        tmp_path,
+        code="hist-site",
+        mapping=REFERENCE_MAPPING,
+        modules=7,
+        simulator="seed = 3\ninitial_soc_pct = 55",
+        policy=REFERENCE_POLICY,
+    )
     return load_site_file(path)
 
 
@@ -50,8 +63,9 @@ def generator(site: SiteFile, protocol: Protocol, tmp_path: Path, days: float) -
 
 def assembled(protocol: Protocol, bms: SimBms, ts: float) -> dict[tuple[int, int], Snapshot]:
     """What the edge's decoder and assembler make of one full set of the BMS's frames."""
-    assembler = Assembler(period_s=1.0, cells=16, temps=4, comms_timeout_s=3.0,
-                          fault_names=protocol.fault_names)  # fmt: skip
+    assembler = Assembler(
+        period_s=1.0, cells=16, temps=4, comms_timeout_s=3.0, fault_names=protocol.fault_names
+    )
     decoder = FrameDecoder(protocol, Counters())
     for out in bms.frames():
         decoded = decoder.decode(Frame(ts, out.frame_id, True, out.data))
@@ -133,12 +147,22 @@ def test_a_month_has_only_its_incidents_and_ends_in_service(
 def test_the_history_ages_the_cells_its_site_file_names(protocol: Protocol, tmp_path: Path) -> None:
     """A leaking cell from day 1 at 50 mA a day: 100 mA at the end of day 3, and it has lost
     the 2.4 Ah (50 mA x 2 days x 2 days / 2) the same cell keeps in an unaged history."""
-    path = write_site_file(tmp_path, code="aged-site", mapping=REFERENCE_MAPPING, modules=7,
-                           simulator='seed = 3\nageing = ["leakage:string=1,module=2,cell=3,'
-                                     'from_day=1,rate=50"]',
-                           policy=REFERENCE_POLICY)  # fmt: skip
-    write_site_file(tmp_path, code="unaged", mapping=REFERENCE_MAPPING, modules=7,
-                    simulator="seed = 3", policy=REFERENCE_POLICY)  # fmt: skip
+    path = write_site_file(
+        tmp_path,
+        code="aged-site",
+        mapping=REFERENCE_MAPPING,
+        modules=7,
+        simulator='seed = 3\nageing = ["leakage:string=1,module=2,cell=3,from_day=1,rate=50"]',
+        policy=REFERENCE_POLICY,
+    )
+    write_site_file(
+        tmp_path,
+        code="unaged",
+        mapping=REFERENCE_MAPPING,
+        modules=7,
+        simulator="seed = 3",
+        policy=REFERENCE_POLICY,
+    )
     site = load_site_file(path)
     history = generator(site, protocol, tmp_path / "j", 3)
     outputs = list(history.periods())
@@ -155,8 +179,13 @@ def test_the_history_ages_the_cells_its_site_file_names(protocol: Protocol, tmp_
 
 
 def test_a_bad_ageing_in_the_site_file_is_refused_by_name(tmp_path: Path) -> None:
-    path = write_site_file(tmp_path, code="bad-age", mapping=REFERENCE_MAPPING, modules=7,
-                           simulator='ageing = ["leakage:string=1,colour=red"]',
-                           policy=REFERENCE_POLICY)  # fmt: skip
+    path = write_site_file(
+        tmp_path,
+        code="bad-age",
+        mapping=REFERENCE_MAPPING,
+        modules=7,
+        simulator='ageing = ["leakage:string=1,colour=red"]',
+        policy=REFERENCE_POLICY,
+    )
     with pytest.raises(ValueError, match="ageing parameter 'colour=red'"):
         load_site_file(path)

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from edge.codec import encode
+from edge.can.codec import encode
+from edge.can.decode import Frame, FrameDecoder
+from edge.can.mapping import MappingError
+from edge.can.protocol import load_protocol
 from edge.counters import Counters
-from edge.decode import Frame, FrameDecoder
-from edge.mapping import MappingError
 from edge.model import Target
-from edge.protocol import load_protocol
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "edge" / "protocols"
 REFERENCE = PROTOCOLS / "reference.toml"

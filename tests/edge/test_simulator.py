@@ -7,8 +7,8 @@ from pathlib import Path
 import can
 import pytest
 
-from edge.codec import encode
-from edge.protocol import Protocol, load_protocol
+from edge.can.codec import encode
+from edge.can.protocol import Protocol, load_protocol
 from edge.sim.bms import (
     ACK_DONE,
     LATCHED_MODULE_BITS,

@@ -7,9 +7,9 @@ from pathlib import Path
 import can
 import pytest
 
+from edge.can.decode import Frame
+from edge.can.sources import bus_frames, log_frames
 from edge.counters import Counters, Reason
-from edge.decode import Frame
-from edge.sources import bus_frames, log_frames
 
 T0 = 1_800_000_000.0
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from edge.quarantine import SpoolCorruptError, quarantined
-from edge.spool import Spool
+from edge.uplink.quarantine import SpoolCorruptError, quarantined
+from edge.uplink.spool import Spool
 
 
 def body(seq: int, size: int = 10) -> dict[str, Any]:

@@ -27,6 +27,14 @@ async def until_held(proxy: FaultProxy, *prefixes: bytes, timeout_s: float = 20)
         await asyncio.sleep(0.05)
 
 
+async def until_stored_beyond(dsn: str, site: StreamingSite, seq: int) -> None:
+    """Wait (up to a minute: an edge starts slowly on a busy machine) for a batch after `seq`."""
+    deadline = time.monotonic() + 60
+    while max(batch_seqs(dsn, site.site), default=0) <= seq:
+        assert time.monotonic() < deadline, f"no batch after {seq} was stored"
+        await asyncio.sleep(0.2)
+
+
 def command_row(dsn: str, command_id: int) -> tuple[str, str | None]:
     """A command's state and result detail in the backend."""
     sql = "SELECT state, result->>'detail' FROM command WHERE id = %s"
@@ -38,8 +46,9 @@ async def test_edge_killed_after_the_backend_stored_but_before_it_heard_back(
     engine: AsyncEngine, server: LiveServer, test_database_url: str, tmp_path: Path
 ) -> None:
     dsn = psycopg_dsn(test_database_url)
-    site = StreamingSite(await committed_device_site(engine), tmp_path,
-                         simulator_extra="setpoint_kw = 20")  # fmt: skip
+    site = StreamingSite(
+        await committed_device_site(engine), tmp_path, simulator_extra="setpoint_kw = 20"
+    )
     with fault_proxy(urlparse(server.url).port or 0) as proxy:
         site.start(proxy.url)
         await asyncio.sleep(4)
@@ -59,7 +68,7 @@ async def test_edge_killed_after_the_backend_stored_but_before_it_heard_back(
         proxy.release_answers()
 
         site.start(proxy.url)
-        await asyncio.sleep(5)
+        await until_stored_beyond(dsn, site, max(stored_seqs))  # the new run sends
         output = site.stop()
 
     assert site.spool_depth() == 0

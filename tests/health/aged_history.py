@@ -20,9 +20,17 @@ WARMUP_DAYS = 40  # a site in service: balancing has long settled the cells' sta
 SAMPLE_EVERY = 6  # steps: a sample each 30 minutes
 DAY_S = 86_400.0
 # 4 strings x 16 modules x 16 cells = 1,024 cells of 280 Ah (about 0.92 MWh)
-SPEC = PlantSpec(strings=4, modules_per_string=16, cells_per_module=16, temps_per_module=4,
-                 capacity_ah=280, string_rated_a=140, energy_kwh=917.0, power_kw=230.0,
-                 initial_soc=0.55)  # fmt: skip
+SPEC = PlantSpec(
+    strings=4,
+    modules_per_string=16,
+    cells_per_module=16,
+    temps_per_module=4,
+    capacity_ah=280,
+    string_rated_a=140,
+    energy_kwh=917.0,
+    power_kw=230.0,
+    initial_soc=0.55,
+)
 # (from hour, to hour, share of rated power; + discharges): empty it, rest at the bottom, fill
 # it, rest at the top.
 PLAN = ((0.0, 4.5, 1.0), (4.5, 14.0, 0.0), (14.0, 18.5, -1.0), (18.5, 24.0, 0.0))
@@ -77,10 +85,15 @@ def _samples(plant: Plant, at: datetime) -> Iterator[Sample]:
     for string in plant.strings:
         for module in string.modules:
             cells = module.cells
-            yield Sample(string.index, module.position, at, module_cells(module),
-                         round(string.current_a, 1),
-                         round(sum(c.soc for c in cells) / len(cells) * 100, 1),
-                         sum(1 << i for i, c in enumerate(cells) if c.bleeding))  # fmt: skip
+            yield Sample(
+                string.index,
+                module.position,
+                at,
+                module_cells(module),
+                round(string.current_a, 1),
+                round(sum(c.soc for c in cells) / len(cells) * 100, 1),
+                sum(1 << i for i, c in enumerate(cells) if c.bleeding),
+            )
 
 
 def _note_warnings(plant: Plant, ageings: list[Ageing], truth: Truth, day: float) -> None:

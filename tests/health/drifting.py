@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.core.jobs import health_once
 from app.health.job import COMPLETE_AFTER, utc_day
+from app.jobs import health_once
 from app.telemetry.repository import copy_module_samples
 from tests.factories import DeviceSite, committed_device_site, module_sample
 
@@ -29,9 +29,18 @@ async def site_with_a_drifting_cell(
     site = site or await committed_device_site(engine)
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start -= timedelta(days=DAYS + 1)
-    rows = [module_sample(m, start + timedelta(days=d, hours=h), cells(d, m == site.module_ids[0]),
-                          current_a=100.0, balancing=0)
-            for d in range(DAYS) for h in range(1, 5) for m in site.module_ids]  # fmt: skip
+    rows = [
+        module_sample(
+            m,
+            start + timedelta(days=d, hours=h),
+            cells(d, m == site.module_ids[0]),
+            current_a=100.0,
+            balancing=0,
+        )
+        for d in range(DAYS)
+        for h in range(1, 5)
+        for m in site.module_ids
+    ]
     async with AsyncSession(engine) as session, session.begin():
         await copy_module_samples(session, rows)
     await health_once(async_sessionmaker(engine))

@@ -31,9 +31,12 @@ async def stored_scores(
     session: AsyncSession, module_id: int
 ) -> tuple[int, int, list[float], list[float]]:
     row = await session.execute(
-        text("SELECT load_samples, rest_samples, load_score, rest_score FROM cell_score_1d "
-             "WHERE module_id = :m AND day = :d"), {"m": module_id, "d": DAY0},
-    )  # fmt: skip
+        text(
+            "SELECT load_samples, rest_samples, load_score, rest_score FROM cell_score_1d "
+            "WHERE module_id = :m AND day = :d"
+        ),
+        {"m": module_id, "d": DAY0},
+    )
     n_load, n_rest, load, rest = row.one()
     return n_load, n_rest, load, rest
 
@@ -50,15 +53,17 @@ async def write_day(session: AsyncSession, module_id: int) -> None:
         module_sample(module_id, at[i], v, current_a=-100.0, balancing=0)
         for i, v in enumerate(LOAD)
     ]  # 100 A >= 0.2 C of 280 Ah: under load
-    rows += [module_sample(module_id, at[3 + i], v, current_a=0.0, balancing=0)
-             for i, v in enumerate(REST)]  # fmt: skip
+    rows += [
+        module_sample(module_id, at[3 + i], v, current_a=0.0, balancing=0)
+        for i, v in enumerate(REST)
+    ]
     rows.append(module_sample(module_id, at[6], cells({0: 0.5}), current_a=0.0, balancing=1))
     rows.append(module_sample(module_id, at[7], cells({0: 0.5}), current_a=20.0, balancing=0))
     rows.append(
         module_sample(
             module_id, DAY0 + timedelta(days=1), cells({0: 0.5}), current_a=0.0, balancing=0
         )
-    )  # fmt: skip  (the next day)
+    )  # the next day
     await copy_module_samples(session, rows)
 
 
@@ -82,12 +87,18 @@ async def test_isolated_samples_are_left_out(session: AsyncSession) -> None:
     module_id = (await module_ids(session, site))[0]
     await write_day(session, module_id)
     await session.execute(
-        text("INSERT INTO isolation (site_id, rack_id, module_id, reason, isolated_by, onset_at,"
-             " returned_at) SELECT :s, rack_id, id, 'maintenance', 'operator', :on, :off "
-             "FROM module WHERE id = :m"),
-        {"s": site.site_id, "m": module_id, "on": DAY0 + timedelta(minutes=30),
-         "off": DAY0 + timedelta(hours=2, minutes=30)},
-    )  # fmt: skip
+        text(
+            "INSERT INTO isolation (site_id, rack_id, module_id, reason, isolated_by, onset_at,"
+            " returned_at) SELECT :s, rack_id, id, 'maintenance', 'operator', :on, :off "
+            "FROM module WHERE id = :m"
+        ),
+        {
+            "s": site.site_id,
+            "m": module_id,
+            "on": DAY0 + timedelta(minutes=30),
+            "off": DAY0 + timedelta(hours=2, minutes=30),
+        },
+    )
     await score_day(session, site_id=site.site_id, day=DAY0)
     n_load, _, load, _ = await stored_scores(session, module_id)
     assert n_load == 1  # the samples at 01:00 and 02:00 fell in the maintenance
@@ -99,12 +110,11 @@ async def test_each_complete_day_is_scored_once(session: AsyncSession) -> None:
     module_id = (await module_ids(session, site))[0]
     await write_day(session, module_id)
     now = DAY0 + timedelta(days=2, minutes=5)  # day 1 is not complete until 00:10 on day 2
-    first = await score_site_days(session, site_id=site.site_id, now=now,
-                                  settings=WatchSettings())  # fmt: skip
-    again = await score_site_days(session, site_id=site.site_id, now=now,
-                                  settings=WatchSettings())  # fmt: skip
-    later = await score_site_days(session, site_id=site.site_id, now=now + timedelta(hours=1),
-                                  settings=WatchSettings())  # fmt: skip
+    first = await score_site_days(session, site_id=site.site_id, now=now, settings=WatchSettings())
+    again = await score_site_days(session, site_id=site.site_id, now=now, settings=WatchSettings())
+    later = await score_site_days(
+        session, site_id=site.site_id, now=now + timedelta(hours=1), settings=WatchSettings()
+    )
     assert (first, again, later) == (1, 0, 1)
 
 
@@ -116,12 +126,14 @@ async def test_a_site_held_by_another_process_is_skipped(
     await write_day(session, module_id)
     now = DAY0 + timedelta(days=1, hours=1)
     async with engine.connect() as other, other.begin():
-        await other.execute(text("SELECT pg_advisory_xact_lock(:c, :s)"),
-                            {"c": HEALTH_LOCK_CLASS, "s": site.site_id})  # fmt: skip
-        held = await score_site_days(session, site_id=site.site_id, now=now,
-                                     settings=WatchSettings())  # fmt: skip
-    freed = await score_site_days(session, site_id=site.site_id, now=now,
-                                  settings=WatchSettings())  # fmt: skip
+        await other.execute(
+            text("SELECT pg_advisory_xact_lock(:c, :s)"),
+            {"c": HEALTH_LOCK_CLASS, "s": site.site_id},
+        )
+        held = await score_site_days(
+            session, site_id=site.site_id, now=now, settings=WatchSettings()
+        )
+    freed = await score_site_days(session, site_id=site.site_id, now=now, settings=WatchSettings())
     assert (held, freed) == (0, 1)
 
 
@@ -134,11 +146,15 @@ async def test_apparent_leakage_is_the_bleed_current_times_the_missing_duty(
     module_id = (await module_ids(session, site))[0]
     everyone_but_1 = (1 << 16) - 1 - 1
     bits = [everyone_but_1, everyone_but_1 - 0b100, everyone_but_1, everyone_but_1 - 0b100]
-    rows = [module_sample(module_id, DAY0 + timedelta(hours=h + 1), BASE, current_a=-10.0,
-                          balancing=b) for h, b in enumerate(bits)]  # fmt: skip
+    rows = [
+        module_sample(module_id, DAY0 + timedelta(hours=h + 1), BASE, current_a=-10.0, balancing=b)
+        for h, b in enumerate(bits)
+    ]
     await copy_module_samples(session, rows)
     await score_day(session, site_id=site.site_id, day=DAY0)
-    leak = (await session.execute(
-        text("SELECT leak_ma FROM cell_score_1d WHERE module_id = :m"), {"m": module_id}
-    )).scalar_one()  # fmt: skip
+    leak = (
+        await session.execute(
+            text("SELECT leak_ma FROM cell_score_1d WHERE module_id = :m"), {"m": module_id}
+        )
+    ).scalar_one()
     assert leak == pytest.approx([200.0, 0.0, 100.0] + [0.0] * 13)

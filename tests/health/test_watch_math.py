@@ -56,8 +56,10 @@ def test_theil_sen_ignores_an_outlier_and_missing_days() -> None:
     assert np.isnan(theil_sen_slopes(np.array([[np.nan, 1.0]]), np.array([0.0, 1.0]))[0])
 
 
-@given(st.lists(st.floats(min_value=-10, max_value=10), min_size=2, max_size=15),
-       st.randoms(use_true_random=False))  # fmt: skip
+@given(
+    st.lists(st.floats(min_value=-10, max_value=10), min_size=2, max_size=15),
+    st.randoms(use_true_random=False),
+)
 def test_theil_sen_is_order_independent_and_within_the_pairwise_slopes(
     ys: list[float], rnd: object
 ) -> None:
@@ -106,8 +108,12 @@ def test_ranking_does_not_depend_on_row_order_and_keeps_the_top() -> None:
     keys, load, rest, days = cells_matrix()
     order = [2, 0, 3, 1]
     first = rank_cells(keys, {LOAD: load, REST: rest}, days, WatchSettings(keep=3))
-    second = rank_cells([keys[i] for i in order], {LOAD: load[order], REST: rest[order]}, days,
-                        WatchSettings(keep=3))  # fmt: skip
+    second = rank_cells(
+        [keys[i] for i in order],
+        {LOAD: load[order], REST: rest[order]},
+        days,
+        WatchSettings(keep=3),
+    )
     assert first == second
     assert len(first) == 3
 

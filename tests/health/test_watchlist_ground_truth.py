@@ -61,8 +61,14 @@ async def load_history(
 
 def row(sample: Sample, modules: list[int]) -> ModuleSampleRow:
     module_id = modules[(sample.string - 1) * SPEC.modules_per_string + sample.position - 1]
-    return module_sample(module_id, sample.at, list(sample.cells), current_a=sample.current_a,
-                         soc_pct=sample.soc_pct, balancing=sample.balancing)  # fmt: skip
+    return module_sample(
+        module_id,
+        sample.at,
+        list(sample.cells),
+        current_a=sample.current_a,
+        soc_pct=sample.soc_pct,
+        balancing=sample.balancing,
+    )
 
 
 async def run_job(session: AsyncSession, site_id: int) -> None:
@@ -81,8 +87,10 @@ async def watch_list(session: AsyncSession, site_id: int, modules: list[int]) ->
         text("SELECT day, rank, module_id, cell, score FROM cell_watch_1d WHERE site_id = :s"),
         {"s": site_id},
     )
-    return [Ranked((day - START).days, rank, (*place_of[m], cell), score)
-            for day, rank, m, cell, score in result]  # fmt: skip
+    return [
+        Ranked((day - START).days, rank, (*place_of[m], cell), score)
+        for day, rank, m, cell, score in result
+    ]
 
 
 def first_day_in_top(entries: list[Ranked], place: tuple[int, int, int]) -> int | None:
@@ -100,9 +108,14 @@ async def simulated_site(
     session: AsyncSession, ageings: list[Ageing]
 ) -> tuple[int, list[int], Truth, list[Ranked]]:
     """The site, its modules, the simulator's truth and every stored watch-list entry."""
-    site = await make_site(session, racks=SPEC.strings, modules_per_rack=SPEC.modules_per_string,
-                           cells_per_module=SPEC.cells_per_module, module_capacity_ah=280.0,
-                           nameplate_energy_kwh=SPEC.energy_kwh)  # fmt: skip
+    site = await make_site(
+        session,
+        racks=SPEC.strings,
+        modules_per_rack=SPEC.modules_per_string,
+        cells_per_module=SPEC.cells_per_module,
+        module_capacity_ah=280.0,
+        nameplate_energy_kwh=SPEC.energy_kwh,
+    )
     modules = await module_ids(session, site)
     truth = Truth()
     await load_history(session, modules, ageings, truth)

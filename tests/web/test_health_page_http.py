@@ -33,8 +33,9 @@ async def test_the_fragment_and_a_site_without_a_ranking(
     server: LiveServer, engine: AsyncEngine
 ) -> None:
     site = await committed_device_site(engine)
-    fragment = server.http.get(f"{server.url}/sites/{site.code}/health",
-                               headers={"HX-Request": "true"})  # fmt: skip
+    fragment = server.http.get(
+        f"{server.url}/sites/{site.code}/health", headers={"HX-Request": "true"}
+    )
     assert fragment.status_code == 200
     assert "<html" not in fragment.text
     assert 'id="watch-empty"' in fragment.text

@@ -2,9 +2,10 @@
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from app.sites.overview import SiteOverview, SiteState
-from app.telemetry.queries import Series
+from app.fleet.overview import SiteOverview, SiteState
+from app.telemetry.queries import ModuleNow, Series
 from app.telemetry.schemas import QUALITY_BYPASSED
 from app.web.assets import cell_bars
 from app.web.heatmap import build_heatmap
@@ -33,11 +34,21 @@ def module(
 ) -> dict[str, object]:
     """A latest-state row as site_latest returns it."""
     row: dict[str, object] = {
-        "string": 1, "position": position, "module_id": 100 + position, "ts": NOW,
-        "soc_pct": 50.0, "soh_pct": 99.0, "cell_v_min": None, "cell_v_max": None,
-        "cell_v_avg": avg, "spread_mv": spread, "temp_c_max": 25.0, "fault_bits": 0,
-        "balancing": 0, "quality": 0,
-    }  # fmt: skip
+        "string": 1,
+        "position": position,
+        "module_id": 100 + position,
+        "ts": NOW,
+        "soc_pct": 50.0,
+        "soh_pct": 99.0,
+        "cell_v_min": None,
+        "cell_v_max": None,
+        "cell_v_avg": avg,
+        "spread_mv": spread,
+        "temp_c_max": 25.0,
+        "fault_bits": 0,
+        "balancing": 0,
+        "quality": 0,
+    }
     row.update(extra)
     return row
 
@@ -88,8 +99,30 @@ def test_gaps_in_a_series_become_one_null() -> None:
     assert None not in series_json(steady, start, NOW)["spread_mv"]
 
 
+REGISTRY: dict[str, Any] = {
+    "id": 1,
+    "position": 1,
+    "cell_count": 3,
+    "temp_count": 0,
+    "chemistry": "LFP",
+    "capacity_ah": 280.0,
+    "serial": None,
+    "firmware": None,
+    "rack_id": 1,
+    "string": 1,
+    "string_name": "String 1",
+}
+
+
+def module_now(**latest: Any) -> ModuleNow:
+    """A three-cell module with the given latest values (the rest empty)."""
+    registry = REGISTRY
+    empty = dict.fromkeys(f for f in ModuleNow.__dataclass_fields__ if f not in registry)
+    return ModuleNow(**{**registry, **empty, **latest})
+
+
 def test_cell_bars_mark_min_max_and_balancing() -> None:
-    row = {"cell_v": [3.30, 3.35, 3.28], "min_idx": 2, "max_idx": 1, "balancing": 0b010}
+    row = module_now(cell_v=[3.30, 3.35, 3.28], min_idx=2, max_idx=1, balancing=0b010)
     bars = cell_bars(row)
     assert [(b.is_min, b.is_max, b.balancing) for b in bars] == [
         (False, False, False),
@@ -98,7 +131,7 @@ def test_cell_bars_mark_min_max_and_balancing() -> None:
     ]
     assert bars[1].height > bars[0].height > bars[2].height
     assert 0 < bars[2].height < bars[1].height < 1
-    assert cell_bars({"cell_v": None, "min_idx": None, "max_idx": None, "balancing": None}) == []
+    assert cell_bars(module_now()) == []
 
 
 def test_trends_open_on_a_range_that_shows_the_data() -> None:

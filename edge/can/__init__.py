@@ -1,0 +1,1 @@
+"""The CAN side: frames from buses or logs, decoded by the protocol, assembled into samples."""

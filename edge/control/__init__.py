@@ -1,0 +1,1 @@
+"""Acting on the site: backend commands, the local policy, their journal and interlocks."""
