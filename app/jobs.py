@@ -90,15 +90,23 @@ async def health_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         sites = await site_ids(session)
     total = 0
     for site_id in sites:
-        while True:
-            async with sessionmaker() as session, session.begin():
-                done = await score_site_days(
-                    session, site_id=site_id, now=datetime.now(UTC), settings=WatchSettings()
-                )
-            total += done
-            if done == 0:
-                break
+        try:
+            total += await _health_site(sessionmaker, site_id)
+        except ValueError as refused:  # one site's bad setting must not stop the others
+            JOB_LOG.warning(f"health:{site_id}", f"health job skips site {site_id}: {refused}")
     return total
+
+
+async def _health_site(sessionmaker: async_sessionmaker[AsyncSession], site_id: int) -> int:
+    total = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            done = await score_site_days(
+                session, site_id=site_id, now=datetime.now(UTC), settings=WatchSettings()
+            )
+        total += done
+        if done == 0:
+            return total
 
 
 async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> None:

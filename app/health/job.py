@@ -1,4 +1,5 @@
-"""The daily health job: score each complete day once per site, then rank its watch list.
+"""The daily health job: score each complete day once per site, rank its watch list, and
+raise or clear the self-discharge alarms.
 
 Safe in several processes: a site's days are taken under a transaction-level advisory lock that
 a second process does not wait for (it moves on to the next site), and each day is recorded in
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.health.leakage import check_self_discharge, site_level_ma
 from app.health.scoring import score_day
 from app.health.watch_store import store_watch, window_scores
 from app.health.watchlist import WatchSettings, rank_cells
@@ -67,11 +69,13 @@ async def score_site_days(
     if not locked.scalar():
         return 0
     days = await pending_days(session, site_id=site_id, now=now, limit=limit)
+    level_ma = await site_level_ma(session, site_id) if days else 0.0
     for day in days:
         await score_day(session, site_id=site_id, day=day)
         scores = await window_scores(session, site_id=site_id, last=day, settings=settings)
         entries = rank_cells(scores.keys, scores.regimes, scores.days, settings)
         await store_watch(session, site_id=site_id, day=day, entries=entries)
+        await check_self_discharge(session, site_id=site_id, day=day, level_ma=level_ma)
         await session.execute(MARK_DONE, {"site_id": site_id, "day": day})
     return len(days)
 

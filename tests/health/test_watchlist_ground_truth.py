@@ -6,8 +6,9 @@ real health job day by day. Each aged cell must be in the top 5 without a break 
 14 days before the day its voltage first reaches a BMS warning level to the end; a cell the
 BMS's current taper keeps inside the warning levels all along must be so from 14 days before
 the end at the latest. The leaking cell's apparent self-discharge must be within a factor of 2
-of the injected leakage while balancing can still follow it. A healthy 60-day history of the
-same site must never score at or above the alarm level.
+of the injected leakage while balancing can still follow it, and raise the low-priority
+self-discharge alarm, the only one. A healthy 60-day history of the same site must never score
+at or above the alarm level nor raise a self-discharge alarm.
 """
 
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.health.job import score_site_days
+from app.health.leakage import SELF_DISCHARGE
 from app.health.watchlist import WatchSettings
 from app.telemetry.repository import copy_module_samples
 from app.telemetry.schemas import ModuleSampleRow
@@ -132,13 +134,22 @@ async def apparent_leak_ma(session: AsyncSession, module_id: int, cell: int) -> 
     return {(day - START).days: value for day, value in result}
 
 
+async def self_discharge_alarms(session: AsyncSession, site_id: int) -> list[tuple[int, int]]:
+    """(module id, cell) of every self-discharge alarm the job raised on the site."""
+    result = await session.execute(
+        text("SELECT module_id, cell_index FROM alarm WHERE site_id = :s AND code = :c"),
+        {"s": site_id, "c": SELF_DISCHARGE},
+    )
+    return [(m, c) for m, c in result]
+
+
 # Each test simulates 100 days of 1,024 cells and scores 60 of them: minutes on a loaded machine.
 SIMULATION_TIMEOUT_S = 1800
 
 
 @pytest.mark.timeout(SIMULATION_TIMEOUT_S)
 async def test_weak_cells_rank_top_five_weeks_before_the_bms_warns(session: AsyncSession) -> None:
-    _, modules, truth, entries = await simulated_site(session, AGEINGS)
+    site_id, modules, truth, entries = await simulated_site(session, AGEINGS)
     found = {}
     for ageing in AGEINGS:
         place = (ageing.string, ageing.module, ageing.cell)
@@ -157,14 +168,16 @@ async def test_weak_cells_rank_top_five_weeks_before_the_bms_warns(session: Asyn
     mean_injected = sum(leak.rate * leak.days_aged(d + 0.5) for d in week) / len(week)
     print(f"apparent leakage {mean_estimate:.1f} mA, injected {mean_injected:.1f} mA")
     assert mean_injected / 2 <= mean_estimate <= mean_injected * 2
+    assert await self_discharge_alarms(session, site_id) == [(module_id, leak.cell)]
 
 
 @pytest.mark.timeout(SIMULATION_TIMEOUT_S)
 async def test_a_healthy_history_raises_nothing_above_the_alarm_level(
     session: AsyncSession,
 ) -> None:
-    _, _, _, entries = await simulated_site(session, [])
+    site_id, _, _, entries = await simulated_site(session, [])
     assert len({e.day for e in entries}) >= DAYS - 7  # ranked every day with a full week
     worst = max(entries, key=lambda e: e.score)
     print("healthy history's highest score:", worst)
     assert worst.score < WatchSettings().alarm_score
+    assert await self_discharge_alarms(session, site_id) == []
