@@ -1,4 +1,5 @@
-"""REST API v1 for battery health: a site's weak-cell watch list, ranked, a page at a time."""
+"""REST API v1 for battery health: the weak-cell watch list of a site and of the fleet, ranked,
+a page at a time."""
 
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time
@@ -8,9 +9,11 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from app.api.pagination import Cursor, Limit, Page, decode_cursor, page
+from app.auth.dependencies import Viewer
 from app.core.db import SessionDep
 from app.core.errors import error_body
 from app.fleet.access import VisibleSiteKey
+from app.health.fleet_watch import FleetKey, FleetWatchRow, fleet_watch_rows
 from app.health.queries import WatchRow, latest_watch_day, watch_rows
 from app.health.watchlist import WatchSettings
 
@@ -72,3 +75,28 @@ async def watchlist(
     rows = await watch_rows(session, site_id=site.id, day=shown, after=after, limit=limit + 1)
     alarm = WatchSettings().alarm_score
     return page([WatchEntryOut.of(r, shown, alarm) for r in rows], limit, lambda e: (e.rank,))
+
+
+class FleetWatchEntryOut(WatchEntryOut):
+    """A cell on the fleet's watch list: its site's latest ranked day, merged by score."""
+
+    site: str = Field(description="the site's code")
+    site_name: str
+
+    @classmethod
+    def of_fleet(cls, row: FleetWatchRow, alarm_score: float) -> "FleetWatchEntryOut":
+        """The API's view of a fleet entry."""
+        entry = WatchEntryOut.of(row.entry, row.day, alarm_score)
+        return cls(site=row.site_code, site_name=row.site_name, **entry.model_dump())
+
+
+@router.get("/health/watchlist", responses={422: {}})
+async def fleet_watchlist(
+    session: SessionDep, user: Viewer, limit: Limit = 50, cursor: Cursor = None
+) -> Page[FleetWatchEntryOut]:
+    """The weak cells of every site you may see, highest score first (each site's latest day)."""
+    after = FleetKey(*decode_cursor(cursor, float, str, int)) if cursor else None
+    rows = await fleet_watch_rows(session, sites=user.sites(), after=after, limit=limit + 1)
+    alarm = WatchSettings().alarm_score
+    items = [FleetWatchEntryOut.of_fleet(r, alarm) for r in rows]
+    return page(items, limit, lambda e: (repr(e.score), e.site, e.rank))

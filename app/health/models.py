@@ -10,8 +10,8 @@ from app.core.models import Base, created_at_column
 
 
 class CellScoreDay(Base):
-    """One module's day: each cell's mean robust deviation under load and at rest, and its
-    apparent self-discharge from balancing duty.
+    """One module's day: each cell's mean robust deviation under load and at rest, its
+    apparent self-discharge from balancing duty, and its mean offset from the module's median.
 
     Arrays hold one value per cell (index 0 is cell 1); a regime with no usable sample that day
     (none under load, or all balancing or isolated) is NULL.
@@ -29,6 +29,10 @@ class CellScoreDay(Base):
     rest_score: Mapped[list[float] | None] = mapped_column(ARRAY(REAL))
     # apparent self-discharge above the module's typical cell, from balancing duty (mA)
     leak_ma: Mapped[list[float]] = mapped_column(ARRAY(REAL))
+    # the evidence chart: each cell's mean voltage minus its module's median (mV), at rest and
+    # under load while discharging (charge and discharge would cancel a resistive cell's sag)
+    rest_offset_mv: Mapped[list[float] | None] = mapped_column(ARRAY(REAL))
+    discharge_offset_mv: Mapped[list[float] | None] = mapped_column(ARRAY(REAL))
 
 
 class CellWatchDay(Base):

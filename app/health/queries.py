@@ -15,7 +15,8 @@ WHERE w.site_id = :site_id AND w.day = :day AND w.rank > :after
 ORDER BY w.rank LIMIT :limit
 """)
 SCORE_HISTORY = text("""
-SELECT d.day, d.load_score[:cell], d.rest_score[:cell], d.leak_ma[:cell] FROM cell_score_1d d
+SELECT d.day, d.load_score[:cell], d.rest_score[:cell], d.leak_ma[:cell],
+       d.rest_offset_mv[:cell], d.discharge_offset_mv[:cell] FROM cell_score_1d d
 WHERE d.module_id = :module_id AND d.day > :day - interval '30 days' AND d.day <= :day
 ORDER BY d.day
 """)
@@ -46,6 +47,8 @@ class ScorePoint:
     load: float | None
     rest: float | None
     leak_ma: float | None
+    rest_offset_mv: float | None = None  # the cell's mean V minus its module's median, at rest
+    discharge_offset_mv: float | None = None  # the same under load while discharging
 
 
 async def latest_watch_day(session: AsyncSession, *, site_id: int) -> datetime | None:

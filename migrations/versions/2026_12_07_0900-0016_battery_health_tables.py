@@ -36,6 +36,8 @@ def upgrade() -> None:
         sa.Column("load_score", postgresql.ARRAY(sa.REAL()), nullable=True),
         sa.Column("rest_score", postgresql.ARRAY(sa.REAL()), nullable=True),
         sa.Column("leak_ma", postgresql.ARRAY(sa.REAL()), nullable=False),
+        sa.Column("rest_offset_mv", postgresql.ARRAY(sa.REAL()), nullable=True),
+        sa.Column("discharge_offset_mv", postgresql.ARRAY(sa.REAL()), nullable=True),
         fk("cell_score_1d", "module_id", "module"),
         sa.PrimaryKeyConstraint("module_id", "day", name=op.f("pk_cell_score_1d")),
     )

@@ -67,3 +67,34 @@ async def test_scope_and_bad_days(
     bad = call(server, path, day="31/02/2026")
     assert bad.status_code == 422
     assert "day" in bad.text
+
+
+async def test_the_fleet_list_merges_the_visible_sites_by_score_and_pages(
+    server: LiveServer, engine: AsyncEngine, make_token: TokenMaker
+) -> None:
+    first, last = await site_with_a_drifting_cell(engine)
+    second, _ = await site_with_a_drifting_cell(engine)
+    path = "/api/v1/health/watchlist"
+    whole = call(server, path, limit=1000).json()["items"]
+    # highest score first across sites, then site code and the site's own rank
+    assert whole == sorted(whole, key=lambda e: (-e["score"], e["site"], e["rank"]))
+    ours = [e for e in whole if e["site"] in (first.code, second.code)]
+    tops = [(e["site"], e["rank"], e["cell"], e["alarm"]) for e in ours[:2]]
+    assert sorted(tops) == [(first.code, 1, 5, True), (second.code, 1, 5, True)]
+    assert {e["day"] for e in ours} == {last.date().isoformat()}
+    assert ours[0]["site_name"] in (first.name, second.name)
+    paged, cursor = [], None
+    while True:
+        body = call(server, path, limit=7, **({"cursor": cursor} if cursor else {})).json()
+        paged += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert paged == whole
+    scoped = await make_token("read", sites=[second.code])
+    seen = call(server, path, scoped, limit=1000).json()["items"]
+    assert {e["site"] for e in seen} == {second.code}
+    assert seen == [e for e in whole if e["site"] == second.code]
+    bad = call(server, path, cursor="not-a-cursor")
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"][0]["field"] == "query.cursor"

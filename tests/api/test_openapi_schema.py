@@ -47,7 +47,7 @@ include-path = [
     "/api/v1/sites/{code}/isolations", "/api/v1/sites/{code}/modules",
     "/api/v1/sites/{code}/strings", "/api/v1/sites/{code}/telemetry",
     "/api/v1/sites/{code}/export", "/api/v1/edge/policy-actions", "/api/v1/ingest",
-    "/api/v1/sites/{code}/health/watchlist",
+    "/api/v1/sites/{code}/health/watchlist", "/api/v1/health/watchlist",
 ]
 checks.positive_data_acceptance.expected-statuses = [
     "2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx",

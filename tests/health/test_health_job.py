@@ -158,3 +158,39 @@ async def test_apparent_leakage_is_the_bleed_current_times_the_missing_duty(
         )
     ).scalar_one()
     assert leak == pytest.approx([200.0, 0.0, 100.0] + [0.0] * 13)
+
+
+def mean_offsets_mv(samples: list[list[float]]) -> list[float]:
+    """Each cell's mean voltage minus its module's median, in mV, as a REAL column holds them."""
+    stored = [np.array([np.float32(round(v, 4)) for v in s], dtype=np.float64) for s in samples]
+    per_sample = [1000 * (s - np.median(s)) for s in stored]
+    return list(np.mean(per_sample, axis=0))
+
+
+async def test_offsets_from_the_median_are_kept_at_rest_and_while_discharging_only(
+    session: AsyncSession,
+) -> None:
+    site = await make_site(session)
+    module_id = (await module_ids(session, site))[0]
+    at = [DAY0 + timedelta(hours=h) for h in range(1, 8)]
+    # positive current discharges: LOAD[1] charges, and charging would cancel a sag
+    currents = [100.0, -100.0, 100.0]
+    rows = [
+        module_sample(module_id, at[i], v, current_a=a, balancing=0)
+        for i, (v, a) in enumerate(zip(LOAD, currents, strict=True))
+    ]
+    rows += [
+        module_sample(module_id, at[3 + i], v, current_a=0.0, balancing=0)
+        for i, v in enumerate(REST)
+    ]
+    rows.append(module_sample(module_id, at[6], cells({2: -0.5}), current_a=100.0, balancing=1))
+    await copy_module_samples(session, rows)
+    await score_day(session, site_id=site.site_id, day=DAY0)
+    row = await session.execute(
+        text("SELECT rest_offset_mv, discharge_offset_mv FROM cell_score_1d WHERE module_id = :m"),
+        {"m": module_id},
+    )
+    rest, discharge = row.one()
+    assert rest == pytest.approx(mean_offsets_mv(REST), abs=1e-3)
+    assert discharge == pytest.approx(mean_offsets_mv([LOAD[0], LOAD[2]]), abs=1e-3)
+    assert discharge[2] == pytest.approx(-34.0, abs=0.1)  # the sagging cell: 29 and 39 mV low
