@@ -75,10 +75,8 @@ def alarm_level_ma(site_code: str, settings: dict[str, Any]) -> float:
         default = describe(SELF_DISCHARGE).threshold
         assert default is not None, "the catalogue gives cell_self_discharge a threshold"
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(why_refused(site_code, value))
-    if not math.isfinite(value):
-        raise ValueError(why_refused(site_code, value))
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValueError(why_refused(site_code, value))  # NaN fails the range too
     return float(value)
 
 

@@ -94,7 +94,7 @@ async def test_a_site_sets_its_own_level(session: AsyncSession) -> None:
     assert await alarms(session, site.site_id) == []
 
 
-@pytest.mark.parametrize("value", ["20", 0, -5, True, [20]])
+@pytest.mark.parametrize("value", ["20", 0, -5, True, [20], float("nan"), float("inf")])
 def test_a_bad_level_is_refused_naming_the_site_setting_and_value(value: object) -> None:
     expected = (
         f"site harbour: settings.self_discharge_alarm_ma = {value!r} is not a positive, "
