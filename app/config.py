@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     jobs_enabled: bool = True  # rollups and retention inside the app (safe with several processes)
     rollup_interval_s: float = Field(default=20.0, gt=0)
     retention_interval_s: float = Field(default=3600.0, gt=0)
+    health_interval_s: float = Field(default=600.0, gt=0)  # the daily health job looks this often
     raw_retention_days: float = Field(default=30.0, gt=0)
     rollup_retention_days: float = Field(default=730.0, gt=0)
     # Reverse proxies whose X-Forwarded-For (and -Proto) is believed: addresses or networks,

@@ -1,8 +1,9 @@
-"""Background jobs in each app process: rollups, retention, shelf expiry, command timeouts.
+"""Background jobs in each app process: rollups, retention, shelf expiry, command timeouts,
+battery health.
 
 All are safe with several processes: rollups claim work with SKIP LOCKED, retention takes an
-advisory lock, shelf and command transitions are conditional UPDATEs. A failing run is logged
-with its context and retried next interval.
+advisory lock, the health job one advisory lock per site, shelf and command transitions are
+conditional UPDATEs. A failing run is logged with its context and retried next interval.
 """
 
 import asyncio
@@ -17,6 +18,8 @@ from app.alarms.lifecycle import unshelve_expired
 from app.commands.deadlines import sweep as sweep_commands
 from app.config import Settings
 from app.core.errors import ThrottledLog, database_unavailable, failure_kind
+from app.health.job import score_site_days, site_ids
+from app.health.watchlist import WatchSettings
 from app.telemetry.retention import STEPS as RETENTION_STEPS
 from app.telemetry.retention import RetentionResult, apply_retention
 from app.telemetry.rollups import roll_up
@@ -81,6 +84,31 @@ async def commands_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         return await sweep_commands(session, datetime.now(UTC))
 
 
+async def health_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """Score every site's complete days not yet scored, a week per transaction."""
+    async with sessionmaker() as session:
+        sites = await site_ids(session)
+    total = 0
+    for site_id in sites:
+        try:
+            total += await _health_site(sessionmaker, site_id)
+        except ValueError as refused:  # one site's bad setting must not stop the others
+            JOB_LOG.warning(f"health:{site_id}", f"health job skips site {site_id}: {refused}")
+    return total
+
+
+async def _health_site(sessionmaker: async_sessionmaker[AsyncSession], site_id: int) -> int:
+    total = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            done = await score_site_days(
+                session, site_id=site_id, now=datetime.now(UTC), settings=WatchSettings()
+            )
+        total += done
+        if done == 0:
+            return total
+
+
 async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
     while True:
         try:
@@ -122,6 +150,13 @@ class Jobs:
             ),
             asyncio.create_task(
                 _every(COMMAND_CHECK_S, "commands", lambda: commands_once(self.sessionmaker))
+            ),
+            asyncio.create_task(
+                _every(
+                    self.settings.health_interval_s,
+                    "health",
+                    lambda: health_once(self.sessionmaker),
+                )
             ),
             asyncio.create_task(
                 _every(

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.api.commands import router as commands_router
+from app.api.health import router as api_health_router
 from app.api.ingest import router as ingest_router
 from app.api.probes import router as probes_router
 from app.api.routes import router as api_router
@@ -35,6 +36,7 @@ from app.web.auth import router as auth_router
 from app.web.commands import router as web_commands_router
 from app.web.faults import router as faults_router
 from app.web.fleet import router as fleet_router
+from app.web.health import router as web_health_router
 from app.web.kpis import router as kpis_router
 from app.web.live import router as live_router
 from app.web.site import router as site_router
@@ -56,6 +58,8 @@ SIGNED_IN_ROUTERS = (
     api_router,
     telemetry_router,
     admin_router,
+    api_health_router,
+    web_health_router,
 )
 
 

@@ -5,6 +5,7 @@ from app.audit.models import AuditEntry
 from app.auth.models import ApiToken, LoginAttempt, User, UserSession
 from app.commands.models import Command
 from app.core.models import Base
+from app.health.models import CellScoreDay, CellWatchDay, HealthDayDone
 from app.ingest.models import IngestBatch, IngestRejection
 from app.isolations.models import ContactorEvent, Isolation
 from app.sites.models import EdgeDevice, Module, Rack, Site
@@ -44,5 +45,8 @@ ALL_MODELS = (
     ApiToken,
     AlarmEvent,
     ContactorEvent,
+    CellScoreDay,
+    CellWatchDay,
+    HealthDayDone,
 )
 metadata = Base.metadata

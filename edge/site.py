@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from edge.sim.ageing_spec import Ageing
 from edge.sim.fault_spec import Fault
 
 
@@ -100,6 +101,9 @@ class SimulatorConfig(BaseModel):
     # Faults to inject, as on the command line ("cell_ov:string=4,module=9,at=90"), for demos.
     faults: list[str] = Field(default_factory=list)
     incident: IncidentConfig | None = None  # the demo's recurring scripted incident
+    # Cells that age in the backfilled history, from a day after its start, as on the command
+    # line ("leakage:string=1,module=3,cell=5,from_day=3,rate=3"): the demo's weak cell.
+    ageing: list[str] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
@@ -123,6 +127,13 @@ class SimulatorConfig(BaseModel):
         for text in faults:
             Fault.parse(text)  # raises ValueError naming the bad part
         return faults
+
+    @field_validator("ageing")
+    @classmethod
+    def _ageing_parses(cls, ageing: list[str]) -> list[str]:
+        for text in ageing:
+            Ageing.parse(text)  # raises ValueError naming the bad part
+        return ageing
 
 
 class PolicyConfig(BaseModel):

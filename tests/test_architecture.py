@@ -144,8 +144,11 @@ def simulator_modules_loaded_by(module: str) -> list[str]:
 
 
 def test_the_production_edge_loads_no_simulated_plant() -> None:
-    """`edge run` (edge.app) reads fault texts in site files, but never the simulator itself."""
-    assert simulator_modules_loaded_by("edge.app") == ["edge.sim", "edge.sim.fault_spec"]
+    """`edge run` (edge.app) checks the fault and ageing texts of site files (the *_spec
+    modules, plain data), but never loads the simulator itself."""
+    loaded = simulator_modules_loaded_by("edge.app")
+    assert "edge.sim.fault_spec" in loaded
+    assert [m for m in loaded if m != "edge.sim" and not m.endswith("_spec")] == []
     assert "edge.sim.plant" in simulator_modules_loaded_by("edge.sim.runner")  # the check sees
 
 

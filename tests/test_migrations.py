@@ -43,6 +43,9 @@ TABLES = {
     "contactor_event",
     "system_sample",
     "system_latest",
+    "cell_score_1d",
+    "cell_watch_1d",
+    "health_day_done",
 }
 
 

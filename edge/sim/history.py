@@ -20,6 +20,8 @@ from edge.control.bus_commands import Order
 from edge.control.journal import Journal
 from edge.control.policy import Policy
 from edge.control.policy_runner import PolicyRunner
+from edge.sim.ageing import AgeingPlan
+from edge.sim.ageing_spec import Ageing
 from edge.sim.bms import SimBms
 from edge.sim.fault_spec import Fault
 from edge.sim.faults import apply_fault, clear_fault
@@ -83,6 +85,7 @@ class HistoryGenerator:
             )
         )
         self.returns = 0
+        self.ageing = AgeingPlan([Ageing.parse(text) for text in site.simulator.ageing])
         if protocol.commands is None:
             raise ValueError(f"protocol {protocol.name} has no [commands]: no policy to run")
         self.commander = HistoryCommander(
@@ -140,6 +143,7 @@ class HistoryGenerator:
         """Advance `dt` from `ts`: incidents due, plant, BMS and policy; the events seen."""
         self.now = ts
         self._incidents(ts)
+        self.ageing.apply(self.plant, (ts - self.span.start) / 86_400)
         setpoint = scheduled_kw(self.plant, self.site.simulator, ts)
         self.plant.step(dt, setpoint, now=ts)
         self.bms.evaluate()

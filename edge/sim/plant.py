@@ -27,6 +27,7 @@ class Cell:
     voltage: float = 0.0  # as its sensor reads it
     bleeding: bool = False
     fault_offset_v: float = 0.0  # injected sensor-visible deviation
+    leak_a: float = 0.0  # self-discharge (an aged cell's micro-short), flows at rest too
 
     @property
     def terminal_v(self) -> float:
@@ -242,7 +243,7 @@ def _step_module(
     bleed = balancing and into >= 0
     for cell in module.cells:
         cell.bleeding = bleed and cell.soc > BALANCE_MIN_SOC and cell.soc > leading
-        net = into - (BLEED_A if cell.bleeding else 0.0)
+        net = into - (BLEED_A if cell.bleeding else 0.0) - cell.leak_a
         cell.soc = min(1.0, max(0.0, cell.soc + net * dt / 3600.0 / cell.capacity_ah))
         cell.voltage = lfp.ocv(cell.soc) + into * cell.r_ohm + cell.fault_offset_v
     load = abs(current) / spec.string_rated_a

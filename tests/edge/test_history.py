@@ -144,3 +144,50 @@ def test_a_month_has_only_its_incidents_and_ends_in_service(
     actions = [a.action["kind"] for a in journal.unreported_actions()]
     assert opened == closed == actions.count("isolate_string") >= len(isolating) // 2
     assert all(s.contactor_closed for s in history.plant.strings)
+
+
+def test_the_history_ages_the_cells_its_site_file_names(protocol: Protocol, tmp_path: Path) -> None:
+    """A leaking cell from day 1 at 50 mA a day: 100 mA at the end of day 3, and it has lost
+    the 2.4 Ah (50 mA x 2 days x 2 days / 2) the same cell keeps in an unaged history."""
+    path = write_site_file(
+        tmp_path,
+        code="aged-site",
+        mapping=REFERENCE_MAPPING,
+        modules=7,
+        simulator='seed = 3\nageing = ["leakage:string=1,module=2,cell=3,from_day=1,rate=50"]',
+        policy=REFERENCE_POLICY,
+    )
+    write_site_file(
+        tmp_path,
+        code="unaged",
+        mapping=REFERENCE_MAPPING,
+        modules=7,
+        simulator="seed = 3",
+        policy=REFERENCE_POLICY,
+    )
+    site = load_site_file(path)
+    history = generator(site, protocol, tmp_path / "j", 3)
+    outputs = list(history.periods())
+    cells = history.plant.strings[0].modules[1].cells
+    assert 0.050 * (2 - 900 / DAY_S) <= cells[2].leak_a <= 0.050 * 2  # its last step's day
+    assert [c.leak_a for c in cells[:2] + cells[3:]] == [0.0] * 15
+    assert len(outputs) == 3 * 96
+    unaged = generator(load_site_file(path.parent / "unaged.toml"), protocol, tmp_path / "u", 3)
+    list(unaged.periods())
+    lost_ah = (unaged.plant.strings[0].modules[1].cells[2].soc - cells[2].soc) * cells[
+        2
+    ].capacity_ah
+    assert lost_ah >= 0.8 * 2.4
+
+
+def test_a_bad_ageing_in_the_site_file_is_refused_by_name(tmp_path: Path) -> None:
+    path = write_site_file(
+        tmp_path,
+        code="bad-age",
+        mapping=REFERENCE_MAPPING,
+        modules=7,
+        simulator='ageing = ["leakage:string=1,colour=red"]',
+        policy=REFERENCE_POLICY,
+    )
+    with pytest.raises(ValueError, match="ageing parameter 'colour=red'"):
+        load_site_file(path)

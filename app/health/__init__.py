@@ -1,0 +1,1 @@
+"""Battery health: weak cells, self-discharge, trends (issue 23)."""
