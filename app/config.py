@@ -64,6 +64,19 @@ class Settings(BaseSettings):
     live_streams_per_user: int = Field(default=8, ge=1, le=1000)
     # How often an idle /live stream sends a heartbeat and checks its session is still valid.
     live_heartbeat_s: float = Field(default=15.0, gt=0, le=300)
+    # Watchdog: a site or edge with no batch for this long raises site_offline / edge_silent.
+    watchdog_data_age_s: float = Field(default=60.0, gt=0)
+    watchdog_interval_s: float = Field(default=5.0, gt=0)
+    # Notifications: how often the outbox is worked, and how deliveries are retried.
+    notify_interval_s: float = Field(default=2.0, gt=0)
+    notify_max_attempts: int = Field(default=5, ge=1, le=100)
+    notify_backoff_s: float = Field(default=5.0, gt=0)  # doubles after each failed attempt
+    notify_timeout_s: float = Field(default=10.0, gt=0, le=50)  # one SMTP or webhook exchange
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    smtp_from: str = "Ridethrough <ridethrough@localhost>"
+    # The address people open the app at, for links in messages.
+    public_url: str = "http://127.0.0.1:8000"
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"
 

@@ -1,8 +1,9 @@
-"""Background jobs in each app process: rollups, retention, shelf expiry, command timeouts.
+"""Background jobs in each app process: rollups, retention, shelf expiry, command timeouts,
+the watchdog and notification delivery.
 
-All are safe with several processes: rollups claim work with SKIP LOCKED, retention takes an
-advisory lock, shelf and command transitions are conditional UPDATEs. A failing run is logged
-with its context and retried next interval.
+All are safe with several processes: rollups and notifications claim work with SKIP LOCKED,
+retention and the watchdog take an advisory lock, shelf and command transitions are
+conditional UPDATEs. A failing run is logged with its context and retried next interval.
 """
 
 import asyncio
@@ -17,6 +18,7 @@ from app.alarms.lifecycle import unshelve_expired
 from app.commands.deadlines import sweep as sweep_commands
 from app.config import Settings
 from app.core.errors import ThrottledLog, database_unavailable, failure_kind
+from app.notifications.watchdog import sweep as sweep_watchdog
 from app.telemetry.retention import STEPS as RETENTION_STEPS
 from app.telemetry.retention import RetentionResult, apply_retention
 from app.telemetry.rollups import roll_up
@@ -81,6 +83,14 @@ async def commands_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         return await sweep_commands(session, datetime.now(UTC))
 
 
+async def watchdog_once(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
+    """Raise or clear site_offline / edge_silent from every edge's data age."""
+    async with sessionmaker() as session, session.begin():
+        return await sweep_watchdog(
+            session, now=datetime.now(UTC), limit_s=settings.watchdog_data_age_s
+        )
+
+
 async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
     while True:
         try:
@@ -120,6 +130,13 @@ class Jobs:
             ),
             asyncio.create_task(
                 _every(COMMAND_CHECK_S, "commands", lambda: commands_once(self.sessionmaker))
+            ),
+            asyncio.create_task(
+                _every(
+                    self.settings.watchdog_interval_s,
+                    "watchdog",
+                    lambda: watchdog_once(self.sessionmaker, self.settings),
+                )
             ),
             asyncio.create_task(
                 _every(

@@ -7,6 +7,12 @@ from app.commands.models import Command
 from app.core.models import Base
 from app.ingest.models import IngestBatch, IngestRejection
 from app.isolations.models import ContactorEvent, Isolation
+from app.notifications.models import (
+    AlarmNotice,
+    NotificationContact,
+    NotificationRule,
+    OutboxMessage,
+)
 from app.sites.models import EdgeDevice, Module, Rack, Site
 from app.telemetry.models import (
     ModuleLatest,
@@ -23,6 +29,7 @@ ALL_MODELS = (
     Site, EdgeDevice, Rack, Module, ModuleSample, ModuleLatest, RackSample, RackLatest,
     Alarm, Isolation, Command, AuditEntry, IngestBatch, IngestRejection, ModuleRollup,
     RackRollup, RollupDirty, RackSpreadDay, User, UserSession, LoginAttempt, ApiToken,
-    AlarmEvent, ContactorEvent,
+    AlarmEvent, ContactorEvent, NotificationContact, NotificationRule, AlarmNotice,
+    OutboxMessage,
 )  # fmt: skip
 metadata = Base.metadata

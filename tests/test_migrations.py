@@ -18,7 +18,8 @@ TABLES = {
     "site", "edge_device", "rack", "module", "module_sample", "rack_sample", "module_latest",
     "rack_latest", "alarm", "isolation", "command", "audit_log", "ingest_batch",
     "ingest_rejection", "rollup_dirty", "module_sample_1m", "rack_sample_1m", "rack_spread_1d",
-    "alarm_event", "contactor_event",
+    "alarm_event", "contactor_event", "notification_contact", "notification_rule", "alarm_notice",
+    "notification_outbox",
 }  # fmt: skip
 
 
