@@ -19,6 +19,7 @@ from app.commands.deadlines import sweep as sweep_commands
 from app.config import Settings
 from app.core.errors import ThrottledLog, database_unavailable, failure_kind
 from app.notifications.watchdog import sweep as sweep_watchdog
+from app.notifications.worker import notify_once
 from app.telemetry.retention import STEPS as RETENTION_STEPS
 from app.telemetry.retention import RetentionResult, apply_retention
 from app.telemetry.rollups import roll_up
@@ -136,6 +137,13 @@ class Jobs:
                     self.settings.watchdog_interval_s,
                     "watchdog",
                     lambda: watchdog_once(self.sessionmaker, self.settings),
+                )
+            ),
+            asyncio.create_task(
+                _every(
+                    self.settings.notify_interval_s,
+                    "notify",
+                    lambda: notify_once(self.sessionmaker, self.settings),
                 )
             ),
             asyncio.create_task(
