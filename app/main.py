@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.api.commands import router as commands_router
 from app.api.ingest import router as ingest_router
+from app.api.notifications import router as notifications_router
 from app.api.probes import router as probes_router
 from app.api.routes import router as api_router
 from app.api.telemetry import router as telemetry_router
@@ -46,7 +47,7 @@ OWN_ACCESS_ROUTERS = (probes_router, auth_router, ingest_router, commands_router
 # Everything a person sees needs a signed-in user; what they may change, a role (per route).
 SIGNED_IN_ROUTERS = (live_router, fleet_router, site_router, assets_router, faults_router,
                      web_commands_router, alarms_router, kpis_router, api_router,
-                     telemetry_router, admin_router)  # fmt: skip
+                     telemetry_router, admin_router, notifications_router)  # fmt: skip
 
 
 GC_THRESHOLDS = (50_000, 10, 10)

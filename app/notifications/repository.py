@@ -1,0 +1,90 @@
+"""SQL for rules and contact details (the outbox and notices have their own modules)."""
+
+from typing import Any
+
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.notifications.schemas import RuleOut
+
+RULE_COLUMNS = """
+SELECT r.id, r.name, r.enabled,
+       (SELECT array_agg(code ORDER BY code) FROM site WHERE id = ANY(r.site_ids)),
+       r.min_priority, r.codes, r.events,
+       (SELECT coalesce(array_agg(username ORDER BY username), '{}') FROM app_user
+        WHERE id = ANY(r.user_ids)),
+       r.channels, r.created_at, r.site_ids
+FROM notification_rule r
+"""
+
+INSERT_RULE = text("""
+INSERT INTO notification_rule (name, enabled, site_ids, min_priority, codes, events, user_ids,
+                               channels)
+VALUES (:name, :enabled, :site_ids, :min_priority, :codes, :events, :user_ids, :channels)
+RETURNING id
+""")
+
+UPDATE_RULE = text("""
+UPDATE notification_rule SET name = :name, enabled = :enabled, site_ids = :site_ids,
+       min_priority = :min_priority, codes = :codes, events = :events, user_ids = :user_ids,
+       channels = :channels
+WHERE id = :id
+""")
+
+UPSERT_CONTACT = text("""
+INSERT INTO notification_contact (user_id, email, webhook_url, webhook_secret, updated_at)
+VALUES (:user_id, :email, :webhook_url, :secret, now())
+ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, webhook_url = excluded.webhook_url,
+       webhook_secret = excluded.webhook_secret, updated_at = now()
+""")
+
+
+def _rule(row: Row[Any]) -> tuple[RuleOut, tuple[int, ...] | None]:
+    values: tuple[Any, ...] = tuple(row)
+    keys = ("id", "name", "enabled", "sites", "min_priority", "codes", "events", "users",
+            "channels", "created_at")  # fmt: skip
+    site_ids: list[int] | None = values[10]
+    scope = None if site_ids is None else tuple(site_ids)
+    return RuleOut.model_validate(dict(zip(keys, values[:10], strict=True))), scope
+
+
+async def list_rules(session: AsyncSession) -> list[tuple[RuleOut, tuple[int, ...] | None]]:
+    """Every rule with the site ids it covers (None: every site)."""
+    rows = await session.execute(text(RULE_COLUMNS + " ORDER BY r.id"))
+    return [_rule(row) for row in rows]
+
+
+async def get_rule(
+    session: AsyncSession, rule_id: int
+) -> tuple[RuleOut, tuple[int, ...] | None] | None:
+    """One rule with its site ids, or None."""
+    row = (await session.execute(text(RULE_COLUMNS + " WHERE r.id = :id FOR UPDATE OF r"),
+                                 {"id": rule_id})).first()  # fmt: skip
+    return None if row is None else _rule(row)
+
+
+async def site_ids_by_code(session: AsyncSession, codes: list[str]) -> dict[str, int]:
+    """The ids of the named sites that exist."""
+    rows = await session.execute(text("SELECT code AS key, id FROM site WHERE code = ANY(:codes)"),
+                                 {"codes": codes})  # fmt: skip
+    return {row.key: row.id for row in rows}
+
+
+async def user_ids_by_name(session: AsyncSession, names: list[str]) -> dict[str, int]:
+    """The ids of the named users that exist and are enabled."""
+    rows = await session.execute(
+        text("SELECT username AS key, id FROM app_user WHERE username = ANY(:names) "
+             "AND disabled_at IS NULL"), {"names": names},
+    )  # fmt: skip
+    return {row.key: row.id for row in rows}
+
+
+async def contact(
+    session: AsyncSession, user_id: int
+) -> tuple[str | None, str | None, str | None] | None:
+    """A user's e-mail, webhook URL and signing key, if they saved any."""
+    row = (await session.execute(
+        text("SELECT email, webhook_url, webhook_secret FROM notification_contact "
+             "WHERE user_id = :id"), {"id": user_id},
+    )).first()  # fmt: skip
+    return None if row is None else (row[0], row[1], row[2])

@@ -1,0 +1,71 @@
+"""What the notification API reads and answers: rules, contact details, test messages."""
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+EventName = Literal["raised", "cleared"]
+ChannelName = Literal["email", "webhook"]
+# Deliberately simple: one @, no spaces; the SMTP server has the last word on the address.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+SITE_CODE = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+FAULT_CODE = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+USERNAME = Field(min_length=1, max_length=100, pattern=r"^\S+$")
+
+
+class RuleIn(BaseModel):
+    """A rule: which alarms (sites, minimum priority, codes, events), to whom, by which
+    channels. No sites means every site; no codes means every code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    enabled: bool = True
+    sites: list[str] | None = Field(default=None, min_length=1, max_length=500)
+    min_priority: int = Field(default=2, ge=1, le=4, description="1 critical .. 4 low, inclusive")
+    codes: list[str] | None = Field(default=None, min_length=1, max_length=200)
+    events: list[EventName] = Field(default=["raised"], min_length=1, max_length=2)
+    users: list[str] = Field(min_length=1, max_length=200)
+    channels: list[ChannelName] = Field(min_length=1, max_length=2)
+
+
+class RuleOut(BaseModel):
+    """A stored rule, naming sites by code and recipients by username."""
+
+    id: int
+    name: str
+    enabled: bool
+    sites: list[str] | None
+    min_priority: int
+    codes: list[str] | None
+    events: list[str]
+    users: list[str]
+    channels: list[str]
+    created_at: datetime
+
+
+class ContactIn(BaseModel):
+    """Your own contact details; null removes one. A new webhook gets a new signing key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
+    webhook_url: HttpUrl | None = None
+    rotate_webhook_secret: bool = False
+
+
+class ContactOut(BaseModel):
+    """Your contact details; the webhook signing key only when it was just made."""
+
+    email: str | None
+    webhook_url: str | None
+    has_webhook_secret: bool
+    webhook_secret: str | None = None
+
+
+class TestSent(BaseModel):
+    """The test messages queued, one per channel you have."""
+
+    delivery_ids: list[UUID]
