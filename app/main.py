@@ -38,6 +38,7 @@ from app.web.faults import router as faults_router
 from app.web.fleet import router as fleet_router
 from app.web.kpis import router as kpis_router
 from app.web.live import router as live_router
+from app.web.notifications import router as web_notifications_router
 from app.web.site import router as site_router
 from app.web.templating import create_templates
 
@@ -47,7 +48,8 @@ OWN_ACCESS_ROUTERS = (probes_router, auth_router, ingest_router, commands_router
 # Everything a person sees needs a signed-in user; what they may change, a role (per route).
 SIGNED_IN_ROUTERS = (live_router, fleet_router, site_router, assets_router, faults_router,
                      web_commands_router, alarms_router, kpis_router, api_router,
-                     telemetry_router, admin_router, notifications_router)  # fmt: skip
+                     telemetry_router, admin_router, notifications_router,
+                     web_notifications_router)  # fmt: skip
 
 
 GC_THRESHOLDS = (50_000, 10, 10)

@@ -1,6 +1,9 @@
 """SQL for rules and contact details (the outbox and notices have their own modules)."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,3 +91,38 @@ async def contact(
              "WHERE user_id = :id"), {"id": user_id},
     )).first()  # fmt: skip
     return None if row is None else (row[0], row[1], row[2])
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One message as the admin page lists it."""
+
+    delivery_id: UUID
+    username: str | None
+    channel: str
+    target: str
+    subject: str
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+RECENT = text("""
+SELECT o.delivery_id, u.username, o.channel, o.target, o.subject, o.state, o.attempts,
+       o.last_error, o.created_at, o.sent_at
+FROM notification_outbox o LEFT JOIN app_user u ON u.id = o.user_id
+WHERE CAST(:scope AS int[]) IS NULL OR CAST(o.payload ->> 'site_id' AS int) = ANY(:scope)
+ORDER BY (o.state = 'failed') DESC, o.id DESC LIMIT :limit
+""")
+
+
+async def recent_messages(
+    session: AsyncSession, *, scope: tuple[int, ...] | None, limit: int = 50
+) -> list[OutboxRow]:
+    """Failed messages first, then the newest; only those of the scope's sites if limited."""
+    rows = await session.execute(
+        RECENT, {"scope": None if scope is None else list(scope), "limit": limit}
+    )
+    return [OutboxRow(*row) for row in rows]

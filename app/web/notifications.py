@@ -1,0 +1,149 @@
+"""Notification screens: the admins' rules and delivery log, and each person's own contacts."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import HTMLResponse
+
+from app.auth.dependencies import Viewer, require
+from app.auth.permissions import Permission
+from app.auth.service import SignedIn, list_users
+from app.core.db import SessionDep
+from app.core.htmx import render
+from app.core.ids import IntId
+from app.core.security import client_host
+from app.fleet.overview import site_overviews
+from app.notifications import service
+from app.notifications.repository import list_rules, recent_messages
+from app.notifications.schemas import ContactIn, RuleIn
+from app.notifications.service import RuleRefusedError, Who
+
+router = APIRouter(include_in_schema=False)
+
+Admin = Annotated[SignedIn, require(Permission.MANAGE)]
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"]) or "form"
+    return f"{field}: {error['msg']}"
+
+
+async def _admin_page(
+    request: Request, session: AsyncSession, user: SignedIn, status: int = 200, **outcome: Any
+) -> HTMLResponse:
+    rules = [r for r, sites in await list_rules(session) if service.in_scope(sites, user.site_ids)]
+    context = {
+        "rules": rules,
+        "messages": await recent_messages(session, scope=user.site_ids),
+        "sites": await site_overviews(session, user.site_ids),
+        "users": [u for u in await list_users(session, scope=user.site_ids) if not u.disabled_at],
+        "every_site": user.site_ids is None,
+        "now": datetime.now(UTC),
+        "active": "admin",
+        **outcome,
+    }
+    return render(request, request.app.state.templates, "notifications_admin.html", context,
+                  status_code=status)  # fmt: skip
+
+
+@router.get("/admin/notifications", response_class=HTMLResponse)
+async def notifications_admin(request: Request, session: SessionDep, user: Admin) -> HTMLResponse:
+    """Rules, and the newest messages with failures first."""
+    return await _admin_page(request, session, user)
+
+
+class RuleForm(BaseModel):
+    """The rule form: lists from multiple selects and checkboxes, codes comma-separated."""
+
+    name: str = ""
+    sites: list[str] = []
+    min_priority: int = 2
+    codes: str = ""
+    events: list[str] = []
+    users: list[str] = []
+    channels: list[str] = []
+
+
+@router.post("/admin/notifications/rules", response_class=HTMLResponse)
+async def add_rule_form(
+    request: Request, session: SessionDep, user: Admin, form: Annotated[RuleForm, Form()]
+) -> HTMLResponse:
+    """Add a rule from the form."""
+    codes = [c.strip() for c in form.codes.split(",") if c.strip()]
+    try:
+        body = RuleIn(name=form.name.strip(), sites=[s for s in form.sites if s] or None,
+                      min_priority=form.min_priority, codes=codes or None,
+                      events=form.events, users=form.users, channels=form.channels)  # fmt: skip
+        await service.create_rule(session, body, who=Who(user, client_host(request)))
+    except ValidationError as exc:
+        return await _admin_page(request, session, user, 422, problem=_first_error(exc))
+    except RuleRefusedError as exc:
+        return await _admin_page(request, session, user, exc.status, problem=str(exc))
+    return await _admin_page(request, session, user, done=f"rule {form.name.strip()!r} added")
+
+
+@router.post("/admin/notifications/rules/{rule_id}/delete", response_class=HTMLResponse)
+async def delete_rule_form(
+    request: Request, session: SessionDep, user: Admin, rule_id: IntId
+) -> HTMLResponse:
+    """Delete a rule."""
+    who = Who(user, client_host(request))
+    rule = await service.rule_in_scope(session, rule_id, who)
+    if rule is None:
+        return await _admin_page(request, session, user, 404, problem=f"no rule {rule_id}")
+    await service.delete_rule(session, rule_id, who=who)
+    return await _admin_page(request, session, user, done=f"rule {rule.name!r} deleted")
+
+
+async def _my_page(
+    request: Request, session: AsyncSession, user: SignedIn, status: int = 200, **outcome: Any
+) -> HTMLResponse:
+    context = {"contact": await service.show_contact(session, user.user_id),
+               "active": "notifications", **outcome}  # fmt: skip
+    return render(request, request.app.state.templates, "notifications_mine.html", context,
+                  status_code=status)  # fmt: skip
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+async def my_notifications(request: Request, session: SessionDep, user: Viewer) -> HTMLResponse:
+    """Your contact details and a test message."""
+    return await _my_page(request, session, user)
+
+
+class ContactForm(BaseModel):
+    """The contact form; empty fields remove an address."""
+
+    email: str = Field(default="", max_length=254)
+    webhook_url: str = Field(default="", max_length=2000)
+    rotate_webhook_secret: bool = False
+
+
+@router.post("/notifications/contact", response_class=HTMLResponse)
+async def save_contact_form(
+    request: Request, session: SessionDep, user: Viewer, form: Annotated[ContactForm, Form()]
+) -> HTMLResponse:
+    """Save your contact details; a new webhook key is shown on this answer only."""
+    try:
+        body = ContactIn(email=form.email.strip() or None,
+                         webhook_url=form.webhook_url.strip() or None,
+                         rotate_webhook_secret=form.rotate_webhook_secret)  # fmt: skip
+    except ValidationError as exc:
+        return await _my_page(request, session, user, 422, problem=_first_error(exc))
+    saved = await service.save_contact(session, body, who=Who(user, client_host(request)))
+    return await _my_page(request, session, user, done="contact details saved",
+                          secret=saved.webhook_secret)  # fmt: skip
+
+
+@router.post("/notifications/test", response_class=HTMLResponse)
+async def send_test_form(request: Request, session: SessionDep, user: Viewer) -> HTMLResponse:
+    """Queue a test message to each of your channels."""
+    queued = await service.queue_test(session, who=Who(user, client_host(request)))
+    if not queued:
+        problem = "no e-mail address or webhook to test: save one first"
+        return await _my_page(request, session, user, 409, problem=problem)
+    done = f"{len(queued)} test message(s) queued; they arrive within seconds"
+    return await _my_page(request, session, user, done=done)
