@@ -9,6 +9,7 @@ from app.ingest.models import IngestBatch, IngestRejection
 from app.isolations.models import ContactorEvent, Isolation
 from app.notifications.models import (
     AlarmNotice,
+    Escalation,
     NotificationContact,
     NotificationRule,
     OutboxMessage,
@@ -30,6 +31,6 @@ ALL_MODELS = (
     Alarm, Isolation, Command, AuditEntry, IngestBatch, IngestRejection, ModuleRollup,
     RackRollup, RollupDirty, RackSpreadDay, User, UserSession, LoginAttempt, ApiToken,
     AlarmEvent, ContactorEvent, NotificationContact, NotificationRule, AlarmNotice,
-    OutboxMessage,
+    OutboxMessage, Escalation,
 )  # fmt: skip
 metadata = Base.metadata

@@ -19,7 +19,7 @@ TABLES = {
     "rack_latest", "alarm", "isolation", "command", "audit_log", "ingest_batch",
     "ingest_rejection", "rollup_dirty", "module_sample_1m", "rack_sample_1m", "rack_spread_1d",
     "alarm_event", "contactor_event", "notification_contact", "notification_rule", "alarm_notice",
-    "notification_outbox",
+    "notification_outbox", "notification_escalation",
 }  # fmt: skip
 
 

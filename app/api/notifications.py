@@ -19,7 +19,9 @@ from app.notifications.service import RuleRefusedError, Who
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
 Admin = Annotated[SignedIn, require(Permission.MANAGE)]
+AdminOnly: dict[int | str, dict[str, Any]] = {403: {"description": "only admins manage rules"}}
 NoRule: dict[int | str, dict[str, Any]] = {
+    **AdminOnly,
     404: {"description": "no such rule (or not one of your sites')"},
     422: {"description": "a site or user the rule names does not exist"},
 }
@@ -46,7 +48,7 @@ async def _rule_or_404(session: SessionDep, rule_id: int, who: Who) -> RuleOut:
     return found
 
 
-@router.get("/notification-rules")
+@router.get("/notification-rules", responses=AdminOnly)
 async def rules(session: SessionDep, user: Admin) -> list[RuleOut]:
     """The rules of the caller's sites (every rule for an admin of every site)."""
     found = await list_rules(session)

@@ -1,7 +1,8 @@
 """Fan-out: each alarm notice becomes one outbox message per matching recipient and channel.
 
 Notices are claimed with SKIP LOCKED and marked done in the same transaction as the messages
-they make, so a notice is fanned out exactly once whichever process gets it.
+they make, so a notice is fanned out exactly once whichever process gets it. Alarms suppressed
+by design (under a string an operator took out, or out for maintenance) notify nobody.
 """
 
 from dataclasses import dataclass
@@ -14,17 +15,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.notifications.messages import render
 from app.notifications.rules import AlarmFacts, Channel, Rule, matches
 
-CLAIM_NOTICES = text("""
-SELECT n.id, n.event, a.id, a.site_id, s.code, s.name, a.code, a.priority, a.state, a.message,
-       a.value, a.threshold, r.name, m.position, a.cell_index, a.raised_at
-FROM alarm_notice n JOIN alarm a ON a.id = n.alarm_id JOIN site s ON s.id = a.site_id
-LEFT JOIN rack r ON r.id = a.rack_id LEFT JOIN module m ON m.id = a.module_id
+FACTS = """a.id, a.site_id, s.code, s.name, a.code, a.priority, a.state, a.message, a.value,
+a.threshold, r.name, m.position, a.cell_index, a.raised_at"""
+FACTS_FROM = """alarm a JOIN site s ON s.id = a.site_id
+LEFT JOIN rack r ON r.id = a.rack_id LEFT JOIN module m ON m.id = a.module_id"""
+# Deliberately isolated before the alarm: the string is known to be out, nobody needs telling.
+SUPPRESSED = """EXISTS (SELECT 1 FROM isolation i WHERE i.rack_id = a.rack_id
+AND i.returned_at IS NULL AND (i.reason = 'maintenance' OR i.isolated_by = 'operator')
+AND i.onset_at <= a.raised_at)"""
+
+CLAIM_NOTICES = text(f"""
+SELECT n.id, n.event, {SUPPRESSED}, {FACTS}
+FROM alarm_notice n JOIN {FACTS_FROM} ON a.id = n.alarm_id
 WHERE n.fanned_out_at IS NULL ORDER BY n.id LIMIT :limit
 FOR UPDATE OF n SKIP LOCKED
-""")
+""")  # noqa: S608 - constant SQL
+
+ALARM_FACTS = text(f"SELECT {FACTS} FROM {FACTS_FROM} WHERE a.id = :id")  # noqa: S608
 
 RULES = text("""
-SELECT id, name, site_ids, min_priority, codes, events, user_ids, channels
+SELECT id, name, site_ids, min_priority, codes, events, user_ids, channels, escalate_after_s
 FROM notification_rule WHERE enabled
 """)
 
@@ -52,6 +62,7 @@ class Notice:
 
     id: int
     event: str
+    suppressed: bool
     alarm: AlarmFacts
 
 
@@ -68,10 +79,25 @@ class Recipient:
         return self.email if channel == Channel.EMAIL else self.webhook_url
 
 
+@dataclass(frozen=True, slots=True)
+class Telling:
+    """What to tell: one event of one alarm (the notice it came from, if any)."""
+
+    alarm: AlarmFacts
+    event: str
+    notice_id: int | None
+    public_url: str
+
+
 async def claim_notices(session: AsyncSession, limit: int) -> list[Notice]:
     """Lock up to `limit` notices not yet fanned out (skipping those another process holds)."""
     rows = await session.execute(CLAIM_NOTICES, {"limit": limit})
-    return [Notice(row[0], row[1], AlarmFacts(*row[2:])) for row in rows]
+    return [Notice(row[0], row[1], row[2], AlarmFacts(*row[3:])) for row in rows]
+
+
+async def alarm_facts(session: AsyncSession, alarm_id: int) -> AlarmFacts:
+    """One alarm as a message tells it."""
+    return AlarmFacts(*(await session.execute(ALARM_FACTS, {"id": alarm_id})).one())
 
 
 async def load_rules(session: AsyncSession) -> list[Rule]:
@@ -80,50 +106,48 @@ async def load_rules(session: AsyncSession) -> list[Rule]:
     return [
         Rule(row[0], row[1], None if row[2] is None else tuple(row[2]), row[3],
              None if row[4] is None else tuple(row[4]), tuple(row[5]), tuple(row[6]),
-             tuple(row[7]))
+             tuple(row[7]), row[8])
         for row in rows
     ]  # fmt: skip
 
 
-async def _recipients(session: AsyncSession, users: set[int], site_id: int) -> list[Recipient]:
-    rows = await session.execute(RECIPIENTS, {"users": sorted(users), "site": site_id})
-    return [Recipient(*row) for row in rows]
-
-
-async def fan_out_notice(
-    session: AsyncSession, notice: Notice, rules: list[Rule], *, public_url: str
-) -> int:
-    """Write the notice's messages to the outbox; returns how many."""
-    wanted: dict[int, set[str]] = {}
-    for rule in rules:
-        if matches(rule, notice.alarm, notice.event):
-            for user_id in rule.user_ids:
-                wanted.setdefault(user_id, set()).update(rule.channels)
+async def tell(session: AsyncSession, telling: Telling, wanted: dict[int, set[str]]) -> int:
+    """Write one message per wanted user and channel that has an address; returns how many."""
+    rows = await session.execute(RECIPIENTS, {"users": sorted(wanted),
+                                              "site": telling.alarm.site_id})  # fmt: skip
     written = 0
-    for recipient in await _recipients(session, set(wanted), notice.alarm.site_id):
+    for recipient in (Recipient(*row) for row in rows):
         for channel in sorted(wanted[recipient.user_id]):
             target = recipient.address(channel)
             if target:
-                written += await _write(session, notice, user_id=recipient.user_id,
-                                        channel=channel, target=target,
-                                        public_url=public_url)  # fmt: skip
+                written += await _write(session, telling, user_id=recipient.user_id,
+                                        channel=channel, target=target)  # fmt: skip
     return written
 
 
 async def _write(
-    session: AsyncSession, notice: Notice, *, user_id: int, channel: str, target: str,
-    public_url: str,
-) -> int:  # fmt: skip
+    session: AsyncSession, telling: Telling, *, user_id: int, channel: str, target: str
+) -> int:
     delivery_id = uuid4()
-    message = render(notice.alarm, event=notice.event, delivery_id=delivery_id,
-                     public_url=public_url)  # fmt: skip
+    message = render(telling.alarm, event=telling.event, delivery_id=delivery_id,
+                     public_url=telling.public_url)  # fmt: skip
     result = await session.execute(INSERT_MESSAGE, {
-        "delivery_id": delivery_id, "notice_id": notice.id, "user_id": user_id,
+        "delivery_id": delivery_id, "notice_id": telling.notice_id, "user_id": user_id,
         "channel": channel, "target": target, "subject": message.subject,
         "body_text": message.body_text, "body_html": message.body_html,
         "payload": orjson.dumps(message.payload).decode(),
     })  # fmt: skip
     return int(getattr(result, "rowcount", 0))
+
+
+def wanted_by(rules: list[Rule], notice: Notice) -> dict[int, set[str]]:
+    """Each user the matching rules name, with the union of their channels."""
+    wanted: dict[int, set[str]] = {}
+    for rule in rules:
+        if matches(rule, notice.alarm, notice.event):
+            for user_id in rule.user_ids:
+                wanted.setdefault(user_id, set()).update(rule.channels)
+    return wanted
 
 
 async def fan_out(session: AsyncSession, *, public_url: str, limit: int = 100) -> int:
@@ -133,6 +157,9 @@ async def fan_out(session: AsyncSession, *, public_url: str, limit: int = 100) -
         return 0
     rules = await load_rules(session)
     for notice in notices:
-        await fan_out_notice(session, notice, rules, public_url=public_url)
+        wanted = {} if notice.suppressed else wanted_by(rules, notice)
+        if wanted:
+            await tell(session, Telling(notice.alarm, notice.event, notice.id, public_url),
+                       wanted)  # fmt: skip
     await session.execute(MARK_DONE, {"ids": [n.id for n in notices]})
     return len(notices)

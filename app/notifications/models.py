@@ -51,9 +51,29 @@ class NotificationRule(Base):
     events: Mapped[list[str]] = mapped_column(ARRAY(Text))
     user_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
     channels: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    # 0: told as events happen; N: an escalation tier, told when an alarm stays active and
+    # unacknowledged (not shelved, not cleared) for N seconds.
+    escalate_after_s: Mapped[int] = mapped_column(server_default="0")
     created_at: Mapped[datetime] = created_at_column()
 
-    __table_args__ = (CheckConstraint("min_priority BETWEEN 1 AND 4", name="priority_range"),)
+    __table_args__ = (
+        CheckConstraint("min_priority BETWEEN 1 AND 4", name="priority_range"),
+        CheckConstraint("escalate_after_s >= 0", name="escalate_after_s_positive"),
+    )
+
+
+class Escalation(Base):
+    """An escalation tier that has been told about an alarm (so it is told once)."""
+
+    __tablename__ = "notification_escalation"
+
+    alarm_id: Mapped[int] = mapped_column(
+        ForeignKey("alarm.id", ondelete="CASCADE"), primary_key=True
+    )
+    rule_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_rule.id", ondelete="CASCADE"), primary_key=True
+    )
+    at: Mapped[datetime] = created_at_column()
 
 
 class AlarmNotice(Base):

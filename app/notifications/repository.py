@@ -16,21 +16,22 @@ SELECT r.id, r.name, r.enabled,
        r.min_priority, r.codes, r.events,
        (SELECT coalesce(array_agg(username ORDER BY username), '{}') FROM app_user
         WHERE id = ANY(r.user_ids)),
-       r.channels, r.created_at, r.site_ids
+       r.channels, r.escalate_after_s / 60.0, r.created_at, r.site_ids
 FROM notification_rule r
 """
 
 INSERT_RULE = text("""
 INSERT INTO notification_rule (name, enabled, site_ids, min_priority, codes, events, user_ids,
-                               channels)
-VALUES (:name, :enabled, :site_ids, :min_priority, :codes, :events, :user_ids, :channels)
+                               channels, escalate_after_s)
+VALUES (:name, :enabled, :site_ids, :min_priority, :codes, :events, :user_ids, :channels,
+        :escalate_after_s)
 RETURNING id
 """)
 
 UPDATE_RULE = text("""
 UPDATE notification_rule SET name = :name, enabled = :enabled, site_ids = :site_ids,
        min_priority = :min_priority, codes = :codes, events = :events, user_ids = :user_ids,
-       channels = :channels
+       channels = :channels, escalate_after_s = :escalate_after_s
 WHERE id = :id
 """)
 
@@ -45,10 +46,10 @@ ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, webhook_url = exclud
 def _rule(row: Row[Any]) -> tuple[RuleOut, tuple[int, ...] | None]:
     values: tuple[Any, ...] = tuple(row)
     keys = ("id", "name", "enabled", "sites", "min_priority", "codes", "events", "users",
-            "channels", "created_at")  # fmt: skip
-    site_ids: list[int] | None = values[10]
+            "channels", "escalate_after_minutes", "created_at")  # fmt: skip
+    site_ids: list[int] | None = values[11]
     scope = None if site_ids is None else tuple(site_ids)
-    return RuleOut.model_validate(dict(zip(keys, values[:10], strict=True))), scope
+    return RuleOut.model_validate(dict(zip(keys, values[:11], strict=True))), scope
 
 
 async def list_rules(session: AsyncSession) -> list[tuple[RuleOut, tuple[int, ...] | None]]:

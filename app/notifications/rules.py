@@ -56,12 +56,15 @@ class Rule:
     events: tuple[str, ...]
     user_ids: tuple[int, ...]
     channels: tuple[str, ...]
+    escalate_after_s: int = 0  # 0: as events happen; N: a tier told after N s unacknowledged
 
 
 def matches(rule: Rule, alarm: AlarmFacts, event: str) -> bool:
-    """Whether the rule wants this event of this alarm (priority 1 is the most urgent)."""
+    """Whether the rule wants this event of this alarm (priority 1 is the most urgent);
+    escalation tiers are told by the escalation sweep, never by events."""
     return (
-        event in rule.events
+        rule.escalate_after_s == 0
+        and event in rule.events
         and alarm.priority <= rule.min_priority
         and (rule.site_ids is None or alarm.site_id in rule.site_ids)
         and (rule.codes is None or alarm.code in rule.codes)

@@ -29,6 +29,11 @@ class RuleIn(BaseModel):
     events: list[EventName] = Field(default=["raised"], min_length=1, max_length=2)
     users: list[str] = Field(min_length=1, max_length=200)
     channels: list[ChannelName] = Field(min_length=1, max_length=2)
+    escalate_after_minutes: float = Field(
+        default=0, ge=0, le=10080,
+        description="0: told as events happen; N: an escalation tier, told when a matching "
+        "alarm stays active and unacknowledged for N minutes",
+    )  # fmt: skip
 
 
 class RuleOut(BaseModel):
@@ -43,6 +48,7 @@ class RuleOut(BaseModel):
     events: list[str]
     users: list[str]
     channels: list[str]
+    escalate_after_minutes: float
     created_at: datetime
 
 

@@ -66,7 +66,8 @@ async def _params(session: AsyncSession, body: RuleIn, who: Who) -> dict[str, An
     return {"name": body.name, "enabled": body.enabled, "site_ids": site_ids,
             "min_priority": body.min_priority, "codes": body.codes,
             "events": sorted(set(body.events)), "user_ids": sorted(set(users.values())),
-            "channels": sorted(set(body.channels))}  # fmt: skip
+            "channels": sorted(set(body.channels)),
+            "escalate_after_s": round(body.escalate_after_minutes * 60)}  # fmt: skip
 
 
 async def create_rule(session: AsyncSession, body: RuleIn, *, who: Who) -> int:

@@ -1,13 +1,14 @@
 """The notification worker of one app process: fan notices out, then work the outbox."""
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.notifications.channels import SmtpServer, send_email, send_webhook
+from app.notifications.escalation import escalate
 from app.notifications.fanout import fan_out
 from app.notifications.outbox import RetryPolicy, Sender, deliver_one
 from app.notifications.rules import Channel
@@ -30,16 +31,30 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(settings.notify_max_attempts, settings.notify_backoff_s)
 
 
-async def notify_once(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
-    """Fan out every pending notice, then send what is due; returns messages handled."""
+def utc_now() -> datetime:
+    """The wall clock, in UTC (tests pass their own clock instead)."""
+    return datetime.now(UTC)
+
+
+async def notify_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    clock: Callable[[], datetime] = utc_now,
+) -> int:
+    """Fan out every pending notice, escalate what is due, then send what is due; returns
+    messages handled."""
     while True:
         async with sessionmaker() as session, session.begin():
             if not await fan_out(session, public_url=settings.public_url):
                 break
+    while True:
+        async with sessionmaker() as session, session.begin():
+            if not await escalate(session, now=clock(), public_url=settings.public_url):
+                break
     channels, policy = senders(settings), retry_policy(settings)
     for handled in range(MAX_SENDS_PER_RUN):
         async with sessionmaker() as session, session.begin():
-            if not await deliver_one(session, now=datetime.now(UTC), senders=channels,
+            if not await deliver_one(session, now=clock(), senders=channels,
                                      policy=policy):  # fmt: skip
                 return handled
     return MAX_SENDS_PER_RUN

@@ -66,6 +66,7 @@ class RuleForm(BaseModel):
     events: list[str] = []
     users: list[str] = []
     channels: list[str] = []
+    escalate_after_minutes: float = 0
 
 
 @router.post("/admin/notifications/rules", response_class=HTMLResponse)
@@ -77,7 +78,8 @@ async def add_rule_form(
     try:
         body = RuleIn(name=form.name.strip(), sites=[s for s in form.sites if s] or None,
                       min_priority=form.min_priority, codes=codes or None,
-                      events=form.events, users=form.users, channels=form.channels)  # fmt: skip
+                      events=form.events, users=form.users, channels=form.channels,
+                      escalate_after_minutes=form.escalate_after_minutes)  # fmt: skip
         await service.create_rule(session, body, who=Who(user, client_host(request)))
     except ValidationError as exc:
         return await _admin_page(request, session, user, 422, problem=_first_error(exc))

@@ -1,4 +1,5 @@
-"""Alarm notifications: contacts, rules, alarm notices written by a trigger, and the outbox.
+"""Alarm notifications: contacts, rules with escalation tiers, alarm notices written by a
+trigger, and the outbox.
 
 The trigger on alarm writes a notice in the same transaction as every raise, clear and
 acknowledgement, whichever code path made it, so no change is ever missed or announced for a
@@ -79,11 +80,37 @@ def _contact_and_rule() -> None:
         sa.Column("events", postgresql.ARRAY(sa.Text()), nullable=False),
         sa.Column("user_ids", postgresql.ARRAY(sa.Integer()), nullable=False),
         sa.Column("channels", postgresql.ARRAY(sa.Text()), nullable=False),
+        sa.Column("escalate_after_s", sa.Integer(), server_default="0", nullable=False),
         _created_at(),
+        sa.CheckConstraint(
+            "escalate_after_s >= 0", name="ck_notification_rule_escalate_after_s_positive"
+        ),
         sa.CheckConstraint(
             "min_priority BETWEEN 1 AND 4", name="ck_notification_rule_priority_range"
         ),
         sa.PrimaryKeyConstraint("id", name="pk_notification_rule"),
+    )
+
+
+def _escalation() -> None:
+    op.create_table(
+        "notification_escalation",
+        sa.Column("alarm_id", sa.BigInteger(), nullable=False),
+        sa.Column("rule_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["alarm_id"],
+            ["alarm.id"],
+            ondelete="CASCADE",
+            name="fk_notification_escalation_alarm_id_alarm",
+        ),
+        sa.ForeignKeyConstraint(
+            ["rule_id"],
+            ["notification_rule.id"],
+            ondelete="CASCADE",
+            name="fk_notification_escalation_rule_id_notification_rule",
+        ),
+        sa.PrimaryKeyConstraint("alarm_id", "rule_id", name="pk_notification_escalation"),
     )
 
 
@@ -171,6 +198,7 @@ def _outbox() -> None:
 def upgrade() -> None:
     """Create the notification tables and the trigger that writes alarm notices."""
     _contact_and_rule()
+    _escalation()
     _notice()
     _outbox()
 
@@ -181,5 +209,6 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER alarm_notice ON alarm")
     op.execute("DROP FUNCTION alarm_notice_on_change()")
     op.drop_table("alarm_notice")
+    op.drop_table("notification_escalation")
     op.drop_table("notification_rule")
     op.drop_table("notification_contact")

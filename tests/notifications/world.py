@@ -44,14 +44,15 @@ def recipient(
 def rule(
     dsn: str, *, users: list[int], channels: list[str], sites: list[int] | None = None,
     min_priority: int = 4, events: tuple[str, ...] = ("raised",),
-    codes: list[str] | None = None,
+    codes: list[str] | None = None, escalate_after_s: int = 0,
 ) -> int:  # fmt: skip
     """A notification rule; returns its id."""
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
             "INSERT INTO notification_rule (name, site_ids, min_priority, codes, events, "
-            "user_ids, channels) VALUES ('test', %s, %s, %s, %s, %s, %s) RETURNING id",
-            (sites, min_priority, codes, list(events), users, channels),
+            "user_ids, channels, escalate_after_s) VALUES ('test', %s, %s, %s, %s, %s, %s, %s) "
+            "RETURNING id",
+            (sites, min_priority, codes, list(events), users, channels, escalate_after_s),
         ).fetchone()
     assert row is not None
     return int(row[0])
