@@ -6,7 +6,7 @@ import hmac
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 from typing import Any
 from uuid import UUID
 
@@ -58,6 +58,7 @@ def build_email(message: Outgoing, sender: str) -> EmailMessage:
     email["From"] = sender
     email["To"] = message.target
     email["Subject"] = message.subject
+    email["Date"] = formatdate(localtime=False)
     email["Message-ID"] = make_msgid(idstring=str(message.delivery_id), domain="ridethrough")
     email[DELIVERY_HEADER] = str(message.delivery_id)
     email.set_content(message.body_text)

@@ -24,8 +24,13 @@ SUPPRESSED = """EXISTS (SELECT 1 FROM isolation i WHERE i.rack_id = a.rack_id
 AND i.returned_at IS NULL AND (i.reason = 'maintenance' OR i.isolated_by = 'operator')
 AND i.onset_at <= a.raised_at)"""
 
+# A notice about a change long before it was recorded is history arriving late (a backfill,
+# a spool drained after days): it is shown on the pages, but nobody is woken for it.
+STALE = """n.at - CASE n.event WHEN 'cleared' THEN a.cleared_at ELSE a.last_raised_at END
+> make_interval(secs => :max_age_s)"""
+
 CLAIM_NOTICES = text(f"""
-SELECT n.id, n.event, {SUPPRESSED}, {FACTS}
+SELECT n.id, n.event, {SUPPRESSED} OR coalesce({STALE}, false), {FACTS}
 FROM alarm_notice n JOIN {FACTS_FROM} ON a.id = n.alarm_id
 WHERE n.fanned_out_at IS NULL ORDER BY n.id LIMIT :limit
 FOR UPDATE OF n SKIP LOCKED
@@ -62,7 +67,7 @@ class Notice:
 
     id: int
     event: str
-    suppressed: bool
+    suppressed: bool  # by design (an isolated string), or history arriving late
     alarm: AlarmFacts
 
 
@@ -89,9 +94,9 @@ class Telling:
     public_url: str
 
 
-async def claim_notices(session: AsyncSession, limit: int) -> list[Notice]:
+async def claim_notices(session: AsyncSession, limit: int, max_age_s: float) -> list[Notice]:
     """Lock up to `limit` notices not yet fanned out (skipping those another process holds)."""
-    rows = await session.execute(CLAIM_NOTICES, {"limit": limit})
+    rows = await session.execute(CLAIM_NOTICES, {"limit": limit, "max_age_s": max_age_s})
     return [Notice(row[0], row[1], row[2], AlarmFacts(*row[3:])) for row in rows]
 
 
@@ -150,9 +155,11 @@ def wanted_by(rules: list[Rule], notice: Notice) -> dict[int, set[str]]:
     return wanted
 
 
-async def fan_out(session: AsyncSession, *, public_url: str, limit: int = 100) -> int:
+async def fan_out(
+    session: AsyncSession, *, public_url: str, max_age_s: float, limit: int = 100
+) -> int:
     """Fan out up to `limit` pending notices; returns how many notices were handled."""
-    notices = await claim_notices(session, limit)
+    notices = await claim_notices(session, limit, max_age_s)
     if not notices:
         return 0
     rules = await load_rules(session)

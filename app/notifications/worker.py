@@ -45,7 +45,8 @@ async def notify_once(
     messages handled."""
     while True:
         async with sessionmaker() as session, session.begin():
-            if not await fan_out(session, public_url=settings.public_url):
+            if not await fan_out(session, public_url=settings.public_url,
+                                 max_age_s=settings.notify_max_age_s):  # fmt: skip
                 break
     while True:
         async with sessionmaker() as session, session.begin():

@@ -20,6 +20,7 @@ from app.notifications import service
 from app.notifications.repository import list_rules, recent_messages
 from app.notifications.schemas import ContactIn, RuleIn
 from app.notifications.service import RuleRefusedError, Who
+from app.notifications.sink import CaughtMail, caught_mail
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,6 +33,14 @@ def _first_error(exc: ValidationError) -> str:
     return f"{field}: {error['msg']}"
 
 
+def _caught(request: Request, user: SignedIn) -> list[CaughtMail] | None:
+    """The local SMTP sink's catch (`make run`), for an admin of every site; None: no sink."""
+    directory = request.app.state.settings.mail_sink_dir
+    if directory is None or user.site_ids is not None:
+        return None
+    return caught_mail(directory)
+
+
 async def _admin_page(
     request: Request, session: AsyncSession, user: SignedIn, status: int = 200, **outcome: Any
 ) -> HTMLResponse:
@@ -42,6 +51,7 @@ async def _admin_page(
         "sites": await site_overviews(session, user.site_ids),
         "users": [u for u in await list_users(session, scope=user.site_ids) if not u.disabled_at],
         "every_site": user.site_ids is None,
+        "caught": _caught(request, user),
         "now": datetime.now(UTC),
         "active": "admin",
         **outcome,

@@ -119,3 +119,21 @@ async def test_an_alarm_under_a_string_taken_out_on_purpose_notifies_nobody(
                          "a.id = n.alarm_id WHERE a.site_id = %s AND n.fanned_out_at IS NOT NULL",
                          site.site_id)  # fmt: skip
     assert handled == [(1,)]  # seen and deliberately not told, not left pending
+
+
+async def test_history_arriving_late_notifies_nobody(
+    notify_engine: AsyncEngine, notify_db: str
+) -> None:
+    dsn = psycopg_dsn(notify_db)
+    site = await site_on(notify_engine)
+    reader = recipient(dsn, f"reader-{site.code}", email="reader@example.com")
+    rule(dsn, users=[reader.user_id], channels=["email"], sites=[site.site_id])
+    backfilled = datetime.now(UTC) - timedelta(hours=2)  # past the default hour
+    await raise_cell_alarm(notify_engine, site, code="old_fault", ts=backfilled)
+    await raise_cell_alarm(notify_engine, site, code="new_fault")
+    makers = async_sessionmaker(notify_engine, expire_on_commit=False)
+    with smtp_server() as (mailbox, port):
+        await notify_once(makers, settings_for(notify_db, port))
+        subjects = [m["Subject"] for _, m in mailbox.snapshot()]
+    assert len(subjects) == 1
+    assert subjects[0].startswith("[high] New fault raised")

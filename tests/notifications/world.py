@@ -76,7 +76,7 @@ async def first_module(engine: AsyncEngine, site: DeviceSite) -> Module:
 
 async def raise_cell_alarm(
     engine: AsyncEngine, site: DeviceSite, *, cell: int = 6, value: float = 3.71,
-    code: str = "cell_ov_alarm", priority: int = 2,
+    code: str = "cell_ov_alarm", priority: int = 2, ts: datetime | None = None,
 ) -> None:  # fmt: skip
     """Commit an alarm through the backend's own raise (the trigger writes its notice)."""
     module = await first_module(engine, site)
@@ -84,7 +84,7 @@ async def raise_cell_alarm(
         await raise_alarm(
             session, AlarmSource(site.site_id, module.rack_id, module.module_id, cell),
             code=code, priority=priority, message=f"Cell {cell + 1} at {value} V",
-            ts=datetime.now(UTC), value=value, threshold=3.65,
+            ts=ts or datetime.now(UTC), value=value, threshold=3.65,
         )  # fmt: skip
 
 
