@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(default=5, ge=1, le=100)
     notify_backoff_s: float = Field(default=5.0, gt=0)  # doubles after each failed attempt
     notify_timeout_s: float = Field(default=10.0, gt=0, le=50)  # one SMTP or webhook exchange
+    # ISA-18.2 flood: more alarms than this at one site within the window go into one digest
+    # per recipient, sent when the window ends, instead of a message each.
+    flood_alarms: int = Field(default=10, ge=1)
+    flood_window_s: float = Field(default=600.0, gt=0)
     # An alarm change recorded longer than this after it happened (a backfill) notifies nobody.
     notify_max_age_s: float = Field(default=3600.0, gt=0)
     # `make run`'s local SMTP sink keeps what it catches here (a Maildir); the admin page lists it.

@@ -6,12 +6,20 @@ by design (under a string an operator took out, or out for maintenance) notify n
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import uuid4
 
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.notifications.flood import (
+    UPSERT_DIGEST,
+    FloodPolicy,
+    digest_line,
+    digest_params,
+    flooding,
+)
 from app.notifications.messages import render
 from app.notifications.rules import AlarmFacts, Channel, Rule, matches
 
@@ -92,6 +100,7 @@ class Telling:
     event: str
     notice_id: int | None
     public_url: str
+    digest: tuple[datetime, datetime] | None = None  # flooding: the digest interval
 
 
 async def claim_notices(session: AsyncSession, limit: int, max_age_s: float) -> list[Notice]:
@@ -124,10 +133,28 @@ async def tell(session: AsyncSession, telling: Telling, wanted: dict[int, set[st
     for recipient in (Recipient(*row) for row in rows):
         for channel in sorted(wanted[recipient.user_id]):
             target = recipient.address(channel)
-            if target:
-                written += await _write(session, telling, user_id=recipient.user_id,
-                                        channel=channel, target=target)  # fmt: skip
+            if not target:
+                continue
+            if telling.digest is None or not await _add_to_digest(
+                session, telling, user_id=recipient.user_id, channel=channel, target=target
+            ):
+                await _write(session, telling, user_id=recipient.user_id, channel=channel,
+                             target=target)  # fmt: skip
+            written += 1
     return written
+
+
+async def _add_to_digest(
+    session: AsyncSession, telling: Telling, *, user_id: int, channel: str, target: str
+) -> bool:
+    """Append the alarm to the recipient's digest; False if that has gone out already."""
+    assert telling.digest is not None
+    line = digest_line(telling.alarm, event=telling.event, public_url=telling.public_url)
+    params = digest_params(line, site_id=telling.alarm.site_id, site_name=telling.alarm.site_name,
+                           start=telling.digest[0], end=telling.digest[1])  # fmt: skip
+    recipient = {"user_id": user_id, "channel": channel, "target": target}
+    found = await session.execute(UPSERT_DIGEST, {**params, **recipient})
+    return found.first() is not None
 
 
 async def _write(
@@ -155,18 +182,33 @@ def wanted_by(rules: list[Rule], notice: Notice) -> dict[int, set[str]]:
     return wanted
 
 
-async def fan_out(
-    session: AsyncSession, *, public_url: str, max_age_s: float, limit: int = 100
-) -> int:
+@dataclass(frozen=True, slots=True)
+class FanOut:
+    """How the fan-out runs: links, what is too old to tell, floods, and its clock."""
+
+    public_url: str
+    max_age_s: float
+    flood: FloodPolicy
+    now: datetime
+
+
+async def _telling(session: AsyncSession, notice: Notice, how: FanOut) -> Telling:
+    flood = notice.event == "raised" and await flooding(
+        session, notice.alarm.site_id, policy=how.flood, now=how.now
+    )
+    digest = how.flood.interval(how.now) if flood else None
+    return Telling(notice.alarm, notice.event, notice.id, how.public_url, digest)
+
+
+async def fan_out(session: AsyncSession, how: FanOut, limit: int = 100) -> int:
     """Fan out up to `limit` pending notices; returns how many notices were handled."""
-    notices = await claim_notices(session, limit, max_age_s)
+    notices = await claim_notices(session, limit, how.max_age_s)
     if not notices:
         return 0
     rules = await load_rules(session)
     for notice in notices:
         wanted = {} if notice.suppressed else wanted_by(rules, notice)
         if wanted:
-            await tell(session, Telling(notice.alarm, notice.event, notice.id, public_url),
-                       wanted)  # fmt: skip
+            await tell(session, await _telling(session, notice, how), wanted)
     await session.execute(MARK_DONE, {"ids": [n.id for n in notices]})
     return len(notices)

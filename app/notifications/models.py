@@ -104,6 +104,8 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     delivery_id: Mapped[UUID] = mapped_column(server_default=text("gen_random_uuid()"))
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("alarm_notice.id", ondelete="CASCADE"))
+    # A flood digest's site and interval ("site:window start"): one digest per recipient each.
+    digest_key: Mapped[str | None] = mapped_column(Text)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(Text)
     target: Mapped[str] = mapped_column(Text)
@@ -124,6 +126,7 @@ class OutboxMessage(Base):
         UniqueConstraint("delivery_id"),
         # A notice is fanned out once: the same recipient and channel never get it twice.
         UniqueConstraint("notice_id", "user_id", "channel"),
+        UniqueConstraint("digest_key", "user_id", "channel"),
         Index(
             "ix_notification_outbox_due",
             "next_attempt_at",

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.notifications.channels import SmtpServer, send_email, send_webhook
 from app.notifications.escalation import escalate
-from app.notifications.fanout import fan_out
+from app.notifications.fanout import FanOut, fan_out
+from app.notifications.flood import FloodPolicy
 from app.notifications.outbox import RetryPolicy, Sender, deliver_one
 from app.notifications.rules import Channel
 
@@ -45,8 +46,9 @@ async def notify_once(
     messages handled."""
     while True:
         async with sessionmaker() as session, session.begin():
-            if not await fan_out(session, public_url=settings.public_url,
-                                 max_age_s=settings.notify_max_age_s):  # fmt: skip
+            flood = FloodPolicy(settings.flood_alarms, settings.flood_window_s)
+            how = FanOut(settings.public_url, settings.notify_max_age_s, flood, clock())
+            if not await fan_out(session, how):
                 break
     while True:
         async with sessionmaker() as session, session.begin():

@@ -146,6 +146,7 @@ def _outbox() -> None:
             "delivery_id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False
         ),
         sa.Column("notice_id", sa.BigInteger()),
+        sa.Column("digest_key", sa.Text()),
         sa.Column("user_id", sa.Integer()),
         sa.Column("channel", sa.Text(), nullable=False),
         sa.Column("target", sa.Text(), nullable=False),
@@ -184,6 +185,12 @@ def _outbox() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name="pk_notification_outbox"),
         sa.UniqueConstraint("delivery_id", name="uq_notification_outbox_delivery_id"),
+        sa.UniqueConstraint(
+            "digest_key",
+            "user_id",
+            "channel",
+            name="uq_notification_outbox_digest_key_user_id_channel",
+        ),
         sa.UniqueConstraint(
             "notice_id",
             "user_id",
