@@ -62,7 +62,8 @@ SMTP_PORT="${RIDETHROUGH_SMTP_PORT:-$((PORT + 25))}"
 export RIDETHROUGH_SMTP_HOST="$HOST" RIDETHROUGH_SMTP_PORT="$SMTP_PORT"
 export RIDETHROUGH_MAIL_SINK_DIR="${RIDETHROUGH_MAIL_SINK_DIR:-$DATA/mail}"
 export RIDETHROUGH_PUBLIC_URL="${RIDETHROUGH_PUBLIC_URL:-http://$HOST:$PORT}"
-mkdir -p "$DATA/logs" "$RIDETHROUGH_MAIL_SINK_DIR"
+# The sink makes its Maildir (cur/, new/, tmp/) only where no folder is yet.
+mkdir -p "$DATA/logs" "$(dirname "$RIDETHROUGH_MAIL_SINK_DIR")"
 step "starting a local SMTP sink on $HOST:$SMTP_PORT (mail kept in $RIDETHROUGH_MAIL_SINK_DIR)"
 .venv/bin/python -m aiosmtpd -n -l "$HOST:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$RIDETHROUGH_MAIL_SINK_DIR" \
     >"$DATA/logs/mail.log" 2>&1 &
