@@ -75,8 +75,9 @@ async def save_user_now(username: str, role: str, sites: str, *, password_stdin:
     """Create or reset a user; a generated password is printed this once."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else generate_password()
     async with _session() as session:
-        await save_user(session, username=username, password=password, role=Role(role),
-                        site_codes=_codes(sites))  # fmt: skip
+        await save_user(
+            session, username=username, password=password, role=Role(role), site_codes=_codes(sites)
+        )
     if not password_stdin:
         print(password)
     where = f"sites {sites}" if sites else "every site"
@@ -86,13 +87,22 @@ async def save_user_now(username: str, role: str, sites: str, *, password_stdin:
 async def new_api_token(name: str, access: str, sites: str, days: int) -> None:
     """Create an API token and print it, this once only."""
     async with _session() as session:
-        secret = await create_token(session, name=name, access=Access(access),
-                                    site_codes=_codes(sites), days=days, created_by="cli",
-                                    now=datetime.now(UTC))  # fmt: skip
+        secret = await create_token(
+            session,
+            name=name,
+            access=Access(access),
+            site_codes=_codes(sites),
+            days=days,
+            created_by="cli",
+            now=datetime.now(UTC),
+        )
     print(secret)
     where = f"sites {sites}" if sites else "every site"
-    print(f"API token {name!r}: {access} on {where} for {days} days; store it now, it is not "
-          "shown again", file=sys.stderr)  # fmt: skip
+    print(
+        f"API token {name!r}: {access} on {where} for {days} days; store it now, it is not "
+        "shown again",
+        file=sys.stderr,
+    )
 
 
 async def show_tokens() -> None:
@@ -102,8 +112,10 @@ async def show_tokens() -> None:
     now = datetime.now(UTC)
     for t in tokens:
         sites = ",".join(t.site_codes) if t.site_codes else "all sites"
-        print(f"{t.id}\t{t.name}\t{t.prefix}…\t{t.access}\t{sites}\t{t.status(now)}\t"
-              f"expires {t.expires_at:%Y-%m-%d}")  # fmt: skip
+        print(
+            f"{t.id}\t{t.name}\t{t.prefix}…\t{t.access}\t{sites}\t{t.status(now)}\t"
+            f"expires {t.expires_at:%Y-%m-%d}"
+        )
 
 
 async def end_api_token(token_id: int) -> None:
@@ -204,8 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     history = sub.add_parser(
         "acknowledge-history", help="acknowledge a backfilled demo history's alarms, at the time"
     )
-    history.add_argument("histories", nargs="+", type=_site_history, metavar="CODE=TIME",
-                         help="a site and its history's end, e.g. x=2026-12-01T12:00Z")  # fmt: skip
+    history.add_argument(
+        "histories",
+        nargs="+",
+        type=_site_history,
+        metavar="CODE=TIME",
+        help="a site and its history's end, e.g. x=2026-12-01T12:00Z",
+    )
     demo = sub.add_parser("demo-notifications", help="e-mail a user every high-priority alarm")
     demo.add_argument("--user", required=True)
     demo.add_argument("--email", required=True)
@@ -228,8 +245,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "create-edge-device":
             asyncio.run(new_edge_device(args.site, args.name, rotate=args.rotate))
         elif args.command == "create-user":
-            asyncio.run(save_user_now(args.username, args.role, args.sites,
-                                      password_stdin=args.password_stdin))  # fmt: skip
+            asyncio.run(
+                save_user_now(
+                    args.username, args.role, args.sites, password_stdin=args.password_stdin
+                )
+            )
         elif args.command == "create-token":
             asyncio.run(new_api_token(args.name, args.access, args.sites, args.days))
         elif args.command == "list-tokens":

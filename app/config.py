@@ -93,8 +93,9 @@ class Settings(BaseSettings):
     def _split_proxies(cls, value: object) -> object:
         """'10.0.0.1, 10.1.0.0/16' from the environment; each an address or a network."""
         if isinstance(value, str):
-            return [ip_network(item.strip(), strict=False) for item in value.split(",")
-                    if item.strip()]  # fmt: skip
+            return [
+                ip_network(item.strip(), strict=False) for item in value.split(",") if item.strip()
+            ]
         return value
 
     @model_validator(mode="after")

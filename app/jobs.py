@@ -101,8 +101,10 @@ async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[objec
                 log.exception("background job %s failed; retrying in %.0f s", name, interval_s)
             else:  # an outage: one line now and then, not a traceback a second per job
                 kind, first_line = failure_kind(exc)
-                JOB_LOG.warning(f"{name}:{kind}", f"background job {name} waits for the "
-                                f"database ({kind}: {first_line})")  # fmt: skip
+                JOB_LOG.warning(
+                    f"{name}:{kind}",
+                    f"background job {name} waits for the database ({kind}: {first_line})",
+                )
         await asyncio.sleep(interval_s)
 
 

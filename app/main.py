@@ -46,10 +46,21 @@ from app.web.templating import create_templates
 # command endpoints (device tokens), the command API (roles).
 OWN_ACCESS_ROUTERS = (probes_router, auth_router, ingest_router, commands_router)
 # Everything a person sees needs a signed-in user; what they may change, a role (per route).
-SIGNED_IN_ROUTERS = (live_router, fleet_router, site_router, assets_router, faults_router,
-                     web_commands_router, alarms_router, kpis_router, api_router,
-                     telemetry_router, admin_router, notifications_router,
-                     web_notifications_router)  # fmt: skip
+SIGNED_IN_ROUTERS = (
+    live_router,
+    fleet_router,
+    site_router,
+    assets_router,
+    faults_router,
+    web_commands_router,
+    alarms_router,
+    kpis_router,
+    api_router,
+    telemetry_router,
+    admin_router,
+    notifications_router,
+    web_notifications_router,
+)
 
 
 GC_THRESHOLDS = (50_000, 10, 10)
@@ -97,9 +108,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     app.state.export_engine = create_export_engine(settings)
     app.state.export_sessionmaker = create_sessionmaker(app.state.export_engine)
-    app.state.export_gate = StreamGate(what="export", per_caller=settings.export_max_per_caller,
-                                       total=settings.export_max_concurrent,
-                                       settings_prefix="RIDETHROUGH_EXPORT")  # fmt: skip
+    app.state.export_gate = StreamGate(
+        what="export",
+        per_caller=settings.export_max_per_caller,
+        total=settings.export_max_concurrent,
+        settings_prefix="RIDETHROUGH_EXPORT",
+    )
     app.state.templates = create_templates(settings)
     app.state.live = LiveHub(libpq_dsn(settings))
     install_error_handlers(app)

@@ -15,15 +15,27 @@ from app.core.errors import HTTP_ERROR_CODES
 from app.ingest.schemas import BatchDocument
 
 SECURITY_SCHEMES = {
-    "session": {"type": "apiKey", "in": "cookie", "name": "ridethrough_session",
-                "description": "A signed-in browser. State-changing requests also send the "
-                               "page's CSRF token as the X-CSRF-Token header."},
-    "apiToken": {"type": "http", "scheme": "bearer", "bearerFormat": "rta_…",
-                 "description": "An API token from /admin or `create-token`: read or write, "
-                                "some sites or all, until it expires."},
-    "deviceToken": {"type": "http", "scheme": "bearer", "bearerFormat": "rte_…",
-                    "description": "An edge device's token, bound to one site."},
-}  # fmt: skip
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "ridethrough_session",
+        "description": "A signed-in browser. State-changing requests also send the "
+        "page's CSRF token as the X-CSRF-Token header.",
+    },
+    "apiToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "rta_…",
+        "description": "An API token from /admin or `create-token`: read or write, "
+        "some sites or all, until it expires.",
+    },
+    "deviceToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "rte_…",
+        "description": "An edge device's token, bound to one site.",
+    },
+}
 PUBLIC = frozenset({"/healthz", "/readyz"})
 DEVICE_PREFIXES = ("/api/v1/ingest", "/api/v1/edge/")
 ERROR_EXAMPLES = {
@@ -37,22 +49,30 @@ ERROR_EXAMPLES = {
 WHY = {
     400: "The body is not JSON (or not UTF-8) and cannot be read at all.",
     401: "Not authenticated: no credentials, or unknown, expired or revoked ones (the message "
-         "says which).",
+    "says which).",
     403: "Authenticated, but not allowed: the role or token may not do this, or a browser "
-         "request lacks its CSRF token.",
+    "request lacks its CSRF token.",
     409: "Conflicts with the current state (e.g. a command already in flight).",
     422: "The request is invalid: `details` names each field, its value and why.",
     429: "Too many requests; `Retry-After` says when to try again.",
-}  # fmt: skip
+}
 
 
 def error_schema() -> dict[str, Any]:
     """The envelope every error answer uses."""
-    detail = {"type": "object", "properties": {"field": {"type": "string"},
-              "message": {"type": "string"}, "value": {}}}  # fmt: skip
-    inner = {"type": "object", "required": ["code", "message", "details"],
-             "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                            "details": {"type": "array", "items": detail}}}  # fmt: skip
+    detail = {
+        "type": "object",
+        "properties": {"field": {"type": "string"}, "message": {"type": "string"}, "value": {}},
+    }
+    inner = {
+        "type": "object",
+        "required": ["code", "message", "details"],
+        "properties": {
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "details": {"type": "array", "items": detail},
+        },
+    }
     return {"type": "object", "required": ["error"], "properties": {"error": inner}}
 
 
@@ -64,8 +84,9 @@ def error_answer(status: int, description: str) -> dict[str, Any]:
     body = {"schema": {"$ref": "#/components/schemas/Error"}, "example": example}
     answer: dict[str, Any] = {"description": description, "content": {"application/json": body}}
     if status == 429:
-        answer["headers"] = {"Retry-After": {"schema": {"type": "integer"},
-                                             "description": "seconds to wait"}}  # fmt: skip
+        answer["headers"] = {
+            "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}
+        }
     return answer
 
 
@@ -111,18 +132,24 @@ def ingest_body(schema: dict[str, Any]) -> None:
     schema["components"]["schemas"].update(batch.pop("$defs", {}))
     schema["components"]["schemas"]["Batch"] = batch
     operation = schema["paths"]["/api/v1/ingest"]["post"]
-    operation["requestBody"] = {"required": True, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Batch"},
-        "example": batch["examples"][0]}},
-        "description": "A batch of samples and events; may be sent with "
-                       "`Content-Encoding: gzip`."}  # fmt: skip
+    operation["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/Batch"},
+                "example": batch["examples"][0],
+            }
+        },
+        "description": "A batch of samples and events; may be sent with `Content-Encoding: gzip`.",
+    }
 
 
 def describe(app: FastAPI) -> dict[str, Any]:
     """The whole document (built once)."""
     if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
-                             description=app.description)  # fmt: skip
+        schema = get_openapi(
+            title=app.title, version=app.version, routes=app.routes, description=app.description
+        )
         components = schema.setdefault("components", {})
         components["securitySchemes"] = SECURITY_SCHEMES
         components.setdefault("schemas", {})["Error"] = error_schema()

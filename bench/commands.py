@@ -74,8 +74,13 @@ def main() -> None:
         try:
             time.sleep(5)  # telemetry flowing
             for i in range(args.n):
-                body = {"kind": "derate", "string": 1, "pct": 50 if i % 2 == 0 else 100,
-                        "reason": "other", "note": "benchmark"}  # fmt: skip
+                body = {
+                    "kind": "derate",
+                    "string": 1,
+                    "pct": 50 if i % 2 == 0 else 100,
+                    "reason": "other",
+                    "note": "benchmark",
+                }
                 queued = client.post(f"/api/v1/sites/{config.code}/commands", json=body)
                 queued.raise_for_status()
                 done = _until_final(client, config.code, queued.json()["id"])
@@ -90,8 +95,10 @@ def main() -> None:
     print(f"{args.n} derate commands, {failed} failed; telemetry period {PERIOD_S:g} s")
     for step, samples in steps.items():
         p50, p95 = percentiles(samples)
-        print(f"queued -> {step:<9} p50 {p50:7.0f} ms   p95 {p95:7.0f} ms   "
-              f"p95 / period {p95 / (PERIOD_S * 1000):5.2f}x")  # fmt: skip
+        print(
+            f"queued -> {step:<9} p50 {p50:7.0f} ms   p95 {p95:7.0f} ms   "
+            f"p95 / period {p95 / (PERIOD_S * 1000):5.2f}x"
+        )
     verified_p95 = percentiles(steps["verified"])[1]
     verdict = "met" if verified_p95 < 1000 else "NOT met"
     print(f"target: request -> verified p95 < 1000 ms: {verdict}")

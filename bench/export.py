@@ -70,8 +70,11 @@ async def generate(url: str, site_id: int, hours: int) -> int:
     async with engine.begin() as conn:
         await conn.execute(PATTERNS)
         for hour in range(hours):
-            params = {"start": START + timedelta(hours=hour), "step": timedelta(seconds=5),
-                      "site": site_id}  # fmt: skip
+            params = {
+                "start": START + timedelta(hours=hour),
+                "step": timedelta(seconds=5),
+                "site": site_id,
+            }
             await conn.execute(RAW_HOUR, params)
         count = (await conn.execute(text("SELECT count(*) FROM module_sample"))).scalar_one()
     await engine.dispose()
@@ -83,8 +86,9 @@ async def cursor_rows_per_s(url: str, selection: Selection) -> float:
     engine = create_async_engine(url)
     began, rows = time.perf_counter(), 0
     async with engine.connect() as conn:
-        result = await conn.stream(statement(selection, paged=False),
-                                   parameters(selection, after=None, limit=None))  # fmt: skip
+        result = await conn.stream(
+            statement(selection, paged=False), parameters(selection, after=None, limit=None)
+        )
         async for chunk in result.partitions(20_000):
             rows += len(chunk)
     await engine.dispose()
@@ -108,7 +112,8 @@ def count_rows(fmt: str, target: Path) -> int:
         return int(pq.ParquetFile(target).metadata.num_rows)
     with target.open("rb") as f:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - (
-            1 if fmt == "csv" else 0)  # fmt: skip
+            1 if fmt == "csv" else 0
+        )
 
 
 def main() -> None:
@@ -122,12 +127,19 @@ def main() -> None:
     site, _ = run(create_site(url, config))
     samples = run(generate(url, site.site_id, hours))
     end = START + timedelta(hours=hours)
-    selection = Selection(site_id=site.site_id, entity=Entity.MODULE,
-                          resolution=Resolution.RAW, fields=("soc_pct", "cell_v"), start=START,
-                          end=end)  # fmt: skip
+    selection = Selection(
+        site_id=site.site_id,
+        entity=Entity.MODULE,
+        resolution=Resolution.RAW,
+        fields=("soc_pct", "cell_v"),
+        start=START,
+        end=end,
+    )
     baseline = run(cursor_rows_per_s(url, selection))
-    print(f"{samples:,} module samples; baseline (server-side cursor, no formatting): "
-          f"{baseline:,.0f} samples/s")  # fmt: skip
+    print(
+        f"{samples:,} module samples; baseline (server-side cursor, no formatting): "
+        f"{baseline:,.0f} samples/s"
+    )
     env = {"RIDETHROUGH_DATABASE_URL": url, "RIDETHROUGH_LOG_LEVEL": "WARNING"}
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -137,8 +149,13 @@ def main() -> None:
         path = f"/api/v1/sites/{config.code}/export"
         window = {"start": START.isoformat(), "fields": FIELDS}
         tenth = START + (end - START) / 10
-        runs = [("csv", "long", tenth), ("csv", "long", end), ("ndjson", "long", end),
-                ("parquet", "long", end), ("csv", "wide", end)]  # fmt: skip
+        runs = [
+            ("csv", "long", tenth),
+            ("csv", "long", end),
+            ("ndjson", "long", end),
+            ("parquet", "long", end),
+            ("csv", "wide", end),
+        ]
         for fmt, layout, until in runs:
             idle = rss_mb(server.process.pid)
             target = Path(tmp) / f"export.{fmt}"
@@ -151,9 +168,11 @@ def main() -> None:
             if rows != expected:
                 raise SystemExit(f"{fmt} {layout}: {rows:,} rows exported, {expected:,} stored")
             rate = samples * share / seconds
-            print(f"{fmt:7} {layout:4} {rows:>12,} rows  {target.stat().st_size / 1e6:8.1f} MB  "
-                  f"{seconds:6.1f} s  {rate:>9,.0f} samples/s = {rate / baseline:.2f}x baseline  "
-                  f"memory +{peak.peak - idle:.0f} MB (peak {peak.peak:.0f} MB)")  # fmt: skip
+            print(
+                f"{fmt:7} {layout:4} {rows:>12,} rows  {target.stat().st_size / 1e6:8.1f} MB  "
+                f"{seconds:6.1f} s  {rate:>9,.0f} samples/s = {rate / baseline:.2f}x baseline  "
+                f"memory +{peak.peak - idle:.0f} MB (peak {peak.peak:.0f} MB)"
+            )
 
 
 if __name__ == "__main__":

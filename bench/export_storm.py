@@ -84,16 +84,26 @@ async def storm(server: LiveServer, exports: int, batches: int) -> dict[str, flo
     for export in opened:
         export.close()
     (b50, b95), (s50, s95) = percentiles(base_ingest), percentiles(during_ingest)
-    return {"admitted": admitted, "refused": len(opened) - admitted, "ingest_p50": s50 / b50,
-            "ingest_p95": s95 / b95, "command_median": statistics.median(during_commands)
-            / statistics.median(base_commands)}  # fmt: skip
+    return {
+        "admitted": admitted,
+        "refused": len(opened) - admitted,
+        "ingest_p50": s50 / b50,
+        "ingest_p95": s95 / b95,
+        "command_median": statistics.median(during_commands) / statistics.median(base_commands),
+    }
 
 
 async def _read_token(engine: AsyncEngine, n: int) -> str:
     async with AsyncSession(engine) as session, session.begin():
-        return await create_token(session, name=f"bench-read-{n}", access=Access.READ,
-                                  site_codes=None, days=1, created_by="bench",
-                                  now=datetime.now(UTC))  # fmt: skip
+        return await create_token(
+            session,
+            name=f"bench-read-{n}",
+            access=Access.READ,
+            site_codes=None,
+            days=1,
+            created_by="bench",
+            now=datetime.now(UTC),
+        )
 
 
 def main() -> None:
@@ -106,12 +116,18 @@ def main() -> None:
     ensure_user(psycopg_dsn(url), "operator")
     with live_server({"RIDETHROUGH_DATABASE_URL": url}) as server:
         result = run(storm(server, args.exports, args.batches))
-    print(f"exports opened: {result['admitted'] + result['refused']:.0f}, admitted "
-          f"{result['admitted']:.0f}, refused with 429 {result['refused']:.0f}")  # fmt: skip
-    print(f"ingest latency during the storm / quiet baseline: p50 {result['ingest_p50']:.2f}x, "
-          f"p95 {result['ingest_p95']:.2f}x")  # fmt: skip
-    print(f"command latency during the storm / quiet baseline (median): "
-          f"{result['command_median']:.2f}x")  # fmt: skip
+    print(
+        f"exports opened: {result['admitted'] + result['refused']:.0f}, admitted "
+        f"{result['admitted']:.0f}, refused with 429 {result['refused']:.0f}"
+    )
+    print(
+        f"ingest latency during the storm / quiet baseline: p50 {result['ingest_p50']:.2f}x, "
+        f"p95 {result['ingest_p95']:.2f}x"
+    )
+    print(
+        f"command latency during the storm / quiet baseline (median): "
+        f"{result['command_median']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

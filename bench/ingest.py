@@ -227,16 +227,24 @@ def checkpoint(url: str) -> None:
 
 
 def measure_round(
-    url: str, server_url: str, ids: list[int], sites: list[tuple[str, list[bytes]]], *,
-    modules: int, batches: int, start: datetime,
-) -> Round:  # fmt: skip
+    url: str,
+    server_url: str,
+    ids: list[int],
+    sites: list[tuple[str, list[bytes]]],
+    *,
+    modules: int,
+    batches: int,
+    start: datetime,
+) -> Round:
     """Raw COPY as one stream, raw COPY per batch, then HTTP ingest, each on its own rows."""
     checkpoint(url)
-    raw = raw_copy(url, ids, batches, start + timedelta(hours=1), per_batch=False,
-                   batch_rows=modules)  # fmt: skip
+    raw = raw_copy(
+        url, ids, batches, start + timedelta(hours=1), per_batch=False, batch_rows=modules
+    )
     checkpoint(url)
-    raw_batches = raw_copy(url, ids, batches, start + timedelta(hours=2), per_batch=True,
-                           batch_rows=modules)  # fmt: skip
+    raw_batches = raw_copy(
+        url, ids, batches, start + timedelta(hours=2), per_batch=True, batch_rows=modules
+    )
     checkpoint(url)
     return Round(raw, raw_batches, ingest(server_url, sites, modules))
 
@@ -249,13 +257,17 @@ def median_round(rounds: list[Round], key: str) -> Measurement:
 
 def report(rounds: list[Round], *, sites: int, modules: int, batches: int, workers: int) -> None:
     """Each round's rates, then the medians, the CPU split and the ratios."""
-    print(f"{sites} sites x {modules} modules x {CELLS} cells, {batches} batches of one second "
-          f"each per site, each site one upload at a time; {workers} backend workers; "
-          f"{len(rounds)} rounds")  # fmt: skip
+    print(
+        f"{sites} sites x {modules} modules x {CELLS} cells, {batches} batches of one second "
+        f"each per site, each site one upload at a time; {workers} backend workers; "
+        f"{len(rounds)} rounds"
+    )
     for n, r in enumerate(rounds, 1):
-        print(f"round {n}: raw COPY one stream {r.raw.rate:>9,.0f}  per batch "
-              f"{r.raw_batches.rate:>9,.0f}  HTTP ingest {r.http.rate:>9,.0f} module-samples/s "
-              f"(ingest / per batch {r.http.rate / r.raw_batches.rate:.2f}x)")  # fmt: skip
+        print(
+            f"round {n}: raw COPY one stream {r.raw.rate:>9,.0f}  per batch "
+            f"{r.raw_batches.rate:>9,.0f}  HTTP ingest {r.http.rate:>9,.0f} module-samples/s "
+            f"(ingest / per batch {r.http.rate / r.raw_batches.rate:.2f}x)"
+        )
     raw, raw_batches, http = (median_round(rounds, k) for k in ("raw", "raw_batches", "http"))
     print("medians:")
     paths = (
@@ -269,14 +281,20 @@ def report(rounds: list[Round], *, sites: int, modules: int, batches: int, worke
             f"  {m.cpu_ms_per_1000:6.1f} CPU-ms per 1,000 samples"
         )
     split = {name: s * 1e6 / http.samples for name, s in http.by_process.items()}
-    print(f"ingest CPU-ms per 1,000 samples by process: PostgreSQL {split['postgres']:.1f}, "
-          f"backend {split['others']:.1f} (with anything else running), "
-          f"HTTP client {split['this process']:.1f}; raw COPY per batch: PostgreSQL "
-          f"{raw_batches.by_process['postgres'] * 1e6 / raw_batches.samples:.1f}")  # fmt: skip
-    print(f"ingest / raw COPY per batch (same batches, one COPY + commit each) = "
-          f"{http.rate / raw_batches.rate:.2f}x  (target >= 0.60x)")  # fmt: skip
-    print(f"ingest / raw COPY one stream (every row in one COPY)            = "
-          f"{http.rate / raw.rate:.2f}x")  # fmt: skip
+    print(
+        f"ingest CPU-ms per 1,000 samples by process: PostgreSQL {split['postgres']:.1f}, "
+        f"backend {split['others']:.1f} (with anything else running), "
+        f"HTTP client {split['this process']:.1f}; raw COPY per batch: PostgreSQL "
+        f"{raw_batches.by_process['postgres'] * 1e6 / raw_batches.samples:.1f}"
+    )
+    print(
+        f"ingest / raw COPY per batch (same batches, one COPY + commit each) = "
+        f"{http.rate / raw_batches.rate:.2f}x  (target >= 0.60x)"
+    )
+    print(
+        f"ingest / raw COPY one stream (every row in one COPY)            = "
+        f"{http.rate / raw.rate:.2f}x"
+    )
     print(
         "CPU cost per sample, ingest / raw COPY (per batch) = "
         f"{http.cpu_ms_per_1000 / raw_batches.cpu_ms_per_1000:.1f}x"
@@ -297,8 +315,10 @@ def main() -> None:
     url = fresh_database()
     modules = args.strings * args.modules_per_string
     start = datetime.now(UTC) - timedelta(hours=3 * args.rounds + 1)
-    configs = [big_site_config(f"bench-ingest-{n}", args.strings, args.modules_per_string)
-               for n in range(1, args.sites + 1)]  # fmt: skip
+    configs = [
+        big_site_config(f"bench-ingest-{n}", args.strings, args.modules_per_string)
+        for n in range(1, args.sites + 1)
+    ]
     tokens = [run(create_site(url, config))[1] for config in configs]
     with psycopg.connect(psycopg_dsn(url)) as conn:
         ids = [i for (i,) in conn.execute("SELECT id FROM module ORDER BY id")]
@@ -312,13 +332,29 @@ def main() -> None:
     with live_server(env, workers=args.workers, options=("--no-access-log",)) as server:
         for n in range(args.rounds):
             begin = start + timedelta(hours=3 * n)
-            sites = [(token, build_bodies(config.code, args.strings, args.modules_per_string,
-                                          args.batches, begin))
-                     for config, token in zip(configs, tokens, strict=True)]  # fmt: skip
-            rounds.append(measure_round(url, server.url, ids, sites, modules=modules,
-                                        batches=args.batches - 1, start=begin))  # fmt: skip
-    report(rounds, sites=args.sites, modules=modules, batches=args.batches - 1,
-           workers=args.workers)  # fmt: skip
+            sites = [
+                (
+                    token,
+                    build_bodies(
+                        config.code, args.strings, args.modules_per_string, args.batches, begin
+                    ),
+                )
+                for config, token in zip(configs, tokens, strict=True)
+            ]
+            rounds.append(
+                measure_round(
+                    url,
+                    server.url,
+                    ids,
+                    sites,
+                    modules=modules,
+                    batches=args.batches - 1,
+                    start=begin,
+                )
+            )
+    report(
+        rounds, sites=args.sites, modules=modules, batches=args.batches - 1, workers=args.workers
+    )
 
 
 if __name__ == "__main__":

@@ -94,12 +94,21 @@ def start_edge_fleet(
     """One edge process per site, simulating and decoding its CAN traffic."""
     fleet = EdgeFleet()
     for code, token in sites:
-        site_file = write_site_file(work, code=code, mapping=REFERENCE_MAPPING,
-                                    strings=args.strings, modules=args.modules,
-                                    simulator=f"frame_period_s = {args.frame_period}")  # fmt: skip
+        site_file = write_site_file(
+            work,
+            code=code,
+            mapping=REFERENCE_MAPPING,
+            strings=args.strings,
+            modules=args.modules,
+            simulator=f"frame_period_s = {args.frame_period}",
+        )
         fleet.spools.append(work / f"{code}.sqlite3")
-        env = edge_env(backend=backend, token=token, spool=fleet.spools[-1],
-                       RIDETHROUGH_EDGE_LOG_LEVEL="WARNING")  # fmt: skip
+        env = edge_env(
+            backend=backend,
+            token=token,
+            spool=fleet.spools[-1],
+            RIDETHROUGH_EDGE_LOG_LEVEL="WARNING",
+        )
         command = ["simulate", "--config", str(site_file)]
         fleet.processes.append(start_edge(command, env, output=subprocess.DEVNULL))
     return fleet
@@ -110,8 +119,13 @@ def start_replay_fleet(
 ) -> ReplayFleet:
     """Every site's uplink replaying batches captured from one real simulated edge."""
     templates = capture_batches(work, strings=args.strings, modules=args.modules, seconds=12)
-    fleet = ReplayFleet([ReplaySite(code, token, backend=backend, spool=work / f"{code}.sqlite3")
-                         for code, token in sites], templates)  # fmt: skip
+    fleet = ReplayFleet(
+        [
+            ReplaySite(code, token, backend=backend, spool=work / f"{code}.sqlite3")
+            for code, token in sites
+        ],
+        templates,
+    )
     fleet.start()
     return fleet
 
@@ -155,8 +169,10 @@ def measure_under_load(
 def idle_timings(server: LiveServer, code: str, repeats: int) -> dict[str, list[float]]:
     """The same screens on the same data with nothing streaming."""
     client = server.client("viewer")
-    return {name: [time_get(client, path) for _ in range(repeats)]
-            for name, path in screens(code).items()}  # fmt: skip
+    return {
+        name: [time_get(client, path) for _ in range(repeats)]
+        for name, path in screens(code).items()
+    }
 
 
 # Per module: samples stored over the seconds from its first sample to its last, inclusive.
@@ -190,24 +206,32 @@ class Results:
 def report(args: argparse.Namespace, results: Results) -> bool:
     """Print the figures; True when every target is met."""
     modules = args.sites * args.strings * args.modules
-    print(f"load: {args.sites} sites x {args.strings * args.modules} modules at 1 Hz "
-          f"({modules} module samples/s) for {args.minutes} min, feed {args.feed} "
-          f"({FEEDS[args.feed]}); "
-          f"machine CPU {results.cpu:.0%} busy")  # fmt: skip
+    print(
+        f"load: {args.sites} sites x {args.strings * args.modules} modules at 1 Hz "
+        f"({modules} module samples/s) for {args.minutes} min, feed {args.feed} "
+        f"({FEEDS[args.feed]}); "
+        f"machine CPU {results.cpu:.0%} busy"
+    )
     lags = results.lags
-    print(f"ingest lag (worst site, each second): p50 {statistics.median(lags):.2f} s  "
-          f"p95 {percentiles(lags)[1]:.2f} s  max {max(lags):.2f} s; "
-          f"seconds stored per second of each module's stream {results.share:.3f}; "
-          f"fullest spool at the end: {results.backlog} batches")  # fmt: skip
+    print(
+        f"ingest lag (worst site, each second): p50 {statistics.median(lags):.2f} s  "
+        f"p95 {percentiles(lags)[1]:.2f} s  max {max(lags):.2f} s; "
+        f"seconds stored per second of each module's stream {results.share:.3f}; "
+        f"fullest spool at the end: {results.backlog} batches"
+    )
     ok = max(lags) < MAX_LAG_S
     for name, samples in results.loaded.items():
         p50, p95 = percentiles(samples)
         base = percentiles(results.idle[name])[1]
-        print(f"{name:<26} under load p50 {p50:6.1f} ms p95 {p95:6.1f} ms   idle p95 "
-              f"{base:6.1f} ms   load / idle (p95) {p95 / base:5.2f}x")  # fmt: skip
+        print(
+            f"{name:<26} under load p50 {p50:6.1f} ms p95 {p95:6.1f} ms   idle p95 "
+            f"{base:6.1f} ms   load / idle (p95) {p95 / base:5.2f}x"
+        )
         ok = ok and p95 < SCREEN_P95_MS
-    print(f"targets: lag < {MAX_LAG_S:.0f} s, screens p95 < {SCREEN_P95_MS:.0f} ms: "
-          f"{'met' if ok else 'NOT met'}")  # fmt: skip
+    print(
+        f"targets: lag < {MAX_LAG_S:.0f} s, screens p95 < {SCREEN_P95_MS:.0f} ms: "
+        f"{'met' if ok else 'NOT met'}"
+    )
     return ok
 
 
@@ -220,24 +244,33 @@ FEEDS = {
 def main() -> None:
     """Start the backend and the fleet, measure under load, then idle, and report."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--feed", choices=sorted(FEEDS), default="replay",
-                        help="; ".join(f"{k}: {v}" for k, v in FEEDS.items()))  # fmt: skip
+    parser.add_argument(
+        "--feed",
+        choices=sorted(FEEDS),
+        default="replay",
+        help="; ".join(f"{k}: {v}" for k, v in FEEDS.items()),
+    )
     parser.add_argument("--sites", type=int, default=20)
     parser.add_argument("--strings", type=int, default=10)
     parser.add_argument("--modules", type=int, default=20, help="modules per string")
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--warmup", type=float, default=30.0, help="seconds before measuring")
-    parser.add_argument("--frame-period", type=float, default=0.5,
-                        help="seconds between the simulated BMS's bursts (0.5: every one-second "
-                             "period has data)")  # fmt: skip
+    parser.add_argument(
+        "--frame-period",
+        type=float,
+        default=0.5,
+        help="seconds between the simulated BMS's bursts (0.5: every one-second period has data)",
+    )
     args = parser.parse_args()
     url = fresh_database()
     dsn = psycopg_dsn(url)
     # Retention every 5 s instead of hourly: it must not get in ingest's way (a run that held
     # several hypertables' locks at once once deadlocked with it).
     env = {"RIDETHROUGH_DATABASE_URL": url, "RIDETHROUGH_RETENTION_INTERVAL_S": "5"}
-    with tempfile.TemporaryDirectory() as tmp, \
-            live_server(env, workers=2, options=("--no-access-log",)) as server:  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        live_server(env, workers=2, options=("--no-access-log",)) as server,
+    ):
         sites = register_sites(url, args)
         start = start_replay_fleet if args.feed == "replay" else start_edge_fleet
         fleet: Feed = start(sites, args, server.url, Path(tmp))

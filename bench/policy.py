@@ -73,21 +73,34 @@ class Bench:
     """The rig: simulator, collector, policy; and the trials."""
 
     def __init__(self, tmp: Path) -> None:
-        site = load_site_file(write_site_file(
-            tmp, code="bench-policy", mapping=REFERENCE_MAPPING, strings=STRINGS,
-            modules=MODULES, simulator="setpoint_kw = 20",
-        ))  # fmt: skip
+        site = load_site_file(
+            write_site_file(
+                tmp,
+                code="bench-policy",
+                mapping=REFERENCE_MAPPING,
+                strings=STRINGS,
+                modules=MODULES,
+                simulator="setpoint_kw = 20",
+            )
+        )
         protocol = load_protocol(REFERENCE_MAPPING)
         assert protocol.commands is not None
         self.buses = [can.Bus(interface="virtual", channel="bench-policy") for _ in range(2)]
         self.simulator = Simulator(site, protocol, self.buses[0])
         self.collector = Collector(site, protocol, Spool(tmp / "spool.sqlite3"), Counters())
         send_bus = self.buses[1]
-        self.commander = BusCommander(protocol.commands, self.collector,
-                                      lambda f: send_bus.send(to_message(f)))  # fmt: skip
-        self.policy = PolicyRunner(Policy(POLICY, can_bypass=True), self.commander,
-                                   Journal(tmp / "journal.sqlite3"), None, edge_id="bench",
-                                   strings=STRINGS, string_rated_a=140)  # fmt: skip
+        self.commander = BusCommander(
+            protocol.commands, self.collector, lambda f: send_bus.send(to_message(f))
+        )
+        self.policy = PolicyRunner(
+            Policy(POLICY, can_bypass=True),
+            self.commander,
+            Journal(tmp / "journal.sqlite3"),
+            None,
+            edge_id="bench",
+            strings=STRINGS,
+            string_rated_a=140,
+        )
         self.watch = Watch()
         self.collector.assembler.listener = self._listen
         self.stop = threading.Event()
@@ -163,8 +176,10 @@ def main() -> None:
     done = [r for r in results if r is not None]
     isolation, baseline = [r[0] for r in done], [r[1] for r in done]
     (i50, i95), (b50, b95) = percentiles(isolation), percentiles(baseline)
-    print(f"{args.n} injected cell over-voltages, {args.n - len(done)} not isolated in "
-          f"{WAIT_S:g} s; BMS frame period 0.5 s")  # fmt: skip
+    print(
+        f"{args.n} injected cell over-voltages, {args.n - len(done)} not isolated in "
+        f"{WAIT_S:g} s; BMS frame period 0.5 s"
+    )
     print(f"fault frame -> isolation   p50 {i50:6.0f} ms   p95 {i95:6.0f} ms")
     print(f"baseline: command -> ACK   p50 {b50:6.1f} ms   p95 {b95:6.1f} ms")
     print(f"ratio (p95 / baseline p95): {i95 / b95:5.2f}x")

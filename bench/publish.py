@@ -48,8 +48,10 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
 def machine(only: list[str]) -> str:
     """This machine and its software, as the results were measured on it."""
     with open("/proc/cpuinfo") as cpuinfo:
-        model = next((line.split(":", 1)[1].strip() for line in cpuinfo
-                      if line.startswith("model name")), platform.machine())  # fmt: skip
+        model = next(
+            (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
+            platform.machine(),
+        )
     with open("/proc/meminfo") as meminfo:
         ram_gb = int(meminfo.readline().split()[1]) / 1024**2
     with psycopg.connect(psycopg_dsn(BASE_URL)) as conn:
@@ -62,9 +64,12 @@ def machine(only: list[str]) -> str:
         f"- CPU: {os.cpu_count()} x {model}; RAM {ram_gb:.0f} GB; {platform.platform()}\n"
         f"- Python {platform.python_version()}; PostgreSQL {row[0]}; TimescaleDB {row[1]}\n"
         f"- Published {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make bench`"
-        + (f" re-running only {', '.join(only)}; each block's first line says when it ran"
-           if only else "")
-    )  # fmt: skip
+        + (
+            f" re-running only {', '.join(only)}; each block's first line says when it ran"
+            if only
+            else ""
+        )
+    )
 
 
 def run_benchmark(module: str, arguments: list[str]) -> str:
@@ -72,8 +77,7 @@ def run_benchmark(module: str, arguments: list[str]) -> str:
     command = [sys.executable, "-m", f"bench.{module}", *arguments]
     print(f"==> {' '.join(command[1:])}", flush=True)
     started = datetime.now(UTC)
-    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                            check=False)  # fmt: skip
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
     print(result.stdout, flush=True)
     if result.returncode not in (0, 1):  # 1: ran, but a target was not met
         raise SystemExit(f"bench.{module} failed ({result.returncode}):\n{result.stderr[-3000:]}")

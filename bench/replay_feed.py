@@ -38,13 +38,23 @@ def capture_batches(
     work: Path, *, strings: int, modules: int, seconds: float
 ) -> list[dict[str, Any]]:
     """Real batches of one simulated site: those carrying every module and string."""
-    site_file = write_site_file(work, code="capture", mapping=REFERENCE_MAPPING, strings=strings,
-                                modules=modules, simulator="frame_period_s = 0.5")  # fmt: skip
+    site_file = write_site_file(
+        work,
+        code="capture",
+        mapping=REFERENCE_MAPPING,
+        strings=strings,
+        modules=modules,
+        simulator="frame_period_s = 0.5",
+    )
     spool = work / "capture.sqlite3"
     # No backend, so no token is checked; a drain timeout of 0 keeps the spool as it is.
-    env = edge_env(backend=NOWHERE, token=UNCHECKED_TOKEN, spool=spool,
-                   RIDETHROUGH_EDGE_LOG_LEVEL="CRITICAL",
-                   RIDETHROUGH_EDGE_DRAIN_TIMEOUT_S="0")  # fmt: skip
+    env = edge_env(
+        backend=NOWHERE,
+        token=UNCHECKED_TOKEN,
+        spool=spool,
+        RIDETHROUGH_EDGE_LOG_LEVEL="CRITICAL",
+        RIDETHROUGH_EDGE_DRAIN_TIMEOUT_S="0",
+    )
     process = start_edge(["simulate", "--config", str(site_file)], env, output=subprocess.DEVNULL)
     time.sleep(seconds)
     process.send_signal(signal.SIGTERM)
@@ -52,8 +62,11 @@ def capture_batches(
     with closing(sqlite3.connect(spool)) as db:
         rows = db.execute("SELECT body FROM batch ORDER BY seq").fetchall()
     batches = [json.loads(gzip.decompress(body)) for (body,) in rows]
-    full = [b for b in batches
-            if len(b["modules"]) == strings * modules and len(b["strings"]) == strings]  # fmt: skip
+    full = [
+        b
+        for b in batches
+        if len(b["modules"]) == strings * modules and len(b["strings"]) == strings
+    ]
     if not full:
         raise RuntimeError(f"the capturing edge spooled no complete batch in {seconds} s")
     return full
@@ -65,11 +78,16 @@ def restamp(
     """A captured batch as this site's batch `seq` for the period starting at `period`."""
     stamp = iso(period)
     return batch_body(
-        edge_id=edge_id, seq=seq, site=site, created_at=period + 1 + LATE_S, counters={},
+        edge_id=edge_id,
+        seq=seq,
+        site=site,
+        created_at=period + 1 + LATE_S,
+        counters={},
         modules=[{**row, "ts": stamp} for row in template["modules"]],
         strings=[{**row, "ts": stamp} for row in template["strings"]],
-        events=[], assets=[],  # the bench's sites are registered from their configuration
-    )  # fmt: skip
+        events=[],
+        assets=[],  # the bench's sites are registered from their configuration
+    )
 
 
 class ReplaySite:
@@ -83,8 +101,11 @@ class ReplaySite:
 
     def spool_period(self, template: dict[str, Any], period: float) -> None:
         """Spool one batch for the period starting at `period`."""
-        self.spool.append(lambda seq: restamp(template, site=self.code, edge_id=self.spool.edge_id,
-                                              seq=seq, period=period))  # fmt: skip
+        self.spool.append(
+            lambda seq: restamp(
+                template, site=self.code, edge_id=self.spool.edge_id, seq=seq, period=period
+            )
+        )
 
     def close(self) -> None:
         """Stop uploading and close the spool."""

@@ -40,12 +40,19 @@ class EdgeProcess:
         if self.site.policy is not None:
             check_codes(self.site.policy, self.protocol.fault_names)
         max_bytes = int(self.site.collector.spool_max_mb * 1024 * 1024)
-        self.spool = Spool(self.settings.spool_for(self.site.site.code), max_bytes=max_bytes,
-                           dead_max=self.site.collector.dead_letters_max)  # fmt: skip
+        self.spool = Spool(
+            self.settings.spool_for(self.site.site.code),
+            max_bytes=max_bytes,
+            dead_max=self.site.collector.dead_letters_max,
+        )
         self.collector = Collector(self.site, self.protocol, self.spool, self.counters)
-        self.uplink = Uplink(self.spool, self.counters, base_url=str(self.settings.backend_url),
-                             token=self.settings.token.get_secret_value(),
-                             on_confirmed=self.collector.announcements.confirmed)  # fmt: skip
+        self.uplink = Uplink(
+            self.spool,
+            self.counters,
+            base_url=str(self.settings.backend_url),
+            token=self.settings.token.get_secret_value(),
+            on_confirmed=self.collector.announcements.confirmed,
+        )
         self.uplink_thread = threading.Thread(target=self.uplink.run, name="uplink", daemon=True)
         self.commands: CommandRunner | None = None
         self.policy: PolicyRunner | None = None
@@ -60,8 +67,9 @@ class EdgeProcess:
         """Start the command channel and the local policy, when the protocol has commands."""
         frames = self.protocol.commands
         if frames is None:
-            log.info("protocol %s has no [commands]: no commands, no local policy",
-                     self.protocol.name)  # fmt: skip
+            log.info(
+                "protocol %s has no [commands]: no commands, no local policy", self.protocol.name
+            )
             return
         journal = Journal(
             self.settings.spool_for(self.site.site.code).with_suffix(".commands.sqlite3")
@@ -70,18 +78,25 @@ class EdgeProcess:
         self.commands = CommandRunner.connect(
             base_url=str(self.settings.backend_url),
             token=self.settings.token.get_secret_value(),
-            commander=commander, journal=journal, strings=self.site.site.strings,
-        )  # fmt: skip
+            commander=commander,
+            journal=journal,
+            strings=self.site.site.strings,
+        )
         threading.Thread(target=self.commands.run, name="commands", daemon=True).start()
         if self.site.policy is None:
-            log.info("site %s has no [policy]: the edge takes no action of its own",
-                     self.site.site.code)  # fmt: skip
+            log.info(
+                "site %s has no [policy]: the edge takes no action of its own", self.site.site.code
+            )
             return
         self.policy = PolicyRunner(
             Policy(self.site.policy, can_bypass=frames.supports("isolate_module")),
-            commander, journal, self.commands.client, edge_id=self.spool.edge_id,
-            strings=self.site.site.strings, string_rated_a=self.site.site.string_rated_a,
-        )  # fmt: skip
+            commander,
+            journal,
+            self.commands.client,
+            edge_id=self.spool.edge_id,
+            strings=self.site.site.strings,
+            string_rated_a=self.site.site.string_rated_a,
+        )
         self.collector.assembler.listener = self.policy.observe
         threading.Thread(target=self.policy.run, name="policy", daemon=True).start()
 
@@ -104,8 +119,12 @@ class EdgeProcess:
             time.sleep(0.1)
         left = self.spool.depth()
         if left:
-            log.warning("the backend did not confirm %d batches within %g s; they stay in the "
-                        "spool for the next run", left, timeout_s)  # fmt: skip
+            log.warning(
+                "the backend did not confirm %d batches within %g s; they stay in the "
+                "spool for the next run",
+                left,
+                timeout_s,
+            )
         return left == 0
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Edge command line: run, simulate, replay, backfill, check-config, spool."""
+"""Edge command line: run, simulate, replay, backfill, check-config, suggest-mapping, spool."""
 
 import argparse
 import logging
@@ -27,6 +27,7 @@ from edge.sim.backfill import backfill
 from edge.sim.faults import Fault
 from edge.sim.runner import Simulator
 from edge.site import SiteFileError, load_site_file
+from edge.suggest import suggest_mapping
 from edge.uplink import spool_cli
 
 log = logging.getLogger("edge")
@@ -56,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "mapping", type=Path, help="mapping TOML file (names its DBC), or a site file"
     )
+    suggest = sub.add_parser(
+        "suggest-mapping", help="write a draft mapping for a vendor's DBC, KCD, SYM or ARXML"
+    )
+    suggest.add_argument("database", type=Path, help="the vendor's CAN database")
+    suggest.add_argument(
+        "--out", type=Path, help="write the draft to this .toml (default: print it)"
+    )
     run = sub.add_parser("run", help="collect from the site's CAN buses")
     run.add_argument("--config", type=Path, help="site file (default RIDETHROUGH_EDGE_SITE_CONFIG)")
     sim = sub.add_parser("simulate", help="simulated BMS + collector on a virtual bus")
@@ -78,10 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--config", type=Path, help="site file (default RIDETHROUGH_EDGE_SITE_CONFIG)"
     )
-    backfill.add_argument("--days", type=_bounded(int, 1, 365), default=30,
-                          help="days of history, 1 to 365 (default 30)")  # fmt: skip
-    backfill.add_argument("--period", type=_bounded(float, 60, 3600), default=300.0,
-                          help="seconds between samples, 60 to 3600 (default 300)")  # fmt: skip
+    backfill.add_argument(
+        "--days",
+        type=_bounded(int, 1, 365),
+        default=30,
+        help="days of history, 1 to 365 (default 30)",
+    )
+    backfill.add_argument(
+        "--period",
+        type=_bounded(float, 60, 3600),
+        default=300.0,
+        help="seconds between samples, 60 to 3600 (default 300)",
+    )
     replay = sub.add_parser("replay", help="collect from a recorded log and send it")
     replay.add_argument("file", type=Path, help="candump .log, .asc, .blf or .trc")
     replay.add_argument(
@@ -193,6 +209,23 @@ def check_config(args: argparse.Namespace, settings: EdgeSettings) -> int:
     return 0
 
 
+def suggest(args: argparse.Namespace, settings: EdgeSettings) -> int:
+    """Print or write a draft mapping for a database; never overwrite a mapping."""
+    out: Path | None = args.out
+    if out is not None and out.exists():
+        raise ValueError(
+            f"--out {out} exists; give a new file name (a draft never overwrites "
+            "a mapping you may have edited)"
+        )
+    text = suggest_mapping(args.database, out)
+    if out is None:
+        print(text, end="")
+        return 0
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}; read its GUESS and TODO comments, then: python -m edge check-config {out}")
+    return 0
+
+
 def replay_dry_run(args: argparse.Namespace, settings: EdgeSettings) -> int:
     """Decode and assemble a log without a backend; print (or write) what would be sent."""
     site = load_site_file(args.config or settings.site_config)
@@ -207,8 +240,13 @@ def replay_dry_run(args: argparse.Namespace, settings: EdgeSettings) -> int:
 
 def run_backfill(args: argparse.Namespace, settings: EdgeSettings) -> int:
     """Send a simulated history through ingest; print its end time."""
-    span = backfill(settings, args.config or settings.site_config, days=args.days,
-                    period_s=args.period, now=time.time())  # fmt: skip
+    span = backfill(
+        settings,
+        args.config or settings.site_config,
+        days=args.days,
+        period_s=args.period,
+        now=time.time(),
+    )
     if span is None:
         return 1
     # The history's end on stdout (the log goes to stderr): `make run` acknowledges the
@@ -222,6 +260,7 @@ STOPPED_WHILE_STARTING = 128 + 15  # the shell's code for a SIGTERM
 # Sub-commands that need no edge process (no buses, no uplink).
 OFFLINE: dict[str, Callable[[argparse.Namespace, EdgeSettings], int]] = {
     "check-config": check_config,
+    "suggest-mapping": suggest,
     "dry-run": replay_dry_run,
     "backfill": run_backfill,
     "spool": spool_cli.run,

@@ -14,7 +14,14 @@ from edge.counters import Counters, Reason
 from edge.model import Target
 from edge.site import SiteFile
 from edge.uplink.spool import Spool
-from edge.uplink.wire import asset_record, batch_body, event_record, module_record, string_record
+from edge.uplink.wire import (
+    asset_record,
+    batch_body,
+    event_record,
+    module_record,
+    string_record,
+    system_record,
+)
 
 log = logging.getLogger("edge.collector")
 STATUS_LOG_INTERVAL_S = 60.0
@@ -46,10 +53,13 @@ class Collector:
         self.counters = counters
         self.decoder = FrameDecoder(protocol, counters)
         self.assembler = Assembler(
-            period_s=site.collector.period_s, cells=site.site.cells_per_module,
-            temps=site.site.temps_per_module, comms_timeout_s=site.collector.comms_timeout_s,
-            fault_names=protocol.fault_names, counters=counters,
-        )  # fmt: skip
+            period_s=site.collector.period_s,
+            cells=site.site.cells_per_module,
+            temps=site.site.temps_per_module,
+            comms_timeout_s=site.collector.comms_timeout_s,
+            fault_names=protocol.fault_names,
+            counters=counters,
+        )
         # Kept for the command path; bounded so a long run never grows without limit.
         self.acks: deque[Ack] = deque(maxlen=ACKS_KEPT)
         self._logged_at = 0.0
@@ -78,8 +88,10 @@ class Collector:
         info = self.site.site
         if decoded.string <= info.strings and decoded.module <= info.modules_per_string:
             return True
-        self.counters.reject(Reason.UNKNOWN_ASSET, f"string {decoded.string} module "
-                             f"{decoded.module} is not in site {info.code}")  # fmt: skip
+        self.counters.reject(
+            Reason.UNKNOWN_ASSET,
+            f"string {decoded.string} module {decoded.module} is not in site {info.code}",
+        )
         return False
 
     def flush(self, now: float) -> int | None:
@@ -87,10 +99,11 @@ class Collector:
         output = self.assembler.flush(now)
         if output.held_back:
             # Every sample of such a module is held back, so this must not pass unnoticed.
-            self.counters.reject(Reason.INCOMPLETE_MODULE, output.held_back_detail,
-                                 count=output.held_back)  # fmt: skip
+            self.counters.reject(
+                Reason.INCOMPLETE_MODULE, output.held_back_detail, count=output.held_back
+            )
         self._log_status(now)
-        if not (output.modules or output.strings or output.events):
+        if not (output.modules or output.strings or output.systems or output.events):
             return None
         heard = self.announcements.due((s.string, s.module) for s in output.modules)
         seq = self.spool.append(lambda seq: self._body(seq, output, now, heard))
@@ -108,14 +121,25 @@ class Collector:
         self.counters.spool_quarantined = self.spool.quarantined
         info = self.site.site
         return batch_body(
-            edge_id=self.spool.edge_id, seq=seq, site=self.site.site.code, created_at=now,
+            edge_id=self.spool.edge_id,
+            seq=seq,
+            site=self.site.site.code,
+            created_at=now,
             counters=self.counters.snapshot(),
             modules=[module_record(s) for s in output.modules],
             strings=[string_record(s) for s in output.strings],
             events=[event_record(e) for e in output.events],
-            assets=[asset_record(string, module, cell_count=info.cells_per_module,
-                                 temp_count=info.temps_per_module) for string, module in heard],
-        )  # fmt: skip
+            assets=[
+                asset_record(
+                    string,
+                    module,
+                    cell_count=info.cells_per_module,
+                    temp_count=info.temps_per_module,
+                )
+                for string, module in heard
+            ],
+            systems=[system_record(s) for s in output.systems],
+        )
 
     def _log_status(self, now: float) -> None:
         if time.monotonic() - self._logged_at >= STATUS_LOG_INTERVAL_S:

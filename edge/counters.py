@@ -48,8 +48,13 @@ class Counters:
         now = time.monotonic()
         if now - self._logged_at.get(reason, -LOG_INTERVAL_S) >= LOG_INTERVAL_S:
             self._logged_at[reason] = now
-            log.warning("rejected (%s): %s [total %d; next report in %.0f s]", reason, detail,
-                        self.rejected[reason], LOG_INTERVAL_S)  # fmt: skip
+            log.warning(
+                "rejected (%s): %s [total %d; next report in %.0f s]",
+                reason,
+                detail,
+                self.rejected[reason],
+                LOG_INTERVAL_S,
+            )
 
     def snapshot(self) -> dict[str, Any]:
         """The counters as plain data for the wire and the log."""

@@ -24,6 +24,7 @@ class DryRun:
 
     modules: int = 0
     strings: int = 0
+    systems: int = 0
     events: int = 0
     counters: Counters = field(default_factory=Counters)
 
@@ -38,10 +39,14 @@ def dry_run(
     """Decode and assemble every frame; write each sample as a CSV row to `out`, if given."""
     result = DryRun(counters=counters)
     decoder = FrameDecoder(protocol, counters)
-    assembler = Assembler(period_s=site.collector.period_s, cells=site.site.cells_per_module,
-                          temps=site.site.temps_per_module,
-                          comms_timeout_s=site.collector.comms_timeout_s,
-                          fault_names=protocol.fault_names, counters=counters)  # fmt: skip
+    assembler = Assembler(
+        period_s=site.collector.period_s,
+        cells=site.site.cells_per_module,
+        temps=site.site.temps_per_module,
+        comms_timeout_s=site.collector.comms_timeout_s,
+        fault_names=protocol.fault_names,
+        counters=counters,
+    )
     writer = None if out is None else csv.writer(out)
     if writer is not None:
         writer.writerow(CSV_COLUMNS)
@@ -61,36 +66,50 @@ def dry_run(
 def _known(site: SiteFile, string: int, module: int, counters: Counters) -> bool:
     if string <= site.site.strings and module <= site.site.modules_per_string:
         return True
-    counters.reject(Reason.UNKNOWN_ASSET, f"string {string} module {module} is not in site "
-                    f"{site.site.code}")  # fmt: skip
+    counters.reject(
+        Reason.UNKNOWN_ASSET, f"string {string} module {module} is not in site {site.site.code}"
+    )
     return False
 
 
 def _record(result: DryRun, output: PeriodOutput, writer: Any) -> None:
     result.modules += len(output.modules)
     result.strings += len(output.strings)
+    result.systems += len(output.systems)
     result.events += len(output.events)
     if output.held_back:
-        result.counters.reject(Reason.INCOMPLETE_MODULE, output.held_back_detail,
-                               count=output.held_back)  # fmt: skip
+        result.counters.reject(
+            Reason.INCOMPLETE_MODULE, output.held_back_detail, count=output.held_back
+        )
     if writer is not None:
-        for snapshot in [*output.modules, *output.strings]:
+        for snapshot in [*output.modules, *output.strings, *output.systems]:
             writer.writerow(_row(snapshot))
 
 
 def _row(snapshot: Snapshot) -> list[str]:
     cells = " ".join("null" if v is None else f"{v:g}" for v in snapshot.cell_v)
     values = " ".join(f"{k}={v:g}" for k, v in sorted(snapshot.values.items()))
-    return [iso(snapshot.ts), str(snapshot.string), str(snapshot.module), str(snapshot.quality),
-            cells, " ".join(f"{t:g}" for t in snapshot.temp_c), values]  # fmt: skip
+    return [
+        iso(snapshot.ts),
+        str(snapshot.string),
+        str(snapshot.module),
+        str(snapshot.quality),
+        cells,
+        " ".join(f"{t:g}" for t in snapshot.temp_c),
+        values,
+    ]
 
 
 def summary(result: DryRun, log: Path) -> str:
     """What the replay would send, and every reason something was dropped."""
     counters = result.counters
-    lines = [f"{log.name}: {counters.frames} frames, {counters.decoded} decoded; would send "
-             f"{result.modules} module samples, {result.strings} string samples, "
-             f"{result.events} events"]  # fmt: skip
+    lines = [
+        f"{log.name}: {counters.frames} frames, {counters.decoded} decoded; would send "
+        f"{result.modules} module samples, {result.strings} string samples, "
+        f"{result.events} events"
+    ]
+    if result.systems:
+        lines[0] += f", {result.systems} system samples"
     for reason, count in sorted(counters.rejected.items()):
         lines.append(f"  dropped {count} x {reason}")
     if not counters.rejected:

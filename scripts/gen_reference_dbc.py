@@ -65,10 +65,30 @@ def cell_signals() -> list[Sig]:
     for group in range(CELL_GROUPS):
         for k in range(4):
             n = group * 4 + k + 1
-            sigs.append(Sig(f"CellV_{n:02}_Ok", 4 + k, 1, hi=1, mux=f"m{group}",
-                            comment=f"1 = cell {n} voltage is valid."))  # fmt: skip
-            sigs.append(Sig(f"CellV_{n:02}", 8 + 13 * k, 13, 0.001, 0, 0, 8.191, "V",
-                            mux=f"m{group}", comment=f"Cell {n} voltage."))  # fmt: skip
+            sigs.append(
+                Sig(
+                    f"CellV_{n:02}_Ok",
+                    4 + k,
+                    1,
+                    hi=1,
+                    mux=f"m{group}",
+                    comment=f"1 = cell {n} voltage is valid.",
+                )
+            )
+            sigs.append(
+                Sig(
+                    f"CellV_{n:02}",
+                    8 + 13 * k,
+                    13,
+                    0.001,
+                    0,
+                    0,
+                    8.191,
+                    "V",
+                    mux=f"m{group}",
+                    comment=f"Cell {n} voltage.",
+                )
+            )
     return sigs
 
 
@@ -78,10 +98,30 @@ def temp_signals() -> list[Sig]:
     for group in range(TEMP_GROUPS):
         for k in range(4):
             n = group * 4 + k + 1
-            sigs.append(Sig(f"Temp_{n:02}_Ok", 4 + k, 1, hi=1, mux=f"m{group}",
-                            comment=f"1 = sensor {n} reading is valid."))  # fmt: skip
-            sigs.append(Sig(f"Temp_{n:02}", 8 + 12 * k, 12, 0.1, -40, -40, 369.5, "degC",
-                            mux=f"m{group}", comment=f"Temperature sensor {n}."))  # fmt: skip
+            sigs.append(
+                Sig(
+                    f"Temp_{n:02}_Ok",
+                    4 + k,
+                    1,
+                    hi=1,
+                    mux=f"m{group}",
+                    comment=f"1 = sensor {n} reading is valid.",
+                )
+            )
+            sigs.append(
+                Sig(
+                    f"Temp_{n:02}",
+                    8 + 12 * k,
+                    12,
+                    0.1,
+                    -40,
+                    -40,
+                    369.5,
+                    "degC",
+                    mux=f"m{group}",
+                    comment=f"Temperature sensor {n}.",
+                )
+            )
     return sigs
 
 
@@ -296,6 +336,43 @@ MESSAGES = [
             }
         },
     ),
+    Msg(
+        "SYS_STATUS",
+        0x401,
+        "BCU",
+        [
+            Sig("SysSoC", 0, 10, 0.1, 0, 0, 102.3, "%", comment="System state of charge."),
+            Sig("SysSoH", 10, 10, 0.1, 0, 0, 102.3, "%", comment="System state of health."),
+            Sig("SysVoltage", 20, 16, 0.1, 0, 0, 6553.5, "V", comment="DC bus voltage."),
+            Sig(
+                "SysCurrent",
+                36,
+                20,
+                0.1,
+                0,
+                -52428.8,
+                52428.7,
+                "A",
+                signed=True,
+                comment="System current, positive = discharging, negative = charging (SunSpec).",
+            ),
+        ],
+        "The whole system (every string): pack-level SoC, SoH, voltage and current.",
+        1000,
+    ),
+    Msg(
+        "SYS_LIMITS",
+        0x402,
+        "BCU",
+        [
+            Sig("SysChaLimit", 0, 16, 0.1, 0, 0, 6553.5, "A", comment="Charge current limit."),
+            Sig("SysDisLimit", 16, 16, 0.1, 0, 0, 6553.5, "A", comment="Discharge current limit."),
+            Sig("SysChaPower", 32, 16, 0.1, 0, 0, 6553.5, "kW", comment="Charge power limit."),
+            Sig("SysDisPower", 48, 16, 0.1, 0, 0, 6553.5, "kW", comment="Discharge power limit."),
+        ],
+        "The whole system's charge and discharge limits, as magnitudes.",
+        1000,
+    ),
 ]
 
 HEADER = """VERSION ""
@@ -333,9 +410,13 @@ def render() -> str:
             for sig in msg.signals
             if sig.comment
         )
-    lines += ['BA_DEF_ BO_ "GenMsgCycleTime" INT 0 65535;', 'BA_DEF_ "Baudrate" INT 0 1000000;',
-              'BA_DEF_DEF_ "GenMsgCycleTime" 0;', 'BA_DEF_DEF_ "Baudrate" 500000;',
-              'BA_ "Baudrate" 500000;']  # fmt: skip
+    lines += [
+        'BA_DEF_ BO_ "GenMsgCycleTime" INT 0 65535;',
+        'BA_DEF_ "Baudrate" INT 0 1000000;',
+        'BA_DEF_DEF_ "GenMsgCycleTime" 0;',
+        'BA_DEF_DEF_ "Baudrate" 500000;',
+        'BA_ "Baudrate" 500000;',
+    ]
     lines.extend(f'BA_ "GenMsgCycleTime" BO_ {m.dbc_id} {m.cycle_ms};' for m in MESSAGES)
     for msg in MESSAGES:
         for signal, table in (msg.values or {}).items():

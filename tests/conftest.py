@@ -35,8 +35,9 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """A session inside a transaction that is rolled back after the test."""
     async with engine.connect() as conn:
         transaction = await conn.begin()
-        session = AsyncSession(bind=conn, join_transaction_mode="create_savepoint",
-                               expire_on_commit=False)  # fmt: skip
+        session = AsyncSession(
+            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
         try:
             yield session
         finally:
@@ -50,8 +51,10 @@ def server(test_database_url: str) -> Iterator[LiveServer]:
     # Its tests post a few batches and look at the sites for minutes after: the watchdog would
     # rightly call those sites offline after 60 s and add alarms they do not expect. The
     # watchdog is tested with a backend of its own (tests/notifications/test_watchdog.py).
-    env = {"RIDETHROUGH_DATABASE_URL": test_database_url,
-           "RIDETHROUGH_WATCHDOG_DATA_AGE_S": str(7 * 86400)}  # fmt: skip
+    env = {
+        "RIDETHROUGH_DATABASE_URL": test_database_url,
+        "RIDETHROUGH_WATCHDOG_DATA_AGE_S": str(7 * 86400),
+    }
     with live_server(env) as running:
         yield running
 

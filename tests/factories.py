@@ -20,11 +20,19 @@ def site_config(**overrides: Any) -> SiteConfig:
     """A small valid LFP site (2 strings x 3 modules x 16 cells) with a unique code."""
     n = next(_site_numbers)
     values: dict[str, Any] = {
-        "code": f"test-site-{n}", "name": f"Test Site {n}", "timezone": "UTC",
-        "nameplate_power_kw": 100.0, "nameplate_energy_kwh": 200.0, "racks": 2,
-        "modules_per_rack": 3, "cells_per_module": 16, "temps_per_module": 4,
-        "module_capacity_ah": 280.0, "rack_max_charge_a": 140.0, "rack_max_discharge_a": 140.0,
-    }  # fmt: skip
+        "code": f"test-site-{n}",
+        "name": f"Test Site {n}",
+        "timezone": "UTC",
+        "nameplate_power_kw": 100.0,
+        "nameplate_energy_kwh": 200.0,
+        "racks": 2,
+        "modules_per_rack": 3,
+        "cells_per_module": 16,
+        "temps_per_module": 4,
+        "module_capacity_ah": 280.0,
+        "rack_max_charge_a": 140.0,
+        "rack_max_discharge_a": 140.0,
+    }
     values.update(overrides)
     return SiteConfig(**values)
 
@@ -43,14 +51,25 @@ def module_sample(
     """
     cells = [round(v, 4) for v in cell_v]
     values: dict[str, Any] = {
-        "module_id": module_id, "ts": ts, "soc_pct": 55.5, "soh_pct": 98.25,
-        "current_a": -42.5, "voltage_v": round(sum(cells), 3), "cell_v": cells,
-        "cell_v_min": min(cells), "cell_v_max": max(cells),
+        "module_id": module_id,
+        "ts": ts,
+        "soc_pct": 55.5,
+        "soh_pct": 98.25,
+        "current_a": -42.5,
+        "voltage_v": round(sum(cells), 3),
+        "cell_v": cells,
+        "cell_v_min": min(cells),
+        "cell_v_max": max(cells),
         "cell_v_avg": round(sum(cells) / len(cells), 4),
-        "cell_v_min_idx": cells.index(min(cells)), "cell_v_max_idx": cells.index(max(cells)),
-        "temp_c": [24.5, 25.0, 26.5, 25.25], "temp_c_max": 26.5,
-        "balancing": 0b1000_0000_0000_0101, "status_bits": 3, "fault_bits": 1 << 40, "quality": 0,
-    }  # fmt: skip
+        "cell_v_min_idx": cells.index(min(cells)),
+        "cell_v_max_idx": cells.index(max(cells)),
+        "temp_c": [24.5, 25.0, 26.5, 25.25],
+        "temp_c_max": 26.5,
+        "balancing": 0b1000_0000_0000_0101,
+        "status_bits": 3,
+        "fault_bits": 1 << 40,
+        "quality": 0,
+    }
     values.update(overrides)
     return ModuleSampleRow(**values)
 

@@ -195,8 +195,9 @@ def fault_bit_edges(
             assert isinstance(word, int)
             raised = bool(word >> bit & 1)
             if raised != (edges[-1].raised if edges else False) and len(known) == cells:
-                edges.append(FaultEdge(message.timestamp, raised,
-                                       tuple(known[i] for i in range(cells))))  # fmt: skip
+                edges.append(
+                    FaultEdge(message.timestamp, raised, tuple(known[i] for i in range(cells)))
+                )
     return edges
 
 

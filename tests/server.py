@@ -53,8 +53,9 @@ class LiveServer:
     def async_client(self, role: str = "operator") -> httpx.AsyncClient:
         """A new async client signed in as the role's test user (the caller closes it)."""
         cookies, csrf = self.credentials(role)
-        return httpx.AsyncClient(base_url=self.url, cookies=cookies,
-                                 headers={"X-CSRF-Token": csrf}, timeout=30)  # fmt: skip
+        return httpx.AsyncClient(
+            base_url=self.url, cookies=cookies, headers={"X-CSRF-Token": csrf}, timeout=30
+        )
 
 
 def free_port() -> int:

@@ -112,3 +112,19 @@ def test_the_folder_graph_is_read_and_a_cycle_is_found() -> None:
     assert "commands" in arrows["api"]
     assert "can" in folder_imports(PROJECT_ROOT / "edge")["control"]
     assert cycle_through({"a": {"b"}, "b": {"c"}, "c": {"a"}}, "a") == ["a", "b", "c", "a"]
+
+
+def hand_layout_markers() -> list[str]:
+    """Tracked Python lines that take layout away from the formatter."""
+    markers = ("# fmt: " + "skip", "# fmt: " + "off")  # split so this file does not match
+    return [
+        f"{path.relative_to(PROJECT_ROOT)}:{number}"
+        for folder in ("app", "edge", "tests", "bench", "scripts", "migrations")
+        for path in (PROJECT_ROOT / folder).rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if any(marker in line for marker in markers)
+    ]
+
+
+def test_the_formatter_owns_layout() -> None:
+    assert hand_layout_markers() == []

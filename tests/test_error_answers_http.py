@@ -44,12 +44,16 @@ def test_a_json_route_sent_another_media_type_answers_415(
     for method, path in operations:
         url = path.replace("{code}", site.code).replace("{alarm_id}", "1")
         url = url.replace("{command_id}", "1")
-        answer = server.http.request(method, url, content=b"\x89PNG\r\n\xff not json",
-                                     headers={"Content-Type": media_type})  # fmt: skip
+        answer = server.http.request(
+            method, url, content=b"\x89PNG\r\n\xff not json", headers={"Content-Type": media_type}
+        )
         assert answer.status_code != 500, (path, answer.text)
         assert "error" in answer.json(), (path, answer.text)
-    answer = server.http.post(f"/api/v1/sites/{site.code}/commands", content=b"kind=derate",
-                              headers={"Content-Type": media_type})  # fmt: skip
+    answer = server.http.post(
+        f"/api/v1/sites/{site.code}/commands",
+        content=b"kind=derate",
+        headers={"Content-Type": media_type},
+    )
     assert answer.status_code == 415, answer.text
     error = answer.json()["error"]
     assert error["code"] == "unsupported_media_type"
@@ -73,8 +77,11 @@ def test_a_time_past_what_utc_holds_is_422(
 def test_an_export_past_the_size_limit_is_422_naming_it_and_paging(
     server: LiveServer, site: DeviceSite
 ) -> None:
-    params = {"start": "2016-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z",
-              "fields": "soc_pct,cell_v"}  # fmt: skip
+    params = {
+        "start": "2016-01-01T00:00:00Z",
+        "end": "2026-01-01T00:00:00Z",
+        "fields": "soc_pct,cell_v",
+    }
     answer = server.http.get(f"/api/v1/sites/{site.code}/export", params=params)
     assert answer.status_code == 422, answer.text
     error = answer.json()["error"]
@@ -94,9 +101,12 @@ def no_database() -> Iterator[tuple[LiveServer, Path]]:
     url = make_url(BASE_URL).set(port=free_port())
     with tempfile.TemporaryDirectory() as folder:
         log_path = Path(folder) / "server.log"
-        with log_path.open("wb") as log, live_server(
-            {"RIDETHROUGH_DATABASE_URL": url.render_as_string(hide_password=False)}, log=log
-        ) as running:  # fmt: skip
+        with (
+            log_path.open("wb") as log,
+            live_server(
+                {"RIDETHROUGH_DATABASE_URL": url.render_as_string(hide_password=False)}, log=log
+            ) as running,
+        ):
             yield running, log_path
 
 
@@ -106,10 +116,15 @@ def test_with_the_database_down_requests_get_503_and_the_log_a_line(
     server, log_path = no_database
     headers = {"Authorization": "Bearer rta_whatever"}
     began = time.monotonic()
-    answers = [httpx.get(f"{server.url}/api/v1/sites", headers=headers, timeout=30)
-               for _ in range(40)]  # fmt: skip
-    page = httpx.get(f"{server.url}/", headers={"Accept": "text/html"},
-                     cookies={"ridethrough_session": "whatever"}, timeout=30)  # fmt: skip
+    answers = [
+        httpx.get(f"{server.url}/api/v1/sites", headers=headers, timeout=30) for _ in range(40)
+    ]
+    page = httpx.get(
+        f"{server.url}/",
+        headers={"Accept": "text/html"},
+        cookies={"ridethrough_session": "whatever"},
+        timeout=30,
+    )
     assert {a.status_code for a in answers} == {503}
     assert all(a.headers["retry-after"] == "5" for a in answers)
     assert answers[0].json()["error"]["code"] == "service_unavailable"
@@ -128,18 +143,22 @@ def logged_server(test_database_url: str) -> Iterator[tuple[LiveServer, Path]]:
     """A backend on the test database, its log kept in a file."""
     with tempfile.TemporaryDirectory() as folder:
         log_path = Path(folder) / "server.log"
-        with log_path.open("wb") as log, live_server(
-            {"RIDETHROUGH_DATABASE_URL": test_database_url}, log=log
-        ) as running:  # fmt: skip
+        with (
+            log_path.open("wb") as log,
+            live_server({"RIDETHROUGH_DATABASE_URL": test_database_url}, log=log) as running,
+        ):
             yield running, log_path
 
 
 def hang_up_mid_upload(url: str, token: str) -> None:
     """Start an ingest upload of 100 kB, send a few bytes of it and hang up."""
     with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1]))) as sock:
-        sock.sendall(b"POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
-                     b"Content-Type: application/json\r\nAuthorization: Bearer "
-                     + token.encode() + b'\r\n\r\n{"sch')  # fmt: skip
+        sock.sendall(
+            b"POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+            b"Content-Type: application/json\r\nAuthorization: Bearer "
+            + token.encode()
+            + b'\r\n\r\n{"sch'
+        )
         time.sleep(0.3)
 
 

@@ -13,14 +13,42 @@ from app.models import metadata
 from tests.db import alembic_config, drop_database, psycopg_dsn, recreate_database
 
 DB = "ridethrough_migrations_test"
-HYPERTABLES = {"module_sample", "rack_sample", "module_sample_1m", "rack_sample_1m"}
+HYPERTABLES = {
+    "module_sample",
+    "rack_sample",
+    "module_sample_1m",
+    "rack_sample_1m",
+    "system_sample",
+}
 TABLES = {
-    "site", "edge_device", "rack", "module", "module_sample", "rack_sample", "module_latest",
-    "rack_latest", "alarm", "isolation", "command", "audit_log", "ingest_batch",
-    "ingest_rejection", "rollup_dirty", "module_sample_1m", "rack_sample_1m", "rack_spread_1d",
-    "alarm_event", "contactor_event", "notification_contact", "notification_rule", "alarm_notice",
-    "notification_outbox", "notification_escalation",
-}  # fmt: skip
+    "site",
+    "edge_device",
+    "rack",
+    "module",
+    "module_sample",
+    "rack_sample",
+    "module_latest",
+    "rack_latest",
+    "alarm",
+    "isolation",
+    "command",
+    "audit_log",
+    "ingest_batch",
+    "ingest_rejection",
+    "rollup_dirty",
+    "module_sample_1m",
+    "rack_sample_1m",
+    "rack_spread_1d",
+    "alarm_event",
+    "contactor_event",
+    "notification_contact",
+    "notification_rule",
+    "alarm_notice",
+    "notification_outbox",
+    "notification_escalation",
+    "system_sample",
+    "system_latest",
+}
 
 
 @pytest.fixture(scope="module")
@@ -130,13 +158,17 @@ def test_event_history_is_filled_from_the_rows_and_undone_by_downgrade(empty_db:
             "SELECT code, extract(second FROM ts), raised, cell_index FROM alarm_event "
             "ORDER BY code, ts, raised"
         ).fetchall()
-        feedback = conn.execute("SELECT extract(minute FROM ts) * 60 + extract(second FROM ts), "
-                                "opened FROM contactor_event ORDER BY ts").fetchall()  # fmt: skip
+        feedback = conn.execute(
+            "SELECT extract(minute FROM ts) * 60 + extract(second FROM ts), "
+            "opened FROM contactor_event ORDER BY ts"
+        ).fetchall()
     assert alarms == [(1, 5, 6), (3, 1, 3), (4, 1, 0)]  # row 2 folded into row 1
     assert alarm_events == [
-        ("cell_ov_warning", 1, True, 7), ("cell_ov_warning", 6, True, None),
-        ("cell_uv_warning", 3, True, 0), ("cell_uv_warning", 9, False, None),
-    ]  # fmt: skip
+        ("cell_ov_warning", 1, True, 7),
+        ("cell_ov_warning", 6, True, None),
+        ("cell_uv_warning", 3, True, 0),
+        ("cell_uv_warning", 9, False, None),
+    ]
     assert feedback == [(2, True), (60, False)]
 
     command.downgrade(config, "0008")
@@ -165,15 +197,20 @@ def test_energy_balance_columns_are_filled_by_the_job_and_undone_by_downgrade(
 
     command.upgrade(config, "0010")
     with psycopg.connect(dsn) as conn:
-        dirty = conn.execute("SELECT source, extract(minute FROM bucket) FROM rollup_dirty "
-                             "ORDER BY bucket").fetchall()  # fmt: skip
+        dirty = conn.execute(
+            "SELECT source, extract(minute FROM bucket) FROM rollup_dirty ORDER BY bucket"
+        ).fetchall()
     assert dirty == [("rack", 0), ("rack", 1)]  # recomputed from the raw samples by the job
 
     command.downgrade(config, "0009")
     with psycopg.connect(dsn) as conn:
-        columns = {name for (name,) in conn.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_name = 'rack_sample_1m'")}  # fmt: skip
+        columns = {
+            name
+            for (name,) in conn.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'rack_sample_1m'"
+            )
+        }
     assert "soc_pct_last" not in columns
     assert "energy_charged_kwh_max" in columns
 
@@ -209,8 +246,9 @@ def test_commands_get_their_fault_and_isolations_its_onset_and_downgrade_drops_t
 
     command.upgrade(config, "0011")
     with psycopg.connect(dsn) as conn:
-        commands = conn.execute("SELECT id, fault_code, extract(second FROM fault_onset_at) "
-                                "FROM command ORDER BY id").fetchall()  # fmt: skip
+        commands = conn.execute(
+            "SELECT id, fault_code, extract(second FROM fault_onset_at) FROM command ORDER BY id"
+        ).fetchall()
         isolations = conn.execute(
             "SELECT command_id, fault_code, to_char(onset_at, 'HH24:MI:SS.MS') FROM isolation "
             "ORDER BY command_id"

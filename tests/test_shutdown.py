@@ -16,9 +16,10 @@ async def test_sigterm_answers_waiting_long_polls_and_ends_event_streams(
 ) -> None:
     site = await committed_device_site(engine)
     log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log, live_server(
-        {"RIDETHROUGH_DATABASE_URL": test_database_url}, log=log
-    ) as server:  # fmt: skip
+    with (
+        log_path.open("wb") as log,
+        live_server({"RIDETHROUGH_DATABASE_URL": test_database_url}, log=log) as server,
+    ):
         edge = httpx.AsyncClient(
             base_url=server.url, headers={"Authorization": f"Bearer {site.token}"}, timeout=60
         )

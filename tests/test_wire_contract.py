@@ -14,7 +14,14 @@ from app.ingest.validation import TimeBounds, validate_batch
 from edge.can.assemble import Q_STALE, Snapshot
 from edge.can.events import Event, EventKind, Readings
 from edge.model import Target
-from edge.uplink.wire import asset_record, batch_body, event_record, module_record, string_record
+from edge.uplink.wire import (
+    asset_record,
+    batch_body,
+    event_record,
+    module_record,
+    string_record,
+    system_record,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wire_batch_v1.json"
 T0 = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC).timestamp()
@@ -67,6 +74,16 @@ def edge_batch() -> dict[str, Any]:
         T0 + 0.25, EventKind.FAULT_RAISED, Target.MODULE, 1, 2, "cell_ov_warning", readings
     )
     opened = Event(T0 + 0.5, EventKind.CONTACTOR_OPENED, Target.STRING, 1, 0, disable_reason=1)
+    # The whole battery (string 0, module 0): an optional section of v1.
+    system = Snapshot(
+        T0,
+        0,
+        0,
+        {"soc_pct": 55.2, "current_a": -81.0, "voltage_v": 843.0, "charge_limit_kw": 120.0},
+        (),
+        (),
+        0,
+    )
     return batch_body(
         edge_id="8a0d4b9e-3c1f-4f7e-9a55-2b1c0d9e8f71",
         seq=42,
@@ -77,6 +94,7 @@ def edge_batch() -> dict[str, Any]:
         strings=[string_record(string)],
         events=[event_record(event), event_record(opened)],
         assets=[asset_record(1, 2, cell_count=4, temp_count=2)],
+        systems=[system_record(system)],
     )
 
 
@@ -102,5 +120,8 @@ def test_backend_reads_the_pinned_fixture_without_rejections(
     assert validated.events[0].code == "cell_ov_warning"
     assert validated.events[0].cell_v == [3.29, 3.512, 3.292, 3.293]  # what the fault rose with
     assert validated.events[1].disable_reason == 1  # StrDisRsn fault, as the contactors opened
+    ((system,),) = [validated.systems]
+    assert (system.soc_pct, system.current_a, system.charge_limit_kw) == (55.2, -81.0, 120.0)
+    assert system.power_kw == round(843.0 * -81.0 / 1000, 3)  # V x I: the BMS gave no power
     ((_, announced),) = batch.assets
     assert (announced.string, announced.module, announced.cell_count) == (1, 2, 4)

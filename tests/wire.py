@@ -31,12 +31,21 @@ def iso(ts: datetime) -> str:
 def module_row(string: int, module: int, ts: datetime, **overrides: Any) -> dict[str, Any]:
     """A plausible 16-cell, 4-sensor module sample."""
     row: dict[str, Any] = {
-        "ts": iso(ts), "string": string, "module": module,
+        "ts": iso(ts),
+        "string": string,
+        "module": module,
         "cell_v": [round(3.29 + 0.001 * (i % 5), 3) for i in range(16)],
-        "temp_c": [24.5, 25.0, 25.5, 24.0], "quality": 0, "soc_pct": 55.5, "soh_pct": 98.0,
-        "voltage_v": 52.7, "current_a": -40.0, "balancing": 0, "fault_bits": 0,
-        "status_bits": 3, "bypassed": False,
-    }  # fmt: skip
+        "temp_c": [24.5, 25.0, 25.5, 24.0],
+        "quality": 0,
+        "soc_pct": 55.5,
+        "soh_pct": 98.0,
+        "voltage_v": 52.7,
+        "current_a": -40.0,
+        "balancing": 0,
+        "fault_bits": 0,
+        "status_bits": 3,
+        "bypassed": False,
+    }
     row.update(overrides)
     return row
 
@@ -44,44 +53,72 @@ def module_row(string: int, module: int, ts: datetime, **overrides: Any) -> dict
 def string_row(string: int, ts: datetime, **overrides: Any) -> dict[str, Any]:
     """A plausible string sample."""
     row: dict[str, Any] = {
-        "ts": iso(ts), "string": string, "quality": 0, "voltage_v": 843.2, "current_a": -40.0,
-        "soc_pct": 55.0, "soh_pct": 97.5, "contactor_closed": True, "contactor_fault": False,
-        "enabled": True, "disable_reason": 0, "charge_limit_a": 140.0,
-        "discharge_limit_a": 140.0, "insulation_kohm": 5000.0, "n_mod_connected": 3,
-        "n_mod_bypassed": 0, "energy_charged_kwh": 10.5, "energy_discharged_kwh": 9.8,
+        "ts": iso(ts),
+        "string": string,
+        "quality": 0,
+        "voltage_v": 843.2,
+        "current_a": -40.0,
+        "soc_pct": 55.0,
+        "soh_pct": 97.5,
+        "contactor_closed": True,
+        "contactor_fault": False,
+        "enabled": True,
+        "disable_reason": 0,
+        "charge_limit_a": 140.0,
+        "discharge_limit_a": 140.0,
+        "insulation_kohm": 5000.0,
+        "n_mod_connected": 3,
+        "n_mod_bypassed": 0,
+        "energy_charged_kwh": 10.5,
+        "energy_discharged_kwh": 9.8,
         "fault_bits": 0,
-    }  # fmt: skip
+    }
     row.update(overrides)
     return row
 
 
 def batch(
-    site: str, seq: int, *, modules: list[dict[str, Any]] | None = None,
-    strings: list[dict[str, Any]] | None = None, events: list[dict[str, Any]] | None = None,
+    site: str,
+    seq: int,
+    *,
+    modules: list[dict[str, Any]] | None = None,
+    strings: list[dict[str, Any]] | None = None,
+    events: list[dict[str, Any]] | None = None,
     edge_id: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """A batch envelope around rows."""
     return {
-        "schema": "ridethrough.telemetry.v1", "edge_id": edge_id or str(uuid.UUID(int=7)),
-        "seq": seq, "site": site, "created_at": iso(T0 + timedelta(seconds=seq)),
-        "software_version": "test", "counters": {"frames": 1},
-        "modules": modules or [], "strings": strings or [], "events": events or [],
-    }  # fmt: skip
+        "schema": "ridethrough.telemetry.v1",
+        "edge_id": edge_id or str(uuid.UUID(int=7)),
+        "seq": seq,
+        "site": site,
+        "created_at": iso(T0 + timedelta(seconds=seq)),
+        "software_version": "test",
+        "counters": {"frames": 1},
+        "modules": modules or [],
+        "strings": strings or [],
+        "events": events or [],
+    }
 
 
 def full_site_rows(ts: datetime, strings: int = 2, modules: int = 3) -> dict[str, Any]:
     """Module and string rows for every asset of a factory site at one time."""
     return {
-        "modules": [module_row(s, m, ts) for s in range(1, strings + 1)
-                    for m in range(1, modules + 1)],
+        "modules": [
+            module_row(s, m, ts) for s in range(1, strings + 1) for m in range(1, modules + 1)
+        ],
         "strings": [string_row(s, ts) for s in range(1, strings + 1)],
-    }  # fmt: skip
+    }
 
 
 def event(
-    kind: str, seconds: float, string: int, module: int | None = None, code: str | None = None,
+    kind: str,
+    seconds: float,
+    string: int,
+    module: int | None = None,
+    code: str | None = None,
     **readings: list[float],
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """A wire event at T0 + seconds; a module fault may carry the readings it rose with
     (cell_v=[...], temp_c=[...])."""
     row: dict[str, Any] = {

@@ -41,8 +41,10 @@ def describe(code: str) -> FaultCode:
     if known is not None:
         return known
     return FaultCode(
-        code=code, title=code.replace("_", " ").capitalize(), priority=AlarmPriority.MEDIUM,
+        code=code,
+        title=code.replace("_", " ").capitalize(),
+        priority=AlarmPriority.MEDIUM,
         meaning="A fault the catalogue does not describe (vendor-specific bit).",
         operator_action="Check the vendor documentation for this fault bit.",
         technician_action="Check the vendor documentation for this fault bit.",
-    )  # fmt: skip
+    )

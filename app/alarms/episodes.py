@@ -104,8 +104,15 @@ class _Run:
             state = AlarmState.NORMAL if self.ack else AlarmState.RTN_UNACKED
         else:
             state = AlarmState.ACKED if self.ack else AlarmState.UNACKED
-        return Episode(None, self.start, self.last_raised_at, self.occurrences, self.cleared_at,
-                       self.ack, state.value)  # fmt: skip
+        return Episode(
+            None,
+            self.start,
+            self.last_raised_at,
+            self.occurrences,
+            self.cleared_at,
+            self.ack,
+            state.value,
+        )
 
 
 @dataclass

@@ -90,8 +90,12 @@ async def record(
 
 
 def _params(source: Source) -> dict[str, object]:
-    return {"site_id": source.site_id, "rack_id": source.rack_id,
-            "module_id": source.module_id, "code": source.code}  # fmt: skip
+    return {
+        "site_id": source.site_id,
+        "rack_id": source.rack_id,
+        "module_id": source.module_id,
+        "code": source.code,
+    }
 
 
 async def rederive(session: AsyncSession, source: Source, new: Sequence[datetime]) -> None:
@@ -117,16 +121,29 @@ def _stored(row: Row[Any]) -> Stored:
 async def _write(session: AsyncSession, source: Source, episode: Episode) -> None:
     first, ack = episode.first, episode.ack
     values = {
-        "raised_at": first.ts, "last_raised_at": episode.last_raised_at,
-        "occurrences": episode.occurrences, "cleared_at": episode.cleared_at,
-        "state": episode.state, "cell_index": first.cell_index, "value": first.value,
-        "message": first.message, "acked_at": ack.at if ack else None,
-        "acked_by": ack.by if ack else None, "ack_note": ack.note if ack else None,
-    }  # fmt: skip
+        "raised_at": first.ts,
+        "last_raised_at": episode.last_raised_at,
+        "occurrences": episode.occurrences,
+        "cleared_at": episode.cleared_at,
+        "state": episode.state,
+        "cell_index": first.cell_index,
+        "value": first.value,
+        "message": first.message,
+        "acked_at": ack.at if ack else None,
+        "acked_by": ack.by if ack else None,
+        "ack_note": ack.note if ack else None,
+    }
     if episode.row_id is not None:
         await session.execute(UPDATE, {**values, "id": episode.row_id})
         return
     entry = describe(source.code)
-    await session.execute(INSERT, {**values, **_params(source), "priority": entry.priority,
-                                   "threshold": entry.threshold,
-                                   "message": first.message or entry.title})  # fmt: skip
+    await session.execute(
+        INSERT,
+        {
+            **values,
+            **_params(source),
+            "priority": entry.priority,
+            "threshold": entry.threshold,
+            "message": first.message or entry.title,
+        },
+    )

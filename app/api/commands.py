@@ -94,13 +94,24 @@ async def cancel(
 
 @router.post("/sites/{code}/commands/{command_id}/clear", responses={404: {}, 409: {}, 422: {}})
 async def clear(
-    request: Request, session: SessionDep, site: VisibleSiteKey, command_id: int, *,
-    body: ClearRequest, user: Commander,
-) -> CommandView:  # fmt: skip
+    request: Request,
+    session: SessionDep,
+    site: VisibleSiteKey,
+    command_id: int,
+    *,
+    body: ClearRequest,
+    user: Commander,
+) -> CommandView:
     """End a command in any unfinished state, with a reason (audited); 409 when already over."""
     try:
-        await service.clear_command(session, site.id, command_id, operator(request, user),
-                                    reason=body.reason, now=datetime.now(UTC))  # fmt: skip
+        await service.clear_command(
+            session,
+            site.id,
+            command_id,
+            operator(request, user),
+            reason=body.reason,
+            now=datetime.now(UTC),
+        )
     except service.CommandNotFoundError as exc:
         raise HTTPException(404, str(exc)) from exc
     except service.CommandRefusedError as exc:
@@ -131,8 +142,11 @@ async def edge_commands(
             if found:
                 return found
             if subscription.closed:
-                raise HTTPException(503, "the backend is shutting down; poll again shortly",
-                                    headers=SHUTTING_DOWN_HEADERS)  # fmt: skip
+                raise HTTPException(
+                    503,
+                    "the backend is shutting down; poll again shortly",
+                    headers=SHUTTING_DOWN_HEADERS,
+                )
             if not await _told_of_commands(request, subscription, deadline):
                 return found
     finally:

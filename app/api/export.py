@@ -41,8 +41,11 @@ class Format(StrEnum):
     PARQUET = "parquet"
 
 
-MEDIA_TYPES = {Format.CSV: "text/csv; charset=utf-8", Format.NDJSON: "application/x-ndjson",
-               Format.PARQUET: "application/vnd.apache.parquet"}  # fmt: skip
+MEDIA_TYPES = {
+    Format.CSV: "text/csv; charset=utf-8",
+    Format.NDJSON: "application/x-ndjson",
+    Format.PARQUET: "application/vnd.apache.parquet",
+}
 
 
 def iso(ts: datetime) -> str:
@@ -50,8 +53,10 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def entity_label(string: int, module: int | None) -> str:
-    """'s3' for string 3, 's3.m12' for its module 12."""
+def entity_label(string: int | None, module: int | None) -> str:
+    """'s3' for string 3, 's3.m12' for its module 12, 'system' for the system (no string)."""
+    if string is None:
+        return "system"
     return f"s{string}" if module is None else f"s{string}.m{module}"
 
 
@@ -114,8 +119,14 @@ class CsvWriter:
                     self.writer.writerow((iso(ts), csv_cell(entity), csv_cell(metric), value))
             else:
                 ts, string, module, _, *values = row
-                self.writer.writerow((iso(ts), string, "" if module is None else module,
-                                      *(_csv_value(v) for v in values)))  # fmt: skip
+                self.writer.writerow(
+                    (
+                        iso(ts),
+                        string,
+                        "" if module is None else module,
+                        *(_csv_value(v) for v in values),
+                    )
+                )
         return self._drain()
 
     def close(self) -> bytes:
@@ -204,8 +215,12 @@ class ParquetWriter:
         self.selection, self.long = selection, long
         timestamp = pa.timestamp("us", tz="UTC")
         if long:
-            fields = [("ts", timestamp), ("entity", pa.string()), ("metric", pa.string()),
-                      ("value", pa.float64())]  # fmt: skip
+            fields = [
+                ("ts", timestamp),
+                ("entity", pa.string()),
+                ("metric", pa.string()),
+                ("value", pa.float64()),
+            ]
         else:
             catalogue = selection.catalogue()
             fields = [("ts", timestamp), ("string", pa.int16()), ("module", pa.int16())]
@@ -223,8 +238,9 @@ class ParquetWriter:
         else:
             # Column 3, the entity id, is for the cursor only.
             columns = [[row[i] for row in rows] for i in (0, 1, 2, *range(4, len(rows[0])))]
-        self.writer.write_table(pa.table(dict(zip(self.schema.names, columns, strict=True)),
-                                         schema=self.schema))  # fmt: skip
+        self.writer.write_table(
+            pa.table(dict(zip(self.schema.names, columns, strict=True)), schema=self.schema)
+        )
         return self.sink.drain()
 
     def close(self) -> bytes:

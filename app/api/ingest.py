@@ -74,6 +74,7 @@ async def ingest(request: Request, session: SessionDep, device: DeviceDep) -> In
         max_future=timedelta(seconds=settings.ingest_max_future_s),
         max_past=settings.ingest_max_past,
     )
-    await check_edge_clock(session, device.site_id, offset=offset, now=now,
-                           limit_s=settings.ingest_clock_skew_alarm_s)  # fmt: skip
+    await check_edge_clock(
+        session, device.site_id, offset=offset, now=now, limit_s=settings.ingest_clock_skew_alarm_s
+    )
     return response

@@ -39,13 +39,17 @@ def decode_cursor(cursor: str, *types: type) -> tuple[Any, ...]:
         parts = orjson.loads(base64.urlsafe_b64decode(padded))
         if not isinstance(parts, list) or len(parts) != len(types):
             raise ValueError("wrong shape")
-        return tuple(datetime.fromisoformat(p) if t is datetime else t(p)
-                     for p, t in zip(parts, types, strict=True))  # fmt: skip
+        return tuple(
+            datetime.fromisoformat(p) if t is datetime else t(p)
+            for p, t in zip(parts, types, strict=True)
+        )
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
-        details = [{"field": "query.cursor", "message": "not a cursor from this list",
-                    "value": cursor}]  # fmt: skip
-        raise HTTPException(422, error_body("validation_error", "the request is invalid",
-                                            details)) from exc  # fmt: skip
+        details = [
+            {"field": "query.cursor", "message": "not a cursor from this list", "value": cursor}
+        ]
+        raise HTTPException(
+            422, error_body("validation_error", "the request is invalid", details)
+        ) from exc
 
 
 def page(

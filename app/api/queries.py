@@ -36,5 +36,7 @@ async def list_modules(
     """A site's (or one string's) modules by id, after a module id."""
     params = {"site_id": site_id, "string": string, "after": after, "limit": limit}
     names = ModuleOut.model_fields
-    return [ModuleOut(**dict(zip(names, row, strict=True)))
-            for row in await session.execute(MODULES, params)]  # fmt: skip
+    return [
+        ModuleOut(**dict(zip(names, row, strict=True)))
+        for row in await session.execute(MODULES, params)
+    ]

@@ -25,6 +25,7 @@ from app.api.schemas import (
     SiteOut,
     StringLatest,
     StringOut,
+    SystemLatest,
 )
 from app.auth.dependencies import Acknowledger, Viewer
 from app.core.db import SessionDep
@@ -87,17 +88,19 @@ async def modules(
 
 @router.get("/sites/{code}/latest", responses=NotFound)
 async def latest(session: SessionDep, site: VisibleSite) -> LatestOut:
-    """The last reported state of every string and module, as one snapshot."""
+    """The last reported state of the system, every string and every module, as one snapshot."""
     state = await site_latest(session, site_id=site.id)
     return LatestOut(
         site=SiteOut.of(site, datetime.now(UTC)),
+        system=None if state.system is None else SystemLatest(**state.system),
         strings=[StringLatest(**r) for r in state.racks],
         modules=[ModuleLatest(**m) for m in state.modules],
     )
 
 
-AlarmState = Literal["standing", "all", "unacked", "acked", "rtn_unacked", "shelved",
-                     "suppressed", "normal"]  # fmt: skip
+AlarmState = Literal[
+    "standing", "all", "unacked", "acked", "rtn_unacked", "shelved", "suppressed", "normal"
+]
 
 
 class AlarmQuery(BaseModel):
@@ -122,8 +125,14 @@ async def alarms(
     """A site's alarms, newest first."""
     before = decode_cursor(cursor, int)[0] if cursor else None
     states = _alarm_states(query.state)
-    where = AlarmFilter(sites=(site.id,), priority=query.priority, states=states, by_id=True,
-                        before_id=before, limit=limit + 1)  # fmt: skip
+    where = AlarmFilter(
+        sites=(site.id,),
+        priority=query.priority,
+        states=states,
+        by_id=True,
+        before_id=before,
+        limit=limit + 1,
+    )
     found = [AlarmOut.of(a) for a in await list_alarms(session, where)]
     return page(found, limit, lambda a: (a.id,))
 
@@ -140,8 +149,9 @@ async def acknowledge_alarm(
     await check_alarm_visible(session, user, alarm_id)
     now = datetime.now(UTC)
     try:
-        await acknowledge(session, alarm_id, actor=actor(request, user), note=body.note.strip(),
-                          at=now)  # fmt: skip
+        await acknowledge(
+            session, alarm_id, actor=actor(request, user), note=body.note.strip(), at=now
+        )
     except AlarmStateError as exc:
         raise HTTPException(409, str(exc)) from exc
     found = await list_alarms(session, AlarmFilter(alarm_id=alarm_id, states=EVERY_STATE))
@@ -155,9 +165,11 @@ async def isolations(
     """A site's isolations, latest onset first, open or ended, with time to isolate."""
     before = decode_cursor(cursor, datetime, int) if cursor else None
     found = await recent_isolations(
-        session, site_id=site.id, limit=limit + 1,
+        session,
+        site_id=site.id,
+        limit=limit + 1,
         before=(before[0], before[1]) if before else None,
-    )  # fmt: skip
+    )
     return page([IsolationOut.of(i) for i in found], limit, lambda i: (i.onset_at, i.id))
 
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from app.alarms.queries import AlarmView
 from app.fleet.overview import SiteOverview
 from app.isolations.repository import IsolationView
-from app.telemetry.export_query import STRING_RAW
+from app.telemetry.export_query import STRING_RAW, SYSTEM_RAW
 from app.telemetry.sign import CONVENTION
 
 
@@ -37,17 +37,29 @@ class SiteOut(BaseModel):
     def of(cls, site: SiteOverview, now: datetime) -> "SiteOut":
         """From the overview the screens use."""
         return cls(
-            code=site.code, name=site.name, nameplate_power_kw=site.nameplate_power_kw,
-            nameplate_energy_kwh=site.nameplate_energy_kwh, strings=site.strings,
-            modules=site.modules, state=site.state(now).value, strings_closed=site.strings_closed,
-            strings_derated=site.strings_derated, modules_bypassed=site.modules_bypassed,
-            capacity_online_pct=site.capacity_online_pct, soc_pct=site.soc_pct,
-            power_kw=site.power_kw, worst_spread_mv=site.worst_spread_mv,
+            code=site.code,
+            name=site.name,
+            nameplate_power_kw=site.nameplate_power_kw,
+            nameplate_energy_kwh=site.nameplate_energy_kwh,
+            strings=site.strings,
+            modules=site.modules,
+            state=site.state(now).value,
+            strings_closed=site.strings_closed,
+            strings_derated=site.strings_derated,
+            modules_bypassed=site.modules_bypassed,
+            capacity_online_pct=site.capacity_online_pct,
+            soc_pct=site.soc_pct,
+            power_kw=site.power_kw,
+            worst_spread_mv=site.worst_spread_mv,
             alarms_unacked=site.alarms_unacked,
-            alarms_by_priority={"p1": site.alarms_p1, "p2": site.alarms_p2, "p3": site.alarms_p3,
-                                "p4": site.alarms_p4},
+            alarms_by_priority={
+                "p1": site.alarms_p1,
+                "p2": site.alarms_p2,
+                "p3": site.alarms_p3,
+                "p4": site.alarms_p4,
+            },
             last_data_at=site.last_data_at,
-        )  # fmt: skip
+        )
 
 
 class StringOut(BaseModel):
@@ -114,10 +126,29 @@ class ModuleLatest(BaseModel):
     quality: int | None
 
 
+class SystemLatest(BaseModel):
+    """The system's last reported pack-level state (the BMS master's values)."""
+
+    ts: datetime
+    soc_pct: float | None
+    soh_pct: float | None
+    voltage_v: float | None
+    current_a: float | None = Field(description=SYSTEM_RAW["current_a"].description)
+    power_kw: float | None = Field(description=SYSTEM_RAW["power_kw"].description)
+    charge_limit_a: float | None = Field(description="a magnitude")
+    discharge_limit_a: float | None = Field(description="a magnitude")
+    charge_limit_kw: float | None = Field(description="a magnitude")
+    discharge_limit_kw: float | None = Field(description="a magnitude")
+    quality: int
+
+
 class LatestOut(BaseModel):
     """A site's latest state as one snapshot (not paged, so it stays consistent)."""
 
     site: SiteOut
+    system: SystemLatest | None = Field(
+        default=None, description="pack-level values; null when the site never sent any"
+    )
     strings: list[StringLatest]
     modules: list[ModuleLatest]
 
@@ -150,14 +181,27 @@ class AlarmOut(BaseModel):
     def of(cls, a: AlarmView) -> "AlarmOut":
         """From the alarm list the screens use."""
         return cls(
-            id=a.id, site=a.site_code, string=a.string, module=a.module,
-            cell=None if a.cell_index is None else a.cell_index + 1, code=a.code,
-            title=a.fault.title, priority=a.priority, state=a.state, message=a.message,
-            value=a.value, threshold=a.threshold, raised_at=a.raised_at,
-            last_raised_at=a.last_raised_at, occurrences=a.occurrences, acked_at=a.acked_at,
-            acked_by=a.acked_by, ack_note=a.ack_note, cleared_at=a.cleared_at,
+            id=a.id,
+            site=a.site_code,
+            string=a.string,
+            module=a.module,
+            cell=None if a.cell_index is None else a.cell_index + 1,
+            code=a.code,
+            title=a.fault.title,
+            priority=a.priority,
+            state=a.state,
+            message=a.message,
+            value=a.value,
+            threshold=a.threshold,
+            raised_at=a.raised_at,
+            last_raised_at=a.last_raised_at,
+            occurrences=a.occurrences,
+            acked_at=a.acked_at,
+            acked_by=a.acked_by,
+            ack_note=a.ack_note,
+            cleared_at=a.cleared_at,
             shelved_until=a.shelved_until,
-        )  # fmt: skip
+        )
 
 
 class IsolationOut(BaseModel):
@@ -192,9 +236,9 @@ TelemetryValue = float | int | list[float | None] | None
 
 
 class TelemetryRow(BaseModel):
-    """One sample (or bucket) of one string or module: the chosen fields' values."""
+    """One sample (or bucket) of one string, module or the system: the chosen fields' values."""
 
     ts: datetime
-    string: int
+    string: int | None = Field(description="string number; null for a system row")
     module: int | None = Field(description="module position; null for a string's own row")
     values: dict[str, TelemetryValue]

@@ -41,9 +41,12 @@ class TelemetryQuery(BaseModel):
 
     entity: Entity = Entity.MODULE
     resolution: Resolution = Resolution.RAW
-    fields: str = Field(default="", max_length=1000,
-                        description="comma-separated field names; blank: the defaults. Currents "
-                                    f"and powers (current_a…, power_kw): {CONVENTION}")  # fmt: skip
+    fields: str = Field(
+        default="",
+        max_length=1000,
+        description="comma-separated field names; blank: the defaults. Currents "
+        f"and powers (current_a…, power_kw): {CONVENTION}",
+    )
     start: UtcTime | None = Field(default=None, description="default: an hour before end")
     end: UtcTime | None = Field(default=None, description="default: now")
     string: int | None = Field(default=None, ge=1, le=255)
@@ -53,6 +56,10 @@ class TelemetryQuery(BaseModel):
     def _consistent(self) -> "TelemetryQuery":
         if self.module is not None and (self.entity is Entity.STRING or self.string is None):
             raise ValueError("module: a module position needs entity=module and a string")
+        if self.entity is Entity.SYSTEM and self.string is not None:
+            raise ValueError(
+                "string: the system is the whole battery; drop string (or ask for entity=string)"
+            )
         if self.start and self.end and self.start >= self.end:
             raise ValueError(f"start: {self.start.isoformat()} is not before end")
         return self
@@ -64,17 +71,30 @@ def selection_of(query: TelemetryQuery, site_id: int) -> Selection:
         fields = choose_fields(query.entity, query.resolution, query.fields)
     except FieldError as exc:
         details = [{"field": "query.fields", "message": str(exc), "value": query.fields}]
-        raise HTTPException(422, error_body("validation_error", "the request is invalid",
-                                            details)) from exc  # fmt: skip
+        raise HTTPException(
+            422, error_body("validation_error", "the request is invalid", details)
+        ) from exc
     end = (query.end or datetime.now(UTC)).astimezone(UTC)
     start = (query.start or end - DEFAULT_RANGE).astimezone(UTC)
     if start >= end:
-        details = [{"field": "query.start", "message": "start must be before end",
-                    "value": start.isoformat()}]  # fmt: skip
+        details = [
+            {
+                "field": "query.start",
+                "message": "start must be before end",
+                "value": start.isoformat(),
+            }
+        ]
         raise HTTPException(422, error_body("validation_error", "the request is invalid", details))
-    return Selection(site_id=site_id, entity=query.entity, resolution=query.resolution,
-                     fields=fields, start=start, end=end, string=query.string,
-                     module=query.module)  # fmt: skip
+    return Selection(
+        site_id=site_id,
+        entity=query.entity,
+        resolution=query.resolution,
+        fields=fields,
+        start=start,
+        end=end,
+        string=query.string,
+        module=query.module,
+    )
 
 
 @router.get("/sites/{code}/telemetry", responses={404: {}, 422: {}})
@@ -85,7 +105,8 @@ async def telemetry(
     limit: Limit = 1000,
     cursor: Cursor = None,
 ) -> Page[TelemetryRow]:
-    """Samples or buckets of a site's modules or strings, by entity then time; gaps stay gaps."""
+    """Samples or buckets of a site's modules, strings or system (pack-level values), by entity
+    then time; gaps stay gaps."""
     selection = selection_of(query, site.id)
     after = decode_cursor(cursor, int, datetime) if cursor else None
     params = parameters(selection, after=(after[0], after[1]) if after else None, limit=limit + 1)
@@ -98,8 +119,9 @@ async def telemetry(
 
 def _row(selection: Selection, row: Any) -> TelemetryRow:
     ts, string, module, _, *values = row
-    return TelemetryRow(ts=ts, string=string, module=module,
-                        values=dict(zip(selection.fields, values, strict=True)))  # fmt: skip
+    return TelemetryRow(
+        ts=ts, string=string, module=module, values=dict(zip(selection.fields, values, strict=True))
+    )
 
 
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -114,9 +136,13 @@ async def check_export_size(
     session: SessionDep, selection: Selection, site_code: str, limit: int
 ) -> None:
     """422 naming the limit and the paging alternative when the export would be too large."""
-    entities = int((await session.execute(entity_count_statement(selection),
-                                          parameters(selection, after=None, limit=None))
-                    ).scalar_one())  # fmt: skip
+    entities = int(
+        (
+            await session.execute(
+                entity_count_statement(selection), parameters(selection, after=None, limit=None)
+            )
+        ).scalar_one()
+    )
     size = export_size(selection, entities)
     if size.values <= limit:
         return
@@ -152,8 +178,18 @@ async def export(
     stamp = f"{selection.start:%Y%m%dT%H%MZ}-{selection.end:%Y%m%dT%H%MZ}"
     name = f"{site.code}-{selection.entity}-{selection.resolution}-{stamp}.{format}"
     per_query = settings.export_chunks_per_query
-    body = export_bytes(request.app.state.export_sessionmaker, selection, format,
-                        long=layout == "long", chunks_per_query=per_query)  # fmt: skip
+    body = export_bytes(
+        request.app.state.export_sessionmaker,
+        selection,
+        format,
+        long=layout == "long",
+        chunks_per_query=per_query,
+    )
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    return GuardedStream(body, slot=slot, stall_timeout_s=settings.export_stall_timeout_s,
-                         media_type=MEDIA_TYPES[format], headers=headers)  # fmt: skip
+    return GuardedStream(
+        body,
+        slot=slot,
+        stall_timeout_s=settings.export_stall_timeout_s,
+        media_type=MEDIA_TYPES[format],
+        headers=headers,
+    )

@@ -19,6 +19,12 @@ def record(
     remote_addr: str | None = None,
 ) -> None:
     """Add who did what to which target, from where, to the audit log."""
-    entry = AuditEntry(actor=actor, action=action, target=target, site_id=site_id,
-                       details=dict(details or {}), remote_addr=remote_addr)  # fmt: skip
+    entry = AuditEntry(
+        actor=actor,
+        action=action,
+        target=target,
+        site_id=site_id,
+        details=dict(details or {}),
+        remote_addr=remote_addr,
+    )
     session.add(entry)

@@ -43,8 +43,16 @@ MATRIX: dict[Role, frozenset[Permission]] = {
 
 # Technicians take equipment out of service and back for their own work, and reset latched
 # alarms on it; derating, and acting on faults, is the control room's call.
-TECHNICIAN_KINDS = frozenset({"isolate_string", "return_string", "isolate_module",
-                              "return_module", "reset_alarms", "set_balancing"})  # fmt: skip
+TECHNICIAN_KINDS = frozenset(
+    {
+        "isolate_string",
+        "return_string",
+        "isolate_module",
+        "return_module",
+        "reset_alarms",
+        "set_balancing",
+    }
+)
 
 
 def allows(role: Role, permission: Permission) -> bool:

@@ -79,8 +79,9 @@ async def finish_attempt(
 ) -> None:
     """Mark the attempt a success (the failure is already counted) and audit it either way."""
     if ok:
-        await session.execute(text("UPDATE login_attempt SET ok = true WHERE id = :id"),
-                              {"id": attempt.attempt_id})  # fmt: skip
+        await session.execute(
+            text("UPDATE login_attempt SET ok = true WHERE id = :id"), {"id": attempt.attempt_id}
+        )
     action = "auth.login" if ok else "auth.login_failed"
     audit.record(session, actor=username, action=action, remote_addr=addr)
 
@@ -91,11 +92,18 @@ async def start_session(
     """A new session for the user; returns the cookie value (stored only as a hash)."""
     token = secrets.token_urlsafe(32)
     await session.execute(
-        text("INSERT INTO user_session (token_hash, user_id, csrf_token, expires_at, remote_addr) "
-             "VALUES (:hash, :user, :csrf, :expires, :addr)"),
-        {"hash": hash_token(token), "user": user_id, "csrf": secrets.token_urlsafe(32),
-         "expires": now + SESSION_LIFETIME, "addr": addr},
-    )  # fmt: skip
+        text(
+            "INSERT INTO user_session (token_hash, user_id, csrf_token, expires_at, remote_addr) "
+            "VALUES (:hash, :user, :csrf, :expires, :addr)"
+        ),
+        {
+            "hash": hash_token(token),
+            "user": user_id,
+            "csrf": secrets.token_urlsafe(32),
+            "expires": now + SESSION_LIFETIME,
+            "addr": addr,
+        },
+    )
     return token
 
 
@@ -124,9 +132,14 @@ async def end_session(session: AsyncSession, token: str, who: SignedIn, addr: st
 
 
 async def save_user(
-    session: AsyncSession, *, username: str, password: str, role: Role,
-    site_codes: list[str] | None = None, scope: SiteIds = None,
-) -> int:  # fmt: skip
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    site_codes: list[str] | None = None,
+    scope: SiteIds = None,
+) -> int:
     """Create the user, or reset an existing one's password, role and sites; returns the id.
 
     A reset ends the user's sessions: whoever held the old password is signed out. `scope` is
@@ -136,8 +149,12 @@ async def save_user(
     username = username.strip().lower()
     site_ids = await granted_site_ids(session, codes=site_codes, scope=scope)
     await _refuse_out_of_reach(session, username, scope)
-    values = {"username": username, "hash": await hash_password_off_loop(password),
-              "role": role.value, "sites": site_ids}  # fmt: skip
+    values = {
+        "username": username,
+        "hash": await hash_password_off_loop(password),
+        "role": role.value,
+        "sites": site_ids,
+    }
     user_id = int((await session.execute(SAVE_USER, values)).scalar_one())
     await session.execute(text("DELETE FROM user_session WHERE user_id = :id"), {"id": user_id})
     return user_id
@@ -177,8 +194,10 @@ class UserView:
 
 
 # A NULL :scope is an admin of every site; else only users whose sites are all in it.
-IN_SCOPE = ("(CAST(:scope AS int[]) IS NULL OR "
-            "(u.site_ids IS NOT NULL AND u.site_ids <@ CAST(:scope AS int[])))")  # fmt: skip
+IN_SCOPE = (
+    "(CAST(:scope AS int[]) IS NULL OR "
+    "(u.site_ids IS NOT NULL AND u.site_ids <@ CAST(:scope AS int[])))"
+)
 USERS = text(f"""
 SELECT u.id, u.username, u.role,
        (SELECT array_agg(s.code ORDER BY s.code) FROM site s WHERE s.id = ANY(u.site_ids)),

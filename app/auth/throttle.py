@@ -53,8 +53,9 @@ class LoginThrottledError(Exception):
 
     def __init__(self, rule: Rule, wait: timedelta) -> None:
         self.retry_after_s = max(1, ceil(wait.total_seconds()))
-        super().__init__(f"too many failed sign-ins for {rule.who}; try again in "
-                         f"{self.retry_after_s} s")  # fmt: skip
+        super().__init__(
+            f"too many failed sign-ins for {rule.who}; try again in {self.retry_after_s} s"
+        )
 
 
 def wait_under(rule: Rule, failures: Failures, now: datetime) -> timedelta:
@@ -100,8 +101,12 @@ async def check_throttle(
     session: AsyncSession, *, username: str, addr: str | None, now: datetime
 ) -> None:
     """Refuse (LoginThrottledError) an attempt that has to wait; otherwise return."""
-    params = {"username": username, "addr": addr, "since": now - WINDOW,
-              "familiar_since": now - FAMILIAR_FOR}  # fmt: skip
+    params = {
+        "username": username,
+        "addr": addr,
+        "since": now - WINDOW,
+        "familiar_since": now - FAMILIAR_FOR,
+    }
     pair, pair_at, by_addr, addr_at, by_account, account_at, familiar = (
         await session.execute(FAILURES, params)
     ).one()

@@ -46,9 +46,16 @@ class TokenView:
 
 
 async def create_token(
-    session: AsyncSession, *, name: str, access: Access, site_codes: list[str] | None,
-    days: int, created_by: str, now: datetime, scope: SiteIds = None,
-) -> str:  # fmt: skip
+    session: AsyncSession,
+    *,
+    name: str,
+    access: Access,
+    site_codes: list[str] | None,
+    days: int,
+    created_by: str,
+    now: datetime,
+    scope: SiteIds = None,
+) -> str:
     """A new token; the returned secret is shown once and only its hash is kept.
 
     `scope` is the creating admin's sites (None: every site); the token gets no more.
@@ -67,20 +74,30 @@ async def create_token(
     site_ids = await granted_site_ids(session, codes=site_codes, scope=scope)
     secret = new_token(TOKEN_PREFIX)
     await session.execute(
-        text("INSERT INTO api_token (name, token_hash, prefix, access, site_ids, created_by, "
-             "expires_at) VALUES (:name, :hash, :prefix, :access, :sites, :by, :expires)"),
-        {"name": name, "hash": hash_token(secret), "prefix": secret[:SHOWN_PREFIX],
-         "access": access.value, "sites": site_ids, "by": created_by,
-         "expires": now + timedelta(days=days)},
-    )  # fmt: skip
+        text(
+            "INSERT INTO api_token (name, token_hash, prefix, access, site_ids, created_by, "
+            "expires_at) VALUES (:name, :hash, :prefix, :access, :sites, :by, :expires)"
+        ),
+        {
+            "name": name,
+            "hash": hash_token(secret),
+            "prefix": secret[:SHOWN_PREFIX],
+            "access": access.value,
+            "sites": site_ids,
+            "by": created_by,
+            "expires": now + timedelta(days=days),
+        },
+    )
     details = {"access": access.value, "sites": site_codes, "days": days}
     audit.record(session, actor=created_by, action="token.create", target=name, details=details)
     return secret
 
 
 # A NULL :scope is an admin of every site; else only tokens whose sites are all in it.
-IN_SCOPE = ("(CAST(:scope AS int[]) IS NULL OR "
-            "(t.site_ids IS NOT NULL AND t.site_ids <@ CAST(:scope AS int[])))")  # fmt: skip
+IN_SCOPE = (
+    "(CAST(:scope AS int[]) IS NULL OR "
+    "(t.site_ids IS NOT NULL AND t.site_ids <@ CAST(:scope AS int[])))"
+)
 REVOKE = text(f"""
 UPDATE api_token t SET revoked_at = :now WHERE t.id = :id AND t.revoked_at IS NULL
 AND {IN_SCOPE} RETURNING t.name

@@ -48,12 +48,14 @@ async def answered_alarm(
     """The alarm named, if it is the site's and on the target; else why it cannot be."""
     row = (await session.execute(ALARM, {"id": alarm_id, "site": site_id})).first()
     if row is None:
-        return interlocks.Refusal(f"this site has no alarm {alarm_id}",
-                                  "name one of this site's alarms, or none")  # fmt: skip
+        return interlocks.Refusal(
+            f"this site has no alarm {alarm_id}", "name one of this site's alarms, or none"
+        )
     code, raised_at, rack_id, module_id, string, module = row
     if not _fits(target, rack_id, module_id):
         return interlocks.Refusal(
             f"alarm {alarm_id} ({code}) is at {_where(string, module)}, not on the command's "
-            "target", "name an alarm of the string or module the command acts on, or none",
-        )  # fmt: skip
+            "target",
+            "name an alarm of the string or module the command acts on, or none",
+        )
     return AnsweredAlarm(alarm_id, code, raised_at)

@@ -73,8 +73,15 @@ async def give_up_unreported(
     rows = list(await session.execute(UNREPORTED, params))
     for site, rack_id, module_id, kind in rows:
         source = AlarmSource(site, rack_id, module_id)
-        await raise_failed(session, source, kind=kind, detail=NO_REPORT, at=now, code=UNKNOWN,
-                           verb="outcome unknown")  # fmt: skip
+        await raise_failed(
+            session,
+            source,
+            kind=kind,
+            detail=NO_REPORT,
+            at=now,
+            code=UNKNOWN,
+            verb="outcome unknown",
+        )
     for site in {row[0] for row in rows}:
         await notify(session, site_id=site, kind="commands")
     return len(rows)

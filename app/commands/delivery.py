@@ -56,8 +56,7 @@ async def deliver(
     has left; the edge's own journal of executed ids makes sure it is carried out once.
     """
     await expire_overdue(session, now, device.site_id)  # what the poll leaves is never sent
-    params = {"site": device.site_id, "device": device.device_id, "now": now,
-              "grace": REPORT_GRACE}  # fmt: skip
+    params = {"site": device.site_id, "device": device.device_id, "now": now, "grace": REPORT_GRACE}
     commands, picked = [], False
     for (
         id_,
@@ -71,10 +70,18 @@ async def deliver(
         picked_now,
     ) in await session.execute(DELIVER, params):
         after = None if revert is None else max(60, round((revert - now).total_seconds()))
-        commands.append(EdgeCommand(id=id_, kind=kind, string=string, module=module,
-                                    params=values, reason=reason,
-                                    expires_in_s=_seconds_left(expires, now),
-                                    revert_after_s=after))  # fmt: skip
+        commands.append(
+            EdgeCommand(
+                id=id_,
+                kind=kind,
+                string=string,
+                module=module,
+                params=values,
+                reason=reason,
+                expires_in_s=_seconds_left(expires, now),
+                revert_after_s=after,
+            )
+        )
         picked = picked or picked_now
     if picked:  # a re-delivery changes no state, so pages need not refresh for it
         await notify(session, site_id=device.site_id, kind="commands")
@@ -112,15 +119,26 @@ RETURNING kind, rack_id, module_id, state, acked_at
 
 
 async def report(
-    session: AsyncSession, device: DeviceIdentity, command_id: int, result: EdgeResult,
+    session: AsyncSession,
+    device: DeviceIdentity,
+    command_id: int,
+    result: EdgeResult,
     now: datetime,
-) -> Reported:  # fmt: skip
+) -> Reported:
     """Record what the edge did with a command it was given, within the command's deadline."""
     # A report after the deadline must find the command already given up, not still sent.
     await give_up_unreported(session, now, device.site_id)
-    params = {"id": command_id, "site": device.site_id, "device": device.device_id,
-              "outcome": result.outcome, "detail": result.detail, "at": result.at, "now": now,
-              "verify_by": now + service.VERIFY_TIMEOUT, "clock": CLOCK_NOTE}  # fmt: skip
+    params = {
+        "id": command_id,
+        "site": device.site_id,
+        "device": device.device_id,
+        "outcome": result.outcome,
+        "detail": result.detail,
+        "at": result.at,
+        "now": now,
+        "verify_by": now + service.VERIFY_TIMEOUT,
+        "clock": CLOCK_NOTE,
+    }
     row = (await session.execute(REPORT, params)).first()
     if row is None:
         return await _not_recorded(session, device, command_id, result, now)
@@ -149,9 +167,12 @@ WHERE id = :id AND jsonb_array_length(coalesce(result -> 'late_reports', '[]'::j
 
 
 async def _not_recorded(
-    session: AsyncSession, device: DeviceIdentity, command_id: int, result: EdgeResult,
+    session: AsyncSession,
+    device: DeviceIdentity,
+    command_id: int,
+    result: EdgeResult,
     now: datetime,
-) -> Reported:  # fmt: skip
+) -> Reported:
     """Why a report changed nothing; a late one is kept with the command and audited."""
     found = (await session.execute(FOUND, {"id": command_id, "site": device.site_id})).first()
     if found is None:
@@ -161,12 +182,23 @@ async def _not_recorded(
         return Reported.ELSEWHERE
     if reported:
         return Reported.REPEATED
-    params = {"id": command_id, "outcome": result.outcome, "detail": result.detail,
-              "at": result.at, "now": now, "kept": LATE_REPORTS_KEPT}  # fmt: skip
+    params = {
+        "id": command_id,
+        "outcome": result.outcome,
+        "detail": result.detail,
+        "at": result.at,
+        "now": now,
+        "kept": LATE_REPORTS_KEPT,
+    }
     await session.execute(LATE, params)
     who = service.Requester(f"edge device #{device.device_id}", "edge")
-    await service.audit(session, who=who, action="command.late_report", site_id=device.site_id,
-                        command_id=command_id,
-                        details=result.model_dump(mode="json", exclude={"evidence"}))  # fmt: skip
+    await service.audit(
+        session,
+        who=who,
+        action="command.late_report",
+        site_id=device.site_id,
+        command_id=command_id,
+        details=result.model_dump(mode="json", exclude={"evidence"}),
+    )
     await notify(session, site_id=device.site_id, kind="commands")
     return Reported.LATE

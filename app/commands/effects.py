@@ -167,9 +167,14 @@ async def latest_from_evidence(
             racks[rack_id] = RackNow(None, None, None, None, None, max_charge, max_discharge)
             continue
         racks[rack_id] = RackNow(
-            at, seen["contactor_closed"] >= 0.5, seen["current_a"], seen["charge_limit_a"],
-            seen["discharge_limit_a"], max_charge, max_discharge,
-        )  # fmt: skip
+            at,
+            seen["contactor_closed"] >= 0.5,
+            seen["current_a"],
+            seen["charge_limit_a"],
+            seen["discharge_limit_a"],
+            max_charge,
+            max_discharge,
+        )
     modules: dict[int, tuple[datetime, bool]] = {}
     for key, seen in evidence.items():
         string, position = (int(part) for part in key.split("."))

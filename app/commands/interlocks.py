@@ -67,8 +67,10 @@ def _wait_for(other: Pending) -> str:
     if other.state == "queued":
         return f"wait for command #{other.id} to finish or cancel it"
     # Once the edge has it, it runs to its end or its deadline; an operator may clear it.
-    return (f"wait for command #{other.id} to finish (the edge has it; every state has a "
-            "deadline), or clear it with a reason if it is stuck")  # fmt: skip
+    return (
+        f"wait for command #{other.id} to finish (the edge has it; every state has a "
+        "deadline), or clear it with a reason if it is stuck"
+    )
 
 
 def conflicting(target: Target, pending: list[Pending]) -> Refusal | None:

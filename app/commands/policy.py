@@ -53,39 +53,62 @@ def within_clock(report: PolicyActionReport, now: datetime) -> tuple[PolicyActio
     action whose time never comes would wait for verification for ever.
     """
     trigger = report.trigger.model_copy(update={"onset_at": min(report.trigger.onset_at, now)})
-    bounded = report.model_copy(update={
-        "sent_at": min(report.sent_at, now), "reported_at": min(report.reported_at, now),
-        "acked_at": None if report.acked_at is None else min(report.acked_at, now),
-        "trigger": trigger,
-    })  # fmt: skip
+    bounded = report.model_copy(
+        update={
+            "sent_at": min(report.sent_at, now),
+            "reported_at": min(report.reported_at, now),
+            "acked_at": None if report.acked_at is None else min(report.acked_at, now),
+            "trigger": trigger,
+        }
+    )
     return bounded, bounded != report
 
 
 def _values(
-    report: PolicyActionReport, device: DeviceIdentity, target: Any, now: datetime, *,
+    report: PolicyActionReport,
+    device: DeviceIdentity,
+    target: Any,
+    now: datetime,
+    *,
     clamped: bool,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     acked = report.outcome == "acked"
     params = {} if report.pct is None else {"pct": report.pct}
     revert = None
     if report.revert_after_s:
         revert = report.sent_at + timedelta(seconds=report.revert_after_s)
-    result = {"edge": report.outcome, "detail": report.detail, "recorded_at": now.isoformat(),
-              "trigger": report.trigger.model_dump(mode="json")}  # fmt: skip
+    result = {
+        "edge": report.outcome,
+        "detail": report.detail,
+        "recorded_at": now.isoformat(),
+        "trigger": report.trigger.model_dump(mode="json"),
+    }
     if clamped:
         result["clock"] = CLOCK_NOTE
     return {
-        "site": device.site_id, "rack": target.rack_id, "module": target.module_id,
-        "kind": report.kind, "params": json.dumps(params), "reason": DisableReason.FAULT.value,
-        "note": _note(report), "origin": Actor.EDGE_POLICY.value, "by": _who(device),
-        "sent": report.sent_at, "state": "acked" if acked else "failed", "revert": revert,
-        "acked": report.acked_at, "finished": None if acked else report.reported_at,
+        "site": device.site_id,
+        "rack": target.rack_id,
+        "module": target.module_id,
+        "kind": report.kind,
+        "params": json.dumps(params),
+        "reason": DisableReason.FAULT.value,
+        "note": _note(report),
+        "origin": Actor.EDGE_POLICY.value,
+        "by": _who(device),
+        "sent": report.sent_at,
+        "state": "acked" if acked else "failed",
+        "revert": revert,
+        "acked": report.acked_at,
+        "finished": None if acked else report.reported_at,
         # Verified or failed within the timeout from now: the backend's clock, not the edge's.
         "deadline": now + service.VERIFY_TIMEOUT if acked else None,
-        "device": device.device_id, "result": json.dumps(result), "ref": report.ref,
+        "device": device.device_id,
+        "result": json.dumps(result),
+        "ref": report.ref,
         # The fault the action answers: an isolation it explains starts there (its onset).
-        "fault_code": report.trigger.code, "fault_onset": report.trigger.onset_at,
-    }  # fmt: skip
+        "fault_code": report.trigger.code,
+        "fault_onset": report.trigger.onset_at,
+    }
 
 
 def _who(device: DeviceIdentity) -> str:
@@ -108,33 +131,57 @@ async def record_policy_action(
         return int(existing.scalar_one()), False
     # The audit log keeps what the edge said, its own times included.
     who = service.Requester(_who(device), Actor.EDGE_POLICY.value)
-    await service.audit(session, who=who, action="command.policy", site_id=device.site_id,
-                        command_id=command_id, details=report.model_dump(mode="json"))  # fmt: skip
-    await _follow_up(session, device, bounded, command_id=command_id, rack_id=target.rack_id,
-                     module_id=target.module_id)  # fmt: skip
+    await service.audit(
+        session,
+        who=who,
+        action="command.policy",
+        site_id=device.site_id,
+        command_id=command_id,
+        details=report.model_dump(mode="json"),
+    )
+    await _follow_up(
+        session,
+        device,
+        bounded,
+        command_id=command_id,
+        rack_id=target.rack_id,
+        module_id=target.module_id,
+    )
     return command_id, True
 
 
 async def _follow_up(
-    session: AsyncSession, device: DeviceIdentity, report: PolicyActionReport, *,
-    command_id: int, rack_id: int | None, module_id: int | None,
-) -> None:  # fmt: skip
+    session: AsyncSession,
+    device: DeviceIdentity,
+    report: PolicyActionReport,
+    *,
+    command_id: int,
+    rack_id: int | None,
+    module_id: int | None,
+) -> None:
     """Attach the isolation, verify from evidence or alarm a failure, and tell pages."""
     if report.outcome == "acked":
         if report.kind in ISOLATING:
             fault = Fault(report.trigger.code, report.trigger.onset_at)
-            command = CommandedBy(command_id, DisableReason.FAULT, Actor.EDGE_POLICY.value,
-                                  report.sent_at, fault)  # fmt: skip
-            await claim(session, command, site_id=device.site_id, rack_id=rack_id,
-                        module_id=module_id, sent_at=report.sent_at)  # fmt: skip
+            command = CommandedBy(
+                command_id, DisableReason.FAULT, Actor.EDGE_POLICY.value, report.sent_at, fault
+            )
+            await claim(
+                session,
+                command,
+                site_id=device.site_id,
+                rack_id=rack_id,
+                module_id=module_id,
+                sent_at=report.sent_at,
+            )
         if report.evidence:
             assert report.acked_at is not None
-            result = EdgeResult(outcome="acked", at=report.acked_at,
-                                        evidence=report.evidence)  # fmt: skip
+            result = EdgeResult(outcome="acked", at=report.acked_at, evidence=report.evidence)
             await service.verify_from_evidence(session, device.site_id, command_id, result)
     else:
         source = AlarmSource(device.site_id, rack_id, module_id)
         detail = f"edge policy could not act: {report.detail or report.outcome}"
-        await service.raise_failed(session, source, kind=report.kind, detail=detail,
-                                   at=report.reported_at)  # fmt: skip
+        await service.raise_failed(
+            session, source, kind=report.kind, detail=detail, at=report.reported_at
+        )
     await notify(session, site_id=device.site_id, kind="commands")

@@ -185,8 +185,14 @@ async def clear(
 ) -> str | None:
     """End an unfinished command as cleared; the state it left, or None if it was finished."""
     detail = f"cleared by {by}: {reason}"
-    params = {"id": command_id, "site": site_id, "now": now, "by": by, "reason": reason,
-              "detail": detail}  # fmt: skip
+    params = {
+        "id": command_id,
+        "site": site_id,
+        "now": now,
+        "by": by,
+        "reason": reason,
+        "detail": detail,
+    }
     row = (await session.execute(CLEAR, params)).first()
     return None if row is None else str(row.state)
 

@@ -97,8 +97,9 @@ async def checked_target(
     target = await resolve_target(session, site.id, string=request.string, module=request.module)
     strings = await repository.string_states(session, site.id)
     pending = await repository.pending(session, site.id)
-    refusal = interlocks.check(request.kind, target, strings, pending,
-                               nameplate_kw=site.nameplate_power_kw)  # fmt: skip
+    refusal = interlocks.check(
+        request.kind, target, strings, pending, nameplate_kw=site.nameplate_power_kw
+    )
     if refusal is not None:
         raise CommandRefusedError(refusal)
     await answered(session, site_id=site.id, target=target, request=request)
@@ -111,8 +112,7 @@ async def answered(
     """The alarm the request names, if any; CommandRefusedError if it cannot answer it."""
     if request.alarm_id is None:
         return None
-    found = await answered_alarm(session, site_id=site_id, target=target,
-                                 alarm_id=request.alarm_id)  # fmt: skip
+    found = await answered_alarm(session, site_id=site_id, target=target, alarm_id=request.alarm_id)
     if isinstance(found, interlocks.Refusal):
         raise CommandRefusedError(found)
     return found
@@ -211,9 +211,12 @@ async def cancel_command(
 ) -> None:
     """Cancel a command the edge has not picked up yet."""
     if not await repository.cancel(session, site_id, command_id, now):
-        raise CommandRefusedError(interlocks.Refusal(
-            "only a queued command can be cancelled (it may already be with the edge)",
-            "clear it with a reason instead"))  # fmt: skip
+        raise CommandRefusedError(
+            interlocks.Refusal(
+                "only a queued command can be cancelled (it may already be with the edge)",
+                "clear it with a reason instead",
+            )
+        )
     await audit(
         session,
         who=who,
@@ -226,9 +229,14 @@ async def cancel_command(
 
 
 async def clear_command(
-    session: AsyncSession, site_id: int, command_id: int, who: Requester, *, reason: str,
+    session: AsyncSession,
+    site_id: int,
+    command_id: int,
+    who: Requester,
+    *,
+    reason: str,
     now: datetime,
-) -> None:  # fmt: skip
+) -> None:
     """End an unfinished command in any state, with the operator's reason (audited).
 
     Whatever the edge did with it stays unknown; a report that comes later is recorded as late.
@@ -240,8 +248,14 @@ async def clear_command(
             raise CommandNotFoundError(f"this site has no command {command_id}")
         raise CommandRefusedError(f"command #{command_id} is already {current}: nothing to clear")
     details = {"reason": reason, "from_state": left}
-    await audit(session, who=who, action="command.clear", site_id=site_id,
-                command_id=command_id, details=details)  # fmt: skip
+    await audit(
+        session,
+        who=who,
+        action="command.clear",
+        site_id=site_id,
+        command_id=command_id,
+        details=details,
+    )
     await notify(session, site_id=site_id, kind="commands")
 
 
@@ -258,9 +272,15 @@ async def verify_from_evidence(
 
 
 async def raise_failed(
-    session: AsyncSession, source: AlarmSource, *, kind: str, detail: str, at: datetime,
-    code: str = FAILED, verb: str = "failed",
-) -> None:  # fmt: skip
+    session: AsyncSession,
+    source: AlarmSource,
+    *,
+    kind: str,
+    detail: str,
+    at: datetime,
+    code: str = FAILED,
+    verb: str = "failed",
+) -> None:
     """Raise the command-failed alarm (or another command alarm) at the command's target."""
     entry = describe(code)
     await raise_alarm(

@@ -75,9 +75,13 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 def allowed_methods(request: Request) -> str:
     """Every method some route takes on this path (Starlette names only the first route's)."""
     routes = request.app.router.routes
-    allowed = [method for method in METHODS
-               if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
-                      for route in routes)]  # fmt: skip
+    allowed = [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
     return ", ".join(allowed)
 
 
@@ -115,10 +119,13 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         details = [{"field": "header.content-type", "message": message, "value": media_type}]
         return JSONResponse(error_body("unsupported_media_type", message, details), 415)
     details = [
-        {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"],
-         "value": echo_value(err.get("input"))}
+        {
+            "field": ".".join(str(p) for p in err["loc"]),
+            "message": err["msg"],
+            "value": echo_value(err.get("input")),
+        }
         for err in exc.errors()
-    ]  # fmt: skip
+    ]
     body = error_body("validation_error", "the request is invalid", details)
     return JSONResponse(body, status_code=422)
 
@@ -166,11 +173,16 @@ def failure_kind(exc: BaseException) -> tuple[str, str]:
 
 async def _database_error(request: Request, exc: Exception) -> Response:
     kind, first_line = failure_kind(exc)
-    DATABASE_LOG.warning(kind, f"database unavailable ({kind}: {first_line}) on "
-                               f"{request.method} {request.url.path}; answered 503")  # fmt: skip
+    DATABASE_LOG.warning(
+        kind,
+        f"database unavailable ({kind}: {first_line}) on "
+        f"{request.method} {request.url.path}; answered 503",
+    )
     if kind == "QueryCanceled":
-        message = ("a database query ran past its time limit (RIDETHROUGH_DB_STATEMENT_TIMEOUT_S); "
-                   "ask for less, or retry")  # fmt: skip
+        message = (
+            "a database query ran past its time limit (RIDETHROUGH_DB_STATEMENT_TIMEOUT_S); "
+            "ask for less, or retry"
+        )
     else:
         message = "the database is unavailable right now; retry shortly"
     headers = {"Retry-After": str(RETRY_AFTER_DATABASE_S)}

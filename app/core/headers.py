@@ -34,8 +34,10 @@ HSTS = "max-age=31536000"
 
 def security_headers(path: str, scheme: str) -> dict[str, str]:
     """The headers for a response to `path` served over `scheme`."""
-    headers = {**COMMON, "Content-Security-Policy":
-               DOCS_POLICY if path in DOCS_PATHS else APP_POLICY}  # fmt: skip
+    headers = {
+        **COMMON,
+        "Content-Security-Policy": DOCS_POLICY if path in DOCS_PATHS else APP_POLICY,
+    }
     if scheme == "https":
         headers["Strict-Transport-Security"] = HSTS
     return headers

@@ -13,8 +13,10 @@ from pydantic import AwareDatetime, BeforeValidator
 def iso_only(value: object) -> object:
     """Refuse a bare number; anything else goes on to the datetime validation."""
     if isinstance(value, bool | int | float) or _numeric_text(value):
-        raise ValueError(f"{value!r} is a number; give an ISO 8601 time with its offset, e.g. "
-                         "2026-12-05T10:00:00Z")  # fmt: skip
+        raise ValueError(
+            f"{value!r} is a number; give an ISO 8601 time with its offset, e.g. "
+            "2026-12-05T10:00:00Z"
+        )
     return value
 
 

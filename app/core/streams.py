@@ -58,11 +58,15 @@ class StreamGate:
         """A slot for the caller, or 429 naming the limit that was reached."""
         mine = self.running[key]
         if mine >= self.per_caller:
-            self._refuse(f"you already have {mine} {self.what}s running, the most one caller "
-                         f"may ({self.prefix}_MAX_PER_CALLER)")  # fmt: skip
+            self._refuse(
+                f"you already have {mine} {self.what}s running, the most one caller "
+                f"may ({self.prefix}_MAX_PER_CALLER)"
+            )
         if sum(self.running.values()) >= self.total:
-            self._refuse(f"{self.total} {self.what}s are running, the most this server runs at "
-                         f"once ({self.prefix}_MAX_CONCURRENT)")  # fmt: skip
+            self._refuse(
+                f"{self.total} {self.what}s are running, the most this server runs at "
+                f"once ({self.prefix}_MAX_CONCURRENT)"
+            )
         self.running[key] += 1
         return Slot(self, key)
 
@@ -92,14 +96,21 @@ class GuardedStream(StreamingResponse):
             await super().__call__(scope, receive, self._timed(send))
         except* StalledReaderError:
             DROPPED_ON_PURPOSE.set(True)
-            log.warning("dropped a client that took no data for %.0f s: %s %s",
-                        self.stall_timeout_s, scope.get("method"), scope.get("path"))  # fmt: skip
+            log.warning(
+                "dropped a client that took no data for %.0f s: %s %s",
+                self.stall_timeout_s,
+                scope.get("method"),
+                scope.get("path"),
+            )
         except* DATABASE_UNAVAILABLE as group:
             # The head has gone out: all that is left is to end the body early, and say why once.
             DROPPED_ON_PURPOSE.set(True)
             kind, first_line = failure_kind(group.exceptions[0])
-            DATABASE_LOG.warning(kind, f"stream ended early, database unavailable ({kind}: "
-                                       f"{first_line}): {scope.get('path')}")  # fmt: skip
+            DATABASE_LOG.warning(
+                kind,
+                f"stream ended early, database unavailable ({kind}: "
+                f"{first_line}): {scope.get('path')}",
+            )
         finally:
             # Closing the generator ends its transaction and returns its connection to the pool.
             await self.source.aclose()

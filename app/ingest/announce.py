@@ -53,8 +53,9 @@ async def apply_announcements(
         problem = _twice(row, seen) or _problem(row, assets, known.get(here), owners)
         if problem is not None:
             name, value, reason = problem
-            out.rejections.append(Rejection(section="assets", row=index, field=name, value=value,
-                                            reason=reason))  # fmt: skip
+            out.rejections.append(
+                Rejection(section="assets", row=index, field=name, value=value, reason=reason)
+            )
         elif here not in known:
             new.append(row)
         elif await _update_details(session, known[here].module_id, details, row):
@@ -82,18 +83,27 @@ def _problem(
 ) -> Problem | None:
     """(field, value, reason) when the announcement contradicts the registry, else None."""
     if row.string not in assets.racks:
-        return ("string", row.string, f"string {row.string} is not in this site; strings "
-                "come from the site configuration")  # fmt: skip
+        return (
+            "string",
+            row.string,
+            f"string {row.string} is not in this site; strings come from the site configuration",
+        )
     if known is not None and row.cell_count != known.cell_count:
-        return ("cell_count", row.cell_count,
-                f"this module is registered with {known.cell_count} cells")  # fmt: skip
+        return (
+            "cell_count",
+            row.cell_count,
+            f"this module is registered with {known.cell_count} cells",
+        )
     if known is not None and row.temp_count != known.temp_count:
         sensors = f"this module is registered with {known.temp_count} temperature sensors"
         return "temp_count", row.temp_count, sensors
     owner = owners.get(row.serial) if row.serial else None
     if owner is not None and owner != (assets.site_id, row.string, row.module):
-        where = (f"string {owner[1]} module {owner[2]}" if owner[0] == assets.site_id
-                 else "a module of another site")  # fmt: skip
+        where = (
+            f"string {owner[1]} module {owner[2]}"
+            if owner[0] == assets.site_id
+            else "a module of another site"
+        )
         return "serial", row.serial, f"this serial is registered to {where}"
     return None
 
@@ -102,8 +112,11 @@ def _with_details(
     rows: list[tuple[int, AssetRow]], known: dict[Position, ModuleAsset]
 ) -> list[int]:
     """The known modules whose announcement gives a serial or firmware to compare."""
-    found = (known.get((row.string, row.module)) for _, row in rows
-             if row.serial is not None or row.firmware is not None)  # fmt: skip
+    found = (
+        known.get((row.string, row.module))
+        for _, row in rows
+        if row.serial is not None or row.firmware is not None
+    )
     return [asset.module_id for asset in found if asset is not None]
 
 
@@ -126,8 +139,11 @@ async def _serial_owners(session: AsyncSession, serials: list[str | None]) -> di
         .join(Rack, Rack.id == Module.rack_id)
         .where(Module.serial.in_(serials))
     )
-    return {serial: (site, string, module) for serial, site, string, module in result.tuples()
-            if serial is not None}  # fmt: skip
+    return {
+        serial: (site, string, module)
+        for serial, site, string, module in result.tuples()
+        if serial is not None
+    }
 
 
 async def _update_details(
@@ -135,9 +151,14 @@ async def _update_details(
 ) -> bool:
     """Take the announced serial and firmware; whether either changed."""
     serial, firmware = details.get(module_id, (None, None))
-    values = {name: value for name, value, now in (("serial", row.serial, serial),
-                                                   ("firmware", row.firmware, firmware))
-              if value is not None and value != now}  # fmt: skip
+    values = {
+        name: value
+        for name, value, now in (
+            ("serial", row.serial, serial),
+            ("firmware", row.firmware, firmware),
+        )
+        if value is not None and value != now
+    }
     if values:
         await session.execute(update(Module).where(Module.id == module_id).values(values))
     return bool(values)
@@ -149,16 +170,28 @@ async def _register(session: AsyncSession, assets: SiteAssets, rows: list[AssetR
         return 0
     site = await session.execute(select(Site.chemistry).where(Site.id == assets.site_id))
     chemistry = site.scalar_one()
-    capacities = dict((await session.execute(
-        select(Rack.id, Rack.capacity_ah).where(Rack.site_id == assets.site_id)
-    )).tuples().all())  # fmt: skip
+    capacities = dict(
+        (
+            await session.execute(
+                select(Rack.id, Rack.capacity_ah).where(Rack.site_id == assets.site_id)
+            )
+        )
+        .tuples()
+        .all()
+    )
     values = [
-        {"rack_id": assets.racks[row.string], "position": row.module, "cell_count": row.cell_count,
-         "temp_count": row.temp_count, "chemistry": chemistry,
-         "capacity_ah": capacities[assets.racks[row.string]], "serial": row.serial,
-         "firmware": row.firmware}
+        {
+            "rack_id": assets.racks[row.string],
+            "position": row.module,
+            "cell_count": row.cell_count,
+            "temp_count": row.temp_count,
+            "chemistry": chemistry,
+            "capacity_ah": capacities[assets.racks[row.string]],
+            "serial": row.serial,
+            "firmware": row.firmware,
+        }
         for row in rows
-    ]  # fmt: skip
+    ]
     added = await session.execute(
         insert(Module).values(values).on_conflict_do_nothing().returning(Module.id)
     )

@@ -46,7 +46,12 @@ async def check_edge_clock(
     entry = describe(CLOCK_SKEW)
     side = "ahead of" if offset > 0 else "behind"
     await raise_alarm(
-        session, source, code=CLOCK_SKEW, priority=entry.priority,
+        session,
+        source,
+        code=CLOCK_SKEW,
+        priority=entry.priority,
         message=f"{entry.title}: the edge's clock is {abs(offset):.0f} s {side} the server's",
-        ts=now, value=round(offset, 1), threshold=limit_s,
-    )  # fmt: skip
+        ts=now,
+        value=round(offset, 1),
+        threshold=limit_s,
+    )

@@ -21,10 +21,13 @@ from app.isolations.history import Target
 from app.isolations.intervals import Feedback
 
 COMMS_LOST = "module_comms_lost"
-RAISES = {"fault_raised": True, "comms_lost": True, "fault_cleared": False,
-          "comms_restored": False}  # fmt: skip
-OPENINGS = {"contactor_opened": True, "contactor_closed": False, "module_bypassed": True,
-            "module_returned": False}  # fmt: skip
+RAISES = {"fault_raised": True, "comms_lost": True, "fault_cleared": False, "comms_restored": False}
+OPENINGS = {
+    "contactor_opened": True,
+    "contactor_closed": False,
+    "module_bypassed": True,
+    "module_returned": False,
+}
 
 
 def _offending_value(code: str, event: EventRow) -> tuple[float | None, int | None]:
@@ -77,8 +80,12 @@ class EventApplier:
         if event.kind not in RAISES or code is None:
             return None
         module = self.assets.modules.get((event.string, event.module or 0))
-        source = Source(self.assets.site_id, self.assets.racks.get(event.string),
-                        module.module_id if module else None, code)  # fmt: skip
+        source = Source(
+            self.assets.site_id,
+            self.assets.racks.get(event.string),
+            module.module_id if module else None,
+            code,
+        )
         return source, _alarm_mark(event, code)
 
     def _feedback(self, event: EventRow) -> tuple[Target, Feedback] | None:
@@ -105,13 +112,15 @@ class EventApplier:
             await alarm_history.rederive(self.session, source, new_marks[source])
         for target in sorted(new_feedback, key=_order):
             await isolation_history.rederive(self.session, target, new_feedback[target])
-        times: list[datetime] = [ts for found in (new_marks, new_feedback)
-                                 for stamps in found.values() for ts in stamps]  # fmt: skip
+        times: list[datetime] = [
+            ts for found in (new_marks, new_feedback) for stamps in found.values() for ts in stamps
+        ]
         racks = {s.rack_id for s in new_marks if s.rack_id} | {t.rack_id for t in new_feedback}
         if racks:
             since, until = isolation_history.attribution_window(times)
-            await isolation_history.attribute(self.session, self.assets.site_id,
-                                              sorted(racks), since, until)  # fmt: skip
+            await isolation_history.attribute(
+                self.session, self.assets.site_id, sorted(racks), since, until
+            )
 
 
 def _order(key: Source | Target) -> tuple[int, int, int, str]:

@@ -73,8 +73,8 @@ class FastStringRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=
 
 
 class FastBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Batch, strict, with module and string rows typed; events and announced assets stay raw
-    (few, and validated by their row models)."""
+    """Batch, strict, with module and string rows typed; events, announced assets and system
+    samples stay raw (few, and validated by their row models)."""
 
     schema: Literal["ridethrough.telemetry.v1"]
     edge_id: Annotated[str, Meta(pattern=UUID_PATTERN)]
@@ -87,6 +87,7 @@ class FastBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     strings: Annotated[list[FastStringRow], Meta(max_length=2_000)] = []
     events: Annotated[list[dict[str, Any]], Meta(max_length=20_000)] = []
     assets: Annotated[list[dict[str, Any]], Meta(max_length=2_000)] = []
+    systems: Annotated[list[dict[str, Any]], Meta(max_length=2_000)] = []
 
 
 _DECODER = msgspec.json.Decoder(FastBatch)

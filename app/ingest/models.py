@@ -49,5 +49,6 @@ class IngestRejection(Base):
     value: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_ingest_rejection_site_id_received_at", "site_id",
-                            text("received_at DESC")),)  # fmt: skip
+    __table_args__ = (
+        Index("ix_ingest_rejection_site_id_received_at", "site_id", text("received_at DESC")),
+    )

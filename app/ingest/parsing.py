@@ -25,10 +25,11 @@ from app.ingest.schemas import (
     ModuleRow,
     Rejection,
     StringRow,
+    SystemRow,
     counters_problem,
 )
 
-Section = Literal["modules", "strings", "events", "assets"]
+Section = Literal["modules", "strings", "events", "assets", "systems"]
 _CELL_V = attrgetter("cell_v")
 ModuleFields = ModuleRow | FastModuleRow
 StringFields = StringRow | FastStringRow
@@ -57,8 +58,14 @@ class Envelope:
     @classmethod
     def of(cls, batch: Any) -> "Envelope":
         """The envelope fields of a decoded batch (strict or lenient)."""
-        return cls(batch.edge_id, batch.seq, batch.site, batch.created_at,
-                   batch.software_version, batch.counters)  # fmt: skip
+        return cls(
+            batch.edge_id,
+            batch.seq,
+            batch.site,
+            batch.created_at,
+            batch.software_version,
+            batch.counters,
+        )
 
 
 @dataclass
@@ -71,6 +78,7 @@ class ParsedBatch:
     strings: list[tuple[int, StringFields]] = field(default_factory=list)
     events: list[tuple[int, EventRow]] = field(default_factory=list)
     assets: list[tuple[int, AssetRow]] = field(default_factory=list)
+    systems: list[tuple[int, SystemRow]] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
 
@@ -79,6 +87,7 @@ _ADAPTERS: dict[type[BaseModel], TypeAdapter[Any]] = {
     StringRow: TypeAdapter(list[StringRow]),
     EventRow: TypeAdapter(list[EventRow]),
     AssetRow: TypeAdapter(list[AssetRow]),
+    SystemRow: TypeAdapter(list[SystemRow]),
 }
 
 
@@ -178,13 +187,19 @@ def parse_strict(body: bytes) -> ParsedBatch | None:
     )
     parsed.events = parse_section(EventRow, "events", batch.events, parsed.rejections)
     parsed.assets = parse_section(AssetRow, "assets", batch.assets, parsed.rejections)
+    parsed.systems = parse_section(SystemRow, "systems", batch.systems, parsed.rejections)
     return parsed
 
 
 def _received(batch: Any) -> dict[Section, int]:
     """How many rows each section of a decoded batch (strict or lenient) holds."""
-    return {"modules": len(batch.modules), "strings": len(batch.strings),
-            "events": len(batch.events), "assets": len(batch.assets)}  # fmt: skip
+    return {
+        "modules": len(batch.modules),
+        "strings": len(batch.strings),
+        "events": len(batch.events),
+        "assets": len(batch.assets),
+        "systems": len(batch.systems),
+    }
 
 
 def _lenient_json(body: bytes) -> Any:
@@ -222,4 +237,5 @@ def parse_row_by_row(body: bytes) -> ParsedBatch:
     parsed.strings = list(parse_section(StringRow, "strings", batch.strings, parsed.rejections))
     parsed.events = parse_section(EventRow, "events", batch.events, parsed.rejections)
     parsed.assets = parse_section(AssetRow, "assets", batch.assets, parsed.rejections)
+    parsed.systems = parse_section(SystemRow, "systems", batch.systems, parsed.rejections)
     return parsed

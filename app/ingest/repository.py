@@ -50,8 +50,13 @@ async def claim_batch(
 ) -> bool:
     """Record a batch as stored; False when it already was (a replay)."""
     # A fixed statement: built and compiled once, not per batch as a Core insert() would be.
-    params = {**values, "device_id": device_id, "edge_id": edge_id, "seq": seq,
-              "counters": orjson.dumps(values["counters"]).decode()}  # fmt: skip
+    params = {
+        **values,
+        "device_id": device_id,
+        "edge_id": edge_id,
+        "seq": seq,
+        "counters": orjson.dumps(values["counters"]).decode(),
+    }
     return (await session.execute(CLAIM, params)).first() is not None
 
 
@@ -116,12 +121,22 @@ WHERE id = :id
 
 
 async def touch_device(
-    session: AsyncSession, *, device_id: int, seen_at: datetime, version: str,
-    counters: dict[str, Any], created_at: datetime,
-) -> None:  # fmt: skip
+    session: AsyncSession,
+    *,
+    device_id: int,
+    seen_at: datetime,
+    version: str,
+    counters: dict[str, Any],
+    created_at: datetime,
+) -> None:
     """Record that a device was heard from, its software version and its newest counters."""
-    params = {"id": device_id, "seen_at": seen_at, "version": version, "created": created_at,
-              "counters": orjson.dumps(counters).decode()}  # fmt: skip
+    params = {
+        "id": device_id,
+        "seen_at": seen_at,
+        "version": version,
+        "created": created_at,
+        "counters": orjson.dumps(counters).decode(),
+    }
     await session.execute(TOUCH, params)
 
 

@@ -21,8 +21,11 @@ from app.telemetry.schemas import (
     MODULE_SAMPLE_COLUMNS,
     RACK_SAMPLE_COLUMNS,
     RACK_SAMPLE_PG_TYPES,
+    SYSTEM_SAMPLE_COLUMNS,
+    SYSTEM_SAMPLE_PG_TYPES,
     ModuleSampleRow,
     RackSampleRow,
+    SystemSampleRow,
 )
 
 STAGED = "ingest.staged"  # session.info key: the stages filled in this session
@@ -46,6 +49,7 @@ class Target:
 
 MODULES = Target("module_sample", "module_latest", "module_id", MODULE_SAMPLE_COLUMNS)
 STRINGS = Target("rack_sample", "rack_latest", "rack_id", RACK_SAMPLE_COLUMNS)
+SYSTEMS = Target("system_sample", "system_latest", "site_id", SYSTEM_SAMPLE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,12 @@ def rack_stream(rows: list[RackSampleRow]) -> SampleStream:
     """String samples ready for COPY."""
     data = scalar_rows_copy_data(rows, RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES)
     return SampleStream(STRINGS, len(rows), data, len({row.rack_id for row in rows}))
+
+
+def system_stream(rows: list[SystemSampleRow]) -> SampleStream:
+    """System (pack-level) samples ready for COPY."""
+    data = scalar_rows_copy_data(rows, SYSTEM_SAMPLE_COLUMNS, SYSTEM_SAMPLE_PG_TYPES)
+    return SampleStream(SYSTEMS, len(rows), data, len({row.site_id for row in rows}))
 
 
 async def _stage(session: AsyncSession, streams: Sequence[SampleStream]) -> None:
@@ -129,8 +139,9 @@ async def write_samples(session: AsyncSession, *streams: SampleStream) -> list[i
         guarded = [f"SAVEPOINT {SAVEPOINT}", *inserts, f"RELEASE SAVEPOINT {SAVEPOINT}"]
         counts = (await _counts(session, guarded))[1:-1]
     except pg_errors.UniqueViolation:
-        await _counts(session, [f"ROLLBACK TO SAVEPOINT {SAVEPOINT}",
-                                f"RELEASE SAVEPOINT {SAVEPOINT}"])  # fmt: skip
+        await _counts(
+            session, [f"ROLLBACK TO SAVEPOINT {SAVEPOINT}", f"RELEASE SAVEPOINT {SAVEPOINT}"]
+        )
         counts = await _counts(session, [_insert(s.target, skip_stored=True) for s in present])
     new = dict(zip((id(s) for s in present), counts, strict=True))
     return [new.get(id(s), 0) for s in streams]

@@ -76,10 +76,35 @@ class StringRow(Row):
     quality: Annotated[int, Field(ge=0, lt=2**15)] = 0
 
 
+class SystemRow(Row):
+    """One sample of the whole system: the BMS master's pack values (one system per site).
+
+    Limits are magnitudes; current and power are signed, positive = discharge (SunSpec).
+    """
+
+    ts: AwareDatetime
+    soc_pct: Percent | None = None
+    soh_pct: Percent | None = None
+    voltage_v: Annotated[float, Field(ge=0, le=2000, allow_inf_nan=False)] | None = None
+    current_a: Annotated[float, Field(ge=-50000, le=50000, allow_inf_nan=False)] | None = None
+    power_kw: Annotated[float, Field(ge=-100000, le=100000, allow_inf_nan=False)] | None = None
+    charge_limit_a: Annotated[float, Field(ge=0, le=50000, allow_inf_nan=False)] | None = None
+    discharge_limit_a: Annotated[float, Field(ge=0, le=50000, allow_inf_nan=False)] | None = None
+    charge_limit_kw: Annotated[float, Field(ge=0, le=100000, allow_inf_nan=False)] | None = None
+    discharge_limit_kw: Annotated[float, Field(ge=0, le=100000, allow_inf_nan=False)] | None = None
+    quality: Annotated[int, Field(ge=0, lt=2**15)] = 0
+
+
 EventKind = Literal[
-    "fault_raised", "fault_cleared", "contactor_opened", "contactor_closed", "comms_lost",
-    "comms_restored", "module_bypassed", "module_returned",
-]  # fmt: skip
+    "fault_raised",
+    "fault_cleared",
+    "contactor_opened",
+    "contactor_closed",
+    "comms_lost",
+    "comms_restored",
+    "module_bypassed",
+    "module_returned",
+]
 
 
 CellVolts = Annotated[float, Field(ge=CELL_V_RANGE[0], le=CELL_V_RANGE[1], allow_inf_nan=False)]
@@ -134,6 +159,7 @@ class Batch(BaseModel):
     strings: Annotated[list[Any], Field(max_length=2_000)] = []
     events: Annotated[list[Any], Field(max_length=20_000)] = []
     assets: Annotated[list[Any], Field(max_length=2_000)] = []
+    systems: Annotated[list[Any], Field(max_length=2_000)] = []  # optional: pack-level values
 
 
 COUNTER_DEPTH = 4  # groups within groups of counters (the edge sends two levels)
@@ -221,7 +247,7 @@ def _small(value: Any, levels: int) -> bool:
 class Rejection(BaseModel):
     """Why one row (or one field of it) was refused."""
 
-    section: Literal["modules", "strings", "events", "assets"]
+    section: Literal["modules", "strings", "events", "assets", "systems"]
     row: int
     field: str
     value: Annotated[Any, BeforeValidator(echo)] = None
@@ -248,6 +274,7 @@ class IngestResponse(BaseModel):
     events: SectionResult
     # Announced modules: stored = newly registered or serial/firmware changed.
     assets: SectionResult = SectionResult()
+    systems: SectionResult = SectionResult()  # pack-level samples
     rejections: list[Rejection]
     received_at: datetime
 
@@ -263,22 +290,53 @@ class BatchDocument(Batch):
         extra="forbid",
         frozen=True,
         title="Batch",
-        json_schema_extra={"examples": [{
-            "schema": SCHEMA, "edge_id": "6f1c1f8e-0b7a-4d2e-9a53-2f4f0c1d9e11", "seq": 42,
-            "site": "north-quay", "created_at": "2026-12-05T10:00:01Z",
-            "software_version": "1.4.0", "counters": {"frames": 1200},
-            "modules": [{"ts": "2026-12-05T10:00:00Z", "string": 1, "module": 1,
-                         "cell_v": [3.301, 3.298, 3.305, 3.3], "temp_c": [24.5, 25.0],
-                         "soc_pct": 61.5, "current_a": -42.0}],
-            "strings": [{"ts": "2026-12-05T10:00:00Z", "string": 1, "voltage_v": 792.4,
-                         "current_a": -42.0, "contactor_closed": True}],
-            "events": [{"ts": "2026-12-05T09:59:58Z", "kind": "fault_raised",
-                        "target": "module", "string": 1, "module": 1,
-                        "code": "cell_ov_warning"}],
-        }]},
-    )  # fmt: skip
+        json_schema_extra={
+            "examples": [
+                {
+                    "schema": SCHEMA,
+                    "edge_id": "6f1c1f8e-0b7a-4d2e-9a53-2f4f0c1d9e11",
+                    "seq": 42,
+                    "site": "north-quay",
+                    "created_at": "2026-12-05T10:00:01Z",
+                    "software_version": "1.4.0",
+                    "counters": {"frames": 1200},
+                    "modules": [
+                        {
+                            "ts": "2026-12-05T10:00:00Z",
+                            "string": 1,
+                            "module": 1,
+                            "cell_v": [3.301, 3.298, 3.305, 3.3],
+                            "temp_c": [24.5, 25.0],
+                            "soc_pct": 61.5,
+                            "current_a": -42.0,
+                        }
+                    ],
+                    "strings": [
+                        {
+                            "ts": "2026-12-05T10:00:00Z",
+                            "string": 1,
+                            "voltage_v": 792.4,
+                            "current_a": -42.0,
+                            "contactor_closed": True,
+                        }
+                    ],
+                    "events": [
+                        {
+                            "ts": "2026-12-05T09:59:58Z",
+                            "kind": "fault_raised",
+                            "target": "module",
+                            "string": 1,
+                            "module": 1,
+                            "code": "cell_ov_warning",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
 
     modules: Annotated[list[ModuleRow], Field(max_length=20_000)] = []
     strings: Annotated[list[StringRow], Field(max_length=2_000)] = []
     events: Annotated[list[EventRow], Field(max_length=20_000)] = []
     assets: Annotated[list[AssetRow], Field(max_length=2_000)] = []
+    systems: Annotated[list[SystemRow], Field(max_length=2_000)] = []

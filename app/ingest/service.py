@@ -26,14 +26,19 @@ SPOOL_QUARANTINED = "edge_spool_quarantined"
 
 
 # Counters the edge keeps as totals, and the alarm each raises (or bumps) when it grows.
-COUNTER_ALARMS = {SPOOL_OVERFLOW: ("spool_dropped", "batches in all"),
-                  SPOOL_QUARANTINED: ("spool_quarantined", "spool files kept aside")}  # fmt: skip
+COUNTER_ALARMS = {
+    SPOOL_OVERFLOW: ("spool_dropped", "batches in all"),
+    SPOOL_QUARANTINED: ("spool_quarantined", "spool files kept aside"),
+}
 
 
 async def _report_spool_troubles(
-    session: AsyncSession, device: DeviceIdentity, response: IngestResponse, *,
+    session: AsyncSession,
+    device: DeviceIdentity,
+    response: IngestResponse,
+    *,
     counters: dict[str, Any],
-) -> None:  # fmt: skip
+) -> None:
     """Raise (or bump) an alarm when the edge says its spool dropped batches or was corrupt."""
     for code, (counter, unit) in COUNTER_ALARMS.items():
         total = counters.get(counter)
@@ -44,9 +49,15 @@ async def _report_spool_troubles(
         if known is not None and known >= total:
             continue
         entry = describe(code)
-        await raise_alarm(session, source, code=code, priority=entry.priority,
-                          message=f"{entry.title} ({total} {unit})", ts=response.received_at,
-                          value=float(total))  # fmt: skip
+        await raise_alarm(
+            session,
+            source,
+            code=code,
+            priority=entry.priority,
+            message=f"{entry.title} ({total} {unit})",
+            ts=response.received_at,
+            value=float(total),
+        )
 
 
 async def _announce(
@@ -56,8 +67,9 @@ async def _announce(
     if not batch.assets:
         return Announced()
     envelope = batch.envelope
-    if await repository.batch_seen(session, device_id=device.device_id,
-                                   edge_id=UUID(envelope.edge_id), seq=envelope.seq):  # fmt: skip
+    if await repository.batch_seen(
+        session, device_id=device.device_id, edge_id=UUID(envelope.edge_id), seq=envelope.seq
+    ):
         return Announced()
     if any((row.string, row.module) not in assets.modules for _, row in batch.assets):
         # As for samples: the cached map may predate a module another process registered.
@@ -130,12 +142,17 @@ async def ingest_batch(
     else:
         response.modules.already_stored = len(validated.modules)
         response.strings.already_stored = len(validated.strings)
+        response.systems.already_stored = len(validated.systems)
         response.assets.already_stored = len(batch.assets)
     # Last: this row lock is held to commit, and the same device's next batch waits for it.
     await repository.touch_device(
-        session, device_id=device.device_id, seen_at=now, version=envelope.software_version,
-        counters=envelope.counters, created_at=envelope.created_at,
-    )  # fmt: skip
+        session,
+        device_id=device.device_id,
+        seen_at=now,
+        version=envelope.software_version,
+        counters=envelope.counters,
+        created_at=envelope.created_at,
+    )
     return response
 
 
@@ -148,10 +165,15 @@ async def _store(
 ) -> None:
     modules = sample_store.module_stream(validated.modules)
     strings = sample_store.rack_stream(validated.strings)
-    new_modules, new_strings = await sample_store.write_samples(session, modules, strings)
+    systems = sample_store.system_stream(validated.systems)
+    new_modules, new_strings, new_systems = await sample_store.write_samples(
+        session, modules, strings, systems
+    )
     response.modules.stored, response.strings.stored = new_modules, new_strings
+    response.systems.stored = new_systems
     response.modules.already_stored = len(validated.modules) - new_modules
     response.strings.already_stored = len(validated.strings) - new_strings
+    response.systems.already_stored = len(validated.systems) - new_systems
     await repository.insert_rejections(
         session,
         site_id=device.site_id,
@@ -162,7 +184,7 @@ async def _store(
     )
     # From here on, rows other batches also write (latest state, rollup queue, alarms): kept
     # to the end so that locks held until commit are held briefly.
-    await sample_store.upsert_latest(session, modules, strings)
+    await sample_store.upsert_latest(session, modules, strings, systems)
     await mark_dirty(
         session,
         {MODULES: validated.modules.stamps(), RACKS: (row.ts for row in validated.strings)},

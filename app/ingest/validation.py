@@ -13,9 +13,9 @@ from typing import Any, cast
 from app.ingest.asset_map import ModuleAsset, SiteAssets
 from app.ingest.parsing import ModuleFields, ParsedBatch, Section, StringFields
 from app.ingest.samples import Accepted, CellRanges, module_samples
-from app.ingest.schemas import EventRow, Rejection
+from app.ingest.schemas import EventRow, Rejection, SystemRow
 from app.telemetry.module_block import ModuleSamples
-from app.telemetry.schemas import RackSampleRow
+from app.telemetry.schemas import RackSampleRow, SystemSampleRow
 
 _ROW = itemgetter(1)  # of an (index, row) pair
 _STRING, _MODULE, _TS, _CELL_V, _TEMP_C = (
@@ -32,6 +32,7 @@ class Validated:
 
     modules: ModuleSamples = field(default_factory=ModuleSamples)
     strings: list[RackSampleRow] = field(default_factory=list)
+    systems: list[SystemSampleRow] = field(default_factory=list)
     events: list[EventRow] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     names_unknown_asset: bool = False  # worth asking the registry again: it may be new
@@ -79,7 +80,8 @@ SECTION_ORDER: dict[Section, int] = {
     "assets": -1,  # announcements are applied first
     "modules": 0,
     "strings": 1,
-    "events": 2,
+    "systems": 2,
+    "events": 3,
 }
 
 
@@ -117,8 +119,11 @@ def _event_problem(event: EventRow, asset: ModuleAsset | None) -> Problem | None
     if cells != asset.cell_count:
         return ("cell_v", cells, f"{cells} cell voltages for a {asset.cell_count}-cell module")
     if temps > asset.temp_count:
-        return ("temp_c", temps, f"{temps} temperatures for a module with {asset.temp_count} "
-                "sensors")  # fmt: skip
+        return (
+            "temp_c",
+            temps,
+            f"{temps} temperatures for a module with {asset.temp_count} sensors",
+        )
     return None
 
 
@@ -139,6 +144,7 @@ def validate_batch(parsed: ParsedBatch, assets: SiteAssets, bounds: TimeBounds) 
         accepted = _modules_row_by_row(out, parsed.modules, assets, in_future)
     out.modules, cell_range = module_samples(accepted)
     _validate_strings(out, parsed.strings, assets, in_future, cell_range)
+    _validate_systems(out, parsed.systems, assets.site_id, in_future)
     for index, event in parsed.events:
         if in_future("events", index, event.ts):
             continue
@@ -245,6 +251,51 @@ def _validate_strings(
             out.strings.append(_rack_sample(row, rack_id, cell_range.get((rack_id, row.ts))))
 
 
+def _system_sample(row: SystemRow, site_id: int) -> SystemSampleRow:
+    """A system row in storage form; power from voltage x current when the BMS gives none."""
+    power = row.power_kw
+    if power is None and row.voltage_v is not None and row.current_a is not None:
+        power = round(row.voltage_v * row.current_a / 1000, 3)
+    return SystemSampleRow(
+        site_id=site_id,
+        ts=row.ts,
+        soc_pct=row.soc_pct,
+        soh_pct=row.soh_pct,
+        voltage_v=row.voltage_v,
+        current_a=row.current_a,
+        power_kw=power,
+        charge_limit_a=row.charge_limit_a,
+        discharge_limit_a=row.discharge_limit_a,
+        charge_limit_kw=row.charge_limit_kw,
+        discharge_limit_kw=row.discharge_limit_kw,
+        quality=row.quality,
+    )
+
+
+def _validate_systems(
+    out: Validated,
+    systems: list[tuple[int, SystemRow]],
+    site_id: int,
+    in_future: Callable[[Section, int, datetime], bool],
+) -> None:
+    """The site's system samples: one per time, within the accepted time window."""
+    seen: set[datetime] = set()
+    for index, row in systems:
+        if in_future("systems", index, row.ts):
+            continue
+        if row.ts in seen:
+            _reject(
+                out,
+                ("systems", index),
+                "ts",
+                row.ts.isoformat(),
+                "a second system sample for the same time in this batch",
+            )
+            continue
+        seen.add(row.ts)
+        out.systems.append(_system_sample(row, site_id))
+
+
 def _time_check(out: Validated, bounds: TimeBounds) -> Callable[[Section, int, datetime], bool]:
     """A check that refuses (and records) a row whose time is outside the bounds."""
 
@@ -253,8 +304,10 @@ def _time_check(out: Validated, bounds: TimeBounds) -> Callable[[Section, int, d
         if ts > bounds.latest:
             why = f"more than the allowed clock skew in the future (latest {latest})"
         elif ts < bounds.earliest:
-            why = (f"older than the oldest sample time stored (earliest {earliest}, "
-                   "RIDETHROUGH_INGEST_MAX_PAST_DAYS)")  # fmt: skip
+            why = (
+                f"older than the oldest sample time stored (earliest {earliest}, "
+                "RIDETHROUGH_INGEST_MAX_PAST_DAYS)"
+            )
         else:
             return False
         _reject(out, (section, index), "ts", ts.isoformat(), why)

@@ -119,26 +119,41 @@ async def rederive(session: AsyncSession, target: Target, new: Sequence[datetime
     if plan.duplicates:
         await session.execute(DROP, {"ids": plan.duplicates})
     for row_id, interval in plan.changed:
-        await session.execute(MOVE, {"id": row_id, "isolated_at": interval.isolated_at,
-                                     "returned_at": interval.returned_at})  # fmt: skip
+        await session.execute(
+            MOVE,
+            {
+                "id": row_id,
+                "isolated_at": interval.isolated_at,
+                "returned_at": interval.returned_at,
+            },
+        )
     for interval in plan.new:
         await _add(session, target, interval)
 
 
 async def _add(session: AsyncSession, target: Target, interval: Interval) -> None:
     """A new isolation: the BMS's, unless a command sent shortly before explains it."""
-    values = {"site_id": target.site_id, "rack_id": target.rack_id,
-              "module_id": target.module_id, "reason": DisableReason.OTHER.value,
-              "by": Actor.BMS.value, "isolated_at": interval.isolated_at,
-              "returned_at": interval.returned_at}  # fmt: skip
+    values = {
+        "site_id": target.site_id,
+        "rack_id": target.rack_id,
+        "module_id": target.module_id,
+        "reason": DisableReason.OTHER.value,
+        "by": Actor.BMS.value,
+        "isolated_at": interval.isolated_at,
+        "returned_at": interval.returned_at,
+    }
     row_id = (await session.execute(ADD, values)).scalar_one()
     command = await commanded_isolation(
-        session, site_id=target.site_id, rack_id=target.rack_id, module_id=target.module_id,
+        session,
+        site_id=target.site_id,
+        rack_id=target.rack_id,
+        module_id=target.module_id,
         ts=interval.isolated_at,
-    )  # fmt: skip
+    )
     if command is None:
-        await attribute(session, target.site_id, [target.rack_id], interval.isolated_at,
-                        interval.isolated_at)  # fmt: skip
+        await attribute(
+            session, target.site_id, [target.rack_id], interval.isolated_at, interval.isolated_at
+        )
     else:
         await explained(session, row_id, interval.isolated_at, command)
 
@@ -148,22 +163,37 @@ async def explained(
 ) -> None:
     """Make an isolation the command's (the operator's or the edge policy's), with its reason,
     and its onset and fault from the fault the command answers."""
-    found = onset.commanded(reason=command.reason, cause=command.cause,
-                            requested_at=command.requested_at, isolated_at=isolated_at)  # fmt: skip
-    await session.execute(COMMANDED, {"id": row_id, "command_id": command.command_id,
-                                      "reason": found.reason.value, "origin": command.origin,
-                                      "onset_at": found.onset_at,
-                                      "fault_code": found.fault_code})  # fmt: skip
+    found = onset.commanded(
+        reason=command.reason,
+        cause=command.cause,
+        requested_at=command.requested_at,
+        isolated_at=isolated_at,
+    )
+    await session.execute(
+        COMMANDED,
+        {
+            "id": row_id,
+            "command_id": command.command_id,
+            "reason": found.reason.value,
+            "origin": command.origin,
+            "onset_at": found.onset_at,
+            "fault_code": found.fault_code,
+        },
+    )
 
 
 async def claim(
-    session: AsyncSession, command: CommandedBy, *, site_id: int, rack_id: int | None,
-    module_id: int | None, sent_at: datetime,
-) -> None:  # fmt: skip
+    session: AsyncSession,
+    command: CommandedBy,
+    *,
+    site_id: int,
+    rack_id: int | None,
+    module_id: int | None,
+    sent_at: datetime,
+) -> None:
     """Make the command's the isolations its feedback opened before it was recorded (an edge
     policy action reported once the link was back, or after the telemetry)."""
-    params = {"site_id": site_id, "rack_id": rack_id, "module_id": module_id,
-              "sent_at": sent_at}  # fmt: skip
+    params = {"site_id": site_id, "rack_id": rack_id, "module_id": module_id, "sent_at": sent_at}
     for row_id, isolated_at in list(await session.execute(UNCLAIMED, params)):
         await explained(session, row_id, isolated_at, command)
 
@@ -177,12 +207,19 @@ async def attribute(
     for row_id, rack_id, module_id, isolated_at, dis_rsn in await session.execute(
         BMS_ISOLATIONS, params
     ):
-        active = await active_faults(session, site_id=site_id, rack_id=rack_id,
-                                     module_id=module_id, ts=isolated_at)  # fmt: skip
+        active = await active_faults(
+            session, site_id=site_id, rack_id=rack_id, module_id=module_id, ts=isolated_at
+        )
         found = onset.by_bms(disable_reason=dis_rsn, active=active, isolated_at=isolated_at)
-        await session.execute(ATTRIBUTE, {"id": row_id, "onset_at": found.onset_at,
-                                          "code": found.fault_code,
-                                          "reason": found.reason.value})  # fmt: skip
+        await session.execute(
+            ATTRIBUTE,
+            {
+                "id": row_id,
+                "onset_at": found.onset_at,
+                "code": found.fault_code,
+                "reason": found.reason.value,
+            },
+        )
 
 
 def attribution_window(times: Sequence[datetime]) -> tuple[datetime, datetime]:

@@ -67,8 +67,9 @@ def reconcile(rows: Sequence[StoredIsolation], found: Sequence[Interval]) -> Rec
     """Match stored rows to the intervals: a row is the interval that holds its start."""
     changed, new, duplicates = [], [], []
     for interval in found:
-        matches = sorted((r for r in rows if interval.holds(r.isolated_at)),
-                         key=lambda r: (r.isolated_at, r.id))  # fmt: skip
+        matches = sorted(
+            (r for r in rows if interval.holds(r.isolated_at)), key=lambda r: (r.isolated_at, r.id)
+        )
         if not matches:
             new.append(interval)
             continue

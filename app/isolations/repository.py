@@ -82,8 +82,13 @@ async def recent_isolations(
 ) -> list[IsolationView]:
     """A site's (or string's) latest isolations, newest first; `before` (onset, id) pages on."""
     before_onset, before_id = before or (None, None)
-    params = {"site_id": site_id, "rack_id": rack_id, "limit": limit,
-              "before_onset": before_onset, "before_id": before_id}  # fmt: skip
+    params = {
+        "site_id": site_id,
+        "rack_id": rack_id,
+        "limit": limit,
+        "before_onset": before_onset,
+        "before_id": before_id,
+    }
     return [IsolationView(*row) for row in await session.execute(RECENT, params)]
 
 

@@ -100,8 +100,9 @@ def efficiency(cycles: Iterable[StringCycle]) -> Efficiency:
     charged = sum(c.charged_kwh for c in kept)
     discharged = sum(c.discharged_kwh for c in kept)
     ratio = discharged / charged if kept and charged > 0 else None
-    return Efficiency(ratio, charged, discharged, charged - discharged, len(kept),
-                      len(cycles) - len(kept))  # fmt: skip
+    return Efficiency(
+        ratio, charged, discharged, charged - discharged, len(kept), len(cycles) - len(kept)
+    )
 
 
 async def whole_cycles(

@@ -76,8 +76,9 @@ async def send_email(server: SmtpServer, message: Outgoing) -> None:
     try:
         await asyncio.to_thread(_smtp_send, server, build_email(message, server.sender))
     except smtplib.SMTPRecipientsRefused as exc:
-        raise DeliveryError(f"the SMTP server refused {message.target}: {exc}",
-                            permanent=True) from exc  # fmt: skip
+        raise DeliveryError(
+            f"the SMTP server refused {message.target}: {exc}", permanent=True
+        ) from exc
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"SMTP {server.host}:{server.port}: {exc}") from exc
 
@@ -90,11 +91,15 @@ def sign(secret: str, body: bytes) -> str:
 async def send_webhook(message: Outgoing, timeout_s: float) -> None:
     """POST the JSON payload, signed with the recipient's key, with the delivery id."""
     if not message.webhook_secret:
-        raise DeliveryError("the webhook has no signing key: save the contact again",
-                            permanent=True)  # fmt: skip
+        raise DeliveryError(
+            "the webhook has no signing key: save the contact again", permanent=True
+        )
     body = orjson.dumps(message.payload)
-    headers = {"Content-Type": "application/json", DELIVERY_HEADER: str(message.delivery_id),
-               SIGNATURE_HEADER: sign(message.webhook_secret, body)}  # fmt: skip
+    headers = {
+        "Content-Type": "application/json",
+        DELIVERY_HEADER: str(message.delivery_id),
+        SIGNATURE_HEADER: sign(message.webhook_secret, body),
+    }
     try:
         async with httpx.AsyncClient(timeout=timeout_s) as client:
             answer = await client.post(message.target, content=body, headers=headers)
@@ -103,5 +108,6 @@ async def send_webhook(message: Outgoing, timeout_s: float) -> None:
     if answer.is_success:
         return
     permanent = answer.status_code < 500 and answer.status_code not in RETRYABLE_4XX
-    raise DeliveryError(f"webhook {message.target} answered {answer.status_code}",
-                        permanent=permanent)  # fmt: skip
+    raise DeliveryError(
+        f"webhook {message.target} answered {answer.status_code}", permanent=permanent
+    )

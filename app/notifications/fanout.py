@@ -118,17 +118,26 @@ async def load_rules(session: AsyncSession) -> list[Rule]:
     """The enabled rules."""
     rows = await session.execute(RULES)
     return [
-        Rule(row[0], row[1], None if row[2] is None else tuple(row[2]), row[3],
-             None if row[4] is None else tuple(row[4]), tuple(row[5]), tuple(row[6]),
-             tuple(row[7]), row[8])
+        Rule(
+            row[0],
+            row[1],
+            None if row[2] is None else tuple(row[2]),
+            row[3],
+            None if row[4] is None else tuple(row[4]),
+            tuple(row[5]),
+            tuple(row[6]),
+            tuple(row[7]),
+            row[8],
+        )
         for row in rows
-    ]  # fmt: skip
+    ]
 
 
 async def tell(session: AsyncSession, telling: Telling, wanted: dict[int, set[str]]) -> int:
     """Write one message per wanted user and channel that has an address; returns how many."""
-    rows = await session.execute(RECIPIENTS, {"users": sorted(wanted),
-                                              "site": telling.alarm.site_id})  # fmt: skip
+    rows = await session.execute(
+        RECIPIENTS, {"users": sorted(wanted), "site": telling.alarm.site_id}
+    )
     written = 0
     for recipient in (Recipient(*row) for row in rows):
         for channel in sorted(wanted[recipient.user_id]):
@@ -138,8 +147,9 @@ async def tell(session: AsyncSession, telling: Telling, wanted: dict[int, set[st
             if telling.digest is None or not await _add_to_digest(
                 session, telling, user_id=recipient.user_id, channel=channel, target=target
             ):
-                await _write(session, telling, user_id=recipient.user_id, channel=channel,
-                             target=target)  # fmt: skip
+                await _write(
+                    session, telling, user_id=recipient.user_id, channel=channel, target=target
+                )
             written += 1
     return written
 
@@ -150,8 +160,13 @@ async def _add_to_digest(
     """Append the alarm to the recipient's digest; False if that has gone out already."""
     assert telling.digest is not None
     line = digest_line(telling.alarm, event=telling.event, public_url=telling.public_url)
-    params = digest_params(line, site_id=telling.alarm.site_id, site_name=telling.alarm.site_name,
-                           start=telling.digest[0], end=telling.digest[1])  # fmt: skip
+    params = digest_params(
+        line,
+        site_id=telling.alarm.site_id,
+        site_name=telling.alarm.site_name,
+        start=telling.digest[0],
+        end=telling.digest[1],
+    )
     recipient = {"user_id": user_id, "channel": channel, "target": target}
     found = await session.execute(UPSERT_DIGEST, {**params, **recipient})
     return found.first() is not None
@@ -161,14 +176,23 @@ async def _write(
     session: AsyncSession, telling: Telling, *, user_id: int, channel: str, target: str
 ) -> int:
     delivery_id = uuid4()
-    message = render(telling.alarm, event=telling.event, delivery_id=delivery_id,
-                     public_url=telling.public_url)  # fmt: skip
-    result = await session.execute(INSERT_MESSAGE, {
-        "delivery_id": delivery_id, "notice_id": telling.notice_id, "user_id": user_id,
-        "channel": channel, "target": target, "subject": message.subject,
-        "body_text": message.body_text, "body_html": message.body_html,
-        "payload": orjson.dumps(message.payload).decode(),
-    })  # fmt: skip
+    message = render(
+        telling.alarm, event=telling.event, delivery_id=delivery_id, public_url=telling.public_url
+    )
+    result = await session.execute(
+        INSERT_MESSAGE,
+        {
+            "delivery_id": delivery_id,
+            "notice_id": telling.notice_id,
+            "user_id": user_id,
+            "channel": channel,
+            "target": target,
+            "subject": message.subject,
+            "body_text": message.body_text,
+            "body_html": message.body_html,
+            "payload": orjson.dumps(message.payload).decode(),
+        },
+    )
     return int(getattr(result, "rowcount", 0))
 
 

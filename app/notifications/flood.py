@@ -78,10 +78,16 @@ def digest_line(alarm_facts: AlarmFacts, *, event: str, public_url: str) -> Dige
     link = alarm_link(public_url, alarm_facts)
     value = reading(alarm_facts, entry)
     said = f"{entry.title} {event} at {where(alarm_facts)}" + (f": {value}" if value else "")
-    item = {"alarm_id": alarm_facts.alarm_id, "code": alarm_facts.code, "event": event,
-            "priority": alarm_facts.priority, "where": where(alarm_facts),
-            "value": alarm_facts.value, "threshold": alarm_facts.threshold,
-            "link": link}  # fmt: skip
+    item = {
+        "alarm_id": alarm_facts.alarm_id,
+        "code": alarm_facts.code,
+        "event": event,
+        "priority": alarm_facts.priority,
+        "where": where(alarm_facts),
+        "value": alarm_facts.value,
+        "threshold": alarm_facts.threshold,
+        "link": link,
+    }
     html = f'<p><a href="{escape(link)}">{escape(said)}</a></p>\n'
     return DigestLine(f"- {said}\n  {link}\n", html, orjson.dumps([item]).decode())
 
@@ -93,11 +99,23 @@ def digest_params(
     delivery_id = uuid4()
     since = start.strftime("%H:%M")
     head = f"Alarm flood at {site_name}: more alarms than one message each since {since} UTC.\n\n"
-    payload = {"digest": True, "delivery_id": str(delivery_id), "site_id": site_id,
-               "site": site_name, "interval_start": start.isoformat(), "alarms": []}  # fmt: skip
-    return {"delivery_id": delivery_id, "key": f"{site_id}:{start.isoformat()}",
-            "subject": f"[flood] Alarm digest for {site_name} since {since} UTC",
-            "head_text": head, "head_html": f"<h1>{escape(head.strip())}</h1>\n",
-            "line_text": line.text, "line_html": line.html, "item": line.item,
-            "payload": orjson.dumps({**payload, "alarms": orjson.loads(line.item)}).decode(),
-            "send_at": end}  # fmt: skip
+    payload = {
+        "digest": True,
+        "delivery_id": str(delivery_id),
+        "site_id": site_id,
+        "site": site_name,
+        "interval_start": start.isoformat(),
+        "alarms": [],
+    }
+    return {
+        "delivery_id": delivery_id,
+        "key": f"{site_id}:{start.isoformat()}",
+        "subject": f"[flood] Alarm digest for {site_name} since {since} UTC",
+        "head_text": head,
+        "head_html": f"<h1>{escape(head.strip())}</h1>\n",
+        "line_text": line.text,
+        "line_html": line.html,
+        "item": line.item,
+        "payload": orjson.dumps({**payload, "alarms": orjson.loads(line.item)}).decode(),
+        "send_at": end,
+    }

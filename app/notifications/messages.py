@@ -70,14 +70,25 @@ def render(alarm: AlarmFacts, *, event: str, delivery_id: UUID, public_url: str)
     }
     subject = f"[{context['priority']}] {entry.title} {event}: {where(alarm)}"
     payload = {
-        "delivery_id": str(delivery_id), "event": event, "alarm_id": alarm.alarm_id,
-        "site": alarm.site_code, "site_id": alarm.site_id, "code": alarm.code,
-        "title": entry.title, "priority": alarm.priority, "state": alarm.state,
-        "message": alarm.message, "where": where(alarm), "value": alarm.value,
-        "threshold": alarm.threshold, "unit": entry.unit, "cell": alarm.cell_index,
-        "operator_action": entry.operator_action, "raised_at": alarm.raised_at.isoformat(),
+        "delivery_id": str(delivery_id),
+        "event": event,
+        "alarm_id": alarm.alarm_id,
+        "site": alarm.site_code,
+        "site_id": alarm.site_id,
+        "code": alarm.code,
+        "title": entry.title,
+        "priority": alarm.priority,
+        "state": alarm.state,
+        "message": alarm.message,
+        "where": where(alarm),
+        "value": alarm.value,
+        "threshold": alarm.threshold,
+        "unit": entry.unit,
+        "cell": alarm.cell_index,
+        "operator_action": entry.operator_action,
+        "raised_at": alarm.raised_at.isoformat(),
         "link": context["link"],
-    }  # fmt: skip
+    }
     return Rendered(
         subject,
         TEMPLATES.get_template("alarm.txt").render(context),

@@ -69,10 +69,15 @@ async def deliver_one(
     except DeliveryError as exc:
         attempt = attempts + 1
         final = exc.permanent or attempt >= policy.max_attempts
-        await session.execute(MARK_FAILED_ATTEMPT, {
-            "id": outbox_id, "error": str(exc)[:500], "final": final,
-            "next": now + policy.delay(attempt),
-        })  # fmt: skip
+        await session.execute(
+            MARK_FAILED_ATTEMPT,
+            {
+                "id": outbox_id,
+                "error": str(exc)[:500],
+                "final": final,
+                "next": now + policy.delay(attempt),
+            },
+        )
         if final and isinstance(site_id, int):
             await _raise_failed(
                 session, site_id, message, attempts=attempt, error=str(exc), now=now
@@ -85,12 +90,22 @@ async def deliver_one(
 
 
 async def _raise_failed(
-    session: AsyncSession, site_id: int, message: Outgoing, *, attempts: int, error: str,
+    session: AsyncSession,
+    site_id: int,
+    message: Outgoing,
+    *,
+    attempts: int,
+    error: str,
     now: datetime,
-) -> None:  # fmt: skip
+) -> None:
     entry = describe(FAILED_CODE)
     await raise_alarm(
-        session, AlarmSource(site_id), code=FAILED_CODE, priority=entry.priority, ts=now,
+        session,
+        AlarmSource(site_id),
+        code=FAILED_CODE,
+        priority=entry.priority,
+        ts=now,
         message=f"{entry.title}: {message.channel} to {message.target} failed after "
-        f"{attempts} attempt(s): {error[:200]}", value=attempts,
-    )  # fmt: skip
+        f"{attempts} attempt(s): {error[:200]}",
+        value=attempts,
+    )

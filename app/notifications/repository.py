@@ -45,8 +45,19 @@ ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, webhook_url = exclud
 
 def _rule(row: Row[Any]) -> tuple[RuleOut, tuple[int, ...] | None]:
     values: tuple[Any, ...] = tuple(row)
-    keys = ("id", "name", "enabled", "sites", "min_priority", "codes", "events", "users",
-            "channels", "escalate_after_minutes", "created_at")  # fmt: skip
+    keys = (
+        "id",
+        "name",
+        "enabled",
+        "sites",
+        "min_priority",
+        "codes",
+        "events",
+        "users",
+        "channels",
+        "escalate_after_minutes",
+        "created_at",
+    )
     site_ids: list[int] | None = values[11]
     scope = None if site_ids is None else tuple(site_ids)
     return RuleOut.model_validate(dict(zip(keys, values[:11], strict=True))), scope
@@ -62,24 +73,31 @@ async def get_rule(
     session: AsyncSession, rule_id: int
 ) -> tuple[RuleOut, tuple[int, ...] | None] | None:
     """One rule with its site ids, or None."""
-    row = (await session.execute(text(RULE_COLUMNS + " WHERE r.id = :id FOR UPDATE OF r"),
-                                 {"id": rule_id})).first()  # fmt: skip
+    row = (
+        await session.execute(
+            text(RULE_COLUMNS + " WHERE r.id = :id FOR UPDATE OF r"), {"id": rule_id}
+        )
+    ).first()
     return None if row is None else _rule(row)
 
 
 async def site_ids_by_code(session: AsyncSession, codes: list[str]) -> dict[str, int]:
     """The ids of the named sites that exist."""
-    rows = await session.execute(text("SELECT code AS key, id FROM site WHERE code = ANY(:codes)"),
-                                 {"codes": codes})  # fmt: skip
+    rows = await session.execute(
+        text("SELECT code AS key, id FROM site WHERE code = ANY(:codes)"), {"codes": codes}
+    )
     return {row.key: row.id for row in rows}
 
 
 async def user_ids_by_name(session: AsyncSession, names: list[str]) -> dict[str, int]:
     """The ids of the named users that exist and are enabled."""
     rows = await session.execute(
-        text("SELECT username AS key, id FROM app_user WHERE username = ANY(:names) "
-             "AND disabled_at IS NULL"), {"names": names},
-    )  # fmt: skip
+        text(
+            "SELECT username AS key, id FROM app_user WHERE username = ANY(:names) "
+            "AND disabled_at IS NULL"
+        ),
+        {"names": names},
+    )
     return {row.key: row.id for row in rows}
 
 
@@ -87,10 +105,15 @@ async def contact(
     session: AsyncSession, user_id: int
 ) -> tuple[str | None, str | None, str | None] | None:
     """A user's e-mail, webhook URL and signing key, if they saved any."""
-    row = (await session.execute(
-        text("SELECT email, webhook_url, webhook_secret FROM notification_contact "
-             "WHERE user_id = :id"), {"id": user_id},
-    )).first()  # fmt: skip
+    row = (
+        await session.execute(
+            text(
+                "SELECT email, webhook_url, webhook_secret FROM notification_contact "
+                "WHERE user_id = :id"
+            ),
+            {"id": user_id},
+        )
+    ).first()
     return None if row is None else (row[0], row[1], row[2])
 
 

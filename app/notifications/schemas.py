@@ -30,10 +30,12 @@ class RuleIn(BaseModel):
     users: list[str] = Field(min_length=1, max_length=200)
     channels: list[ChannelName] = Field(min_length=1, max_length=2)
     escalate_after_minutes: float = Field(
-        default=0, ge=0, le=10080,
+        default=0,
+        ge=0,
+        le=10080,
         description="0: told as events happen; N: an escalation tier, told when a matching "
         "alarm stays active and unacknowledged for N minutes",
-    )  # fmt: skip
+    )
 
 
 class RuleOut(BaseModel):

@@ -35,8 +35,14 @@ class Who:
 
     def audit(self, session: AsyncSession, action: str, target: str, **details: Any) -> None:
         """Append an audit entry for this person's action."""
-        record(session, actor=self.user.username, action=action, target=target,
-               details=details, remote_addr=self.remote_addr)  # fmt: skip
+        record(
+            session,
+            actor=self.user.username,
+            action=action,
+            target=target,
+            details=details,
+            remote_addr=self.remote_addr,
+        )
 
 
 def in_scope(rule_sites: tuple[int, ...] | None, scope: tuple[int, ...] | None) -> bool:
@@ -59,15 +65,22 @@ async def _params(session: AsyncSession, body: RuleIn, who: Who) -> dict[str, An
         _unknown("sites", body.sites, found, "site")
         site_ids = sorted(set(found.values()))
     if not in_scope(None if site_ids is None else tuple(site_ids), who.user.site_ids):
-        raise RuleRefusedError("sites: you may only make rules for your own sites, named one "
-                               "by one", status=403)  # fmt: skip
+        raise RuleRefusedError(
+            "sites: you may only make rules for your own sites, named one by one", status=403
+        )
     users = await repository.user_ids_by_name(session, body.users)
     _unknown("users", body.users, users, "enabled user")
-    return {"name": body.name, "enabled": body.enabled, "site_ids": site_ids,
-            "min_priority": body.min_priority, "codes": body.codes,
-            "events": sorted(set(body.events)), "user_ids": sorted(set(users.values())),
-            "channels": sorted(set(body.channels)),
-            "escalate_after_s": round(body.escalate_after_minutes * 60)}  # fmt: skip
+    return {
+        "name": body.name,
+        "enabled": body.enabled,
+        "site_ids": site_ids,
+        "min_priority": body.min_priority,
+        "codes": body.codes,
+        "events": sorted(set(body.events)),
+        "user_ids": sorted(set(users.values())),
+        "channels": sorted(set(body.channels)),
+        "escalate_after_s": round(body.escalate_after_minutes * 60),
+    }
 
 
 async def create_rule(session: AsyncSession, body: RuleIn, *, who: Who) -> int:
@@ -106,12 +119,24 @@ async def save_contact(session: AsyncSession, body: ContactIn, *, who: Who) -> C
     old_url, old_secret = (None, None) if old is None else (old[1], old[2])
     fresh = url is not None and (url != old_url or body.rotate_webhook_secret or not old_secret)
     secret = (secrets.token_urlsafe(32) if fresh else old_secret) if url else None
-    await session.execute(repository.UPSERT_CONTACT, {"user_id": who.user.user_id,
-                          "email": body.email, "webhook_url": url, "secret": secret})  # fmt: skip
-    who.audit(session, "notification_contact.update", f"user {who.user.username}",
-              email=body.email, webhook_url=url, new_key=fresh)  # fmt: skip
-    return ContactOut(email=body.email, webhook_url=url, has_webhook_secret=secret is not None,
-                      webhook_secret=secret if fresh else None)  # fmt: skip
+    await session.execute(
+        repository.UPSERT_CONTACT,
+        {"user_id": who.user.user_id, "email": body.email, "webhook_url": url, "secret": secret},
+    )
+    who.audit(
+        session,
+        "notification_contact.update",
+        f"user {who.user.username}",
+        email=body.email,
+        webhook_url=url,
+        new_key=fresh,
+    )
+    return ContactOut(
+        email=body.email,
+        webhook_url=url,
+        has_webhook_secret=secret is not None,
+        webhook_secret=secret if fresh else None,
+    )
 
 
 async def show_contact(session: AsyncSession, user_id: int) -> ContactOut:
@@ -136,13 +161,26 @@ async def queue_test(session: AsyncSession, *, who: Who) -> list[UUID]:
         if target:
             delivery_id = uuid4()
             body = f"This is a test message from Ridethrough for {who.user.username}."
-            await session.execute(TEST_MESSAGE, {
-                "delivery_id": delivery_id, "user_id": who.user.user_id, "channel": channel,
-                "target": target, "subject": "Ridethrough test message", "body": body,
-                "html": f"<p>{escape(body)}</p>", "payload": orjson.dumps(
-                    {"test": True, "delivery_id": str(delivery_id), "message": body}).decode(),
-            })  # fmt: skip
+            await session.execute(
+                TEST_MESSAGE,
+                {
+                    "delivery_id": delivery_id,
+                    "user_id": who.user.user_id,
+                    "channel": channel,
+                    "target": target,
+                    "subject": "Ridethrough test message",
+                    "body": body,
+                    "html": f"<p>{escape(body)}</p>",
+                    "payload": orjson.dumps(
+                        {"test": True, "delivery_id": str(delivery_id), "message": body}
+                    ).decode(),
+                },
+            )
             queued.append(delivery_id)
-    who.audit(session, "notification_contact.test", f"user {who.user.username}",
-              deliveries=[str(d) for d in queued])  # fmt: skip
+    who.audit(
+        session,
+        "notification_contact.test",
+        f"user {who.user.username}",
+        deliveries=[str(d) for d in queued],
+    )
     return queued

@@ -25,9 +25,14 @@ def caught_mail(directory: Path, limit: int = 20) -> list[CaughtMail]:
     box = mailbox.Maildir(directory, create=False)
     found = []
     for message in box.values():
-        found.append(CaughtMail(str(message.get("To", "")), str(message.get("Subject", "")),
-                                str(message.get("Date", "")),
-                                str(message.get(DELIVERY_HEADER, ""))))  # fmt: skip
+        found.append(
+            CaughtMail(
+                str(message.get("To", "")),
+                str(message.get("Subject", "")),
+                str(message.get("Date", "")),
+                str(message.get(DELIVERY_HEADER, "")),
+            )
+        )
     found.sort(key=lambda m: _when(m.date), reverse=True)
     return found[:limit]
 

@@ -75,8 +75,9 @@ def _message(verdict: Verdict, limit_s: float) -> str:
 
 async def sweep(session: AsyncSession, *, now: datetime, limit_s: float) -> int:
     """Raise and clear watchdog alarms for every site; returns how many changed."""
-    locked = await session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"),
-                                   {"key": WATCHDOG_LOCK_KEY})  # fmt: skip
+    locked = await session.execute(
+        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": WATCHDOG_LOCK_KEY}
+    )
     if not locked.scalar():
         return 0  # another process is sweeping right now
     standing = {(site, code) for site, code in await session.execute(OPEN_ALARMS)}
@@ -86,10 +87,16 @@ async def sweep(session: AsyncSession, *, now: datetime, limit_s: float) -> int:
         for code in (SITE_OFFLINE, EDGE_SILENT):
             is_open = (site_id, code) in standing
             if code == verdict.code and not is_open:
-                await raise_alarm(session, AlarmSource(site_id), code=code,
-                                  priority=describe(code).priority, ts=now,
-                                  message=_message(verdict, limit_s),
-                                  value=round(verdict.age_s, 1), threshold=limit_s)  # fmt: skip
+                await raise_alarm(
+                    session,
+                    AlarmSource(site_id),
+                    code=code,
+                    priority=describe(code).priority,
+                    ts=now,
+                    message=_message(verdict, limit_s),
+                    value=round(verdict.age_s, 1),
+                    threshold=limit_s,
+                )
                 changed += 1
             elif code != verdict.code and is_open:
                 changed += await clear_alarm(session, AlarmSource(site_id), code=code, ts=now)

@@ -19,8 +19,9 @@ MAX_SENDS_PER_RUN = 200  # then the other jobs get a turn; the rest goes next in
 
 def senders(settings: Settings) -> Mapping[str, Sender]:
     """The channels as the settings configure them."""
-    smtp = SmtpServer(settings.smtp_host, settings.smtp_port, settings.smtp_from,
-                      settings.notify_timeout_s)  # fmt: skip
+    smtp = SmtpServer(
+        settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.notify_timeout_s
+    )
     return {
         Channel.EMAIL: functools.partial(send_email, smtp),
         Channel.WEBHOOK: functools.partial(send_webhook, timeout_s=settings.notify_timeout_s),
@@ -57,7 +58,6 @@ async def notify_once(
     channels, policy = senders(settings), retry_policy(settings)
     for handled in range(MAX_SENDS_PER_RUN):
         async with sessionmaker() as session, session.begin():
-            if not await deliver_one(session, now=clock(), senders=channels,
-                                     policy=policy):  # fmt: skip
+            if not await deliver_one(session, now=clock(), senders=channels, policy=policy):
                 return handled
     return MAX_SENDS_PER_RUN

@@ -38,8 +38,15 @@ class EdgeStatus:
     @property
     def troubled(self) -> bool:
         """Whether its spool needs someone: refused batches, drops, or a corrupt file."""
-        return any(n for n in (self.spool_dropped, self.dead_letters, self.dead_dropped,
-                               self.spool_quarantined))  # fmt: skip
+        return any(
+            n
+            for n in (
+                self.spool_dropped,
+                self.dead_letters,
+                self.dead_dropped,
+                self.spool_quarantined,
+            )
+        )
 
 
 EDGES = text("""

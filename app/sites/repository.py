@@ -15,9 +15,15 @@ from app.telemetry.models import RackLatest
 async def upsert_site(session: AsyncSession, config: SiteConfig) -> int:
     """Create or update a site's nameplate by code; returns its id."""
     values = config.model_dump(
-        include={"code", "name", "timezone", "chemistry", "nameplate_power_kw",
-                 "nameplate_energy_kwh"}
-    )  # fmt: skip
+        include={
+            "code",
+            "name",
+            "timezone",
+            "chemistry",
+            "nameplate_power_kw",
+            "nameplate_energy_kwh",
+        }
+    )
     stmt = insert(Site).values(**values)
     stmt = stmt.on_conflict_do_update(index_elements=[Site.code], set_=values)
     result = await session.execute(stmt.returning(Site.id))
@@ -27,11 +33,16 @@ async def upsert_site(session: AsyncSession, config: SiteConfig) -> int:
 async def ensure_racks(session: AsyncSession, site_id: int, config: SiteConfig) -> list[int]:
     """Create the site's strings that do not exist yet; returns all their ids in order."""
     rows = [
-        {"site_id": site_id, "index": i, "name": f"String {i}",
-         "max_charge_a": config.rack_max_charge_a, "max_discharge_a": config.rack_max_discharge_a,
-         "capacity_ah": config.module_capacity_ah}
+        {
+            "site_id": site_id,
+            "index": i,
+            "name": f"String {i}",
+            "max_charge_a": config.rack_max_charge_a,
+            "max_discharge_a": config.rack_max_discharge_a,
+            "capacity_ah": config.module_capacity_ah,
+        }
         for i in range(1, config.racks + 1)
-    ]  # fmt: skip
+    ]
     await session.execute(insert(Rack).values(rows).on_conflict_do_nothing())
     result = await session.execute(
         select(Rack.id).where(Rack.site_id == site_id).order_by(Rack.index)
@@ -42,12 +53,17 @@ async def ensure_racks(session: AsyncSession, site_id: int, config: SiteConfig) 
 async def ensure_modules(session: AsyncSession, rack_ids: list[int], config: SiteConfig) -> int:
     """Create the modules that do not exist yet in each string; returns how many were new."""
     rows = [
-        {"rack_id": rack_id, "position": p, "cell_count": config.cells_per_module,
-         "temp_count": config.temps_per_module, "chemistry": config.chemistry,
-         "capacity_ah": config.module_capacity_ah}
+        {
+            "rack_id": rack_id,
+            "position": p,
+            "cell_count": config.cells_per_module,
+            "temp_count": config.temps_per_module,
+            "chemistry": config.chemistry,
+            "capacity_ah": config.module_capacity_ah,
+        }
         for rack_id in rack_ids
         for p in range(1, config.modules_per_rack + 1)
-    ]  # fmt: skip
+    ]
     result = await session.execute(
         insert(Module).values(rows).on_conflict_do_nothing().returning(Module.id)
     )
@@ -70,7 +86,11 @@ async def list_site_summaries(session: AsyncSession) -> list[SiteSummary]:
     )
     stmt = (
         select(
-            Site.id, Site.code, Site.name, Site.timezone, Site.nameplate_power_kw,
+            Site.id,
+            Site.code,
+            Site.name,
+            Site.timezone,
+            Site.nameplate_power_kw,
             Site.nameplate_energy_kwh,
             func.coalesce(racks.c.rack_count, 0).label("rack_count"),
             func.coalesce(racks.c.module_count, 0).label("module_count"),
@@ -78,7 +98,7 @@ async def list_site_summaries(session: AsyncSession) -> list[SiteSummary]:
         )
         .outerjoin(racks, racks.c.site_id == Site.id)
         .order_by(Site.name)
-    )  # fmt: skip
+    )
     result = await session.execute(stmt)
     return [SiteSummary.model_validate(row, from_attributes=True) for row in result]
 

@@ -71,9 +71,13 @@ EDGE_TOKEN_PREFIX = "rte_"  # noqa: S105 - a public prefix, not a secret
 
 
 async def create_edge_device(
-    session: AsyncSession, *, site_code: str, name: str, rotate: bool = False,
+    session: AsyncSession,
+    *,
+    site_code: str,
+    name: str,
+    rotate: bool = False,
     scope: SiteIds = None,
-) -> str:  # fmt: skip
+) -> str:
     """Register an edge device and return its token (only its hash is stored).
 
     With `rotate`, an existing device of that name gets a new token and the old one stops working.

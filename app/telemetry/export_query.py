@@ -1,4 +1,5 @@
-"""Telemetry for the API and exports: chosen fields of modules or strings, raw or bucketed.
+"""Telemetry for the API and exports: chosen fields of modules, strings or the system, raw or
+bucketed.
 
 Only fields from the catalogues below reach the SQL, each as a fixed expression, so a field
 name from a URL can never become SQL. Rows come ordered by entity, then time (the hypertables'
@@ -13,14 +14,16 @@ from itertools import pairwise
 
 from sqlalchemy import TextClause, text
 
+from app.telemetry.schemas import SYSTEM_VALUES
 from app.telemetry.sign import CONVENTION
 
 
 class Entity(StrEnum):
-    """Whose telemetry: one row per module, or one per string."""
+    """Whose telemetry: one row per module, one per string, or the site's system."""
 
     MODULE = "module"
     STRING = "string"
+    SYSTEM = "system"
 
 
 class Resolution(StrEnum):
@@ -33,11 +36,20 @@ class Resolution(StrEnum):
     D1 = "1d"
 
 
-BUCKET = {Resolution.M1: "1 minute", Resolution.M15: "15 minutes", Resolution.H1: "1 hour",
-          Resolution.D1: "1 day"}  # fmt: skip
+BUCKET = {
+    Resolution.M1: "1 minute",
+    Resolution.M15: "15 minutes",
+    Resolution.H1: "1 hour",
+    Resolution.D1: "1 day",
+}
 # Seconds between rows of one entity; raw assumes the edge's default period of one second.
-STEP_S = {Resolution.RAW: 1, Resolution.M1: 60, Resolution.M15: 900, Resolution.H1: 3600,
-          Resolution.D1: 86400}  # fmt: skip
+STEP_S = {
+    Resolution.RAW: 1,
+    Resolution.M1: 60,
+    Resolution.M15: 900,
+    Resolution.H1: 3600,
+    Resolution.D1: 86400,
+}
 
 
 class Kind(StrEnum):
@@ -134,15 +146,46 @@ STRING_BUCKETED: dict[str, Field] = {
     "samples": Field("sum(s.samples)", Kind.INT),
 }
 
+# Raw system samples (alias s = system_sample): the BMS master's pack-level values.
+SYSTEM_RAW: dict[str, Field] = {
+    "soc_pct": Field("s.soc_pct", unit="%"),
+    "soh_pct": Field("s.soh_pct", unit="%"),
+    "voltage_v": Field("s.voltage_v", unit="V"),
+    "current_a": flow("s.current_a", "A", "system current"),
+    "power_kw": flow("s.power_kw", "kW", "system power, as the BMS reports it or V x I"),
+    "charge_limit_a": Field("s.charge_limit_a", unit="A"),
+    "discharge_limit_a": Field("s.discharge_limit_a", unit="A"),
+    "charge_limit_kw": Field("s.charge_limit_kw", unit="kW"),
+    "discharge_limit_kw": Field("s.discharge_limit_kw", unit="kW"),
+}
+# System buckets straight from the raw samples (one row per second at most: no rollup needed).
+SYSTEM_BUCKETED: dict[str, Field] = {
+    "soc_pct": Field("avg(s.soc_pct)", unit="%"),
+    "soh_pct": Field("avg(s.soh_pct)", unit="%"),
+    "voltage_v": Field("avg(s.voltage_v)", unit="V"),
+    "current_a": flow("avg(s.current_a)", "A", "system current, mean"),
+    "current_a_min": flow("min(s.current_a)", "A", "system current, lowest"),
+    "current_a_max": flow("max(s.current_a)", "A", "system current, highest"),
+    "power_kw": flow("avg(s.power_kw)", "kW", "system power, mean"),
+    "charge_limit_a": Field("min(s.charge_limit_a)", unit="A"),
+    "discharge_limit_a": Field("min(s.discharge_limit_a)", unit="A"),
+    "charge_limit_kw": Field("min(s.charge_limit_kw)", unit="kW"),
+    "discharge_limit_kw": Field("min(s.discharge_limit_kw)", unit="kW"),
+    "samples": Field("count(*)", Kind.INT),
+}
+
 CATALOGUE = {
     (Entity.MODULE, False): MODULE_RAW,
     (Entity.MODULE, True): MODULE_BUCKETED,
     (Entity.STRING, False): STRING_RAW,
     (Entity.STRING, True): STRING_BUCKETED,
+    (Entity.SYSTEM, False): SYSTEM_RAW,
+    (Entity.SYSTEM, True): SYSTEM_BUCKETED,
 }
 DEFAULT_FIELDS = {
     Entity.MODULE: ("soc_pct", "current_a", "cell_v_min", "cell_v_max", "temp_c_max"),
     Entity.STRING: ("voltage_v", "current_a", "power_kw", "soc_pct"),
+    Entity.SYSTEM: SYSTEM_VALUES,
 }
 # (table, id column, time column) of each entity's raw and rollup tables.
 SOURCES = {
@@ -150,6 +193,8 @@ SOURCES = {
     (Entity.MODULE, True): ("module_sample_1m", "module_id", "bucket"),
     (Entity.STRING, False): ("rack_sample", "rack_id", "ts"),
     (Entity.STRING, True): ("rack_sample_1m", "rack_id", "bucket"),
+    (Entity.SYSTEM, False): ("system_sample", "site_id", "ts"),
+    (Entity.SYSTEM, True): ("system_sample", "site_id", "ts"),
 }
 
 
@@ -191,9 +236,23 @@ def choose_fields(entity: Entity, resolution: Resolution, requested: str) -> tup
         return tuple(n for n in DEFAULT_FIELDS[entity] if n in catalogue)
     unknown = [n for n in names if n not in catalogue]
     if unknown:
-        raise FieldError(f"{', '.join(unknown)}: not a {resolution} {entity} field; "
-                         f"choose from {', '.join(catalogue)}")  # fmt: skip
+        raise FieldError(
+            f"{', '.join(unknown)}: not a {resolution} {entity} field; "
+            f"choose from {', '.join(catalogue)}"
+        )
     return tuple(dict.fromkeys(names))
+
+
+def _scope(entity: Entity) -> tuple[str, str, str]:
+    """(string and module columns, joins, site and string/module filter) of an entity's rows."""
+    if entity is Entity.SYSTEM:
+        return "CAST(NULL AS smallint), CAST(NULL AS smallint)", "", "s.site_id = :site_id"
+    where = "r.site_id = :site_id AND (CAST(:string AS int) IS NULL OR r.index = :string)"
+    if entity is Entity.MODULE:
+        joins = "JOIN module m ON m.id = s.module_id JOIN rack r ON r.id = m.rack_id"
+        module_filter = "AND (CAST(:module AS int) IS NULL OR m.position = :module)"
+        return "r.index, m.position", joins, f"{where} {module_filter}"
+    return "r.index, CAST(NULL AS smallint)", "JOIN rack r ON r.id = s.rack_id", where
 
 
 def statement(selection: Selection, *, paged: bool) -> TextClause:
@@ -205,14 +264,7 @@ def statement(selection: Selection, *, paged: bool) -> TextClause:
         ts = f"time_bucket(CAST('{BUCKET[selection.resolution]}' AS interval), s.{time_col})"
     else:
         ts = f"s.{time_col}"
-    if selection.entity is Entity.MODULE:
-        who = "r.index, m.position"
-        joins = "JOIN module m ON m.id = s.module_id JOIN rack r ON r.id = m.rack_id"
-        module_filter = "AND (CAST(:module AS int) IS NULL OR m.position = :module)"
-    else:
-        who = "r.index, CAST(NULL AS smallint)"
-        joins = "JOIN rack r ON r.id = s.rack_id"
-        module_filter = ""
+    who, joins, scope = _scope(selection.entity)
     after = f"(s.{id_col}, {ts}) > (:after_id, CAST(:after_ts AS timestamptz))"
     group = f"GROUP BY 1, 2, 3, 4 HAVING {after}" if selection.bucketed else ""
     where_after = "" if selection.bucketed else f"AND {after}"
@@ -220,8 +272,7 @@ def statement(selection: Selection, *, paged: bool) -> TextClause:
     return text(f"""
 SELECT {ts} AS ts, {who}, s.{id_col} AS entity_id, {values}
 FROM {table} s {joins}
-WHERE r.site_id = :site_id AND s.{time_col} >= :start AND s.{time_col} < :end
-  AND (CAST(:string AS int) IS NULL OR r.index = :string) {module_filter}
+WHERE {scope} AND s.{time_col} >= :start AND s.{time_col} < :end
   AND s.{id_col} >= :after_id {where_after}
 {group}
 ORDER BY s.{id_col}, 1 {limit}
@@ -233,13 +284,22 @@ def parameters(
 ) -> dict[str, object]:
     """Bind values for `statement` (after: the cursor's entity id and time)."""
     after_id, after_ts = after or (0, EARLIEST)
-    return {"site_id": selection.site_id, "start": selection.start, "end": selection.end,
-            "string": selection.string, "module": selection.module, "after_id": after_id,
-            "after_ts": after_ts, "limit": limit}  # fmt: skip
+    return {
+        "site_id": selection.site_id,
+        "start": selection.start,
+        "end": selection.end,
+        "string": selection.string,
+        "module": selection.module,
+        "after_id": after_id,
+        "after_ts": after_ts,
+        "limit": limit,
+    }
 
 
 def entity_count_statement(selection: Selection) -> TextClause:
     """How many modules or strings the selection covers (for the size of an export)."""
+    if selection.entity is Entity.SYSTEM:
+        return text("SELECT count(*) FROM site WHERE id = :site_id")  # one system per site
     where = "r.site_id = :site_id AND (CAST(:string AS int) IS NULL OR r.index = :string)"
     if selection.entity is Entity.STRING:
         return text(f"SELECT count(*) FROM rack r WHERE {where}")  # noqa: S608 - constants
@@ -289,8 +349,11 @@ def slices(selection: Selection, chunk_starts: list[datetime], per_query: int) -
     where a cut is moved back to a bucket's start), so that no one query locks them all."""
     step = timedelta(seconds=STEP_S[selection.resolution] if selection.bucketed else 1)
     cuts = sorted({_floor(start, step) for start in chunk_starts[per_query::per_query]})
-    edges = [selection.start, *(c for c in cuts if selection.start < c < selection.end),
-             selection.end]  # fmt: skip
+    edges = [
+        selection.start,
+        *(c for c in cuts if selection.start < c < selection.end),
+        selection.end,
+    ]
     return [replace(selection, start=a, end=b) for a, b in pairwise(edges)]
 
 

@@ -201,3 +201,42 @@ class RackSpreadDay(Base):
     bins: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger))
     counts: Mapped[list[int]] = mapped_column(ARRAY(Integer))
     counts_load: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+
+
+class SystemSampleColumns:
+    """Columns shared by a system sample and the system's latest state (pack-level values)."""
+
+    ts: Mapped[datetime]
+    soc_pct: Mapped[float | None] = mapped_column(REAL)
+    soh_pct: Mapped[float | None] = mapped_column(REAL)
+    voltage_v: Mapped[float | None] = mapped_column(REAL)
+    current_a: Mapped[float | None] = mapped_column(REAL)  # positive: discharge (SunSpec)
+    power_kw: Mapped[float | None] = mapped_column(REAL)  # as reported, else voltage x current
+    # The limits the BMS master allows the PCS right now, as magnitudes.
+    charge_limit_a: Mapped[float | None] = mapped_column(REAL)
+    discharge_limit_a: Mapped[float | None] = mapped_column(REAL)
+    charge_limit_kw: Mapped[float | None] = mapped_column(REAL)
+    discharge_limit_kw: Mapped[float | None] = mapped_column(REAL)
+    quality: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+
+
+class SystemSample(SystemSampleColumns, Base):
+    """The whole system's state in one period: one system per site, keyed by site and time."""
+
+    __tablename__ = "system_sample"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("site.id", ondelete="CASCADE"), primary_key=True
+    )
+    ts: Mapped[datetime] = mapped_column(primary_key=True)
+
+
+class SystemLatest(SystemSampleColumns, Base):
+    """The last known state of each site's system."""
+
+    __tablename__ = "system_latest"
+    __table_args__ = LATEST_TABLE_ARGS
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("site.id", ondelete="CASCADE"), primary_key=True
+    )

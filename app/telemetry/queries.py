@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.telemetry.rollups import LOAD_A, SPREAD_BIN_MV
+from app.telemetry.schemas import SYSTEM_VALUES
 
 RAW_LIMIT = timedelta(hours=6)  # beyond this, series come from the rollups
 DEFAULT_POINTS = 1500
@@ -234,22 +235,36 @@ RACK_LATEST_FIELDS = (
 )
 
 
+SYSTEM_LATEST_FIELDS = ("ts", *SYSTEM_VALUES, "quality")
+SITE_SYSTEM = text(f"""
+SELECT {", ".join(SYSTEM_LATEST_FIELDS)} FROM system_latest WHERE site_id = :site_id
+""")  # noqa: S608 - constant column names
+
+
 @dataclass(frozen=True)
 class SiteLatest:
-    """The last known state of every string and module of a site."""
+    """The last known state of every string and module of a site, and of its system."""
 
     racks: list[dict[str, Any]]
     modules: list[dict[str, Any]]
+    system: dict[str, Any] | None = None  # None: the site has never sent pack-level values
 
 
 async def site_latest(session: AsyncSession, *, site_id: int) -> SiteLatest:
-    """Latest state of a site, in two queries (strings, then modules)."""
+    """Latest state of a site, in three queries (strings, modules, then the system)."""
     racks = await strings_latest(session, site_id=site_id)
     modules = await session.execute(SITE_MODULES, {"site_id": site_id})
     return SiteLatest(
         racks=racks,
         modules=[dict(zip(MODULE_LATEST_FIELDS, row, strict=True)) for row in modules],
+        system=await system_latest(session, site_id=site_id),
     )
+
+
+async def system_latest(session: AsyncSession, *, site_id: int) -> dict[str, Any] | None:
+    """The site's system's last reported state, or None if it never reported one."""
+    row = (await session.execute(SITE_SYSTEM, {"site_id": site_id})).first()
+    return None if row is None else dict(zip(SYSTEM_LATEST_FIELDS, row, strict=True))
 
 
 async def strings_latest(session: AsyncSession, *, site_id: int) -> list[dict[str, Any]]:

@@ -65,7 +65,49 @@ class RackSampleRow:
 
 RACK_SAMPLE_COLUMNS: tuple[str, ...] = tuple(RackSampleRow.__dataclass_fields__)
 RACK_SAMPLE_PG_TYPES: tuple[str, ...] = (
-    "int4", "timestamptz", "float4", "float4", "float4", "float4", "float4", "bool", "int2",
-    "int2", "float4", "float4", "float4", "float8", "float8", "float4", "float4", "int4", "int8",
-    "int2", "int2",
-)  # fmt: skip
+    "int4",
+    "timestamptz",
+    "float4",
+    "float4",
+    "float4",
+    "float4",
+    "float4",
+    "bool",
+    "int2",
+    "int2",
+    "float4",
+    "float4",
+    "float4",
+    "float8",
+    "float8",
+    "float4",
+    "float4",
+    "int4",
+    "int8",
+    "int2",
+    "int2",
+)
+
+
+@dataclass(slots=True)
+class SystemSampleRow:
+    """One system (pack-level) sample in storage form."""
+
+    site_id: int
+    ts: datetime
+    soc_pct: float | None
+    soh_pct: float | None
+    voltage_v: float | None
+    current_a: float | None
+    power_kw: float | None
+    charge_limit_a: float | None
+    discharge_limit_a: float | None
+    charge_limit_kw: float | None
+    discharge_limit_kw: float | None
+    quality: int
+
+
+SYSTEM_SAMPLE_COLUMNS: tuple[str, ...] = tuple(SystemSampleRow.__dataclass_fields__)
+SYSTEM_SAMPLE_PG_TYPES: tuple[str, ...] = ("int4", "timestamptz", *("float4",) * 9, "int2")
+# The pack values themselves (no key, time or quality): what pages and exports show.
+SYSTEM_VALUES: tuple[str, ...] = SYSTEM_SAMPLE_COLUMNS[2:-1]

@@ -45,8 +45,7 @@ async def _page(
         "active": "admin",
         **outcome,
     }
-    answer = render(request, request.app.state.templates, "admin.html", context,
-                    status_code=status)  # fmt: skip
+    answer = render(request, request.app.state.templates, "admin.html", context, status_code=status)
     # It may show a new secret, and lists who holds access: never kept by a cache or the history.
     answer.headers["Cache-Control"] = "no-store"
     return answer
@@ -81,10 +80,16 @@ async def new_token_form(
 ) -> HTMLResponse:
     """Create an API token; its secret is on this answer only."""
     try:
-        secret = await create_token(session, name=form.name, access=form.access,
-                                    site_codes=_codes(form.sites), days=form.days,
-                                    created_by=user.username, now=datetime.now(UTC),
-                                    scope=user.site_ids)  # fmt: skip
+        secret = await create_token(
+            session,
+            name=form.name,
+            access=form.access,
+            site_codes=_codes(form.sites),
+            days=form.days,
+            created_by=user.username,
+            now=datetime.now(UTC),
+            scope=user.site_ids,
+        )
     except GrantRefusedError as exc:
         return await _page(request, session, 403, problem=str(exc))
     except ValueError as exc:
@@ -98,8 +103,9 @@ async def revoke_token_form(
 ) -> HTMLResponse:
     """Revoke an API token at once."""
     try:
-        name = await revoke_token(session, token_id, by=user.username, now=datetime.now(UTC),
-                                  scope=user.site_ids)  # fmt: skip
+        name = await revoke_token(
+            session, token_id, by=user.username, now=datetime.now(UTC), scope=user.site_ids
+        )
     except ValueError as exc:
         return await _page(request, session, 404, problem=str(exc))
     return await _page(request, session, done=f"API token {name!r} revoked")
@@ -120,8 +126,9 @@ async def new_device_form(
     """Register an edge device (or give one a new token); the token is on this answer only."""
     site, name = form.site, form.name.strip()
     try:
-        token = await create_edge_device(session, site_code=site, name=name, rotate=form.rotate,
-                                         scope=user.site_ids)  # fmt: skip
+        token = await create_edge_device(
+            session, site_code=site, name=name, rotate=form.rotate, scope=user.site_ids
+        )
     except (UnknownSiteError, DuplicateDeviceError) as exc:
         return await _page(request, session, 422, problem=str(exc))
     _audit(session, user, "device.rotate" if form.rotate else "device.create", f"{site}/{name}")
@@ -156,8 +163,14 @@ async def new_user_form(
     password = generate_password()
     username = form.username.lower()
     try:
-        await save_user(session, username=username, password=password, role=form.role,
-                        site_codes=_codes(form.sites), scope=user.site_ids)  # fmt: skip
+        await save_user(
+            session,
+            username=username,
+            password=password,
+            role=form.role,
+            site_codes=_codes(form.sites),
+            scope=user.site_ids,
+        )
     except GrantRefusedError as exc:
         return await _page(request, session, 403, problem=str(exc))
     except ValueError as exc:

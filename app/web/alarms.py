@@ -62,8 +62,9 @@ async def alarms_page(
 ) -> HTMLResponse:
     """Alarms of the user's sites or one site, filtered by priority and state."""
     sites = user.sites(await chosen_site_id(session, user, query.site))
-    where = AlarmFilter(sites=sites, priority=query.priority, states=_states(query.state),
-                        limit=ALARM_ROWS)  # fmt: skip
+    where = AlarmFilter(
+        sites=sites, priority=query.priority, states=_states(query.state), limit=ALARM_ROWS
+    )
     context = {
         "alarms": await list_alarms(session, where),
         "limit": ALARM_ROWS,

@@ -42,8 +42,9 @@ def _local(target: str) -> str:
     return target
 
 
-def _login_page(request: Request, *, message: str = "", status: int = 200,
-                headers: dict[str, str] | None = None) -> HTMLResponse:  # fmt: skip
+def _login_page(
+    request: Request, *, message: str = "", status: int = 200, headers: dict[str, str] | None = None
+) -> HTMLResponse:
     """The sign-in form, with its CSRF token (and the cookie it is checked against)."""
     templates = request.app.state.templates
     next_path = _local(request.query_params.get("next", "/"))
@@ -52,8 +53,15 @@ def _login_page(request: Request, *, message: str = "", status: int = 200,
     answer: HTMLResponse = templates.TemplateResponse(
         request, "login.html", context, status_code=status, headers=headers
     )
-    answer.set_cookie(LOGIN_COOKIE, nonce, max_age=LOGIN_FORM_LIFETIME_S, httponly=True,
-                      samesite="lax", path="/login", secure=_secure(request))  # fmt: skip
+    answer.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=LOGIN_FORM_LIFETIME_S,
+        httponly=True,
+        samesite="lax",
+        path="/login",
+        secure=_secure(request),
+    )
     return answer
 
 
@@ -90,16 +98,18 @@ async def login(
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     if not nonce or not same_secret(form.csrf_token, _login_csrf(request, nonce)):
         # A sign-in posted from another site (login CSRF), or a form older than its cookie.
-        return _login_page(request, message="the sign-in form expired: please sign in again",
-                           status=403)  # fmt: skip
+        return _login_page(
+            request, message="the sign-in form expired: please sign in again", status=403
+        )
     username, addr, now = form.username.strip().lower(), client_host(request), datetime.now(UTC)
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     try:  # its own short transaction: the attempt counts at once, no connection held meanwhile
         async with sessionmaker() as counting, counting.begin():
             attempt = await begin_attempt(counting, username=username, addr=addr, now=now)
     except LoginThrottledError as exc:
-        return _login_page(request, message=str(exc), status=429,
-                           headers={"Retry-After": str(exc.retry_after_s)})  # fmt: skip
+        return _login_page(
+            request, message=str(exc), status=429, headers={"Retry-After": str(exc.retry_after_s)}
+        )
     ok = await verify_password_off_loop(attempt.password_hash, form.password)
     await finish_attempt(session, attempt, username=username, addr=addr, ok=ok)
     if not ok or attempt.user_id is None:
@@ -107,9 +117,14 @@ async def login(
     token = await start_session(session, attempt.user_id, addr=addr, now=now)
     response = RedirectResponse(_local(form.next_path), status_code=303)
     response.set_cookie(
-        COOKIE, token, max_age=int(SESSION_LIFETIME.total_seconds()), httponly=True,
-        samesite="lax", path="/", secure=_secure(request),
-    )  # fmt: skip
+        COOKIE,
+        token,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=_secure(request),
+    )
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 

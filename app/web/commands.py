@@ -105,8 +105,9 @@ def _allowed(
 def _answer(request: Request, context: dict[str, Any], status: int) -> HTMLResponse:
     """The confirmation panel (inside the page for htmx, as a page without JavaScript)."""
     templates = request.app.state.templates
-    return render(request, templates, "command_confirm.html", context, status_code=status,
-                  navigation=False)  # fmt: skip
+    return render(
+        request, templates, "command_confirm.html", context, status_code=status, navigation=False
+    )
 
 
 @router.get("/sites/{code}/commands/{command_id}", response_class=HTMLResponse)
@@ -133,8 +134,14 @@ async def clear(
     except ValidationError as exc:
         raise HTTPException(422, "; ".join(_problems(exc))) from exc
     try:
-        await service.clear_command(session, site.id, command_id, operator(request, user),
-                                    reason=reason, now=datetime.now(UTC))  # fmt: skip
+        await service.clear_command(
+            session,
+            site.id,
+            command_id,
+            operator(request, user),
+            reason=reason,
+            now=datetime.now(UTC),
+        )
     except service.CommandNotFoundError as exc:
         raise HTTPException(404, str(exc)) from exc
     except service.CommandRefusedError as exc:

@@ -24,11 +24,31 @@ router = APIRouter(include_in_schema=False)
 LOG_ROWS = 300
 CSV_ROWS = 100_000
 CSV_COLUMNS = (
-    "raised_at", "last_raised_at", "cleared_at", "state", "priority", "code", "title", "string",
-    "module", "cell", "value", "threshold", "unit", "occurrences", "acked_at", "acked_by",
-    "ack_note", "shelved_until", "shelve_reason", "message", "meaning", "operator_action",
-    "technician_action", "safety_note",
-)  # fmt: skip
+    "raised_at",
+    "last_raised_at",
+    "cleared_at",
+    "state",
+    "priority",
+    "code",
+    "title",
+    "string",
+    "module",
+    "cell",
+    "value",
+    "threshold",
+    "unit",
+    "occurrences",
+    "acked_at",
+    "acked_by",
+    "ack_note",
+    "shelved_until",
+    "shelve_reason",
+    "message",
+    "meaning",
+    "operator_action",
+    "technician_action",
+    "safety_note",
+)
 
 
 class FaultQuery(UrlFilters):
@@ -92,14 +112,31 @@ def _csv_row(a: AlarmView) -> list[object]:
 
     fault = a.fault
     return [
-        iso(a.raised_at), iso(a.last_raised_at), iso(a.cleared_at), a.state, a.priority, a.code,
-        fault.title, a.string or "", a.module or "",
+        iso(a.raised_at),
+        iso(a.last_raised_at),
+        iso(a.cleared_at),
+        a.state,
+        a.priority,
+        a.code,
+        fault.title,
+        a.string or "",
+        a.module or "",
         "" if a.cell_index is None else a.cell_index + 1,
-        "" if a.value is None else a.value, "" if a.threshold is None else a.threshold,
-        fault.unit, a.occurrences, iso(a.acked_at), a.acked_by or "", a.ack_note or "",
-        iso(a.shelved_until), a.shelve_reason or "", a.message, fault.meaning,
-        fault.operator_action, fault.technician_action, fault.safety_note,
-    ]  # fmt: skip
+        "" if a.value is None else a.value,
+        "" if a.threshold is None else a.threshold,
+        fault.unit,
+        a.occurrences,
+        iso(a.acked_at),
+        a.acked_by or "",
+        a.ack_note or "",
+        iso(a.shelved_until),
+        a.shelve_reason or "",
+        a.message,
+        fault.meaning,
+        fault.operator_action,
+        fault.technician_action,
+        fault.safety_note,
+    ]
 
 
 def _csv_lines(faults: list[AlarmView]) -> Iterator[str]:

@@ -67,10 +67,11 @@ def refuse_beyond_cap(hub: LiveHub, user: SignedIn, settings: Settings) -> None:
     cap = settings.live_streams_per_user
     if hub.held_by(user.username) >= cap:
         raise HTTPException(
-            429, f"{user.username} already has {cap} live streams open, the most one user may; "
+            429,
+            f"{user.username} already has {cap} live streams open, the most one user may; "
             "close a tab or window showing Ridethrough and reload",
             headers={"Retry-After": str(RETRY_AFTER_S)},
-        )  # fmt: skip
+        )
 
 
 def _resume_from(since: int | None, last_event_id: str | None) -> int | None:

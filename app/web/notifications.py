@@ -56,8 +56,13 @@ async def _admin_page(
         "active": "admin",
         **outcome,
     }
-    return render(request, request.app.state.templates, "notifications_admin.html", context,
-                  status_code=status)  # fmt: skip
+    return render(
+        request,
+        request.app.state.templates,
+        "notifications_admin.html",
+        context,
+        status_code=status,
+    )
 
 
 @router.get("/admin/notifications", response_class=HTMLResponse)
@@ -86,10 +91,16 @@ async def add_rule_form(
     """Add a rule from the form."""
     codes = [c.strip() for c in form.codes.split(",") if c.strip()]
     try:
-        body = RuleIn(name=form.name.strip(), sites=[s for s in form.sites if s] or None,
-                      min_priority=form.min_priority, codes=codes or None,
-                      events=form.events, users=form.users, channels=form.channels,
-                      escalate_after_minutes=form.escalate_after_minutes)  # fmt: skip
+        body = RuleIn(
+            name=form.name.strip(),
+            sites=[s for s in form.sites if s] or None,
+            min_priority=form.min_priority,
+            codes=codes or None,
+            events=form.events,
+            users=form.users,
+            channels=form.channels,
+            escalate_after_minutes=form.escalate_after_minutes,
+        )
         await service.create_rule(session, body, who=Who(user, client_host(request)))
     except ValidationError as exc:
         return await _admin_page(request, session, user, 422, problem=_first_error(exc))
@@ -114,10 +125,14 @@ async def delete_rule_form(
 async def _my_page(
     request: Request, session: AsyncSession, user: SignedIn, status: int = 200, **outcome: Any
 ) -> HTMLResponse:
-    context = {"contact": await service.show_contact(session, user.user_id),
-               "active": "notifications", **outcome}  # fmt: skip
-    return render(request, request.app.state.templates, "notifications_mine.html", context,
-                  status_code=status)  # fmt: skip
+    context = {
+        "contact": await service.show_contact(session, user.user_id),
+        "active": "notifications",
+        **outcome,
+    }
+    return render(
+        request, request.app.state.templates, "notifications_mine.html", context, status_code=status
+    )
 
 
 @router.get("/notifications", response_class=HTMLResponse)
@@ -140,14 +155,17 @@ async def save_contact_form(
 ) -> HTMLResponse:
     """Save your contact details; a new webhook key is shown on this answer only."""
     try:
-        body = ContactIn(email=form.email.strip() or None,
-                         webhook_url=form.webhook_url.strip() or None,
-                         rotate_webhook_secret=form.rotate_webhook_secret)  # fmt: skip
+        body = ContactIn(
+            email=form.email.strip() or None,
+            webhook_url=form.webhook_url.strip() or None,
+            rotate_webhook_secret=form.rotate_webhook_secret,
+        )
     except ValidationError as exc:
         return await _my_page(request, session, user, 422, problem=_first_error(exc))
     saved = await service.save_contact(session, body, who=Who(user, client_host(request)))
-    return await _my_page(request, session, user, done="contact details saved",
-                          secret=saved.webhook_secret)  # fmt: skip
+    return await _my_page(
+        request, session, user, done="contact details saved", secret=saved.webhook_secret
+    )
 
 
 @router.post("/notifications/test", response_class=HTMLResponse)

@@ -19,6 +19,7 @@ from app.fleet.access import VisibleSite
 from app.isolations.repository import IsolationView, recent_isolations
 from app.sites.edges import site_edges
 from app.telemetry.queries import StringSpread, site_latest, spread_per_string
+from app.telemetry.sign import CONVENTION
 from app.web.heatmap import METRICS, build_heatmap
 
 router = APIRouter(include_in_schema=False)
@@ -27,6 +28,20 @@ HeatmapMetric = Literal["soc", "spread", "deviation", "temp", "soh"]
 SPREAD_WINDOW = timedelta(hours=24)
 SITE_ALARM_ROWS = 20
 COMMAND_ROWS = 10  # the newest commands; older ones page on
+
+
+# The system panel: (field, label, format, unit, explanation); a value not reported is left out.
+SYSTEM_FIELDS = (
+    ("soc_pct", "System SoC", "%.1f", "%", ""),
+    ("soh_pct", "System SoH", "%.1f", "%", ""),
+    ("voltage_v", "System voltage", "%.1f", "V", ""),
+    ("current_a", "System current", "%.1f", "A", CONVENTION),
+    ("power_kw", "System power", "%.1f", "kW", f"as the BMS reports it, else V x I; {CONVENTION}"),
+    ("charge_limit_a", "Charge limit", "%.0f", "A", "the most charge current the BMS allows now"),
+    ("discharge_limit_a", "Discharge limit", "%.0f", "A", "the most discharge current allowed"),
+    ("charge_limit_kw", "Charge power limit", "%.1f", "kW", "the most charge power allowed now"),
+    ("discharge_limit_kw", "Discharge power limit", "%.1f", "kW", "the most discharge power"),
+)
 
 
 class SiteQuery(UrlFilters):
@@ -136,6 +151,8 @@ async def site_page(
         "site": site,
         "state": site.state(now),
         "strings": string_rows(latest.racks, isolations, spread_by_rack),
+        "system": latest.system,
+        "system_fields": SYSTEM_FIELDS,
         "heatmap": build_heatmap(latest.modules, metric, worst_priority_by_module(alarms), now),
         "metric": metric,
         "metrics": METRICS,

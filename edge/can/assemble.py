@@ -9,6 +9,8 @@ from edge.can.events import Event, EventKind, Readings, fault_edges
 from edge.counters import Counters, Reason
 from edge.model import Target
 
+SYSTEM_KEY = (0, 0)  # the system's state among the (string, module) keys: no string has 0
+
 # Data-quality flags carried with every sample.
 Q_STALE = 1  # some values were not refreshed during the period (the last ones are carried)
 Q_INCOMPLETE = 2  # some temperatures or scalar values have never been received
@@ -50,7 +52,8 @@ def _readings(state: AssetState) -> Readings | None:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """One sample of one module (module > 0) or string (module == 0), for a whole period."""
+    """One sample of one module (module > 0), string (module == 0) or the system (string and
+    module 0), for a whole period."""
 
     ts: float  # period start, seconds since the epoch
     string: int
@@ -67,6 +70,7 @@ class PeriodOutput:
 
     modules: list[Snapshot] = field(default_factory=list)
     strings: list[Snapshot] = field(default_factory=list)
+    systems: list[Snapshot] = field(default_factory=list)  # string 0, module 0: the pack
     events: list[Event] = field(default_factory=list)
     incomplete: int = 0  # modules heard from but never with all cell voltages
     # Of those, modules heard in an earlier period too: not a start-up gap but cells that do not
@@ -79,9 +83,15 @@ class Assembler:
     """Keeps per-asset state, detects events, and emits one snapshot per asset per period."""
 
     def __init__(
-        self, *, period_s: float, cells: int, temps: int, comms_timeout_s: float,
-        fault_names: dict[Target, dict[int, str]] | None = None, counters: Counters | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        period_s: float,
+        cells: int,
+        temps: int,
+        comms_timeout_s: float,
+        fault_names: dict[Target, dict[int, str]] | None = None,
+        counters: Counters | None = None,
+    ) -> None:
         self.period_s = period_s
         self.cells = cells
         self.temps = temps
@@ -101,6 +111,8 @@ class Assembler:
             return
         self._close_periods_before(decoded.ts)
         key = (decoded.string, decoded.module if decoded.target is Target.MODULE else 0)
+        if decoded.target is Target.SYSTEM:
+            key = SYSTEM_KEY
         state = self.assets.get(key) or self._new_state(key)
         if state.comms_lost:
             state.comms_lost = False
@@ -129,9 +141,12 @@ class Assembler:
     def _cell(self, state: AssetState, index: int, value: float, decoded: Decoded) -> None:
         if index >= self.cells:
             # The mapping binds more cells than the site file says a module has.
-            self.counters.reject(Reason.CELL_OUTSIDE_SITE, f"string {decoded.string} module "
-                                 f"{decoded.module} cell {index + 1}: the site file says "
-                                 f"cells_per_module = {self.cells}")  # fmt: skip
+            self.counters.reject(
+                Reason.CELL_OUTSIDE_SITE,
+                f"string {decoded.string} module "
+                f"{decoded.module} cell {index + 1}: the site file says "
+                f"cells_per_module = {self.cells}",
+            )
             return
         state.cell_v[index] = value
         state.cell_at[index] = decoded.ts
@@ -175,8 +190,13 @@ class Assembler:
         if name == "fault_bits" and previous != value:
             names = self.fault_names.get(decoded.target, {})
             where = (decoded.target, key[0], key[1])
-            return fault_edges(previous=int(previous or 0), current=int(value), names=names,
-                               where=where, ts=decoded.ts)  # fmt: skip
+            return fault_edges(
+                previous=int(previous or 0),
+                current=int(value),
+                names=names,
+                where=where,
+                ts=decoded.ts,
+            )
         if name == "contactor_closed" and previous is not None and previous != value:
             kind = EventKind.CONTACTOR_CLOSED if value else EventKind.CONTACTOR_OPENED
             return [Event(decoded.ts, kind, decoded.target, key[0], key[1])]
@@ -208,6 +228,8 @@ class Assembler:
                     self._held_back(output, key, state)
             elif key[1]:
                 output.modules.append(snapshot)
+            elif key == SYSTEM_KEY:
+                output.systems.append(snapshot)
             else:
                 output.strings.append(snapshot)
 
@@ -227,13 +249,17 @@ class Assembler:
         output.held_back += 1
         if not output.held_back_detail:
             missing = [i + 1 for i, v in enumerate(state.cell_v) if v is None]
-            output.held_back_detail = (f"string {key[0]} module {key[1]}: cells "
-                                       f"{_ranges(missing)} of {self.cells} never received; "
-                                       "does the site's cells_per_module match the "
-                                       "mapping?")  # fmt: skip
+            output.held_back_detail = (
+                f"string {key[0]} module {key[1]}: cells "
+                f"{_ranges(missing)} of {self.cells} never received; "
+                "does the site's cells_per_module match the "
+                "mapping?"
+            )
 
     def _detect_comms_loss(self, now: float) -> None:
         for key, state in self.assets.items():
+            if key == SYSTEM_KEY:
+                continue  # comms events name a string or module; the system's gap stays a gap
             if not state.comms_lost and now - state.last_seen > self.comms_timeout_s:
                 state.comms_lost = True
                 target = Target.MODULE if key[1] else Target.STRING

@@ -58,9 +58,14 @@ class FlagBits:
 
 
 def resolve_flag(
-    message: Any, target: Target, flag: FlagBinding, bits: FlagBits, *, string: int | None,
+    message: Any,
+    target: Target,
+    flag: FlagBinding,
+    bits: FlagBits,
+    *,
+    string: int | None,
     problems: list[str],
-) -> ResolvedField | None:  # fmt: skip
+) -> ResolvedField | None:
     """A one-bit fault flag as a bit of the target's fault word."""
     name = expand(flag.signal, s=string) if string is not None else flag.signal
     signal = next((s for s in message.signals if s.name == name), None)
@@ -69,8 +74,10 @@ def resolve_flag(
         problems.append(f"{where}: signal {name!r} does not exist in message {message.name}")
         return None
     if signal.length != 1:
-        problems.append(f"{where}: signal {name!r} is {signal.length} bits; a flag is one bit "
-                        "(bind a bit word as fault_bits instead)")  # fmt: skip
+        problems.append(
+            f"{where}: signal {name!r} is {signal.length} bits; a flag is one bit "
+            "(bind a bit word as fault_bits instead)"
+        )
         return None
     bit = bits.assign(target, flag.code)
     if bit >= MAX_FLAGS:
@@ -80,9 +87,13 @@ def resolve_flag(
 
 
 def resolve_binding(
-    message: Any, target: Target, binding: FieldBinding, *, string: int | None,
+    message: Any,
+    target: Target,
+    binding: FieldBinding,
+    *,
+    string: int | None,
     problems: list[str],
-) -> list[ResolvedField]:  # fmt: skip
+) -> list[ResolvedField]:
     """Every concrete signal of one binding (one per index), or [] with the problems listed."""
     spec = FIELDS[target].get(binding.field)
     where = f"message {message.name}, field {binding.field!r}"
@@ -98,8 +109,17 @@ def resolve_binding(
     resolved = []
     for n, position in _positions(spec, binding, target, where, problems):
         # Resolved even without a sign, so that every other problem is listed too.
-        item = _resolve_one(message, spec, binding, n=n, string=string, position=position,
-                            sign=sign or 1, where=where, problems=problems)  # fmt: skip
+        item = _resolve_one(
+            message,
+            spec,
+            binding,
+            n=n,
+            string=string,
+            position=position,
+            sign=sign or 1,
+            where=where,
+            problems=problems,
+        )
         if item is not None:
             resolved.append(item)
     return resolved if sign is not None else []
@@ -116,26 +136,40 @@ def _positions(
     if per is None:
         inside = [n for n in range(first, last + 1) if 1 <= n <= spec.array_size]
         if len(inside) < last - first + 1:
-            problems.append(f"{where}: index {list(binding.index)} is outside "
-                            f"1..{spec.array_size} (n is the position in the module, from 1; "
-                            "for numbering across a string add per_module = N)")  # fmt: skip
+            problems.append(
+                f"{where}: index {list(binding.index)} is outside "
+                f"1..{spec.array_size} (n is the position in the module, from 1; "
+                "for numbering across a string add per_module = N)"
+            )
         return [(n, (None, n - 1)) for n in inside]
     if target is not Target.MODULE or per > spec.array_size or first < 0:
-        problems.append(f"{where}: per_module = {per} with index {list(binding.index)} needs a "
-                        f"module message, per_module <= {spec.array_size} and n from 0 "
-                        "upwards")  # fmt: skip
+        problems.append(
+            f"{where}: per_module = {per} with index {list(binding.index)} needs a "
+            f"module message, per_module <= {spec.array_size} and n from 0 "
+            "upwards"
+        )
         return []
     if last // per + 1 > MAX_FLAT_MODULE:
-        problems.append(f"{where}: index {last} is in module {last // per + 1}; "
-                        f"at most {MAX_FLAT_MODULE} modules per string")  # fmt: skip
+        problems.append(
+            f"{where}: index {last} is in module {last // per + 1}; "
+            f"at most {MAX_FLAT_MODULE} modules per string"
+        )
         return []
     return [(n, (n // per + 1, n % per)) for n in range(first, last + 1)]
 
 
 def _resolve_one(
-    message: Any, spec: FieldSpec, binding: FieldBinding, *, n: int | None, string: int | None,
-    position: tuple[int | None, int | None], sign: int, where: str, problems: list[str],
-) -> ResolvedField | None:  # fmt: skip
+    message: Any,
+    spec: FieldSpec,
+    binding: FieldBinding,
+    *,
+    n: int | None,
+    string: int | None,
+    position: tuple[int | None, int | None],
+    sign: int,
+    where: str,
+    problems: list[str],
+) -> ResolvedField | None:
     names = _names(binding, n=n, string=string, where=where, problems=problems)
     if names is None:
         return None
@@ -158,8 +192,19 @@ def _resolve_one(
         else decimals(float(signal.scale) * factor, float(signal.offset) * factor)
     )
     module, index = position
-    return ResolvedField(binding.field, index, name, valid, factor, canonical_unit(signal.unit),
-                         spec.low, spec.high, places, string, module)  # fmt: skip
+    return ResolvedField(
+        binding.field,
+        index,
+        name,
+        valid,
+        factor,
+        canonical_unit(signal.unit),
+        spec.low,
+        spec.high,
+        places,
+        string,
+        module,
+    )
 
 
 def _names(
@@ -180,31 +225,36 @@ def _unit_factor(
 ) -> float | None:
     unit = canonical_unit(dbc_unit)
     if binding.unit is not None and canonical_unit(binding.unit) != unit:
-        problems.append(f"{where}: unit mismatch: the mapping expects {binding.unit!r}, the DBC "
-                        f"says {unit!r}")  # fmt: skip
+        problems.append(
+            f"{where}: unit mismatch: the mapping expects {binding.unit!r}, the DBC says {unit!r}"
+        )
         return None
     if spec.kind is not Kind.MEASURE:
         if unit:
-            problems.append(f"{where}: unit mismatch: the field is dimensionless, the DBC says "
-                            f"{unit!r}")  # fmt: skip
+            problems.append(
+                f"{where}: unit mismatch: the field is dimensionless, the DBC says {unit!r}"
+            )
             return None
         return 1.0
     factor = unit_factor(unit, spec.unit)
     if factor is None:
-        problems.append(f"{where}: unit mismatch: the DBC says {unit!r}, the field needs "
-                        f"{spec.unit!r} (no known conversion)")  # fmt: skip
+        problems.append(
+            f"{where}: unit mismatch: the DBC says {unit!r}, the field needs "
+            f"{spec.unit!r} (no known conversion)"
+        )
     return factor
 
 
 def _sign(spec: FieldSpec, binding: FieldBinding, where: str, problems: list[str]) -> int | None:
     """-1 when the BMS counts charge as positive (the model counts discharge), else 1."""
     if binding.positive is not None and not spec.directed:
-        problems.append(f"{where}: positive applies to currents only; this field has no "
-                        "direction")  # fmt: skip
+        problems.append(f"{where}: positive applies to currents only; this field has no direction")
         return None
     # A current read the wrong way round looks plausible everywhere, so it is never assumed.
     if binding.positive is None and spec.directed:
-        problems.append(f"{where}: say which way the BMS counts this current as positive: "
-                        'positive = "discharge" (SunSpec, as the model) or "charge"')  # fmt: skip
+        problems.append(
+            f"{where}: say which way the BMS counts this current as positive: "
+            'positive = "discharge" (SunSpec, as the model) or "charge"'
+        )
         return None
     return -1 if binding.positive == "charge" else 1

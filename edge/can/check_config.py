@@ -15,11 +15,19 @@ def signal_table(protocol: Protocol) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for route in sorted(protocol.routes.values(), key=lambda r: (r.frame_id, r.message)):
         for field in route.fields:
-            rows.append((
-                route.message, _id_text(route), str(route.target), field.label, field.signal,
-                field.valid or "-", field.unit or "-", f"{field.factor:g}",
-                f"{field.low:g}..{field.high:g}",
-            ))  # fmt: skip
+            rows.append(
+                (
+                    route.message,
+                    _id_text(route),
+                    str(route.target),
+                    field.label,
+                    field.signal,
+                    field.valid or "-",
+                    field.unit or "-",
+                    f"{field.factor:g}",
+                    f"{field.low:g}..{field.high:g}",
+                )
+            )
     return rows
 
 
@@ -27,8 +35,12 @@ def render_table(protocol: Protocol) -> str:
     """The signal table as aligned text, with a summary line."""
     rows = [COLUMNS, *signal_table(protocol)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in rows]  # fmt: skip
-    summary = (f"{protocol.name}: {len(protocol.routes)} messages, {len(rows) - 1} signal "
-               f"bindings, DBC {protocol.dbc_path.name}; OK")  # fmt: skip
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    summary = (
+        f"{protocol.name}: {len(protocol.routes)} messages, {len(rows) - 1} signal "
+        f"bindings, DBC {protocol.dbc_path.name}; OK"
+    )
     return "\n".join([*lines, summary])

@@ -51,10 +51,13 @@ class CommandFrames:
         if listed is None:
             return [Step(kind, param, timeout_s)]
         return [
-            Step(step.opcode, param if step.param is None else step.param,
-                 timeout_s if step.timeout is None else step.timeout)
+            Step(
+                step.opcode,
+                param if step.param is None else step.param,
+                timeout_s if step.timeout is None else step.timeout,
+            )
             for step in listed
-        ]  # fmt: skip
+        ]
 
     def ack_meaning(self, result: int) -> str:
         """An ACK result code in words."""

@@ -53,9 +53,16 @@ class Decoded:
         pieces = []
         for key in dict.fromkeys([*values, *invalid]):
             bad = tuple(invalid.get(key, ()))
-            pieces.append(replace(self, string=key[0], module=key[1],
-                                  values=tuple(values.get(key, ())), invalid=len(bad),
-                                  invalid_cells=bad))  # fmt: skip
+            pieces.append(
+                replace(
+                    self,
+                    string=key[0],
+                    module=key[1],
+                    values=tuple(values.get(key, ())),
+                    invalid=len(bad),
+                    invalid_cells=bad,
+                )
+            )
         return pieces
 
     def _asset(self, field: ResolvedField) -> tuple[int, int]:
@@ -92,8 +99,15 @@ class FrameDecoder:
             return None
         self.counters.decoded += 1
         values, invalid_cells, rejected = self._valid_values(route, signals, address)
-        return Decoded(route.target, address[0], address[1], frame.ts, tuple(values), rejected,
-                       tuple(invalid_cells))  # fmt: skip
+        return Decoded(
+            route.target,
+            address[0],
+            address[1],
+            frame.ts,
+            tuple(values),
+            rejected,
+            tuple(invalid_cells),
+        )
 
     def _address(
         self, route: Route, frame: Frame, signals: dict[str, float]
@@ -104,8 +118,10 @@ class FrameDecoder:
         bad_module = route.module is not None and not 0 <= module <= MAX_MODULE
         needs_module = route.module is not None and route.target is Target.MODULE and module == 0
         if bad_string or bad_module or needs_module:
-            self.counters.reject(Reason.BAD_ADDRESS, f"{route.message} ({frame.frame_id:#x}): "
-                                 f"string {string}, module {module}")  # fmt: skip
+            self.counters.reject(
+                Reason.BAD_ADDRESS,
+                f"{route.message} ({frame.frame_id:#x}): string {string}, module {module}",
+            )
             return None
         return string, module
 

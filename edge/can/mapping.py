@@ -79,8 +79,9 @@ class FieldBinding(BaseModel):
         if self.valid is not None and "n" in variables(self.valid) and not templated:
             raise ValueError(f"valid {self.valid!r} uses {{n}} but signal {self.signal!r} does not")
         if templated != (self.index is not None):
-            raise ValueError(f"signal {self.signal!r}: give index together with {{n}}; "
-                             + SIGNAL_TEMPLATE_HELP)  # fmt: skip
+            raise ValueError(
+                f"signal {self.signal!r}: give index together with {{n}}; " + SIGNAL_TEMPLATE_HELP
+            )
         if self.index and self.index[0] > self.index[1]:
             raise ValueError(f"index {self.index} is empty")
         if self.per_module is not None and self.index is None:
@@ -125,11 +126,27 @@ class MessageMapping(BaseModel):
             for text in [b.signal for b in self.fields] + [f.signal for f in self.flags]
         )
         if uses_s != (self.strings is not None):
-            raise ValueError(f"message {self.name!r}: give strings = [first, last] together with "
-                             "{s} in the message or signal names")  # fmt: skip
+            raise ValueError(
+                f"message {self.name!r}: give strings = [first, last] together with "
+                "{s} in the message or signal names"
+            )
         if self.strings and not 1 <= self.strings[0] <= self.strings[1] <= 31:
             raise ValueError(f"strings {self.strings} must be within 1..31")
+        if self.target is Target.SYSTEM:
+            _check_system_message(self)
         return self
+
+
+def _check_system_message(mapping: MessageMapping) -> None:
+    """A system message describes the one battery of the site: nothing addresses it."""
+    where = f"message {mapping.name!r}: a system message"
+    if mapping.address != Address() or mapping.strings is not None:
+        raise ValueError(
+            f"{where} describes the whole battery; drop address and strings "
+            '(map per-string values with target = "string")'
+        )
+    if mapping.flags:
+        raise ValueError(f"{where} has no fault flags; map them on a string or module message")
 
 
 class ProtocolInfo(BaseModel):
@@ -227,8 +244,9 @@ def read_toml(path: Path) -> dict[str, object]:
     except OSError as exc:
         raise MappingError(path, [f"cannot read: {exc.strerror}"]) from exc
     except UnicodeDecodeError as exc:
-        raise MappingError(path, [f"not a text file ({exc.reason}); give the mapping .toml, "
-                                  "which names the DBC"]) from exc  # fmt: skip
+        raise MappingError(
+            path, [f"not a text file ({exc.reason}); give the mapping .toml, which names the DBC"]
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise MappingError(path, [f"not valid TOML: {exc}"]) from exc
 

@@ -56,24 +56,28 @@ def _family_gaps(route: Route) -> list[str]:
         if used and ends:
             match = NUMBERED.match(members[max(members)])
             width = len(match.group(2)) if match else 1
-            out.append(f"message {route.message}: {prefix}…{suffix} members {', '.join(ends)} "
-                       f"are not bound, while {members[used[0]]}..{members[used[-1]]} are: "
-                       "off by one? If the DBC counts from 0, write {n-1} in the template "
-                       "(e.g. " + prefix + "{n-1:0" + str(width) + "}" + suffix
-                       + ")")  # fmt: skip
+            out.append(
+                f"message {route.message}: {prefix}…{suffix} members {', '.join(ends)} "
+                f"are not bound, while {members[used[0]]}..{members[used[-1]]} are: "
+                "off by one? If the DBC counts from 0, write {n-1} in the template "
+                "(e.g. " + prefix + "{n-1:0" + str(width) + "}" + suffix + ")"
+            )
     return out
 
 
 def _unbound(route: Route) -> list[str]:
     """Signals of a mapped message that nothing reads (multiplexers excepted)."""
     bound = _bound_signals(route)
-    left = sorted(s.name for s in route.message_def.signals
-                  if s.name not in bound and not s.is_multiplexer)  # fmt: skip
+    left = sorted(
+        s.name for s in route.message_def.signals if s.name not in bound and not s.is_multiplexer
+    )
     if not left:
         return []
     shown = ", ".join(left[:8]) + (f" and {len(left) - 8} more" if len(left) > 8 else "")
-    return [f"message {route.message}: {len(left)} signals are not bound ({shown}); bind them "
-            "or ignore this if the model has no field for them"]  # fmt: skip
+    return [
+        f"message {route.message}: {len(left)} signals are not bound ({shown}); bind them "
+        "or ignore this if the model has no field for them"
+    ]
 
 
 def _uncatalogued_codes(protocol: Protocol) -> list[str]:
@@ -84,24 +88,36 @@ def _uncatalogued_codes(protocol: Protocol) -> list[str]:
     codes = sorted({c for names in protocol.fault_names.values() for c in names.values()} - known)
     if not codes:
         return []
-    return [f"fault codes without catalogue text: {', '.join(codes)}; add an entry for each to "
-            f"{CATALOGUE.relative_to(CATALOGUE.parents[2])} (title, priority, meaning, "
-            "actions) or operators see only the code"]  # fmt: skip
+    return [
+        f"fault codes without catalogue text: {', '.join(codes)}; add an entry for each to "
+        f"{CATALOGUE.relative_to(CATALOGUE.parents[2])} (title, priority, meaning, "
+        "actions) or operators see only the code"
+    ]
 
 
 def _site_mismatch(protocol: Protocol, site: SiteFile) -> list[str]:
     """Cells or sensors per module in the site file that the mapping does not bind."""
     out = []
-    for field, configured in (("cell_v", site.site.cells_per_module),
-                              ("temp_c", site.site.temps_per_module)):  # fmt: skip
-        positions = {f.index for r in protocol.routes.values() for f in r.fields
-                     if f.field == field and f.index is not None}  # fmt: skip
+    for field, configured in (
+        ("cell_v", site.site.cells_per_module),
+        ("temp_c", site.site.temps_per_module),
+    ):
+        positions = {
+            f.index
+            for r in protocol.routes.values()
+            for f in r.fields
+            if f.field == field and f.index is not None
+        }
         bound = max(positions) + 1 if positions else 0
         if bound and bound != configured:
             what = "cells_per_module" if field == "cell_v" else "temps_per_module"
-            effect = ("every module sample is held back (counted as incomplete_module)"
-                      if field == "cell_v" and configured > bound
-                      else "the extra values are not stored")  # fmt: skip
-            out.append(f"site {site.site.code}: {what} = {configured} but the mapping binds "
-                       f"{bound} per module; {effect}. Make them agree.")  # fmt: skip
+            effect = (
+                "every module sample is held back (counted as incomplete_module)"
+                if field == "cell_v" and configured > bound
+                else "the extra values are not stored"
+            )
+            out.append(
+                f"site {site.site.code}: {what} = {configured} but the mapping binds "
+                f"{bound} per module; {effect}. Make them agree."
+            )
     return out

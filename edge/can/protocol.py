@@ -124,8 +124,9 @@ def load_database(mapping_path: Path, path: Path, *, strict: bool) -> Any:
         hint = f"; {STRICT_HINT}" if strict else ""
         raise MappingError(mapping_path, [f"database {path}: {exc}{hint}"]) from exc
     if not isinstance(database, cantools.database.can.Database):
-        raise MappingError(mapping_path, [f"database {path}: not a CAN database "
-                                          f"({type(database).__name__})"])  # fmt: skip
+        raise MappingError(
+            mapping_path, [f"database {path}: not a CAN database ({type(database).__name__})"]
+        )
     return database
 
 
@@ -137,8 +138,10 @@ def _resolve_entry(
         list(range(mapping.strings[0], mapping.strings[1] + 1)) if mapping.strings else [None]
     )
     if mapping.strings and mapping.address.string is not None:
-        problems.append(f"message {mapping.name}: strings = {list(mapping.strings)} gives the "
-                        "string; drop address.string")  # fmt: skip
+        problems.append(
+            f"message {mapping.name}: strings = {list(mapping.strings)} gives the "
+            "string; drop address.string"
+        )
     found: dict[str, tuple[Any, list[ResolvedField]]] = {}
     for string in strings:
         name = mapping.name if string is None else expand(mapping.name, s=string)
@@ -149,8 +152,9 @@ def _resolve_entry(
             found[name] = (message, [])
         message, fields = found[name]
         fields += _resolve_fields(message, mapping, bits, string, problems)
-    return [r for message, fields in found.values() for r in _routes(message, mapping, fields,
-                                                                      problems)]  # fmt: skip
+    return [
+        r for message, fields in found.values() for r in _routes(message, mapping, fields, problems)
+    ]
 
 
 def _message(database: Any, name: str, problems: list[str]) -> Any:
@@ -163,13 +167,17 @@ def _message(database: Any, name: str, problems: list[str]) -> Any:
 
 
 def _resolve_fields(
-    message: Any, mapping: MessageMapping, bits: FlagBits, string: int | None,
+    message: Any,
+    mapping: MessageMapping,
+    bits: FlagBits,
+    string: int | None,
     problems: list[str],
-) -> list[ResolvedField]:  # fmt: skip
+) -> list[ResolvedField]:
     fields = []
     for binding in mapping.fields:
-        fields += resolve_binding(message, mapping.target, binding, string=string,
-                                  problems=problems)  # fmt: skip
+        fields += resolve_binding(
+            message, mapping.target, binding, string=string, problems=problems
+        )
     for flag in mapping.flags:
         item = resolve_flag(message, mapping.target, flag, bits, string=string, problems=problems)
         if item is not None:
@@ -187,42 +195,83 @@ def _routes(
     _check_bound_once(message.name, fields, problems)
     ranged = [p for p in (mapping.address.string, mapping.address.module) if p and p.id_range]
     if ranged:
-        return _ranged_routes(message, mapping, ranged[0], fields,
-                              readers=(string, module), problems=problems)  # fmt: skip
+        return _ranged_routes(
+            message, mapping, ranged[0], fields, readers=(string, module), problems=problems
+        )
     id_mask = _id_mask(message.is_extended_frame, mapping.address.string, mapping.address.module)
     if message.frame_id & ~id_mask:
-        problems.append(f"message {message.name}: its DBC id {message.frame_id:#x} has bits set "
-                        "inside the address id_bits")  # fmt: skip
-    return [_route(message, target=mapping.target, frame_id=message.frame_id, id_mask=id_mask,
-                   readers=(string, module), fields=fields)]  # fmt: skip
+        problems.append(
+            f"message {message.name}: its DBC id {message.frame_id:#x} has bits set "
+            "inside the address id_bits"
+        )
+    return [
+        _route(
+            message,
+            target=mapping.target,
+            frame_id=message.frame_id,
+            id_mask=id_mask,
+            readers=(string, module),
+            fields=fields,
+        )
+    ]
 
 
 def _route(
-    message: Any, *, target: Target, frame_id: int, id_mask: int,
-    readers: tuple[AddressReader | None, AddressReader | None], fields: list[ResolvedField],
-) -> Route:  # fmt: skip
-    return Route(message.name, frame_id, message.is_extended_frame, id_mask, target, message,
-                 message.length, readers[0], readers[1], tuple(fields),
-                 {f.signal: f for f in fields})  # fmt: skip
+    message: Any,
+    *,
+    target: Target,
+    frame_id: int,
+    id_mask: int,
+    readers: tuple[AddressReader | None, AddressReader | None],
+    fields: list[ResolvedField],
+) -> Route:
+    return Route(
+        message.name,
+        frame_id,
+        message.is_extended_frame,
+        id_mask,
+        target,
+        message,
+        message.length,
+        readers[0],
+        readers[1],
+        tuple(fields),
+        {f.signal: f for f in fields},
+    )
 
 
 def _ranged_routes(
-    message: Any, mapping: MessageMapping, part: AddressPart, fields: list[ResolvedField], *,
-    readers: tuple[AddressReader | None, AddressReader | None], problems: list[str],
-) -> list[Route]:  # fmt: skip
+    message: Any,
+    mapping: MessageMapping,
+    part: AddressPart,
+    fields: list[ResolvedField],
+    *,
+    readers: tuple[AddressReader | None, AddressReader | None],
+    problems: list[str],
+) -> list[Route]:
     """One route per frame id of an id_range, its string or module number a constant."""
     assert part.id_range is not None
     first, last = part.id_range
     if not first <= message.frame_id <= last:
-        problems.append(f"message {message.name}: its DBC id {message.frame_id:#x} is outside "
-                        f"id_range [{first:#x}, {last:#x}]")  # fmt: skip
+        problems.append(
+            f"message {message.name}: its DBC id {message.frame_id:#x} is outside "
+            f"id_range [{first:#x}, {last:#x}]"
+        )
     full = (1 << ID_BITS[message.is_extended_frame]) - 1
     routes = []
     for number, frame_id in enumerate(range(first, last + 1), start=1):
         fixed = AddressReader(constant=number, offset=part.offset)
         pair = (fixed, readers[1]) if part is mapping.address.string else (readers[0], fixed)
-        routes.append(_route(message, target=mapping.target, frame_id=frame_id, id_mask=full,
-                             readers=pair, fields=fields))  # fmt: skip
+        routes.append(
+            _route(
+                message,
+                target=mapping.target,
+                frame_id=frame_id,
+                id_mask=full,
+                readers=pair,
+                fields=fields,
+            )
+        )
     return routes
 
 
@@ -232,13 +281,17 @@ def _address_reader(
     if part is None or part.id_range is not None:
         return None
     if part.signal is not None and part.signal not in signals:
-        problems.append(f"message {message.name}: {what} address signal {part.signal!r} "
-                        "does not exist in the message")  # fmt: skip
+        problems.append(
+            f"message {message.name}: {what} address signal {part.signal!r} "
+            "does not exist in the message"
+        )
     if part.id_bits is not None:
         lsb, length = part.id_bits
         if lsb + length > ID_BITS[message.is_extended_frame]:
-            problems.append(f"message {message.name}: {what} id_bits {part.id_bits} exceed the "
-                            f"{ID_BITS[message.is_extended_frame]}-bit identifier")  # fmt: skip
+            problems.append(
+                f"message {message.name}: {what} id_bits {part.id_bits} exceed the "
+                f"{ID_BITS[message.is_extended_frame]}-bit identifier"
+            )
         return AddressReader(shift=lsb, mask=(1 << length) - 1, offset=part.offset)
     return AddressReader(signal=part.signal, constant=part.value, offset=part.offset)
 
@@ -247,23 +300,29 @@ def _check_address_required(
     mapping: MessageMapping, fields: list[ResolvedField], problems: list[str]
 ) -> None:
     """Module and string messages need an address for every value that does not carry one."""
-    if mapping.target is Target.ACK:
+    if mapping.target in (Target.ACK, Target.SYSTEM):
         return
     if mapping.address.string is None and any(f.string is None for f in fields):
-        problems.append(f"message {mapping.name}: a {mapping.target} message needs address."
-                        "string (or strings = [first, last] with {s} in names)")  # fmt: skip
+        problems.append(
+            f"message {mapping.name}: a {mapping.target} message needs address."
+            "string (or strings = [first, last] with {s} in names)"
+        )
     needs_module = any(f.module is None for f in fields)
     if mapping.target is Target.MODULE and mapping.address.module is None and needs_module:
-        problems.append(f"message {mapping.name}: a module message needs address.module (or "
-                        "per_module = N for cells numbered across the string)")  # fmt: skip
+        problems.append(
+            f"message {mapping.name}: a module message needs address.module (or "
+            "per_module = N for cells numbered across the string)"
+        )
 
 
 def _check_bound_once(name: str, fields: list[ResolvedField], problems: list[str]) -> None:
     seen: dict[str, str] = {}
     for field in fields:
         if field.signal in seen:
-            problems.append(f"message {name}: signal {field.signal} is bound twice "
-                            f"({seen[field.signal]} and {field.label})")  # fmt: skip
+            problems.append(
+                f"message {name}: signal {field.signal} is bound twice "
+                f"({seen[field.signal]} and {field.label})"
+            )
         seen[field.signal] = field.label
 
 
@@ -271,16 +330,25 @@ def _check_fault_sources(
     mapping: MappingFile, routes: list[Route], bits: FlagBits, problems: list[str]
 ) -> None:
     """A target's faults come from flags or from a fault word, never both (bits would clash)."""
-    for target, named in ((Target.MODULE, mapping.faults.module),
-                          (Target.STRING, mapping.faults.string)):  # fmt: skip
+    for target, named in (
+        (Target.MODULE, mapping.faults.module),
+        (Target.STRING, mapping.faults.string),
+    ):
         if target not in bits.names:
             continue
-        words = [f"{r.message}.{f.signal}" for r in routes if r.target is target
-                 for f in r.fields if f.field == "fault_bits" and f.bit is None]  # fmt: skip
+        words = [
+            f"{r.message}.{f.signal}"
+            for r in routes
+            if r.target is target
+            for f in r.fields
+            if f.field == "fault_bits" and f.bit is None
+        ]
         if words or named:
-            problems.append(f"{target} faults come from flags and from "
-                            f"{', '.join(words) or f'[faults.{target}]'}: use one or the other "
-                            "(flags name their own codes)")  # fmt: skip
+            problems.append(
+                f"{target} faults come from flags and from "
+                f"{', '.join(words) or f'[faults.{target}]'}: use one or the other "
+                "(flags name their own codes)"
+            )
 
 
 def _id_mask(extended: bool, *parts: AddressPart | None) -> int:
@@ -297,8 +365,10 @@ def _check_overlaps(routes: list[Route], problems: list[str]) -> None:
     for route in routes:
         id_key = (route.frame_id, route.extended, route.id_mask)
         if id_key in seen_ids:
-            problems.append(f"overlap: messages {seen_ids[id_key]} and {route.message} are mapped "
-                            f"to the same frame ids")  # fmt: skip
+            problems.append(
+                f"overlap: messages {seen_ids[id_key]} and {route.message} are mapped "
+                f"to the same frame ids"
+            )
         seen_ids[id_key] = route.message
     bound: dict[tuple[Target, int | None, str], str] = {}
     for route in routes:
@@ -307,6 +377,8 @@ def _check_overlaps(routes: list[Route], problems: list[str]) -> None:
             key = (route.target, fixed, field.label)
             source = f"{route.message}.{field.signal}"
             if key in bound and bound[key] != source:
-                problems.append(f"overlap: {route.target}.{field.label} is bound by both "
-                                f"{bound[key]} and {source}")  # fmt: skip
+                problems.append(
+                    f"overlap: {route.target}.{field.label} is bound by both "
+                    f"{bound[key]} and {source}"
+                )
             bound[key] = source

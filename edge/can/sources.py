@@ -23,8 +23,9 @@ def to_frame(message: can.Message) -> Frame | None:
     """A data frame as the decoder wants it; error and remote frames are not telemetry."""
     if message.is_error_frame or message.is_remote_frame:
         return None
-    return Frame(message.timestamp, message.arbitration_id, message.is_extended_id,
-                 bytes(message.data))  # fmt: skip
+    return Frame(
+        message.timestamp, message.arbitration_id, message.is_extended_id, bytes(message.data)
+    )
 
 
 def to_message(frame: CommandFrame) -> can.Message:
@@ -120,8 +121,10 @@ def trc_messages(path: Path, zone: str | None) -> Iterator[can.Message]:
         if shift is None:
             start = reader.start_time  # known once the header has been read
             if start is None:
-                raise ValueError(f"{path}: this .trc has no $STARTTIME, so its times are "
-                                 "relative; record with file version 1.1 or newer")  # fmt: skip
+                raise ValueError(
+                    f"{path}: this .trc has no $STARTTIME, so its times are "
+                    "relative; record with file version 1.1 or newer"
+                )
             offset = ZoneInfo(zone or "UTC").utcoffset(start.replace(tzinfo=None))
             shift = offset.total_seconds() if offset else 0.0
         message.timestamp -= shift
@@ -134,8 +137,10 @@ def log_frames(
     """Frames from a recorded log (.log candump, .asc, .blf, .trc), optionally at original speed."""
     suffix = path.suffix.lower()
     if suffix not in LOG_SUFFIXES:
-        raise ValueError(f"{path}: unsupported log format {path.suffix!r} "
-                         f"(use {', '.join(sorted(LOG_SUFFIXES))})")  # fmt: skip
+        raise ValueError(
+            f"{path}: unsupported log format {path.suffix!r} "
+            f"(use {', '.join(sorted(LOG_SUFFIXES))})"
+        )
     if suffix == ".log":
         lines = CheckedCandumpLines(
             path.open(encoding="ascii", errors="replace"), counters, path.name

@@ -33,8 +33,9 @@ def variables(template: str) -> set[str]:
             try:
                 format(1, spec)
             except ValueError as exc:
-                raise TemplateError(f"{match.group(0)} in {template!r}: bad format {spec!r} "
-                                    f"({exc}); {HELP}") from exc  # fmt: skip
+                raise TemplateError(
+                    f"{match.group(0)} in {template!r}: bad format {spec!r} ({exc}); {HELP}"
+                ) from exc
         found.add(parsed.group(1))
     stray = PLACEHOLDER.sub("", template)
     if "{" in stray or "}" in stray:
@@ -54,8 +55,10 @@ def expand(template: str, **values: int) -> str:
             return match.group(0)
         number = values[name] + (int(amount) if sign == "+" else -int(amount) if sign else 0)
         if number < 0:
-            raise TemplateError(f"{match.group(0)} in {template!r} is {number} for {name} = "
-                                f"{values[name]}: an index range that starts too low")  # fmt: skip
+            raise TemplateError(
+                f"{match.group(0)} in {template!r} is {number} for {name} = "
+                f"{values[name]}: an index range that starts too low"
+            )
         return format(number, spec or "")
 
     return PLACEHOLDER.sub(substitute, template)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from edge.can.assemble import SYSTEM_KEY
 from edge.can.command_frames import ACK_DONE, CommandFrame, CommandFrames, Step
 from edge.collector import Ack, Collector
 
@@ -54,7 +55,11 @@ class BusCommander:
     def string_readings(self) -> dict[int, dict[str, float]]:
         """Each string's latest readings, as fresh as the last frame (not the last period)."""
         assets = self.collector.assembler.assets
-        return {s: dict(state.scalars) for (s, m), state in list(assets.items()) if m == 0}
+        return {
+            s: dict(state.scalars)
+            for (s, m), state in list(assets.items())
+            if m == 0 and (s, m) != SYSTEM_KEY
+        }
 
     def readings(self, string: int, module: int) -> dict[str, float]:
         """One module's (or, with module 0, one string's) latest readings; empty if unheard."""
@@ -86,14 +91,20 @@ class BusCommander:
         (string, module), ack = failed[0]
         where = f"string {string}" + (f" module {module}" if module else "")
         if ack is None:
-            return Outcome("failed", f"no acknowledgement from {where} within "
-                           f"{ACK_TIMEOUT_S:g} s{step}")  # fmt: skip
+            return Outcome(
+                "failed", f"no acknowledgement from {where} within {ACK_TIMEOUT_S:g} s{step}"
+            )
         return Outcome("failed", f"{where}: {self.frames.ack_meaning(ack.result)}{step}")
 
     def _send(self, order: Order, step: Step, target: Target, used: list[Ack]) -> Ack | None:
-        frame = self.frames.frame(opcode=step.opcode, command_id=order.command_id, target=target,
-                                  reason=order.reason, param=step.param,
-                                  timeout_s=step.timeout_s)  # fmt: skip
+        frame = self.frames.frame(
+            opcode=step.opcode,
+            command_id=order.command_id,
+            target=target,
+            reason=order.reason,
+            param=step.param,
+            timeout_s=step.timeout_s,
+        )
         sent_at = time.time()
         self.send(frame)
         return self._await_ack(frame, target, sent_at, used)

@@ -111,8 +111,9 @@ class CommandRunner:
             self.journal.finish(command_id, "refused", refusal)
             return
         outcome = self.commander.carry_out(self._order(command))
-        log.info("command %d (%s): %s %s", command_id, command["kind"], outcome.outcome,
-                 outcome.detail)  # fmt: skip
+        log.info(
+            "command %d (%s): %s %s", command_id, command["kind"], outcome.outcome, outcome.detail
+        )
         if outcome.evidence:
             self.evidence[command_id] = outcome.evidence
         self.journal.finish(command_id, outcome.outcome, outcome.detail)
@@ -124,11 +125,13 @@ class CommandRunner:
             targets = ((int(command["string"]), int(command["module"] or 0)),)
         params = command.get("params") or {}
         return Order(
-            command_id=int(command["id"]), kind=command["kind"], targets=targets,
+            command_id=int(command["id"]),
+            kind=command["kind"],
+            targets=targets,
             reason=command["reason"],
             param=float(params.get("pct", 1.0 if params.get("enabled") else 0.0)),
             timeout_s=int(command.get("revert_after_s") or 0),
-        )  # fmt: skip
+        )
 
     def _report(self, command_id: int) -> None:
         entry = self.journal.get(command_id)
@@ -140,9 +143,15 @@ class CommandRunner:
             body["evidence"] = self.evidence.pop(command_id)
         response = self.client.post(f"{POLL_PATH}/{command_id}/result", json=body)
         if response.status_code == 409:  # too late, or not ours: kept as late, never applied
-            log.warning("command %d: %s", command_id, poll_failure(
-                httpx.HTTPStatusError("report refused", request=response.request,
-                                      response=response)))  # fmt: skip
+            log.warning(
+                "command %d: %s",
+                command_id,
+                poll_failure(
+                    httpx.HTTPStatusError(
+                        "report refused", request=response.request, response=response
+                    )
+                ),
+            )
         if response.status_code in (200, 404, 409):  # 404: the backend no longer has it
             self.journal.reported(command_id)
 

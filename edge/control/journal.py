@@ -115,9 +115,14 @@ class Journal:
         return cursor.lastrowid
 
     def finish_action(
-        self, number: int, *, outcome: str, detail: str, acked_at: float | None = None,
+        self,
+        number: int,
+        *,
+        outcome: str,
+        detail: str,
+        acked_at: float | None = None,
         evidence: dict[str, dict[str, float]] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Record how a policy action ended."""
         with self.lock:
             self.db.execute(
@@ -142,8 +147,9 @@ class Journal:
                 "SELECT id, action, outcome, detail, acked_at, evidence FROM policy_action "
                 "WHERE outcome IS NOT NULL AND reported = 0 ORDER BY id"
             ).fetchall()
-        return [ActionEntry(r[0], json.loads(r[1]), r[2], r[3], r[4], json.loads(r[5]))
-                for r in rows]  # fmt: skip
+        return [
+            ActionEntry(r[0], json.loads(r[1]), r[2], r[3], r[4], json.loads(r[5])) for r in rows
+        ]
 
     def action_reported(self, number: int) -> None:
         """The backend has recorded the action."""

@@ -44,8 +44,13 @@ class Trigger:
 
     def record(self) -> dict[str, Any]:
         """The trigger as the backend records it."""
-        return {"tier": self.tier.name.lower(), "code": self.code, "onset_at": iso(self.onset),
-                "string": self.string, "module": self.module or None}  # fmt: skip
+        return {
+            "tier": self.tier.name.lower(),
+            "code": self.code,
+            "onset_at": iso(self.onset),
+            "string": self.string,
+            "module": self.module or None,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +76,14 @@ class Action:
 
     def record(self) -> dict[str, Any]:
         """The action as the backend records it."""
-        return {"kind": self.kind, "string": self.string, "module": self.module,
-                "pct": self.pct, "revert_after_s": self.revert_after_s,
-                "trigger": self.trigger.record()}  # fmt: skip
+        return {
+            "kind": self.kind,
+            "string": self.string,
+            "module": self.module,
+            "pct": self.pct,
+            "revert_after_s": self.revert_after_s,
+            "trigger": self.trigger.record(),
+        }
 
 
 class Policy:
@@ -82,9 +92,15 @@ class Policy:
     def __init__(self, config: PolicyConfig, *, can_bypass: bool) -> None:
         self.config = config
         self.can_bypass = can_bypass
-        self.tiers = {code: tier for tier, codes in (
-            (Tier.WARNING, config.warning), (Tier.ALARM, config.alarm),
-            (Tier.SAFETY, config.safety)) for code in codes}  # fmt: skip
+        self.tiers = {
+            code: tier
+            for tier, codes in (
+                (Tier.WARNING, config.warning),
+                (Tier.ALARM, config.alarm),
+                (Tier.SAFETY, config.safety),
+            )
+            for code in codes
+        }
         self.alarms: dict[int, set[tuple[int, str]]] = {}  # string -> its alarm conditions
 
     def on_events(self, events: list[Event]) -> list[Action]:
@@ -114,8 +130,14 @@ class Policy:
             if self.config.isolate == "module" and event.module and self.can_bypass:
                 return Action("isolate_module", event.string, event.module, why)
             return Action("isolate_string", event.string, None, why)
-        return Action("derate", event.string, None, why, pct=self.config.derate_pct,
-                      revert_after_s=self.config.derate_revert_s)  # fmt: skip
+        return Action(
+            "derate",
+            event.string,
+            None,
+            why,
+            pct=self.config.derate_pct,
+            revert_after_s=self.config.derate_revert_s,
+        )
 
     def _site_wide(self) -> bool:
         """Alarm-level conditions on enough strings at once to be a site-level condition."""

@@ -63,8 +63,9 @@ class PolicyRunner:
         self.stopping = threading.Event()
         self.actions: queue.Queue[Action] = queue.Queue()
         if failed := self.journal.fail_interrupted_actions():
-            log.warning("%d policy action(s) were interrupted by a restart; reported failed",
-                        failed)  # fmt: skip
+            log.warning(
+                "%d policy action(s) were interrupted by a restart; reported failed", failed
+            )
 
     def observe(self, events: list[Any]) -> None:
         """The assembler's listener: decide now, act in the runner's thread."""
@@ -108,9 +109,13 @@ class PolicyRunner:
             self.journal.finish_action(number, outcome="failed", detail=f"edge error: {exc}")
             raise
         log.warning("policy: %s: %s %s", action.describe(), outcome.outcome, outcome.detail)
-        self.journal.finish_action(number, outcome=outcome.outcome, detail=outcome.detail,
-                                   acked_at=outcome.acked_at,
-                                   evidence=outcome.evidence)  # fmt: skip
+        self.journal.finish_action(
+            number,
+            outcome=outcome.outcome,
+            detail=outcome.detail,
+            acked_at=outcome.acked_at,
+            evidence=outcome.evidence,
+        )
 
     def _already_done(self, action: Action, readings: dict[int, dict[str, float]]) -> bool:
         closed = {n for n, r in readings.items() if r.get("contactor_closed", 1.0) >= 0.5}
@@ -137,8 +142,14 @@ class PolicyRunner:
             return Order(command_id, "isolate_string", targets, reason="fault")
         target = ((action.string or 0, action.module or 0),)
         if action.kind == "derate":
-            return Order(command_id, "derate", target, reason="fault", param=action.pct or 0.0,
-                         timeout_s=action.revert_after_s or 0)  # fmt: skip
+            return Order(
+                command_id,
+                "derate",
+                target,
+                reason="fault",
+                param=action.pct or 0.0,
+                timeout_s=action.revert_after_s or 0,
+            )
         return Order(command_id, action.kind, target, reason="fault")
 
     def report_pending(self) -> None:
@@ -155,8 +166,12 @@ class PolicyRunner:
                 self.journal.action_reported(entry.number)
             elif response.status_code in (404, 409, 422):
                 # The backend will never take this record; say so loudly instead of retrying.
-                log.error("backend refused policy action %d: %s %s", entry.number,
-                          response.status_code, response.text)  # fmt: skip
+                log.error(
+                    "backend refused policy action %d: %s %s",
+                    entry.number,
+                    response.status_code,
+                    response.text,
+                )
                 self.journal.action_reported(entry.number)
             else:
                 return
@@ -164,10 +179,14 @@ class PolicyRunner:
     def _body(self, entry: ActionEntry) -> dict[str, Any]:
         acked = None if entry.acked_at is None else iso(entry.acked_at)
         return {
-            **entry.action, "ref": f"{self.edge_id}:{entry.number}", "outcome": entry.outcome,
-            "detail": entry.detail, "acked_at": acked, "evidence": entry.evidence,
+            **entry.action,
+            "ref": f"{self.edge_id}:{entry.number}",
+            "outcome": entry.outcome,
+            "detail": entry.detail,
+            "acked_at": acked,
+            "evidence": entry.evidence,
             "reported_at": datetime.now(UTC).isoformat(),
-        }  # fmt: skip
+        }
 
     def stop(self) -> None:
         """End the loop."""

@@ -76,8 +76,12 @@ def backfill(
     try:
         marker = read_marker(spool)
         if marker is not None and marker.same_request(days, period_s) and marker.sent:
-            log.info("site %s: %d days of history already stored (as %s records); nothing to do",
-                     site.site.code, days, spool.path)  # fmt: skip
+            log.info(
+                "site %s: %d days of history already stored (as %s records); nothing to do",
+                site.site.code,
+                days,
+                spool.path,
+            )
             return marker.span
         if marker is None or not marker.same_request(days, period_s):
             # Ends at the minute the request came: the live data follows on.
@@ -103,8 +107,9 @@ def _complete(settings: EdgeSettings, site: SiteFile, spool: Spool, marker: Mark
             for stale in (journal_path, Path(f"{journal_path}-wal"), Path(f"{journal_path}-shm")):
                 stale.unlink(missing_ok=True)  # numbered afresh, as the first time
         journal = Journal(journal_path)
-        generator = HistoryGenerator(site, protocol, marker.span, journal=journal,
-                                     client=client, edge_id=spool.edge_id)  # fmt: skip
+        generator = HistoryGenerator(
+            site, protocol, marker.span, journal=journal, client=client, edge_id=spool.edge_id
+        )
         if not marker.generated:
             _generate(generator, spool, site.site.code)
             marker = replace(marker, generated=True)
@@ -134,9 +139,13 @@ def _generate(generator: HistoryGenerator, spool: Spool, code: str) -> None:
             batch = PeriodOutput()
         if generator.now >= next_day:
             next_day += 86_400
-            log.info("site %s: %d of %d days generated (%.0f s)", code,
-                     round((generator.now - generator.span.start) / 86_400),
-                     generator.span.days, time.monotonic() - started)  # fmt: skip
+            log.info(
+                "site %s: %d of %d days generated (%.0f s)",
+                code,
+                round((generator.now - generator.span.start) / 86_400),
+                generator.span.days,
+                time.monotonic() - started,
+            )
     if batch.modules or batch.strings or batch.events:
         _spool(spool, code, batch, created_at=generator.now)
 
@@ -148,11 +157,16 @@ def _spool(spool: Spool, code: str, output: PeriodOutput, *, created_at: float) 
 
     def body(seq: int) -> dict[str, object]:
         return batch_body(
-            edge_id=spool.edge_id, seq=seq, site=code, created_at=created_at,
-            counters=counters.snapshot(), modules=[module_record(s) for s in output.modules],
+            edge_id=spool.edge_id,
+            seq=seq,
+            site=code,
+            created_at=created_at,
+            counters=counters.snapshot(),
+            modules=[module_record(s) for s in output.modules],
             strings=[string_record(s) for s in output.strings],
-            events=[event_record(e) for e in output.events], assets=[],
-        )  # fmt: skip
+            events=[event_record(e) for e in output.events],
+            assets=[],
+        )
 
     # Stamped with its own (old) time, the batch counts as backlog: sent oldest first.
     spool.append(body, now=created_at)
@@ -164,8 +178,9 @@ def _drain(spool: Spool, timeout_s: float = 600.0) -> bool:
     while spool.depth() and time.monotonic() < deadline:
         time.sleep(0.05)
     if spool.depth():
-        log.error("the backend did not take the history; %d batches wait in %s",
-                  spool.depth(), spool.path)  # fmt: skip
+        log.error(
+            "the backend did not take the history; %d batches wait in %s", spool.depth(), spool.path
+        )
     return spool.depth() == 0
 
 

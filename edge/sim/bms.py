@@ -72,6 +72,8 @@ class SimBms:
                 "STR_FAULTS",
                 "CMD",
                 "ACK",
+                "SYS_STATUS",
+                "SYS_LIMITS",
             )
         }
         self.cmd_type: int = self.messages["CMD"].frame_id
@@ -110,7 +112,29 @@ class SimBms:
                 if module.comms_ok:
                     out.extend(self._module_frames(string, module))
             out.extend(self._string_frames(string))
-        return out
+        return out + self._system_frames()
+
+    def _system_frames(self) -> list[OutFrame]:
+        """The BMS master's view of the whole system: the connected strings together."""
+        plant = self.plant
+        closed = plant.connected()
+        volts = max((s.voltage() for s in closed), default=0.0)
+        charge = sum(s.charge_limit_a for s in closed)
+        discharge = sum(s.discharge_limit_a for s in closed)
+        soh = min(m.soh for s in plant.strings for m in s.modules)
+        status = {
+            "SysSoC": round(plant.soc() * 100, 1),
+            "SysSoH": round(soh * 100, 1),
+            "SysVoltage": round(volts, 1),
+            "SysCurrent": round(sum(s.current_a for s in plant.strings), 1),
+        }
+        limits = {
+            "SysChaLimit": round(charge, 1),
+            "SysDisLimit": round(discharge, 1),
+            "SysChaPower": round(charge * volts / 1000, 1),
+            "SysDisPower": round(discharge * volts / 1000, 1),
+        }
+        return [self._frame("SYS_STATUS", 0, 0, status), self._frame("SYS_LIMITS", 0, 0, limits)]
 
     def _frame(self, name: str, string: int, module: int, values: dict[str, float]) -> OutFrame:
         message = self.messages[name]

@@ -62,9 +62,15 @@ class HistoryGenerator:
     """Steps one site's plant through a span and says what its edge would have sent."""
 
     def __init__(
-        self, site: SiteFile, protocol: Protocol, span: Span, *, journal: Journal,
-        client: httpx.Client | None, edge_id: str,
-    ) -> None:  # fmt: skip
+        self,
+        site: SiteFile,
+        protocol: Protocol,
+        span: Span,
+        *,
+        journal: Journal,
+        client: httpx.Client | None,
+        edge_id: str,
+    ) -> None:
         self.site, self.span = site, span
         self.plant = plant_for(site)
         self.bms = SimBms(self.plant, protocol)
@@ -78,15 +84,22 @@ class HistoryGenerator:
         self.returns = 0
         if protocol.commands is None:
             raise ValueError(f"protocol {protocol.name} has no [commands]: no policy to run")
-        self.commander = HistoryCommander(protocol.commands, self.bms, protocol.message("ACK"),
-                                          clock=lambda: self.now)  # fmt: skip
+        self.commander = HistoryCommander(
+            protocol.commands, self.bms, protocol.message("ACK"), clock=lambda: self.now
+        )
         self.runner = None
         if site.policy is not None:
             policy = Policy(site.policy, can_bypass=protocol.commands.supports("isolate_module"))
-            self.runner = PolicyRunner(policy, self.commander, journal, client, edge_id=edge_id,
-                                       strings=site.site.strings,
-                                       string_rated_a=site.site.string_rated_a,
-                                       clock=lambda: self.now)  # fmt: skip
+            self.runner = PolicyRunner(
+                policy,
+                self.commander,
+                journal,
+                client,
+                edge_id=edge_id,
+                strings=site.site.strings,
+                string_rated_a=site.site.string_rated_a,
+                clock=lambda: self.now,
+            )
 
     def periods(self) -> Iterator[PeriodOutput]:
         """One output per sample period, in time order: its samples and every event in it."""
@@ -94,11 +107,15 @@ class HistoryGenerator:
         while ts < self.span.end:
             events = self._advance(ts, ts + self.span.period_s)
             yield PeriodOutput(
-                modules=[module_snapshot(ts, s, m) for s in self.plant.strings for m in s.modules
-                         if m.comms_ok],
+                modules=[
+                    module_snapshot(ts, s, m)
+                    for s in self.plant.strings
+                    for m in s.modules
+                    if m.comms_ok
+                ],
                 strings=[string_snapshot(ts, s) for s in self.plant.strings],
                 events=events,
-            )  # fmt: skip
+            )
             ts += self.span.period_s
 
     def _advance(self, start: float, end: float) -> list[Event]:
@@ -153,8 +170,12 @@ class HistoryGenerator:
         if string.contactor_closed:
             return
         self.returns += 1
-        order = Order(RETURN_ID_BASE + self.returns % 0x1000, "return_string",
-                      ((fault.string, 0),), reason="maintenance")  # fmt: skip
+        order = Order(
+            RETURN_ID_BASE + self.returns % 0x1000,
+            "return_string",
+            ((fault.string, 0),),
+            reason="maintenance",
+        )
         outcome = self.commander.carry_out(order)
         if outcome.outcome != "acked":
             log.warning("history: returning string %d failed: %s", fault.string, outcome.detail)

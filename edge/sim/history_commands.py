@@ -34,8 +34,13 @@ class HistoryCommander:
         """A string's readings (module 0), or a module's bypass state."""
         if module == 0:
             return self.string_readings().get(string, {})
-        found = [m for s in self.bms.plant.strings if s.index == string for m in s.modules
-                 if m.position == module]  # fmt: skip
+        found = [
+            m
+            for s in self.bms.plant.strings
+            if s.index == string
+            for m in s.modules
+            if m.position == module
+        ]
         return {"bypassed": float(found[0].bypassed)} if found else {}
 
     def carry_out(self, order: Order) -> Outcome:
@@ -43,12 +48,18 @@ class HistoryCommander:
         steps = self.frames.steps(order.kind, param=order.param, timeout_s=order.timeout_s)
         for step in steps:
             for target in order.targets:
-                frame = self.frames.frame(opcode=step.opcode, command_id=order.command_id,
-                                          target=target, reason=order.reason, param=step.param,
-                                          timeout_s=step.timeout_s)  # fmt: skip
+                frame = self.frames.frame(
+                    opcode=step.opcode,
+                    command_id=order.command_id,
+                    target=target,
+                    reason=order.reason,
+                    param=step.param,
+                    timeout_s=step.timeout_s,
+                )
                 answer = self.bms.handle_command(frame.frame_id, frame.data, self.clock())
-                result = int(self.ack_message.decode(answer[0].data, decode_choices=False)
-                             ["AckResult"])  # fmt: skip
+                result = int(
+                    self.ack_message.decode(answer[0].data, decode_choices=False)["AckResult"]
+                )
                 if result != ACK_DONE:
                     where = f"string {target[0]}" + (f" module {target[1]}" if target[1] else "")
                     return Outcome("failed", f"{where}: {self.frames.ack_meaning(result)}")

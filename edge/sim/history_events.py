@@ -32,8 +32,9 @@ class EventWatch:
                 key = (string.index, module.position)
                 if self._silence(events, key, silent=not module.comms_ok, ts=ts):
                     continue
-                events += _with_readings(self._faults(Target.MODULE, key, module.faults, ts),
-                                         module)  # fmt: skip
+                events += _with_readings(
+                    self._faults(Target.MODULE, key, module.faults, ts), module
+                )
                 if self.bypassed.get(key, False) != module.bypassed:
                     kind = (
                         EventKind.MODULE_BYPASSED if module.bypassed else EventKind.MODULE_RETURNED
@@ -43,8 +44,9 @@ class EventWatch:
             events += self._faults(Target.STRING, (string.index, 0), string.faults, ts)
             was = self.closed.get(string.index)
             if was is not None and was != string.contactor_closed:
-                events.append(_contactor(ts, string.index, string.contactor_closed,
-                                         string.dis_reason))  # fmt: skip
+                events.append(
+                    _contactor(ts, string.index, string.contactor_closed, string.dis_reason)
+                )
             self.closed[string.index] = string.contactor_closed
         return events
 
@@ -52,8 +54,13 @@ class EventWatch:
         previous, self.faults[key] = self.faults.get(key, 0), word
         if previous == word:
             return []
-        return fault_edges(previous=previous, current=word, names=self.names.get(target, {}),
-                           where=(target, *key), ts=ts)  # fmt: skip
+        return fault_edges(
+            previous=previous,
+            current=word,
+            names=self.names.get(target, {}),
+            where=(target, *key),
+            ts=ts,
+        )
 
     def _silence(
         self, events: list[Event], key: tuple[int, int], *, silent: bool, ts: float
@@ -71,8 +78,7 @@ def _with_readings(edges: list[Event], module: SimModule) -> list[Event]:
     if not any(e.kind is EventKind.FAULT_RAISED for e in edges):
         return edges
     readings = Readings(module_cells(module), module_temps(module))
-    return [replace(e, readings=readings) if e.kind is EventKind.FAULT_RAISED else e
-            for e in edges]  # fmt: skip
+    return [replace(e, readings=readings) if e.kind is EventKind.FAULT_RAISED else e for e in edges]
 
 
 def _contactor(ts: float, string: int, closed: bool, reason: int) -> Event:

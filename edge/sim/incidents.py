@@ -105,11 +105,17 @@ def history_incidents(spec: PlantSpec, *, site: str, seed: int, days: int) -> li
     incidents = []
     for day in range(turn, days - 1, HISTORY_EVERY_DAYS):
         _, kind, size = rnd.choices(HISTORY_MIX, weights)[0]
-        fault = Fault(kind, string=rnd.randint(1, spec.strings),
-                      module=rnd.randint(1, spec.modules_per_string),
-                      cell=rnd.randint(1, spec.cells_per_module), size=size)  # fmt: skip
+        fault = Fault(
+            kind,
+            string=rnd.randint(1, spec.strings),
+            module=rnd.randint(1, spec.modules_per_string),
+            cell=rnd.randint(1, spec.cells_per_module),
+            size=size,
+        )
         start = (day + rnd.uniform(0.0, 0.5)) * DAY_S
-        repair_h = min(max(rnd.lognormvariate(0.0, 0.8) * REPAIR_MEDIAN_H, REPAIR_RANGE_H[0]),
-                       REPAIR_RANGE_H[1])  # fmt: skip
+        repair_h = min(
+            max(rnd.lognormvariate(0.0, 0.8) * REPAIR_MEDIAN_H, REPAIR_RANGE_H[0]),
+            REPAIR_RANGE_H[1],
+        )
         incidents.append(Incident(fault, start, start + repair_h * HOUR_S))
     return incidents

@@ -125,8 +125,13 @@ class Plant:
         plant = cls(spec)
         for s in range(1, spec.strings + 1):
             modules = [_module(spec, rnd, p) for p in range(1, spec.modules_per_string + 1)]
-            string = SimString(s, modules, spec.string_rated_a, charge_limit_a=spec.string_rated_a,
-                               discharge_limit_a=spec.string_rated_a)  # fmt: skip
+            string = SimString(
+                s,
+                modules,
+                spec.string_rated_a,
+                charge_limit_a=spec.string_rated_a,
+                discharge_limit_a=spec.string_rated_a,
+            )
             plant.strings.append(string)
         plant.step(0.0, 0.0, now=0.0)
         return plant
@@ -152,19 +157,26 @@ class Plant:
             current = _within_cells(string, current, dt)
             string.current_a = current
             for module in string.modules:
-                _step_module(module, 0.0 if module.bypassed else current, dt, self.spec,
-                             balancing=string.balancing_enabled)  # fmt: skip
+                _step_module(
+                    module,
+                    0.0 if module.bypassed else current,
+                    dt,
+                    self.spec,
+                    balancing=string.balancing_enabled,
+                )
             _count_energy(string, dt)
 
 
 def _module(spec: PlantSpec, rnd: random.Random, position: int) -> SimModule:
     soh = rnd.uniform(0.96, 0.995)
     cells = [
-        Cell(capacity_ah=spec.capacity_ah * soh * rnd.gauss(1.0, 0.012),
-             r_ohm=CELL_R_OHM * rnd.gauss(1.0, 0.1),
-             soc=min(0.99, max(0.01, spec.initial_soc + rnd.gauss(0.0, 0.008))))
+        Cell(
+            capacity_ah=spec.capacity_ah * soh * rnd.gauss(1.0, 0.012),
+            r_ohm=CELL_R_OHM * rnd.gauss(1.0, 0.1),
+            soc=min(0.99, max(0.01, spec.initial_soc + rnd.gauss(0.0, 0.008))),
+        )
         for _ in range(spec.cells_per_module)
-    ]  # fmt: skip
+    ]
     temps = [spec.ambient_c + rnd.uniform(-0.5, 0.5) for _ in range(spec.temps_per_module)]
     return SimModule(position, cells, temps, soh)
 

@@ -20,18 +20,31 @@ log = logging.getLogger("edge.sim")
 def plant_for(site: SiteFile) -> Plant:
     """A plant built from the site file's topology and simulator settings."""
     info, sim = site.site, site.simulator
-    spec = PlantSpec(info.strings, info.modules_per_string, info.cells_per_module,
-                     info.temps_per_module, info.module_capacity_ah, info.string_rated_a,
-                     info.nameplate_energy_kwh, info.nameplate_power_kw,
-                     initial_soc=sim.initial_soc_pct / 100)  # fmt: skip
+    spec = PlantSpec(
+        info.strings,
+        info.modules_per_string,
+        info.cells_per_module,
+        info.temps_per_module,
+        info.module_capacity_ah,
+        info.string_rated_a,
+        info.nameplate_energy_kwh,
+        info.nameplate_power_kw,
+        initial_soc=sim.initial_soc_pct / 100,
+    )
     return Plant.build(spec, seed=sim.seed)
 
 
 def scheduled_kw(plant: Plant, sim: SimulatorConfig, ts: float) -> float:
     """The daily plan's set-point for the plant at simulated time `ts` (positive discharges)."""
     spec = plant.spec
-    return planned_kw(ts, soc=plant.soc(), energy_kwh=spec.energy_kwh, power_kw=spec.power_kw,
-                      zone=sim.zone, seed=sim.seed)  # fmt: skip
+    return planned_kw(
+        ts,
+        soc=plant.soc(),
+        energy_kwh=spec.energy_kwh,
+        power_kw=spec.power_kw,
+        zone=sim.zone,
+        seed=sim.seed,
+    )
 
 
 def scripted_incidents(site: SiteFile) -> IncidentPlan:
@@ -39,8 +52,14 @@ def scripted_incidents(site: SiteFile) -> IncidentPlan:
     config = site.simulator.incident
     if config is None:
         return IncidentPlan([])
-    return IncidentPlan(recurring(Fault.parse(config.fault), first_h=config.first_h,
-                                  every_h=config.every_h, lasts_h=config.lasts_h))  # fmt: skip
+    return IncidentPlan(
+        recurring(
+            Fault.parse(config.fault),
+            first_h=config.first_h,
+            every_h=config.every_h,
+            lasts_h=config.lasts_h,
+        )
+    )
 
 
 class Simulator(threading.Thread):
@@ -97,8 +116,9 @@ class Simulator(threading.Thread):
                 frames = self.bms.frames()
             last = now
             for frame in frames:
-                self.bus.send(can.Message(arbitration_id=frame.frame_id, data=frame.data,
-                                          is_extended_id=True))  # fmt: skip
+                self.bus.send(
+                    can.Message(arbitration_id=frame.frame_id, data=frame.data, is_extended_id=True)
+                )
             self._answer_commands(until=now + period)
 
     def _due_faults(self, now: float) -> None:
@@ -117,11 +137,13 @@ class Simulator(threading.Thread):
             if message is None or not self.bms.is_command(message.arbitration_id):
                 continue
             with self.lock:
-                answer = self.bms.handle_command(message.arbitration_id, bytes(message.data),
-                                                 time.time())  # fmt: skip
+                answer = self.bms.handle_command(
+                    message.arbitration_id, bytes(message.data), time.time()
+                )
             for frame in answer:
-                self.bus.send(can.Message(arbitration_id=frame.frame_id, data=frame.data,
-                                          is_extended_id=True))  # fmt: skip
+                self.bus.send(
+                    can.Message(arbitration_id=frame.frame_id, data=frame.data, is_extended_id=True)
+                )
 
     def stop(self) -> None:
         """Ask the loop to end."""

@@ -34,8 +34,9 @@ def module_snapshot(ts: float, string: SimString, module: SimModule) -> Snapshot
         "fault_bits": float(module.faults),
         "status_bits": float(STATUS_VALID),
     }
-    return Snapshot(ts, string.index, module.position, values, module_cells(module),
-                    module_temps(module), 0)  # fmt: skip
+    return Snapshot(
+        ts, string.index, module.position, values, module_cells(module), module_temps(module), 0
+    )
 
 
 def string_values(string: SimString) -> dict[str, float]:

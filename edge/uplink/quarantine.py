@@ -71,8 +71,9 @@ def quarantine(path: Path, *, now: float) -> Path:
         part = Path(f"{path}{suffix}")
         if part.exists():
             part.rename(Path(f"{target}{suffix}"))
-    log.error("spool %s is corrupt: moved to %s for inspection; starting a fresh spool",
-              path, target.name)  # fmt: skip
+    log.error(
+        "spool %s is corrupt: moved to %s for inspection; starting a fresh spool", path, target.name
+    )
     return target
 
 

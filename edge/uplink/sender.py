@@ -40,18 +40,27 @@ class Uplink:
     """Sends one batch at a time; a batch leaves the spool only when the backend confirms it."""
 
     def __init__(
-        self, spool: Spool, counters: Counters, *, base_url: str, token: str, timeout_s: float = 10,
+        self,
+        spool: Spool,
+        counters: Counters,
+        *,
+        base_url: str,
+        token: str,
+        timeout_s: float = 10,
         on_confirmed: Callable[[int], None] = lambda seq: None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.spool = spool
         self.counters = counters
         self.on_confirmed = on_confirmed
         self.client = httpx.Client(
             base_url=base_url,
             timeout=timeout_s,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                     "Content-Encoding": "gzip"},
-        )  # fmt: skip
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+            },
+        )
         self.backoff = Backoff()
         self.stopping = threading.Event()
 
@@ -74,8 +83,12 @@ class Uplink:
             self.backoff.succeeded()
             return True
         if 400 <= response.status_code < 500 and response.status_code not in RETRYABLE_4XX:
-            log.error("backend refused batch %d: %s %s", batch.seq, response.status_code,
-                      response.text[:500])  # fmt: skip
+            log.error(
+                "backend refused batch %d: %s %s",
+                batch.seq,
+                response.status_code,
+                response.text[:500],
+            )
             self.spool.bury(batch.seq, f"{response.status_code}: {response.text[:2000]}")
             return True
         log.warning("backend answered %d for batch %d; will retry", response.status_code, batch.seq)

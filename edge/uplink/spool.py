@@ -79,9 +79,13 @@ class Spool:
     """The persistent queue of batches waiting for the backend's confirmation."""
 
     def __init__(
-        self, path: Path, *, max_bytes: int = 256 * 1024 * 1024,
-        dead_max: int = DEAD_LETTERS_MAX, repair: bool = True,
-    ) -> None:  # fmt: skip
+        self,
+        path: Path,
+        *,
+        max_bytes: int = 256 * 1024 * 1024,
+        dead_max: int = DEAD_LETTERS_MAX,
+        repair: bool = True,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_bytes = max_bytes
@@ -166,8 +170,12 @@ class Spool:
         if dropped:
             total = self.dropped_so_far() + dropped
             self._set_meta("dropped", str(total))
-            log.error("spool full (%d bytes): dropped the %d oldest batches (%d in all)",
-                      self.max_bytes, dropped, total)  # fmt: skip
+            log.error(
+                "spool full (%d bytes): dropped the %d oldest batches (%d in all)",
+                self.max_bytes,
+                dropped,
+                total,
+            )
         return dropped, freed
 
     def next_batch(self, *, now: float | None = None) -> SpooledBatch | None:
@@ -216,8 +224,9 @@ class Spool:
         )
         total = self.dead_dropped() + excess
         self._set_meta("dead_dropped", str(total))
-        log.error("dead letters past %d: dropped the %d oldest (%d in all)", self.dead_max,
-                  excess, total)  # fmt: skip
+        log.error(
+            "dead letters past %d: dropped the %d oldest (%d in all)", self.dead_max, excess, total
+        )
 
     def dead_letters(self) -> int:
         """Batches the backend refused, kept in the dead-letter table."""
@@ -244,8 +253,9 @@ class Spool:
             rows = self.db.execute("SELECT seq, body FROM dead ORDER BY seq").fetchall()
             moved = [(seq, body) for seq, body in rows if seqs is None or seq in seqs]
             for seq, body in moved:
-                self.db.execute("INSERT OR IGNORE INTO batch VALUES (?, 0, ?, ?)",
-                                (seq, len(body), body))  # fmt: skip
+                self.db.execute(
+                    "INSERT OR IGNORE INTO batch VALUES (?, 0, ?, ?)", (seq, len(body), body)
+                )
                 self.db.execute("DELETE FROM dead WHERE seq = ?", (seq,))
             if moved:  # tells a running edge to re-sum its spooled bytes
                 self._set_meta("resent", str(int(self._meta("resent") or 0) + 1))

@@ -21,24 +21,33 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     spool.add_argument(
         "--config", type=Path, help="site file (default RIDETHROUGH_EDGE_SITE_CONFIG)"
     )
-    spool.add_argument("--seq", type=int, action="append",
-                       help="re-send only this dead letter (repeatable; default: all)")  # fmt: skip
+    spool.add_argument(
+        "--seq",
+        type=int,
+        action="append",
+        help="re-send only this dead letter (repeatable; default: all)",
+    )
 
 
 def open_spool(settings: EdgeSettings, config: Path | None) -> Spool:
     """The site's spool as the edge opens it, but never moving a corrupt file (the edge does)."""
     site = load_site_file(config or settings.site_config)
-    return Spool(settings.spool_for(site.site.code), repair=False,
-                 dead_max=site.collector.dead_letters_max)  # fmt: skip
+    return Spool(
+        settings.spool_for(site.site.code), repair=False, dead_max=site.collector.dead_letters_max
+    )
 
 
 def status(spool: Spool) -> str:
     """What is waiting, what was refused (and why), what was dropped or moved aside."""
-    lines = [f"spool {spool.path}: {spool.depth()} batches waiting, "
-             f"{spool.dropped_so_far()} dropped when full"]  # fmt: skip
+    lines = [
+        f"spool {spool.path}: {spool.depth()} batches waiting, "
+        f"{spool.dropped_so_far()} dropped when full"
+    ]
     dead = spool.dead_list()
-    lines.append(f"dead letters: {len(dead)} kept (at most {spool.dead_max}), "
-                 f"{spool.dead_dropped()} dropped past that")  # fmt: skip
+    lines.append(
+        f"dead letters: {len(dead)} kept (at most {spool.dead_max}), "
+        f"{spool.dead_dropped()} dropped past that"
+    )
     lines += [f"  batch {seq}: {reason[:200]}" for seq, reason in dead]
     lines += [f"quarantined: {path.name}" for path in quarantined(spool.path)]
     return "\n".join(lines)
@@ -49,8 +58,10 @@ def run(args: argparse.Namespace, settings: EdgeSettings) -> int:
     try:
         spool = open_spool(settings, args.config)
     except SpoolCorruptError as exc:
-        print(f"error: the spool is corrupt ({exc}); the edge moves it aside when it starts",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"error: the spool is corrupt ({exc}); the edge moves it aside when it starts",
+            file=sys.stderr,
+        )
         return 2
     try:
         if args.action == "status":

@@ -26,6 +26,17 @@ STRING_NUMBERS = (
     "energy_charged_kwh",
     "energy_discharged_kwh",
 )
+SYSTEM_NUMBERS = (
+    "soc_pct",
+    "soh_pct",
+    "voltage_v",
+    "current_a",
+    "power_kw",
+    "charge_limit_a",
+    "discharge_limit_a",
+    "charge_limit_kw",
+    "discharge_limit_kw",
+)
 STRING_INTEGERS = ("disable_reason", "n_mod_connected", "n_mod_bypassed", "fault_bits")
 STRING_FLAGS = ("contactor_closed", "contactor_fault", "enabled")
 
@@ -67,6 +78,14 @@ def string_record(snapshot: Snapshot) -> dict[str, Any]:
     return record
 
 
+def system_record(snapshot: Snapshot) -> dict[str, Any]:
+    """One sample of the whole system (the BMS master's pack values) on the wire."""
+    values = snapshot.values
+    record: dict[str, Any] = {"ts": iso(snapshot.ts), "quality": snapshot.quality}
+    record.update({k: values[k] for k in SYSTEM_NUMBERS if k in values})
+    return record
+
+
 def event_record(event: Event) -> dict[str, Any]:
     """One event on the wire."""
     record: dict[str, Any] = {
@@ -103,9 +122,10 @@ def batch_body(
     strings: list[dict[str, Any]],
     events: list[dict[str, Any]],
     assets: list[dict[str, Any]],
+    systems: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A whole batch; (edge_id, seq) identifies it so a replay is harmless."""
-    return {
+    body = {
         "schema": SCHEMA,
         "edge_id": edge_id,
         "seq": seq,
@@ -118,3 +138,7 @@ def batch_body(
         "events": events,
         "assets": assets,
     }
+    if systems:
+        # Optional in v1: sent only by sites whose mapping has a system message.
+        body["systems"] = systems
+    return body

@@ -49,13 +49,19 @@ def _fks(table: str, *, rack_nullable: bool = True) -> list[SchemaItem]:
         sa.Column("site_id", sa.Integer(), nullable=False),
         sa.Column("rack_id", sa.Integer(), nullable=rack_nullable),
         sa.Column("module_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["module_id"], ["module.id"], ondelete="CASCADE",
-                                name=op.f(f"fk_{table}_module_id_module")),
-        sa.ForeignKeyConstraint(["rack_id"], ["rack.id"], ondelete="CASCADE",
-                                name=op.f(f"fk_{table}_rack_id_rack")),
-        sa.ForeignKeyConstraint(["site_id"], ["site.id"], ondelete="CASCADE",
-                                name=op.f(f"fk_{table}_site_id_site")),
-    ]  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["module_id"],
+            ["module.id"],
+            ondelete="CASCADE",
+            name=op.f(f"fk_{table}_module_id_module"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["rack_id"], ["rack.id"], ondelete="CASCADE", name=op.f(f"fk_{table}_rack_id_rack")
+        ),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["site.id"], ondelete="CASCADE", name=op.f(f"fk_{table}_site_id_site")
+        ),
+    ]
 
 
 def _create_tables() -> None:
@@ -69,12 +75,14 @@ def _create_tables() -> None:
         sa.Column("cell_index", sa.SmallInteger(), nullable=True),
         sa.Column("value", sa.REAL(), nullable=True),
         sa.Column("message", sa.Text(), nullable=True),
-        sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alarm_event")),
-    )  # fmt: skip
-    op.create_index("uq_alarm_event_source_ts", "alarm_event", [*_source(), "ts", "raised"],
-                    unique=True)  # fmt: skip
+    )
+    op.create_index(
+        "uq_alarm_event_source_ts", "alarm_event", [*_source(), "ts", "raised"], unique=True
+    )
     op.create_table(
         "contactor_event",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -82,10 +90,11 @@ def _create_tables() -> None:
         sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
         sa.Column("opened", sa.Boolean(), nullable=False),
         sa.Column("disable_reason", sa.SmallInteger(), nullable=True),
-        sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contactor_event")),
-    )  # fmt: skip
+    )
     target: list[Column] = ["rack_id", sa.literal_column("coalesce(module_id, 0)"), "ts", "opened"]
     op.create_index("uq_contactor_event_target_ts", "contactor_event", target, unique=True)
 
@@ -134,11 +143,17 @@ ON CONFLICT DO NOTHING
 def upgrade() -> None:
     """Apply this revision."""
     _create_tables()
-    op.drop_index("uq_alarm_open_source", table_name="alarm",
-                  postgresql_where=sa.text("state <> 'normal'"))  # fmt: skip
+    op.drop_index(
+        "uq_alarm_open_source", table_name="alarm", postgresql_where=sa.text("state <> 'normal'")
+    )
     op.execute(FOLD_OPEN_ROWS_BY_CELL)
-    op.create_index("uq_alarm_open_source", "alarm", _source(), unique=True,
-                    postgresql_where=sa.text("state <> 'normal'"))  # fmt: skip
+    op.create_index(
+        "uq_alarm_open_source",
+        "alarm",
+        _source(),
+        unique=True,
+        postgresql_where=sa.text("state <> 'normal'"),
+    )
     op.create_index("ix_alarm_source_raised_at", "alarm", [*_source(), "raised_at"])
     op.execute(BACKFILL_ALARM_EVENTS)
     op.execute(BACKFILL_CONTACTOR_EVENTS)
@@ -147,10 +162,16 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert this revision (open rows folded by cell stay folded)."""
     op.drop_index("ix_alarm_source_raised_at", table_name="alarm")
-    op.drop_index("uq_alarm_open_source", table_name="alarm",
-                  postgresql_where=sa.text("state <> 'normal'"))  # fmt: skip
-    op.create_index("uq_alarm_open_source", "alarm", _source(cell=True), unique=True,
-                    postgresql_where=sa.text("state <> 'normal'"))  # fmt: skip
+    op.drop_index(
+        "uq_alarm_open_source", table_name="alarm", postgresql_where=sa.text("state <> 'normal'")
+    )
+    op.create_index(
+        "uq_alarm_open_source",
+        "alarm",
+        _source(cell=True),
+        unique=True,
+        postgresql_where=sa.text("state <> 'normal'"),
+    )
     op.drop_index("uq_contactor_event_target_ts", table_name="contactor_event")
     op.drop_table("contactor_event")
     op.drop_index("uq_alarm_event_source_ts", table_name="alarm_event")

@@ -49,12 +49,20 @@ def upgrade() -> None:
     op.add_column("command", sa.Column("fault_code", sa.Text(), nullable=True))
     op.add_column("command", sa.Column("fault_onset_at", sa.DateTime(timezone=True), nullable=True))
     op.create_foreign_key(
-        op.f("fk_command_alarm_id_alarm"), "command", "alarm", ["alarm_id"], ["id"],
+        op.f("fk_command_alarm_id_alarm"),
+        "command",
+        "alarm",
+        ["alarm_id"],
+        ["id"],
         ondelete="SET NULL",
-    )  # fmt: skip
+    )
     # Alarms folded into others are deleted: the lookup that clears their commands' link.
-    op.create_index("ix_command_alarm_id", "command", ["alarm_id"],
-                    postgresql_where=sa.text("alarm_id IS NOT NULL"))  # fmt: skip
+    op.create_index(
+        "ix_command_alarm_id",
+        "command",
+        ["alarm_id"],
+        postgresql_where=sa.text("alarm_id IS NOT NULL"),
+    )
     op.execute(TRIGGERS)
     op.execute(ISOLATIONS)
 

@@ -43,16 +43,22 @@ def upgrade() -> None:
     op.add_column("command", sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("command", sa.Column("delivered_to", sa.Integer(), nullable=True))
     op.create_foreign_key(
-        op.f("fk_command_delivered_to_edge_device"), "command", "edge_device",
-        ["delivered_to"], ["id"], ondelete="SET NULL",
-    )  # fmt: skip
+        op.f("fk_command_delivered_to_edge_device"),
+        "command",
+        "edge_device",
+        ["delivered_to"],
+        ["id"],
+        ondelete="SET NULL",
+    )
     op.drop_constraint(op.f("ck_command_state_valid"), "command", type_="check")
-    op.create_check_constraint(op.f("ck_command_state_valid"), "command",
-                               f"state IN ({NEW_STATES})")  # fmt: skip
+    op.create_check_constraint(
+        op.f("ck_command_state_valid"), "command", f"state IN ({NEW_STATES})"
+    )
     op.execute(DEADLINES)
     # The deadline sweep reads only unfinished commands, oldest deadline first.
-    op.create_index("ix_command_deadline_at", "command", ["deadline_at"],
-                    postgresql_where=sa.text(PENDING))  # fmt: skip
+    op.create_index(
+        "ix_command_deadline_at", "command", ["deadline_at"], postgresql_where=sa.text(PENDING)
+    )
 
 
 def downgrade() -> None:
@@ -60,9 +66,9 @@ def downgrade() -> None:
     op.drop_index("ix_command_deadline_at", table_name="command")
     op.execute("UPDATE command SET state = 'failed' WHERE state IN ('unknown', 'cleared')")
     op.drop_constraint(op.f("ck_command_state_valid"), "command", type_="check")
-    op.create_check_constraint(op.f("ck_command_state_valid"), "command",
-                               f"state IN ({OLD_STATES})")  # fmt: skip
-    op.drop_constraint(op.f("fk_command_delivered_to_edge_device"), "command",
-                       type_="foreignkey")  # fmt: skip
+    op.create_check_constraint(
+        op.f("ck_command_state_valid"), "command", f"state IN ({OLD_STATES})"
+    )
+    op.drop_constraint(op.f("fk_command_delivered_to_edge_device"), "command", type_="foreignkey")
     op.drop_column("command", "delivered_to")
     op.drop_column("command", "deadline_at")

@@ -23,10 +23,15 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Apply this revision."""
-    op.add_column("edge_device", sa.Column("counters", postgresql.JSONB(astext_type=sa.Text()),
-                                           server_default="{}", nullable=False))  # fmt: skip
-    op.add_column("edge_device", sa.Column("counters_at", sa.DateTime(timezone=True),
-                                           nullable=True))  # fmt: skip
+    op.add_column(
+        "edge_device",
+        sa.Column(
+            "counters", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
+        ),
+    )
+    op.add_column(
+        "edge_device", sa.Column("counters_at", sa.DateTime(timezone=True), nullable=True)
+    )
 
 
 def downgrade() -> None:

@@ -27,8 +27,17 @@ def down(seconds: float) -> Mark:
 
 def summary(episodes: list[Episode]) -> list[tuple[object, ...]]:
     """(first raise, last raise, count, cleared, state, acked at) of each row."""
-    return [(e.first.ts, e.last_raised_at, e.occurrences, e.cleared_at, e.state,
-             e.ack.at if e.ack else None) for e in episodes]  # fmt: skip
+    return [
+        (
+            e.first.ts,
+            e.last_raised_at,
+            e.occurrences,
+            e.cleared_at,
+            e.state,
+            e.ack.at if e.ack else None,
+        )
+        for e in episodes
+    ]
 
 
 def test_a_clear_before_its_raise_still_clears_it() -> None:

@@ -40,11 +40,15 @@ async def recorded(engine: AsyncEngine, server: LiveServer) -> Recorded:
     site = await committed_device_site(engine, racks=STRINGS)
     for seq, first in enumerate(range(0, SAMPLES, 30), start=1):
         times = [(k, T0 + k * STEP) for k in range(first, first + 30)]
-        modules = [module_row(s, m, ts, soc_pct=soc_at(k, s, m))
-                   for k, ts in times for s in range(1, STRINGS + 1)
-                   for m in range(1, MODULES + 1)]  # fmt: skip
-        strings = [string_row(s, ts, current_a=-30.0 + k) for k, ts in times
-                   for s in range(1, STRINGS + 1)]  # fmt: skip
+        modules = [
+            module_row(s, m, ts, soc_pct=soc_at(k, s, m))
+            for k, ts in times
+            for s in range(1, STRINGS + 1)
+            for m in range(1, MODULES + 1)
+        ]
+        strings = [
+            string_row(s, ts, current_a=-30.0 + k) for k, ts in times for s in range(1, STRINGS + 1)
+        ]
         body = batch(site.code, seq, modules=modules, strings=strings)
         if seq == 1:
             body["events"] = [event("fault_raised", 1, 1, 2, "cell_ov_warning")]
@@ -65,8 +69,14 @@ def make_token(engine: AsyncEngine) -> TokenMaker:
     async def create(access: str, sites: list[str] | None = None, days: int = 1) -> str:
         async with AsyncSession(engine) as session, session.begin():
             name = f"test-token-{next(TOKEN_NUMBERS)}"
-            return await create_token(session, name=name, access=Access(access),
-                                      site_codes=sites, days=days, created_by="test",
-                                      now=datetime.now(UTC))  # fmt: skip
+            return await create_token(
+                session,
+                name=name,
+                access=Access(access),
+                site_codes=sites,
+                days=days,
+                created_by="test",
+                now=datetime.now(UTC),
+            )
 
     return create

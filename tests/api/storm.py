@@ -58,8 +58,10 @@ async def open_stalled(url: str, path: str, params: dict[str, str], token: str) 
     await asyncio.get_running_loop().sock_connect(sock, (host, port))
     # A small limit: the reader stops taking bytes from the socket once 8 KB are buffered.
     reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
-    writer.write(f"GET {path}?{urlencode(params)} HTTP/1.1\r\nHost: {host}\r\n"
-                 f"Authorization: Bearer {token}\r\n\r\n".encode())  # fmt: skip
+    writer.write(
+        f"GET {path}?{urlencode(params)} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n".encode()
+    )
     head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)).decode()
     status_line, *lines = head.strip().split("\r\n")
     headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
@@ -78,8 +80,11 @@ async def timed_ingest(
     body = gzip.compress(
         json.dumps(batch(code, seq, **full_site_rows(ts, STRINGS, MODULES))).encode()
     )
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-               "Content-Encoding": "gzip"}  # fmt: skip
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+    }
     began = time.perf_counter()
     answer = await client.post("/api/v1/ingest", content=body, headers=headers, timeout=60)
     return answer.status_code, time.perf_counter() - began
@@ -96,5 +101,10 @@ async def timed_command(client: httpx.AsyncClient, code: str, string: int) -> tu
 def export_params(start: datetime, seconds: int) -> dict[str, str]:
     """Every cell voltage of the range in the long layout: many lines per sample."""
     end = start + timedelta(seconds=seconds)
-    return {"format": "csv", "layout": "long", "fields": "cell_v",
-            "start": start.isoformat(), "end": end.isoformat()}  # fmt: skip
+    return {
+        "format": "csv",
+        "layout": "long",
+        "fields": "cell_v",
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+    }

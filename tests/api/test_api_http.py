@@ -42,7 +42,8 @@ def test_registry_and_latest_state(server: LiveServer, recorded: Recorded) -> No
     assert [s["string"] for s in get(server, f"/api/v1/sites/{code}/strings")["items"]] == [1, 2]
     modules = every_page(server, f"/api/v1/sites/{code}/modules", limit=4)
     assert sorted((m["string"], m["position"]) for m in modules) == [
-        (s, m) for s in range(1, STRINGS + 1) for m in range(1, MODULES + 1)]  # fmt: skip
+        (s, m) for s in range(1, STRINGS + 1) for m in range(1, MODULES + 1)
+    ]
     assert len(get(server, f"/api/v1/sites/{code}/modules", string=2)["items"]) == MODULES
     latest = get(server, f"/api/v1/sites/{code}/latest")
     last = recorded.end - timedelta(seconds=5)
@@ -56,8 +57,12 @@ def test_registry_and_latest_state(server: LiveServer, recorded: Recorded) -> No
 
 def test_raw_telemetry_pages_hold_every_sample_once(server: LiveServer, recorded: Recorded) -> None:
     code = recorded.site.code
-    params = {"start": recorded.start.isoformat(), "end": recorded.end.isoformat(),
-              "fields": "soc_pct,cell_v,spread_mv", "limit": 250}  # fmt: skip
+    params = {
+        "start": recorded.start.isoformat(),
+        "end": recorded.end.isoformat(),
+        "fields": "soc_pct,cell_v,spread_mv",
+        "limit": 250,
+    }
     rows = every_page(server, f"/api/v1/sites/{code}/telemetry", **params)
     assert len(rows) == SAMPLES * STRINGS * MODULES
     keys = {(r["string"], r["module"], r["ts"]) for r in rows}
@@ -67,8 +72,14 @@ def test_raw_telemetry_pages_hold_every_sample_once(server: LiveServer, recorded
         assert row["values"]["soc_pct"] == soc_at(k, row["string"], row["module"])
         assert len(row["values"]["cell_v"]) == 16
         assert 0 < row["values"]["spread_mv"] < 10
-    strings = every_page(server, f"/api/v1/sites/{code}/telemetry", entity="string",
-                         start=params["start"], end=params["end"], fields="power_kw")  # fmt: skip
+    strings = every_page(
+        server,
+        f"/api/v1/sites/{code}/telemetry",
+        entity="string",
+        start=params["start"],
+        end=params["end"],
+        fields="power_kw",
+    )
     assert len(strings) == SAMPLES * STRINGS
     assert {r["module"] for r in strings} == {None}
 
@@ -77,14 +88,27 @@ def test_bucketed_telemetry_from_the_rollups(server: LiveServer, recorded: Recor
     code = recorded.site.code
     window = {"start": recorded.start.isoformat(), "end": recorded.end.isoformat()}
     fields = "samples,soc_pct,cell_v_max"
-    minutes = every_page(server, f"/api/v1/sites/{code}/telemetry", resolution="1m",
-                         fields=fields, string=1, module=2, **window)  # fmt: skip
+    minutes = every_page(
+        server,
+        f"/api/v1/sites/{code}/telemetry",
+        resolution="1m",
+        fields=fields,
+        string=1,
+        module=2,
+        **window,
+    )
     assert len(minutes) == 10
     assert {r["values"]["samples"] for r in minutes} == {12}
     first = [soc_at(k, 1, 2) for k in range(12)]
     assert abs(minutes[0]["values"]["soc_pct"] - sum(first) / 12) < 1e-3
-    quarter = get(server, f"/api/v1/sites/{code}/telemetry", resolution="15m",
-                  fields="samples", entity="string", **window)["items"]  # fmt: skip
+    quarter = get(
+        server,
+        f"/api/v1/sites/{code}/telemetry",
+        resolution="15m",
+        fields="samples",
+        entity="string",
+        **window,
+    )["items"]
     assert [(r["string"], r["values"]["samples"]) for r in quarter] == [(1, SAMPLES), (2, SAMPLES)]
 
 
@@ -113,8 +137,9 @@ def test_alarms_isolations_and_kpis(server: LiveServer, recorded: Recorded) -> N
     code = recorded.site.code
     (alarm,) = get(server, f"/api/v1/sites/{code}/alarms")["items"]
     assert (alarm["string"], alarm["module"], alarm["code"]) == (1, 2, "cell_ov_warning")
-    acked = server.http.post(f"{server.url}/api/v1/alarms/{alarm['id']}/acknowledge",
-                             json={"note": "seen from the API"})  # fmt: skip
+    acked = server.http.post(
+        f"{server.url}/api/v1/alarms/{alarm['id']}/acknowledge", json={"note": "seen from the API"}
+    )
     assert acked.status_code == 200, acked.text
     assert (acked.json()["state"], acked.json()["ack_note"]) == ("acked", "seen from the API")
     again = server.http.post(f"{server.url}/api/v1/alarms/{alarm['id']}/acknowledge", json={})
@@ -123,8 +148,14 @@ def test_alarms_isolations_and_kpis(server: LiveServer, recorded: Recorded) -> N
     assert get(server, f"/api/v1/sites/{code}/isolations") == {"items": [], "next_cursor": None}
     kpis = get(server, f"/api/v1/sites/{code}/kpis", window="24h")
     assert kpis["time_to_isolate"]["all"]["count"] == 0
-    assert set(kpis) >= {"spread_under_load", "mtta", "mttr", "availability", "fault_pareto",
-                         "round_trip_efficiency"}  # fmt: skip
+    assert set(kpis) >= {
+        "spread_under_load",
+        "mtta",
+        "mttr",
+        "availability",
+        "fault_pareto",
+        "round_trip_efficiency",
+    }
     assert get(server, "/api/v1/kpis", window="7d")["mtta"]["count"] >= 1
 
 
@@ -137,8 +168,9 @@ async def test_api_tokens_read_write_scope_expiry_and_revocation(
     elsewhere = await make_token("read", sites=[other.code])
 
     def call(token: str, method: str, path: str, **kw: Any) -> httpx.Response:
-        return httpx.request(method, f"{server.url}{path}",
-                             headers={"Authorization": f"Bearer {token}"}, **kw)  # fmt: skip
+        return httpx.request(
+            method, f"{server.url}{path}", headers={"Authorization": f"Bearer {token}"}, **kw
+        )
 
     assert call(read, "GET", f"/api/v1/sites/{code}/latest").status_code == 200
     (alarm,) = call(read, "GET", f"/api/v1/sites/{code}/alarms").json()["items"]
@@ -151,13 +183,23 @@ async def test_api_tokens_read_write_scope_expiry_and_revocation(
     page = call(read, "GET", f"/sites/{code}", follow_redirects=False)
     assert page.status_code == 303
     with psycopg.connect(psycopg_dsn(server.database_url)) as conn:
-        conn.execute("UPDATE api_token SET expires_at = now() - interval '1 s' "
-                     "WHERE token_hash = encode(sha256(%s::bytea), 'hex')", (read,))  # fmt: skip
-        conn.execute("UPDATE api_token SET revoked_at = now() "
-                     "WHERE token_hash = encode(sha256(%s::bytea), 'hex')", (write,))  # fmt: skip
-        actors = [r[0] for r in conn.execute(
-            "SELECT actor FROM audit_log WHERE action = 'alarm.acknowledge' AND target = %s",
-            (f"alarm {alarm['id']}",))]  # fmt: skip
+        conn.execute(
+            "UPDATE api_token SET expires_at = now() - interval '1 s' "
+            "WHERE token_hash = encode(sha256(%s::bytea), 'hex')",
+            (read,),
+        )
+        conn.execute(
+            "UPDATE api_token SET revoked_at = now() "
+            "WHERE token_hash = encode(sha256(%s::bytea), 'hex')",
+            (write,),
+        )
+        actors = [
+            r[0]
+            for r in conn.execute(
+                "SELECT actor FROM audit_log WHERE action = 'alarm.acknowledge' AND target = %s",
+                (f"alarm {alarm['id']}",),
+            )
+        ]
     expired = call(read, "GET", "/api/v1/sites")
     assert expired.status_code == 401
     assert "expired" in expired.json()["error"]["message"]

@@ -44,11 +44,19 @@ async def test_the_fault_log_csv_quotes_formulas_and_keeps_negative_values(
     engine: AsyncEngine, server: LiveServer
 ) -> None:
     site = await committed_device_site(engine)
-    cold = event("fault_raised", 1, 1, 2, "under_temp_warning", cell_v=[3.2] * 16,
-                 temp_c=[-12.5, -11.0, -10.5, -9.0])  # fmt: skip
+    cold = event(
+        "fault_raised",
+        1,
+        1,
+        2,
+        "under_temp_warning",
+        cell_v=[3.2] * 16,
+        temp_c=[-12.5, -11.0, -10.5, -9.0],
+    )
     assert post_batch(server, site.token, batch(site.code, 1, events=[cold])).status_code == 200
-    (alarm,), *_ = query_rows(psycopg_dsn(server.database_url),
-                              "SELECT id FROM alarm WHERE site_id = %s", site.site_id)  # fmt: skip
+    (alarm,), *_ = query_rows(
+        psycopg_dsn(server.database_url), "SELECT id FROM alarm WHERE site_id = %s", site.site_id
+    )
     acked = server.http.post(f"/alarms/{alarm}/acknowledge", data={"note": NOTE})
     assert acked.status_code < 400, acked.text
     answer = server.http.get(f"/sites/{site.code}/faults.csv", params={"window": "all"})
@@ -62,8 +70,14 @@ async def test_the_fault_log_csv_quotes_formulas_and_keeps_negative_values(
 def test_the_export_csv_keeps_negative_currents_numbers(
     server: LiveServer, recorded: Recorded, layout: str
 ) -> None:
-    params = {"format": "csv", "layout": layout, "entity": "string", "fields": "current_a",
-              "start": recorded.start.isoformat(), "end": recorded.end.isoformat()}  # fmt: skip
+    params = {
+        "format": "csv",
+        "layout": layout,
+        "entity": "string",
+        "fields": "current_a",
+        "start": recorded.start.isoformat(),
+        "end": recorded.end.isoformat(),
+    }
     answer = server.http.get(f"/api/v1/sites/{recorded.site.code}/export", params=params)
     assert answer.status_code == 200, answer.text
     rows = list(csv.DictReader(io.StringIO(answer.text)))

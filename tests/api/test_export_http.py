@@ -26,17 +26,24 @@ def stored(server: LiveServer, site_id: int) -> dict[Key, tuple[Any, ...]]:
         rows = conn.execute(
             "SELECT s.ts, r.index, m.position, s.soc_pct, s.cell_v_max, s.cell_v "
             "FROM module_sample s JOIN module m ON m.id = s.module_id "
-            "JOIN rack r ON r.id = m.rack_id WHERE r.site_id = %s", (site_id,)
-        ).fetchall()  # fmt: skip
+            "JOIN rack r ON r.id = m.rack_id WHERE r.site_id = %s",
+            (site_id,),
+        ).fetchall()
     return {(ts, string, module): tuple(values) for ts, string, module, *values in rows}
 
 
 def download(server: LiveServer, recorded: Recorded, fmt: str, layout: str) -> bytes:
     """The export as the client receives it."""
-    params = {"format": fmt, "layout": layout, "fields": ",".join(FIELDS),
-              "start": recorded.start.isoformat(), "end": recorded.end.isoformat()}  # fmt: skip
-    answer = server.http.get(f"{server.url}/api/v1/sites/{recorded.site.code}/export",
-                             params=params)  # fmt: skip
+    params = {
+        "format": fmt,
+        "layout": layout,
+        "fields": ",".join(FIELDS),
+        "start": recorded.start.isoformat(),
+        "end": recorded.end.isoformat(),
+    }
+    answer = server.http.get(
+        f"{server.url}/api/v1/sites/{recorded.site.code}/export", params=params
+    )
     assert answer.status_code == 200, answer.text
     assert f".{fmt}" in answer.headers["content-disposition"]
     return answer.content
@@ -49,9 +56,17 @@ def wide_records(fmt: str, data: bytes) -> list[dict[str, Any]]:
     if fmt == "ndjson":
         return [json.loads(line) for line in data.decode().splitlines()]
     rows = list(csv.DictReader(io.StringIO(data.decode())))
-    return [{**r, "string": int(r["string"]), "module": int(r["module"]),
-             "soc_pct": float(r["soc_pct"]), "cell_v_max": float(r["cell_v_max"]),
-             "cell_v": [float(v) for v in r["cell_v"].split(";")]} for r in rows]  # fmt: skip
+    return [
+        {
+            **r,
+            "string": int(r["string"]),
+            "module": int(r["module"]),
+            "soc_pct": float(r["soc_pct"]),
+            "cell_v_max": float(r["cell_v_max"]),
+            "cell_v": [float(v) for v in r["cell_v"].split(";")],
+        }
+        for r in rows
+    ]
 
 
 def long_records(fmt: str, data: bytes) -> list[tuple[Any, str, str, float]]:
@@ -112,24 +127,33 @@ def test_long_export_matches_the_database(server: LiveServer, recorded: Recorded
 
 def test_an_empty_export_is_a_valid_file(server: LiveServer, recorded: Recorded) -> None:
     params = {"format": "parquet", "start": "2020-01-01T00:00:00Z", "end": "2020-01-02T00:00:00Z"}
-    answer = server.http.get(f"{server.url}/api/v1/sites/{recorded.site.code}/export",
-                             params=params)  # fmt: skip
+    answer = server.http.get(
+        f"{server.url}/api/v1/sites/{recorded.site.code}/export", params=params
+    )
     assert answer.status_code == 200
     assert pq.read_table(io.BytesIO(answer.content)).num_rows == 0
-    csv_answer = server.http.get(f"{server.url}/api/v1/sites/{recorded.site.code}/export",
-                                 params={**params, "format": "csv"})  # fmt: skip
-    assert csv_answer.text.splitlines() == ["ts,string,module,soc_pct,current_a,cell_v_min,"
-                                            "cell_v_max,temp_c_max"]  # fmt: skip
+    csv_answer = server.http.get(
+        f"{server.url}/api/v1/sites/{recorded.site.code}/export", params={**params, "format": "csv"}
+    )
+    assert csv_answer.text.splitlines() == [
+        "ts,string,module,soc_pct,current_a,cell_v_min,cell_v_max,temp_c_max"
+    ]
 
 
 def test_currents_and_powers_carry_their_sign_convention(
     server: LiveServer, recorded: Recorded
 ) -> None:
     # In a Parquet file, per column: a data user reading the file alone still knows the sign.
-    params = {"format": "parquet", "entity": "string", "fields": "current_a,power_kw,soc_pct",
-              "start": recorded.start.isoformat(), "end": recorded.end.isoformat()}  # fmt: skip
-    answer = server.http.get(f"{server.url}/api/v1/sites/{recorded.site.code}/export",
-                             params=params)  # fmt: skip
+    params = {
+        "format": "parquet",
+        "entity": "string",
+        "fields": "current_a,power_kw,soc_pct",
+        "start": recorded.start.isoformat(),
+        "end": recorded.end.isoformat(),
+    }
+    answer = server.http.get(
+        f"{server.url}/api/v1/sites/{recorded.site.code}/export", params=params
+    )
     schema = pq.read_table(io.BytesIO(answer.content)).schema
     for name, unit in (("current_a", b"A"), ("power_kw", b"kW")):
         metadata = schema.field(name).metadata
@@ -139,8 +163,11 @@ def test_currents_and_powers_carry_their_sign_convention(
     # In the API's own description: the latest state, the site and the telemetry fields.
     document = server.http.get(f"{server.url}/api/openapi.json").json()
     schemas = document["components"]["schemas"]
-    for model, field in (("StringLatest", "current_a"), ("StringLatest", "power_kw"),
-                         ("SiteOut", "power_kw")):  # fmt: skip
+    for model, field in (
+        ("StringLatest", "current_a"),
+        ("StringLatest", "power_kw"),
+        ("SiteOut", "power_kw"),
+    ):
         assert CONVENTION in schemas[model]["properties"][field]["description"]
     telemetry = document["paths"]["/api/v1/sites/{code}/telemetry"]["get"]["parameters"]
     fields = next(p for p in telemetry if p["name"] == "fields")

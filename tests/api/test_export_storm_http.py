@@ -49,17 +49,22 @@ def storm_server(test_database_url: str) -> Iterator[tuple[LiveServer, Path]]:
     """A backend with small export limits, its log kept in a file."""
     with tempfile.TemporaryDirectory() as folder:
         log_path = Path(folder) / "server.log"
-        with log_path.open("wb") as log, live_server(
-            {"RIDETHROUGH_DATABASE_URL": test_database_url, **LIMITS}, log=log
-        ) as running:  # fmt: skip
+        with (
+            log_path.open("wb") as log,
+            live_server(
+                {"RIDETHROUGH_DATABASE_URL": test_database_url, **LIMITS}, log=log
+            ) as running,
+        ):
             yield running, log_path
 
 
 def export_connections(dsn: str) -> list[str]:
     """The states of the backend's export connections."""
     with psycopg.connect(dsn) as conn:
-        rows = conn.execute("SELECT state FROM pg_stat_activity WHERE application_name = %s",
-                            (EXPORT_APPLICATION_NAME,)).fetchall()  # fmt: skip
+        rows = conn.execute(
+            "SELECT state FROM pg_stat_activity WHERE application_name = %s",
+            (EXPORT_APPLICATION_NAME,),
+        ).fetchall()
     return [row[0] for row in rows]
 
 
@@ -69,8 +74,10 @@ async def ingest_and_command(
     """Five batches, one after another, then a command: their statuses and times."""
     async with httpx.AsyncClient(base_url=server.url) as edge, server.async_client() as operator:
         now = datetime.now(UTC)
-        batches = [await timed_ingest(edge, code, token, seq + i, now - timedelta(seconds=5 - i))
-                   for i in range(5)]  # fmt: skip
+        batches = [
+            await timed_ingest(edge, code, token, seq + i, now - timedelta(seconds=5 - i))
+            for i in range(5)
+        ]
         return batches, await timed_command(operator, code, string)
 
 

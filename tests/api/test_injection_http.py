@@ -11,8 +11,12 @@ from tests.wire import T0, batch, event, full_site_rows, post_batch
 
 MARKUP = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 ESCAPED = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
-INJECTIONS = ["' OR '1'='1", "1; DROP TABLE alarm; --", "\\'; SELECT pg_sleep(5); --",
-              "%' UNION SELECT password_hash FROM app_user --"]  # fmt: skip
+INJECTIONS = [
+    "' OR '1'='1",
+    "1; DROP TABLE alarm; --",
+    "\\'; SELECT pg_sleep(5); --",
+    "%' UNION SELECT password_hash FROM app_user --",
+]
 
 
 @pytest.fixture
@@ -34,8 +38,15 @@ def test_names_and_notes_are_escaped_on_every_page(
     server: LiveServer, marked: tuple[DeviceSite, int]
 ) -> None:
     site, _ = marked
-    for path in ("/", f"/sites/{site.code}", "/alarms?state=acked", f"/sites/{site.code}/faults",
-                 "/kpis", f"/sites/{site.code}/strings/1", "/admin"):  # fmt: skip
+    for path in (
+        "/",
+        f"/sites/{site.code}",
+        "/alarms?state=acked",
+        f"/sites/{site.code}/faults",
+        "/kpis",
+        f"/sites/{site.code}/strings/1",
+        "/admin",
+    ):
         page = server.client("admin").get(path)
         assert page.status_code == 200, path
         assert "<script>alert" not in page.text, path
@@ -54,17 +65,24 @@ def test_filters_are_not_sql(server: LiveServer, marked: tuple[DeviceSite, int])
         faults = http.get(f"{server.url}/sites/{site.code}/faults", params={"q": text})
         assert faults.status_code == 200
         assert "cell_ov_warning" not in faults.text.split("<main", 1)[1].split("</form>", 1)[1]
-        fields = http.get(f"{server.url}/api/v1/sites/{site.code}/telemetry",
-                          params={"fields": text})  # fmt: skip
+        fields = http.get(
+            f"{server.url}/api/v1/sites/{site.code}/telemetry", params={"fields": text}
+        )
         assert fields.status_code == 422
         assert fields.json()["error"]["details"][0]["field"] == "query.fields"
-        for path, param in (("alarms", "priority"), ("alarms", "state"), ("telemetry", "string"),
-                            ("telemetry", "start"), ("export", "layout")):  # fmt: skip
+        for path, param in (
+            ("alarms", "priority"),
+            ("alarms", "state"),
+            ("telemetry", "string"),
+            ("telemetry", "start"),
+            ("export", "layout"),
+        ):
             answer = http.get(f"{server.url}/api/v1/sites/{site.code}/{path}", params={param: text})
             assert answer.status_code == 422, (path, param)
             assert answer.json()["error"]["details"][0]["field"] == f"query.{param}"
         assert http.get(f"{server.url}/api/v1/sites/{text}").status_code == 404
     with psycopg.connect(psycopg_dsn(server.database_url)) as conn:
-        alarms = conn.execute("SELECT count(*) FROM alarm WHERE site_id = %s",
-                              (site.site_id,)).fetchone()  # fmt: skip
+        alarms = conn.execute(
+            "SELECT count(*) FROM alarm WHERE site_id = %s", (site.site_id,)
+        ).fetchone()
     assert alarms == (1,)  # nothing dropped, nothing changed

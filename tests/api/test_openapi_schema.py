@@ -56,17 +56,34 @@ checks.positive_data_acceptance.expected-statuses = [
 @pytest.fixture
 async def tokens(make_token: TokenMaker, recorded: Recorded) -> dict[str, str]:
     """The callers: Authorization header values (none for nobody)."""
-    return {"write": f"Bearer {await make_token('write')}",
-            "read": f"Bearer {await make_token('read', sites=[recorded.site.code])}",
-            "device": f"Bearer {recorded.site.token}", "nobody": ""}  # fmt: skip
+    return {
+        "write": f"Bearer {await make_token('write')}",
+        "read": f"Bearer {await make_token('read', sites=[recorded.site.code])}",
+        "device": f"Bearer {recorded.site.token}",
+        "nobody": "",
+    }
 
 
 def schemathesis_run(server: LiveServer, config: Path, authorization: str) -> str:
     """One full run; the report, and whether it passed."""
-    command = [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(config),
-               "run", f"{server.url}/api/openapi.json", "--checks", "all",
-               "--phases", "examples,coverage,fuzzing,stateful", "--max-failures", "20",
-               "--request-timeout", "30", "--seed", "19", "--no-color"]  # fmt: skip
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(config),
+        "run",
+        f"{server.url}/api/openapi.json",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-failures",
+        "20",
+        "--request-timeout",
+        "30",
+        "--seed",
+        "19",
+        "--no-color",
+    ]
     if authorization:
         command += ["--header", f"Authorization:{authorization}"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)

@@ -26,14 +26,18 @@ def test_ids_beyond_their_column_are_refused_not_500(
     assert acked.json()["error"]["details"][0]["field"] == "path.alarm_id"
     device = {"Authorization": f"Bearer {recorded.site.token}"}
     result = {"outcome": "acked", "at": "2026-12-05T10:00:00Z"}
-    reported = httpx.post(f"{server.url}/api/v1/edge/commands/{TOO_BIG}/result", json=result,
-                          headers=device)  # fmt: skip
+    reported = httpx.post(
+        f"{server.url}/api/v1/edge/commands/{TOO_BIG}/result", json=result, headers=device
+    )
     assert reported.status_code == 422
 
 
 def test_a_body_that_is_not_json_is_refused_not_500(server: LiveServer) -> None:
-    answer = server.http.post("/api/v1/alarms/1/acknowledge", content=b"\xff\xfe not json",
-                              headers={"Content-Type": "application/json"})  # fmt: skip
+    answer = server.http.post(
+        "/api/v1/alarms/1/acknowledge",
+        content=b"\xff\xfe not json",
+        headers={"Content-Type": "application/json"},
+    )
     assert 400 <= answer.status_code < 500
     assert answer.json()["error"]["code"] in ("bad_request", "validation_error")
 
@@ -49,17 +53,20 @@ def test_an_edge_id_that_is_not_a_uuid_is_refused_by_name(
 
 def test_evidence_is_numbers_as_documented(server: LiveServer, recorded: Recorded) -> None:
     device = {"Authorization": f"Bearer {recorded.site.token}"}
-    result: dict[str, Any] = {"outcome": "acked", "at": "2026-12-05T10:00:00Z",
-                              "evidence": {"1.0": {"contactor_closed": True}}}  # fmt: skip
-    answer = httpx.post(f"{server.url}/api/v1/edge/commands/1/result", json=result,
-                        headers=device)  # fmt: skip
+    result: dict[str, Any] = {
+        "outcome": "acked",
+        "at": "2026-12-05T10:00:00Z",
+        "evidence": {"1.0": {"contactor_closed": True}},
+    }
+    answer = httpx.post(f"{server.url}/api/v1/edge/commands/1/result", json=result, headers=device)
     assert answer.status_code == 422, answer.text
     assert "contactor_closed" in answer.text
 
 
 def test_times_are_iso_8601_not_numbers(server: LiveServer, recorded: Recorded) -> None:
-    answer = server.http.get(f"/api/v1/sites/{recorded.site.code}/telemetry",
-                             params={"start": "0.5"})  # fmt: skip
+    answer = server.http.get(
+        f"/api/v1/sites/{recorded.site.code}/telemetry", params={"start": "0.5"}
+    )
     assert answer.status_code == 422
     assert "ISO 8601" in answer.text
 
@@ -68,7 +75,10 @@ def test_an_edge_result_time_is_iso_8601_not_a_number(
     server: LiveServer, recorded: Recorded
 ) -> None:
     device = {"Authorization": f"Bearer {recorded.site.token}"}
-    answer = httpx.post(f"{server.url}/api/v1/edge/commands/1/result",
-                        json={"outcome": "acked", "at": 0}, headers=device)  # fmt: skip
+    answer = httpx.post(
+        f"{server.url}/api/v1/edge/commands/1/result",
+        json={"outcome": "acked", "at": 0},
+        headers=device,
+    )
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["details"][0]["field"] == "body.at"

@@ -20,17 +20,35 @@ from tests.wire import T0, batch, event, full_site_rows, post_batch
 
 # Reachable without a user: probes, the login page, static files, the API docs, and the edge's
 # endpoints (which need a device token instead: checked below to answer 401 without one).
-PUBLIC = {"/healthz", "/readyz", "/login", "/static", "/api/docs", "/api/openapi.json",
-          "/api/docs/oauth2-redirect"}  # fmt: skip
-DEVICE = {"/api/v1/ingest", "/api/v1/edge/commands", "/api/v1/edge/commands/{command_id}/result",
-          "/api/v1/edge/policy-actions"}  # fmt: skip
+PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/login",
+    "/static",
+    "/api/docs",
+    "/api/openapi.json",
+    "/api/docs/oauth2-redirect",
+}
+DEVICE = {
+    "/api/v1/ingest",
+    "/api/v1/edge/commands",
+    "/api/v1/edge/commands/{command_id}/result",
+    "/api/v1/edge/policy-actions",
+}
 
 
 def every_route() -> list[tuple[str, str]]:
     """(method, path) of every route of every router the app includes."""
-    return sorted({(method, route.path) for router in (*OWN_ACCESS_ROUTERS, *SIGNED_IN_ROUTERS)
-                   for route in router.routes if isinstance(route, APIRoute)
-                   for method in route.methods or () if method != "HEAD"})  # fmt: skip
+    return sorted(
+        {
+            (method, route.path)
+            for router in (*OWN_ACCESS_ROUTERS, *SIGNED_IN_ROUTERS)
+            for route in router.routes
+            if isinstance(route, APIRoute)
+            for method in route.methods or ()
+            if method != "HEAD"
+        }
+    )
 
 
 def concrete(path: str) -> str:
@@ -90,10 +108,12 @@ async def test_the_role_matrix(server: LiveServer, alarmed: tuple[DeviceSite, in
         ("POST", commands, "derate"): {"operator", "admin"},
     }
     bodies: dict[str | None, dict[str, Any]] = {
-        None: {}, "form": {"data": {"note": "seen"}},
+        None: {},
+        "form": {"data": {"note": "seen"}},
         "shelve": {"data": {"minutes": "15", "reason": "sensor swap"}},
-        "isolate": {"json": isolate}, "derate": {"json": derate},
-    }  # fmt: skip
+        "isolate": {"json": isolate},
+        "derate": {"json": derate},
+    }
     for (method, path, body), allowed in cases.items():
         for role in ("viewer", "technician", "operator", "admin"):
             status = attempt(server, role, method, path, **bodies[body])
@@ -117,8 +137,9 @@ async def test_state_changes_need_the_csrf_token(
         command = {"kind": "reset_alarms", "string": 1, "reason": "maintenance", "note": "reset"}
         queued = await bare.post(f"/api/v1/sites/{site.code}/commands", json=command)
         assert queued.status_code == DENIED
-        with_field = await bare.post(f"/alarms/{alarm}/acknowledge",
-                                     data={"note": "plain form", "csrf_token": csrf})  # fmt: skip
+        with_field = await bare.post(
+            f"/alarms/{alarm}/acknowledge", data={"note": "plain form", "csrf_token": csrf}
+        )
         assert with_field.status_code == 303  # a plain form post goes back to the list
 
 
@@ -141,7 +162,10 @@ def test_sign_in_cookie_and_sign_out(server: LiveServer) -> None:
         assert client.post("/logout", data={"csrf_token": csrf.group(1)}).status_code == 303
         assert client.get("/", follow_redirects=False).status_code == 303  # the session is gone
     with psycopg.connect(psycopg_dsn(server.database_url)) as conn:
-        actions = [row[0] for row in conn.execute(
-            "SELECT action FROM audit_log WHERE actor = %s ORDER BY id", (username,)
-        )]  # fmt: skip
+        actions = [
+            row[0]
+            for row in conn.execute(
+                "SELECT action FROM audit_log WHERE actor = %s ORDER BY id", (username,)
+            )
+        ]
     assert actions == ["auth.login_failed", "auth.login", "auth.logout"]

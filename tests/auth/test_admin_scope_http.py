@@ -47,16 +47,30 @@ class World:
 
     def token(self, name: str, *codes: str) -> int:
         """An active write token on these sites; its id."""
-        return int(self._one(
-            "INSERT INTO api_token (name, token_hash, prefix, access, site_ids, created_by, "
-            "expires_at) VALUES (%s, %s, 'rta_x', 'write', %s, 'test', now() + interval '1 day') "
-            "RETURNING id", name, hash_token(secrets.token_hex()), self.ids(*codes)))  # fmt: skip
+        return int(
+            self._one(
+                "INSERT INTO api_token (name, token_hash, prefix, access, site_ids, created_by,"
+                " expires_at) VALUES (%s, %s, 'rta_x', 'write', %s, 'test',"
+                " now() + interval '1 day') RETURNING id",
+                name,
+                hash_token(secrets.token_hex()),
+                self.ids(*codes),
+            )
+        )
 
     def device(self, name: str, code: str) -> int:
         """An active edge device of one site; its id."""
-        return int(self._one(
-            "INSERT INTO edge_device (site_id, name, token_hash) VALUES (%s, %s, %s) RETURNING id",
-            self.ids(code)[0], name, hash_token(secrets.token_hex())))  # type: ignore[index]  # fmt: skip
+        site_ids = self.ids(code)
+        assert site_ids is not None
+        return int(
+            self._one(
+                "INSERT INTO edge_device (site_id, name, token_hash)"
+                " VALUES (%s, %s, %s) RETURNING id",
+                site_ids[0],
+                name,
+                hash_token(secrets.token_hex()),
+            )
+        )
 
     def _one(self, sql: str, *params: Any) -> Any:
         with psycopg.connect(self.dsn) as conn:
@@ -95,8 +109,9 @@ def admins(server: LiveServer, world: World) -> Iterator[dict[str, httpx.Client]
     clients = {}
     for kind, name in (("limited", "limited-admin"), ("every", "every-site-admin")):
         cookies, csrf = sign_in(server.url, name)
-        clients[kind] = httpx.Client(base_url=server.url, cookies=cookies,
-                                     headers={"X-CSRF-Token": csrf}, timeout=30)  # fmt: skip
+        clients[kind] = httpx.Client(
+            base_url=server.url, cookies=cookies, headers={"X-CSRF-Token": csrf}, timeout=30
+        )
     yield clients
     for client in clients.values():
         client.close()
@@ -123,60 +138,112 @@ NUMBERS = itertools.count(1)
 CASES: dict[str, tuple[Callable[[World, str], Request], int, int]] = {
     "create a user of my site": (
         lambda w, n: ("/admin/users", {"username": n, "role": "operator", "sites": [w.mine]}),
-        200, 200),
+        200,
+        200,
+    ),
     "create an admin of my site": (
         lambda w, n: ("/admin/users", {"username": n, "role": "admin", "sites": [w.mine]}),
-        200, 200),
+        200,
+        200,
+    ),
     "create a user of every site": (
-        lambda w, n: ("/admin/users", {"username": n, "role": "viewer"}), 403, 200),
+        lambda w, n: ("/admin/users", {"username": n, "role": "viewer"}),
+        403,
+        200,
+    ),
     "create a user of another site": (
         lambda w, n: ("/admin/users", {"username": n, "role": "viewer", "sites": [w.theirs]}),
-        422, 200),
+        422,
+        200,
+    ),
     "create a user of my site and another": (
-        lambda w, n: ("/admin/users", {"username": n, "role": "viewer",
-                                       "sites": [w.mine, w.theirs]}), 422, 200),
-    "reset a user of my site": (
-        lambda w, n: reset(w, n, "viewer", w.mine), 200, 200),
-    "reset a user of every site": (
-        lambda w, n: reset(w, n, "operator"), 403, 200),
+        lambda w, n: (
+            "/admin/users",
+            {"username": n, "role": "viewer", "sites": [w.mine, w.theirs]},
+        ),
+        422,
+        200,
+    ),
+    "reset a user of my site": (lambda w, n: reset(w, n, "viewer", w.mine), 200, 200),
+    "reset a user of every site": (lambda w, n: reset(w, n, "operator"), 403, 200),
     "reset a user of my site and another": (
-        lambda w, n: reset(w, n, "viewer", w.mine, w.theirs), 403, 200),
-    "reset a user of another site": (
-        lambda w, n: reset(w, n, "viewer", w.theirs), 403, 200),
+        lambda w, n: reset(w, n, "viewer", w.mine, w.theirs),
+        403,
+        200,
+    ),
+    "reset a user of another site": (lambda w, n: reset(w, n, "viewer", w.theirs), 403, 200),
     "disable a user of my site": (
-        lambda w, n: (f"/admin/users/{w.user(n, 'viewer', w.mine)}/disable", {}), 200, 200),
+        lambda w, n: (f"/admin/users/{w.user(n, 'viewer', w.mine)}/disable", {}),
+        200,
+        200,
+    ),
     "disable a user of every site": (
-        lambda w, n: (f"/admin/users/{w.user(n, 'operator')}/disable", {}), 404, 200),
+        lambda w, n: (f"/admin/users/{w.user(n, 'operator')}/disable", {}),
+        404,
+        200,
+    ),
     "disable a user of another site": (
-        lambda w, n: (f"/admin/users/{w.user(n, 'viewer', w.theirs)}/disable", {}), 404, 200),
+        lambda w, n: (f"/admin/users/{w.user(n, 'viewer', w.theirs)}/disable", {}),
+        404,
+        200,
+    ),
     "disable a user of my site and another": (
         lambda w, n: (f"/admin/users/{w.user(n, 'viewer', w.mine, w.theirs)}/disable", {}),
-        404, 200),
+        404,
+        200,
+    ),
     "create a token for my site": (
         lambda w, n: ("/admin/tokens", {"name": n, "access": "write", "sites": [w.mine]}),
-        200, 200),
+        200,
+        200,
+    ),
     "create a token for every site": (
-        lambda w, n: ("/admin/tokens", {"name": n, "access": "write"}), 403, 200),
+        lambda w, n: ("/admin/tokens", {"name": n, "access": "write"}),
+        403,
+        200,
+    ),
     "create a token for another site": (
         lambda w, n: ("/admin/tokens", {"name": n, "access": "read", "sites": [w.theirs]}),
-        422, 200),
+        422,
+        200,
+    ),
     "revoke a token of my site": (
-        lambda w, n: (f"/admin/tokens/{w.token(n, w.mine)}/revoke", {}), 200, 200),
+        lambda w, n: (f"/admin/tokens/{w.token(n, w.mine)}/revoke", {}),
+        200,
+        200,
+    ),
     "revoke a token of every site": (
-        lambda w, n: (f"/admin/tokens/{w.token(n)}/revoke", {}), 404, 200),
+        lambda w, n: (f"/admin/tokens/{w.token(n)}/revoke", {}),
+        404,
+        200,
+    ),
     "revoke a token of another site": (
-        lambda w, n: (f"/admin/tokens/{w.token(n, w.theirs)}/revoke", {}), 404, 200),
+        lambda w, n: (f"/admin/tokens/{w.token(n, w.theirs)}/revoke", {}),
+        404,
+        200,
+    ),
     "register a device at my site": (
-        lambda w, n: ("/admin/devices", {"site": w.mine, "name": n}), 200, 200),
+        lambda w, n: ("/admin/devices", {"site": w.mine, "name": n}),
+        200,
+        200,
+    ),
     "register a device at another site": (
-        lambda w, n: ("/admin/devices", {"site": w.theirs, "name": n}), 422, 200),
-    "rotate a device of another site": (
-        lambda w, n: rotate(w, n, w.theirs), 422, 200),
+        lambda w, n: ("/admin/devices", {"site": w.theirs, "name": n}),
+        422,
+        200,
+    ),
+    "rotate a device of another site": (lambda w, n: rotate(w, n, w.theirs), 422, 200),
     "revoke a device of my site": (
-        lambda w, n: (f"/admin/devices/{w.device(n, w.mine)}/revoke", {}), 200, 200),
+        lambda w, n: (f"/admin/devices/{w.device(n, w.mine)}/revoke", {}),
+        200,
+        200,
+    ),
     "revoke a device of another site": (
-        lambda w, n: (f"/admin/devices/{w.device(n, w.theirs)}/revoke", {}), 404, 200),
-}  # fmt: skip
+        lambda w, n: (f"/admin/devices/{w.device(n, w.theirs)}/revoke", {}),
+        404,
+        200,
+    ),
+}
 
 
 @pytest.mark.parametrize("admin", ["limited", "every"])
@@ -201,10 +268,16 @@ def test_every_admin_action_within_and_beyond_the_admins_sites(
 def test_a_limited_admin_sees_only_their_sites_and_what_is_within_them(
     world: World, admins: dict[str, httpx.Client]
 ) -> None:
-    inside = {"user": f"in-{next(NUMBERS)}", "token": f"in-{next(NUMBERS)}",
-              "device": f"in-{next(NUMBERS)}"}  # fmt: skip
-    outside = {"user": f"out-{next(NUMBERS)}", "token": f"out-{next(NUMBERS)}",
-               "device": f"out-{next(NUMBERS)}"}  # fmt: skip
+    inside = {
+        "user": f"in-{next(NUMBERS)}",
+        "token": f"in-{next(NUMBERS)}",
+        "device": f"in-{next(NUMBERS)}",
+    }
+    outside = {
+        "user": f"out-{next(NUMBERS)}",
+        "token": f"out-{next(NUMBERS)}",
+        "device": f"out-{next(NUMBERS)}",
+    }
     world.user(inside["user"], "viewer", world.mine)
     world.token(inside["token"], world.mine)
     world.device(inside["device"], world.mine)

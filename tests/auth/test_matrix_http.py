@@ -76,22 +76,34 @@ MISSING = "999999"  # ids of commands, tokens, devices and users that do not exi
 
 def routes() -> list[tuple[str, str]]:
     """Every route a person or a token reaches (not public, not the edge's)."""
-    return [(m, p) for m, p in every_route() if p not in PUBLIC and p not in DEVICE
-            and not p.startswith("/static") and (m, p) not in OWN_TESTS]  # fmt: skip
+    return [
+        (m, p)
+        for m, p in every_route()
+        if p not in PUBLIC
+        and p not in DEVICE
+        and not p.startswith("/static")
+        and (m, p) not in OWN_TESTS
+    ]
 
 
 def fill(path: str, site: DeviceSite, alarm: int) -> str:
     """The path with real values: the site, its alarm and first module, string 1."""
-    values = {"code": site.code, "alarm_id": str(alarm), "module_id": str(site.module_ids[0]),
-              "index": "1"}  # fmt: skip
+    values = {
+        "code": site.code,
+        "alarm_id": str(alarm),
+        "module_id": str(site.module_ids[0]),
+        "index": "1",
+    }
     return re.sub(r"\{([^}]+)\}", lambda m: values.get(m.group(1), MISSING), path)
 
 
 def status_of(client: httpx.Client, method: str, path: str, site: DeviceSite, alarm: int) -> int:
     """The status a client gets (an event stream is closed as soon as it answers)."""
     named = {"{code}": site.code, "{alarm}": str(alarm)}
-    body: dict[str, Any] = {k: {f: named.get(v, v) for f, v in fields.items()}
-            for k, fields in BODIES.get(path, {}).items()}  # fmt: skip
+    body: dict[str, Any] = {
+        k: {f: named.get(v, v) for f, v in fields.items()}
+        for k, fields in BODIES.get(path, {}).items()
+    }
     url = fill(path, site, alarm)
     if path == "/live":
         with client.stream(method, url, timeout=10) as answer:
@@ -130,11 +142,13 @@ def test_a_user_limited_to_some_sites_sees_only_those(
     server: LiveServer, alarmed: tuple[DeviceSite, int], own: DeviceSite
 ) -> None:
     site, alarm = alarmed
-    username = ensure_user(psycopg_dsn(server.database_url), "admin", sites=[own.site_id],
-                           name="scoped-admin")  # fmt: skip
+    username = ensure_user(
+        psycopg_dsn(server.database_url), "admin", sites=[own.site_id], name="scoped-admin"
+    )
     cookies, csrf = sign_in(server.url, username)
-    with httpx.Client(base_url=server.url, cookies=cookies,
-                      headers={"X-CSRF-Token": csrf}) as client:  # fmt: skip
+    with httpx.Client(
+        base_url=server.url, cookies=cookies, headers={"X-CSRF-Token": csrf}
+    ) as client:
         for method, path in routes():
             if "{code}" in path or "{alarm_id}" in path:
                 status = status_of(client, method, path, site, alarm)

@@ -98,9 +98,11 @@ def test_rotating_x_forwarded_for_does_not_escape_the_limit_without_a_trusted_pr
     refused = attempt(server, user, new_address(), PASSWORD)
     assert refused.status_code == 429
     assert "for this account from your address" in refused.text
-    stored = query_rows(psycopg_dsn(server.database_url),
-                        "SELECT DISTINCT host(remote_addr) FROM login_attempt WHERE username = %s",
-                        user)  # fmt: skip
+    stored = query_rows(
+        psycopg_dsn(server.database_url),
+        "SELECT DISTINCT host(remote_addr) FROM login_attempt WHERE username = %s",
+        user,
+    )
     assert stored == [("127.0.0.1",)]  # the connection's address, not the header's
 
 
@@ -122,8 +124,9 @@ def test_a_trusted_proxy_names_the_client(proxied: LiveServer) -> None:
 async def test_parallel_guesses_are_counted_before_any_is_answered(proxied: LiveServer) -> None:
     user = ensure_user(psycopg_dsn(proxied.database_url), "viewer", name="raced-viewer")
     address = new_address()
-    async with httpx.AsyncClient(base_url=proxied.url,
-                                 headers={"X-Forwarded-For": address}) as client:  # fmt: skip
+    async with httpx.AsyncClient(
+        base_url=proxied.url, headers={"X-Forwarded-For": address}
+    ) as client:
         form = await client.get("/login")
         found = LOGIN_CSRF.search(form.text)
         assert found is not None
@@ -147,8 +150,9 @@ def test_the_sign_in_form_needs_its_csrf_token(server: LiveServer) -> None:
         assert token is not None
         # The attacker's own form token does not go with the victim's cookie.
         victim.get("/login")
-        stolen = victim.post("/login", data={"username": user, "password": PASSWORD,
-                                              "csrf_token": token.group(1)})  # fmt: skip
+        stolen = victim.post(
+            "/login", data={"username": user, "password": PASSWORD, "csrf_token": token.group(1)}
+        )
         assert stolen.status_code == 403
         assert post_login(victim, user).status_code == 303
 
@@ -186,8 +190,10 @@ async def healthz_p50(client: httpx.AsyncClient, samples: int = 25) -> float:
 async def test_a_burst_of_sign_ins_does_not_stall_other_requests(server: LiveServer) -> None:
     # One user each: a user's attempts in flight count as failures until their password proves
     # right, so one browser per user is what a real burst looks like.
-    users = [ensure_user(psycopg_dsn(server.database_url), "viewer", name=f"burst-viewer-{n}")
-             for n in range(8)]  # fmt: skip
+    users = [
+        ensure_user(psycopg_dsn(server.database_url), "viewer", name=f"burst-viewer-{n}")
+        for n in range(8)
+    ]
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as probe:
         baseline = await healthz_p50(probe)
         stop = asyncio.Event()

@@ -20,9 +20,14 @@ from tests.wire import T0, batch, event, full_site_rows, post_batch
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORTS = {"desktop": (1440, 900), "tablet-portrait": (800, 1280)}  # every journey, both
 SIZES = {**VIEWPORTS, "tablet-landscape": (1280, 800)}
 # A shared two-core machine running a backend, a database and Chromium at once answers slower

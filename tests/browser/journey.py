@@ -114,8 +114,11 @@ class Journey:
         """From the site page, the string's row in the strings table."""
         table = self.page.locator("#site_map table")
         await table.get_by_role("link", name=f"String {string}").click()
-        await self.at(f"String {string}", crumbs=["Fleet", site.name, f"String {string}"],
-                      url=f"/sites/{site.code}/strings/{string}$")  # fmt: skip
+        await self.at(
+            f"String {string}",
+            crumbs=["Fleet", site.name, f"String {string}"],
+            url=f"/sites/{site.code}/strings/{string}$",
+        )
 
     async def back_to_site(self, site: DeviceSite) -> None:
         """The site's link in the breadcrumb."""
@@ -137,8 +140,9 @@ class Journey:
         await self.open_string(site, 1)
         await visit("string")
         await page.locator("#string_live").get_by_role("link", name="Module 2").click()
-        await self.at("module 2", crumbs=["Fleet", site.name, "String 1", "Module 2"],
-                      url="/modules/")  # fmt: skip
+        await self.at(
+            "module 2", crumbs=["Fleet", site.name, "String 1", "Module 2"], url="/modules/"
+        )
         await visit("module")
         await self.back_to_site(site)
         await page.locator("p.links").get_by_role("link", name="Fault log").click()

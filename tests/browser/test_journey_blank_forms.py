@@ -66,8 +66,9 @@ async def submit_every_form(journey: Journey, page_name: str) -> list[str]:
             if not keys:
                 break
             tried.add(keys[0])
-            outcome = await submit(journey, page.locator(f'form[data-form-key="{keys[0]}"]'),
-                                   blank=mode == "blank")  # fmt: skip
+            outcome = await submit(
+                journey, page.locator(f'form[data-form-key="{keys[0]}"]'), blank=mode == "blank"
+            )
             outcomes.append(f"{page_name} {keys[0]} {mode}: {outcome}")
     return outcomes
 

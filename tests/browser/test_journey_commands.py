@@ -30,8 +30,13 @@ async def edge_site(
 ) -> AsyncIterator[DeviceSite]:
     """A three-string site streaming from a simulated BMS through a real edge process."""
     site = await committed_device_site(engine, racks=3, name="Command Site")
-    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING, strings=3,
-                                simulator=f"{FAST_SIM}\nsetpoint_kw = 20")  # fmt: skip
+    site_file = write_site_file(
+        tmp_path,
+        code=site.code,
+        mapping=REFERENCE_MAPPING,
+        strings=3,
+        simulator=f"{FAST_SIM}\nsetpoint_kw = 20",
+    )
     env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
     edge = start_edge(["simulate", "--config", str(site_file)], env)
     try:
@@ -139,8 +144,9 @@ async def test_cancel_a_queued_command_and_see_a_refusal_in_place(
 async def take_as_the_edge(server: LiveServer, site: DeviceSite) -> None:
     """The site's edge polls and takes what is queued, then is never heard of again."""
     async with httpx.AsyncClient(base_url=server.url) as edge:
-        taken = await edge.get("/api/v1/edge/commands",
-                               headers={"Authorization": f"Bearer {site.token}"})  # fmt: skip
+        taken = await edge.get(
+            "/api/v1/edge/commands", headers={"Authorization": f"Bearer {site.token}"}
+        )
     assert taken.json(), taken.text
 
 

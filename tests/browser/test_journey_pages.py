@@ -69,8 +69,9 @@ async def test_every_screen_renders_cleanly(
         await journey.open_string(site, 1)
         await fits(journey, "string", charts=5)
         await page.locator("#string_live").get_by_role("link", name="Module 2").click()
-        await journey.at("module 2", crumbs=["Fleet", name, "String 1", "Module 2"],
-                         url="/modules/")  # fmt: skip
+        await journey.at(
+            "module 2", crumbs=["Fleet", name, "String 1", "Module 2"], url="/modules/"
+        )
         await fits(journey, "module", charts=4)
         await charts_read_well(journey)
         trend_range = page.get_by_role("navigation", name="Trend range")

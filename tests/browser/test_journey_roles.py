@@ -48,8 +48,10 @@ async def test_a_technician_acts_for_maintenance_only(
 
         await journey.open_string(journey_site, 2)
         assert await command_choices(journey) == [
-            "Isolate this string…", "Return to service…", "Reset latched alarms…"
-        ]  # fmt: skip
+            "Isolate this string…",
+            "Return to service…",
+            "Reset latched alarms…",
+        ]
         panel = page.locator(".command-panel details").filter(has_text="Isolate this string")
         await panel.locator("summary").click()
         await expect(panel.locator("select[name=reason]")).to_have_count(0)

@@ -46,22 +46,33 @@ async def until_rows(dsn: str, sql: str, *params: Any, within: float = 20) -> li
 
 
 async def test_policy_isolates_a_fault_and_an_operator_returns_the_string(
-    engine: AsyncEngine, server: LiveServer, test_database_url: str, tmp_path: Path,
+    engine: AsyncEngine,
+    server: LiveServer,
+    test_database_url: str,
+    tmp_path: Path,
     browser: Browser,
-) -> None:  # fmt: skip
+) -> None:
     site = await committed_device_site(engine, racks=3)
-    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING, strings=3,
-                                simulator=f"{FAST_SIM}\nsetpoint_kw = 20",
-                                policy=REFERENCE_POLICY)  # fmt: skip
+    site_file = write_site_file(
+        tmp_path,
+        code=site.code,
+        mapping=REFERENCE_MAPPING,
+        strings=3,
+        simulator=f"{FAST_SIM}\nsetpoint_kw = 20",
+        policy=REFERENCE_POLICY,
+    )
     env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
     started = datetime.now(UTC)
     edge = start_edge(["simulate", "--config", str(site_file), "--fault", FAULT], env)
     dsn = psycopg_dsn(test_database_url)
     try:
-        (isolation,) = await until_rows(dsn,
+        (isolation,) = await until_rows(
+            dsn,
             "SELECT r.index, i.isolated_by, i.reason, i.fault_code, i.onset_at, i.isolated_at, "
             "i.command_id FROM isolation i JOIN rack r ON r.id = i.rack_id "
-            "WHERE i.site_id = %s AND i.isolated_by = 'edge_policy'", site.site_id)  # fmt: skip
+            "WHERE i.site_id = %s AND i.isolated_by = 'edge_policy'",
+            site.site_id,
+        )
         string, _, reason, code, onset, isolated, command_id = isolation
         assert (string, reason, code) == (2, "fault", "cell_ov_alarm")
         assert command_id is not None
@@ -83,19 +94,24 @@ async def test_policy_isolates_a_fault_and_an_operator_returns_the_string(
         assert verified["origin"] == "operator"
         assert verified["state"] == "verified", verified
         # The contactor-closed feedback arrives with the next telemetry batch.
-        returned = await until_rows(dsn, "SELECT returned_at FROM isolation "
-                                    "WHERE command_id = %s AND returned_at IS NOT NULL",
-                                    command_id)  # fmt: skip
+        returned = await until_rows(
+            dsn,
+            "SELECT returned_at FROM isolation WHERE command_id = %s AND returned_at IS NOT NULL",
+            command_id,
+        )
         assert returned, "the isolation did not end when the string came back"
     finally:
         stop_edge(edge)
     policy_command = next(c for c in commands(server, site.code) if c["id"] == command_id)
     assert (policy_command["origin"], policy_command["state"]) == ("edge_policy", "verified")
     # Strings 1 and 3 carried current in every sample from the start to the end.
-    carried = query(dsn,
+    carried = query(
+        dsn,
         "SELECT r.index, count(*), count(*) FILTER (WHERE s.contactor_closed "
         "AND abs(s.current_a) > 1) FROM rack_sample s JOIN rack r ON r.id = s.rack_id "
-        "WHERE r.site_id = %s AND r.index <> 2 GROUP BY r.index", site.site_id)  # fmt: skip
+        "WHERE r.site_id = %s AND r.index <> 2 GROUP BY r.index",
+        site.site_id,
+    )
     assert len(carried) == 2
     for index, samples, carrying in carried:
         assert samples > 5, index

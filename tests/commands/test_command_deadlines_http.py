@@ -41,8 +41,11 @@ def sql(url: str, statement: str, *params: Any) -> list[tuple[Any, ...]]:
 
 def run_out(url: str, command_id: int) -> None:
     """Move a command's deadline into the past: as if its time had passed on the backend."""
-    sql(url, "UPDATE command SET deadline_at = now() - interval '1 second' WHERE id = %s",
-        command_id)  # fmt: skip
+    sql(
+        url,
+        "UPDATE command SET deadline_at = now() - interval '1 second' WHERE id = %s",
+        command_id,
+    )
 
 
 def settled(url: str, command_id: int, leaving: str) -> str:
@@ -58,8 +61,11 @@ def send_report(
 ) -> httpx.Response:
     """An edge's report, with the edge's own time (now by default)."""
     body = {"outcome": outcome, "detail": "", "at": at or datetime.now(UTC).isoformat()}
-    return server.http.post(f"{server.url}/api/v1/edge/commands/{command_id}/result", json=body,
-                            headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    return server.http.post(
+        f"{server.url}/api/v1/edge/commands/{command_id}/result",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def clear(server: LiveServer, site: DeviceSite, command_id: int, reason: str) -> httpx.Response:
@@ -93,9 +99,13 @@ def test_a_sent_command_never_reported_ends_unknown_with_an_alarm(
     assert "clear it with a reason if it is stuck" in blocked.json()["error"]["message"]
     run_out(test_database_url, command["id"])
     assert settled(test_database_url, command["id"], "sent") == "unknown"
-    alarms = sql(test_database_url, "SELECT a.message, a.priority, a.occurrences FROM alarm a "
-                 "JOIN rack r ON r.id = a.rack_id WHERE a.site_id = %s AND r.index = 2 "
-                 "AND a.code = 'command_outcome_unknown'", site.site_id)  # fmt: skip
+    alarms = sql(
+        test_database_url,
+        "SELECT a.message, a.priority, a.occurrences FROM alarm a "
+        "JOIN rack r ON r.id = a.rack_id WHERE a.site_id = %s AND r.index = 2 "
+        "AND a.code = 'command_outcome_unknown'",
+        site.site_id,
+    )
     assert len(alarms) == 1
     assert alarms[0][0].startswith("derate outcome unknown: the edge took it but did not report")
     assert alarms[0][1:] == (2, 1)
@@ -117,16 +127,22 @@ def test_a_late_report_is_refused_and_kept_as_late(
     mine = next(c for c in listed if c["id"] == command["id"])
     assert (mine["state"], mine["acked_at"]) == ("unknown", None)
     assert [r["outcome"] for r in mine["result"]["late_reports"]] == ["acked"]
-    audit = sql(test_database_url, "SELECT actor, action FROM audit_log WHERE target = %s "
-                "ORDER BY id", f"command {command['id']}")  # fmt: skip
-    assert audit[-1] == (f"edge device #{device_id(test_database_url, site)}",
-                         "command.late_report")  # fmt: skip
+    audit = sql(
+        test_database_url,
+        "SELECT actor, action FROM audit_log WHERE target = %s ORDER BY id",
+        f"command {command['id']}",
+    )
+    assert audit[-1] == (
+        f"edge device #{device_id(test_database_url, site)}",
+        "command.late_report",
+    )
 
 
 def device_id(url: str, site: DeviceSite) -> int:
     """The id of the site's test edge device."""
-    rows = sql(url, "SELECT id FROM edge_device WHERE site_id = %s AND name = 'edge-test'",
-               site.site_id)  # fmt: skip
+    rows = sql(
+        url, "SELECT id FROM edge_device WHERE site_id = %s AND name = 'edge-test'", site.site_id
+    )
     return int(rows[0][0])
 
 
@@ -163,8 +179,12 @@ def long_poll(server: LiveServer, token: str, out: dict[str, list[int]]) -> thre
     """A device's long poll in the background; the ids it got land in `out[token]`."""
 
     def run() -> None:
-        answer = httpx.get(f"{server.url}/api/v1/edge/commands", params={"wait": 5},
-                           headers={"Authorization": f"Bearer {token}"}, timeout=15)  # fmt: skip
+        answer = httpx.get(
+            f"{server.url}/api/v1/edge/commands",
+            params={"wait": 5},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=15,
+        )
         out[token] = [c["id"] for c in answer.json()]
 
     thread = threading.Thread(target=run)
@@ -184,9 +204,12 @@ def test_one_command_goes_to_exactly_one_device(
     assert sorted(got.values(), key=len) == [[], [command["id"]]]
     taker, other = sorted(got, key=lambda token: got[token] != [command["id"]])
     # Only the device that took it gets it again, and only it may report it.
-    again = [httpx.get(f"{server.url}/api/v1/edge/commands",
-                       headers={"Authorization": f"Bearer {token}"}).json()
-             for token in (taker, other)]  # fmt: skip
+    again = [
+        httpx.get(
+            f"{server.url}/api/v1/edge/commands", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        for token in (taker, other)
+    ]
     assert [[c["id"] for c in answer] for answer in again] == [[command["id"]], []]
     refused = send_report(server, other, command["id"])
     assert refused.status_code == 409
@@ -218,8 +241,11 @@ def test_an_operator_clears_a_stuck_command_with_a_reason(
     assert (view["state"], view["deadline_at"]) == ("cleared", None)
     assert view["result"]["cleared"]["reason"] == "edge replaced, command void"
     assert view["result"]["cleared"]["from_state"] == "sent"
-    audit = sql(test_database_url, "SELECT actor, action, details ->> 'reason' FROM audit_log "
-                "WHERE target = %s ORDER BY id", f"command {command['id']}")  # fmt: skip
+    audit = sql(
+        test_database_url,
+        "SELECT actor, action, details ->> 'reason' FROM audit_log WHERE target = %s ORDER BY id",
+        f"command {command['id']}",
+    )
     assert audit[-1][1:] == ("command.clear", "edge replaced, command void")
     assert audit[-1][0] == view["result"]["cleared"]["by"]
     again = clear(server, site, command["id"], "once more")
@@ -247,8 +273,9 @@ def test_the_command_page_clears_by_form_and_says_so_plainly(
     blank = server.http.post(f"{page_url}/clear", data={"reason": ""}, headers=HTMX)
     assert blank.status_code == 422
     assert "reason" in blank.text
-    done = server.http.post(f"{page_url}/clear", data={"reason": "edge offline for good"},
-                            headers=HTMX)  # fmt: skip
+    done = server.http.post(
+        f"{page_url}/clear", data={"reason": "edge offline for good"}, headers=HTMX
+    )
     assert done.status_code == 204
     status = server.http.get(page_url, headers={**HTMX, "HX-Target": f"command-{command['id']}"})
     assert "<title>" not in status.text  # the live part alone
@@ -277,13 +304,17 @@ async def test_two_app_processes_end_each_command_once(
 ) -> None:
     server = two_processes
     site = await committed_device_site(engine, racks=3)
-    post_batch(server, site.token, batch(site.code, 1, **full_site_rows(datetime.now(UTC),
-                                                                       strings=3)))  # fmt: skip
+    post_batch(
+        server, site.token, batch(site.code, 1, **full_site_rows(datetime.now(UTC), strings=3))
+    )
     ids = [queue(server, site, kind="reset_alarms", string=n).json()["id"] for n in (1, 2, 3)]
     assert [c["id"] for c in poll(server, site)] == ids
     sql(test_database_url, "UPDATE command SET deadline_at = now() WHERE id = ANY(%s)", ids)
     for command_id in ids:
         assert settled(test_database_url, command_id, "sent") == "unknown"
-    occurrences = sql(test_database_url, "SELECT occurrences FROM alarm WHERE site_id = %s "
-                      "AND code = 'command_outcome_unknown'", site.site_id)  # fmt: skip
+    occurrences = sql(
+        test_database_url,
+        "SELECT occurrences FROM alarm WHERE site_id = %s AND code = 'command_outcome_unknown'",
+        site.site_id,
+    )
     assert occurrences == [(1,), (1,), (1,)]  # one alarm per command: no process raised twice

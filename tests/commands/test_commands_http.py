@@ -119,15 +119,19 @@ def test_interlocks_refuse_with_the_reason(server: LiveServer, site: DeviceSite)
 
 def test_the_last_connected_string_stays(server: LiveServer, site: DeviceSite) -> None:
     now = datetime.now(UTC)
-    strings = [string_row(1, now, contactor_closed=False, current_a=0.0),
-               string_row(2, now, contactor_closed=False, current_a=0.0)]  # fmt: skip
+    strings = [
+        string_row(1, now, contactor_closed=False, current_a=0.0),
+        string_row(2, now, contactor_closed=False, current_a=0.0),
+    ]
     post_batch(server, site.token, batch(site.code, 2, strings=strings))
     refused = queue(server, site, kind="isolate_string", string=3)
     assert refused.status_code == 409
-    assert refused.json()["error"]["details"] == [{
-        "reason": "this is the last connected string; isolating it would trip the site",
-        "remedy": "return another string to service first",
-    }]  # fmt: skip
+    assert refused.json()["error"]["details"] == [
+        {
+            "reason": "this is the last connected string; isolating it would trip the site",
+            "remedy": "return another string to service first",
+        }
+    ]
 
 
 @pytest.mark.parametrize(
@@ -234,8 +238,13 @@ def test_a_waiting_edge_gets_a_new_command_within_a_second(
 def test_browser_form_previews_the_impact_then_sends(
     server: LiveServer, site: DeviceSite, test_database_url: str
 ) -> None:
-    form = {"kind": "isolate_string", "string": "2", "reason": "maintenance",
-            "note": "swap fan", "revert_after_s": ""}  # fmt: skip
+    form = {
+        "kind": "isolate_string",
+        "string": "2",
+        "reason": "maintenance",
+        "note": "swap fan",
+        "revert_after_s": "",
+    }
     htmx = {"HX-Request": "true"}
     preview = server.http.post(
         f"{server.url}/sites/{site.code}/commands/preview", data=form, headers=htmx
@@ -276,8 +285,14 @@ def test_edge_readings_after_the_ack_verify_at_once(
     partial = queue(server, site, kind="derate", string=2, pct=40).json()
     poll(server, site)
     now = datetime.now(UTC).isoformat()
-    opened = {"1.0": {"contactor_closed": 0, "current_a": 0.1, "charge_limit_a": 140,
-                      "discharge_limit_a": 140}}  # fmt: skip
+    opened = {
+        "1.0": {
+            "contactor_closed": 0,
+            "current_a": 0.1,
+            "charge_limit_a": 140,
+            "discharge_limit_a": 140,
+        }
+    }
     answer = server.http.post(
         f"{server.url}/api/v1/edge/commands/{command['id']}/result",
         json={"outcome": "acked", "at": now, "evidence": opened},

@@ -40,9 +40,13 @@ def test_a_derate_in_kw_is_the_same_share_the_edge_will_be_sent() -> None:
 # Six strings of an 860 kW site: 1 and 2 at full limits, 3 derated to 30 %, 4 and 5 to 50 %,
 # 6 open: 1 + 1 + 0.3 + 0.5 + 0.5 = 3.3 string-equivalents, 55 % of 860 kW = 473 kW.
 SIX = [
-    StringCapacity(1, True, 1.0), StringCapacity(2, True, 1.0), StringCapacity(3, True, 0.3),
-    StringCapacity(4, True, 0.5), StringCapacity(5, True, 0.5), StringCapacity(6, False, 1.0),
-]  # fmt: skip
+    StringCapacity(1, True, 1.0),
+    StringCapacity(2, True, 1.0),
+    StringCapacity(3, True, 0.3),
+    StringCapacity(4, True, 0.5),
+    StringCapacity(5, True, 0.5),
+    StringCapacity(6, False, 1.0),
+]
 
 
 def test_a_derate_to_100_percent_lifts_the_limit() -> None:

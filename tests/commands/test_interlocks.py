@@ -15,17 +15,26 @@ def strings(
     """Strings 1..n (rack ids 10..) with their contactor state and current, rated 140 A, limits
     `limit` both ways, all at `volts`."""
     return [
-        StringState(rack_id=10 + i, index=i + 1, closed=closed, current_a=current,
-                    charge_limit_a=limit, discharge_limit_a=limit, max_charge_a=140.0,
-                    max_discharge_a=140.0, voltage_v=volts)
+        StringState(
+            rack_id=10 + i,
+            index=i + 1,
+            closed=closed,
+            current_a=current,
+            charge_limit_a=limit,
+            discharge_limit_a=limit,
+            max_charge_a=140.0,
+            max_discharge_a=140.0,
+            voltage_v=volts,
+        )
         for i, (closed, current) in enumerate(closed_currents)
-    ]  # fmt: skip
+    ]
 
 
 def isolate(rack_id: int, site: list[StringState]) -> Refusal | None:
     """The interlocks' verdict on isolating one string of a 100 kW site."""
-    return check(CommandKind.ISOLATE_STRING, Target(rack_id=rack_id), site, [],
-                 nameplate_kw=NAMEPLATE_KW)  # fmt: skip
+    return check(
+        CommandKind.ISOLATE_STRING, Target(rack_id=rack_id), site, [], nameplate_kw=NAMEPLATE_KW
+    )
 
 
 def test_the_last_connected_string_is_never_isolated() -> None:
@@ -65,8 +74,10 @@ def test_following_the_remedy_makes_the_isolation_possible() -> None:
     assert refusal.remedy is not None
     assert refusal.remedy.startswith("derate string 1 to 0 % first")
     # As the simulated BMS does it: string 1's limits go to 0 A, so its current stops.
-    derated = [replace(busy[0], current_a=0.0, charge_limit_a=0.0, discharge_limit_a=0.0),
-               *busy[1:]]  # fmt: skip
+    derated = [
+        replace(busy[0], current_a=0.0, charge_limit_a=0.0, discharge_limit_a=0.0),
+        *busy[1:],
+    ]
     assert isolate(10, derated) is None
 
 

@@ -22,21 +22,34 @@ def action(
 ) -> dict[str, Any]:
     """A policy action report: cell_ov_alarm on module 2 at T0 + 0.5 s, sent 10 ms later."""
     body: dict[str, Any] = {
-        "ref": f"edge-1:{ref}", "kind": kind, "string": string,
-        "trigger": {"tier": "alarm", "code": "cell_ov_alarm", "onset_at": iso(T0 + timedelta(
-            seconds=0.5)), "string": string or 1, "module": 2},
-        "sent_at": iso(T0 + timedelta(seconds=0.51)), "outcome": "acked",
-        "acked_at": iso(T0 + timedelta(seconds=0.52)), "detail": "",
+        "ref": f"edge-1:{ref}",
+        "kind": kind,
+        "string": string,
+        "trigger": {
+            "tier": "alarm",
+            "code": "cell_ov_alarm",
+            "onset_at": iso(T0 + timedelta(seconds=0.5)),
+            "string": string or 1,
+            "module": 2,
+        },
+        "sent_at": iso(T0 + timedelta(seconds=0.51)),
+        "outcome": "acked",
+        "acked_at": iso(T0 + timedelta(seconds=0.52)),
+        "detail": "",
         "reported_at": iso(T0 + timedelta(seconds=0.6)),
-    }  # fmt: skip
+    }
     body.update(extra)
     return body
 
 
 def record(server: LiveServer, site: DeviceSite, body: dict[str, Any]) -> httpx.Response:
     """The edge's report."""
-    return server.http.post(f"{server.url}/api/v1/edge/policy-actions", json=body, timeout=10,
-                      headers={"Authorization": f"Bearer {site.token}"})  # fmt: skip
+    return server.http.post(
+        f"{server.url}/api/v1/edge/policy-actions",
+        json=body,
+        timeout=10,
+        headers={"Authorization": f"Bearer {site.token}"},
+    )
 
 
 def isolations(dsn: str, site: DeviceSite) -> list[tuple[Any, ...]]:
@@ -45,14 +58,20 @@ def isolations(dsn: str, site: DeviceSite) -> list[tuple[Any, ...]]:
         return conn.execute(
             "SELECT r.index, i.isolated_by, i.reason, i.command_id, i.onset_at, i.isolated_at "
             "FROM isolation i JOIN rack r ON r.id = i.rack_id WHERE i.site_id = %s "
-            "ORDER BY r.index", (site.site_id,),
-        ).fetchall()  # fmt: skip
+            "ORDER BY r.index",
+            (site.site_id,),
+        ).fetchall()
 
 
 def feedback(string: int, seq: int) -> dict[str, Any]:
     """The telemetry batch with the alarm and the contactor opening 30 ms after it."""
-    return {"seq": seq, "events": [event("fault_raised", 0.5, string, 2, "cell_ov_alarm"),
-                                   event("contactor_opened", 0.53, string)]}  # fmt: skip
+    return {
+        "seq": seq,
+        "events": [
+            event("fault_raised", 0.5, string, 2, "cell_ov_alarm"),
+            event("contactor_opened", 0.53, string),
+        ],
+    }
 
 
 async def test_recorded_once_verified_and_on_the_isolation_when_reported_first(
@@ -86,8 +105,9 @@ async def test_recorded_once_verified_and_on_the_isolation_when_reported_first(
             "SELECT count(*) FROM audit_log WHERE action = 'command.policy' AND site_id = %s",
             (site.site_id,),
         ).fetchone()
-        commands = conn.execute("SELECT count(*) FROM command WHERE site_id = %s",
-                                (site.site_id,)).fetchone()  # fmt: skip
+        commands = conn.execute(
+            "SELECT count(*) FROM command WHERE site_id = %s", (site.site_id,)
+        ).fetchone()
     assert audited == (1,)
     assert commands == (1,)
 
@@ -157,8 +177,9 @@ async def test_bad_reports_are_refused_with_the_reason(
     assert trip.status_code == 422
     assert "edge safety policy" in trip.text
     with psycopg.connect(psycopg_dsn(test_database_url)) as conn:
-        stored = conn.execute("SELECT count(*) FROM command WHERE site_id = %s",
-                              (site.site_id,)).fetchone()  # fmt: skip
+        stored = conn.execute(
+            "SELECT count(*) FROM command WHERE site_id = %s", (site.site_id,)
+        ).fetchone()
     assert stored == (0,)  # nothing refused was stored
 
 
@@ -168,8 +189,15 @@ async def test_times_from_an_edge_clock_ahead_are_kept_no_later_than_received(
     site = await committed_device_site(engine, racks=3)
     future = "2099-01-01T00:00:00.000Z"
     trigger = {**action("x")["trigger"], "onset_at": future}
-    body = action("ahead", kind="derate", pct=50, sent_at=future, acked_at=future,
-                  reported_at=future, trigger=trigger)  # fmt: skip
+    body = action(
+        "ahead",
+        kind="derate",
+        pct=50,
+        sent_at=future,
+        acked_at=future,
+        reported_at=future,
+        trigger=trigger,
+    )
     before = datetime.now(UTC)
     answer = record(server, site, body)
     after = datetime.now(UTC)

@@ -118,17 +118,25 @@ def test_following_the_remedy_lets_the_isolation_through(
         "deadline), or clear it with a reason if it is stuck."
     )
     at = datetime.now(UTC)
-    zero = {"contactor_closed": 1, "current_a": 0.0, "charge_limit_a": 0.0,
-            "discharge_limit_a": 0.0}  # fmt: skip
+    zero = {
+        "contactor_closed": 1,
+        "current_a": 0.0,
+        "charge_limit_a": 0.0,
+        "discharge_limit_a": 0.0,
+    }
     reported = server.http.post(
         f"{server.url}/api/v1/edge/commands/{derate['id']}/result",
         json={"outcome": "acked", "at": at.isoformat(), "evidence": {"1.0": zero}},
         headers=edge_headers(busy),
     )
     assert reported.json()["state"] == "verified"
-    post_strings(server, busy, 3, string_row(1, at, current_a=0.0, charge_limit_a=0.0,
-                                             discharge_limit_a=0.0),
-                 *(string_row(s, at, current_a=100.0) for s in (2, 3)))  # fmt: skip
+    post_strings(
+        server,
+        busy,
+        3,
+        string_row(1, at, current_a=0.0, charge_limit_a=0.0, discharge_limit_a=0.0),
+        *(string_row(s, at, current_a=100.0) for s in (2, 3)),
+    )
 
     shown = preview(server, busy, ISOLATE_1)
     assert shown.status_code == 200
@@ -151,8 +159,12 @@ def test_the_last_string_and_a_missing_one_say_what_to_do(
     server: LiveServer, busy: DeviceSite
 ) -> None:
     now = datetime.now(UTC)
-    post_strings(server, busy, 3, *(string_row(s, now, contactor_closed=False, current_a=0.0)
-                                    for s in (1, 2)))  # fmt: skip
+    post_strings(
+        server,
+        busy,
+        3,
+        *(string_row(s, now, contactor_closed=False, current_a=0.0) for s in (1, 2)),
+    )
     last = answer_text(preview(server, busy, {**ISOLATE_1, "string": "3"}).text)
     assert last.endswith(
         "this is the last connected string; isolating it would trip the site. To make it "
@@ -180,9 +192,14 @@ def test_the_preview_and_the_site_agree_on_capacity_online(
     # String 1 at full limits, string 2 derated to 30 % (42 of 140 A), string 3 open:
     # 1 + 0.3 = 1.3 of 3 strings, 43.3 % of the 100 kW nameplate.
     now = datetime.now(UTC)
-    post_strings(server, busy, 3, string_row(1, now),
-                 string_row(2, now, charge_limit_a=42.0, discharge_limit_a=42.0),
-                 string_row(3, now, contactor_closed=False, current_a=0.0))  # fmt: skip
+    post_strings(
+        server,
+        busy,
+        3,
+        string_row(1, now),
+        string_row(2, now, charge_limit_a=42.0, discharge_limit_a=42.0),
+        string_row(3, now, contactor_closed=False, current_a=0.0),
+    )
     listed = server.http.get(f"{server.url}/api/v1/sites/{busy.code}").json()
     assert listed["capacity_online_pct"] == pytest.approx(100 * 1.3 / 3)
     lift = {"kind": "derate", "string": "2", "pct": "100", "reason": "other", "note": "cooled"}

@@ -34,14 +34,24 @@ class Case:
 
 CASES = {
     "over-voltage": Case(
-        "cell_ov", 7, {"cell_ov_warning": (bms.M_CELL_OV_WARN, lfp.CELL_OV_WARNING_V),
-                       "cell_ov_alarm": (bms.M_CELL_OV_ALARM, lfp.CELL_OV_ALARM_V)}, high=True,
+        "cell_ov",
+        7,
+        {
+            "cell_ov_warning": (bms.M_CELL_OV_WARN, lfp.CELL_OV_WARNING_V),
+            "cell_ov_alarm": (bms.M_CELL_OV_ALARM, lfp.CELL_OV_ALARM_V),
+        },
+        high=True,
     ),
     "under-voltage": Case(
-        "cell_uv", 12, {"cell_uv_warning": (bms.M_CELL_UV_WARN, lfp.CELL_UV_WARNING_V),
-                        "cell_uv_alarm": (bms.M_CELL_UV_ALARM, lfp.CELL_UV_ALARM_V)}, high=False,
+        "cell_uv",
+        12,
+        {
+            "cell_uv_warning": (bms.M_CELL_UV_WARN, lfp.CELL_UV_WARNING_V),
+            "cell_uv_alarm": (bms.M_CELL_UV_ALARM, lfp.CELL_UV_ALARM_V),
+        },
+        high=False,
     ),
-}  # fmt: skip
+}
 SIZES = {"cell_ov": 0.40, "cell_uv": -0.65}  # V: past both the warning and the alarm level
 
 
@@ -61,8 +71,12 @@ async def test_alarm_names_the_injected_cell_its_value_and_limit(
 ) -> None:
     site = await committed_device_site(engine)  # 2 strings x 3 modules x 16 cells
     # No load: the cells stay at rest, so only the injected fault crosses a limit.
-    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING,
-                                simulator=f"{FAST_SIM}\nsetpoint_kw = 0")  # fmt: skip
+    site_file = write_site_file(
+        tmp_path,
+        code=site.code,
+        mapping=REFERENCE_MAPPING,
+        simulator=f"{FAST_SIM}\nsetpoint_kw = 0",
+    )
     where = f"string={STRING},module={MODULE},cell={case.cell}"
     fault = f"{case.fault}:{where},at=2.5,size={SIZES[case.fault]}"
     log = tmp_path / "bus.log"
@@ -101,8 +115,11 @@ async def test_alarm_names_the_injected_cell_its_value_and_limit(
             "SELECT s.cell_v FROM module_sample s JOIN module m ON m.id = s.module_id "
             "JOIN rack r ON r.id = m.rack_id WHERE r.site_id = %s AND r.index = %s "
             "AND m.position = %s AND s.ts = date_trunc('second', to_timestamp(%s))",
-            site.site_id, STRING, MODULE, raised_at,
-        )  # fmt: skip
+            site.site_id,
+            STRING,
+            MODULE,
+            raised_at,
+        )
         extreme = max(cells) if case.high else min(cells)
         assert cells.index(extreme) == case.cell - 1, code
         assert value == pytest.approx(extreme, abs=0.002), code

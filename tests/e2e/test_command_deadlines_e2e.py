@@ -40,10 +40,18 @@ async def test_an_edge_with_its_clock_behind_refuses_a_stale_command(
         taken = await edge_client.get("/api/v1/edge/commands")
     assert [c["id"] for c in taken.json()] == [stale["id"]]
     await asyncio.sleep(6)  # past its expiry on the backend's clock; an hour early on the edge's
-    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING,
-                                simulator=f"{FAST_SIM}\nsetpoint_kw = 20")  # fmt: skip
-    env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3",
-                   RIDETHROUGH_TEST_CLOCK_OFFSET_S=HOUR_BEHIND)  # fmt: skip
+    site_file = write_site_file(
+        tmp_path,
+        code=site.code,
+        mapping=REFERENCE_MAPPING,
+        simulator=f"{FAST_SIM}\nsetpoint_kw = 20",
+    )
+    env = edge_env(
+        backend=server.url,
+        token=site.token,
+        spool=tmp_path / "spool.sqlite3",
+        RIDETHROUGH_TEST_CLOCK_OFFSET_S=HOUR_BEHIND,
+    )
     edge = start_edge(["simulate", "--config", str(site_file)], env, "tests.faults.skewed_clock")
     try:
         refused = await wait_for_state(server, site.code, stale["id"], "failed")

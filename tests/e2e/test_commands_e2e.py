@@ -161,16 +161,25 @@ async def test_bypass_and_return_a_module_is_an_isolation_through_the_real_path(
     engine: AsyncEngine, server: LiveServer, test_database_url: str, tmp_path: Path
 ) -> None:
     site = await committed_device_site(engine)
-    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING,
-                                simulator=f"{FAST_SIM}\nsetpoint_kw = 20")  # fmt: skip
+    site_file = write_site_file(
+        tmp_path,
+        code=site.code,
+        mapping=REFERENCE_MAPPING,
+        simulator=f"{FAST_SIM}\nsetpoint_kw = 20",
+    )
     env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
     edge = start_edge(["simulate", "--config", str(site_file)], env)
     commands = f"{server.url}/api/v1/sites/{site.code}/commands"
     try:
         await flowing(psycopg_dsn(test_database_url), site.site_id, strings=2)
         for kind in ("isolate_module", "return_module"):
-            request = {"kind": kind, "string": 1, "module": 2, "reason": "maintenance",
-                       "note": "e2e"}  # fmt: skip
+            request = {
+                "kind": kind,
+                "string": 1,
+                "module": 2,
+                "reason": "maintenance",
+                "note": "e2e",
+            }
             async with server.async_client() as client:
                 queued = await client.post(commands, json=request)
             assert queued.status_code == 201, queued.text
@@ -203,8 +212,13 @@ async def test_a_refused_isolation_goes_through_once_its_remedy_is_followed(
     site = await committed_device_site(engine, racks=3)
     # 50 kW of discharge on three ~157 V strings: about 106 A each, 318 A in all, more than the
     # 2 x 140 A - 1 A = 279 A two strings may carry; their own 212 A would fit.
-    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING, strings=3,
-                                simulator=f"{FAST_SIM}\nsetpoint_kw = 50")  # fmt: skip
+    site_file = write_site_file(
+        tmp_path,
+        code=site.code,
+        mapping=REFERENCE_MAPPING,
+        strings=3,
+        simulator=f"{FAST_SIM}\nsetpoint_kw = 50",
+    )
     env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
     edge = start_edge(["simulate", "--config", str(site_file)], env)
     dsn = psycopg_dsn(test_database_url)
@@ -214,8 +228,9 @@ async def test_a_refused_isolation_goes_through_once_its_remedy_is_followed(
         refused = preview(server, site.code, form)
         assert refused.status_code == 409, refused.text
         assert "Confirm and send" not in refused.text
-        remedy = re.search(r'<span class="remedy">To make it possible, ([^<]*)\.</span>',
-                           refused.text)  # fmt: skip
+        remedy = re.search(
+            r'<span class="remedy">To make it possible, ([^<]*)\.</span>', refused.text
+        )
         assert remedy is not None, refused.text
         assert remedy[1].startswith("derate string 1 to 0 % first"), remedy[1]
 
@@ -226,8 +241,11 @@ async def test_a_refused_isolation_goes_through_once_its_remedy_is_followed(
         allowed = preview(server, site.code, form)
         assert allowed.status_code == 200, allowed.text
         assert "Confirm and send" in allowed.text
-        sent = server.http.post(f"{server.url}/sites/{site.code}/commands/send", data=form,
-                                headers={"HX-Request": "true"})  # fmt: skip
+        sent = server.http.post(
+            f"{server.url}/sites/{site.code}/commands/send",
+            data=form,
+            headers={"HX-Request": "true"},
+        )
         queued = re.search(r"Command #(\d+) queued", sent.text)
         assert queued is not None, sent.text
         isolated = await wait_for_state(server, site.code, int(queued[1]), "verified")

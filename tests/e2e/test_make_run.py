@@ -86,20 +86,31 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     url = recreate_database(DATABASE)
     port = free_port()
     data = tmp_path_factory.mktemp("run-data")
-    env = {**os.environ, "RIDETHROUGH_DATABASE_URL": url, "RIDETHROUGH_PORT": str(port),
-           "RIDETHROUGH_RUN_DATA": str(data), "RIDETHROUGH_SMTP_PORT": str(free_port()),
-           "RIDETHROUGH_DEMO_HISTORY_DAYS": str(HISTORY_DAYS)}  # fmt: skip
+    env = {
+        **os.environ,
+        "RIDETHROUGH_DATABASE_URL": url,
+        "RIDETHROUGH_PORT": str(port),
+        "RIDETHROUGH_RUN_DATA": str(data),
+        "RIDETHROUGH_SMTP_PORT": str(free_port()),
+        "RIDETHROUGH_DEMO_HISTORY_DAYS": str(HISTORY_DAYS),
+    }
     started_at = time.time()
     process = subprocess.Popen(
-        ["bash", "scripts/run.sh"], cwd=PROJECT_ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        ["bash", "scripts/run.sh"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         output = _read_until(process, "Ridethrough is running", STARTUP_TIMEOUT_S)
         base = f"http://127.0.0.1:{port}"
         cookies, csrf = sign_in(base, ensure_user(psycopg_dsn(url), "operator"))
-        with httpx.Client(base_url=base, cookies=cookies, headers={"X-CSRF-Token": csrf},
-                          timeout=30) as http:  # fmt: skip
+        with httpx.Client(
+            base_url=base, cookies=cookies, headers={"X-CSRF-Token": csrf}, timeout=30
+        ) as http:
             yield Running(base, output, http, started_at, data, url)
     finally:
         _stop(process)
@@ -155,18 +166,29 @@ def test_the_scripted_incident_is_isolated_by_the_edge_policy_and_can_be_returne
     assert 0 <= isolation["time_to_isolate_s"] <= FEEDBACK_WITHIN_S
     listed = http.get(f"/api/v1/sites/{INCIDENT_SITE}/commands").raise_for_status().json()
     onset = _when(isolation["onset_at"])
-    action = next(c for c in listed["items"] if c["kind"] == "isolate_string"
-                  and c["origin"] == "edge_policy" and c["fault_onset_at"]
-                  and _when(c["fault_onset_at"]) == onset)  # fmt: skip
+    action = next(
+        c
+        for c in listed["items"]
+        if c["kind"] == "isolate_string"
+        and c["origin"] == "edge_policy"
+        and c["fault_onset_at"]
+        and _when(c["fault_onset_at"]) == onset
+    )
     reaction = _when(action["sent_at"]) - onset
     assert 0 <= reaction.total_seconds() <= POLICY_TARGET_S
     # The cooling comes back a simulated hour (a minute) after it failed; then the module cools
     # with its thermal time constant (15 s here), and the operator returns the string.
     repaired_at = _when(isolation["onset_at"]).timestamp() + 60 + 20
     time.sleep(max(0.0, repaired_at - time.time()))
-    sent = http.post(f"/api/v1/sites/{INCIDENT_SITE}/commands", json={
-        "kind": "return_string", "string": INCIDENT_STRING, "reason": "maintenance",
-        "note": "cooling repaired"})  # fmt: skip
+    sent = http.post(
+        f"/api/v1/sites/{INCIDENT_SITE}/commands",
+        json={
+            "kind": "return_string",
+            "string": INCIDENT_STRING,
+            "reason": "maintenance",
+            "note": "cooling repaired",
+        },
+    )
     assert sent.status_code in (200, 201, 202), sent.text
     command_id = sent.json()["id"]
 
@@ -204,8 +226,11 @@ def test_the_incident_is_mailed_to_the_operator_and_caught_by_the_local_sink(
     assert "Notifications:" in make_run.output
 
     def incident_mail() -> list[str]:
-        return [m.subject for m in caught_mail(make_run.data / "mail")
-                if "Module over-temperature alarm raised" in m.subject]  # fmt: skip
+        return [
+            m.subject
+            for m in caught_mail(make_run.data / "mail")
+            if "Module over-temperature alarm raised" in m.subject
+        ]
 
     subjects = _wait_for(incident_mail, INCIDENT_WAIT_S, "incident e-mail in the sink")
     # The backfilled history's alarms are shown on the pages but are not news: nothing raised

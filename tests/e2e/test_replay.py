@@ -25,9 +25,13 @@ def simulate_and_replay(
     server: LiveServer, site: DeviceSite, tmp_path: Path, modules: int = 3
 ) -> Samples:
     """Record the simulated site's bus, replay the log through the edge; the samples it holds."""
-    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING,
-                                modules=modules,
-                                simulator="frame_period_s = 0.25\nacceleration = 600")  # fmt: skip
+    site_file = write_site_file(
+        tmp_path,
+        code=site.code,
+        mapping=REFERENCE_MAPPING,
+        modules=modules,
+        simulator="frame_period_s = 0.25\nacceleration = 600",
+    )
     log = tmp_path / "reference.log"
     record_simulated_log(log, site_file, seconds=3.5)
     env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
@@ -61,8 +65,9 @@ async def test_modules_the_registry_lacks_are_announced_by_the_edge_and_stored(
         site.site_id,
     )
     assert modules == [(s, p, 16, 4) for s in (1, 2) for p in (1, 2, 3, 4)]
-    refused = query_rows(dsn, "SELECT count(*) FROM ingest_rejection WHERE site_id = %s",
-                         site.site_id)  # fmt: skip
+    refused = query_rows(
+        dsn, "SELECT count(*) FROM ingest_rejection WHERE site_id = %s", site.site_id
+    )
     assert refused == [(0,)]
 
 

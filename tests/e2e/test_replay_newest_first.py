@@ -46,10 +46,14 @@ def send_as_the_spool_chooses(
     young = time.time()  # the replay took well under the spool's live window
     sent = []
     while (spooled := spool.next_batch(now=young)) is not None:
-        headers = {"Authorization": f"Bearer {site.token}", "Content-Type": "application/json",
-                   "Content-Encoding": "gzip"}  # fmt: skip
-        response = httpx.post(f"{server.url}/api/v1/ingest", content=spooled.body,
-                              headers=headers, timeout=30)  # fmt: skip
+        headers = {
+            "Authorization": f"Bearer {site.token}",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        }
+        response = httpx.post(
+            f"{server.url}/api/v1/ingest", content=spooled.body, headers=headers, timeout=30
+        )
         assert response.status_code == 200, response.text
         spool.confirm(spooled.seq)
         sent.append(json.loads(gzip.decompress(spooled.body)))
@@ -58,16 +62,24 @@ def send_as_the_spool_chooses(
 
 def position(sent: list[dict[str, Any]], kind: str) -> int:
     """Where in the sending order the batch with the warning's `kind` event went."""
-    return next(i for i, body in enumerate(sent) for e in body["events"]
-                if e["kind"] == kind and e.get("code") == "cell_ov_warning")  # fmt: skip
+    return next(
+        i
+        for i, body in enumerate(sent)
+        for e in body["events"]
+        if e["kind"] == kind and e.get("code") == "cell_ov_warning"
+    )
 
 
 async def test_a_fault_that_rose_and_cleared_ends_cleared_when_sent_newest_first(
     engine: AsyncEngine, server: LiveServer, test_database_url: str, tmp_path: Path
 ) -> None:
     site = await committed_device_site(engine)
-    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING,
-                                simulator=f"{FAST_SIM}\nsetpoint_kw = 0")  # fmt: skip
+    site_file = write_site_file(
+        tmp_path,
+        code=site.code,
+        mapping=REFERENCE_MAPPING,
+        simulator=f"{FAST_SIM}\nsetpoint_kw = 0",
+    )
     log = tmp_path / "fault.log"
     record_with_fault(log, site_file, FAULT, at=1.2, repaired_at=3.2, seconds=5.0)
     edges = fault_bit_edges(log, string=1, module=2, bit=M_CELL_OV_WARN, cells=16)

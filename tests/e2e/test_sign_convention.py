@@ -30,8 +30,10 @@ DATA_WITHIN_S = 20.0
 async def wait_for_strings(dsn: str, site_id: int, count: int) -> None:
     """Until every string of the site has a stored sample carrying current (or time is up)."""
     deadline = time.monotonic() + DATA_WITHIN_S
-    sql = ("SELECT count(*) FROM rack_latest l JOIN rack r ON r.id = l.rack_id "
-           "WHERE r.site_id = %s AND l.current_a <> 0")  # fmt: skip
+    sql = (
+        "SELECT count(*) FROM rack_latest l JOIN rack r ON r.id = l.rack_id "
+        "WHERE r.site_id = %s AND l.current_a <> 0"
+    )
     while True:
         if query_rows(dsn, sql, site_id) == [(count,)] or time.monotonic() > deadline:
             return
@@ -107,9 +109,10 @@ def assert_api_and_export_show_it(server: LiveServer, code: str) -> None:
 
 def assert_interlock_calls_it_discharge(server: LiveServer, code: str) -> None:
     """Isolating a string is refused because the other cannot carry the discharge current."""
-    refused = server.http.post(f"/api/v1/sites/{code}/commands",
-                               json={"kind": "isolate_string", "string": 1,
-                                     "reason": "maintenance", "note": "sign e2e"})  # fmt: skip
+    refused = server.http.post(
+        f"/api/v1/sites/{code}/commands",
+        json={"kind": "isolate_string", "string": 1, "reason": "maintenance", "note": "sign e2e"},
+    )
     assert refused.status_code == 409, refused.text
     message = refused.json()["error"]["message"]
     assert re.search(r"the site is carrying 1\d\d A of discharge current", message), message
@@ -119,8 +122,12 @@ async def test_a_site_discharging_reads_positive_from_the_bms_to_the_interlock(
     engine: AsyncEngine, server: LiveServer, test_database_url: str, tmp_path: Path
 ) -> None:
     site = await committed_device_site(engine)
-    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING,
-                                simulator=f"{FAST_SIM}\nsetpoint_kw = {SETPOINT_KW:g}")  # fmt: skip
+    site_file = write_site_file(
+        tmp_path,
+        code=site.code,
+        mapping=REFERENCE_MAPPING,
+        simulator=f"{FAST_SIM}\nsetpoint_kw = {SETPOINT_KW:g}",
+    )
     env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
     edge = start_edge(["simulate", "--config", str(site_file)], env)
     dsn = psycopg_dsn(test_database_url)
@@ -135,7 +142,11 @@ async def test_a_site_discharging_reads_positive_from_the_bms_to_the_interlock(
     strings = stored_strings(dsn, site.site_id)
     assert strings, output
     assert_discharging_storage(strings)
-    modules = query_rows(dsn, "SELECT min(s.current_a) FROM module_sample s JOIN module m "
-                         "ON m.id = s.module_id JOIN rack r ON r.id = m.rack_id "
-                         "WHERE r.site_id = %s", site.site_id)  # fmt: skip
+    modules = query_rows(
+        dsn,
+        "SELECT min(s.current_a) FROM module_sample s JOIN module m "
+        "ON m.id = s.module_id JOIN rack r ON r.id = m.rack_id "
+        "WHERE r.site_id = %s",
+        site.site_id,
+    )
     assert modules[0][0] > 0  # each module's own current frame counts discharge positive too

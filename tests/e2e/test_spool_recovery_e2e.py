@@ -42,13 +42,16 @@ async def test_a_corrupt_spool_is_moved_aside_and_the_edge_keeps_collecting(
     site = await committed_device_site(engine)
     spool = tmp_path / "spool.sqlite3"
     spool.write_bytes(GARBAGE)  # what a power cut on a bad SD card leaves
-    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING,
-                                simulator=FAST_SIM)  # fmt: skip
+    site_file = write_site_file(
+        tmp_path, code=site.code, mapping=REFERENCE_MAPPING, simulator=FAST_SIM
+    )
     env = edge_env(backend=server.url, token=site.token, spool=spool)
     edge = start_edge(["simulate", "--config", str(site_file)], env)
     dsn = psycopg_dsn(test_database_url)
-    alarm_sql = ("SELECT state, value, message FROM alarm WHERE site_id = %s "
-                 "AND code = 'edge_spool_quarantined'")  # fmt: skip
+    alarm_sql = (
+        "SELECT state, value, message FROM alarm WHERE site_id = %s "
+        "AND code = 'edge_spool_quarantined'"
+    )
     try:
         await until(lambda: len(batch_seqs(dsn, site)) >= 3, 30, "batches from the fresh spool")
         await until(lambda: bool(query_rows(dsn, alarm_sql, site.site_id)), 10, "the alarm")
@@ -89,11 +92,16 @@ async def test_refused_batches_wait_as_dead_letters_until_resent_after_the_fix(
 ) -> None:
     site = await committed_device_site(engine)
     spool = tmp_path / "spool.sqlite3"
-    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING,
-                                simulator=FAST_SIM)  # fmt: skip
+    site_file = write_site_file(
+        tmp_path, code=site.code, mapping=REFERENCE_MAPPING, simulator=FAST_SIM
+    )
     port = free_port()
-    env = edge_env(backend=f"http://127.0.0.1:{port}", token=site.token, spool=spool,
-                   RIDETHROUGH_EDGE_SITE_CONFIG=str(site_file))  # fmt: skip
+    env = edge_env(
+        backend=f"http://127.0.0.1:{port}",
+        token=site.token,
+        spool=spool,
+        RIDETHROUGH_EDGE_SITE_CONFIG=str(site_file),
+    )
     backend = {"RIDETHROUGH_DATABASE_URL": test_database_url}
     # A backend whose body limit is set too low refuses every batch as a whole (413).
     with live_server({**backend, "RIDETHROUGH_INGEST_MAX_BYTES": "1024"}, port=port):
@@ -109,8 +117,11 @@ async def test_refused_batches_wait_as_dead_letters_until_resent_after_the_fix(
             resend = run_edge(["spool", "resend"], env)
             assert resend.returncode == 0, resend.stdout + resend.stderr
             await until(lambda: refused <= set(batch_seqs(dsn, site)), 60, "the resent batches")
-            await until(lambda: site_page_row(fixed, site.code) == ["0", "0", "0"], 20,
-                        "no dead letters left on the site page")  # fmt: skip
+            await until(
+                lambda: site_page_row(fixed, site.code) == ["0", "0", "0"],
+                20,
+                "no dead letters left on the site page",
+            )
             status = run_edge(["spool", "status"], env)
     finally:
         stop_edge(edge)

@@ -5,6 +5,8 @@ flat_pack: cells and thermistors numbered across the string (module = n // 18 + 
 multiplexer, one frame id per string, string values behind a string multiplexer.
 cellmon: zero-based signal names, a validity bit per cell, one-bit fault flags, a DBC that
 loads only with strict = false.
+other_vendor_arxml: the other vendor's protocol described in ARXML (AUTOSAR 4) instead of DBC,
+checked against plain cantools reading the DBC.
 """
 
 import math
@@ -36,6 +38,49 @@ def database(name: str) -> Any:
     return cantools.database.load_file(PROTOCOLS / f"{name}.dbc", strict=False)
 
 
+def other_vendor_frames(start: float, seconds: int) -> list[tuple[float, int, bytes]]:
+    """Two strings (id low bits 1, 2) of 3 modules (ModAddr 0..2), 16 cells and 2 sensors each."""
+    db = database("other_vendor")
+    cells, module, pack = (db.get_message_by_name(n) for n in ("BMS_CELLS", "BMS_MOD", "BMS_STR"))
+    frames = []
+    for second in range(seconds):
+        ts = start + second + 0.05
+        for string in (1, 2):
+            for address in range(3):
+                for page in range(6):
+                    values = {"ModAddr": address, "Page": page} | {
+                        f"Cell_{n:02}": 3100 + string * 100 + address * 20 + n + second
+                        for n in range(page * 3 + 1, min(page * 3 + 3, 16) + 1)
+                    }
+                    frames.append((ts + page * 0.001, 0x300 | string, cells.encode(values)))
+                status: dict[str, float] = {"ModAddr": address, "SoC": 50, "ModV": 52.5}
+                status |= {"Temp_1": 20 + address + second, "Temp_2": 30 - address - string}
+                frames.append((ts + 0.01, 0x340 | string, module.encode(status | {"Faults": 0})))
+            frames.append(
+                (
+                    ts + 0.02,
+                    0x380 | string,
+                    pack.encode({"StrV": 700 + string, "StrI": 12.5, "Contactor": 1, "SoC": 50}),
+                )
+            )
+    return frames
+
+
+def other_vendor_updates(message: can.Message, db: Any) -> Iterator[Update]:
+    """The oracle from the DBC: string in the id's low bits, module = ModAddr + 1, mV cells."""
+    base, string = message.arbitration_id & 0x7F0, message.arbitration_id & 0xF
+    if base not in (0x300, 0x340):
+        return
+    decoded = db.decode_message(base, bytes(message.data), decode_choices=False)
+    cells: dict[int, float | None] = {
+        int(k[5:]) - 1: round(v / 1000, 3) for k, v in decoded.items() if k[:5] == "Cell_"
+    }
+    temps: dict[int, float | None] = {
+        int(k[5:]) - 1: float(v) for k, v in decoded.items() if k[:5] == "Temp_"
+    }
+    yield (string, int(decoded["ModAddr"]) + 1), {"cells": cells, "temps": temps}
+
+
 def write_log(path: Path, frames: list[tuple[float, int, bytes]]) -> None:
     """A candump log, as python-can writes and reads it."""
     with can.Logger(str(path)) as logger:
@@ -54,17 +99,19 @@ def write_log(path: Path, frames: list[tuple[float, int, bytes]]) -> None:
 def flat_pack_frames(start: float, seconds: int) -> list[tuple[float, int, bytes]]:
     """Two strings of 12 x 18 cells and 12 x 4 thermistors, every second."""
     db = database("flat_pack")
-    cells, therms, pack = (db.get_message_by_name(n) for n in ("CellPages", "ThermPages",
-                                                               "PackStrings"))  # fmt: skip
+    cells, therms, pack = (
+        db.get_message_by_name(n) for n in ("CellPages", "ThermPages", "PackStrings")
+    )
     frames = []
     for second in range(seconds):
         ts = start + second + 0.05
         for string in (1, 2):
             for page in range(54):
                 values = {"PageIndex": page} | {
-                    f"Cell_{page * 4 + k:03}": 3200 + (string * 7 + (page * 4 + k) * 3 + second)
-                    % 300 for k in range(4)
-                }  # fmt: skip
+                    f"Cell_{page * 4 + k:03}": 3200
+                    + (string * 7 + (page * 4 + k) * 3 + second) % 300
+                    for k in range(4)
+                }
                 frames.append((ts + page * 0.001, 0x6B0 + string - 1, cells.encode(values)))
             for page in range(8):
                 values = {"ThermPage": page} | {
@@ -73,9 +120,10 @@ def flat_pack_frames(start: float, seconds: int) -> list[tuple[float, int, bytes
                 }
                 frames.append((ts + 0.1 + page * 0.001, 0x6C0 + string - 1, therms.encode(values)))
             signals = {"StringSel": string - 1} | {
-                f"S{s}_{name}": 0 for s in (1, 2) for name in ("PackVoltage", "PackCurrent",
-                                                               "PackSOC", "PackSOH")
-            }  # fmt: skip
+                f"S{s}_{name}": 0
+                for s in (1, 2)
+                for name in ("PackVoltage", "PackCurrent", "PackSOC", "PackSOH")
+            }
             signals |= {f"S{string}_PackVoltage": 700 + string, f"S{string}_PackSOC": 50 + string}
             frames.append((ts + 0.2, 0x6D0, pack.encode(signals, strict=False)))
     return frames
@@ -83,8 +131,9 @@ def flat_pack_frames(start: float, seconds: int) -> list[tuple[float, int, bytes
 
 def flat_pack_updates(message: can.Message, db: Any) -> Iterator[Update]:
     """The oracle: module = n // per_module + 1, position n % per_module, string from the id."""
-    decoded = db.decode_message(message.arbitration_id & 0x7F0, bytes(message.data),
-                                decode_choices=False)  # fmt: skip
+    decoded = db.decode_message(
+        message.arbitration_id & 0x7F0, bytes(message.data), decode_choices=False
+    )
     string = (message.arbitration_id & 0xF) + 1
     per_module = {"Cell_": ("cells", 18, 0.001), "Therm_": ("temps", 4, 1.0)}
     for name, value in decoded.items():
@@ -98,8 +147,9 @@ def cellmon_frames(start: float, seconds: int) -> list[tuple[float, int, bytes]]
     """One string of 6 modules; module 2's last cell always invalid, module 3's fifth cell
     invalid in second 1; two fault flags raised in second 1."""
     db = database("cellmon")
-    volts, temps, flags = (db.get_message_by_name(n) for n in ("CellmonVoltages", "CellmonTemps",
-                                                               "CriticalFlags"))  # fmt: skip
+    volts, temps, flags = (
+        db.get_message_by_name(n) for n in ("CellmonVoltages", "CellmonTemps", "CriticalFlags")
+    )
     frames = []
     for second in range(seconds):
         ts = start + second + 0.05
@@ -161,8 +211,10 @@ def oracle(log: Path, updates: Callable[[can.Message], Iterator[Update]], cells:
 
 def _close(
     known: dict[tuple[int, int], dict[str, dict[int, float | None]]],
-    heard: set[tuple[int, int]], second: int, cells: int,
-) -> Samples:  # fmt: skip
+    heard: set[tuple[int, int]],
+    second: int,
+    cells: int,
+) -> Samples:
     out: Samples = {}
     for string, module in heard:
         values = known[(string, module)]
@@ -186,21 +238,43 @@ def stored(dsn: str, site_id: int) -> Samples:
         site_id,
     )
     return {
-        (r, p, t): (tuple(None if v is None else round(v, 3) for v in cells),
-                    tuple(round(v, 3) for v in temps))
+        (r, p, t): (
+            tuple(None if v is None else round(v, 3) for v in cells),
+            tuple(round(v, 3) for v in temps),
+        )
         for r, p, t, cells, temps in rows
-    }  # fmt: skip
+    }
 
 
 async def replay(
-    server: LiveServer, engine: AsyncEngine, tmp_path: Path, *, protocol: str, strings: int,
-    modules: int, frames: list[tuple[float, int, bytes]],
-) -> tuple[int, Path]:  # fmt: skip
+    server: LiveServer,
+    engine: AsyncEngine,
+    tmp_path: Path,
+    *,
+    protocol: str,
+    strings: int,
+    modules: int,
+    frames: list[tuple[float, int, bytes]],
+    cells: int = 18,
+    temps: int = 4,
+) -> tuple[int, Path]:
     """Replay a log of a test vendor through `python -m edge replay`; the site id and the log."""
-    site = await committed_device_site(engine, racks=strings, modules_per_rack=modules,
-                                       cells_per_module=18, temps_per_module=4)  # fmt: skip
-    site_file = write_site_file(tmp_path, code=site.code, mapping=PROTOCOLS / f"{protocol}.toml",
-                                strings=strings, modules=modules, cells=18, temps=4)  # fmt: skip
+    site = await committed_device_site(
+        engine,
+        racks=strings,
+        modules_per_rack=modules,
+        cells_per_module=cells,
+        temps_per_module=temps,
+    )
+    site_file = write_site_file(
+        tmp_path,
+        code=site.code,
+        mapping=PROTOCOLS / f"{protocol}.toml",
+        strings=strings,
+        modules=modules,
+        cells=cells,
+        temps=temps,
+    )
     log = tmp_path / f"{protocol}.log"
     write_log(log, frames)
     env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
@@ -217,30 +291,80 @@ def a_minute_ago() -> float:
 async def test_flat_cell_and_thermistor_numbering_across_strings(
     server: LiveServer, engine: AsyncEngine, test_database_url: str, tmp_path: Path
 ) -> None:
-    site_id, log = await replay(server, engine, tmp_path, protocol="flat_pack", strings=2,
-                                modules=12, frames=flat_pack_frames(a_minute_ago(), 3))  # fmt: skip
+    site_id, log = await replay(
+        server,
+        engine,
+        tmp_path,
+        protocol="flat_pack",
+        strings=2,
+        modules=12,
+        frames=flat_pack_frames(a_minute_ago(), 3),
+    )
     db = database("flat_pack")
     expected = oracle(log, lambda m: flat_pack_updates(m, db), cells=18)
     assert len(expected) == 2 * 12 * 3  # every module of both strings, every second
     dsn = psycopg_dsn(test_database_url)
     assert stored(dsn, site_id) == expected
-    strings = query_rows(dsn, "SELECT r.index, s.voltage_v, s.soc_pct FROM rack_sample s JOIN "
-                         "rack r ON r.id = s.rack_id WHERE r.site_id = %s ORDER BY 1 LIMIT 1",
-                         site_id)  # fmt: skip
+    strings = query_rows(
+        dsn,
+        "SELECT r.index, s.voltage_v, s.soc_pct FROM rack_sample s JOIN "
+        "rack r ON r.id = s.rack_id WHERE r.site_id = %s ORDER BY 1 LIMIT 1",
+        site_id,
+    )
     assert strings == [(1, pytest.approx(701.0), pytest.approx(51.0))]
 
 
 async def test_zero_based_names_invalid_cells_and_fault_flags(
     server: LiveServer, engine: AsyncEngine, test_database_url: str, tmp_path: Path
 ) -> None:
-    site_id, log = await replay(server, engine, tmp_path, protocol="cellmon", strings=1,
-                                modules=6, frames=cellmon_frames(a_minute_ago(), 3))  # fmt: skip
+    site_id, log = await replay(
+        server,
+        engine,
+        tmp_path,
+        protocol="cellmon",
+        strings=1,
+        modules=6,
+        frames=cellmon_frames(a_minute_ago(), 3),
+    )
     db = database("cellmon")
     expected = oracle(log, lambda m: cellmon_updates(m, db), cells=18)
     assert len(expected) == 6 * 3
     assert sum(None in cells for cells, _ in expected.values()) == 3 + 1  # the invalid cells
     dsn = psycopg_dsn(test_database_url)
     assert stored(dsn, site_id) == expected
-    codes = query_rows(dsn, "SELECT DISTINCT code FROM alarm_event WHERE site_id = %s AND raised "
-                       "ORDER BY 1", site_id)  # fmt: skip
+    codes = query_rows(
+        dsn,
+        "SELECT DISTINCT code FROM alarm_event WHERE site_id = %s AND raised ORDER BY 1",
+        site_id,
+    )
     assert codes == [("cell_ov_alarm",), ("fan_fault",)]
+
+
+async def test_an_arxml_database_replays_like_the_dbc(
+    server: LiveServer, engine: AsyncEngine, test_database_url: str, tmp_path: Path
+) -> None:
+    # The frames are encoded and the oracle decodes them with the DBC; the edge reads the ARXML.
+    site_id, log = await replay(
+        server,
+        engine,
+        tmp_path,
+        protocol="other_vendor_arxml",
+        strings=2,
+        modules=3,
+        cells=16,
+        temps=2,
+        frames=other_vendor_frames(a_minute_ago(), 3),
+    )
+    db = database("other_vendor")
+    expected = oracle(log, lambda m: other_vendor_updates(m, db), cells=16)
+    assert len(expected) == 2 * 3 * 3  # every module of both strings, every second
+    dsn = psycopg_dsn(test_database_url)
+    assert stored(dsn, site_id) == expected
+    strings = query_rows(
+        dsn,
+        "SELECT r.index, s.voltage_v, s.current_a FROM rack_sample s JOIN "
+        "rack r ON r.id = s.rack_id WHERE r.site_id = %s ORDER BY 1 LIMIT 1",
+        site_id,
+    )
+    # This vendor counts charge as positive: 12.5 A on the bus is 12.5 A of charge, stored -12.5.
+    assert strings == [(1, pytest.approx(701.0), pytest.approx(-12.5))]

@@ -43,8 +43,9 @@ class Rig:
         """What the edge sends command frames with."""
         protocol = self.collector.decoder.protocol
         assert protocol.commands is not None
-        return BusCommander(protocol.commands, self.collector,
-                            lambda f: self.edge_bus.send(to_message(f)))  # fmt: skip
+        return BusCommander(
+            protocol.commands, self.collector, lambda f: self.edge_bus.send(to_message(f))
+        )
 
     def journal(self) -> Journal:
         """The edge's command journal (the same file across restarts)."""
@@ -53,9 +54,12 @@ class Rig:
     def runner(self) -> CommandRunner:
         """A command runner as the edge builds one (its journal survives across runners)."""
         return CommandRunner.connect(
-            base_url=self.server.url, token=self.site.token, commander=self.commander(),
-            journal=self.journal(), strings=2,
-        )  # fmt: skip
+            base_url=self.server.url,
+            token=self.site.token,
+            commander=self.commander(),
+            journal=self.journal(),
+            strings=2,
+        )
 
 
 @pytest.fixture
@@ -63,10 +67,13 @@ async def rig(engine: AsyncEngine, server: LiveServer, tmp_path: Path) -> AsyncI
     """Everything running; stopped afterwards."""
     site = await committed_device_site(engine)
     site_file = load_site_file(
-        write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING,
-                        simulator="frame_period_s = 0.25\nacceleration = 60\n"
-                        "setpoint_kw = 20")
-    )  # fmt: skip
+        write_site_file(
+            tmp_path,
+            code=site.code,
+            mapping=REFERENCE_MAPPING,
+            simulator="frame_period_s = 0.25\nacceleration = 60\nsetpoint_kw = 20",
+        )
+    )
     protocol = load_protocol(REFERENCE_MAPPING)
     channel = f"cmd-{uuid.uuid4()}"
     sim_bus, edge_bus, spy_bus = (can.Bus(interface="virtual", channel=channel) for _ in range(3))

@@ -28,8 +28,13 @@ class Bus:
     def __init__(self, protocol: Protocol, cells: int = 8) -> None:
         self.protocol = protocol
         self.decoder = FrameDecoder(protocol, Counters())
-        self.assembler = Assembler(period_s=1.0, cells=cells, temps=4, comms_timeout_s=3.0,
-                                   fault_names=protocol.fault_names)  # fmt: skip
+        self.assembler = Assembler(
+            period_s=1.0,
+            cells=cells,
+            temps=4,
+            comms_timeout_s=3.0,
+            fault_names=protocol.fault_names,
+        )
 
     def send(self, ts: float, name: str, string: int, module: int, **values: float) -> None:
         """Encode one frame and fold it in."""
@@ -59,8 +64,19 @@ class Bus:
         temps = {f"Temp_{n:02}": 25.0 + n / 2 for n in range(1, 5)}
         valid = {f"Temp_{n:02}_Ok": 1.0 for n in range(1, 5)}
         self.send(ts + 0.02, "MOD_TEMP", string, module, TempGroup=0, **temps, **valid)
-        self.send(ts + 0.03, "MOD_STATUS", string, module, ModSoC=55.5, ModSoC_Ok=1, ModSoH=98,
-                  ModSoH_Ok=1, ModVoltage=26.5, ModCurrent=-40, ModCurrent_Ok=1)  # fmt: skip
+        self.send(
+            ts + 0.03,
+            "MOD_STATUS",
+            string,
+            module,
+            ModSoC=55.5,
+            ModSoC_Ok=1,
+            ModSoH=98,
+            ModSoH_Ok=1,
+            ModVoltage=26.5,
+            ModCurrent=-40,
+            ModCurrent_Ok=1,
+        )
         self.send(ts + 0.04, "MOD_FLAGS", string, module, Balancing=0b101, ModFaults=faults)
 
 

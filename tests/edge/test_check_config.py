@@ -17,7 +17,7 @@ def test_reference_protocol_table() -> None:
     result = check_config(PROJECT_ROOT / "edge" / "protocols" / "reference.toml")
     assert result.returncode == 0, result.stderr
     assert "MOD_CELL_V  01010000/1FFF0000  module  cell_v[31]" in result.stdout
-    assert result.stdout.rstrip().endswith("77 signal bindings, DBC reference.dbc; OK")
+    assert result.stdout.rstrip().endswith("85 signal bindings, DBC reference.dbc; OK")
 
 
 def test_every_problem_is_listed(tmp_path: Path) -> None:

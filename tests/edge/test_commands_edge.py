@@ -8,6 +8,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from edge.can.assemble import SYSTEM_KEY
 from edge.can.command_frames import CommandFrames, Step
 from edge.can.mapping import CommandMapping, CommandStep
 from edge.can.protocol import load_protocol
@@ -80,8 +81,12 @@ def test_a_command_that_expired_in_transit_is_not_sent(rig: Rig) -> None:
 
 def readings(closed: bool, current: float, limit: float = 140.0) -> dict[str, float]:
     """A string's latest readings as the collector keeps them."""
-    return {"contactor_closed": 1.0 if closed else 0.0, "current_a": current,
-            "charge_limit_a": limit, "discharge_limit_a": limit}  # fmt: skip
+    return {
+        "contactor_closed": 1.0 if closed else 0.0,
+        "current_a": current,
+        "charge_limit_a": limit,
+        "discharge_limit_a": limit,
+    }
 
 
 def test_the_edge_vetoes_on_what_it_sees() -> None:
@@ -140,14 +145,18 @@ def test_return_to_service_is_connect_then_a_derate_to_full_by_mapping() -> None
     assert frames is not None
     assert frames.supports("return_string")
     assert frames.steps("return_string", param=0.0, timeout_s=0) == [
-        Step("connect", 0.0, 0), Step("derate", 100.0, 0),
-    ]  # fmt: skip
+        Step("connect", 0.0, 0),
+        Step("derate", 100.0, 0),
+    ]
     # Kinds without steps are their own opcode, with the command's parameter and timeout.
     assert frames.steps("derate", param=30.0, timeout_s=600) == [Step("derate", 30.0, 600)]
     with pytest.raises(ValidationError, match="steps of return_string: no opcode named close"):
-        CommandMapping.model_validate({
-            **frames.mapping.model_dump(), "steps": {"return_string": [{"opcode": "close"}]},
-        })  # fmt: skip
+        CommandMapping.model_validate(
+            {
+                **frames.mapping.model_dump(),
+                "steps": {"return_string": [{"opcode": "close"}]},
+            }
+        )
 
 
 def test_returning_a_derated_string_lifts_its_derate(rig: Rig) -> None:
@@ -177,11 +186,15 @@ def test_a_step_that_is_not_done_ends_the_command(rig: Rig) -> None:
     commands = rig.commander().frames
     # A protocol whose first step the BMS does not know: the second is never sent.
     steps = [CommandStep(opcode="preflight"), CommandStep(opcode="connect")]
-    mapping = commands.mapping.model_copy(update={
-        "opcodes": {**commands.mapping.opcodes, "preflight": 42}, "steps": {"return_string": steps},
-    })  # fmt: skip
-    commander = BusCommander(CommandFrames(commands.message, mapping), rig.collector,
-                             rig.commander().send)  # fmt: skip
+    mapping = commands.mapping.model_copy(
+        update={
+            "opcodes": {**commands.mapping.opcodes, "preflight": 42},
+            "steps": {"return_string": steps},
+        }
+    )
+    commander = BusCommander(
+        CommandFrames(commands.message, mapping), rig.collector, rig.commander().send
+    )
     outcome = commander.carry_out(Order(77, "return_string", ((1, 0),), "maintenance"))
     assert outcome == Outcome("failed", "string 1: unsupported (preflight, step 1 of 2)")
     time.sleep(0.2)  # a second frame would be on the bus by now
@@ -202,3 +215,14 @@ def test_a_report_after_the_deadline_is_kept_as_late_and_not_sent_again(
     after = state(rig, command["id"])
     assert after["state"] == "unknown"
     assert [r["outcome"] for r in after["result"]["late_reports"]] == ["acked"]
+
+
+def test_the_system_is_not_read_as_a_string(rig: Rig) -> None:
+    # The simulated BMS sends the whole system's frames too; they are no string 0 (which the
+    # edge's policy would otherwise count as a closed string).
+    deadline = time.monotonic() + 60
+    assets = rig.collector.assembler.assets
+    while not (SYSTEM_KEY in assets and (2, 0) in assets) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert SYSTEM_KEY in assets
+    assert set(rig.commander().string_readings()) == {1, 2}

@@ -38,8 +38,11 @@ def test_cell_group_decodes_to_indexed_cells(protocol: Protocol) -> None:
     assert decoded is not None
     assert (decoded.string, decoded.module) == (2, 7)
     assert [(f.label, v) for f, v in decoded.values] == [
-        ("cell_v[4]", 3.305), ("cell_v[5]", 3.306), ("cell_v[6]", 3.307), ("cell_v[7]", 3.308)
-    ]  # fmt: skip
+        ("cell_v[4]", 3.305),
+        ("cell_v[5]", 3.306),
+        ("cell_v[6]", 3.307),
+        ("cell_v[7]", 3.308),
+    ]
     assert counters.snapshot()["rejected"] == {}
 
 

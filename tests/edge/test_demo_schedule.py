@@ -40,13 +40,15 @@ def test_a_week_of_the_plan_cycles_in_the_working_range_without_a_warning(
     socs, words, bleeding = [], set(), 0
     for step in range(7 * 24 * 30):  # a week in two-minute steps
         ts = DAY.timestamp() + step * 120
-        setpoint = planned_kw(ts, soc=plant.soc(), energy_kwh=SPEC.energy_kwh,
-                              power_kw=SPEC.power_kw, seed=5)  # fmt: skip
+        setpoint = planned_kw(
+            ts, soc=plant.soc(), energy_kwh=SPEC.energy_kwh, power_kw=SPEC.power_kw, seed=5
+        )
         plant.step(120, setpoint, now=ts)
         bms.evaluate()
         socs.append(plant.soc())
-        words |= {s.faults for s in plant.strings} | {m.faults for s in plant.strings
-                                                     for m in s.modules}  # fmt: skip
+        words |= {s.faults for s in plant.strings} | {
+            m.faults for s in plant.strings for m in s.modules
+        }
         bleeding += sum(c.bleeding for s in plant.strings for m in s.modules for c in m.cells)
     assert min(socs) >= max(0.2, SOC_FLOOR - 0.03)
     assert max(socs) <= min(0.9, SOC_CEILING + 0.03)

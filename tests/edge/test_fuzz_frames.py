@@ -17,7 +17,15 @@ from edge.can.assemble import Assembler, PeriodOutput
 from edge.can.decode import Decoded, Frame, FrameDecoder
 from edge.can.protocol import Protocol, Route, load_protocol
 from edge.counters import Counters
-from edge.uplink.wire import asset_record, batch_body, event_record, module_record, string_record
+from edge.model import Target
+from edge.uplink.wire import (
+    asset_record,
+    batch_body,
+    event_record,
+    module_record,
+    string_record,
+    system_record,
+)
 from tests.edge_process import OTHER_MAPPING, REFERENCE_MAPPING
 
 T0 = 1_795_000_000.0
@@ -72,8 +80,11 @@ def test_decoding_any_frame_never_raises_and_counts_it(data: st.DataObject, name
         decoded = decoder.decode(frame)
         if decoded is not None:
             assert_values_allowed(decoded)
-            assert 1 <= decoded.string <= 31
-            assert 0 <= decoded.module <= 32
+            if decoded.target is Target.SYSTEM:  # the whole battery: no string, no module
+                assert (decoded.string, decoded.module) == (0, 0)
+            else:
+                assert 1 <= decoded.string <= 31
+                assert 0 <= decoded.module <= 32
     assert counters.frames == len(frames)
     snapshot = counters.snapshot()
     refused = sum(snapshot["rejected"].values())
@@ -89,8 +100,9 @@ def test_assembling_random_traffic_emits_only_whole_valid_samples(
 ) -> None:
     proto = protocol(name)
     decoder = FrameDecoder(proto, Counters())
-    assembler = Assembler(period_s=1.0, cells=16, temps=4, comms_timeout_s=3.0,
-                          fault_names=proto.fault_names)  # fmt: skip
+    assembler = Assembler(
+        period_s=1.0, cells=16, temps=4, comms_timeout_s=3.0, fault_names=proto.fault_names
+    )
     frames = data.draw(st.lists(routed_frames(proto), min_size=1, max_size=120))
     gaps = data.draw(st.lists(st.floats(0, 2.5), min_size=len(frames), max_size=len(frames)))
     outputs: list[PeriodOutput] = []
@@ -106,7 +118,7 @@ def test_assembling_random_traffic_emits_only_whole_valid_samples(
 
     seen: set[tuple[float, int, int]] = set()
     for output in outputs:
-        for snapshot in output.modules + output.strings:
+        for snapshot in output.modules + output.strings + output.systems:
             key = (snapshot.ts, snapshot.string, snapshot.module)
             assert key not in seen  # one sample per asset per period
             seen.add(key)
@@ -121,13 +133,20 @@ def test_assembling_random_traffic_emits_only_whole_valid_samples(
 def assert_wire_accepts(output: PeriodOutput) -> None:
     """The backend's row-by-row parser refuses nothing the edge would send for this output."""
     body = batch_body(
-        edge_id="00000000-0000-0000-0000-000000000007", seq=1, site="fuzz", created_at=T0,
-        counters={}, modules=[module_record(s) for s in output.modules],
+        edge_id="00000000-0000-0000-0000-000000000007",
+        seq=1,
+        site="fuzz",
+        created_at=T0,
+        counters={},
+        modules=[module_record(s) for s in output.modules],
         strings=[string_record(s) for s in output.strings],
         events=[event_record(e) for e in output.events],
-        assets=[asset_record(s.string, s.module, cell_count=len(s.cell_v),
-                             temp_count=len(s.temp_c)) for s in output.modules],
-    )  # fmt: skip
+        assets=[
+            asset_record(s.string, s.module, cell_count=len(s.cell_v), temp_count=len(s.temp_c))
+            for s in output.modules
+        ],
+        systems=[system_record(s) for s in output.systems],
+    )
     parsed = parse_row_by_row(json.dumps(body).encode())
     assert parsed.rejections == [], parsed.rejections[:3]
 

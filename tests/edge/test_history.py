@@ -22,8 +22,16 @@ from tests.edge_process import REFERENCE_MAPPING, REFERENCE_POLICY, write_site_f
 
 DAY_S = 86_400.0
 END = 1_796_000_000.0  # a fixed moment, so the plan's hours (and so the history) are fixed
-SPEC = PlantSpec(strings=2, modules_per_string=3, cells_per_module=16, temps_per_module=4,
-                 capacity_ah=280, string_rated_a=140, energy_kwh=86, power_kw=40)  # fmt: skip
+SPEC = PlantSpec(
+    strings=2,
+    modules_per_string=3,
+    cells_per_module=16,
+    temps_per_module=4,
+    capacity_ah=280,
+    string_rated_a=140,
+    energy_kwh=86,
+    power_kw=40,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +43,14 @@ def protocol() -> Protocol:
 @pytest.fixture
 def site(tmp_path: Path) -> SiteFile:
     """A small test site with the demo's policy tiers (7 modules a string: its 200 kWh)."""
-    path = write_site_file(tmp_path, code="hist-site", mapping=REFERENCE_MAPPING, modules=7,
-                           simulator="seed = 3\ninitial_soc_pct = 55",
-                           policy=REFERENCE_POLICY)  # fmt: skip
+    path = write_site_file(
+        tmp_path,
+        code="hist-site",
+        mapping=REFERENCE_MAPPING,
+        modules=7,
+        simulator="seed = 3\ninitial_soc_pct = 55",
+        policy=REFERENCE_POLICY,
+    )
     return load_site_file(path)
 
 
@@ -50,8 +63,9 @@ def generator(site: SiteFile, protocol: Protocol, tmp_path: Path, days: float) -
 
 def assembled(protocol: Protocol, bms: SimBms, ts: float) -> dict[tuple[int, int], Snapshot]:
     """What the edge's decoder and assembler make of one full set of the BMS's frames."""
-    assembler = Assembler(period_s=1.0, cells=16, temps=4, comms_timeout_s=3.0,
-                          fault_names=protocol.fault_names)  # fmt: skip
+    assembler = Assembler(
+        period_s=1.0, cells=16, temps=4, comms_timeout_s=3.0, fault_names=protocol.fault_names
+    )
     decoder = FrameDecoder(protocol, Counters())
     for out in bms.frames():
         decoded = decoder.decode(Frame(ts, out.frame_id, True, out.data))

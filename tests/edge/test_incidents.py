@@ -25,8 +25,16 @@ from edge.sim.runner import Simulator
 from edge.site import load_site_file
 from tests.edge_process import REFERENCE_MAPPING, write_site_file
 
-SPEC = PlantSpec(strings=2, modules_per_string=3, cells_per_module=16, temps_per_module=4,
-                 capacity_ah=280, string_rated_a=140, energy_kwh=86, power_kw=40)  # fmt: skip
+SPEC = PlantSpec(
+    strings=2,
+    modules_per_string=3,
+    cells_per_module=16,
+    temps_per_module=4,
+    capacity_ah=280,
+    string_rated_a=140,
+    energy_kwh=86,
+    power_kw=40,
+)
 COOLING = Fault(FaultKind.COOLING_FAILURE, string=2, module=3, size=40.0)
 SITES = Path(__file__).resolve().parents[2] / "edge" / "sites"
 
@@ -60,9 +68,11 @@ def test_a_finite_plan_may_overlap_and_ends() -> None:
     a, b = Fault(FaultKind.OVER_TEMP), Fault(FaultKind.INSULATION_DROP)
     plan = IncidentPlan([Incident(a, 10, 100), Incident(b, 20, 50)])
     assert [(d.change, d.fault.kind) for d in plan.due(1000)] == [
-        (Change.INJECT, a.kind), (Change.INJECT, b.kind),
-        (Change.REPAIR, b.kind), (Change.REPAIR, a.kind),
-    ]  # fmt: skip
+        (Change.INJECT, a.kind),
+        (Change.INJECT, b.kind),
+        (Change.REPAIR, b.kind),
+        (Change.REPAIR, a.kind),
+    ]
     assert plan.due(10**9) == []
 
 
@@ -112,11 +122,16 @@ def test_closing_a_string_rearms_its_protection(protocol: Protocol) -> None:
 def test_the_simulator_runs_the_site_file_incident_every_cycle(
     protocol: Protocol, tmp_path: Path
 ) -> None:
-    incident = ('incident = { fault = "cooling_failure:string=2,module=3,size=40", '
-                "first_h = 0.5, every_h = 2, lasts_h = 1 }")  # fmt: skip
-    site_file = write_site_file(tmp_path, code="inc", mapping=REFERENCE_MAPPING,
-                                simulator=f"acceleration = 3600\nframe_period_s = 0.05\n"
-                                f"{incident}")  # fmt: skip
+    incident = (
+        'incident = { fault = "cooling_failure:string=2,module=3,size=40", '
+        "first_h = 0.5, every_h = 2, lasts_h = 1 }"
+    )
+    site_file = write_site_file(
+        tmp_path,
+        code="inc",
+        mapping=REFERENCE_MAPPING,
+        simulator=f"acceleration = 3600\nframe_period_s = 0.05\n{incident}",
+    )
     bus = can.Bus(interface="virtual", channel="incident-test")
     simulator = Simulator(load_site_file(site_file), protocol, bus)
     module = simulator.plant.strings[1].modules[2]

@@ -42,8 +42,10 @@ def test_the_obvious_off_by_one_mapping_is_impossible_to_miss(tmp_path: Path) ->
     text = text.replace("index = [1, 18]", "index = [1, 17]")
     result = edge("check-config", str(cellmon_copy(tmp_path, text)))
     assert result.returncode == 0, result.stderr
-    warning = ("warning: message CellmonVoltages: CellVoltage_… members CellVoltage_000 are not "
-               "bound, while CellVoltage_001..CellVoltage_017 are: off by one?")  # fmt: skip
+    warning = (
+        "warning: message CellmonVoltages: CellVoltage_… members CellVoltage_000 are not "
+        "bound, while CellVoltage_001..CellVoltage_017 are: off by one?"
+    )
     assert warning in result.stdout
     assert "write {n-1} in the template (e.g. CellVoltage_{n-1:03})" in result.stdout
 
@@ -54,18 +56,29 @@ def test_unbound_signals_and_uncatalogued_fault_codes_are_warned(tmp_path: Path)
     result = edge("check-config", str(cellmon_copy(tmp_path, text)))
     assert result.returncode == 0, result.stderr
     assert "warning: message ShuntStatus: 1 signals are not bound (ShuntSOC)" in result.stdout
-    assert ("fault codes without catalogue text: can_timeout, contactor_open_fail, "
-            "current_sensor_fault, eeprom_fault, fan_fault") in result.stdout  # fmt: skip
+    assert (
+        "fault codes without catalogue text: can_timeout, contactor_open_fail, "
+        "current_sensor_fault, eeprom_fault, fan_fault"
+    ) in result.stdout
 
 
 def test_a_site_file_is_checked_with_its_mapping_and_cell_count(tmp_path: Path) -> None:
-    site = write_site_file(tmp_path, code="t1", mapping=PROTOCOLS / "cellmon.toml", strings=1,
-                           modules=6, cells=16, temps=4)  # fmt: skip
+    site = write_site_file(
+        tmp_path,
+        code="t1",
+        mapping=PROTOCOLS / "cellmon.toml",
+        strings=1,
+        modules=6,
+        cells=16,
+        temps=4,
+    )
     result = edge("check-config", str(site))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"site file {site.name}: checking its mapping")
-    assert ("site t1: cells_per_module = 16 but the mapping binds 18 per module; the extra "
-            "values are not stored") in result.stdout  # fmt: skip
+    assert (
+        "site t1: cells_per_module = 16 but the mapping binds 18 per module; the extra "
+        "values are not stored"
+    ) in result.stdout
 
 
 def test_bad_template_is_an_error_with_file_and_field_not_a_traceback(tmp_path: Path) -> None:
@@ -81,8 +94,15 @@ def test_bad_template_is_an_error_with_file_and_field_not_a_traceback(tmp_path: 
 
 def test_replay_dry_run_says_what_it_would_send_and_why_it_dropped(tmp_path: Path) -> None:
     # The site file has 5 modules; the recording has 6: module 6 is an unknown asset.
-    site = write_site_file(tmp_path, code="t2", mapping=PROTOCOLS / "cellmon.toml", strings=1,
-                           modules=5, cells=18, temps=4)  # fmt: skip
+    site = write_site_file(
+        tmp_path,
+        code="t2",
+        mapping=PROTOCOLS / "cellmon.toml",
+        strings=1,
+        modules=5,
+        cells=18,
+        temps=4,
+    )
     log = tmp_path / "cellmon.log"
     write_log(log, [*cellmon_frames(1_800_000_000.0, 3), (1_800_000_002.9, 0x7AB, bytes(8))])
     out = tmp_path / "samples.csv"

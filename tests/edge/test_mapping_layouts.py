@@ -44,8 +44,34 @@ def test_kcd_and_sym_databases_load_like_the_dbc(tmp_path: Path, suffix: str) ->
     (tmp_path / f"other_vendor.{suffix}").write_text(text)
     mapping = copy_with_database(tmp_path, OTHER, f"other_vendor.{suffix}")
     assert decoded_cells(mapping) == decoded_cells(OTHER)
-    assert decoded_cells(mapping) == [("cell_v[6]", 3.301), ("cell_v[7]", 3.302),
-                                      ("cell_v[8]", 3.303)]  # fmt: skip
+    assert decoded_cells(mapping) == [
+        ("cell_v[6]", 3.301),
+        ("cell_v[7]", 3.302),
+        ("cell_v[8]", 3.303),
+    ]
+
+
+def test_an_arxml_database_loads_like_the_dbc() -> None:
+    arxml = load_protocol(PROTOCOLS / "other_vendor_arxml.toml")  # dbc = other_vendor.arxml
+    dbc = cantools.database.load_file(PROTOCOLS / "other_vendor.dbc")
+    assert isinstance(dbc, cantools.database.can.Database)
+    cells = {"Cell_07": 3301, "Cell_08": 3302, "Cell_09": 3303}
+    data = encode(dbc.get_message_by_name("BMS_CELLS"), {"ModAddr": 1, "Page": 2, **cells})
+    decoded = FrameDecoder(arxml, Counters()).decode(Frame(1.0, 0x302, False, data))
+    assert decoded is not None
+    assert (decoded.string, decoded.module) == (2, 2)
+    assert [(f.label, v) for f, v in decoded.values] == [
+        ("cell_v[6]", 3.301),
+        ("cell_v[7]", 3.302),
+        ("cell_v[8]", 3.303),
+    ]
+    # cantools names an AUTOSAR multiplexer <frame>_selector1 (the ARXML's Page is no signal
+    # there): a mapping that reads a multiplexer as an address must use that name.
+    route = arxml.route_for(0x302, extended=False)
+    assert route is not None
+    assert [s.name for s in route.message_def.signals if s.is_multiplexer] == [
+        "BMS_CELLS_selector1"
+    ]
 
 
 def test_a_strict_load_error_names_the_remedy(tmp_path: Path) -> None:

@@ -88,11 +88,18 @@ def test_policy_codes_must_be_the_protocols_and_in_one_tier() -> None:
 
 def start_policy(rig: Rig, base_url: str) -> Iterator[PolicyRunner]:
     """A policy runner listening to the rig's collector, as the edge wires one."""
-    client = httpx.Client(base_url=base_url, timeout=2,
-                          headers={"Authorization": f"Bearer {rig.site.token}"})  # fmt: skip
-    runner = PolicyRunner(Policy(CONFIG, can_bypass=True), rig.commander(), rig.journal(),
-                          client, edge_id="edge-under-test", strings=2,
-                          string_rated_a=140)  # fmt: skip
+    client = httpx.Client(
+        base_url=base_url, timeout=2, headers={"Authorization": f"Bearer {rig.site.token}"}
+    )
+    runner = PolicyRunner(
+        Policy(CONFIG, can_bypass=True),
+        rig.commander(),
+        rig.journal(),
+        client,
+        edge_id="edge-under-test",
+        strings=2,
+        string_rated_a=140,
+    )
     rig.collector.assembler.listener = runner.observe
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
@@ -161,8 +168,9 @@ def test_an_alarm_isolates_its_string_with_the_link_down_then_is_recorded(
     )
     assert command["state"] == "verified"  # from the BMS status read after the ACK
     assert command["note"] == "edge policy, alarm tier: cell_ov_alarm at string 2 module 2"
-    again = offline_policy.client.post("/api/v1/edge/policy-actions",
-                                       json=offline_policy._body(entry))  # fmt: skip
+    again = offline_policy.client.post(
+        "/api/v1/edge/policy-actions", json=offline_policy._body(entry)
+    )
     assert again.status_code == 200
     assert again.json()["id"] == command["id"]
     listed = rig.server.http.get(f"{rig.server.url}/api/v1/sites/{rig.site.code}/commands").json()[
@@ -198,14 +206,22 @@ def test_the_edge_interlock_vetoes_its_own_policy(rig: Rig, offline_policy: Poli
 
 
 def test_site_files_carry_the_policy_and_demo_faults(tmp_path: Path) -> None:
-    good = write_site_file(tmp_path, code="policy-site", mapping=REFERENCE_MAPPING,
-                           simulator='faults = ["cell_ov:string=2,module=1,at=90"]',
-                           policy=REFERENCE_POLICY)  # fmt: skip
+    good = write_site_file(
+        tmp_path,
+        code="policy-site",
+        mapping=REFERENCE_MAPPING,
+        simulator='faults = ["cell_ov:string=2,module=1,at=90"]',
+        policy=REFERENCE_POLICY,
+    )
     site = load_site_file(good)
     assert site.policy is not None
     assert site.policy.alarm[0] == "cell_ov_alarm"
     assert site.simulator.faults == ["cell_ov:string=2,module=1,at=90"]
-    bad = write_site_file(tmp_path, code="bad-site", mapping=REFERENCE_MAPPING,
-                          simulator='faults = ["cell_ov:strng=2"]')  # fmt: skip
+    bad = write_site_file(
+        tmp_path,
+        code="bad-site",
+        mapping=REFERENCE_MAPPING,
+        simulator='faults = ["cell_ov:strng=2"]',
+    )
     with pytest.raises(SiteFileError, match=r"simulator.faults .*'strng=2'"):
         load_site_file(bad)

@@ -18,8 +18,16 @@ from edge.sim.plant import Plant, PlantSpec
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "edge" / "protocols"
 # Small strings (2 modules of 8 cells) keep each example fast; the physics is per cell.
-SPEC = PlantSpec(strings=2, modules_per_string=2, cells_per_module=8, temps_per_module=2,
-                 capacity_ah=280, string_rated_a=140, energy_kwh=14.3, power_kw=10.0)  # fmt: skip
+SPEC = PlantSpec(
+    strings=2,
+    modules_per_string=2,
+    cells_per_module=8,
+    temps_per_module=2,
+    capacity_ah=280,
+    string_rated_a=140,
+    energy_kwh=14.3,
+    power_kw=10.0,
+)
 
 
 @cache
@@ -52,12 +60,25 @@ class History:
 @st.composite
 def histories(draw: st.DrawFn) -> History:
     """Charge, discharge and rest at any rate and step, with sensor faults and isolations."""
-    segments = draw(st.lists(st.builds(Segment, st.integers(1, 120), st.floats(-0.6, 0.6)),
-                             min_size=1, max_size=6))  # fmt: skip
+    segments = draw(
+        st.lists(
+            st.builds(Segment, st.integers(1, 120), st.floats(-0.6, 0.6)), min_size=1, max_size=6
+        )
+    )
     kinds = st.sampled_from([FaultKind.CELL_OV, FaultKind.CELL_UV])
-    faults = draw(st.lists(st.builds(Fault, kinds, st.integers(1, 2), st.integers(1, 2),
-                                     st.integers(1, 8), size=st.floats(-0.9, 0.4)),
-                           max_size=2))  # fmt: skip
+    faults = draw(
+        st.lists(
+            st.builds(
+                Fault,
+                kinds,
+                st.integers(1, 2),
+                st.integers(1, 2),
+                st.integers(1, 8),
+                size=st.floats(-0.9, 0.4),
+            ),
+            max_size=2,
+        )
+    )
     return History(
         seed=draw(st.integers(0, 1000)),
         initial_soc=draw(st.floats(0.02, 0.98)),
@@ -88,8 +109,7 @@ def run(history: History, plant: Plant) -> None:
                 plant.strings[0].contactor_closed = False
             if history.bypass and step >= total / 2:
                 plant.strings[1].modules[1].bypassed = True
-            plant.step(history.step_s, segment.c_rate * SPEC.energy_kwh,
-                       now=step * history.step_s)  # fmt: skip
+            plant.step(history.step_s, segment.c_rate * SPEC.energy_kwh, now=step * history.step_s)
             bms.evaluate()
             step += 1
 

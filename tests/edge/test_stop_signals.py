@@ -21,8 +21,12 @@ def catches_sigterm(pid: int) -> bool:
 def simulated_edge(tmp_path: Path, drain_s: float) -> subprocess.Popen[str]:
     """A simulating edge whose backend never answers."""
     site = write_site_file(tmp_path, code="stopping", mapping=REFERENCE_MAPPING)
-    env = edge_env(backend=NO_BACKEND, token="t" * 32, spool=tmp_path / "spool.sqlite3",
-                   RIDETHROUGH_EDGE_DRAIN_TIMEOUT_S=str(drain_s))  # fmt: skip
+    env = edge_env(
+        backend=NO_BACKEND,
+        token="t" * 32,
+        spool=tmp_path / "spool.sqlite3",
+        RIDETHROUGH_EDGE_DRAIN_TIMEOUT_S=str(drain_s),
+    )
     return start_edge(["simulate", "--config", str(site)], env)
 
 

@@ -34,9 +34,12 @@ class StreamingSite:
 
     def __post_init__(self) -> None:
         self.site_file = write_site_file(
-            self.directory, code=self.site.code, mapping=REFERENCE_MAPPING,
-            simulator=f"{FAST_SIM}\n{self.simulator_extra}", spool_max_mb=self.spool_max_mb,
-        )  # fmt: skip
+            self.directory,
+            code=self.site.code,
+            mapping=REFERENCE_MAPPING,
+            simulator=f"{FAST_SIM}\n{self.simulator_extra}",
+            spool_max_mb=self.spool_max_mb,
+        )
         self.spool = self.directory / f"{self.site.code}.sqlite3"
 
     def start(self, backend_url: str, clock_offset_s: float = 0) -> None:
@@ -44,8 +47,12 @@ class StreamingSite:
         frames go to a new truth log."""
         log = self.directory / f"{self.site.code}-run{len(self.logs) + 1}.log"
         self.logs.append(log)
-        env = edge_env(backend=backend_url, token=self.site.token, spool=self.spool,
-                       RIDETHROUGH_TEST_CLOCK_OFFSET_S=str(clock_offset_s))  # fmt: skip
+        env = edge_env(
+            backend=backend_url,
+            token=self.site.token,
+            spool=self.spool,
+            RIDETHROUGH_TEST_CLOCK_OFFSET_S=str(clock_offset_s),
+        )
         args = ["simulate", "--config", str(self.site_file), "--record", str(log)]
         for fault in self.faults:
             args += ["--fault", fault]

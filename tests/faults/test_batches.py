@@ -23,12 +23,20 @@ IN_FLIGHT = 4
 
 def spooled_bodies(site: DeviceSite, directory: Path) -> list[bytes]:
     """Record a simulated log, replay it through the edge with no backend, return its batches."""
-    site_file = write_site_file(directory, code=site.code, mapping=REFERENCE_MAPPING,
-                                simulator="frame_period_s = 0.25\nacceleration = 600")  # fmt: skip
+    site_file = write_site_file(
+        directory,
+        code=site.code,
+        mapping=REFERENCE_MAPPING,
+        simulator="frame_period_s = 0.25\nacceleration = 600",
+    )
     record_simulated_log(directory / "truth.log", site_file, seconds=5.5)
     spool = directory / "spool.sqlite3"
-    env = edge_env(backend=f"http://127.0.0.1:{free_port()}", token=site.token, spool=spool,
-                   RIDETHROUGH_EDGE_DRAIN_TIMEOUT_S="0")  # fmt: skip
+    env = edge_env(
+        backend=f"http://127.0.0.1:{free_port()}",
+        token=site.token,
+        spool=spool,
+        RIDETHROUGH_EDGE_DRAIN_TIMEOUT_S="0",
+    )
     result = run_edge(["replay", str(directory / "truth.log"), "--config", str(site_file)], env)
     assert result.returncode == 1, result.stderr  # "the backend did not confirm every batch"
     with closing(sqlite3.connect(spool)) as db:
@@ -37,8 +45,11 @@ def spooled_bodies(site: DeviceSite, directory: Path) -> list[bytes]:
 
 async def deliver(url: str, token: str, bodies: list[bytes]) -> list[dict[str, Any]]:
     """POST every body, IN_FLIGHT at a time, as the edge does (gzip JSON, device token)."""
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-               "Content-Encoding": "gzip"}  # fmt: skip
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+    }
     gate = asyncio.Semaphore(IN_FLIGHT)
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
 

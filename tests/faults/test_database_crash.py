@@ -19,14 +19,24 @@ from tests.server import live_server
 
 def crash_restart_database() -> None:
     """Immediate shutdown of the project's cluster and a start with crash recovery."""
-    subprocess.run(["bash", "scripts/db.sh", "crash-restart"], cwd=PROJECT_ROOT, check=True,
-                   capture_output=True, timeout=120)  # fmt: skip
+    subprocess.run(
+        ["bash", "scripts/db.sh", "crash-restart"],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def on_project_cluster() -> bool:
     """Whether the tests run on the cluster scripts/db.sh controls (the one `make test` starts)."""
-    port = subprocess.run(["bash", "scripts/db.sh", "url"], cwd=PROJECT_ROOT, check=True,
-                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    port = subprocess.run(
+        ["bash", "scripts/db.sh", "url"],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return make_url(port).port == make_url(BASE_URL).port
 
 

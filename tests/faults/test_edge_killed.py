@@ -46,8 +46,9 @@ async def test_edge_killed_after_the_backend_stored_but_before_it_heard_back(
     engine: AsyncEngine, server: LiveServer, test_database_url: str, tmp_path: Path
 ) -> None:
     dsn = psycopg_dsn(test_database_url)
-    site = StreamingSite(await committed_device_site(engine), tmp_path,
-                         simulator_extra="setpoint_kw = 20")  # fmt: skip
+    site = StreamingSite(
+        await committed_device_site(engine), tmp_path, simulator_extra="setpoint_kw = 20"
+    )
     with fault_proxy(urlparse(server.url).port or 0) as proxy:
         site.start(proxy.url)
         await asyncio.sleep(4)

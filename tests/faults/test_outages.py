@@ -31,10 +31,14 @@ async def test_backend_down_for_minutes_while_two_sites_stream(
     fault_at = 5 + OUTAGE_S / 2
     idle = "setpoint_kw = 0"
     sites = [
-        StreamingSite(await committed_device_site(engine), tmp_path, simulator_extra=idle,
-                      faults=(f"cell_ov:string=2,module=3,cell=7,at={fault_at}",)),
+        StreamingSite(
+            await committed_device_site(engine),
+            tmp_path,
+            simulator_extra=idle,
+            faults=(f"cell_ov:string=2,module=3,cell=7,at={fault_at}",),
+        ),
         StreamingSite(await committed_device_site(engine), tmp_path, simulator_extra=idle),
-    ]  # fmt: skip
+    ]
     port = free_port()
     server_env = {"RIDETHROUGH_DATABASE_URL": test_database_url}
     with live_server(server_env, port=port):

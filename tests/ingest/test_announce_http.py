@@ -107,17 +107,22 @@ async def test_announcements_that_contradict_the_registry_are_refused_with_reaso
 
     refused = {(r["section"], r["row"]): (r["field"], r["reason"]) for r in answer["rejections"]}
     assert refused == {
-        ("assets", 0): ("string", "string 9 is not in this site; strings come from the site "
-                        "configuration"),
+        ("assets", 0): (
+            "string",
+            "string 9 is not in this site; strings come from the site configuration",
+        ),
         ("assets", 1): ("cell_count", "this module is registered with 16 cells"),
         ("assets", 2): ("temp_count", "this module is registered with 4 temperature sensors"),
         ("assets", 3): ("serial", "this serial is registered to a module of another site"),
         ("assets", 5): ("serial", "this serial is announced twice in the batch"),
         ("assets", 6): ("module", "this module is announced twice in the batch"),
         ("assets", 7): ("serial", refused[("assets", 7)][1]),
-        ("modules", 6): ("module", "string 2 has no module 5 at this site (neither in its "
-                         "configuration nor announced by the edge)"),
-    }  # fmt: skip
+        ("modules", 6): (
+            "module",
+            "string 2 has no module 5 at this site (neither in its "
+            "configuration nor announced by the edge)",
+        ),
+    }
     assert "pattern" in refused[("assets", 7)][1]
     assert answer["assets"] == {"received": 8, "stored": 1, "already_stored": 0, "rejected": 7}
     assert answer["modules"]["stored"] == 6  # the known modules' samples are kept
@@ -131,5 +136,12 @@ async def test_announcements_that_contradict_the_registry_are_refused_with_reaso
             "AND section = 'assets' ORDER BY row_index",
             (site.site_id,),
         ).fetchall()
-    assert kept == [(0, "string"), (1, "cell_count"), (2, "temp_count"), (3, "serial"),
-                    (5, "serial"), (6, "module"), (7, "serial")]  # fmt: skip
+    assert kept == [
+        (0, "string"),
+        (1, "cell_count"),
+        (2, "temp_count"),
+        (3, "serial"),
+        (5, "serial"),
+        (6, "module"),
+        (7, "serial"),
+    ]

@@ -47,25 +47,40 @@ def contactor(seconds: float, string: int, closed: bool) -> dict[str, Any]:
 # and open for maintenance (9); module 3 of string 2 is bypassed from 4 to 7. Some events come
 # twice, in different batches.
 HISTORY: list[dict[str, list[dict[str, Any]]]] = [
-    {"events": [event("fault_raised", 1, 1, 2, "cell_ov_warning", cell_v=HOT),
-                opened(1.5, 1, reason=1)],
-     "strings": [contactor(1, 1, closed=True)]},
-    {"events": [event("fault_cleared", 5, 1, 2, "cell_ov_warning"),
-                event("contactor_closed", 6, 1),
-                event("fault_raised", 2, 2, 1, "cell_uv_warning"),
-                event("module_bypassed", 4, 2, 3)],
-     "strings": [contactor(2, 1, closed=False)]},
-    {"events": [event("fault_raised", 8, 1, 2, "cell_ov_warning", cell_v=HOTTER),
-                event("fault_cleared", 3, 2, 1, "cell_uv_warning"),
-                opened(9, 1, reason=2)],
-     "strings": [contactor(10, 1, closed=False), contactor(10, 2, closed=True)]},
-    {"events": [event("fault_raised", 1, 1, 2, "cell_ov_warning", cell_v=HOT),
-                event("module_returned", 7, 2, 3),
-                event("comms_lost", 2.5, 1, 3)],
-     "strings": [contactor(7, 1, closed=True)]},
-    {"events": [event("comms_restored", 3.5, 1, 3),
-                event("contactor_closed", 6, 1)]},
-]  # fmt: skip
+    {
+        "events": [
+            event("fault_raised", 1, 1, 2, "cell_ov_warning", cell_v=HOT),
+            opened(1.5, 1, reason=1),
+        ],
+        "strings": [contactor(1, 1, closed=True)],
+    },
+    {
+        "events": [
+            event("fault_cleared", 5, 1, 2, "cell_ov_warning"),
+            event("contactor_closed", 6, 1),
+            event("fault_raised", 2, 2, 1, "cell_uv_warning"),
+            event("module_bypassed", 4, 2, 3),
+        ],
+        "strings": [contactor(2, 1, closed=False)],
+    },
+    {
+        "events": [
+            event("fault_raised", 8, 1, 2, "cell_ov_warning", cell_v=HOTTER),
+            event("fault_cleared", 3, 2, 1, "cell_uv_warning"),
+            opened(9, 1, reason=2),
+        ],
+        "strings": [contactor(10, 1, closed=False), contactor(10, 2, closed=True)],
+    },
+    {
+        "events": [
+            event("fault_raised", 1, 1, 2, "cell_ov_warning", cell_v=HOT),
+            event("module_returned", 7, 2, 3),
+            event("comms_lost", 2.5, 1, 3),
+        ],
+        "strings": [contactor(7, 1, closed=True)],
+    },
+    {"events": [event("comms_restored", 3.5, 1, 3), event("contactor_closed", 6, 1)]},
+]
 
 # (code, string, module, cell, value, state, raised, last raised, cleared, occurrences)
 ALARMS = [
@@ -166,8 +181,9 @@ def post_events(server: LiveServer, site: DeviceSite, *events: dict[str, Any]) -
 def acknowledge(server: LiveServer, dsn: str, site: DeviceSite) -> None:
     """An operator acknowledges the site's one standing alarm."""
     ((alarm,),) = query_rows(dsn, "SELECT id FROM alarm WHERE site_id = %s", site.site_id)
-    answer = server.http.post(f"{server.url}/api/v1/alarms/{alarm}/acknowledge",
-                              json={"note": "seen, watching it"})  # fmt: skip
+    answer = server.http.post(
+        f"{server.url}/api/v1/alarms/{alarm}/acknowledge", json={"note": "seen, watching it"}
+    )
     assert answer.status_code == 200, answer.text
 
 
@@ -184,8 +200,10 @@ def test_an_acknowledgement_stays_valid_whatever_arrives_after_it(
     acknowledge(server, dsn, site)
     # From the backlog, after the acknowledgement: the fault had cleared and risen again
     # before it (event time), so the operator acknowledged a standing alarm.
-    late = {"clear": event("fault_cleared", 5, 1, 2, "cell_ov_warning"),
-            "raise": event("fault_raised", 8, 1, 2, "cell_ov_warning", cell_v=HOTTER)}  # fmt: skip
+    late = {
+        "clear": event("fault_cleared", 5, 1, 2, "cell_ov_warning"),
+        "raise": event("fault_raised", 8, 1, 2, "cell_ov_warning", cell_v=HOTTER),
+    }
     post_events(server, site, late.pop(late_first))
     post_events(server, site, *late.values())
     rows = query_rows(dsn, ROWS + "WHERE site_id = %s", site.site_id)
@@ -199,11 +217,17 @@ def test_a_shelved_alarm_stays_shelved_and_learns_of_a_late_clear(
     site = new_site(test_database_url)
     post_events(server, site, event("fault_raised", 8, 1, 2, "cell_ov_warning", cell_v=HOT))
     ((alarm,),) = query_rows(dsn, "SELECT id FROM alarm WHERE site_id = %s", site.site_id)
-    shelved = server.http.post(f"{server.url}/alarms/{alarm}/shelve",
-                               data={"minutes": "60", "reason": "known sensor fault"},
-                               headers={"HX-Request": "true"})  # fmt: skip
+    shelved = server.http.post(
+        f"{server.url}/alarms/{alarm}/shelve",
+        data={"minutes": "60", "reason": "known sensor fault"},
+        headers={"HX-Request": "true"},
+    )
     assert shelved.status_code == 204
-    post_events(server, site, event("fault_cleared", 9, 1, 2, "cell_ov_warning"),
-                event("fault_raised", 1, 1, 2, "cell_ov_warning", cell_v=HOTTER))  # fmt: skip
+    post_events(
+        server,
+        site,
+        event("fault_cleared", 9, 1, 2, "cell_ov_warning"),
+        event("fault_raised", 1, 1, 2, "cell_ov_warning", cell_v=HOTTER),
+    )
     rows = query_rows(dsn, ROWS + "WHERE site_id = %s", site.site_id)
     assert rows == [("shelved", at(1), at(8), 2, at(9), None)]

@@ -60,11 +60,23 @@ def valid_body(site: DeviceSite) -> dict[str, Any]:
     """A good batch with fresh timestamps and a fresh sequence number."""
     seq = next(SEQ)
     ts = T0 + timedelta(seconds=seq)
-    body = batch(site.code, seq, edge_id="00000000-0000-0000-0000-0000000000f5",
-                 modules=[module_row(s, m, ts) for s in (1, 2) for m in (1, 2, 3)],
-                 strings=[string_row(s, ts) for s in (1, 2)],
-                 events=[{"ts": iso(ts), "kind": "fault_raised", "target": "module",
-                          "string": 1, "module": 2, "code": "cell_ov_warning"}])  # fmt: skip
+    body = batch(
+        site.code,
+        seq,
+        edge_id="00000000-0000-0000-0000-0000000000f5",
+        modules=[module_row(s, m, ts) for s in (1, 2) for m in (1, 2, 3)],
+        strings=[string_row(s, ts) for s in (1, 2)],
+        events=[
+            {
+                "ts": iso(ts),
+                "kind": "fault_raised",
+                "target": "module",
+                "string": 1,
+                "module": 2,
+                "code": "cell_ov_warning",
+            }
+        ],
+    )
     body["assets"] = [{"string": 1, "module": 2, "cell_count": 16, "temp_count": 4}]
     return body
 
@@ -94,9 +106,13 @@ def broken_bodies(draw: st.DrawFn, site: DeviceSite) -> bytes:
 def _objects(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The envelope and every row that is still an object (earlier damage may have replaced a
     section or a row by something else)."""
-    rows = [row for section in ("modules", "strings", "events", "assets")
-            if isinstance(body.get(section), list)
-            for row in body[section] if isinstance(row, dict)]  # fmt: skip
+    rows = [
+        row
+        for section in ("modules", "strings", "events", "assets")
+        if isinstance(body.get(section), list)
+        for row in body[section]
+        if isinstance(row, dict)
+    ]
     return [body, *rows]
 
 

@@ -144,9 +144,17 @@ def test_module_bypass_opens_and_closes_a_module_isolation(
         site.site_id,
     )
     assert rows == [
-        (2, 3, "fault", "bms", "over_temp_alarm", T0 + timedelta(seconds=0.5),
-         T0 + timedelta(seconds=1.5), T0 + timedelta(seconds=90)),
-    ]  # fmt: skip
+        (
+            2,
+            3,
+            "fault",
+            "bms",
+            "over_temp_alarm",
+            T0 + timedelta(seconds=0.5),
+            T0 + timedelta(seconds=1.5),
+            T0 + timedelta(seconds=90),
+        ),
+    ]
 
 
 def test_alarm_names_the_cell_and_value_the_fault_rose_with(
@@ -177,11 +185,21 @@ def test_alarm_names_the_cell_and_value_the_fault_rose_with(
         site.site_id,
     )
     assert rows == [
-        ("cell_ov_warning", 6, pytest.approx(3.601), pytest.approx(3.5),
-         "Cell over-voltage warning at string 2 module 3 cell 7"),
-        ("cell_uv_warning", None, None, pytest.approx(2.9),
-         "Cell under-voltage warning at string 2 module 1"),
-    ]  # fmt: skip
+        (
+            "cell_ov_warning",
+            6,
+            pytest.approx(3.601),
+            pytest.approx(3.5),
+            "Cell over-voltage warning at string 2 module 3 cell 7",
+        ),
+        (
+            "cell_uv_warning",
+            None,
+            None,
+            pytest.approx(2.9),
+            "Cell under-voltage warning at string 2 module 1",
+        ),
+    ]
 
 
 def test_readings_that_do_not_fit_the_module_are_refused(
@@ -199,6 +217,7 @@ def test_readings_that_do_not_fit_the_module_are_refused(
         (0, "cell_v", "15 cell voltages for a 16-cell module"),
         (1, "temp_c", "5 temperatures for a module with 4 sensors"),
     ]
-    stored = fetch(psycopg_dsn(test_database_url),
-                   "SELECT code FROM alarm WHERE site_id = %s", site.site_id)  # fmt: skip
+    stored = fetch(
+        psycopg_dsn(test_database_url), "SELECT code FROM alarm WHERE site_id = %s", site.site_id
+    )
     assert stored == [("cell_ov_warning",)]

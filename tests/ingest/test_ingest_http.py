@@ -158,8 +158,15 @@ def test_counters_that_are_not_finite_counts_are_refused_by_name(
     assert any(f.startswith(field) for f in fields), fields
     dsn = psycopg_dsn(test_database_url)
     assert module_samples(dsn, site) == 0
-    assert count(dsn, "SELECT count(*) FROM ingest_batch b JOIN edge_device d "
-                 "ON d.id = b.edge_device_id WHERE d.site_id = %s", site.site_id) == 0  # fmt: skip
+    assert (
+        count(
+            dsn,
+            "SELECT count(*) FROM ingest_batch b JOIN edge_device d "
+            "ON d.id = b.edge_device_id WHERE d.site_id = %s",
+            site.site_id,
+        )
+        == 0
+    )
 
 
 @pytest.mark.parametrize("depth", [50, 900, 5000])
@@ -169,8 +176,11 @@ def test_deeply_nested_values_get_a_clear_answer_not_a_crash(
     nested = "[" * depth + "1" + "]" * depth
     text = json.dumps(batch(site.code, 1, modules=[module_row(1, 1, T0), module_row(1, 2, T0)]))
     text = text.replace('"soc_pct": 55.5', f'"soc_pct": {nested}', 1)
-    response = httpx.post(f"{server.url}/api/v1/ingest", content=text,
-                          headers={"Authorization": f"Bearer {site.token}"})  # fmt: skip
+    response = httpx.post(
+        f"{server.url}/api/v1/ingest",
+        content=text,
+        headers={"Authorization": f"Bearer {site.token}"},
+    )
     if depth > 1000:  # deeper than any JSON parser here goes: the body as a whole is refused
         assert response.status_code == 400, response.text
         assert "nested too deeply" in response.json()["error"]["message"]
@@ -190,8 +200,11 @@ def test_deeply_nested_counters_are_refused_by_name(server: LiveServer, site: De
     text = json.dumps(batch(site.code, 1, **full_site_rows(T0)))
     nested = '{"a": ' * 600 + "1" + "}" * 600
     text = text.replace('"counters": {"frames": 1}', f'"counters": {nested}')
-    response = httpx.post(f"{server.url}/api/v1/ingest", content=text,
-                          headers={"Authorization": f"Bearer {site.token}"})  # fmt: skip
+    response = httpx.post(
+        f"{server.url}/api/v1/ingest",
+        content=text,
+        headers={"Authorization": f"Bearer {site.token}"},
+    )
     assert response.status_code == 422, response.text
     (detail,) = response.json()["error"]["details"]
     assert detail["field"].startswith("counters.a.a")
@@ -285,8 +298,11 @@ def test_spool_overflow_reported_by_the_edge_raises_an_alarm(
 def test_admins_see_refusals_counted_per_site(
     server: LiveServer, site: DeviceSite, test_database_url: str
 ) -> None:
-    rows = [module_row(1, 1, T0, soc_pct=130), module_row(1, 2, T0, soc_pct=140),
-            module_row(2, 9, T0)]  # fmt: skip
+    rows = [
+        module_row(1, 1, T0, soc_pct=130),
+        module_row(1, 2, T0, soc_pct=140),
+        module_row(2, 9, T0),
+    ]
     post(server, site.token, batch(site.code, 1, modules=rows))
     result = run_cli(test_database_url, "rejections", "--site", site.code)
     assert result.returncode == 0, result.stderr
@@ -302,8 +318,11 @@ def test_samples_older_than_the_bound_are_refused_by_row(
 ) -> None:
     # Year 0001 and a date just past the raw retention (30 days) are refused, each by its row;
     # one batch with weekly times used to make a chunk per row and break retention for good.
-    rows = [module_row(1, 1, T0), module_row(1, 2, T0 - timedelta(days=31)),
-            {**module_row(1, 3, T0), "ts": "0001-01-01T00:00:00Z"}]  # fmt: skip
+    rows = [
+        module_row(1, 1, T0),
+        module_row(1, 2, T0 - timedelta(days=31)),
+        {**module_row(1, 3, T0), "ts": "0001-01-01T00:00:00Z"},
+    ]
     strings = [string_row(1, T0 - timedelta(days=400))]
     response = post(server, site.token, batch(site.code, 1, modules=rows, strings=strings))
     assert response.status_code == 200, response.text
@@ -317,19 +336,29 @@ def test_samples_older_than_the_bound_are_refused_by_row(
     assert "RIDETHROUGH_INGEST_MAX_PAST_DAYS" in old["reason"]
     dsn = psycopg_dsn(test_database_url)
     assert module_samples(dsn, site) == 1
-    assert count(dsn, "SELECT count(*) FROM rack_sample r JOIN rack k ON k.id = r.rack_id "
-                 "WHERE k.site_id = %s", site.site_id) == 0  # fmt: skip
+    assert (
+        count(
+            dsn,
+            "SELECT count(*) FROM rack_sample r JOIN rack k ON k.id = r.rack_id "
+            "WHERE k.site_id = %s",
+            site.site_id,
+        )
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
     ("counters", "field", "message"),
     [
         ({f"c{i}": i for i in range(201)}, "counters", "201 counter names"),
-        ({"g": {f"c{i}": i for i in range(150)}, "h": {f"d{i}": 1 for i in range(60)}},
-         "counters", "212 counter names"),
+        (
+            {"g": {f"c{i}": i for i in range(150)}, "h": {f"d{i}": 1 for i in range(60)}},
+            "counters",
+            "212 counter names",
+        ),
         ({"x" * 65: 1}, "counters." + "x" * 64 + "…", "at most 64 characters, not 65"),
     ],
-)  # fmt: skip
+)
 def test_counters_past_their_limits_are_refused_by_name(
     server: LiveServer, site: DeviceSite, counters: dict[str, object], field: str, message: str
 ) -> None:

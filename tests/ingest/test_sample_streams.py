@@ -23,9 +23,28 @@ T0 = datetime(2026, 11, 21, 12, 0, 0, 500_000, tzinfo=UTC)
 def rack_sample(rack_id: int, ts: datetime, **overrides: object) -> RackSampleRow:
     """A string sample using every column type, some NULL; values exact in REAL."""
     row = RackSampleRow(
-        rack_id, ts, 843.25, -40.5, -34.125, 55.5, 97.75, True, 16, 0, 5000.0, 140.0, 120.5,
-        12345.678901, 2**33 + 0.5, 3.25, 3.375, 3, 2**40 + 7, None, 1,
-    )  # fmt: skip
+        rack_id,
+        ts,
+        843.25,
+        -40.5,
+        -34.125,
+        55.5,
+        97.75,
+        True,
+        16,
+        0,
+        5000.0,
+        140.0,
+        120.5,
+        12345.678901,
+        2**33 + 0.5,
+        3.25,
+        3.375,
+        3,
+        2**40 + 7,
+        None,
+        1,
+    )
     return replace(row, **overrides)  # type: ignore[arg-type]
 
 

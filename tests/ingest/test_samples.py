@@ -19,8 +19,9 @@ optional = st.none() | st.floats(-100.0, 100.0)
 @st.composite
 def rows(draw: st.DrawFn) -> list[tuple[FastModuleRow, ModuleAsset]]:
     """Rows of up to two module shapes, over two strings and up to three times."""
-    shapes = draw(st.lists(st.tuples(st.integers(1, 24), st.integers(0, 6)), min_size=1,
-                           max_size=2))  # fmt: skip
+    shapes = draw(
+        st.lists(st.tuples(st.integers(1, 24), st.integers(0, 6)), min_size=1, max_size=2)
+    )
     pairs = []
     for n in range(draw(st.integers(1, 30))):
         cells, sensors = draw(st.sampled_from(shapes))
@@ -48,15 +49,24 @@ def expected(row: FastModuleRow, asset: ModuleAsset) -> dict[str, Any]:
     """The storage row computed one value at a time."""
     cells = [v for v in row.cell_v if v is not None]  # the random rows have no null cells
     return {
-        "module_id": asset.module_id, "ts": row.ts, "soc_pct": row.soc_pct,
-        "soh_pct": row.soh_pct, "current_a": row.current_a, "voltage_v": row.voltage_v,
-        "cell_v": cells, "cell_v_min": min(cells), "cell_v_max": max(cells),
-        "cell_v_min_idx": cells.index(min(cells)), "cell_v_max_idx": cells.index(max(cells)),
-        "temp_c": row.temp_c, "temp_c_max": max(row.temp_c) if row.temp_c else None,
-        "balancing": row.balancing, "status_bits": row.status_bits,
+        "module_id": asset.module_id,
+        "ts": row.ts,
+        "soc_pct": row.soc_pct,
+        "soh_pct": row.soh_pct,
+        "current_a": row.current_a,
+        "voltage_v": row.voltage_v,
+        "cell_v": cells,
+        "cell_v_min": min(cells),
+        "cell_v_max": max(cells),
+        "cell_v_min_idx": cells.index(min(cells)),
+        "cell_v_max_idx": cells.index(max(cells)),
+        "temp_c": row.temp_c,
+        "temp_c_max": max(row.temp_c) if row.temp_c else None,
+        "balancing": row.balancing,
+        "status_bits": row.status_bits,
         "fault_bits": row.fault_bits,
         "quality": row.quality | (QUALITY_BYPASSED if row.bypassed else 0),
-    }  # fmt: skip
+    }
 
 
 @settings(max_examples=200, deadline=None)

@@ -16,13 +16,27 @@ def t(seconds: float) -> datetime:
 
 
 def test_isolations_follow_feedback_by_its_own_times() -> None:
-    feedback = [Feedback(t(6), False), Feedback(t(1.5), True), Feedback(t(9), True),
-                Feedback(t(2), True), Feedback(t(0.5), False)]  # fmt: skip
+    feedback = [
+        Feedback(t(6), False),
+        Feedback(t(1.5), True),
+        Feedback(t(9), True),
+        Feedback(t(2), True),
+        Feedback(t(0.5), False),
+    ]
     assert intervals(feedback) == [Interval(t(1.5), t(6)), Interval(t(9), None)]
 
 
-@given(order=st.permutations([Feedback(t(1), True), Feedback(t(3), False), Feedback(t(4), True),
-                              Feedback(t(4), True), Feedback(t(2), False)]))  # fmt: skip
+@given(
+    order=st.permutations(
+        [
+            Feedback(t(1), True),
+            Feedback(t(3), False),
+            Feedback(t(4), True),
+            Feedback(t(4), True),
+            Feedback(t(2), False),
+        ]
+    )
+)
 def test_every_order_of_the_same_feedback_gives_the_same_isolations(
     order: list[Feedback],
 ) -> None:

@@ -22,12 +22,21 @@ def policy_isolation(string: int) -> dict[str, Any]:
     """The edge policy isolating a string on cell_ov_alarm (module 2, T0 + 0.5 s), sent 10 ms
     after the fault frame."""
     return {
-        "ref": f"edge-1:onset-{string}", "kind": "isolate_string", "string": string,
-        "trigger": {"tier": "alarm", "code": "cell_ov_alarm",
-                    "onset_at": iso(T0 + timedelta(seconds=0.5)), "string": string, "module": 2},
-        "sent_at": iso(T0 + timedelta(seconds=0.51)), "outcome": "acked",
-        "acked_at": iso(T0 + timedelta(seconds=0.52)), "reported_at": iso(T0 + timedelta(1)),
-    }  # fmt: skip
+        "ref": f"edge-1:onset-{string}",
+        "kind": "isolate_string",
+        "string": string,
+        "trigger": {
+            "tier": "alarm",
+            "code": "cell_ov_alarm",
+            "onset_at": iso(T0 + timedelta(seconds=0.5)),
+            "string": string,
+            "module": 2,
+        },
+        "sent_at": iso(T0 + timedelta(seconds=0.51)),
+        "outcome": "acked",
+        "acked_at": iso(T0 + timedelta(seconds=0.52)),
+        "reported_at": iso(T0 + timedelta(1)),
+    }
 
 
 def edge(site: DeviceSite) -> dict[str, str]:
@@ -41,8 +50,9 @@ def isolation_rows(url: str, site: DeviceSite) -> list[tuple[Any, ...]]:
         return conn.execute(
             "SELECT r.index, i.isolated_by, i.reason, i.fault_code, i.onset_at, i.isolated_at "
             "FROM isolation i JOIN rack r ON r.id = i.rack_id WHERE i.site_id = %s "
-            "ORDER BY i.isolated_at", (site.site_id,),
-        ).fetchall()  # fmt: skip
+            "ORDER BY i.isolated_at",
+            (site.site_id,),
+        ).fetchall()
 
 
 @pytest.mark.parametrize("report_first", [True, False])
@@ -53,15 +63,20 @@ async def test_a_policy_isolation_starts_at_its_trigger_not_an_older_warning(
     # rises on module 2 (T0 + 0.5 s); the policy's isolation is sent 10 ms later and the
     # contactors open 0.4 s after the command (T0 + 0.91 s): 0.41 s to isolate, not 12.5 min.
     site = await committed_device_site(engine, racks=3)
-    telemetry = batch(site.code, 1, events=[
-        event("fault_raised", -720, 2, 1, "cell_uv_warning"),
-        event("fault_raised", 0.5, 2, 2, "cell_ov_alarm"),
-        event("contactor_opened", 0.91, 2),
-    ])  # fmt: skip
+    telemetry = batch(
+        site.code,
+        1,
+        events=[
+            event("fault_raised", -720, 2, 1, "cell_uv_warning"),
+            event("fault_raised", 0.5, 2, 2, "cell_ov_alarm"),
+            event("contactor_opened", 0.91, 2),
+        ],
+    )
 
     def report() -> None:
-        answer = server.http.post("/api/v1/edge/policy-actions", json=policy_isolation(2),
-                                  headers=edge(site))  # fmt: skip
+        answer = server.http.post(
+            "/api/v1/edge/policy-actions", json=policy_isolation(2), headers=edge(site)
+        )
         assert answer.status_code == 201, answer.text
 
     if report_first:
@@ -75,8 +90,11 @@ async def test_a_policy_isolation_starts_at_its_trigger_not_an_older_warning(
     assert (isolated - onset).total_seconds() == pytest.approx(0.41)
     kpis = server.http.get(f"/api/v1/sites/{site.code}/kpis", params={"window": "7d"}).json()
     assert kpis["time_to_isolate"]["edge_policy"] == {
-        "mean_s": pytest.approx(0.41), "count": 1, "median_s": None, "p90_s": None,
-    }  # fmt: skip
+        "mean_s": pytest.approx(0.41),
+        "count": 1,
+        "median_s": None,
+        "p90_s": None,
+    }
 
 
 @pytest.fixture
@@ -87,11 +105,22 @@ async def live_site(engine: AsyncEngine, server: LiveServer) -> DeviceSite:
     now = datetime.now(UTC)
     body = batch(site.code, 1, **full_site_rows(now - timedelta(seconds=1), strings=3))
     body["events"] = [
-        {"ts": iso(now - timedelta(minutes=15)), "kind": "fault_raised", "target": "module",
-         "string": 3, "module": 2, "code": "cell_uv_warning"},
-        {"ts": iso(now - timedelta(minutes=5)), "kind": "fault_raised", "target": "string",
-         "string": 3, "code": "insulation_alarm"},
-    ]  # fmt: skip
+        {
+            "ts": iso(now - timedelta(minutes=15)),
+            "kind": "fault_raised",
+            "target": "module",
+            "string": 3,
+            "module": 2,
+            "code": "cell_uv_warning",
+        },
+        {
+            "ts": iso(now - timedelta(minutes=5)),
+            "kind": "fault_raised",
+            "target": "string",
+            "string": 3,
+            "code": "insulation_alarm",
+        },
+    ]
     assert post_batch(server, site.token, body).status_code == 200
     return site
 
@@ -116,8 +145,9 @@ def carry_out(server: LiveServer, site: DeviceSite, command_id: int) -> datetime
     time.sleep(0.4)
     opened = datetime.now(UTC)
     result = {"outcome": "acked", "at": iso(opened), "evidence": {"3.0": OPEN}}
-    answer = server.http.post(f"/api/v1/edge/commands/{command_id}/result", json=result,
-                              headers=edge(site))  # fmt: skip
+    answer = server.http.post(
+        f"/api/v1/edge/commands/{command_id}/result", json=result, headers=edge(site)
+    )
     assert answer.status_code == 200, answer.text
     event = {"ts": iso(opened), "kind": "contactor_opened", "target": "string", "string": 3}
     assert post_batch(server, site.token, batch(site.code, 2, events=[event])).status_code == 200

@@ -39,7 +39,8 @@ def roll_up(url: str) -> None:
 
 def kpi_report(server: LiveServer, site: DeviceSite, window: str = "7d") -> Any:
     """The site's KPI report over the API, as a viewer reads it."""
-    answer = server.client("viewer").get(f"/api/v1/sites/{site.code}/kpis",
-                                         params={"window": window})  # fmt: skip
+    answer = server.client("viewer").get(
+        f"/api/v1/sites/{site.code}/kpis", params={"window": window}
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()

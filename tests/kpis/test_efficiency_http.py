@@ -34,18 +34,29 @@ CYCLE_THEN_DRAIN: list[Phase] = [
 
 
 def samples(
-    string: int, phases: Sequence[Phase], *, soc: float, charged: float, discharged: float,
+    string: int,
+    phases: Sequence[Phase],
+    *,
+    soc: float,
+    charged: float,
+    discharged: float,
     reset_at_s: int | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """String rows every SAMPLE_S through the phases; counters restart at 0 at `reset_at_s`."""
     rows, t = [], 0
     for minutes, d_soc, d_in, d_out in phases:
         for _ in range(minutes * 60 // SAMPLE_S):
             if t == reset_at_s:
                 charged = discharged = 0.0
-            rows.append(string_row(string, T0 + timedelta(seconds=t), soc_pct=round(soc, 3),
-                                   energy_charged_kwh=round(charged, 4),
-                                   energy_discharged_kwh=round(discharged, 4)))  # fmt: skip
+            rows.append(
+                string_row(
+                    string,
+                    T0 + timedelta(seconds=t),
+                    soc_pct=round(soc, 3),
+                    energy_charged_kwh=round(charged, 4),
+                    energy_discharged_kwh=round(discharged, 4),
+                )
+            )
             step = SAMPLE_S / 60
             soc, charged, discharged = (
                 soc + d_soc * step,
@@ -69,8 +80,12 @@ async def post_and_roll_up(
 
 def kpis(server: LiveServer, site: DeviceSite) -> Any:
     """The site's KPI report for the last 7 days (T0 is within them)."""
-    answer = httpx.get(f"{server.url}/api/v1/sites/{site.code}/kpis", params={"window": "7d"},
-                       cookies=server.credentials("viewer")[0], timeout=30)  # fmt: skip
+    answer = httpx.get(
+        f"{server.url}/api/v1/sites/{site.code}/kpis",
+        params={"window": "7d"},
+        cookies=server.credentials("viewer")[0],
+        timeout=30,
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -120,8 +135,9 @@ async def test_without_a_whole_cycle_efficiency_is_undefined(
     # back to 50 %, so there is no whole cycle. As a number it would read 19 / 15 = 126.7 %.
     site = await committed_device_site(engine)
     phases: list[Phase] = [(1, 0, 0, 0), (10, -2, 0, 1.9), (15, 1, 1.0, 0), (1, 0, 0, 0)]
-    await post_and_roll_up(engine, server, site, samples(1, phases, soc=50, charged=0,
-                                                         discharged=0))  # fmt: skip
+    await post_and_roll_up(
+        engine, server, site, samples(1, phases, soc=50, charged=0, discharged=0)
+    )
     report = kpis(server, site)
     assert report["round_trip_efficiency"] is None
     assert report["energy"]["strings"] == 0

@@ -41,13 +41,19 @@ def histories(draw: st.DrawFn) -> History:
     """Cycles at any depth and rate, rests, sensor faults and isolations."""
     # Alternating charge and discharge (at any depth, some near rest), so most histories hold
     # whole cycles; which way it goes first is drawn too.
-    swings = draw(st.lists(st.tuples(st.integers(1, 90), st.floats(0.0, 0.5)), min_size=1,
-                           max_size=6))  # fmt: skip
+    swings = draw(
+        st.lists(st.tuples(st.integers(1, 90), st.floats(0.0, 0.5)), min_size=1, max_size=6)
+    )
     sign = draw(st.sampled_from([1, -1]))
     segments = [(steps, rate * sign * (-1) ** i) for i, (steps, rate) in enumerate(swings)]
-    fault = st.builds(Fault, st.sampled_from([FaultKind.CELL_OV, FaultKind.CELL_UV]),
-                      st.integers(1, STRINGS), st.integers(1, MODULES), st.integers(1, CELLS),
-                      size=st.floats(-0.6, 0.3))  # fmt: skip
+    fault = st.builds(
+        Fault,
+        st.sampled_from([FaultKind.CELL_OV, FaultKind.CELL_UV]),
+        st.integers(1, STRINGS),
+        st.integers(1, MODULES),
+        st.integers(1, CELLS),
+        size=st.floats(-0.6, 0.3),
+    )
     return History(
         seed=draw(st.integers(0, 100)),
         initial_soc=draw(st.floats(0.1, 0.9)),
@@ -62,20 +68,33 @@ def histories(draw: st.DrawFn) -> History:
 def string_sample(string: SimString, ts: datetime) -> dict[str, Any]:
     """A string row as the reference protocol carries it (its resolutions, rounded)."""
     return {
-        "ts": iso(ts), "string": string.index, "voltage_v": round(string.voltage(), 1),
-        "current_a": round(string.current_a, 1), "soc_pct": round(string.soc() * 100, 1),
+        "ts": iso(ts),
+        "string": string.index,
+        "voltage_v": round(string.voltage(), 1),
+        "current_a": round(string.current_a, 1),
+        "soc_pct": round(string.soc() * 100, 1),
         "contactor_closed": string.contactor_closed,
-        "charge_limit_a": string.charge_limit_a, "discharge_limit_a": string.discharge_limit_a,
+        "charge_limit_a": string.charge_limit_a,
+        "discharge_limit_a": string.discharge_limit_a,
         "n_mod_connected": len(string.active_modules()),
         "energy_charged_kwh": round(string.energy_in_kwh, 1),
         "energy_discharged_kwh": round(string.energy_out_kwh, 1),
-    }  # fmt: skip
+    }
 
 
 def simulate(history: History) -> list[dict[str, Any]]:
     """The history's string rows, one per string per step."""
-    spec = PlantSpec(STRINGS, MODULES, CELLS, 2, CAPACITY_AH, 140.0, SITE_KWH,
-                     SITE_KWH / 2, initial_soc=history.initial_soc)  # fmt: skip
+    spec = PlantSpec(
+        STRINGS,
+        MODULES,
+        CELLS,
+        2,
+        CAPACITY_AH,
+        140.0,
+        SITE_KWH,
+        SITE_KWH / 2,
+        initial_soc=history.initial_soc,
+    )
     plant = Plant.build(spec, seed=history.seed)
     if history.sensor_fault is not None:
         apply_fault(plant, history.sensor_fault)
@@ -100,11 +119,18 @@ def test_efficiency_is_at_most_100_percent_on_any_simulated_history(
     server: LiveServer, test_database_url: str, history: History, order: Any, again: int
 ) -> None:
     rows = simulate(history)
-    site = new_site(test_database_url, racks=STRINGS, modules_per_rack=MODULES,
-                    cells_per_module=CELLS, module_capacity_ah=CAPACITY_AH,
-                    nameplate_energy_kwh=SITE_KWH)  # fmt: skip
-    batches = [batch(site.code, next(SEQ), strings=rows[i : i + BATCH_ROWS])
-               for i in range(0, len(rows), BATCH_ROWS)]  # fmt: skip
+    site = new_site(
+        test_database_url,
+        racks=STRINGS,
+        modules_per_rack=MODULES,
+        cells_per_module=CELLS,
+        module_capacity_ah=CAPACITY_AH,
+        nameplate_energy_kwh=SITE_KWH,
+    )
+    batches = [
+        batch(site.code, next(SEQ), strings=rows[i : i + BATCH_ROWS])
+        for i in range(0, len(rows), BATCH_ROWS)
+    ]
     # Any order, some sent twice (the same batch, or the same rows under a new number).
     sent = batches + [order.choice(batches) for _ in range(again)]
     order.shuffle(sent)

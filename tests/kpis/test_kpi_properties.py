@@ -29,8 +29,9 @@ CODES = ("cell_ov_warning", "cell_ov_alarm", "cell_uv_warning", "over_temp_alarm
 # BMS restart (counters back to zero) falls in a rest, where no energy moves between the
 # sample before it and its own (the step over a fall is lost, as a counter reset loses it).
 CHARGE_S, DISCHARGE_S, RAMP_S = 60, 600, 420
-RESTING = [k for k in range(MINUTES * 60 // STEP_S)
-           if 500 <= k * STEP_S < 600 or k * STEP_S >= 1040]  # fmt: skip
+RESTING = [
+    k for k in range(MINUTES * 60 // STEP_S) if 500 <= k * STEP_S < 600 or k * STEP_S >= 1040
+]
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,21 @@ class Script:
     reset_at: list[int | None]  # per string: a sample index where its counters restart
 
 
-def ev(kind: str, seconds: int, string: int, module: int | None = None, code: str | None = None,
-       **extra: Any) -> dict[str, Any]:  # fmt: skip
+def ev(
+    kind: str,
+    seconds: int,
+    string: int,
+    module: int | None = None,
+    code: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """A wire event `seconds` after START."""
-    row = {"ts": iso(START + timedelta(seconds=seconds)), "kind": kind,
-           "target": "module" if module else "string", "string": string} | extra  # fmt: skip
+    row = {
+        "ts": iso(START + timedelta(seconds=seconds)),
+        "kind": kind,
+        "target": "module" if module else "string",
+        "string": string,
+    } | extra
     return row | ({"module": module} if module else {}) | ({"code": code} if code else {})
 
 
@@ -80,8 +91,10 @@ def scripts(draw: st.DrawFn) -> Script:
     events = [e for group in draw(st.lists(alarm_events(), max_size=4)) for e in group]
     for string in (1, 2, 3):
         events += draw(openings(string)) if draw(st.booleans()) else []
-    spells = [tuple(sorted(draw(st.tuples(st.integers(0, MINUTES), st.integers(0, MINUTES)))))
-              for _ in range(3)]  # fmt: skip
+    spells = [
+        tuple(sorted(draw(st.tuples(st.integers(0, MINUTES), st.integers(0, MINUTES)))))
+        for _ in range(3)
+    ]
     return Script(
         events=events,
         open_minutes=[(a, b) for a, b in spells],
@@ -107,14 +120,19 @@ def string_rows(script: Script, string: int, extra_open: int | None) -> list[dic
         if k == script.reset_at[i]:
             charged, discharged = -rising, -falling * script.efficiency[i]  # back to zero
         limit = 140 * (script.derated[i] if minute >= 10 else 1.0)
-        rows.append({
-            "ts": iso(START + timedelta(seconds=t)), "string": string, "current_a": 0.0,
-            "soc_pct": round(50 + rising - falling, 3),
-            "contactor_closed": not (first <= minute < last or minute == extra_open),
-            "charge_limit_a": limit, "discharge_limit_a": limit,
-            "energy_charged_kwh": round(charged + rising, 4),
-            "energy_discharged_kwh": round(discharged + falling * script.efficiency[i], 4),
-        })  # fmt: skip
+        rows.append(
+            {
+                "ts": iso(START + timedelta(seconds=t)),
+                "string": string,
+                "current_a": 0.0,
+                "soc_pct": round(50 + rising - falling, 3),
+                "contactor_closed": not (first <= minute < last or minute == extra_open),
+                "charge_limit_a": limit,
+                "discharge_limit_a": limit,
+                "energy_charged_kwh": round(charged + rising, 4),
+                "energy_discharged_kwh": round(discharged + falling * script.efficiency[i], 4),
+            }
+        )
     return rows
 
 
@@ -122,8 +140,9 @@ def batches(script: Script, extra_open: int | None = None) -> list[dict[str, Any
     """The history as batch contents: samples in thirds, events two at a time."""
     strings = [r for s in (1, 2, 3) for r in string_rows(script, s, extra_open)]
     third = len(strings) // 3 + 1
-    found: list[dict[str, Any]] = [{"strings": strings[i : i + third]}
-                                   for i in range(0, len(strings), third)]  # fmt: skip
+    found: list[dict[str, Any]] = [
+        {"strings": strings[i : i + third]} for i in range(0, len(strings), third)
+    ]
     found += [{"events": script.events[i : i + 2]} for i in range(0, len(script.events), 2)]
     return found
 
@@ -142,15 +161,17 @@ def acknowledge_all(server: LiveServer, site: DeviceSite) -> None:
     items = server.http.get(f"/api/v1/sites/{site.code}/alarms", params={"state": "all"})
     for alarm in items.json()["items"]:
         if alarm["acked_at"] is None and alarm["state"] in ("unacked", "rtn_unacked"):
-            answer = server.http.post(f"/api/v1/alarms/{alarm['id']}/acknowledge",
-                                      json={"note": "seen"})  # fmt: skip
+            answer = server.http.post(
+                f"/api/v1/alarms/{alarm['id']}/acknowledge", json={"note": "seen"}
+            )
             assert answer.status_code == 200, answer.text
 
 
 def figures(report: dict[str, Any]) -> dict[str, Any]:
     """The report without its window and MTTA (acknowledged at each site's own moment)."""
-    kept: dict[str, Any] = rounded({k: v for k, v in report.items()
-                                    if k not in ("start", "end", "mtta")})  # fmt: skip
+    kept: dict[str, Any] = rounded(
+        {k: v for k, v in report.items() if k not in ("start", "end", "mtta")}
+    )
     return kept
 
 
@@ -199,12 +220,15 @@ def test_kpis_are_bounded_monotone_and_independent_of_arrival(
     contents = batches(script)
     numbered = [(next(SEQ), rows) for rows in contents]
     order = random.Random(seed)
-    resent = [(seq if order.random() < 0.5 else next(SEQ), rows)
-              for seq, rows in order.sample(numbered, k=min(2, len(numbered)))]  # fmt: skip
+    resent = [
+        (seq if order.random() < 0.5 else next(SEQ), rows)
+        for seq, rows in order.sample(numbered, k=min(2, len(numbered)))
+    ]
     shuffled = numbered + resent
     order.shuffle(shuffled)
-    sites = {name: new_site(test_database_url, racks=3, nameplate_energy_kwh=300.0)
-             for name in "ABC"}  # fmt: skip
+    sites = {
+        name: new_site(test_database_url, racks=3, nameplate_energy_kwh=300.0) for name in "ABC"
+    }
     post_all(server, sites["A"], numbered)
     post_all(server, sites["B"], shuffled)
     post_all(server, sites["C"], [(next(SEQ), rows) for rows in batches(script, extra_open)])
@@ -227,8 +251,9 @@ def test_kpis_are_bounded_monotone_and_independent_of_arrival(
     assert wider["availability"]["minutes"] >= a["availability"]["minutes"]
     # Each string's cycle gave out its efficiency's share of what it took in, counter resets
     # or not; those charging 10 kWh (10 % of 100 kWh) or more count, in proportion to it.
-    counted = [(e, w) for e, w in zip(script.efficiency, script.swing_pct, strict=True)
-               if w >= 10.001]  # fmt: skip
+    counted = [
+        (e, w) for e, w in zip(script.efficiency, script.swing_pct, strict=True) if w >= 10.001
+    ]
     if all(w < 9.999 or w >= 10.001 for w in script.swing_pct):
         expected = sum(e * w for e, w in counted) / sum(w for _, w in counted) if counted else None
         assert a["round_trip_efficiency"] == (

@@ -56,9 +56,16 @@ async def site(session: AsyncSession) -> tuple[int, list[int], list[int]]:
                 "'cell_ov_warning', :t, :t + make_interval(secs => :i), "
                 ":t + make_interval(mins => :m))"
             ),
-            {"s": s, "r": racks[1], "reason": reason, "by": by, "t": T0, "i": isolate_s,
-             "m": return_min},
-        )  # fmt: skip
+            {
+                "s": s,
+                "r": racks[1],
+                "reason": reason,
+                "by": by,
+                "t": T0,
+                "i": isolate_s,
+                "m": return_min,
+            },
+        )
     for minute in range(10):
         bucket = T0 + timedelta(minutes=minute)
         # String 1: always closed, under load (60 A > 0.2 C of 280 Ah), spread p95 = minute;
@@ -82,9 +89,19 @@ async def site(session: AsyncSession) -> tuple[int, list[int], list[int]]:
                     "energy_discharged_kwh_gain) VALUES (:r, :b, 12, :i, :sp, :sp, :c, :ch, "
                     ":dis, :soc, :ein, :ein, 0, :eout, :eout, 0)"
                 ),
-                {"r": rack, "b": bucket, "i": current, "sp": spread, "c": closed, "ch": charge,
-                 "dis": discharge, "soc": level, "ein": e_in, "eout": e_out},
-            )  # fmt: skip
+                {
+                    "r": rack,
+                    "b": bucket,
+                    "i": current,
+                    "sp": spread,
+                    "c": closed,
+                    "ch": charge,
+                    "dis": discharge,
+                    "soc": level,
+                    "ein": e_in,
+                    "eout": e_out,
+                },
+            )
         # Module 1 balances from minute 2 to 6, its spread falling 1.5 mV a minute.
         balancing = 12 if 2 <= minute <= 6 else 0
         await session.execute(

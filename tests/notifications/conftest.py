@@ -40,8 +40,11 @@ def mail_sink() -> Iterator[tuple[Mailbox, int]]:
 @pytest.fixture(scope="module")
 def notify_server(notify_db: str, mail_sink: tuple[Mailbox, int]) -> Iterator[LiveServer]:
     """A backend on the module's database that mails the module's SMTP server."""
-    env = {"RIDETHROUGH_DATABASE_URL": notify_db, "RIDETHROUGH_SMTP_PORT": str(mail_sink[1]),
-           "RIDETHROUGH_NOTIFY_INTERVAL_S": "0.2",
-           "RIDETHROUGH_WATCHDOG_INTERVAL_S": "3600"}  # fmt: skip
+    env = {
+        "RIDETHROUGH_DATABASE_URL": notify_db,
+        "RIDETHROUGH_SMTP_PORT": str(mail_sink[1]),
+        "RIDETHROUGH_NOTIFY_INTERVAL_S": "0.2",
+        "RIDETHROUGH_WATCHDOG_INTERVAL_S": "3600",
+    }
     with live_server(env) as running:
         yield running

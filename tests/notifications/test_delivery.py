@@ -21,9 +21,14 @@ OUTBOX = "SELECT user_id, channel, state, attempts, delivery_id::text FROM notif
 
 def backend_env(database_url: str, smtp_port: int, **extra: str) -> dict[str, str]:
     """A backend that works its outbox often and mails the test's SMTP server."""
-    return {"RIDETHROUGH_DATABASE_URL": database_url, "RIDETHROUGH_SMTP_PORT": str(smtp_port),
-            "RIDETHROUGH_NOTIFY_INTERVAL_S": "0.2", "RIDETHROUGH_PUBLIC_URL": PUBLIC_URL,
-            "RIDETHROUGH_WATCHDOG_INTERVAL_S": "3600", **extra}  # fmt: skip
+    return {
+        "RIDETHROUGH_DATABASE_URL": database_url,
+        "RIDETHROUGH_SMTP_PORT": str(smtp_port),
+        "RIDETHROUGH_NOTIFY_INTERVAL_S": "0.2",
+        "RIDETHROUGH_PUBLIC_URL": PUBLIC_URL,
+        "RIDETHROUGH_WATCHDOG_INTERVAL_S": "3600",
+        **extra,
+    }
 
 
 def all_done(rows: list[tuple[object, ...]]) -> bool:
@@ -56,8 +61,13 @@ async def test_an_alarm_reaches_each_subscriber_once_by_mail_and_signed_webhook(
         # Carol may not see the site; Dave is in no rule.
         carol = recipient(dsn, "carol", email="carol@example.com", sites=[other.site_id])
         recipient(dsn, "dave", email="dave@example.com")
-        rule(dsn, users=[alice.user_id, bob.user_id, carol.user_id],
-             channels=["email", "webhook"], sites=[site.site_id], min_priority=2)  # fmt: skip
+        rule(
+            dsn,
+            users=[alice.user_id, bob.user_id, carol.user_id],
+            channels=["email", "webhook"],
+            sites=[site.site_id],
+            min_priority=2,
+        )
         with live_server(backend_env(notify_db, smtp_port)):
             # Below the rule's priority: nobody is told.
             await raise_cell_alarm(notify_engine, site, code="cell_ov_warning", priority=3)
@@ -65,14 +75,16 @@ async def test_an_alarm_reaches_each_subscriber_once_by_mail_and_signed_webhook(
             poll_rows(dsn, OUTBOX, until=lambda rows: len(rows) == 3 and all_done(rows))
         outbox = query_rows(dsn, OUTBOX + " ORDER BY user_id, channel")
         assert [row[:4] for row in outbox] == [
-            (alice.user_id, "email", "sent", 1), (alice.user_id, "webhook", "sent", 1),
+            (alice.user_id, "email", "sent", 1),
+            (alice.user_id, "webhook", "sent", 1),
             (bob.user_id, "email", "sent", 1),
-        ]  # fmt: skip
+        ]
         mails = mailbox.snapshot()
         assert sorted(to for to, _ in mails) == [["alice@example.com"], ["bob@example.com"]]
         assert {m["X-Ridethrough-Delivery"] for _, m in mails} == {outbox[0][4], outbox[2][4]}
-        (alarm_id,) = query_rows(dsn, "SELECT id FROM alarm WHERE code = 'cell_ov_alarm' "
-                                 "AND site_id = %s", site.site_id)[0]  # fmt: skip
+        (alarm_id,) = query_rows(
+            dsn, "SELECT id FROM alarm WHERE code = 'cell_ov_alarm' AND site_id = %s", site.site_id
+        )[0]
         check_mail(mails[0][1], site.code, site.name, alarm_id)
         check_webhook(hooks.snapshot(), alice.secret, outbox[1][4], site.code)
 
@@ -121,18 +133,29 @@ async def test_a_receiver_answering_500_is_retried_then_alarmed(
         hooks.statuses = [500, 500, 500]
         erin = recipient(dsn, "erin", webhook=hook_url)
         # Only the cell alarm: the notification_failed alarm this raises would be told too.
-        rule(dsn, users=[erin.user_id], channels=["webhook"], sites=[site.site_id],
-             codes=["cell_ov_alarm"])  # fmt: skip
-        env = backend_env(notify_db, smtp_port, RIDETHROUGH_NOTIFY_MAX_ATTEMPTS="3",
-                          RIDETHROUGH_NOTIFY_BACKOFF_S="0.3")  # fmt: skip
+        rule(
+            dsn,
+            users=[erin.user_id],
+            channels=["webhook"],
+            sites=[site.site_id],
+            codes=["cell_ov_alarm"],
+        )
+        env = backend_env(
+            notify_db,
+            smtp_port,
+            RIDETHROUGH_NOTIFY_MAX_ATTEMPTS="3",
+            RIDETHROUGH_NOTIFY_BACKOFF_S="0.3",
+        )
         with live_server(env):
             await raise_cell_alarm(notify_engine, site)
-            failed = poll_rows(dsn, OUTBOX + " WHERE user_id = %s", erin.user_id,
-                               until=all_done)  # fmt: skip
+            failed = poll_rows(dsn, OUTBOX + " WHERE user_id = %s", erin.user_id, until=all_done)
             alarm = poll_rows(
-                dsn, "SELECT state, message FROM alarm WHERE site_id = %s "
-                "AND code = 'notification_failed'", site.site_id, until=bool,
-            )  # fmt: skip
+                dsn,
+                "SELECT state, message FROM alarm WHERE site_id = %s "
+                "AND code = 'notification_failed'",
+                site.site_id,
+                until=bool,
+            )
     assert [row[2:4] for row in failed] == [("failed", 3)]
     requests = hooks.snapshot()
     assert len(requests) == 3  # three attempts, then it gave up

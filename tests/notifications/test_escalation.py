@@ -22,8 +22,9 @@ OPERATOR = Actor("test-operator", None)
 
 def settings_for(database_url: str, smtp_port: int) -> Settings:
     """The worker's settings: the test database and SMTP server."""
-    return Settings(database_url=database_url, smtp_port=smtp_port,
-                    public_url="http://ridethrough.example")  # fmt: skip
+    return Settings(
+        database_url=database_url, smtp_port=smtp_port, public_url="http://ridethrough.example"
+    )
 
 
 async def alarm_id(engine: AsyncEngine, site: DeviceSite, code: str) -> tuple[int, datetime]:
@@ -50,8 +51,13 @@ async def test_a_tier_is_told_once_after_n_minutes_and_acknowledging_stops_the_n
     rule(dsn, users=[first.user_id], channels=["email"], sites=[site.site_id])
     tiers = {5: second, 30: third}
     for minutes, who in tiers.items():
-        rule(dsn, users=[who.user_id], channels=["email"], sites=[site.site_id],
-             escalate_after_s=minutes * 60)  # fmt: skip
+        rule(
+            dsn,
+            users=[who.user_id],
+            channels=["email"],
+            sites=[site.site_id],
+            escalate_after_s=minutes * 60,
+        )
     makers = async_sessionmaker(notify_engine, expire_on_commit=False)
     with smtp_server() as (mailbox, port):
         settings = settings_for(notify_db, port)
@@ -76,8 +82,7 @@ async def test_shelved_and_cleared_alarms_stop_escalating(
     dsn = psycopg_dsn(notify_db)
     site = await site_on(notify_engine)
     pager = recipient(dsn, f"pager-{site.code}", email="pager@example.com")
-    rule(dsn, users=[pager.user_id], channels=["email"], sites=[site.site_id],
-         escalate_after_s=60)  # fmt: skip
+    rule(dsn, users=[pager.user_id], channels=["email"], sites=[site.site_id], escalate_after_s=60)
     await raise_cell_alarm(notify_engine, site, code="shelved_fault")
     await raise_cell_alarm(notify_engine, site, code="cleared_fault")
     await raise_cell_alarm(notify_engine, site, code="standing_fault")
@@ -108,16 +113,20 @@ async def test_an_alarm_under_a_string_taken_out_on_purpose_notifies_nobody(
         conn.execute(
             "INSERT INTO isolation (site_id, rack_id, reason, isolated_by, onset_at, "
             "isolated_at) VALUES (%s, %s, 'maintenance', 'operator', now() - interval '1 h', "
-            "now() - interval '1 h')", (site.site_id, module.rack_id),
-        )  # fmt: skip
+            "now() - interval '1 h')",
+            (site.site_id, module.rack_id),
+        )
     await raise_cell_alarm(notify_engine, site, code="maintenance_fault")
     makers = async_sessionmaker(notify_engine, expire_on_commit=False)
     with smtp_server() as (mailbox, port):
         await notify_once(makers, settings_for(notify_db, port))
         assert mailbox.snapshot() == []
-    handled = query_rows(dsn, "SELECT count(*) FROM alarm_notice n JOIN alarm a ON "
-                         "a.id = n.alarm_id WHERE a.site_id = %s AND n.fanned_out_at IS NOT NULL",
-                         site.site_id)  # fmt: skip
+    handled = query_rows(
+        dsn,
+        "SELECT count(*) FROM alarm_notice n JOIN alarm a ON "
+        "a.id = n.alarm_id WHERE a.site_id = %s AND n.fanned_out_at IS NOT NULL",
+        site.site_id,
+    )
     assert handled == [(1,)]  # seen and deliberately not told, not left pending
 
 

@@ -62,8 +62,9 @@ async def test_two_backends_send_each_message_once(
             for cell in range(ALARMS):
                 await raise_cell_alarm(notify_engine, site, cell=cell, code=f"test_fault_{cell}")
             sql = OUTBOX + " WHERE user_id = %s"
-            rows = poll_rows(dsn, sql, grace.user_id,
-                             until=lambda r: len(r) == ALARMS and all_done(r))  # fmt: skip
+            rows = poll_rows(
+                dsn, sql, grace.user_id, until=lambda r: len(r) == ALARMS and all_done(r)
+            )
             assert running.process.poll() is None
         mails = mailbox.snapshot()
     assert {row[2:4] for row in rows} == {("sent", 1)}

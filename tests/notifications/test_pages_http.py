@@ -32,9 +32,15 @@ async def test_an_admin_adds_and_deletes_a_rule_with_the_form(
 ) -> None:
     site = await site_on(notify_engine)
     admin = notify_server.client("admin")
-    form = {"name": "pager <b>duty</b>", "sites": [site.code], "min_priority": "2",
-            "codes": "site_offline, cell_ov_alarm", "events": ["raised", "cleared"],
-            "users": ["test-admin"], "channels": ["email", "webhook"]}  # fmt: skip
+    form = {
+        "name": "pager <b>duty</b>",
+        "sites": [site.code],
+        "min_priority": "2",
+        "codes": "site_offline, cell_ov_alarm",
+        "events": ["raised", "cleared"],
+        "users": ["test-admin"],
+        "channels": ["email", "webhook"],
+    }
     added = admin.post(f"{ADMIN_PAGE}/rules", data=form)
     assert added.status_code == 200, added.text
     assert "rule &#39;pager &lt;b&gt;duty&lt;/b&gt;&#39; added" in added.text  # escaped

@@ -20,8 +20,13 @@ CONTACT = "/api/v1/me/notification-contact"
 
 def a_rule(site: str, *users: str) -> dict[str, object]:
     """A rule body: the site's high-priority raises to the users by e-mail."""
-    return {"name": "night shift", "sites": [site], "min_priority": 2, "users": list(users),
-            "channels": ["email"]}  # fmt: skip
+    return {
+        "name": "night shift",
+        "sites": [site],
+        "min_priority": 2,
+        "users": list(users),
+        "channels": ["email"],
+    }
 
 
 async def test_only_admins_manage_rules_and_every_change_is_audited(
@@ -38,8 +43,11 @@ async def test_only_admins_manage_rules_and_every_change_is_audited(
     created = admin.post(RULES, json=body)
     assert created.status_code == 201, created.text
     rule = created.json()
-    assert (rule["sites"], rule["users"], rule["events"]) == ([site.code], ["test-viewer"],
-                                                               ["raised"])  # fmt: skip
+    assert (rule["sites"], rule["users"], rule["events"]) == (
+        [site.code],
+        ["test-viewer"],
+        ["raised"],
+    )
     for role in ("viewer", "operator"):
         changed = notify_server.client(role).put(f"{RULES}/{rule['id']}", json=body)
         assert changed.status_code == 403, role
@@ -49,11 +57,16 @@ async def test_only_admins_manage_rules_and_every_change_is_audited(
     assert rule["id"] in [r["id"] for r in admin.get(RULES).json()]
     assert admin.delete(f"{RULES}/{rule['id']}").status_code == 204
     assert admin.put(f"{RULES}/{rule['id']}", json=body).status_code == 404
-    audit = query_rows(psycopg_dsn(notify_db), "SELECT actor, action FROM audit_log WHERE "
-                       "target = %s ORDER BY id", f"rule {rule['id']}")  # fmt: skip
-    assert audit == [("test-admin", "notification_rule.create"),
-                     ("test-admin", "notification_rule.update"),
-                     ("test-admin", "notification_rule.delete")]  # fmt: skip
+    audit = query_rows(
+        psycopg_dsn(notify_db),
+        "SELECT actor, action FROM audit_log WHERE target = %s ORDER BY id",
+        f"rule {rule['id']}",
+    )
+    assert audit == [
+        ("test-admin", "notification_rule.create"),
+        ("test-admin", "notification_rule.update"),
+        ("test-admin", "notification_rule.delete"),
+    ]
 
 
 def test_a_rule_naming_what_does_not_exist_is_refused_by_name(notify_server: LiveServer) -> None:
@@ -74,33 +87,41 @@ async def test_an_admin_of_some_sites_manages_only_rules_of_those(
     mine, theirs = await site_on(notify_engine), await site_on(notify_engine)
     dsn = psycopg_dsn(notify_db)
     ensure_user(dsn, "admin", sites=[mine.site_id], name="site-admin")
-    everyone = notify_server.client("admin").post(RULES, json={**a_rule(mine.code, "test-admin"),
-                                                               "sites": None})  # fmt: skip
+    everyone = notify_server.client("admin").post(
+        RULES, json={**a_rule(mine.code, "test-admin"), "sites": None}
+    )
     assert everyone.status_code == 201
     limited = LiveServer(notify_server.url, notify_server.process, notify_server.database_url)
     limited.signed_in["admin"] = sign_in(notify_server.url, "site-admin")
     client = limited.client("admin")
     assert client.post(RULES, json=a_rule(mine.code, "test-admin")).status_code == 201
     assert client.post(RULES, json=a_rule(theirs.code, "test-admin")).status_code == 403
-    assert client.post(RULES, json={**a_rule(mine.code, "test-admin"),
-                                    "sites": None}).status_code == 403  # fmt: skip
+    assert (
+        client.post(RULES, json={**a_rule(mine.code, "test-admin"), "sites": None}).status_code
+        == 403
+    )
     assert everyone.json()["id"] not in [r["id"] for r in client.get(RULES).json()]
     assert client.delete(f"{RULES}/{everyone.json()['id']}").status_code == 404
 
 
 async def test_each_person_edits_only_their_own_contact_details(
-    notify_server: LiveServer, notify_engine: AsyncEngine, notify_db: str,
+    notify_server: LiveServer,
+    notify_engine: AsyncEngine,
+    notify_db: str,
     mail_sink: tuple[Mailbox, int],
-) -> None:  # fmt: skip
+) -> None:
     viewer, operator = notify_server.client("viewer"), notify_server.client("operator")
-    saved = viewer.put(CONTACT, json={"email": "viewer@example.com",
-                                      "webhook_url": "https://hooks.example/v"})  # fmt: skip
+    saved = viewer.put(
+        CONTACT, json={"email": "viewer@example.com", "webhook_url": "https://hooks.example/v"}
+    )
     assert saved.status_code == 200, saved.text
     assert saved.json()["webhook_secret"]  # shown once, when made
     assert viewer.get(CONTACT).json() == {
-        "email": "viewer@example.com", "webhook_url": "https://hooks.example/v",
-        "has_webhook_secret": True, "webhook_secret": None,
-    }  # fmt: skip
+        "email": "viewer@example.com",
+        "webhook_url": "https://hooks.example/v",
+        "has_webhook_secret": True,
+        "webhook_secret": None,
+    }
     assert operator.get(CONTACT).json()["email"] is None  # the viewer's are not the operator's
     assert operator.put(CONTACT, json={"email": "op@example.com"}).status_code == 200
     assert viewer.get(CONTACT).json()["email"] == "viewer@example.com"
@@ -114,16 +135,26 @@ async def test_each_person_edits_only_their_own_contact_details(
     assert refused.status_code == 403
     assert "an API token has no contact details" in refused.text
     dsn = psycopg_dsn(notify_db)
-    owners = query_rows(dsn, "SELECT u.username, c.email FROM notification_contact c "
-                        "JOIN app_user u ON u.id = c.user_id ORDER BY 1")  # fmt: skip
+    owners = query_rows(
+        dsn,
+        "SELECT u.username, c.email FROM notification_contact c "
+        "JOIN app_user u ON u.id = c.user_id ORDER BY 1",
+    )
     assert ("test-viewer", "viewer@example.com") in owners
     assert ("test-operator", "op@example.com") in owners
 
 
 async def _read_token(engine: AsyncEngine) -> str:
     async with AsyncSession(engine) as session, session.begin():
-        return await create_token(session, name="reader", access=Access.READ, site_codes=None,
-                                  days=1, created_by="test", now=datetime.now(UTC))  # fmt: skip
+        return await create_token(
+            session,
+            name="reader",
+            access=Access.READ,
+            site_codes=None,
+            days=1,
+            created_by="test",
+            now=datetime.now(UTC),
+        )
 
 
 def test_a_person_sends_themselves_a_test_message(
@@ -137,8 +168,12 @@ def test_a_person_sends_themselves_a_test_message(
     queued = technician.post(f"{CONTACT}/test")
     assert queued.status_code == 200, queued.text
     (delivery_id,) = queued.json()["delivery_ids"]
-    poll_rows(psycopg_dsn(notify_db), "SELECT 1 FROM notification_outbox WHERE "
-              "delivery_id = %s AND state = 'sent'", delivery_id, until=bool)  # fmt: skip
+    poll_rows(
+        psycopg_dsn(notify_db),
+        "SELECT 1 FROM notification_outbox WHERE delivery_id = %s AND state = 'sent'",
+        delivery_id,
+        until=bool,
+    )
     mails = [m for to, m in mail_sink[0].snapshot() if to == ["tech@example.com"]]
     assert len(mails) == 1
     assert mails[0]["X-Ridethrough-Delivery"] == delivery_id

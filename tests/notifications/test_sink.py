@@ -20,9 +20,19 @@ async def test_mail_sent_to_the_sink_is_listed_for_the_admin_page(tmp_path: Path
         server = SmtpServer("127.0.0.1", port, "ridethrough@localhost", 10.0)
         ids = [uuid4(), uuid4()]
         for number, delivery_id in enumerate(ids):
-            await send_email(server, Outgoing(delivery_id, "email", "op@example.com",
-                                              f"message {number}", "text", "<p>html</p>", {},
-                                              None))  # fmt: skip
+            await send_email(
+                server,
+                Outgoing(
+                    delivery_id,
+                    "email",
+                    "op@example.com",
+                    f"message {number}",
+                    "text",
+                    "<p>html</p>",
+                    {},
+                    None,
+                ),
+            )
     finally:
         controller.stop()
     caught = caught_mail(tmp_path / "mail")

@@ -30,8 +30,12 @@ def stop(edge: subprocess.Popen[str]) -> None:
 
 def last_seen(dsn: str, site_id: int) -> datetime:
     """The newest batch time of the site's edge."""
-    rows = poll_rows(dsn, "SELECT last_seen_at FROM edge_device WHERE site_id = %s", site_id,
-                     until=lambda r: bool(r) and r[0][0] is not None)  # fmt: skip
+    rows = poll_rows(
+        dsn,
+        "SELECT last_seen_at FROM edge_device WHERE site_id = %s",
+        site_id,
+        until=lambda r: bool(r) and r[0][0] is not None,
+    )
     seen: datetime = rows[0][0]
     return seen
 
@@ -40,12 +44,15 @@ async def test_site_offline_is_raised_within_the_limit_and_cleared_when_data_flo
     engine: AsyncEngine, test_database_url: str, tmp_path: Path
 ) -> None:
     site = await committed_device_site(engine)
-    site_file = write_site_file(tmp_path, code=site.code, mapping=REFERENCE_MAPPING,
-                                simulator="frame_period_s = 0.25")  # fmt: skip
+    site_file = write_site_file(
+        tmp_path, code=site.code, mapping=REFERENCE_MAPPING, simulator="frame_period_s = 0.25"
+    )
     dsn = psycopg_dsn(test_database_url)
-    server_env = {"RIDETHROUGH_DATABASE_URL": test_database_url,
-                  "RIDETHROUGH_WATCHDOG_DATA_AGE_S": str(LIMIT_S),
-                  "RIDETHROUGH_WATCHDOG_INTERVAL_S": "0.5"}  # fmt: skip
+    server_env = {
+        "RIDETHROUGH_DATABASE_URL": test_database_url,
+        "RIDETHROUGH_WATCHDOG_DATA_AGE_S": str(LIMIT_S),
+        "RIDETHROUGH_WATCHDOG_INTERVAL_S": "0.5",
+    }
     with live_server(server_env) as server:
         env = edge_env(backend=server.url, token=site.token, spool=tmp_path / "spool.sqlite3")
         edge = start_edge(["simulate", "--config", str(site_file)], env)
@@ -82,13 +89,15 @@ async def test_sweep_raises_edge_silent_once_and_clears_it(session: AsyncSession
         await create_edge_device(session, site_code=site.code, name=name)
     now = datetime.now(UTC)
     seen = text("UPDATE edge_device SET last_seen_at = :at WHERE site_id = :site AND name = :name")
-    await session.execute(seen, {"at": now - timedelta(seconds=90), "site": site.site_id,
-                                 "name": "edge-a"})  # fmt: skip
+    await session.execute(
+        seen, {"at": now - timedelta(seconds=90), "site": site.site_id, "name": "edge-a"}
+    )
     await session.execute(seen, {"at": now, "site": site.site_id, "name": "edge-b"})
     assert await sweep(session, now=now, limit_s=60.0) == 1
     assert await sweep(session, now=now, limit_s=60.0) == 0  # standing: not raised again
-    alarms = text("SELECT code, message, occurrences, cleared_at IS NULL FROM alarm "
-                  "WHERE site_id = :site")  # fmt: skip
+    alarms = text(
+        "SELECT code, message, occurrences, cleared_at IS NULL FROM alarm WHERE site_id = :site"
+    )
     rows = (await session.execute(alarms, {"site": site.site_id})).all()
     assert [tuple(r) for r in rows] == [
         ("edge_silent", "Edge silent: edge-a sent nothing for over 60 s", 1, True)

@@ -23,29 +23,42 @@ class Recipient:
 
 
 def recipient(
-    dsn: str, name: str, *, email: str | None = None, webhook: str | None = None,
-    role: str = "operator", sites: list[int] | None = None,
-) -> Recipient:  # fmt: skip
+    dsn: str,
+    name: str,
+    *,
+    email: str | None = None,
+    webhook: str | None = None,
+    role: str = "operator",
+    sites: list[int] | None = None,
+) -> Recipient:
     """A user named `name` with these contact details (and a webhook signing key)."""
     key = secrets.token_hex(16)
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
             "INSERT INTO app_user (username, password_hash, role, site_ids) "
-            "VALUES (%s, 'x', %s, %s) RETURNING id", (name, role, sites),
-        ).fetchone()  # fmt: skip
+            "VALUES (%s, 'x', %s, %s) RETURNING id",
+            (name, role, sites),
+        ).fetchone()
         assert row is not None
         conn.execute(
             "INSERT INTO notification_contact (user_id, email, webhook_url, webhook_secret) "
-            "VALUES (%s, %s, %s, %s)", (row[0], email, webhook, key),
-        )  # fmt: skip
+            "VALUES (%s, %s, %s, %s)",
+            (row[0], email, webhook, key),
+        )
     return Recipient(row[0], email, webhook, key)
 
 
 def rule(
-    dsn: str, *, users: list[int], channels: list[str], sites: list[int] | None = None,
-    min_priority: int = 4, events: tuple[str, ...] = ("raised",),
-    codes: list[str] | None = None, escalate_after_s: int = 0,
-) -> int:  # fmt: skip
+    dsn: str,
+    *,
+    users: list[int],
+    channels: list[str],
+    sites: list[int] | None = None,
+    min_priority: int = 4,
+    events: tuple[str, ...] = ("raised",),
+    codes: list[str] | None = None,
+    escalate_after_s: int = 0,
+) -> int:
     """A notification rule; returns its id."""
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
@@ -69,23 +82,37 @@ class Module:
 async def first_module(engine: AsyncEngine, site: DeviceSite) -> Module:
     """The site's first module and its string."""
     async with AsyncSession(engine) as session:
-        row = (await session.execute(text("SELECT rack_id, id FROM module WHERE id = :id"),
-                                     {"id": site.module_ids[0]})).one()  # fmt: skip
+        row = (
+            await session.execute(
+                text("SELECT rack_id, id FROM module WHERE id = :id"), {"id": site.module_ids[0]}
+            )
+        ).one()
     return Module(row[0], row[1])
 
 
 async def raise_cell_alarm(
-    engine: AsyncEngine, site: DeviceSite, *, cell: int = 6, value: float = 3.71,
-    code: str = "cell_ov_alarm", priority: int = 2, ts: datetime | None = None,
-) -> None:  # fmt: skip
+    engine: AsyncEngine,
+    site: DeviceSite,
+    *,
+    cell: int = 6,
+    value: float = 3.71,
+    code: str = "cell_ov_alarm",
+    priority: int = 2,
+    ts: datetime | None = None,
+) -> None:
     """Commit an alarm through the backend's own raise (the trigger writes its notice)."""
     module = await first_module(engine, site)
     async with AsyncSession(engine) as session, session.begin():
         await raise_alarm(
-            session, AlarmSource(site.site_id, module.rack_id, module.module_id, cell),
-            code=code, priority=priority, message=f"Cell {cell + 1} at {value} V",
-            ts=ts or datetime.now(UTC), value=value, threshold=3.65,
-        )  # fmt: skip
+            session,
+            AlarmSource(site.site_id, module.rack_id, module.module_id, cell),
+            code=code,
+            priority=priority,
+            message=f"Cell {cell + 1} at {value} V",
+            ts=ts or datetime.now(UTC),
+            value=value,
+            threshold=3.65,
+        )
 
 
 async def site_on(engine: AsyncEngine) -> DeviceSite:

@@ -42,9 +42,12 @@ WHERE a.application_name = %s AND a.datname = current_database()
 @pytest.fixture(scope="module")
 def settings(test_database_url: str) -> Settings:
     """Small slices and steps, so that the bounds show on a few thousand chunks."""
-    return Settings(_env_file=None, database_url=PostgresDsn(test_database_url),
-                    export_chunks_per_query=PER_QUERY,
-                    retention_chunks_per_step=PER_STEP)  # fmt: skip
+    return Settings(
+        _env_file=None,
+        database_url=PostgresDsn(test_database_url),
+        export_chunks_per_query=PER_QUERY,
+        retention_chunks_per_step=PER_STEP,
+    )
 
 
 @pytest.fixture
@@ -62,8 +65,9 @@ def chunk_count(url: str, older_than: timedelta) -> int:
     with psycopg.connect(psycopg_dsn(url)) as conn:
         row = conn.execute(
             "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = "
-            "'module_sample' AND range_end < now() - %s", (older_than,)
-        ).fetchone()  # fmt: skip
+            "'module_sample' AND range_end < now() - %s",
+            (older_than,),
+        ).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -74,13 +78,24 @@ async def test_export_and_retention_over_thousands_of_chunks(
     site = weekly
     assert chunk_count(test_database_url, OLDEST_AGE) >= CHUNKS - 1
     start = datetime.now(UTC) - OLDEST_AGE - timedelta(weeks=CHUNKS + 1)
-    selection = Selection(site_id=site.site_id, entity=Entity.MODULE, resolution=Resolution.RAW,
-                          fields=("soc_pct",), start=start, end=datetime.now(UTC))  # fmt: skip
+    selection = Selection(
+        site_id=site.site_id,
+        entity=Entity.MODULE,
+        resolution=Resolution.RAW,
+        fields=("soc_pct",),
+        start=start,
+        end=datetime.now(UTC),
+    )
     engine = create_export_engine(settings)
     most_locks, body = 0, b""
     with psycopg.connect(psycopg_dsn(test_database_url), autocommit=True) as watcher:
-        chunks = export_bytes(create_sessionmaker(engine), selection, Format.CSV, long=False,
-                              chunks_per_query=PER_QUERY)  # fmt: skip
+        chunks = export_bytes(
+            create_sessionmaker(engine),
+            selection,
+            Format.CSV,
+            long=False,
+            chunks_per_query=PER_QUERY,
+        )
         async for data in chunks:
             body += data
             row = watcher.execute(EXPORT_LOCKS, (EXPORT_APPLICATION_NAME,)).fetchone()

@@ -54,15 +54,30 @@ async def test_rows_of_several_shapes_and_null_patterns_round_trip(session: Asyn
     module_id = (await module_ids(session, await make_site(session)))[0]
     written = [
         module_sample(module_id, T0, lfp_cells(0)),
-        module_sample(module_id, T0 + timedelta(seconds=1), lfp_cells(1)[:12], temp_c=[],
-                      temp_c_max=None),
-        module_sample(module_id, T0 + timedelta(seconds=2), lfp_cells(2), soc_pct=None,
-                      current_a=None),
-        module_sample(module_id, T0 + timedelta(seconds=3), lfp_cells(3), soh_pct=None,
-                      voltage_v=None, quality=0x7FFF, balancing=2**63 - 1),
-        module_sample(module_id, T0 + timedelta(seconds=4), lfp_cells(4)[:12], temp_c=[],
-                      temp_c_max=None, soc_pct=None),
-    ]  # fmt: skip
+        module_sample(
+            module_id, T0 + timedelta(seconds=1), lfp_cells(1)[:12], temp_c=[], temp_c_max=None
+        ),
+        module_sample(
+            module_id, T0 + timedelta(seconds=2), lfp_cells(2), soc_pct=None, current_a=None
+        ),
+        module_sample(
+            module_id,
+            T0 + timedelta(seconds=3),
+            lfp_cells(3),
+            soh_pct=None,
+            voltage_v=None,
+            quality=0x7FFF,
+            balancing=2**63 - 1,
+        ),
+        module_sample(
+            module_id,
+            T0 + timedelta(seconds=4),
+            lfp_cells(4)[:12],
+            temp_c=[],
+            temp_c_max=None,
+            soc_pct=None,
+        ),
+    ]
     assert await copy_module_samples(session, written) == 5
     read = await module_samples(
         session, module_id=module_id, start=T0, end=T0 + timedelta(minutes=1)

@@ -167,26 +167,66 @@ async def test_string_rollup_keeps_the_energy_balance_across_a_counter_reset(
     session: AsyncSession,
 ) -> None:
     applied = await make_site(session)
-    rack_id = (await session.execute(text("SELECT id FROM rack WHERE site_id = :s ORDER BY index"),
-                                      {"s": applied.site_id})).scalars().first()  # fmt: skip
+    rack_id = (
+        (
+            await session.execute(
+                text("SELECT id FROM rack WHERE site_id = :s ORDER BY index"),
+                {"s": applied.site_id},
+            )
+        )
+        .scalars()
+        .first()
+    )
     assert rack_id is not None
     # (second, SoC, charged, discharged): the BMS restarts at 30 s and counts from zero again;
     # the sample at 40 s lacks its SoC and takes no part in the balance.
-    readings = [(0, 50.0, 100.0, 80.0), (10, 50.5, 100.5, 80.0), (20, 51.0, 101.0, 80.0),
-                (30, 51.5, 0.5, 0.0), (40, None, 0.9, 0.0), (50, 52.0, 1.0, 0.25)]  # fmt: skip
+    readings = [
+        (0, 50.0, 100.0, 80.0),
+        (10, 50.5, 100.5, 80.0),
+        (20, 51.0, 101.0, 80.0),
+        (30, 51.5, 0.5, 0.0),
+        (40, None, 0.9, 0.0),
+        (50, 52.0, 1.0, 0.25),
+    ]
     rows = [
-        RackSampleRow(rack_id, T0 + timedelta(seconds=s), 800.0, 50.0, 40.0, soc, 98.0, True, 3,
-                      0, 5000.0, 140.0, 140.0, charged, discharged, 3.3, 3.31, 0, 0, None, 0)
+        RackSampleRow(
+            rack_id,
+            T0 + timedelta(seconds=s),
+            800.0,
+            50.0,
+            40.0,
+            soc,
+            98.0,
+            True,
+            3,
+            0,
+            5000.0,
+            140.0,
+            140.0,
+            charged,
+            discharged,
+            3.3,
+            3.31,
+            0,
+            0,
+            None,
+            0,
+        )
         for s, soc, charged, discharged in readings
-    ]  # fmt: skip
+    ]
     await copy_rows(session, "rack_sample", RACK_SAMPLE_COLUMNS, RACK_SAMPLE_PG_TYPES, rows)
     await mark_dirty(session, {RACKS: [r.ts for r in rows]})
     await roll_up(session, now=LATER)
-    balance = (await session.execute(text(
-        "SELECT soc_pct_last, energy_charged_kwh_first, energy_charged_kwh_last, "
-        "energy_charged_kwh_gain, energy_discharged_kwh_first, energy_discharged_kwh_last, "
-        "energy_discharged_kwh_gain FROM rack_sample_1m WHERE rack_id = :r"), {"r": rack_id}
-    )).one()  # fmt: skip
+    balance = (
+        await session.execute(
+            text(
+                "SELECT soc_pct_last, energy_charged_kwh_first, energy_charged_kwh_last, "
+                "energy_charged_kwh_gain, energy_discharged_kwh_first, energy_discharged_kwh_last, "
+                "energy_discharged_kwh_gain FROM rack_sample_1m WHERE rack_id = :r"
+            ),
+            {"r": rack_id},
+        )
+    ).one()
     # Charged rises 0.5 + 0.5, falls at the reset (adds nothing), then rises 0.5 (0.5 -> 1.0,
     # skipping the sample without SoC): 1.5. Discharged rises only after the reset: 0.25.
     assert tuple(balance) == pytest.approx((52.0, 100.0, 1.0, 1.5, 80.0, 0.25, 0.25))

@@ -26,8 +26,12 @@ def test_tokens_are_shown_once_and_revoked_at_once(
     server: LiveServer, device_site: DeviceSite
 ) -> None:
     admin = server.client("admin")
-    form = {"name": "historian <b>feed</b>", "access": "read", "days": "30",
-            "sites": [device_site.code]}  # fmt: skip
+    form = {
+        "name": "historian <b>feed</b>",
+        "access": "read",
+        "days": "30",
+        "sites": [device_site.code],
+    }
     made = admin.post("/admin/tokens", data=form)
     assert made.status_code == 200, made.text
     found = SECRET.search(made.text)
@@ -41,17 +45,22 @@ def test_tokens_are_shown_once_and_revoked_at_once(
     sites = httpx.get(f"{server.url}/api/v1/sites", headers=bearer).json()["items"]
     assert [s["code"] for s in sites] == [device_site.code]
     with psycopg.connect(psycopg_dsn(server.database_url)) as conn:
-        row = conn.execute("SELECT id FROM api_token WHERE name = %s",
-                           ("historian <b>feed</b>",)).fetchone()  # fmt: skip
+        row = conn.execute(
+            "SELECT id FROM api_token WHERE name = %s", ("historian <b>feed</b>",)
+        ).fetchone()
         assert row is not None
         # As htmx sends it from the page (the answer is the page's content block alone).
         revoked = admin.post(f"/admin/tokens/{row[0]}/revoke", headers={"HX-Request": "true"})
         assert revoked.status_code == 200
         assert "revoked" in revoked.text
         assert "<html" not in revoked.text
-        actions = [r[0] for r in conn.execute(
-            "SELECT action FROM audit_log WHERE target = %s ORDER BY id",
-            ("historian <b>feed</b>",))]  # fmt: skip
+        actions = [
+            r[0]
+            for r in conn.execute(
+                "SELECT action FROM audit_log WHERE target = %s ORDER BY id",
+                ("historian <b>feed</b>",),
+            )
+        ]
     assert httpx.get(f"{server.url}/api/v1/sites", headers=bearer).status_code == 401
     assert actions == ["token.create", "token.revoke"]
     again = admin.post("/admin/tokens", data={"name": "historian <b>feed</b>", "access": "read"})
@@ -69,9 +78,11 @@ def test_devices_and_users_from_the_admin_screen(
     body = batch(device_site.code, 1, **full_site_rows(T0))
     assert post_batch(server, found.group(1), body).status_code == 200
     with psycopg.connect(psycopg_dsn(server.database_url)) as conn:
-        row = conn.execute("SELECT d.id FROM edge_device d JOIN site s ON s.id = d.site_id "
-                           "WHERE s.code = %s AND d.name = 'edge-2'",
-                           (device_site.code,)).fetchone()  # fmt: skip
+        row = conn.execute(
+            "SELECT d.id FROM edge_device d JOIN site s ON s.id = d.site_id "
+            "WHERE s.code = %s AND d.name = 'edge-2'",
+            (device_site.code,),
+        ).fetchone()
     assert row is not None
     assert admin.post(f"/admin/devices/{row[0]}/revoke").status_code == 200
     assert post_batch(server, found.group(1), body).status_code == 401

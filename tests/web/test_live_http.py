@@ -24,8 +24,13 @@ def first_event(server: LiveServer, site: DeviceSite, **headers_and_params: str)
     headers = {}
     if "last_event_id" in headers_and_params:
         headers["Last-Event-ID"] = headers_and_params["last_event_id"]
-    with server.http.stream("GET", "/live", params={"site": site.code, **params},
-                            headers=headers, timeout=httpx.Timeout(10.0)) as stream:  # fmt: skip
+    with server.http.stream(
+        "GET",
+        "/live",
+        params={"site": site.code, **params},
+        headers=headers,
+        timeout=httpx.Timeout(10.0),
+    ) as stream:
         lines: list[str] = []
         for line in stream.iter_lines():
             if line.startswith("retry:") or line.startswith(":"):

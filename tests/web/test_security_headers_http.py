@@ -37,9 +37,10 @@ def test_every_kind_of_answer_carries_the_headers(
     server: LiveServer, device_site: DeviceSite
 ) -> None:
     http = server.http
-    confirm = http.post(f"/sites/{device_site.code}/commands/preview",
-                        data={"kind": "isolate_string", "string": "1", "reason": "maintenance",
-                              "note": "fuse"})  # fmt: skip
+    confirm = http.post(
+        f"/sites/{device_site.code}/commands/preview",
+        data={"kind": "isolate_string", "string": "1", "reason": "maintenance", "note": "fuse"},
+    )
     answers = [
         http.get("/"),
         http.get(f"/sites/{device_site.code}", headers={"HX-Request": "true"}),

@@ -306,8 +306,10 @@ def test_the_command_history_is_paged_newest_first(server: LiveServer, site: Dev
     assert notes == [str(n) for n in range(11, 1, -1)]  # the newest ten
     older = re.search(r'href="\?commands_before=(\d+)"', first.text)
     assert older is not None
-    rest = server.http.get(f"/sites/{site.code}?commands_before={older.group(1)}",
-                           headers={**HTMX, "HX-Target": "site_commands"})  # fmt: skip
+    rest = server.http.get(
+        f"/sites/{site.code}?commands_before={older.group(1)}",
+        headers={**HTMX, "HX-Target": "site_commands"},
+    )
     assert re.findall(r"“reset (\d+)”", rest.text) == ["1", "0"]
     assert "Newest commands" in rest.text
     assert "Older commands" not in rest.text

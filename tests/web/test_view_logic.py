@@ -34,11 +34,21 @@ def module(
 ) -> dict[str, object]:
     """A latest-state row as site_latest returns it."""
     row: dict[str, object] = {
-        "string": 1, "position": position, "module_id": 100 + position, "ts": NOW,
-        "soc_pct": 50.0, "soh_pct": 99.0, "cell_v_min": None, "cell_v_max": None,
-        "cell_v_avg": avg, "spread_mv": spread, "temp_c_max": 25.0, "fault_bits": 0,
-        "balancing": 0, "quality": 0,
-    }  # fmt: skip
+        "string": 1,
+        "position": position,
+        "module_id": 100 + position,
+        "ts": NOW,
+        "soc_pct": 50.0,
+        "soh_pct": 99.0,
+        "cell_v_min": None,
+        "cell_v_max": None,
+        "cell_v_avg": avg,
+        "spread_mv": spread,
+        "temp_c_max": 25.0,
+        "fault_bits": 0,
+        "balancing": 0,
+        "quality": 0,
+    }
     row.update(extra)
     return row
 

@@ -5,8 +5,8 @@ The trigger on alarm writes a notice in the same transaction as every raise, cle
 acknowledgement, whichever code path made it, so no change is ever missed or announced for a
 change that was rolled back.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06 09:00:00.000000+00:00
 """
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -130,12 +130,18 @@ def _notice() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name="pk_alarm_notice"),
     )
-    op.create_index("ix_alarm_notice_pending", "alarm_notice", ["id"],
-                    postgresql_where=sa.text("fanned_out_at IS NULL"))  # fmt: skip
+    op.create_index(
+        "ix_alarm_notice_pending",
+        "alarm_notice",
+        ["id"],
+        postgresql_where=sa.text("fanned_out_at IS NULL"),
+    )
     op.create_index("ix_alarm_notice_alarm_id", "alarm_notice", ["alarm_id"])
     op.execute(NOTICE_FUNCTION)
-    op.execute("CREATE TRIGGER alarm_notice AFTER INSERT OR UPDATE ON alarm "
-               "FOR EACH ROW EXECUTE FUNCTION alarm_notice_on_change()")  # fmt: skip
+    op.execute(
+        "CREATE TRIGGER alarm_notice AFTER INSERT OR UPDATE ON alarm "
+        "FOR EACH ROW EXECUTE FUNCTION alarm_notice_on_change()"
+    )
 
 
 def _outbox() -> None:
@@ -198,8 +204,12 @@ def _outbox() -> None:
             name="uq_notification_outbox_notice_id_user_id_channel",
         ),
     )
-    op.create_index("ix_notification_outbox_due", "notification_outbox", ["next_attempt_at"],
-                    postgresql_where=sa.text("state = 'pending'"))  # fmt: skip
+    op.create_index(
+        "ix_notification_outbox_due",
+        "notification_outbox",
+        ["next_attempt_at"],
+        postgresql_where=sa.text("state = 'pending'"),
+    )
 
 
 def upgrade() -> None:
