@@ -1,5 +1,6 @@
 """The notification API: rules (admins only) and each person's own contact details."""
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -13,7 +14,22 @@ from app.core.ids import IntId
 from app.core.security import client_host
 from app.notifications import service
 from app.notifications.repository import list_rules
-from app.notifications.schemas import ContactIn, ContactOut, RuleIn, RuleOut, TestSent
+from app.notifications.rosters import (
+    create_roster,
+    delete_roster,
+    list_rosters,
+    replace_roster,
+    roster_exists,
+)
+from app.notifications.schemas import (
+    ContactIn,
+    ContactOut,
+    RosterIn,
+    RosterOut,
+    RuleIn,
+    RuleOut,
+    TestSent,
+)
 from app.notifications.service import RuleRefusedError, Who
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
@@ -24,6 +40,12 @@ NoRule: dict[int | str, dict[str, Any]] = {
     **AdminOnly,
     404: {"description": "no such rule (or not one of your sites')"},
     422: {"description": "a site or user the rule names does not exist"},
+}
+NoRoster: dict[int | str, dict[str, Any]] = {
+    403: {"description": "only admins manage on-call rosters"},
+    404: {"description": "no such roster"},
+    409: {"description": "another roster has this name"},
+    422: {"description": "an unknown time zone or user, or a shift without a length"},
 }
 PersonOnly: dict[int | str, dict[str, Any]] = {
     403: {"description": "an API token has no contact details: sign in as a person"}
@@ -112,3 +134,53 @@ async def send_me_a_test(request: Request, session: SessionDep, user: Viewer) ->
     if not queued:
         raise HTTPException(409, "you have no e-mail address or webhook to test: save one first")
     return TestSent(delivery_ids=queued)
+
+
+async def _roster_or_404(session: SessionDep, roster_id: int) -> RosterOut:
+    found = [r for r in await list_rosters(session, now=datetime.now(UTC)) if r.id == roster_id]
+    if not found:
+        raise HTTPException(404, f"no on-call roster {roster_id}")
+    return found[0]
+
+
+@router.get("/oncall-rosters", responses=AdminOnly)
+async def rosters(session: SessionDep, user: Admin) -> list[RosterOut]:
+    """Every on-call roster with its shifts and who is on call now."""
+    return await list_rosters(session, now=datetime.now(UTC))
+
+
+@router.post("/oncall-rosters", status_code=HTTP_201_CREATED, responses=NoRoster)
+async def create_oncall_roster(
+    request: Request, session: SessionDep, body: RosterIn, user: Admin
+) -> RosterOut:
+    """Add an on-call roster."""
+    try:
+        roster_id = await create_roster(session, body, who=_who(request, user))
+    except RuleRefusedError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    return await _roster_or_404(session, roster_id)
+
+
+@router.put("/oncall-rosters/{roster_id}", responses=NoRoster)
+async def replace_oncall_roster(
+    request: Request, session: SessionDep, roster_id: IntId, body: RosterIn, user: Admin
+) -> RosterOut:
+    """Replace an on-call roster's name, time zone and every shift."""
+    if not await roster_exists(session, roster_id):
+        raise HTTPException(404, f"no on-call roster {roster_id}")
+    try:
+        await replace_roster(session, roster_id, body, who=_who(request, user))
+    except RuleRefusedError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    return await _roster_or_404(session, roster_id)
+
+
+@router.delete("/oncall-rosters/{roster_id}", status_code=HTTP_204_NO_CONTENT, responses=NoRoster)
+async def delete_oncall_roster(
+    request: Request, session: SessionDep, roster_id: IntId, user: Admin
+) -> Response:
+    """Delete an on-call roster (rules that named it stop naming it)."""
+    if not await roster_exists(session, roster_id):
+        raise HTTPException(404, f"no on-call roster {roster_id}")
+    await delete_roster(session, roster_id, who=_who(request, user))
+    return Response(status_code=HTTP_204_NO_CONTENT)

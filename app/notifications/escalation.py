@@ -13,9 +13,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.notifications.fanout import SUPPRESSED, Telling, alarm_facts, tell
+from app.notifications.oncall import on_call_now
+from app.notifications.rosters import load_rosters
 
 DUE = text(f"""
-SELECT a.id, r.id, r.escalate_after_s, r.user_ids, r.channels
+SELECT a.id, r.id, r.escalate_after_s, r.user_ids, r.channels, r.roster_ids
 FROM notification_rule r JOIN alarm a
   ON a.state = 'unacked' AND a.priority <= r.min_priority
  AND a.raised_at + make_interval(secs => r.escalate_after_s) <= :now
@@ -47,12 +49,13 @@ async def escalate(
 ) -> int:
     """Tell every tier that is due; returns how many (alarm, tier) pairs were escalated."""
     escalated = 0
-    for alarm_id, rule_id, after_s, users, channels in await session.execute(
-        DUE, {"now": now, "limit": limit}
-    ):
+    due = (await session.execute(DUE, {"now": now, "limit": limit})).all()
+    rosters = await load_rosters(session) if due else []
+    for alarm_id, rule_id, after_s, users, channels, roster_ids in due:
         if (await session.execute(RECORD, {"alarm": alarm_id, "rule": rule_id})).first() is None:
             continue  # another process told this tier a moment ago
         telling = Telling(await alarm_facts(session, alarm_id), _after(after_s), None, public_url)
-        await tell(session, telling, {user: set(channels) for user in users})
+        told = set(users) | on_call_now(rosters, roster_ids, now)
+        await tell(session, telling, {user: set(channels) for user in told})
         escalated += 1
     return escalated

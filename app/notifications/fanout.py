@@ -21,6 +21,8 @@ from app.notifications.flood import (
     flooding,
 )
 from app.notifications.messages import render
+from app.notifications.oncall import Roster, on_call_now
+from app.notifications.rosters import load_rosters
 from app.notifications.rules import AlarmFacts, Channel, Rule, matches
 
 FACTS = """a.id, a.site_id, s.code, s.name, a.code, a.priority, a.state, a.message, a.value,
@@ -47,7 +49,8 @@ FOR UPDATE OF n SKIP LOCKED
 ALARM_FACTS = text(f"SELECT {FACTS} FROM {FACTS_FROM} WHERE a.id = :id")  # noqa: S608
 
 RULES = text("""
-SELECT id, name, site_ids, min_priority, codes, events, user_ids, channels, escalate_after_s
+SELECT id, name, site_ids, min_priority, codes, events, user_ids, channels, escalate_after_s,
+       roster_ids
 FROM notification_rule WHERE enabled
 """)
 
@@ -128,6 +131,7 @@ async def load_rules(session: AsyncSession) -> list[Rule]:
             tuple(row[6]),
             tuple(row[7]),
             row[8],
+            tuple(row[9]),
         )
         for row in rows
     ]
@@ -196,12 +200,14 @@ async def _write(
     return int(getattr(result, "rowcount", 0))
 
 
-def wanted_by(rules: list[Rule], notice: Notice) -> dict[int, set[str]]:
-    """Each user the matching rules name, with the union of their channels."""
+def wanted_by(
+    rules: list[Rule], notice: Notice, rosters: list[Roster], now: datetime
+) -> dict[int, set[str]]:
+    """Each user the matching rules name or find on call at `now`, with their channels."""
     wanted: dict[int, set[str]] = {}
     for rule in rules:
         if matches(rule, notice.alarm, notice.event):
-            for user_id in rule.user_ids:
+            for user_id in set(rule.user_ids) | on_call_now(rosters, rule.roster_ids, now):
                 wanted.setdefault(user_id, set()).update(rule.channels)
     return wanted
 
@@ -229,9 +235,9 @@ async def fan_out(session: AsyncSession, how: FanOut, limit: int = 100) -> int:
     notices = await claim_notices(session, limit, how.max_age_s)
     if not notices:
         return 0
-    rules = await load_rules(session)
+    rules, rosters = await load_rules(session), await load_rosters(session)
     for notice in notices:
-        wanted = {} if notice.suppressed else wanted_by(rules, notice)
+        wanted = {} if notice.suppressed else wanted_by(rules, notice, rosters, how.now)
         if wanted:
             await tell(session, await _telling(session, notice, how), wanted)
     await session.execute(MARK_DONE, {"ids": [n.id for n in notices]})

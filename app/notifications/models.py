@@ -1,6 +1,7 @@
-"""Notification tables: contacts, rules, alarm notices (the trigger's queue) and the outbox."""
+"""Notification tables: contacts, rules, on-call rosters, alarm notices (the trigger's queue)
+and the outbox."""
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     Text,
+    Time,
     UniqueConstraint,
     text,
 )
@@ -34,6 +36,7 @@ class NotificationContact(Base):
     email: Mapped[str | None] = mapped_column(Text)
     webhook_url: Mapped[str | None] = mapped_column(Text)
     webhook_secret: Mapped[str | None] = mapped_column(Text)
+    apprise_url: Mapped[str | None] = mapped_column(Text)  # holds secrets: never shown in full
     updated_at: Mapped[datetime] = created_at_column()
 
 
@@ -50,6 +53,8 @@ class NotificationRule(Base):
     codes: Mapped[list[str] | None] = mapped_column(ARRAY(Text))  # NULL: every code
     events: Mapped[list[str]] = mapped_column(ARRAY(Text))
     user_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    # Whoever is on call in these rosters when the rule is told, besides user_ids.
+    roster_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default="{}")
     channels: Mapped[list[str]] = mapped_column(ARRAY(Text))
     # 0: told as events happen; N: an escalation tier, told when an alarm stays active and
     # unacknowledged (not shelved, not cleared) for N seconds.
@@ -59,6 +64,37 @@ class NotificationRule(Base):
     __table_args__ = (
         CheckConstraint("min_priority BETWEEN 1 AND 4", name="priority_range"),
         CheckConstraint("escalate_after_s >= 0", name="escalate_after_s_positive"),
+    )
+
+
+class OncallRoster(Base):
+    """A weekly on-call schedule in one IANA time zone."""
+
+    __tablename__ = "oncall_roster"
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    time_zone: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class OncallShift(Base):
+    """One person on call each week from a local start to a local end (next day if earlier)."""
+
+    __tablename__ = "oncall_shift"
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    roster_id: Mapped[int] = mapped_column(
+        ForeignKey("oncall_roster.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    weekday: Mapped[int] = mapped_column(SmallInteger)  # 0 Monday .. 6 Sunday
+    starts: Mapped[time] = mapped_column(Time)
+    ends: Mapped[time] = mapped_column(Time)
+
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        CheckConstraint("starts <> ends", name="not_empty"),
     )
 
 
@@ -121,7 +157,7 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
 
     __table_args__ = (
-        CheckConstraint("channel IN ('email', 'webhook')", name="channel_valid"),
+        CheckConstraint("channel IN ('email', 'webhook', 'apprise')", name="channel_valid"),
         CheckConstraint("state IN ('pending', 'sent', 'failed')", name="state_valid"),
         UniqueConstraint("delivery_id"),
         # A notice is fanned out once: the same recipient and channel never get it twice.

@@ -16,22 +16,24 @@ SELECT r.id, r.name, r.enabled,
        r.min_priority, r.codes, r.events,
        (SELECT coalesce(array_agg(username ORDER BY username), '{}') FROM app_user
         WHERE id = ANY(r.user_ids)),
-       r.channels, r.escalate_after_s / 60.0, r.created_at, r.site_ids
+       r.channels, r.escalate_after_s / 60.0, r.created_at, r.site_ids,
+       (SELECT coalesce(array_agg(name ORDER BY name), '{}') FROM oncall_roster
+        WHERE id = ANY(r.roster_ids))
 FROM notification_rule r
 """
 
 INSERT_RULE = text("""
 INSERT INTO notification_rule (name, enabled, site_ids, min_priority, codes, events, user_ids,
-                               channels, escalate_after_s)
-VALUES (:name, :enabled, :site_ids, :min_priority, :codes, :events, :user_ids, :channels,
-        :escalate_after_s)
+                               roster_ids, channels, escalate_after_s)
+VALUES (:name, :enabled, :site_ids, :min_priority, :codes, :events, :user_ids, :roster_ids,
+        :channels, :escalate_after_s)
 RETURNING id
 """)
 
 UPDATE_RULE = text("""
 UPDATE notification_rule SET name = :name, enabled = :enabled, site_ids = :site_ids,
        min_priority = :min_priority, codes = :codes, events = :events, user_ids = :user_ids,
-       channels = :channels, escalate_after_s = :escalate_after_s
+       roster_ids = :roster_ids, channels = :channels, escalate_after_s = :escalate_after_s
 WHERE id = :id
 """)
 
@@ -60,7 +62,8 @@ def _rule(row: Row[Any]) -> tuple[RuleOut, tuple[int, ...] | None]:
     )
     site_ids: list[int] | None = values[11]
     scope = None if site_ids is None else tuple(site_ids)
-    return RuleOut.model_validate(dict(zip(keys, values[:11], strict=True))), scope
+    fields = dict(zip(keys, values[:11], strict=True))
+    return RuleOut.model_validate({**fields, "rosters": values[12]}), scope
 
 
 async def list_rules(session: AsyncSession) -> list[tuple[RuleOut, tuple[int, ...] | None]]:
@@ -99,6 +102,14 @@ async def user_ids_by_name(session: AsyncSession, names: list[str]) -> dict[str,
         {"names": names},
     )
     return {row.key: row.id for row in rows}
+
+
+async def roster_ids_by_name(session: AsyncSession, names: list[str]) -> dict[str, int]:
+    """The ids of the named rosters that exist."""
+    rows = await session.execute(
+        text("SELECT name, id FROM oncall_roster WHERE name = ANY(:names)"), {"names": names}
+    )
+    return {row.name: row.id for row in rows}
 
 
 async def contact(

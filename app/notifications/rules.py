@@ -18,6 +18,7 @@ class Channel(StrEnum):
 
     EMAIL = "email"
     WEBHOOK = "webhook"
+    APPRISE = "apprise"
 
 
 # The events a rule may subscribe to (an acknowledgement only stops escalation).
@@ -57,6 +58,7 @@ class Rule:
     user_ids: tuple[int, ...]
     channels: tuple[str, ...]
     escalate_after_s: int = 0  # 0: as events happen; N: a tier told after N s unacknowledged
+    roster_ids: tuple[int, ...] = ()  # whoever is on call in these when the rule is told
 
 
 def matches(rule: Rule, alarm: AlarmFacts, event: str) -> bool:

@@ -4,10 +4,10 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 EventName = Literal["raised", "cleared"]
-ChannelName = Literal["email", "webhook"]
+ChannelName = Literal["email", "webhook", "apprise"]
 # Deliberately simple: one @, no spaces; the SMTP server has the last word on the address.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 SITE_CODE = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -27,8 +27,11 @@ class RuleIn(BaseModel):
     min_priority: int = Field(default=2, ge=1, le=4, description="1 critical .. 4 low, inclusive")
     codes: list[str] | None = Field(default=None, min_length=1, max_length=200)
     events: list[EventName] = Field(default=["raised"], min_length=1, max_length=2)
-    users: list[str] = Field(min_length=1, max_length=200)
-    channels: list[ChannelName] = Field(min_length=1, max_length=2)
+    users: list[str] = Field(default=[], max_length=200)
+    rosters: list[str] = Field(
+        default=[], max_length=50, description="on-call rosters: whoever is on call when told"
+    )
+    channels: list[ChannelName] = Field(min_length=1, max_length=3)
     escalate_after_minutes: float = Field(
         default=0,
         ge=0,
@@ -36,6 +39,12 @@ class RuleIn(BaseModel):
         description="0: told as events happen; N: an escalation tier, told when a matching "
         "alarm stays active and unacknowledged for N minutes",
     )
+
+    @model_validator(mode="after")
+    def _someone(self) -> "RuleIn":
+        if not self.users and not self.rosters:
+            raise ValueError("users, rosters: name at least one user or on-call roster")
+        return self
 
 
 class RuleOut(BaseModel):
@@ -49,6 +58,7 @@ class RuleOut(BaseModel):
     codes: list[str] | None
     events: list[str]
     users: list[str]
+    rosters: list[str]
     channels: list[str]
     escalate_after_minutes: float
     created_at: datetime
@@ -77,3 +87,48 @@ class TestSent(BaseModel):
     """The test messages queued, one per channel you have."""
 
     delivery_ids: list[UUID]
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+CLOCK = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="local time, HH:MM")
+
+
+class ShiftIn(BaseModel):
+    """One person on call each week from a local start to a local end (the next day if the
+    end is at or before the start)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weekday: Weekday
+    starts: str = CLOCK
+    ends: str = CLOCK
+    user: str = USERNAME
+
+
+class RosterIn(BaseModel):
+    """An on-call roster: weekly shifts in one IANA time zone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    time_zone: str = Field(min_length=1, max_length=64, examples=["Europe/Berlin"])
+    shifts: list[ShiftIn] = Field(min_length=1, max_length=200)
+
+
+class ShiftOut(BaseModel):
+    """A stored shift."""
+
+    weekday: str
+    starts: str
+    ends: str
+    user: str
+
+
+class RosterOut(BaseModel):
+    """A stored roster with who is on call now."""
+
+    id: int
+    name: str
+    time_zone: str
+    shifts: list[ShiftOut]
+    on_call_now: list[str]

@@ -70,6 +70,8 @@ async def _params(session: AsyncSession, body: RuleIn, who: Who) -> dict[str, An
         )
     users = await repository.user_ids_by_name(session, body.users)
     _unknown("users", body.users, users, "enabled user")
+    rosters = await repository.roster_ids_by_name(session, body.rosters)
+    _unknown("rosters", body.rosters, rosters, "on-call roster")
     return {
         "name": body.name,
         "enabled": body.enabled,
@@ -78,6 +80,7 @@ async def _params(session: AsyncSession, body: RuleIn, who: Who) -> dict[str, An
         "codes": body.codes,
         "events": sorted(set(body.events)),
         "user_ids": sorted(set(users.values())),
+        "roster_ids": sorted(set(rosters.values())),
         "channels": sorted(set(body.channels)),
         "escalate_after_s": round(body.escalate_after_minutes * 60),
     }

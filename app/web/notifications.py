@@ -1,7 +1,9 @@
 """Notification screens: the admins' rules and delivery log, and each person's own contacts."""
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any
+from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, Field, ValidationError
@@ -18,7 +20,8 @@ from app.core.security import client_host
 from app.fleet.overview import site_overviews
 from app.notifications import service
 from app.notifications.repository import list_rules, recent_messages
-from app.notifications.schemas import ContactIn, RuleIn
+from app.notifications.rosters import create_roster, delete_roster, list_rosters, roster_exists
+from app.notifications.schemas import ContactIn, RosterIn, RuleIn, ShiftIn
 from app.notifications.service import RuleRefusedError, Who
 from app.notifications.sink import CaughtMail, caught_mail
 
@@ -47,6 +50,8 @@ async def _admin_page(
     rules = [r for r, sites in await list_rules(session) if service.in_scope(sites, user.site_ids)]
     context = {
         "rules": rules,
+        "rosters": await list_rosters(session, now=datetime.now(UTC)),
+        "time_zones": time_zones(),
         "messages": await recent_messages(session, scope=user.site_ids),
         "sites": await site_overviews(session, user.site_ids),
         "users": [u for u in await list_users(session, scope=user.site_ids) if not u.disabled_at],
@@ -80,6 +85,7 @@ class RuleForm(BaseModel):
     codes: str = ""
     events: list[str] = []
     users: list[str] = []
+    rosters: list[str] = []
     channels: list[str] = []
     escalate_after_minutes: float = 0
 
@@ -98,6 +104,7 @@ async def add_rule_form(
             codes=codes or None,
             events=form.events,
             users=form.users,
+            rosters=form.rosters,
             channels=form.channels,
             escalate_after_minutes=form.escalate_after_minutes,
         )
@@ -120,6 +127,71 @@ async def delete_rule_form(
         return await _admin_page(request, session, user, 404, problem=f"no rule {rule_id}")
     await service.delete_rule(session, rule_id, who=who)
     return await _admin_page(request, session, user, done=f"rule {rule.name!r} deleted")
+
+
+@cache
+def time_zones() -> list[str]:
+    """The IANA zone names offered on the roster form (read once: it scans the disk)."""
+    return sorted(available_timezones())
+
+
+class RosterForm(BaseModel):
+    """The roster form: shifts one a line, 'weekday start-end user'."""
+
+    name: str = ""
+    time_zone: str = ""
+    shifts: str = ""
+
+
+def parse_shifts(lines: str) -> list[ShiftIn]:
+    """Shifts from 'sat 22:00-06:00 alice' lines; a line of another shape is refused by number."""
+    shifts = []
+    for number, line in enumerate(lines.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        hours = parts[1].split("-") if len(parts) == 3 else []
+        if len(hours) != 2:
+            raise RuleRefusedError(
+                f"shifts line {number}: {line.strip()!r} is not 'weekday start-end user' "
+                "(e.g. 'sat 22:00-06:00 alice')"
+            )
+        fields = {"weekday": parts[0].lower(), "starts": hours[0], "ends": hours[1]}
+        try:
+            shifts.append(ShiftIn.model_validate({**fields, "user": parts[2]}))
+        except ValidationError as exc:
+            raise RuleRefusedError(f"shifts line {number}: {_first_error(exc)}") from exc
+    return shifts
+
+
+@router.post("/admin/notifications/rosters", response_class=HTMLResponse)
+async def add_roster_form(
+    request: Request, session: SessionDep, user: Admin, form: Annotated[RosterForm, Form()]
+) -> HTMLResponse:
+    """Add an on-call roster from the form."""
+    try:
+        body = RosterIn(
+            name=form.name.strip(),
+            time_zone=form.time_zone.strip(),
+            shifts=parse_shifts(form.shifts),
+        )
+        await create_roster(session, body, who=Who(user, client_host(request)))
+    except ValidationError as exc:
+        return await _admin_page(request, session, user, 422, problem=_first_error(exc))
+    except RuleRefusedError as exc:
+        return await _admin_page(request, session, user, exc.status, problem=str(exc))
+    return await _admin_page(request, session, user, done=f"roster {body.name!r} added")
+
+
+@router.post("/admin/notifications/rosters/{roster_id}/delete", response_class=HTMLResponse)
+async def delete_roster_form(
+    request: Request, session: SessionDep, user: Admin, roster_id: IntId
+) -> HTMLResponse:
+    """Delete an on-call roster."""
+    if not await roster_exists(session, roster_id):
+        return await _admin_page(request, session, user, 404, problem=f"no roster {roster_id}")
+    await delete_roster(session, roster_id, who=Who(user, client_host(request)))
+    return await _admin_page(request, session, user, done=f"roster {roster_id} deleted")
 
 
 async def _my_page(

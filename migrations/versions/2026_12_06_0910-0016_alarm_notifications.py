@@ -83,10 +83,10 @@ def _contact_and_rule() -> None:
         sa.Column("escalate_after_s", sa.Integer(), server_default="0", nullable=False),
         _created_at(),
         sa.CheckConstraint(
-            "escalate_after_s >= 0", name="ck_notification_rule_escalate_after_s_positive"
+            "escalate_after_s >= 0", name=op.f("ck_notification_rule_escalate_after_s_positive")
         ),
         sa.CheckConstraint(
-            "min_priority BETWEEN 1 AND 4", name="ck_notification_rule_priority_range"
+            "min_priority BETWEEN 1 AND 4", name=op.f("ck_notification_rule_priority_range")
         ),
         sa.PrimaryKeyConstraint("id", name="pk_notification_rule"),
     )
@@ -123,7 +123,7 @@ def _notice() -> None:
         sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("fanned_out_at", sa.DateTime(timezone=True)),
         sa.CheckConstraint(
-            "event IN ('raised', 'cleared', 'acked')", name="ck_alarm_notice_event_valid"
+            "event IN ('raised', 'cleared', 'acked')", name=op.f("ck_alarm_notice_event_valid")
         ),
         sa.ForeignKeyConstraint(
             ["alarm_id"], ["alarm.id"], ondelete="CASCADE", name="fk_alarm_notice_alarm_id_alarm"
@@ -172,10 +172,11 @@ def _outbox() -> None:
         _created_at(),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
         sa.CheckConstraint(
-            "channel IN ('email', 'webhook')", name="ck_notification_outbox_channel_valid"
+            "channel IN ('email', 'webhook')", name=op.f("ck_notification_outbox_channel_valid")
         ),
         sa.CheckConstraint(
-            "state IN ('pending', 'sent', 'failed')", name="ck_notification_outbox_state_valid"
+            "state IN ('pending', 'sent', 'failed')",
+            name=op.f("ck_notification_outbox_state_valid"),
         ),
         sa.ForeignKeyConstraint(
             ["notice_id"],

@@ -48,6 +48,12 @@ NEEDS = {
     ("POST", "/api/v1/notification-rules"): Permission.MANAGE,
     ("PUT", "/api/v1/notification-rules/{rule_id}"): Permission.MANAGE,
     ("DELETE", "/api/v1/notification-rules/{rule_id}"): Permission.MANAGE,
+    ("POST", "/admin/notifications/rosters"): Permission.MANAGE,
+    ("POST", "/admin/notifications/rosters/{roster_id}/delete"): Permission.MANAGE,
+    ("GET", "/api/v1/oncall-rosters"): Permission.MANAGE,
+    ("POST", "/api/v1/oncall-rosters"): Permission.MANAGE,
+    ("PUT", "/api/v1/oncall-rosters/{roster_id}"): Permission.MANAGE,
+    ("DELETE", "/api/v1/oncall-rosters/{roster_id}"): Permission.MANAGE,
     # Everyone keeps their own contact details (and only theirs: there is no user id to name).
     ("POST", "/notifications/contact"): Permission.VIEW,
     ("POST", "/notifications/test"): Permission.VIEW,

@@ -49,7 +49,7 @@ async def test_an_admin_adds_and_deletes_a_rule_with_the_form(
     assert "site_offline, cell_ov_alarm" in added.text
     no_one = admin.post(f"{ADMIN_PAGE}/rules", data={**form, "users": []})
     assert no_one.status_code == 422
-    assert "users: List should have at least 1 item" in no_one.text
+    assert "users, rosters: name at least one user or on-call roster" in no_one.text
     deleted = admin.post(f"{ADMIN_PAGE}/rules/{row.group(1)}/delete")
     assert "deleted" in deleted.text
     assert f'data-rule="{row.group(1)}"' not in deleted.text
@@ -74,3 +74,37 @@ def test_a_person_keeps_their_contact_details_on_their_page(notify_server: LiveS
     assert "email: String should match pattern" in bad.text
     queued = viewer.post("/notifications/test")
     assert "2 test message(s) queued" in queued.text
+
+
+def test_an_admin_adds_a_roster_with_the_form_and_sees_who_is_on_call(
+    notify_server: LiveServer,
+) -> None:
+    admin = notify_server.client("admin")
+    every_hour = "\n".join(
+        f"{day} 00:00-12:00 test-admin\n{day} 12:00-00:00 test-admin"
+        for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    )
+    form = {"name": "always me", "time_zone": "Pacific/Chatham", "shifts": every_hour}
+    added = admin.post(f"{ADMIN_PAGE}/rosters", data=form)
+    assert added.status_code == 200, added.text
+    assert "roster &#39;always me&#39; added" in added.text
+    assert '<td class="on-call">test-admin</td>' in added.text
+    bad_lines = {
+        "": "shifts: List should have at least 1 item",
+        "someday 10:00 to 11:00": "shifts line 1: &#39;someday 10:00 to 11:00&#39; is not",
+        "mon 10:00-11:00 test-admin\nfunday 10:00-11:00 x": "shifts line 2: weekday",
+        "mon 10:00-10:00 test-admin": "shifts[0]: starts and ends are both 10:00",
+    }
+    for shifts, said in bad_lines.items():
+        refused = admin.post(
+            f"{ADMIN_PAGE}/rosters", data={**form, "name": "other", "shifts": shifts}
+        )
+        assert refused.status_code == 422, shifts
+        assert said in refused.text, (shifts, refused.text[-3000:])
+    blank = admin.post(f"{ADMIN_PAGE}/rosters", data={})
+    assert blank.status_code == 422
+    assert "name: String should have at least 1 character" in blank.text
+    row = re.search(r'<tr data-roster="(\d+)"><td>always me', added.text)
+    assert row is not None
+    deleted = admin.post(f"{ADMIN_PAGE}/rosters/{row.group(1)}/delete")
+    assert f'data-roster="{row.group(1)}"' not in deleted.text

@@ -58,14 +58,24 @@ def rule(
     events: tuple[str, ...] = ("raised",),
     codes: list[str] | None = None,
     escalate_after_s: int = 0,
+    rosters: list[int] | None = None,
 ) -> int:
     """A notification rule; returns its id."""
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
             "INSERT INTO notification_rule (name, site_ids, min_priority, codes, events, "
-            "user_ids, channels, escalate_after_s) VALUES ('test', %s, %s, %s, %s, %s, %s, %s) "
-            "RETURNING id",
-            (sites, min_priority, codes, list(events), users, channels, escalate_after_s),
+            "user_ids, channels, escalate_after_s, roster_ids) "
+            "VALUES ('test', %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (
+                sites,
+                min_priority,
+                codes,
+                list(events),
+                users,
+                channels,
+                escalate_after_s,
+                rosters or [],
+            ),
         ).fetchone()
     assert row is not None
     return int(row[0])

@@ -1,0 +1,147 @@
+"""On-call rosters: managed by admins over the API (audited, refused by field), and used as a
+rule's recipients and an escalation tier's target, resolved when each is told."""
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from app.notifications.worker import notify_once
+from tests.db import psycopg_dsn, query_rows
+from tests.notifications.receivers import smtp_server
+from tests.notifications.test_escalation import alarm_id, settings_for
+from tests.notifications.world import raise_cell_alarm, recipient, rule, site_on
+from tests.server import LiveServer
+from tests.signin import ensure_user
+
+ROSTERS = "/api/v1/oncall-rosters"
+RULES = "/api/v1/notification-rules"
+# Office hours in Berlin for one user, the rest of Monday night for another.
+SHIFTS = [
+    {"weekday": "mon", "starts": "09:00", "ends": "17:00", "user": "test-operator"},
+    {"weekday": "mon", "starts": "17:00", "ends": "09:00", "user": "test-viewer"},
+]
+
+
+def test_only_admins_manage_rosters_and_every_change_is_audited(
+    notify_server: LiveServer, notify_db: str
+) -> None:
+    dsn = psycopg_dsn(notify_db)
+    for role in ("viewer", "operator"):
+        ensure_user(dsn, role)
+    body = {"name": "berlin desk", "time_zone": "Europe/Berlin", "shifts": SHIFTS}
+    for role in ("viewer", "technician", "operator"):
+        client = notify_server.client(role)
+        assert client.get(ROSTERS).status_code == 403, role
+        assert client.post(ROSTERS, json=body).status_code == 403, role
+    admin = notify_server.client("admin")
+    created = admin.post(ROSTERS, json=body)
+    assert created.status_code == 201, created.text
+    roster = created.json()
+    assert roster["shifts"] == SHIFTS
+    assert admin.post(ROSTERS, json=body).status_code == 409  # the name is taken
+    assert notify_server.client("operator").delete(f"{ROSTERS}/{roster['id']}").status_code == 403
+    moved = admin.put(f"{ROSTERS}/{roster['id']}", json={**body, "time_zone": "Asia/Tokyo"})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["time_zone"] == "Asia/Tokyo"
+    ruled = admin.post(
+        RULES,
+        json={"name": "desk", "rosters": ["berlin desk"], "channels": ["email"]},
+    )
+    assert ruled.status_code == 201, ruled.text
+    assert (ruled.json()["rosters"], ruled.json()["users"]) == (["berlin desk"], [])
+    assert admin.delete(f"{ROSTERS}/{roster['id']}").status_code == 204
+    assert admin.get(f"{RULES}").json()[-1]["rosters"] == []  # the rule stops naming it
+    assert admin.put(f"{ROSTERS}/{roster['id']}", json=body).status_code == 404
+    audit = query_rows(
+        dsn,
+        "SELECT actor, action FROM audit_log WHERE target = %s ORDER BY id",
+        f"roster {roster['id']}",
+    )
+    assert [action for _, action in audit] == [
+        "oncall_roster.create",
+        "oncall_roster.update",
+        "oncall_roster.delete",
+    ]
+
+
+def test_a_bad_roster_or_rule_is_refused_naming_the_field_and_value(
+    notify_server: LiveServer,
+) -> None:
+    admin = notify_server.client("admin")
+    good: dict[str, object] = {"name": "checks", "time_zone": "Europe/Berlin", "shifts": SHIFTS}
+    cases: list[tuple[dict[str, object], str]] = [
+        ({"time_zone": "Mars/Olympus"}, "time_zone: 'Mars/Olympus' is not an IANA time zone"),
+        ({"time_zone": "../../etc/passwd"}, "time_zone"),
+        ({"shifts": [{**SHIFTS[0], "user": "nobody-here"}]}, "shifts[0].user: no enabled user"),
+        ({"shifts": [{**SHIFTS[0], "ends": "09:00"}]}, "shifts[0]: starts and ends are both 09:00"),
+        ({"shifts": [{**SHIFTS[0], "weekday": "funday"}]}, "weekday"),
+        ({"shifts": [{**SHIFTS[0], "starts": "25:00"}]}, "starts"),
+        ({"shifts": []}, "shifts"),
+    ]
+    for change, said in cases:
+        answer = admin.post(ROSTERS, json={**good, **change})
+        assert answer.status_code == 422, (change, answer.text)
+        assert said in answer.text, (change, answer.text)
+    nobody = admin.post(RULES, json={"name": "x", "channels": ["email"]})
+    assert nobody.status_code == 422
+    assert "name at least one user or on-call roster" in nobody.text
+    unknown = admin.post(RULES, json={"name": "x", "rosters": ["no-such"], "channels": ["email"]})
+    assert unknown.status_code == 422
+    assert "rosters: no on-call roster 'no-such'" in unknown.text
+
+
+def berlin(*, weeks: int, weekday: int, hour: int) -> datetime:
+    """A wall-clock time in Berlin on a weekday of the week `weeks` from this one, in UTC."""
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+    day = today + timedelta(weeks=weeks, days=weekday - today.weekday())
+    local = datetime.combine(day, time(hour), tzinfo=ZoneInfo("Europe/Berlin"))
+    return local.astimezone(UTC)
+
+
+async def test_a_rule_and_a_tier_tell_whoever_is_on_call_when_each_is_told(
+    notify_engine: AsyncEngine, notify_db: str
+) -> None:
+    dsn = psycopg_dsn(notify_db)
+    site = await site_on(notify_engine)
+    day = recipient(dsn, f"day-{site.code}", email="day@example.com")
+    night = recipient(dsn, f"night-{site.code}", email="night@example.com")
+    roster_id = query_rows(
+        dsn,
+        "INSERT INTO oncall_roster (name, time_zone) VALUES (%s, 'Europe/Berlin') RETURNING id",
+        f"desk-{site.code}",
+    )[0][0]
+    query_rows(
+        dsn,
+        "INSERT INTO oncall_shift (roster_id, user_id, weekday, starts, ends) VALUES "
+        "(%s, %s, 0, '09:00', '17:00'), (%s, %s, 0, '17:00', '09:00') RETURNING id",
+        roster_id,
+        day.user_id,
+        roster_id,
+        night.user_id,
+    )
+    rule(dsn, users=[], rosters=[roster_id], channels=["email"], sites=[site.site_id])
+    makers = async_sessionmaker(notify_engine, expire_on_commit=False)
+    # Told at once on a Monday at 10:00, escalated on the Tuesday at 03:00 (past midnight:
+    # still Monday's night shift).
+    monday_10_berlin = berlin(weeks=1, weekday=0, hour=10)
+    tuesday_3_berlin = berlin(weeks=1, weekday=1, hour=3)
+    with smtp_server() as (mailbox, port):
+        settings = settings_for(notify_db, port)
+        await raise_cell_alarm(notify_engine, site)
+        await alarm_id(notify_engine, site, "cell_ov_alarm")
+        await notify_once(makers, settings, lambda: monday_10_berlin)
+        assert [to for to, _ in mailbox.snapshot()] == [["day@example.com"]]
+        # The tier comes now, so the Monday sweep above was told by the first rule alone.
+        rule(
+            dsn,
+            users=[],
+            rosters=[roster_id],
+            channels=["email"],
+            sites=[site.site_id],
+            escalate_after_s=60,
+        )
+        await notify_once(makers, settings, lambda: tuesday_3_berlin)
+        mails = mailbox.snapshot()
+    assert [to for to, _ in mails] == [["day@example.com"], ["night@example.com"]]
+    assert "unacknowledged for 1 min" in mails[1][1]["Subject"]
