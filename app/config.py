@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     # per recipient, sent when the window ends, instead of a message each.
     flood_alarms: int = Field(default=10, ge=1)
     flood_window_s: float = Field(default=600.0, gt=0)
+    # ISA-18.2 chattering: the same alarm raised this many times within the window; its
+    # raises and clears then go into one digest per site and window.
+    chatter_raises: int = Field(default=3, ge=2)
+    chatter_window_s: float = Field(default=60.0, gt=0)
     # An alarm change recorded longer than this after it happened (a backfill) notifies nobody.
     notify_max_age_s: float = Field(default=3600.0, gt=0)
     # `make run`'s local SMTP sink keeps what it catches here (a Maildir); the admin page lists it.

@@ -5,7 +5,7 @@ they make, so a notice is fanned out exactly once whichever process gets it. Ala
 by design (under a string an operator took out, or out for maintenance) notify nobody.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import uuid4
 
@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.notifications.flood import (
     UPSERT_DIGEST,
+    ChatterPolicy,
     FloodPolicy,
+    chattering,
     digest_line,
     digest_params,
     flooding,
@@ -103,7 +105,8 @@ class Telling:
     event: str
     notice_id: int | None
     public_url: str
-    digest: tuple[datetime, datetime] | None = None  # flooding: the digest interval
+    digest: tuple[datetime, datetime] | None = None  # flooding or chattering: its interval
+    digest_kind: str = "flood"  # or "chatter"
 
 
 async def claim_notices(session: AsyncSession, limit: int, max_age_s: float) -> list[Notice]:
@@ -170,6 +173,7 @@ async def _add_to_digest(
         site_name=telling.alarm.site_name,
         start=telling.digest[0],
         end=telling.digest[1],
+        kind=telling.digest_kind,
     )
     recipient = {"user_id": user_id, "channel": channel, "target": target}
     found = await session.execute(UPSERT_DIGEST, {**params, **recipient})
@@ -220,14 +224,19 @@ class FanOut:
     max_age_s: float
     flood: FloodPolicy
     now: datetime
+    chatter: ChatterPolicy
 
 
 async def _telling(session: AsyncSession, notice: Notice, how: FanOut) -> Telling:
-    flood = notice.event == "raised" and await flooding(
+    """The notice as told: alone, or as a line of its site's flood or chatter digest."""
+    told = Telling(notice.alarm, notice.event, notice.id, how.public_url)
+    if notice.event == "raised" and await flooding(
         session, notice.alarm.site_id, policy=how.flood, now=how.now
-    )
-    digest = how.flood.interval(how.now) if flood else None
-    return Telling(notice.alarm, notice.event, notice.id, how.public_url, digest)
+    ):
+        return replace(told, digest=how.flood.interval(how.now))
+    if await chattering(session, notice.id, policy=how.chatter):
+        return replace(told, digest=how.chatter.interval(how.now), digest_kind="chatter")
+    return told
 
 
 async def fan_out(session: AsyncSession, how: FanOut, limit: int = 100) -> int:

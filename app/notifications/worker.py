@@ -10,7 +10,7 @@ from app.config import Settings
 from app.notifications.channels import SmtpServer, send_email, send_webhook
 from app.notifications.escalation import escalate
 from app.notifications.fanout import FanOut, fan_out
-from app.notifications.flood import FloodPolicy
+from app.notifications.flood import ChatterPolicy, FloodPolicy
 from app.notifications.outbox import RetryPolicy, Sender, deliver_one
 from app.notifications.rules import Channel
 
@@ -48,7 +48,8 @@ async def notify_once(
     while True:
         async with sessionmaker() as session, session.begin():
             flood = FloodPolicy(settings.flood_alarms, settings.flood_window_s)
-            how = FanOut(settings.public_url, settings.notify_max_age_s, flood, clock())
+            chatter = ChatterPolicy(settings.chatter_raises, settings.chatter_window_s)
+            how = FanOut(settings.public_url, settings.notify_max_age_s, flood, clock(), chatter)
             if not await fan_out(session, how):
                 break
     while True:
