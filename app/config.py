@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # would be dropped at the next retention run); each would otherwise make its own chunk.
     ingest_max_past_days: float | None = Field(default=None, gt=0)
     # An edge whose clock is further than this from the server's raises edge_clock_skew.
+    # Batches of one site that fail to store in a row before ingest_failing is raised.
+    ingest_failure_alarm_after: int = Field(default=3, ge=1)
     ingest_clock_skew_alarm_s: float = Field(default=30.0, gt=0)
     jobs_enabled: bool = True  # rollups and retention inside the app (safe with several processes)
     rollup_interval_s: float = Field(default=20.0, gt=0)

@@ -23,6 +23,7 @@ from app.core.headers import SecurityHeaders
 from app.core.proxies import TrustedProxies
 from app.core.streams import DroppedStreamFilter, StreamGate
 from app.core.termination import on_termination
+from app.ingest.failures import IngestFailures
 from app.jobs import Jobs
 from app.live.hub import LiveHub
 from app.live.stamp import ArrivalStamp
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.ingest_failures = IngestFailures(settings.ingest_failure_alarm_after)
     app.state.export_engine = create_export_engine(settings)
     app.state.export_sessionmaker = create_sessionmaker(app.state.export_engine)
     app.state.export_gate = StreamGate(
