@@ -58,7 +58,8 @@ FROM notification_rule WHERE enabled
 
 # Recipients who may see the site, are not disabled, and have an address for the channel.
 RECIPIENTS = text("""
-SELECT u.id, c.email, c.webhook_url FROM app_user u JOIN notification_contact c ON c.user_id = u.id
+SELECT u.id, c.email, c.webhook_url, c.apprise_url
+FROM app_user u JOIN notification_contact c ON c.user_id = u.id
 WHERE u.id = ANY(:users) AND u.disabled_at IS NULL
   AND (u.site_ids IS NULL OR :site = ANY(u.site_ids))
 """)
@@ -91,10 +92,15 @@ class Recipient:
     user_id: int
     email: str | None
     webhook_url: str | None
+    apprise_url: str | None
 
     def address(self, channel: str) -> str | None:
         """Where this channel reaches the user, if anywhere."""
-        return self.email if channel == Channel.EMAIL else self.webhook_url
+        return {
+            Channel.EMAIL: self.email,
+            Channel.WEBHOOK: self.webhook_url,
+            Channel.APPRISE: self.apprise_url,
+        }.get(Channel(channel))
 
 
 @dataclass(frozen=True, slots=True)

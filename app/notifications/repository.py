@@ -1,6 +1,6 @@
 """SQL for rules and contact details (the outbox and notices have their own modules)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.notifications.apprise_channel import masked
 from app.notifications.schemas import RuleOut
 
 RULE_COLUMNS = """
@@ -38,10 +39,12 @@ WHERE id = :id
 """)
 
 UPSERT_CONTACT = text("""
-INSERT INTO notification_contact (user_id, email, webhook_url, webhook_secret, updated_at)
-VALUES (:user_id, :email, :webhook_url, :secret, now())
+INSERT INTO notification_contact (user_id, email, webhook_url, webhook_secret, apprise_url,
+                                  updated_at)
+VALUES (:user_id, :email, :webhook_url, :secret, :apprise_url, now())
 ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, webhook_url = excluded.webhook_url,
-       webhook_secret = excluded.webhook_secret, updated_at = now()
+       webhook_secret = excluded.webhook_secret, apprise_url = excluded.apprise_url,
+       updated_at = now()
 """)
 
 
@@ -112,20 +115,28 @@ async def roster_ids_by_name(session: AsyncSession, names: list[str]) -> dict[st
     return {row.name: row.id for row in rows}
 
 
-async def contact(
-    session: AsyncSession, user_id: int
-) -> tuple[str | None, str | None, str | None] | None:
-    """A user's e-mail, webhook URL and signing key, if they saved any."""
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A user's saved addresses (the Apprise URL and signing key are secrets)."""
+
+    email: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    apprise_url: str | None = None
+
+
+async def contact(session: AsyncSession, user_id: int) -> Contact:
+    """A user's addresses (all None if they saved none)."""
     row = (
         await session.execute(
             text(
-                "SELECT email, webhook_url, webhook_secret FROM notification_contact "
+                "SELECT email, webhook_url, webhook_secret, apprise_url FROM notification_contact "
                 "WHERE user_id = :id"
             ),
             {"id": user_id},
         )
     ).first()
-    return None if row is None else (row[0], row[1], row[2])
+    return Contact() if row is None else Contact(*row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,4 +171,5 @@ async def recent_messages(
     rows = await session.execute(
         RECENT, {"scope": None if scope is None else list(scope), "limit": limit}
     )
-    return [OutboxRow(*row) for row in rows]
+    found = [OutboxRow(*row) for row in rows]
+    return [replace(m, target=masked(m.target)) if m.channel == "apprise" else m for m in found]

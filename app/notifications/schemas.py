@@ -4,7 +4,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+from app.notifications.apprise_channel import apprise_problem
 
 EventName = Literal["raised", "cleared"]
 ChannelName = Literal["email", "webhook", "apprise"]
@@ -71,7 +73,20 @@ class ContactIn(BaseModel):
 
     email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
     webhook_url: HttpUrl | None = None
+    apprise_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="a chat or paging service as an Apprise URL; left out: kept as it is",
+    )
     rotate_webhook_secret: bool = False
+
+    @field_validator("apprise_url")
+    @classmethod
+    def _apprise_understands(cls, url: str | None) -> str | None:
+        problem = None if url is None else apprise_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return url
 
 
 class ContactOut(BaseModel):
@@ -79,6 +94,7 @@ class ContactOut(BaseModel):
 
     email: str | None
     webhook_url: str | None
+    apprise_url: str | None = Field(description="masked: the secrets it holds are never shown")
     has_webhook_secret: bool
     webhook_secret: str | None = None
 

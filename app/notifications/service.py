@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.auth.service import SignedIn
 from app.notifications import repository
+from app.notifications.apprise_channel import masked
 from app.notifications.rules import Channel
 from app.notifications.schemas import ContactIn, ContactOut, RuleIn, RuleOut
 
@@ -115,16 +116,39 @@ async def delete_rule(session: AsyncSession, rule_id: int, *, who: Who) -> None:
     who.audit(session, "notification_rule.delete", f"rule {rule_id}")
 
 
+def _shown(contact: repository.Contact, *, secret: str | None = None) -> ContactOut:
+    """Contact details as they may be shown: the Apprise URL masked, the key only when new."""
+    return ContactOut(
+        email=contact.email,
+        webhook_url=contact.webhook_url,
+        apprise_url=None if contact.apprise_url is None else masked(contact.apprise_url),
+        has_webhook_secret=bool(contact.webhook_secret),
+        webhook_secret=secret,
+    )
+
+
 async def save_contact(session: AsyncSession, body: ContactIn, *, who: Who) -> ContactOut:
-    """Save the caller's own contact details; a new or changed webhook gets a new key."""
+    """Save the caller's own contact details; a new or changed webhook gets a new key, and an
+    Apprise URL left out of the request is kept."""
     old = await repository.contact(session, who.user.user_id)
     url = None if body.webhook_url is None else str(body.webhook_url)
-    old_url, old_secret = (None, None) if old is None else (old[1], old[2])
-    fresh = url is not None and (url != old_url or body.rotate_webhook_secret or not old_secret)
-    secret = (secrets.token_urlsafe(32) if fresh else old_secret) if url else None
+    fresh = url is not None and (
+        url != old.webhook_url or body.rotate_webhook_secret or not old.webhook_secret
+    )
+    secret = (secrets.token_urlsafe(32) if fresh else old.webhook_secret) if url else None
+    keep = "apprise_url" not in body.model_fields_set
+    saved = repository.Contact(
+        body.email, url, secret, old.apprise_url if keep else body.apprise_url
+    )
     await session.execute(
         repository.UPSERT_CONTACT,
-        {"user_id": who.user.user_id, "email": body.email, "webhook_url": url, "secret": secret},
+        {
+            "user_id": who.user.user_id,
+            "email": saved.email,
+            "webhook_url": url,
+            "secret": secret,
+            "apprise_url": saved.apprise_url,
+        },
     )
     who.audit(
         session,
@@ -132,20 +156,15 @@ async def save_contact(session: AsyncSession, body: ContactIn, *, who: Who) -> C
         f"user {who.user.username}",
         email=body.email,
         webhook_url=url,
+        apprise_url=None if saved.apprise_url is None else masked(saved.apprise_url),
         new_key=fresh,
     )
-    return ContactOut(
-        email=body.email,
-        webhook_url=url,
-        has_webhook_secret=secret is not None,
-        webhook_secret=secret if fresh else None,
-    )
+    return _shown(saved, secret=secret if fresh else None)
 
 
 async def show_contact(session: AsyncSession, user_id: int) -> ContactOut:
-    """The caller's contact details (never the signing key again)."""
-    found = await repository.contact(session, user_id) or (None, None, None)
-    return ContactOut(email=found[0], webhook_url=found[1], has_webhook_secret=bool(found[2]))
+    """The caller's contact details (never the signing key again, the Apprise URL masked)."""
+    return _shown(await repository.contact(session, user_id))
 
 
 TEST_MESSAGE = text("""
@@ -158,9 +177,14 @@ VALUES (:delivery_id, :user_id, :channel, :target, :subject, :body, :html,
 
 async def queue_test(session: AsyncSession, *, who: Who) -> list[UUID]:
     """Queue a test message to each of the caller's channels; their delivery ids."""
-    found = await repository.contact(session, who.user.user_id) or (None, None, None)
+    found = await repository.contact(session, who.user.user_id)
     queued = []
-    for channel, target in ((Channel.EMAIL, found[0]), (Channel.WEBHOOK, found[1])):
+    addresses = (
+        (Channel.EMAIL, found.email),
+        (Channel.WEBHOOK, found.webhook_url),
+        (Channel.APPRISE, found.apprise_url),
+    )
+    for channel, target in addresses:
         if target:
             delivery_id = uuid4()
             body = f"This is a test message from Ridethrough for {who.user.username}."

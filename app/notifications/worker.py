@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.notifications.apprise_channel import send_apprise
 from app.notifications.channels import SmtpServer, send_email, send_webhook
 from app.notifications.escalation import escalate
 from app.notifications.fanout import FanOut, fan_out
@@ -25,6 +26,7 @@ def senders(settings: Settings) -> Mapping[str, Sender]:
     return {
         Channel.EMAIL: functools.partial(send_email, smtp),
         Channel.WEBHOOK: functools.partial(send_webhook, timeout_s=settings.notify_timeout_s),
+        Channel.APPRISE: functools.partial(send_apprise, timeout_s=settings.notify_timeout_s),
     }
 
 

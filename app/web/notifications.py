@@ -218,6 +218,8 @@ class ContactForm(BaseModel):
 
     email: str = Field(default="", max_length=254)
     webhook_url: str = Field(default="", max_length=2000)
+    apprise_url: str = Field(default="", max_length=2000)  # empty: keep the one saved
+    remove_apprise: bool = False
     rotate_webhook_secret: bool = False
 
 
@@ -227,10 +229,16 @@ async def save_contact_form(
 ) -> HTMLResponse:
     """Save your contact details; a new webhook key is shown on this answer only."""
     try:
-        body = ContactIn(
-            email=form.email.strip() or None,
-            webhook_url=form.webhook_url.strip() or None,
-            rotate_webhook_secret=form.rotate_webhook_secret,
+        apprise: dict[str, str | None] = {"apprise_url": None} if form.remove_apprise else {}
+        if form.apprise_url.strip() and not form.remove_apprise:
+            apprise = {"apprise_url": form.apprise_url.strip()}
+        body = ContactIn.model_validate(
+            {
+                "email": form.email.strip() or None,
+                "webhook_url": form.webhook_url.strip() or None,
+                "rotate_webhook_secret": form.rotate_webhook_secret,
+                **apprise,
+            }
         )
     except ValidationError as exc:
         return await _my_page(request, session, user, 422, problem=_first_error(exc))

@@ -120,6 +120,7 @@ async def test_each_person_edits_only_their_own_contact_details(
         "email": "viewer@example.com",
         "webhook_url": "https://hooks.example/v",
         "has_webhook_secret": True,
+        "apprise_url": None,
         "webhook_secret": None,
     }
     assert operator.get(CONTACT).json()["email"] is None  # the viewer's are not the operator's
