@@ -42,7 +42,7 @@ NoRule: dict[int | str, dict[str, Any]] = {
     422: {"description": "a site or user the rule names does not exist"},
 }
 NoRoster: dict[int | str, dict[str, Any]] = {
-    403: {"description": "only admins manage on-call rosters"},
+    403: {"description": "only admins of every site manage on-call rosters"},
     404: {"description": "no such roster"},
     409: {"description": "another roster has this name"},
     422: {"description": "an unknown time zone or user, or a shift without a length"},
@@ -182,5 +182,8 @@ async def delete_oncall_roster(
     """Delete an on-call roster (rules that named it stop naming it)."""
     if not await roster_exists(session, roster_id):
         raise HTTPException(404, f"no on-call roster {roster_id}")
-    await delete_roster(session, roster_id, who=_who(request, user))
+    try:
+        await delete_roster(session, roster_id, who=_who(request, user))
+    except RuleRefusedError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
     return Response(status_code=HTTP_204_NO_CONTENT)

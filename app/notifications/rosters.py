@@ -76,6 +76,15 @@ async def list_rosters(session: AsyncSession, *, now: datetime) -> list[RosterOu
     return found
 
 
+def check_every_site(who: Who) -> None:
+    """Rosters serve every site's rules: only an admin of every site changes them."""
+    if who.user.site_ids is not None:
+        raise RuleRefusedError(
+            "on-call rosters serve every site: only an admin of every site changes them",
+            status=403,
+        )
+
+
 def check_zone(name: str) -> None:
     """Refuse a time zone the IANA database does not have, naming it."""
     try:
@@ -115,6 +124,7 @@ async def _store_shifts(session: AsyncSession, roster_id: int, rows: list[dict[s
 
 async def create_roster(session: AsyncSession, body: RosterIn, *, who: Who) -> int:
     """Store a new roster; returns its id."""
+    check_every_site(who)
     check_zone(body.time_zone)
     rows = await _shift_rows(session, body)
     made = (
@@ -131,6 +141,7 @@ async def replace_roster(
     session: AsyncSession, roster_id: int, body: RosterIn, *, who: Who
 ) -> None:
     """Replace a roster's name, zone and every shift."""
+    check_every_site(who)
     check_zone(body.time_zone)
     rows = await _shift_rows(session, body)
     taken = await session.execute(NAME_TAKEN, {"name": body.name, "id": roster_id})
@@ -154,6 +165,7 @@ async def roster_exists(session: AsyncSession, roster_id: int) -> bool:
 
 async def delete_roster(session: AsyncSession, roster_id: int, *, who: Who) -> None:
     """Delete a roster; rules that named it stop naming it."""
+    check_every_site(who)
     await session.execute(
         text("UPDATE notification_rule SET roster_ids = array_remove(roster_ids, :id)"),
         {"id": roster_id},

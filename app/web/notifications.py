@@ -190,7 +190,10 @@ async def delete_roster_form(
     """Delete an on-call roster."""
     if not await roster_exists(session, roster_id):
         return await _admin_page(request, session, user, 404, problem=f"no roster {roster_id}")
-    await delete_roster(session, roster_id, who=Who(user, client_host(request)))
+    try:
+        await delete_roster(session, roster_id, who=Who(user, client_host(request)))
+    except RuleRefusedError as exc:
+        return await _admin_page(request, session, user, exc.status, problem=str(exc))
     return await _admin_page(request, session, user, done=f"roster {roster_id} deleted")
 
 

@@ -98,3 +98,5 @@ async def test_a_rule_a_contact_and_a_test_message_caught_by_the_sink(
             if await caught.count() or time.monotonic() > deadline:
                 break
         await expect(caught).to_contain_text("operator@example.com")
+        # The sink's table belongs on the page, not in its title.
+        await expect(admin.page).to_have_title("Notifications · Ridethrough")

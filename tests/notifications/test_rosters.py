@@ -12,7 +12,7 @@ from tests.notifications.receivers import smtp_server
 from tests.notifications.test_escalation import alarm_id, settings_for
 from tests.notifications.world import raise_cell_alarm, recipient, rule, site_on
 from tests.server import LiveServer
-from tests.signin import ensure_user
+from tests.signin import ensure_user, sign_in
 
 ROSTERS = "/api/v1/oncall-rosters"
 RULES = "/api/v1/notification-rules"
@@ -145,3 +145,27 @@ async def test_a_rule_and_a_tier_tell_whoever_is_on_call_when_each_is_told(
         mails = mailbox.snapshot()
     assert [to for to, _ in mails] == [["day@example.com"], ["night@example.com"]]
     assert "unacknowledged for 1 min" in mails[1][1]["Subject"]
+
+
+async def test_an_admin_of_some_sites_reads_rosters_but_does_not_change_them(
+    notify_server: LiveServer, notify_engine: AsyncEngine, notify_db: str
+) -> None:
+    mine = await site_on(notify_engine)
+    dsn = psycopg_dsn(notify_db)
+    ensure_user(dsn, "operator")
+    ensure_user(dsn, "viewer")
+    ensure_user(dsn, "admin", sites=[mine.site_id], name="roster-site-admin")
+    body = {"name": "everyone's", "time_zone": "UTC", "shifts": SHIFTS}
+    made = notify_server.client("admin").post(ROSTERS, json=body)
+    assert made.status_code == 201, made.text
+    limited = LiveServer(notify_server.url, notify_server.process, notify_server.database_url)
+    limited.signed_in["admin"] = sign_in(notify_server.url, "roster-site-admin")
+    client = limited.client("admin")
+    assert made.json()["id"] in [r["id"] for r in client.get(ROSTERS).json()]
+    refused = client.post(ROSTERS, json={**body, "name": "mine"})
+    assert refused.status_code == 403
+    assert "only an admin of every site" in refused.text
+    assert client.put(f"{ROSTERS}/{made.json()['id']}", json=body).status_code == 403
+    assert client.delete(f"{ROSTERS}/{made.json()['id']}").status_code == 403
+    page = client.get("/admin/notifications")
+    assert 'action="/admin/notifications/rosters"' not in page.text
