@@ -50,6 +50,10 @@ NoRoster: dict[int | str, dict[str, Any]] = {
 PersonOnly: dict[int | str, dict[str, Any]] = {
     403: {"description": "an API token has no contact details: sign in as a person"}
 }
+ContactRefused: dict[int | str, dict[str, Any]] = {
+    **PersonOnly,
+    422: {"description": "an address is malformed, or an Apprise URL Apprise cannot use"},
+}
 
 
 def _who(request: Request, user: SignedIn) -> Who:
@@ -119,7 +123,7 @@ async def my_contact(session: SessionDep, user: Viewer) -> ContactOut:
     return await service.show_contact(session, _person(user).user_id)
 
 
-@router.put("/me/notification-contact", responses=PersonOnly)
+@router.put("/me/notification-contact", responses=ContactRefused)
 async def save_my_contact(
     request: Request, session: SessionDep, body: ContactIn, user: Viewer
 ) -> ContactOut:

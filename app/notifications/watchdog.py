@@ -5,6 +5,7 @@ limit raises site_offline; a site where only some are raises edge_silent (naming
 never heard from is not yet commissioned and is left out. Each alarm clears once data flows.
 """
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,7 +95,8 @@ async def sweep(session: AsyncSession, *, now: datetime, limit_s: float) -> int:
                     priority=describe(code).priority,
                     ts=now,
                     message=_message(verdict, limit_s),
-                    value=round(verdict.age_s, 1),
+                    # Rounded up: a value shown at or under the limit would contradict the alarm.
+                    value=math.ceil(verdict.age_s * 10) / 10,
                     threshold=limit_s,
                 )
                 changed += 1

@@ -37,7 +37,8 @@ parameters = { "query.wait" = 1 }
 # schema allows may still be refused with a 422 naming the rule: opaque paging cursors (only
 # one this list issued is valid), and rules across fields (a module position needs
 # entity=module; a command's kind decides whether it names a string or a module; a batch's
-# counter names must be printable in Unicode's sense, which no JSON Schema pattern states).
+# counter names must be printable in Unicode's sense, which no JSON Schema pattern states; an
+# Apprise URL must name a service Apprise knows, which only Apprise can tell).
 # Only for these operations does positive_data_acceptance accept that 422; elsewhere it must
 # not happen.
 [[operations]]
@@ -46,6 +47,7 @@ include-path = [
     "/api/v1/sites/{code}/isolations", "/api/v1/sites/{code}/modules",
     "/api/v1/sites/{code}/strings", "/api/v1/sites/{code}/telemetry",
     "/api/v1/sites/{code}/export", "/api/v1/edge/policy-actions", "/api/v1/ingest",
+    "/api/v1/me/notification-contact",
 ]
 checks.positive_data_acceptance.expected-statuses = [
     "2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx",
