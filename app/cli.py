@@ -20,6 +20,7 @@ from app.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.ingest.repository import rejection_summary
 from app.jobs import retention_once, rollup_once
+from app.notifications.demo import subscribe_demo_user
 from app.sites.repository import site_id_by_code
 from app.sites.service import (
     DEMO_FLEET_FILE,
@@ -178,6 +179,13 @@ def _site_history(text: str) -> tuple[str, datetime]:
     return code, moment
 
 
+async def demo_notifications(username: str, email: str) -> None:
+    """Subscribe a user to every high-priority alarm by e-mail (the demo's rule)."""
+    async with _session() as session:
+        await subscribe_demo_user(session, username=username, email=email)
+    print(f"{username} <{email}> is told of high-priority alarms by e-mail", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per task."""
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
@@ -215,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODE=TIME",
         help="a site and its history's end, e.g. x=2026-12-01T12:00Z",
     )
+    demo = sub.add_parser("demo-notifications", help="e-mail a user every high-priority alarm")
+    demo.add_argument("--user", required=True)
+    demo.add_argument("--email", required=True)
     sub.add_parser("rollup", help="bring the one-minute rollups up to date now")
     sub.add_parser("retention", help="drop raw and rollup chunks past their retention now")
     serve = sub.add_parser("serve", help="run the backend with uvicorn")
@@ -229,10 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "load-sites":
-            asyncio.run(load_sites(args.file))
-        elif args.command == "seed-demo":
-            asyncio.run(load_sites(DEMO_FLEET_FILE))
+        if args.command in ("load-sites", "seed-demo"):  # seed-demo: the demo fleet's file
+            asyncio.run(load_sites(getattr(args, "file", DEMO_FLEET_FILE)))
         elif args.command == "create-edge-device":
             asyncio.run(new_edge_device(args.site, args.name, rotate=args.rotate))
         elif args.command == "create-user":
@@ -251,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(show_rejections(args.site, args.hours))
         elif args.command == "acknowledge-history":
             asyncio.run(acknowledge_demo_history(args.histories))
+        elif args.command == "demo-notifications":
+            asyncio.run(demo_notifications(args.user, args.email))
         elif args.command in ("rollup", "retention"):
             asyncio.run(run_job(args.command))
         elif args.command == "serve":

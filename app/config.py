@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # would be dropped at the next retention run); each would otherwise make its own chunk.
     ingest_max_past_days: float | None = Field(default=None, gt=0)
     # An edge whose clock is further than this from the server's raises edge_clock_skew.
+    # Batches of one site that fail to store in a row before ingest_failing is raised.
+    ingest_failure_alarm_after: int = Field(default=3, ge=1)
     ingest_clock_skew_alarm_s: float = Field(default=30.0, gt=0)
     jobs_enabled: bool = True  # rollups and retention inside the app (safe with several processes)
     rollup_interval_s: float = Field(default=20.0, gt=0)
@@ -65,6 +67,31 @@ class Settings(BaseSettings):
     live_streams_per_user: int = Field(default=8, ge=1, le=1000)
     # How often an idle /live stream sends a heartbeat and checks its session is still valid.
     live_heartbeat_s: float = Field(default=15.0, gt=0, le=300)
+    # Watchdog: a site or edge with no batch for this long raises site_offline / edge_silent.
+    watchdog_data_age_s: float = Field(default=60.0, gt=0)
+    watchdog_interval_s: float = Field(default=5.0, gt=0)
+    # Notifications: how often the outbox is worked, and how deliveries are retried.
+    notify_interval_s: float = Field(default=2.0, gt=0)
+    notify_max_attempts: int = Field(default=5, ge=1, le=100)
+    notify_backoff_s: float = Field(default=5.0, gt=0)  # doubles after each failed attempt
+    notify_timeout_s: float = Field(default=10.0, gt=0, le=50)  # one SMTP or webhook exchange
+    # ISA-18.2 flood: more alarms than this at one site within the window go into one digest
+    # per recipient, sent when the window ends, instead of a message each.
+    flood_alarms: int = Field(default=10, ge=1)
+    flood_window_s: float = Field(default=600.0, gt=0)
+    # ISA-18.2 chattering: the same alarm raised this many times within the window; its
+    # raises and clears then go into one digest per site and window.
+    chatter_raises: int = Field(default=3, ge=2)
+    chatter_window_s: float = Field(default=60.0, gt=0)
+    # An alarm change recorded longer than this after it happened (a backfill) notifies nobody.
+    notify_max_age_s: float = Field(default=3600.0, gt=0)
+    # `make run`'s local SMTP sink keeps what it catches here (a Maildir); the admin page lists it.
+    mail_sink_dir: Path | None = None
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    smtp_from: str = "Ridethrough <ridethrough@localhost>"
+    # The address people open the app at, for links in messages.
+    public_url: str = "http://127.0.0.1:8000"
     templates_dir: Path = PROJECT_ROOT / "templates"
     static_dir: Path = PROJECT_ROOT / "static"
 

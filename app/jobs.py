@@ -1,9 +1,10 @@
 """Background jobs in each app process: rollups, retention, shelf expiry, command timeouts,
-battery health.
+battery health, the watchdog and notification delivery.
 
-All are safe with several processes: rollups claim work with SKIP LOCKED, retention takes an
-advisory lock, the health job one advisory lock per site, shelf and command transitions are
-conditional UPDATEs. A failing run is logged with its context and retried next interval.
+All are safe with several processes: rollups and notifications claim work with SKIP LOCKED,
+retention and the watchdog take an advisory lock, the health job one advisory lock per site,
+shelf and command transitions are conditional UPDATEs. A failing run is logged with its context
+and retried next interval.
 """
 
 import asyncio
@@ -20,6 +21,8 @@ from app.config import Settings
 from app.core.errors import ThrottledLog, database_unavailable, failure_kind
 from app.health.job import score_site_days, site_ids
 from app.health.watchlist import WatchSettings
+from app.notifications.watchdog import sweep as sweep_watchdog
+from app.notifications.worker import notify_once
 from app.telemetry.retention import STEPS as RETENTION_STEPS
 from app.telemetry.retention import RetentionResult, apply_retention
 from app.telemetry.rollups import roll_up
@@ -109,6 +112,14 @@ async def _health_site(sessionmaker: async_sessionmaker[AsyncSession], site_id: 
             return total
 
 
+async def watchdog_once(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
+    """Raise or clear site_offline / edge_silent from every edge's data age."""
+    async with sessionmaker() as session, session.begin():
+        return await sweep_watchdog(
+            session, now=datetime.now(UTC), limit_s=settings.watchdog_data_age_s
+        )
+
+
 async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
     while True:
         try:
@@ -156,6 +167,20 @@ class Jobs:
                     self.settings.health_interval_s,
                     "health",
                     lambda: health_once(self.sessionmaker),
+                )
+            ),
+            asyncio.create_task(
+                _every(
+                    self.settings.watchdog_interval_s,
+                    "watchdog",
+                    lambda: watchdog_once(self.sessionmaker, self.settings),
+                )
+            ),
+            asyncio.create_task(
+                _every(
+                    self.settings.notify_interval_s,
+                    "notify",
+                    lambda: notify_once(self.sessionmaker, self.settings),
                 )
             ),
             asyncio.create_task(

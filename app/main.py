@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from app.api.commands import router as commands_router
 from app.api.health import router as api_health_router
 from app.api.ingest import router as ingest_router
+from app.api.notifications import router as notifications_router
 from app.api.probes import router as probes_router
 from app.api.routes import router as api_router
 from app.api.telemetry import router as telemetry_router
@@ -23,6 +24,7 @@ from app.core.headers import SecurityHeaders
 from app.core.proxies import TrustedProxies
 from app.core.streams import DroppedStreamFilter, StreamGate
 from app.core.termination import on_termination
+from app.ingest.failures import IngestFailures
 from app.jobs import Jobs
 from app.live.hub import LiveHub
 from app.live.stamp import ArrivalStamp
@@ -39,6 +41,7 @@ from app.web.fleet import router as fleet_router
 from app.web.health import router as web_health_router
 from app.web.kpis import router as kpis_router
 from app.web.live import router as live_router
+from app.web.notifications import router as web_notifications_router
 from app.web.site import router as site_router
 from app.web.templating import create_templates
 
@@ -60,6 +63,8 @@ SIGNED_IN_ROUTERS = (
     admin_router,
     api_health_router,
     web_health_router,
+    notifications_router,
+    web_notifications_router,
 )
 
 
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.ingest_failures = IngestFailures(settings.ingest_failure_alarm_after)
     app.state.export_engine = create_export_engine(settings)
     app.state.export_sessionmaker = create_sessionmaker(app.state.export_engine)
     app.state.export_gate = StreamGate(

@@ -8,6 +8,13 @@ from app.core.models import Base
 from app.health.models import CellScoreDay, CellWatchDay, HealthDayDone
 from app.ingest.models import IngestBatch, IngestRejection
 from app.isolations.models import ContactorEvent, Isolation
+from app.notifications.models import (
+    AlarmNotice,
+    Escalation,
+    NotificationContact,
+    NotificationRule,
+    OutboxMessage,
+)
 from app.sites.models import EdgeDevice, Module, Rack, Site
 from app.telemetry.models import (
     ModuleLatest,
@@ -48,5 +55,10 @@ ALL_MODELS = (
     CellScoreDay,
     CellWatchDay,
     HealthDayDone,
+    NotificationContact,
+    NotificationRule,
+    AlarmNotice,
+    OutboxMessage,
+    Escalation,
 )
 metadata = Base.metadata

@@ -8,6 +8,7 @@ cd "$ROOT"
 HOST="${RIDETHROUGH_HOST:-127.0.0.1}"
 PORT="${RIDETHROUGH_PORT:-8000}"
 backend_pid=""
+mail_pid=""
 edge_pids=()
 history_pids=()
 db_was_running=""
@@ -36,6 +37,7 @@ cleanup() {
     [ "${#history_pids[@]}" -gt 0 ] && stop_and_wait "${history_pids[@]}"
     [ "${#edge_pids[@]}" -gt 0 ] && stop_and_wait "${edge_pids[@]}"
     [ -n "$backend_pid" ] && stop_and_wait "$backend_pid"
+    [ -n "$mail_pid" ] && stop_and_wait "$mail_pid"
     [ -z "$db_was_running" ] && bash scripts/db.sh stop
     exit 0
 }
@@ -53,6 +55,19 @@ step "migrating the database"
 .venv/bin/alembic upgrade head 2>&1 | grep -v "^INFO  \[alembic.runtime.migration\] \(Context\|Will assume\)" || true
 step "seeding the demo fleet"
 .venv/bin/python -m app seed-demo
+
+# A local SMTP sink catches the demo's notification e-mail: nothing leaves the machine. Its
+# port follows the backend's, so two checkouts side by side do not collide.
+SMTP_PORT="${RIDETHROUGH_SMTP_PORT:-$((PORT + 25))}"
+export RIDETHROUGH_SMTP_HOST="$HOST" RIDETHROUGH_SMTP_PORT="$SMTP_PORT"
+export RIDETHROUGH_MAIL_SINK_DIR="${RIDETHROUGH_MAIL_SINK_DIR:-$DATA/mail}"
+export RIDETHROUGH_PUBLIC_URL="${RIDETHROUGH_PUBLIC_URL:-http://$HOST:$PORT}"
+# The sink makes its Maildir (cur/, new/, tmp/) only where no folder is yet.
+mkdir -p "$DATA/logs" "$(dirname "$RIDETHROUGH_MAIL_SINK_DIR")"
+step "starting a local SMTP sink on $HOST:$SMTP_PORT (mail kept in $RIDETHROUGH_MAIL_SINK_DIR)"
+.venv/bin/python -m aiosmtpd -n -l "$HOST:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$RIDETHROUGH_MAIL_SINK_DIR" \
+    >"$DATA/logs/mail.log" 2>&1 &
+mail_pid=$!
 
 step "starting the backend on http://$HOST:$PORT"
 .venv/bin/python -m app serve --host "$HOST" --port "$PORT" --no-access-log &
@@ -116,6 +131,9 @@ for role in viewer technician operator admin; do
     passwords[$role]=$(.venv/bin/python -m app create-user --username "$role" --role "$role" 2>/dev/null) \
         || fail "could not create the demo user $role"
 done
+# The operator is told of every high-priority alarm by e-mail, caught by the local sink.
+.venv/bin/python -m app demo-notifications --user operator --email operator@ridethrough.local 2>/dev/null \
+    || fail "could not subscribe the demo operator to notifications"
 
 cat <<MSG
 
@@ -126,6 +144,9 @@ cat <<MSG
   Scripted incident:       salt-flats string 4 module 9 overheats 15 s after start and then
                            every 24 min; the edge policy derates, then isolates string 4.
                            Return it from http://$HOST:$PORT/sites/salt-flats/strings/4
+  Notifications:           the operator is e-mailed every high-priority alarm; the local
+                           SMTP sink keeps them in $RIDETHROUGH_MAIL_SINK_DIR and the admin
+                           page lists them: http://$HOST:$PORT/admin/notifications
   Sign in as (user / password, new each run):
       operator    ${passwords[operator]}
       technician  ${passwords[technician]}

@@ -7,7 +7,8 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import CheckConstraint, create_engine
+from sqlalchemy.dialects import postgresql
 
 from app.models import metadata
 from tests.db import alembic_config, drop_database, psycopg_dsn, recreate_database
@@ -41,6 +42,11 @@ TABLES = {
     "rack_spread_1d",
     "alarm_event",
     "contactor_event",
+    "notification_contact",
+    "notification_rule",
+    "alarm_notice",
+    "notification_outbox",
+    "notification_escalation",
     "system_sample",
     "system_latest",
     "cell_score_1d",
@@ -93,6 +99,23 @@ def test_models_match_migrations(empty_db: str) -> None:
         diff = compare_metadata(context, metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_check_constraints_carry_the_names_the_models_give_them(empty_db: str) -> None:
+    """A later migration drops a check by its name: a doubled prefix would not be found."""
+    command.upgrade(alembic_config(empty_db), "head")
+    with psycopg.connect(psycopg_dsn(empty_db)) as conn:
+        rows = conn.execute("SELECT conname FROM pg_constraint WHERE contype = 'c'")
+        in_database = {name for (name,) in rows}
+    preparer = postgresql.dialect().identifier_preparer  # type: ignore[no-untyped-call]
+    named = {
+        preparer.format_constraint(constraint)
+        for table in metadata.tables.values()
+        for constraint in table.constraints
+        if isinstance(constraint, CheckConstraint) and constraint.name
+    }
+    assert named
+    assert named - in_database == set()
 
 
 def test_timescaledb_extension_is_present(empty_db: str) -> None:

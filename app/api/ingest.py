@@ -3,13 +3,16 @@
 import zlib
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth.devices import DeviceDep
 from app.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import error_body
 from app.ingest.clock import SENT_AT_HEADER, check_edge_clock, edge_clock_offset
+from app.ingest.failures import IngestFailures
 from app.ingest.parsing import EnvelopeError, ParsedBatch, parse_batch
 from app.ingest.schemas import IngestResponse
 from app.ingest.service import ingest_batch
@@ -66,15 +69,26 @@ async def ingest(request: Request, session: SessionDep, device: DeviceDep) -> In
         )
     now = datetime.now(UTC)
     offset = edge_clock_offset(request.headers.get(SENT_AT_HEADER), now)
-    response = await ingest_batch(
-        session,
-        device=device,
-        batch=batch,
-        now=now,
-        max_future=timedelta(seconds=settings.ingest_max_future_s),
-        max_past=settings.ingest_max_past,
-    )
-    await check_edge_clock(
-        session, device.site_id, offset=offset, now=now, limit_s=settings.ingest_clock_skew_alarm_s
-    )
+    failures: IngestFailures = request.app.state.ingest_failures
+    try:
+        response = await ingest_batch(
+            session,
+            device=device,
+            batch=batch,
+            now=now,
+            max_future=timedelta(seconds=settings.ingest_max_future_s),
+            max_past=settings.ingest_max_past,
+        )
+        await check_edge_clock(
+            session,
+            device.site_id,
+            offset=offset,
+            now=now,
+            limit_s=settings.ingest_clock_skew_alarm_s,
+        )
+        await failures.stored(session, device.site_id, now)
+        await session.flush()
+    except (SQLAlchemyError, psycopg.Error) as exc:  # the database refused it, not the batch
+        await failures.failed(request.app.state.sessionmaker, device.site_id, exc, now)
+        raise
     return response

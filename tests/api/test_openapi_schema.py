@@ -38,7 +38,8 @@ parameters = { "query.wait" = 1 }
 # one this list issued is valid), and rules across fields (a module position needs
 # entity=module; a command's kind decides whether it names a string or a module; a batch's
 # counter names must be printable in Unicode's sense, which no JSON Schema pattern states; a
-# watch-list day must be one the health job has ranked).
+# watch-list day must be one the health job has ranked; an Apprise URL must name a service
+# Apprise knows, which only Apprise can tell).
 # Only for these operations does positive_data_acceptance accept that 422; elsewhere it must
 # not happen.
 [[operations]]
@@ -48,6 +49,7 @@ include-path = [
     "/api/v1/sites/{code}/strings", "/api/v1/sites/{code}/telemetry",
     "/api/v1/sites/{code}/export", "/api/v1/edge/policy-actions", "/api/v1/ingest",
     "/api/v1/sites/{code}/health/watchlist", "/api/v1/health/watchlist",
+    "/api/v1/me/notification-contact",
 ]
 checks.positive_data_acceptance.expected-statuses = [
     "2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx",

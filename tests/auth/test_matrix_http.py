@@ -41,6 +41,24 @@ NEEDS = {
     ("POST", "/admin/devices/{device_id}/revoke"): Permission.MANAGE,
     ("POST", "/admin/users"): Permission.MANAGE,
     ("POST", "/admin/users/{user_id}/disable"): Permission.MANAGE,
+    ("GET", "/admin/notifications"): Permission.MANAGE,
+    ("POST", "/admin/notifications/rules"): Permission.MANAGE,
+    ("POST", "/admin/notifications/rules/{rule_id}/delete"): Permission.MANAGE,
+    ("GET", "/api/v1/notification-rules"): Permission.MANAGE,
+    ("POST", "/api/v1/notification-rules"): Permission.MANAGE,
+    ("PUT", "/api/v1/notification-rules/{rule_id}"): Permission.MANAGE,
+    ("DELETE", "/api/v1/notification-rules/{rule_id}"): Permission.MANAGE,
+    ("POST", "/admin/notifications/rosters"): Permission.MANAGE,
+    ("POST", "/admin/notifications/rosters/{roster_id}/delete"): Permission.MANAGE,
+    ("GET", "/api/v1/oncall-rosters"): Permission.MANAGE,
+    ("POST", "/api/v1/oncall-rosters"): Permission.MANAGE,
+    ("PUT", "/api/v1/oncall-rosters/{roster_id}"): Permission.MANAGE,
+    ("DELETE", "/api/v1/oncall-rosters/{roster_id}"): Permission.MANAGE,
+    # Everyone keeps their own contact details (and only theirs: there is no user id to name).
+    ("POST", "/notifications/contact"): Permission.VIEW,
+    ("POST", "/notifications/test"): Permission.VIEW,
+    ("PUT", "/api/v1/me/notification-contact"): Permission.VIEW,
+    ("POST", "/api/v1/me/notification-contact/test"): Permission.VIEW,
 }
 # Tested on their own: signing in and out would end the shared test sessions.
 OWN_TESTS = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}

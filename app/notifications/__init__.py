@@ -1,0 +1,1 @@
+"""Alarm notifications: watchdog alarms, rules, contacts, the outbox and its channels."""
