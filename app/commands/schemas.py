@@ -18,6 +18,9 @@ SITE_OR_STRING_KINDS = {CommandKind.DERATE, CommandKind.RESET_ALARMS}
 # The commands that act on a fault, and so may name the alarm they answer.
 ANSWERING_KINDS = {CommandKind.DERATE, CommandKind.ISOLATE_STRING, CommandKind.ISOLATE_MODULE}
 
+# Free text may span lines, but PostgreSQL's text cannot hold NUL: refused here, named, not a 500.
+NO_NUL = r"^[^\x00]*$"
+
 
 class CommandRequest(BaseModel):
     """What an operator (or the edge policy) asks for, with a reason and a note."""
@@ -32,7 +35,7 @@ class CommandRequest(BaseModel):
     enabled: bool | None = None
     revert_after_s: Annotated[int, Field(ge=60, le=7 * 86400)] | None = None
     reason: DisableReason
-    note: Annotated[str, Field(min_length=3, max_length=500)]
+    note: Annotated[str, Field(min_length=3, max_length=500, pattern=NO_NUL)]
     expires_in_s: Annotated[int, Field(ge=5, le=3600)] = 60
     # The alarm this command answers (optional): an isolation it makes starts at that alarm
     # (its onset) in mean time to isolate and MTTR; without one, a fault isolation counts in
@@ -156,7 +159,7 @@ class EdgeResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Literal["acked", "refused", "failed"]
-    detail: Annotated[str, Field(max_length=500)] = ""
+    detail: Annotated[str, Field(max_length=500, pattern=NO_NUL)] = ""
     at: IsoTime
     # Status values the edge read from BMS frames newer than the ACK, per "string.module"
     # (module 0 for the string itself): telemetry that can verify the command at once.
@@ -199,7 +202,7 @@ class PolicyActionReport(BaseModel):
     trigger: PolicyTrigger
     sent_at: IsoTime
     outcome: Literal["acked", "refused", "failed"]
-    detail: Annotated[str, Field(max_length=500)] = ""
+    detail: Annotated[str, Field(max_length=500, pattern=NO_NUL)] = ""
     acked_at: IsoTime | None = None
     evidence: Annotated[
         dict[EvidenceTarget, dict[EvidenceField, EvidenceValue]], Field(max_length=64)

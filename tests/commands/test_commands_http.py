@@ -344,3 +344,25 @@ def test_a_returned_string_is_verified_only_back_at_full_limits(
     assert mine["result"]["verified_by"] == (
         "contactor closed, limits at rating (139.8 A charge, 140 A discharge)"
     )
+
+
+def test_text_holding_nul_is_refused_by_field_not_stored_or_failed(
+    server: LiveServer, site: DeviceSite, test_database_url: str
+) -> None:
+    # PostgreSQL's text cannot hold NUL: before, such a report was a 500 (schemathesis found it).
+    refused = queue(server, site, kind="reset_alarms", string=1, note="a\x00b")
+    assert refused.status_code == 422
+    assert refused.json()["error"]["details"][0]["field"] == "body.note"
+    command = queue(server, site, kind="reset_alarms", string=1).json()
+    poll(server, site)
+    answer = server.http.post(
+        f"{server.url}/api/v1/edge/commands/{command['id']}/result",
+        json={"outcome": "failed", "detail": "bus\x00error", "at": datetime.now(UTC).isoformat()},
+        headers=edge_headers(site),
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["details"][0]["field"] == "body.detail"
+    assert state(test_database_url, command["id"]) == "sent"  # untouched: the edge may resend
+    assert report(server, site, command["id"], "failed", "bus error\nsecond line")["state"] == (
+        "failed"
+    )
