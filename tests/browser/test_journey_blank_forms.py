@@ -8,6 +8,7 @@ comes last here, when single acknowledgements have left nothing to acknowledge; 
 submits it at its defaults.
 """
 
+import pytest
 from playwright.async_api import Browser, Locator, Page
 
 from tests.browser.journey import Journey, journey_of
@@ -86,6 +87,9 @@ async def submit(journey: Journey, form: Locator, *, blank: bool) -> str:
     return outcome
 
 
+# Every form includes each shown alarm's: by the time this runs in the whole suite, the shared
+# database holds a few hundred alarms, each acknowledged on its own at about a second apiece.
+@pytest.mark.timeout(900)
 async def test_every_form_blank_and_at_defaults(
     browser: Browser, server: LiveServer, journey_site: DeviceSite
 ) -> None:
