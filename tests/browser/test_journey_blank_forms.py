@@ -10,6 +10,7 @@ submits it at its defaults.
 
 import pytest
 from playwright.async_api import Browser, Locator, Page
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.journey import Journey, journey_of
 from tests.factories import DeviceSite
@@ -67,16 +68,30 @@ async def submit_every_form(journey: Journey, page_name: str) -> list[str]:
             if not keys:
                 break
             tried.add(keys[0])
-            outcome = await submit(
-                journey, page.locator(f'form[data-form-key="{keys[0]}"]'), blank=mode == "blank"
-            )
+            outcome = await submit_marked(journey, keys[0], blank=mode == "blank")
             outcomes.append(f"{page_name} {keys[0]} {mode}: {outcome}")
     return outcomes
 
 
+async def submit_marked(journey: Journey, key: str, *, blank: bool) -> str:
+    """Submit the form marked `key`, marking the page again when a live refresh swapped it in
+    between (hundreds of acknowledgements each refresh the alarm list); 'gone' if it left."""
+    for _ in range(3):
+        if key not in await journey.page.evaluate(LIST_FORMS):  # marks the page anew
+            return "gone"
+        form = journey.page.locator(f'form[data-form-key="{key}"]')
+        try:
+            return await submit(journey, form, blank=blank)
+        except PlaywrightTimeoutError:
+            continue  # swapped between marking and finding: mark again
+    raise AssertionError(f"the form {key} kept being swapped out")
+
+
 async def submit(journey: Journey, form: Locator, *, blank: bool) -> str:
     """Blank the form's fields (or not) and submit it as a person would; what happened."""
-    await form.first.evaluate("f => { const d = f.closest('details'); if (d) d.open = true; }")
+    await form.first.evaluate(
+        "f => { const d = f.closest('details'); if (d) d.open = true; }", timeout=5_000
+    )
     if blank:
         await form.first.evaluate(BLANK)
     outcome: str = await form.first.evaluate(SUBMIT)
